@@ -1,0 +1,37 @@
+# ARCA — the two commands of the README: `make demo` (main job) and `make test` (every test).
+# Each installs what it needs into .venv first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint unit bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/arca demo $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy arca collector analyzer decider enforcer testbed
+
+test: install
+	bash scripts/ensure-services.sh
+	$(MAKE) lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest -m "not rabbitmq and not oxigraph" $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/arca bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Analyzer: correlates observations and events into the situation of each controlled system."""

@@ -1,0 +1,59 @@
+"""The knowledge-base interface: SPARQL 1.1 query/update plus buffered writes and Turtle loading.
+
+Reads are synchronous. Writes made with ``submit`` are buffered and applied in batches off the
+caller's path (a Fuseki TDB2 commit costs ~300 ms: the loop must never wait on one); ``flush``
+waits for them. ``update`` is synchronous, for admin tools and tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from arca.namespace import SPARQL_PREFIXES
+
+Row = dict[str, Any]
+
+
+class KnowledgeBaseError(RuntimeError):
+    """The store refused or failed a request (message names the endpoint and the reason)."""
+
+
+def with_prefixes(text: str) -> str:
+    return SPARQL_PREFIXES + text
+
+
+class KnowledgeBase(ABC):
+    """A SPARQL store; templates take ``$name`` placeholders bound safely (``arca.kb.terms``)."""
+
+    @abstractmethod
+    def query(self, template: str, **bindings: Any) -> list[Row]:
+        """SELECT: rows of Python values (``IRI`` for IRIs, typed values for literals)."""
+
+    @abstractmethod
+    def ask(self, template: str, **bindings: Any) -> bool:
+        """ASK query."""
+
+    @abstractmethod
+    def update(self, template: str, **bindings: Any) -> None:
+        """Run a SPARQL Update now and wait for it."""
+
+    @abstractmethod
+    def submit(self, template: str, **bindings: Any) -> None:
+        """Queue a SPARQL Update to be applied in the next batch (does not wait)."""
+
+    @abstractmethod
+    def load_turtle(self, data: str | bytes, graph: str | None = None) -> int:
+        """Add Turtle to ``graph`` (default graph if None); returns triples loaded."""
+
+    @abstractmethod
+    def replace_graph(self, data: str | bytes, graph: str) -> int:
+        """Replace the named ``graph`` with Turtle ``data``; returns triples loaded."""
+
+    @abstractmethod
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every submitted write has been applied."""
+
+    def close(self) -> None:
+        """Flush and release resources."""
+        self.flush()

@@ -1,0 +1,199 @@
+"""Typed bus messages: the envelope every message carries and the message types of the loop.
+
+Each model maps one-to-one to an RDF graph in the ARCA ontology (see ``codec.py``): the message is
+the node ``urn:uuid:<message_id>`` of class ``arca:<TypeName>``, and each field ``snake_name`` is
+the property ``arca:camelName``. Fields left as ``None`` are simply absent from the graph.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_ROUTING_SAFE = re.compile(r"[^A-Za-z0-9_\-]")
+
+
+def new_id() -> str:
+    """A fresh message/correlation id."""
+    return uuid.uuid4().hex
+
+
+def routing_token(value: str) -> str:
+    """Make an identifier safe as one word of an AMQP topic routing key."""
+    return _ROUTING_SAFE.sub("_", value) or "_"
+
+
+class Message(BaseModel):
+    """Envelope shared by every bus message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    kind: ClassVar[str] = "message"
+    """First word of the routing key (``<kind>.<key>``)."""
+
+    message_id: str = Field(default_factory=new_id, min_length=1)
+    correlation_id: str = Field(default_factory=new_id, min_length=1)
+    event_time: datetime
+    producer: str = "arca"
+
+    @field_validator("event_time")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("event_time must carry a timezone")
+        return v
+
+    def routing_key(self) -> str:
+        return f"{self.kind}.{routing_token(self.routing_subject())}"
+
+    def routing_subject(self) -> str:
+        system = getattr(self, "system", None)
+        return str(system) if system else "_"
+
+    def follow(self) -> dict[str, str]:
+        """Envelope kwargs for a message caused by this one (keeps the correlation id)."""
+        return {"correlation_id": self.correlation_id}
+
+
+class Observation(Message):
+    """One measurement: a metric value of a resource of a controlled system at a time."""
+
+    kind: ClassVar[str] = "observation"
+    system: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    value: float
+    unit: str = ""
+    resource: str | None = None
+    domain: str | None = None
+
+
+class ExternalEvent(Message):
+    """An incident notified by an external detector (YANG event, CAP alert)."""
+
+    kind: ClassVar[str] = "event"
+    event_id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    onset: datetime
+    payload_kind: Literal["basic", "seismometer", "bigdata", "cap"]
+    severity: int | None = Field(default=None, ge=0)
+    magnitude: float | None = None
+    sequence: int | None = None
+    location: str | None = None
+    domain: str | None = None
+    system: str | None = None
+    cancelled: bool = False
+    references: str | None = None
+    description: str | None = None
+
+    def routing_subject(self) -> str:
+        return self.source
+
+
+class TopologyChange(Message):
+    """VM lifecycle of a servant, as told by the infrastructure (e.g. Nova notifications)."""
+
+    kind: ClassVar[str] = "topology"
+    system: str = Field(min_length=1)
+    server_id: str = Field(min_length=1)
+    state: Literal["building", "active", "deleted", "error", "shutoff"]
+    server_name: str | None = None
+    address: str | None = None
+    host: str | None = None
+    origin_event: str | None = None
+
+
+class Alarm(Message):
+    """An orchestrator alarm (OSM policy-module webhook)."""
+
+    kind: ClassVar[str] = "alarm"
+    system: str = Field(min_length=1)
+    alarm_id: str = Field(min_length=1)
+    metric: str
+    status: Literal["alarm", "ok", "insufficient-data"]
+    severity: str = ""
+    ns_id: str | None = None
+    vnf_member_index: str | None = None
+    vdu_name: str | None = None
+    threshold: float | None = None
+    operation: str | None = None
+
+
+class Situation(Message):
+    """What the analyzer knows about one controlled system at ``event_time``."""
+
+    kind: ClassVar[str] = "situation"
+    system: str = Field(min_length=1)
+    servants_active: int = Field(ge=0)
+    servants_booting: int = Field(default=0, ge=0)
+    average_load: float = Field(ge=0.0)
+    discard_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    incident_severity: int = Field(default=0, ge=0)
+    incident_id: str | None = None
+    incident_source: str | None = None
+    incident_onset: datetime | None = None
+    incident_elapsed_s: float | None = None
+    detected_from_load: bool = False
+    trigger: str = ""
+
+
+class Decision(Message):
+    """How many servants a system should have, why, and from what."""
+
+    kind: ClassVar[str] = "decision"
+    system: str = Field(min_length=1)
+    strategy: str = Field(min_length=1)
+    target_servants: int = Field(ge=0)
+    msa: int = Field(default=0, ge=0)
+    reason: str = Field(min_length=1)
+    rule: str = Field(min_length=1)
+    predicted_msa: float | None = None
+    clipped: bool = False
+    learned_samples: int = Field(default=0, ge=0)
+    situation_id: str | None = None
+    incident_id: str | None = None
+
+
+class Enforcement(Message):
+    """Outcome of one enforcer action: closes the loop back to the analyzer."""
+
+    kind: ClassVar[str] = "enforcement"
+    system: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    driver: str = Field(min_length=1)
+    outcome: Literal["succeeded", "failed", "skipped", "in_progress"]
+    desired_servants: int = Field(ge=0)
+    active_servants: int = Field(ge=0)
+    booting_servants: int = Field(default=0, ge=0)
+    started_at: datetime
+    finished_at: datetime | None = None
+    decision_id: str | None = None
+    target: str | None = None
+    detail: str = ""
+
+
+class PolicyUpdated(Message):
+    """An admin applied a policy; services reload it from the knowledge base."""
+
+    kind: ClassVar[str] = "policy"
+    system: str = Field(min_length=1)
+    policy: str = Field(min_length=1)
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.__name__: cls
+    for cls in (
+        Observation,
+        ExternalEvent,
+        TopologyChange,
+        Alarm,
+        Situation,
+        Decision,
+        Enforcement,
+        PolicyUpdated,
+    )
+}
+"""Every message class by its RDF class local name (``arca:<name>``)."""

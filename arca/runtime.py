@@ -1,0 +1,72 @@
+"""Wiring: build the bus, knowledge base and a service from settings, and run it until signalled."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import threading
+from typing import Any
+
+from arca.bus import Bus, InMemoryBus
+from arca.clock import Clock, SystemClock
+from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
+from arca.service import Deps, Service
+from arca.settings import ArcaSettings
+
+log = logging.getLogger(__name__)
+
+SERVICES: dict[str, str] = {
+    "collector": "collector.service:CollectorService",
+    "analyzer": "analyzer.service:AnalyzerService",
+    "decider": "decider.service:DeciderService",
+    "enforcer": "enforcer.service:EnforcerService",
+}
+"""Service name -> ``module:class`` (imported lazily)."""
+
+
+def make_bus(settings: ArcaSettings) -> Bus:
+    if settings.bus.kind == "rabbitmq":
+        from arca.bus.rabbitmq import RabbitBus
+
+        return RabbitBus(settings.bus)
+    return InMemoryBus()
+
+
+def make_kb(settings: ArcaSettings) -> KnowledgeBase:
+    if settings.kb.kind == "sparql":
+        from arca.kb.sparql import SparqlKnowledgeBase
+
+        return SparqlKnowledgeBase(settings.kb)
+    return EmbeddedKnowledgeBase(settings.kb.path)
+
+
+def make_deps(settings: ArcaSettings, clock: Clock | None = None) -> Deps:
+    return Deps(bus=make_bus(settings), kb=make_kb(settings), clock=clock or SystemClock(),
+                settings=settings)
+
+
+def service_class(name: str) -> type[Service]:
+    module, _, attr = SERVICES[name].partition(":")
+    cls: Any = getattr(importlib.import_module(module), attr)
+    return cls  # type: ignore[no-any-return]
+
+
+def run_service(name: str, settings: ArcaSettings, stop: threading.Event | None = None) -> None:
+    """Run one service until SIGINT/SIGTERM (or ``stop`` is set)."""
+    deps = make_deps(settings)
+    service = service_class(name)(deps)
+    service.attach()
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    deps.bus.start()
+    log.info("service %s started", name)
+    try:
+        while not stop.wait(service.tick_interval_s):
+            deps.bus.call_soon_threadsafe(lambda: service.tick(deps.clock.now()))
+    finally:
+        deps.bus.stop()
+        deps.kb.close()
+        log.info("service %s stopped", name)

@@ -1,0 +1,141 @@
+"""Typed settings (pydantic-settings): ``ARCA_*`` environment variables and an optional TOML file.
+
+Groups are nested with ``__``: ``ARCA_BUS__URL``, ``ARCA_KB__QUERY_URL``, ``ARCA_DECIDER__...``.
+A TOML file named by ``ARCA_CONFIG_FILE`` (tables ``[bus]``, ``[kb]``...) is read too; environment
+variables win over the file, the file over the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from analyzer.settings import AnalyzerSettings
+from collector.settings import CollectorSettings
+from decider.settings import DeciderSettings
+from enforcer.settings import EnforcerSettings
+from testbed.settings import TestbedSettings
+
+
+class BusSettings(BaseModel):
+    """The message bus."""
+
+    kind: Literal["memory", "rabbitmq"] = Field(
+        default="memory", description="'memory' (in-process, embedded default) or 'rabbitmq'."
+    )
+    url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/%2F",
+        description="AMQP URL of the broker (credentials and vhost included).",
+    )
+    exchange: str = Field(default="arca", description="Durable topic exchange of the loop.")
+    dead_letter_exchange: str = Field(
+        default="arca.dlx", description="Exchange receiving refused/poison messages."
+    )
+    dead_letter_queue: str = Field(
+        default="arca.dead-letter", description="Durable queue bound to the dead-letter exchange."
+    )
+    queue_prefix: str = Field(default="arca.", description="Prefix of each service's queue name.")
+    prefetch: int = Field(default=100, ge=1, description="Unacknowledged deliveries per consumer.")
+    delivery_limit: int = Field(
+        default=5, ge=1, description="Deliveries of a failing message before it is dead-lettered."
+    )
+    reconnect_initial_s: float = Field(default=0.5, gt=0, description="First reconnect backoff.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect backoff.")
+    confirm_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long flush() waits for publisher confirms."
+    )
+
+
+class KbSettings(BaseModel):
+    """The knowledge base (SPARQL store)."""
+
+    kind: Literal["embedded", "sparql"] = Field(
+        default="embedded", description="'embedded' (pyoxigraph in process) or 'sparql' (HTTP)."
+    )
+    path: str | None = Field(
+        default=None, description="Directory of the embedded store (in memory when unset)."
+    )
+    query_url: str = Field(
+        default="http://127.0.0.1:3030/arca/query",
+        description="SPARQL 1.1 query endpoint (Fuseki /<ds>/query, Oxigraph /query).",
+    )
+    update_url: str = Field(
+        default="http://127.0.0.1:3030/arca/update",
+        description="SPARQL 1.1 update endpoint (Fuseki /<ds>/update, Oxigraph /update).",
+    )
+    store_url: str = Field(
+        default="http://127.0.0.1:3030/arca/data",
+        description="Graph Store Protocol endpoint (Fuseki /<ds>/data, Oxigraph /store).",
+    )
+    username: str | None = Field(default=None, description="HTTP basic-auth user, if any.")
+    password: str | None = Field(default=None, description="HTTP basic-auth password, if any.")
+    timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per request.")
+    write_batch_max: int = Field(
+        default=500, ge=1, description="Most buffered updates sent in one request."
+    )
+    write_flush_interval_s: float = Field(
+        default=0.2, gt=0, description="Longest time a buffered write waits before being sent."
+    )
+
+
+class OpsSettings(BaseModel):
+    """Observability."""
+
+    metrics_port: int | None = Field(
+        default=None, description="Port of the Prometheus /metrics endpoint (off when unset)."
+    )
+    metrics_host: str = Field(default="0.0.0.0", description="Address /metrics listens on.")
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_json: bool = Field(default=True, description="One JSON object per log line.")
+
+
+class ArcaSettings(BaseSettings):
+    """Every knob of ARCA, grouped by part."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ARCA_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    bus: BusSettings = Field(default_factory=BusSettings)
+    kb: KbSettings = Field(default_factory=KbSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    analyzer: AnalyzerSettings = Field(default_factory=AnalyzerSettings)
+    decider: DeciderSettings = Field(default_factory=DeciderSettings)
+    enforcer: EnforcerSettings = Field(default_factory=EnforcerSettings)
+    testbed: TestbedSettings = Field(default_factory=TestbedSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get("ARCA_CONFIG_FILE")
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def env_names(model: type[BaseModel] = ArcaSettings, prefix: str = "ARCA_") -> set[str]:
+    """Every environment variable name the settings understand (checked against compose.yaml)."""
+    names: set[str] = {"ARCA_CONFIG_FILE"} if model is ArcaSettings else set()
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names |= env_names(ann, f"{prefix}{name.upper()}__")
+        else:
+            names.add(f"{prefix}{name.upper()}")
+    return names

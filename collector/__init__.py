@@ -1,0 +1,1 @@
+"""Collector: adapters turning detector events, CAP alerts and telemetry into typed RDF messages."""

@@ -1,0 +1,1 @@
+"""Decider: the anticipation algorithm (SVR MSA floor + reactive policy check) and baselines."""

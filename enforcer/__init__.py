@@ -1,0 +1,1 @@
+"""Enforcer: level-triggered reconciliation of desired servants through OpenStack and OSM."""
