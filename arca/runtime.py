@@ -49,7 +49,7 @@ def make_deps(settings: ArcaSettings, clock: Clock | None = None) -> Deps:
 def service_class(name: str) -> type[Service]:
     module, _, attr = SERVICES[name].partition(":")
     cls: Any = getattr(importlib.import_module(module), attr)
-    return cls  # type: ignore[no-any-return]
+    return cls
 
 
 def run_service(name: str, settings: ArcaSettings, stop: threading.Event | None = None) -> None:

@@ -22,6 +22,7 @@ from arca.bus.base import (
     reason_class,
     topic_matches,
 )
+from arca.logs import correlation_id
 from arca.messages import Message, MessageError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,14 @@ class InMemoryBus(Bus):
             self.stats.duplicates += 1
             return
         self.stats.delivered += 1
+        token = correlation_id.set(message.correlation_id)
+        try:
+            self._handle(q, routing_key, body, message)
+        finally:
+            correlation_id.reset(token)
+        q.seen.add(message.message_id)
+
+    def _handle(self, q: _Queue, routing_key: str, body: bytes, message: Message) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 for handler in q.handlers:
@@ -111,7 +120,6 @@ class InMemoryBus(Bus):
                     self._dead_letter(
                         q, routing_key, body, f"handler failed {attempt} times: {exc!r}"
                     )
-        q.seen.add(message.message_id)
 
     def _dead_letter(self, q: _Queue, routing_key: str, body: bytes, reason: str) -> None:
         log.warning("dead-lettered from %s (%s): %s", q.name, routing_key, reason)
