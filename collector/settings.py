@@ -1,4 +1,4 @@
-"""Settings of the collector (the ``collector`` group of ``ArcaSettings``; env ``ARCA_COLLECTOR__<FIELD>``)."""
+"""Settings of the collector (group ``collector`` of ``ArcaSettings``: ``ARCA_COLLECTOR__<FIELD>``)."""
 
 from __future__ import annotations
 

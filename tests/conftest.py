@@ -6,6 +6,7 @@ the Oxigraph server is started here from the ``oxigraph`` package's binary.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -45,10 +46,8 @@ def rabbit_vhost() -> Iterator[str]:
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.fail(f"RabbitMQ is required (run `make test`, which starts it): {exc}")
     yield vhost
-    try:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
         _rabbitmqctl("delete_vhost", vhost)
-    except (OSError, subprocess.SubprocessError):
-        pass
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,14 @@ def test_rabbitmq_accepts_a_connection(rabbit_url: str) -> None:
     ch = conn.channel()
     q = ch.queue_declare("", exclusive=True).method.queue
     ch.basic_publish("", q, b"ping")
-    method, _, body = ch.basic_get(q, auto_ack=True)
+    _method, _, body = ch.basic_get(q, auto_ack=True)
     conn.close()
     assert body == b"ping"
 
 
 def test_oxigraph_answers_sparql(oxigraph) -> None:
-    requests.post(oxigraph.update_url, data={"update": "INSERT DATA { <urn:a> <urn:b> 1 }"}).raise_for_status()
+    update = {"update": "INSERT DATA { <urn:a> <urn:b> 1 }"}
+    requests.post(oxigraph.update_url, data=update).raise_for_status()
     r = requests.post(
         oxigraph.query_url,
         data={"query": "SELECT ?o WHERE { <urn:a> <urn:b> ?o }"},
