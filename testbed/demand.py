@@ -37,7 +37,7 @@ class Demand:
         self._noise = np.clip(raw, 1.0 - noise_clip, 1.0 + noise_clip)
 
     def noise(self, building: str, t: float) -> float:
-        k = int(math.floor(t))
+        k = math.floor(t)
         if k < 0 or k >= self._noise.shape[1]:
             return 1.0
         return float(self._noise[BUILDINGS.index(building), k])
@@ -59,8 +59,12 @@ class Demand:
     def total(self, t: float) -> float:
         return sum(self.at(t).values())
 
-    def required_servants(self, t: float, high_threshold: float = DEFAULT_HIGH_THRESHOLD,
-                          capacity_rps: float = SERVANT_CAPACITY_RPS) -> int:
+    def required_servants(
+        self,
+        t: float,
+        high_threshold: float = DEFAULT_HIGH_THRESHOLD,
+        capacity_rps: float = SERVANT_CAPACITY_RPS,
+    ) -> int:
         """Servants the actual (noisy) demand at ``t`` needs at ``high_threshold`` (the oracle)."""
         return servants_for(self.total(t), high_threshold, capacity_rps)
 

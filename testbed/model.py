@@ -19,8 +19,10 @@ bills them.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
+import random
 import threading
 import uuid
 from collections.abc import Callable
@@ -135,8 +137,13 @@ class TestbedModel:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, timeline: Timeline, params: ModelParams | None = None,
-                 start: datetime | None = None, clock: SimClock | None = None) -> None:
+    def __init__(
+        self,
+        timeline: Timeline,
+        params: ModelParams | None = None,
+        start: datetime | None = None,
+        clock: SimClock | None = None,
+    ) -> None:
         self.timeline = timeline
         self.params = params or ModelParams()
         if clock is not None and start is None:
@@ -155,15 +162,20 @@ class TestbedModel:
         self._pending: list[TestbedEvent] = []
         self._ip = itertools.count(10)
         self._names = itertools.count(1)
+        self._ids = random.Random(timeline.seed)
         self.never_active_next = 0
         """Fault injection: the next N servants created stay in BUILD forever."""
         for inc in timeline.incidents:
-            self.schedule(inc.at_s, lambda inc=inc: self._incident(inc))
+            self.schedule(inc.at_s, functools.partial(self._incident, inc))
         for fail in timeline.failures:
-            self.schedule(fail.at_s, lambda n=fail.servants: self._fail(n))
+            self.schedule(fail.at_s, functools.partial(self._fail, fail.servants))
         for _ in range(self.params.initial_servants):
-            s = self.create_servant(f"arca-{self.params.system}-{next(self._names)}", boot_delay_s=0.0,
-                                    metadata={"arca_system": self.params.system}, tags=["arca-managed"])
+            s = self.create_servant(
+                f"arca-{self.params.system}-{next(self._names)}",
+                boot_delay_s=0.0,
+                metadata={"arca_system": self.params.system},
+                tags=["arca-managed"],
+            )
             self._activate(s.id)
         self._pending.clear()
 
@@ -241,14 +253,25 @@ class TestbedModel:
             if s.status == ACTIVE:
                 s.util.append((t, util if s.id in eligible_ids else 0.01))
         existing = [s for s in self.servants.values() if s.status != DELETED]
-        self.records.append(Record(
-            t=t, dt=dt, demand=demand, served=served, discarded=discarded, queue=dict(self.queue),
-            capacity_rps=cap, existing=len(existing),
-            booting=sum(1 for s in existing if s.status == BUILD),
-            active=sum(1 for s in existing if s.status == ACTIVE),
-            eligible=len(eligible), utilisation=util,
-            required=self.demand.required_servants(t, self.params.high_threshold, self.params.capacity_rps),
-        ))
+        self.records.append(
+            Record(
+                t=t,
+                dt=dt,
+                demand=demand,
+                served=served,
+                discarded=discarded,
+                queue=dict(self.queue),
+                capacity_rps=cap,
+                existing=len(existing),
+                booting=sum(1 for s in existing if s.status == BUILD),
+                active=sum(1 for s in existing if s.status == ACTIVE),
+                eligible=len(eligible),
+                utilisation=util,
+                required=self.demand.required_servants(
+                    t, self.params.high_threshold, self.params.capacity_rps
+                ),
+            )
+        )
         self.t = t + dt
         self._run_agenda(self.t - 1e-9)
 
@@ -256,8 +279,9 @@ class TestbedModel:
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
-    def _emit(self, kind: str, servant: Servant | None = None, incident: Incident | None = None,
-              **data: Any) -> None:
+    def _emit(
+        self, kind: str, servant: Servant | None = None, incident: Incident | None = None, **data: Any
+    ) -> None:
         self._pending.append(TestbedEvent(kind, self.t, self.now(), servant, incident, data))
 
     def _dispatch(self, events: list[TestbedEvent]) -> None:
@@ -272,10 +296,19 @@ class TestbedModel:
         self._dispatch(events)
 
     # -- servants ---------------------------------------------------------------------------------
-    def create_servant(self, name: str, *, boot_delay_s: float | None = None,
-                       metadata: dict[str, str] | None = None, tags: list[str] | None = None,
-                       image_id: str = "", flavor_id: str = "", network_id: str = "",
-                       never_active: bool = False, owner: str = "nova") -> Servant:
+    def create_servant(
+        self,
+        name: str,
+        *,
+        boot_delay_s: float | None = None,
+        metadata: dict[str, str] | None = None,
+        tags: list[str] | None = None,
+        image_id: str = "",
+        flavor_id: str = "",
+        network_id: str = "",
+        never_active: bool = False,
+        owner: str = "nova",
+    ) -> Servant:
         """Create a servant in BUILD; it becomes ACTIVE after its boot delay (unless faulty)."""
         with self.lock:
             meta = dict(metadata or {})
@@ -286,19 +319,25 @@ class TestbedModel:
                 never_active = True
             delay = self.params.boot_delay_s if boot_delay_s is None else boot_delay_s
             n = next(self._ip)
-            s = Servant(id=str(uuid.UUID(int=self._rand_id())), name=name, created_s=self.t,
-                        boot_delay_s=delay, metadata=meta, tags=list(tags or []), image_id=image_id,
-                        flavor_id=flavor_id, network_id=network_id,
-                        ip=f"10.1.{n // 250}.{n % 250 + 2}", never_active=never_active, owner=owner)
+            s = Servant(
+                id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
+                name=name,
+                created_s=self.t,
+                boot_delay_s=delay,
+                metadata=meta,
+                tags=list(tags or []),
+                image_id=image_id,
+                flavor_id=flavor_id,
+                network_id=network_id,
+                ip=f"10.1.{n // 250}.{n % 250 + 2}",
+                never_active=never_active,
+                owner=owner,
+            )
             self.servants[s.id] = s
             self._emit("servant.created", s)
             if not never_active:
                 self.schedule(self.t + delay, lambda: self._activate(s.id))
             return s
-
-    def _rand_id(self) -> int:
-        # deterministic ids: same timeline and calls -> same ids
-        return (self.timeline.seed << 64) + len(self.servants) + 1
 
     def _activate(self, sid: str) -> None:
         s = self.servants.get(sid)
@@ -329,8 +368,9 @@ class TestbedModel:
             return s
 
     def _fail(self, n: int) -> None:
-        victims = sorted((s for s in self.servants.values() if s.status == ACTIVE),
-                         key=lambda s: (s.active_s or 0.0, s.id))[:n]
+        victims = sorted(
+            (s for s in self.servants.values() if s.status == ACTIVE), key=lambda s: (s.active_s or 0.0, s.id)
+        )[:n]
         self._emit("failure", data={"servants": n, "killed": [v.id for v in victims]})
         for v in victims:
             self.kill_servant(v.id)
@@ -344,12 +384,16 @@ class TestbedModel:
 
     def eligible_servants(self) -> list[Servant]:
         with self.lock:
-            return [s for s in self.servants.values() if s.status == ACTIVE
-                    and (s.pools or not self.params.require_pool_membership)]
+            return [
+                s
+                for s in self.servants.values()
+                if s.status == ACTIVE and (s.pools or not self.params.require_pool_membership)
+            ]
 
     # -- telemetry ------------------------------------------------------------------------------
-    def cpu_measures(self, sid: str, start_s: float | None = None,
-                     granularity_s: float | None = None) -> list[tuple[float, float]]:
+    def cpu_measures(
+        self, sid: str, start_s: float | None = None, granularity_s: float | None = None
+    ) -> list[tuple[float, float]]:
         """Mean CPU utilisation (0..1) per complete telemetry window of a servant: (window start, mean)."""
         g = granularity_s or self.params.telemetry_granularity_s
         with self.lock:
@@ -380,7 +424,9 @@ class TestbedModel:
             dropped = sum(r.discarded[building] for r in self.records)
             last = self.records[-1] if self.records else None
             return {
-                "requests": total, "served": served, "discarded": dropped,
+                "requests": total,
+                "served": served,
+                "discarded": dropped,
                 "queue": last.queue[building] if last else 0.0,
                 "rate": last.demand[building] if last else 0.0,
                 "eligible": float(len(self.eligible_servants())),

@@ -112,8 +112,12 @@ def mean_demand(severity: int, elapsed_s: float) -> float:
     return client_rate(severity, elapsed_s) * CLIENTS_PER_BUILDING * len(BUILDINGS)
 
 
-def servants_for(demand_rps: float, high_threshold: float = DEFAULT_HIGH_THRESHOLD,
-                 capacity_rps: float = SERVANT_CAPACITY_RPS, minimum: int = 1) -> int:
+def servants_for(
+    demand_rps: float,
+    high_threshold: float = DEFAULT_HIGH_THRESHOLD,
+    capacity_rps: float = SERVANT_CAPACITY_RPS,
+    minimum: int = 1,
+) -> int:
     """Fewest servants keeping utilisation at or below ``high_threshold`` for ``demand_rps``."""
     if not 0.0 < high_threshold <= 1.0:
         raise ValueError(f"high_threshold must be in (0, 1], got {high_threshold!r}")
@@ -124,8 +128,12 @@ def servants_for(demand_rps: float, high_threshold: float = DEFAULT_HIGH_THRESHO
     return max(minimum, needed)
 
 
-def servants_needed(severity: int, elapsed_s: float, high_threshold: float = DEFAULT_HIGH_THRESHOLD,
-                    capacity_rps: float = SERVANT_CAPACITY_RPS) -> int:
+def servants_needed(
+    severity: int,
+    elapsed_s: float,
+    high_threshold: float = DEFAULT_HIGH_THRESHOLD,
+    capacity_rps: float = SERVANT_CAPACITY_RPS,
+) -> int:
     """Servants the mean demand needs ``elapsed_s`` after an incident, at ``high_threshold``.
 
     Calibration points: ``servants_needed(3, 10, 0.7) == 6``; below 10 for every severity and time.
@@ -135,5 +143,6 @@ def servants_needed(severity: int, elapsed_s: float, high_threshold: float = DEF
 
 def msa_table(high_threshold: float = DEFAULT_HIGH_THRESHOLD, horizon_s: int = 40) -> dict[int, list[int]]:
     """Servants needed per severity for each whole second 0..horizon_s (the figure of draft 7.4)."""
-    return {s: [servants_needed(s, float(t), high_threshold) for t in range(horizon_s + 1)]
-            for s in SEVERITIES}
+    return {
+        s: [servants_needed(s, float(t), high_threshold) for t in range(horizon_s + 1)] for s in SEVERITIES
+    }

@@ -65,12 +65,11 @@ class Timeline(BaseModel):
 
     @model_validator(mode="after")
     def _inside_run(self) -> Timeline:
-        for name, items in (("incidents", self.incidents), ("failures", self.failures)):
-            for i, item in enumerate(items):
-                if item.at_s >= self.duration_s:
-                    raise ValueError(
-                        f"{name}[{i}].at_s: {item.at_s} is not before duration_s {self.duration_s}"
-                    )
+        times = [("incidents", i, x.at_s) for i, x in enumerate(self.incidents)]
+        times += [("failures", i, x.at_s) for i, x in enumerate(self.failures)]
+        for name, i, at_s in times:
+            if at_s >= self.duration_s:
+                raise ValueError(f"{name}[{i}].at_s: {at_s} is not before duration_s {self.duration_s}")
         object.__setattr__(self, "incidents", tuple(sorted(self.incidents, key=lambda x: x.at_s)))
         object.__setattr__(self, "failures", tuple(sorted(self.failures, key=lambda x: x.at_s)))
         return self
