@@ -14,8 +14,8 @@ relay VDU turns its alarm to ``insufficient-data`` and POL posts the webhook; a 
 
     {"schema_version": "1.1", "schema_type": "notify_alarm", "notify_details": {
         "alarm_uuid": ..., "vdu_name": ..., "vnf_member_index": "2", "ns_id": ...,
-        "metric_name": "cpu_utilization", "threshold_value": 50.0, "operation": "GT",
-        "severity": "critical", "status": "insufficient-data", "start_date": "2026-...Z"}}
+        "metric_name": "vm_status", "threshold_value": 1.0, "operation": "LT",
+        "severity": "critical", "status": "insufficient-data", "start_date": "22-11-2026 02:07:30"}}
 """
 
 from __future__ import annotations
