@@ -123,7 +123,9 @@ def parse_notification(body: bytes | str | dict[str, Any]) -> ParsedEvent:
     validate_notification(content, EVENT_PATH)
     for leaf in ("id", "source", "timestamp", "payload"):
         if not content.get(leaf):
-            raise IngestError("missing", f"{EVENT_PATH}/{leaf}", "required by ARCA (id, source, timestamp, payload)")
+            raise IngestError(
+                "missing", f"{EVENT_PATH}/{leaf}", "required by ARCA (id, source, timestamp, payload)"
+            )
     timestamp = parse_datetime(content["timestamp"], f"{EVENT_PATH}/timestamp")
     kind, payload = decode_payload(content["payload"], f"{EVENT_PATH}/payload")
     seq = content.get("sequence")
