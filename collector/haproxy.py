@@ -3,7 +3,8 @@
 From the FRONTEND row: ``req_tot`` (cumulative HTTP requests; ``stot`` sessions in TCP mode) and
 the refused requests ``dreq`` (denied) + ``ereq`` (request errors); from the BACKEND row: ``qcur``
 (requests queued for a servant) and ``econ`` (requests whose connection to a servant failed,
-refused too). A FRONTEND is paired with the BACKEND of the same name, else with the only BACKEND.
+refused too). The FRONTEND and BACKEND are named per load balancer (settings
+``haproxy_proxies``), else the only ones besides HAProxy's own ``stats`` proxy are used.
 Rates are derived from two polls' cumulative counters over event time:
 ``request_rate`` and ``discard_rate`` (req/s), plus ``queue_length`` (requests) every poll.
 A counter going backwards (HAProxy reloaded) restarts the derivation.
@@ -41,36 +42,53 @@ def _int(row: dict[str, str], name: str, where: str) -> int:
         raise IngestError("haproxy", f"{where}/{name}", f"not an integer: {text!r}") from None
 
 
-def parse_stats(text: str, at: datetime) -> dict[str, LbCounters]:
-    """Counters of every proxy that has a FRONTEND row, from ``show stat`` CSV."""
+def parse_stats(text: str) -> dict[tuple[str, str], dict[str, str]]:
+    """FRONTEND and BACKEND rows of ``show stat`` CSV, by (pxname, svname)."""
     if not text.startswith("# "):
         raise IngestError("haproxy", "/", "not HAProxy stats CSV (header '# pxname,svname,...' missing)")
     reader = csv.DictReader(io.StringIO(text[2:]))
-    fields = set(reader.fieldnames or [])
-    missing = {"pxname", "svname", "qcur", "stot", "dreq", "ereq"} - fields
+    missing = {"pxname", "svname", "qcur", "stot", "dreq", "ereq", "econ"} - set(reader.fieldnames or [])
     if missing:
         raise IngestError("haproxy", "/header", f"missing columns: {', '.join(sorted(missing))}")
-    fronts: dict[str, dict[str, str]] = {}
-    backs: dict[str, dict[str, str]] = {}
-    for row in reader:
-        name, kind = row.get("pxname") or "", row.get("svname") or ""
-        if kind == "FRONTEND":
-            fronts[name] = row
-        elif kind == "BACKEND":
-            backs[name] = row
-    out: dict[str, LbCounters] = {}
-    for name, row in fronts.items():
-        where = f"/{name}/FRONTEND"
-        req = _int(row, "req_tot", where) if (row.get("req_tot") or "").strip() else _int(row, "stot", where)
-        back = backs.get(name) or (next(iter(backs.values())) if len(backs) == 1 else {})
-        bwhere = f"/{name}/BACKEND"
-        out[name] = LbCounters(
-            at=at,
-            requests=req,
-            refused=_int(row, "dreq", where) + _int(row, "ereq", where) + _int(back, "econ", bwhere),
-            queue=_int(back, "qcur", bwhere),
+    return {
+        (row["pxname"], row["svname"]): row
+        for row in reader
+        if row.get("svname") in ("FRONTEND", "BACKEND")
+    }
+
+
+Rows = dict[tuple[str, str], dict[str, str]]
+
+
+def _pick(rows: Rows, kind: str, name: str | None) -> tuple[str, dict[str, str]]:
+    if name is not None:
+        row = rows.get((name, kind))
+        if row is None:
+            raise IngestError("haproxy", f"/{name}/{kind}", f"no {kind} row for proxy {name!r}")
+        return name, row
+    candidates = [(px, row) for (px, sv), row in rows.items() if sv == kind and px != "stats"]
+    if len(candidates) != 1:
+        raise IngestError(
+            "haproxy", f"/{kind}", f"{len(candidates)} {kind} proxies besides 'stats': name the one to use"
         )
-    return out
+    return candidates[0]
+
+
+def counters(
+    rows: dict[tuple[str, str], dict[str, str]], at: datetime,
+    frontend: str | None = None, backend: str | None = None,
+) -> LbCounters:
+    """The load balancer's counters: requests and refusals of its FRONTEND, queue of its BACKEND."""
+    fe_name, fe = _pick(rows, "FRONTEND", frontend)
+    be_name, be = _pick(rows, "BACKEND", backend)
+    fw, bw = f"/{fe_name}/FRONTEND", f"/{be_name}/BACKEND"
+    requests = _int(fe, "req_tot", fw) if (fe.get("req_tot") or "").strip() else _int(fe, "stot", fw)
+    return LbCounters(
+        at=at,
+        requests=requests,
+        refused=_int(fe, "dreq", fw) + _int(fe, "ereq", fw) + _int(be, "econ", bw),
+        queue=_int(be, "qcur", bw),
+    )
 
 
 class HaproxyPoller:
@@ -83,6 +101,8 @@ class HaproxyPoller:
         system: str,
         lb_name: str,
         domain: str | None = None,
+        frontend: str | None = None,
+        backend: str | None = None,
         interval_s: float = 10.0,
         producer: str = "collector",
     ) -> None:
@@ -90,38 +110,37 @@ class HaproxyPoller:
         self.system = system
         self.lb_name = lb_name
         self.domain = domain
+        self.frontend = frontend
+        self.backend = backend
         self.interval_s = interval_s
         self.producer = producer
-        self.previous: dict[str, LbCounters] = {}
+        self.previous: LbCounters | None = None
         self.next_poll: datetime | None = None
 
     def due(self, now: datetime) -> bool:
         return self.next_poll is None or now >= self.next_poll
 
     def poll(self, now: datetime) -> list[Observation]:
+        """One poll at event time ``now``: queue length, and rates since the previous poll."""
         self.next_poll = now + timedelta(seconds=self.interval_s)
-        return self.observe(parse_stats(self._fetch(), now))
+        return self.observe(counters(parse_stats(self._fetch()), now, self.frontend, self.backend))
 
-    def observe(self, counters: dict[str, LbCounters]) -> list[Observation]:
+    def observe(self, cur: LbCounters) -> list[Observation]:
         out: list[Observation] = []
-        many = len(counters) > 1
-        for proxy, cur in sorted(counters.items()):
-            resource = f"{self.lb_name}/{proxy}" if many else self.lb_name
 
-            def obs(metric: str, value: float, unit: str, at: datetime = cur.at, res: str = resource) -> None:
-                out.append(Observation(
-                    event_time=at, producer=self.producer, system=self.system, metric=metric,
-                    value=value, unit=unit, resource=res, domain=self.domain,
-                ))
+        def obs(metric: str, value: float, unit: str) -> None:
+            out.append(Observation(
+                event_time=cur.at, producer=self.producer, system=self.system, metric=metric,
+                value=value, unit=unit, resource=self.lb_name, domain=self.domain,
+            ))
 
-            obs("queue_length", float(cur.queue), "requests")
-            prev = self.previous.get(proxy)
-            self.previous[proxy] = cur
-            if prev is None:
-                continue
-            dt = (cur.at - prev.at).total_seconds()
-            if dt <= 0 or cur.requests < prev.requests or cur.refused < prev.refused:
-                continue  # no time elapsed, or counters reset by a reload
-            obs("request_rate", (cur.requests - prev.requests) / dt, "req/s")
-            obs("discard_rate", (cur.refused - prev.refused) / dt, "req/s")
+        obs("queue_length", float(cur.queue), "requests")
+        prev, self.previous = self.previous, cur
+        if prev is None:
+            return out
+        dt = (cur.at - prev.at).total_seconds()
+        if dt <= 0 or cur.requests < prev.requests or cur.refused < prev.refused:
+            return out  # no time elapsed, or counters reset by a reload
+        obs("request_rate", (cur.requests - prev.requests) / dt, "req/s")
+        obs("discard_rate", (cur.refused - prev.refused) / dt, "req/s")
         return out

@@ -115,9 +115,10 @@ class CollectorService(Service):
                 resp.raise_for_status()
                 return resp.text
 
+            fe, _, be = self.cfg.haproxy_proxies.get(lb, "").partition(",")
             pollers.append(HaproxyPoller(
                 fetch, system=self.cfg.system, lb_name=lb, domain=self.cfg.haproxy_domains.get(lb),
-                interval_s=self.cfg.haproxy_interval_s,
+                frontend=fe or None, backend=be or None, interval_s=self.cfg.haproxy_interval_s,
             ))
         return pollers
 

@@ -59,6 +59,10 @@ class CollectorSettings(BaseModel):
     haproxy_domains: dict[str, str] = Field(
         default_factory=dict, description="Load-balancer name -> network domain it serves."
     )
+    haproxy_proxies: dict[str, str] = Field(
+        default_factory=dict,
+        description="Load-balancer name -> 'frontend,backend' proxy names in its stats (else the only ones).",
+    )
     haproxy_interval_s: float = Field(default=10.0, gt=0, description="Seconds between HAProxy polls.")
     nova_notifications_url: str | None = Field(
         default=None, description="AMQP URL of OpenStack's message bus (Nova notifications); off if unset."
