@@ -47,7 +47,8 @@ class Harness:
         self.bus = InMemoryBus()
         self.received: list[Message] = []
         self.bus.subscribe("test.capture", ["#"], self.received.append)
-        self.service = CollectorService(Deps(bus=self.bus, kb=kb, clock=SimClock(datetime(2026, 11, 22, tzinfo=UTC)),
+        clock = SimClock(datetime(2026, 11, 22, tzinfo=UTC))
+        self.service = CollectorService(Deps(bus=self.bus, kb=kb, clock=clock,
                                              settings=ArcaSettings(collector=cfg)))
         self.service.attach()
         for consumer in self.service.amqp:
@@ -117,8 +118,9 @@ def test_nova_notifications_over_the_openstack_bus(harness: Harness) -> None:
     assert headers[REASON_CLASS_HEADER] == "nova" and "/event_type" in headers[REASON_HEADER]
 
 
-def test_cli_send_over_amqp_reaches_the_collector(harness: Harness, monkeypatch: pytest.MonkeyPatch,
-                                                  rabbit_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_send_over_amqp_reaches_the_collector(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, rabbit_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from arca.cli.main import main
 
     monkeypatch.setenv("ARCA_COLLECTOR__AMQP_URL", rabbit_url)

@@ -118,7 +118,8 @@ NOVA_BAD = [
     ("not-json", b"{", "json", "/"),
     ("bad-oslo-version", json.dumps({"oslo.version": "1.0", "oslo.message": "{}"}).encode(), "nova",
      "/oslo.version"),
-    ("no-event-type", json.dumps({"oslo.version": "2.0", "oslo.message": "{}"}).encode(), "nova", "/event_type"),
+    ("no-event-type", json.dumps({"oslo.version": "2.0", "oslo.message": "{}"}).encode(), "nova",
+     "/event_type"),
     ("no-payload", json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(
         {"event_type": "instance.create.end"})}).encode(), "nova", "/payload/nova_object.data"),
     ("no-uuid", json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(
@@ -176,7 +177,8 @@ GOOD = {"alarm_uuid": "a", "metric_name": "cpu_utilization", "status": "alarm"}
 OSM_BAD = [
     ("not-json", b"\"{not json", "json", "/"),
     ("wrong-schema-type", _osm(GOOD, schema_type="notify_metric"), "osm", "/schema_type"),
-    ("no-details", json.dumps(json.dumps({"schema_type": "notify_alarm"})).encode(), "osm", "/notify_details"),
+    ("no-details", json.dumps(json.dumps({"schema_type": "notify_alarm"})).encode(), "osm",
+     "/notify_details"),
     ("no-alarm-uuid", _osm({**GOOD, "alarm_uuid": None}), "osm", "/notify_details/alarm_uuid"),
     ("bad-status", _osm({**GOOD, "status": "firing"}), "osm", "/notify_details/status"),
     ("bad-threshold", _osm({**GOOD, "threshold_value": "high"}), "osm", "/notify_details/threshold_value"),
@@ -207,7 +209,8 @@ def test_haproxy_rates_come_from_counters_between_two_polls_in_event_time() -> N
     assert got["queue_length"] == 60.0
     assert got["request_rate"] == pytest.approx((22819 - 18219) / 10)
     assert got["discard_rate"] == pytest.approx(((40 + 5 + 14) - (12 + 3 + 2)) / 10)
-    assert {(o.resource, o.domain, o.system) for o in second} == {("lb-building-2", "building-2", "emergency")}
+    assert {(o.resource, o.domain, o.system) for o in second} == {
+        ("lb-building-2", "building-2", "emergency")}
     assert all(decode(encode(o)) == o for o in second)
 
 
