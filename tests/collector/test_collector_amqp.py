@@ -1,4 +1,8 @@
-"""AMQP ingest on the real RabbitMQ: detector events, dead-lettering with a reason, Nova notifications."""
+"""AMQP ingest on the real RabbitMQ: detector events, dead-lettering with a reason, Nova notifications.
+
+The service publishes through the real ``RabbitBus``; the test reads the raw bodies off the broker,
+decodes them with ``arca.messages.decode`` and checks them against ``ontology/shapes.ttl``.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,16 @@ from typing import Any
 
 import pika
 import pytest
+from collector_shacl import assert_conforms
 
-from arca.bus import InMemoryBus
 from arca.bus.base import REASON_HEADER
+from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
 from arca.kb import EmbeddedKnowledgeBase
-from arca.messages import ExternalEvent, Message, TopologyChange
+from arca.messages import ExternalEvent, Message, TopologyChange, decode
 from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
-from arca.settings import ArcaSettings
+from arca.settings import ArcaSettings, BusSettings
 from collector.amqp import REASON_CLASS_HEADER, wait_ready
 from collector.service import CollectorService
 from collector.settings import CollectorSettings
@@ -44,18 +49,36 @@ class Harness:
         cfg = CollectorSettings(amqp_ingest=True, amqp_url=rabbit_url, detectors_exchange=self.exchange,
                                 detectors_queue=self.exchange, nova_notifications_url=rabbit_url,
                                 nova_exchange=self.nova_exchange)
-        self.bus = InMemoryBus()
-        self.received: list[Message] = []
-        self.bus.subscribe("test.capture", ["#"], self.received.append)
-        clock = SimClock(datetime(2026, 11, 22, tzinfo=UTC))
-        self.service = CollectorService(Deps(bus=self.bus, kb=kb, clock=clock,
-                                             settings=ArcaSettings(collector=cfg)))
-        self.service.attach()
-        for consumer in self.service.amqp:
-            assert wait_ready(consumer), consumer.queue
+        bus_cfg = BusSettings(kind="rabbitmq", url=rabbit_url, exchange=f"arca-{unique}",
+                              dead_letter_exchange=f"dlx-{unique}", dead_letter_queue=f"dlq-{unique}",
+                              queue_prefix=f"t-{unique}.")
+        self.bus = RabbitBus(bus_cfg, service="collector")
         self.conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
         self.ch = self.conn.channel()
         self.ch.confirm_delivery()
+        self.out_queue = f"out-{unique}"  # what the decider side would receive
+        self.ch.exchange_declare(bus_cfg.exchange, "topic", durable=True)
+        self.ch.queue_declare(self.out_queue, durable=False, auto_delete=True)
+        self.ch.queue_bind(self.out_queue, bus_cfg.exchange, routing_key="#")
+        clock = SimClock(datetime(2026, 11, 22, tzinfo=UTC))
+        self.service = CollectorService(Deps(bus=self.bus, kb=kb, clock=clock,
+                                             settings=ArcaSettings(bus=bus_cfg, collector=cfg)))
+        self.service.attach()
+        self.bus.start()
+        for consumer in self.service.amqp:
+            assert wait_ready(consumer), consumer.queue
+        self._received: list[Message] = []
+
+    @property
+    def received(self) -> list[Message]:
+        """Messages published on the bus so far: raw bodies decoded, each checked against the shapes."""
+        self.bus.flush(10)
+        while True:
+            method, _props, body = self.ch.basic_get(self.out_queue, auto_ack=True)
+            if method is None:
+                return self._received
+            assert_conforms(body)
+            self._received.append(decode(body))
 
     def publish(self, exchange: str, key: str, body: bytes) -> None:
         self.ch.basic_publish(exchange, key, body, pika.BasicProperties(delivery_mode=2), mandatory=True)
@@ -74,6 +97,7 @@ class Harness:
     def close(self) -> None:
         self.conn.close()
         self.service.close()
+        self.bus.stop()
 
 
 @pytest.fixture
@@ -92,6 +116,7 @@ def test_detector_events_over_amqp_accepted_and_dead_lettered_with_reason(harnes
     harness.publish(harness.exchange, "event.x", b"\xff not json")
     harness.publish(harness.exchange, "event.seismo-hq", good)  # duplicate: absorbed, not dead-lettered
     wait_for(lambda: harness.service.amqp[0].consumed == 4)
+    wait_for(lambda: len(harness.received) >= 1)
     dead = harness.dead(f"{harness.exchange}.dead", 2)
     assert sorted(h[REASON_CLASS_HEADER] for h, _ in dead) == ["datetime", "json"]
     by_class = {h[REASON_CLASS_HEADER]: (h, body) for h, body in dead}
@@ -109,6 +134,7 @@ def test_nova_notifications_over_the_openstack_bus(harness: Harness) -> None:
         harness.publish(harness.nova_exchange, "versioned_notifications.info", body)
     harness.publish(harness.nova_exchange, "versioned_notifications.info", b'{"oslo.version": "2.0"}')
     wait_for(lambda: harness.service.amqp[1].consumed == len(bodies) + 1)
+    wait_for(lambda: len(harness.received) >= 7)
     changes = [m for m in harness.received if isinstance(m, TopologyChange)]
     assert [(c.server_id[:8], c.state) for c in changes] == [
         ("178b0921", "building"), ("178b0921", "building"), ("178b0921", "active"), ("178b0921", "deleted"),
