@@ -128,3 +128,11 @@ def test_cli_send_over_http_to_the_running_collector(capsys: pytest.CaptureFixtu
         assert "no arca:SeverityScale" in capsys.readouterr().err
     finally:
         service.close()
+
+
+def test_cli_bench_reports_every_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["event", "bench", "-n", "20"]) == 0
+    out = capsys.readouterr().out
+    for stage in ("event_validate", "event_build", "event_encode", "event_total", "cap_total"):
+        assert f"{stage}" in out and "n=20" in out
+    assert main(["event", "bench", "-n", "0"]) == 1
