@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -78,6 +79,7 @@ def _scales(path: str | None) -> SeverityScales:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    logging.getLogger("collector").setLevel(logging.ERROR)  # the verdict below says it once
     data = read_file(args.file)
     cfg = settings().collector
     ingestor = Ingestor(cfg, lambda _m: None, _scales(args.scales), producer="arca-cli")

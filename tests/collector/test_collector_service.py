@@ -136,3 +136,20 @@ def test_cli_bench_reports_every_stage(capsys: pytest.CaptureFixture[str]) -> No
     for stage in ("event_validate", "event_build", "event_encode", "event_total", "cap_total"):
         assert f"{stage}" in out and "n=20" in out
     assert main(["event", "bench", "-n", "0"]) == 1
+
+
+def test_cli_exit_codes_as_a_process(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    run = [sys.executable, "-m", "arca.cli.main", "event", "validate"]
+    ok = subprocess.run([*run, str(DATA / "events" / "basic.json")], capture_output=True, text=True, env=env,
+                        timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    rejected = subprocess.run([*run, str(bad)], capture_output=True, text=True, env=env, timeout=120)
+    assert rejected.returncode == 1
+    assert "rejected (envelope) at /" in rejected.stderr and "Traceback" not in rejected.stderr
