@@ -370,12 +370,12 @@ class Osm:
                     "vdu_name": self.vdu_name(relay, vdur.count_index),
                     "vnf_member_index": relay.member_index,
                     "ns_id": self.ns.id,
-                    "metric_name": "cpu_utilization",
-                    "threshold_value": self.threshold_value,
-                    "operation": "GT",
+                    "metric_name": "vm_status",
+                    "threshold_value": 1.0,
+                    "operation": "LT",
                     "severity": "critical",
                     "status": status,
-                    "start_date": self.model.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "start_date": self.model.now().strftime("%d-%m-%Y %H:%M:%S"),
                 },
             }
             self.alarms_sent.append(payload)

@@ -10,7 +10,11 @@ from testbed.demand import Demand
 from testbed.model import ModelParams, TestbedModel
 from testbed.timeline import parse_timeline, reference_timeline
 
-ONE_INCIDENT = {"duration_s": 120, "seed": 2, "incidents": [{"at_s": 20, "severity": 3, "domain": "building-2"}]}
+ONE_INCIDENT = {
+    "duration_s": 120,
+    "seed": 2,
+    "incidents": [{"at_s": 20, "severity": 3, "domain": "building-2"}],
+}
 
 
 def test_same_seed_same_run_and_different_seed_different_noise() -> None:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from testbed.timeline import TimelineError, load_timeline, loads_timeline, reference_timeline, training_timeline
+from testbed.timeline import (
+    TimelineError,
+    load_timeline,
+    loads_timeline,
+    reference_timeline,
+    training_timeline,
+)
 
 
 def test_reference_timeline_has_every_severity_twice_with_quiet_periods() -> None:
@@ -33,29 +39,54 @@ def test_bare_names_load_shipped_timelines() -> None:
 
 
 def test_incidents_are_sorted() -> None:
-    tl = loads_timeline(json.dumps({"duration_s": 100, "incidents": [
-        {"at_s": 50, "severity": 1, "domain": "hq"}, {"at_s": 10, "severity": 2, "domain": "hq"}]}))
+    tl = loads_timeline(
+        json.dumps(
+            {
+                "duration_s": 100,
+                "incidents": [
+                    {"at_s": 50, "severity": 1, "domain": "hq"},
+                    {"at_s": 10, "severity": 2, "domain": "hq"},
+                ],
+            }
+        )
+    )
     assert [i.at_s for i in tl.incidents] == [10, 50]
 
 
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"duration_s": 100, "incidents": [{"at_s": 10, "severity": 5, "domain": "hq"}]},
-         "incidents[0].severity"),
-        ({"duration_s": 100, "incidents": [{"at_s": 10, "severity": 2, "domain": "building-9"}]},
-         "domain must be one of"),
-        ({"duration_s": 100, "incidents": [{"at_s": 150, "severity": 2, "domain": "hq"}]},
-         "incidents[0].at_s: 150.0 is not before duration_s"),
+        (
+            {"duration_s": 100, "incidents": [{"at_s": 10, "severity": 5, "domain": "hq"}]},
+            "incidents[0].severity",
+        ),
+        (
+            {"duration_s": 100, "incidents": [{"at_s": 10, "severity": 2, "domain": "building-9"}]},
+            "domain must be one of",
+        ),
+        (
+            {"duration_s": 100, "incidents": [{"at_s": 150, "severity": 2, "domain": "hq"}]},
+            "incidents[0].at_s: 150.0 is not before duration_s",
+        ),
         ({"duration_s": 100, "failures": [{"at_s": 10, "servants": 0}]}, "failures[0].servants"),
         ({"duration_s": -1}, "duration_s"),
         ({"incidents": []}, "duration_s: Field required"),
         ({"duration_s": 100, "seeds": 3}, "seeds: Extra inputs are not permitted"),
-        ({"duration_s": 100, "incidents": [{"at_s": 1, "severity": 1, "domain": "hq", "x": 1}]},
-         "incidents[0].x"),
+        (
+            {"duration_s": 100, "incidents": [{"at_s": 1, "severity": 1, "domain": "hq", "x": 1}]},
+            "incidents[0].x",
+        ),
     ],
-    ids=["severity-too-high", "unknown-domain", "after-the-end", "zero-servants", "negative-duration",
-         "missing-duration", "unknown-top-field", "unknown-incident-field"],
+    ids=[
+        "severity-too-high",
+        "unknown-domain",
+        "after-the-end",
+        "zero-servants",
+        "negative-duration",
+        "missing-duration",
+        "unknown-top-field",
+        "unknown-incident-field",
+    ],
 )
 def test_bad_timelines_name_the_field(doc: dict[str, object], message: str) -> None:
     with pytest.raises(TimelineError) as err:
