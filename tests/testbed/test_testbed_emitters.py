@@ -162,6 +162,7 @@ def test_nova_notifications_on_the_real_rabbitmq(rabbit_url: str, unique: str) -
     got = []
     for _ in range(2):
         method, props, body = ch.basic_get(queue, auto_ack=True)
+        assert props.content_type == "application/json"
         assert method is not None, "notification not delivered"
         assert method.routing_key == "versioned_notifications.info" and method.exchange == EXCHANGE
         got.append(unwrap(body)["event_type"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from testbed.scenario import (
@@ -53,7 +55,7 @@ def test_bursts_last_longer_at_higher_severity_and_fluctuate_at_the_highest() ->
     durations = [busy(s) for s in (1, 2, 3, 4)]
     assert durations == sorted(durations)
     sev4 = [envelope(4, 15 + t / 10) for t in range(0, 70)]  # plateau of severity 4
-    rises = sum(1 for a, b in zip(sev4, sev4[1:], strict=False) if b > a + 1e-6)
+    rises = sum(1 for a, b in itertools.pairwise(sev4) if b > a + 1e-6)
     assert rises > 0 and min(sev4) < 0.95  # dips and recovers
     sev3 = [envelope(3, 15 + t / 10) for t in range(0, 40)]
     assert min(sev3) == 1.0  # steady plateau below the highest severity
