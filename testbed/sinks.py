@@ -120,3 +120,14 @@ class AmqpSink:
             if self._conn is not None and self._conn.is_open:
                 self._conn.close()
             self._conn = None
+
+
+@dataclass
+class FanOut:
+    """Sends every document to each of ``sinks``."""
+
+    sinks: list[Sink] = field(default_factory=list)
+
+    def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None:
+        for sink in self.sinks:
+            sink.send(body, routing_key, content_type)
