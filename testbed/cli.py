@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
         "--port-base",
         type=int,
         default=None,
-        help="Serve the APIs on PORT_BASE+0..7 (default: settings, else free ports).",
+        help="Serve the APIs on PORT_BASE+0..8 (default: settings, else free ports).",
     )
     run.add_argument("--host", default=None, help="Listen address (default: settings, 127.0.0.1).")
     run.add_argument("--seed", type=int, default=None, help="Override the timeline's noise seed.")

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 
 from arca.clock import SimClock
-from testbed.api import control, glance, gnocchi, haproxy, keystone, nova, octavia, osm_nbi
+from testbed.api import control, glance, gnocchi, haproxy, keystone, neutron, nova, octavia, osm_nbi
 from testbed.api.common import REGION, Cloud, Credentials
 from testbed.detectors import Detectors
 from testbed.model import ModelParams, TestbedModel
@@ -37,9 +37,17 @@ API_NAMES: tuple[str, ...] = (
     "osm",
     "haproxy",
     "control",
+    "network",
 )
 """Every API served, in port order (``port_base + index`` when a port base is given)."""
-CATALOG_PATHS = {"identity": "/v3", "compute": "/v2.1", "image": "", "metric": "", "load-balancer": ""}
+CATALOG_PATHS = {
+    "identity": "/v3",
+    "compute": "/v2.1",
+    "image": "",
+    "metric": "",
+    "load-balancer": "",
+    "network": "",
+}
 """Catalog services and the path of their endpoint URL."""
 
 
@@ -79,6 +87,7 @@ class Testbed:
             "image": glance.create_app(self.cloud),
             "metric": gnocchi.create_app(self.cloud),
             "load-balancer": octavia.create_app(self.cloud, self.pools),
+            "network": neutron.create_app(self.cloud),
         }
         self.notification_sink = notification_sink or ListSink()
         self.alarm_sink = alarm_sink or ListSink()

@@ -20,8 +20,8 @@ class TestbedSettings(BaseModel):
         default=None,
         ge=0,
         le=65500,
-        description="First port: identity, compute, image, metric, load-balancer, osm, haproxy, control "
-        "take port_base+0..7; free ports when unset.",
+        description="First port: identity, compute, image, metric, load-balancer, osm, haproxy, control, "
+        "network take port_base+0..8; free ports when unset.",
     )
     step_s: float = Field(default=1.0, gt=0, le=10, description="Simulation step (accounting resolution).")
     boot_delay_s: float = Field(default=10.0, ge=0, description="Nova server BUILD -> ACTIVE (draft 7.4).")

@@ -193,3 +193,27 @@ def test_injected_503_burst_then_recovery(testbed: Testbed, conn: Any) -> None:
     assert requests.get(url, headers=headers, timeout=5).status_code == 503
     assert requests.get(url, headers=headers, timeout=5).status_code == 503
     assert requests.get(url, headers=headers, timeout=5).status_code == 200
+
+
+def test_find_by_name_as_a_driver_configured_with_names_does(conn: Any) -> None:
+    assert conn.compute.find_flavor("m1.servant").id == "5f1e4e4c-1b8e-4e39-9a4e-000000000001"
+    assert conn.image.find_image("emergency-servant").id == "7a3b0c1d-2e4f-4a5b-8c6d-000000000001"
+    assert conn.network.find_network("hq-net").id == NETWORKS[0]["id"]
+    assert conn.load_balancer.find_pool("pool-building-2").id == pool_id("building-2")
+    assert conn.compute.find_flavor("nope") is None
+
+
+def test_wait_for_delete(testbed: Testbed, conn: Any) -> None:
+    server = _create(conn)
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, interval=0.01, wait=2)
+    assert testbed.model.servants[server.id].status == "DELETED"
+
+
+def test_clouds_yaml_connects_through_os_cloud(testbed: Testbed, tmp_path: Any, monkeypatch: Any) -> None:
+    path = tmp_path / "clouds.yaml"
+    path.write_text(testbed.clouds_yaml())
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    c = openstack.connect(cloud="arca-testbed")
+    assert [s.name for s in c.compute.servers()] == ["arca-emergency-1"]
+    c.close()
