@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,13 @@ def register(sub: Any) -> None:
         "--collector-url", default=None, help="POST detector notifications to this URL (default: settings)."
     )
     run.add_argument("--alarm-webhook-url", default=None, help="POST OSM alarms to this URL.")
+    run.add_argument(
+        "--start",
+        default="now",
+        help="Simulated time of t=0: 'now' (wall clock, whole second; default) or an ISO 8601 "
+        "date-time with offset. At --speed 1 the emulated timestamps then match the wall clock "
+        "of services running as separate processes.",
+    )
     run.add_argument("--linger", action="store_true", help="Keep serving after the timeline ends.")
     run.set_defaults(func=cmd_run)
 
@@ -75,6 +83,18 @@ def _timeline(name: str, seed: int | None = None) -> Any:
     except TimelineError as exc:
         raise CliError(str(exc)) from None
     return tl.with_seed(seed) if seed is not None else tl
+
+
+def _start(text: str) -> datetime:
+    if text == "now":
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"--start: not an ISO 8601 date-time: {text!r}") from None
+    if t.tzinfo is None:
+        raise CliError(f"--start: {text!r} has no UTC offset")
+    return t.astimezone(UTC)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -122,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         updates["alarm_webhook_url"] = args.alarm_webhook_url
     s = s.model_copy(update=updates)
     tl = _timeline(args.timeline, args.seed)
-    tb = Testbed.from_settings(tl, s)
+    tb = Testbed.from_settings(tl, s, start=_start(args.start))
     try:
         tb.start()
     except OSError as exc:

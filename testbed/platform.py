@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -65,6 +66,7 @@ class Testbed:
         ports: dict[str, int] | None = None,
         port_base: int | None = None,
         clock: SimClock | None = None,
+        start: datetime | None = None,
         credentials: Credentials | None = None,
         extra_apps: dict[str, Flask] | None = None,
         notification_sink: Sink | None = None,
@@ -73,7 +75,7 @@ class Testbed:
         detector_kind: str = "seismometer",
         osm_credentials: tuple[str, str] = ("admin", "admin"),
     ) -> None:
-        self.model = TestbedModel(timeline, params, clock=clock)
+        self.model = TestbedModel(timeline, params, start=start, clock=clock)
         self.cloud = Cloud(self.model, credentials=credentials or Credentials())
         self.pools = octavia.Pools(self.model)
         self.host = host
@@ -110,6 +112,7 @@ class Testbed:
         settings: TestbedSettings,
         *,
         clock: SimClock | None = None,
+        start: datetime | None = None,
         system: str = "emergency",
     ) -> Testbed:
         """A testbed configured by the ``testbed`` settings group (sinks included)."""
@@ -131,6 +134,7 @@ class Testbed:
             host=settings.host,
             port_base=settings.port_base,
             clock=clock,
+            start=start,
             credentials=creds,
             notification_sink=FanOut(notes),
             alarm_sink=FanOut(alarms),

@@ -65,6 +65,8 @@ def test_run_serves_every_api_and_plays_the_timeline(tmp_path: Path) -> None:
             "20",
             "--clouds-yaml",
             str(clouds),
+            "--start",
+            "2030-05-01T00:00:00Z",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -95,6 +97,8 @@ def test_run_serves_every_api_and_plays_the_timeline(tmp_path: Path) -> None:
         assert requests.get(urls["identity"], timeout=5).json()["version"]["id"] == "v3.14"
         assert requests.get(urls["haproxy:building-2"], timeout=5).text.startswith("# pxname,svname")
         assert "auth_url: " + urls["identity"] in clouds.read_text()
+        status = requests.get(urls["control"] + "/status", timeout=5).json()
+        assert status["now"].startswith("2030-05-01T00:0")
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -103,3 +107,8 @@ def test_run_serves_every_api_and_plays_the_timeline(tmp_path: Path) -> None:
     summary = json.loads(out.strip().splitlines()[-1])["summary"]
     assert summary["requests_total"] > 60 * 30 * 0.9  # 60 s at >= 30 req/s
     assert summary["requests_discarded"] > 0  # severity 2 overwhelms the single servant
+
+
+def test_run_refuses_a_bad_start(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["testbed", "run", "--start", "yesterday", "--clouds-yaml", "-"]) == 1
+    assert "--start" in capsys.readouterr().err
