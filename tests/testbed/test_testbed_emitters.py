@@ -249,3 +249,13 @@ def test_emitters_run_in_a_background_thread_safely() -> None:
     tb.model.advance(10)
     kinds = [unwrap(x.body)["event_type"] for x in sink.sent]
     assert kinds.count("instance.create.start") == 8 and kinds.count("instance.create.end") == 8
+
+
+def test_two_detector_sets_each_send_their_own_notifications_once() -> None:
+    tb = Testbed(parse_timeline(INCIDENTS))  # has its own default detectors
+    extra = ListSink()
+    Detectors(tb.model, extra)
+    tb.model.run()
+    default = tb.detector_sink
+    assert isinstance(default, ListSink)
+    assert len(extra.sent) == 4 and len(default.sent) == 4

@@ -40,6 +40,11 @@ def test_accounting_adds_up_per_domain() -> None:
     assert s.requests_discarded > 0  # one servant cannot absorb a severity-3 burst
     assert s.servant_seconds == pytest.approx(120.0)
     assert s.peak_required == 7
+    for b, dropped in s.discarded_by_domain.items():  # the LB counters (HAProxy stats) agree
+        c = m.lb_counters(b)
+        assert c["discarded"] == pytest.approx(dropped)
+        assert c["requests"] == pytest.approx(sum(r.demand[b] * r.dt for r in m.records))
+        assert c["rate_max"] == pytest.approx(max(r.demand[b] for r in m.records))
 
 
 def test_enough_servants_in_time_discard_nothing() -> None:
