@@ -217,3 +217,24 @@ def test_clouds_yaml_connects_through_os_cloud(testbed: Testbed, tmp_path: Any, 
     c = openstack.connect(cloud="arca-testbed")
     assert [s.name for s in c.compute.servers()] == ["arca-emergency-1"]
     c.close()
+
+
+def test_the_collectors_gnocchi_poller_reads_the_emulated_telemetry(testbed: Testbed, conn: Any) -> None:
+    from collector.gnocchi import GnocchiPoller, openstack_fetchers
+
+    server = _create(conn)
+    poller = GnocchiPoller(*openstack_fetchers(conn), interval_s=10)
+    testbed.model.advance(31)
+    first = poller.poll(testbed.model.now())
+    by_server: dict[str, list[float]] = {}
+    for obs in first:
+        by_server.setdefault(obs.resource or "", []).append(obs.value)
+    assert set(by_server) == {
+        server.id,
+        next(s.id for s in testbed.model.live_servants() if s.id != server.id),
+    }
+    assert len(by_server[server.id]) == 2  # windows [10,20) and [20,30): active from t=10
+    assert all(0.06 < v < 0.08 for v in by_server[server.id])  # 30 req/s over 2 x 210 req/s
+    testbed.model.advance(10)
+    again = poller.poll(testbed.model.now())
+    assert len([o for o in again if o.resource == server.id]) == 1  # only the new window
