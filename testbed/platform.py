@@ -126,7 +126,7 @@ class Testbed:
             alarms.append(HttpSink(settings.alarm_webhook_url))
         notes: list[Sink] = [ListSink()]
         if settings.nova_notifications:
-            notes.append(AmqpSink(settings.amqp_url, "nova"))
+            notes.append(AmqpSink(settings.amqp_url, "nova", durable=False))
         creds = Credentials(username=settings.username, password=settings.password)
         return cls(
             timeline,
