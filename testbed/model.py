@@ -428,6 +428,11 @@ class TestbedModel:
                 out.append((w0, sum(vals) / len(vals)))
             return out
 
+    def required_servants(self, t_s: float | None = None) -> int:
+        """Servants the actual demand at ``t_s`` (default: now) needs at the high threshold (the oracle's)."""
+        t = self.t if t_s is None else t_s
+        return self.demand.required_servants(t, self.params.high_threshold, self.params.capacity_rps)
+
     def last_record(self) -> Record | None:
         with self.lock:
             return self.records[-1] if self.records else None

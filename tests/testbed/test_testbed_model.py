@@ -122,3 +122,7 @@ def test_oracle_requirement_matches_the_calibration_without_noise() -> None:
     tl = parse_timeline({"duration_s": 100, "incidents": [{"at_s": 0, "severity": 3, "domain": "hq"}]})
     d = Demand(tl, noise_sd=0.0)
     assert d.required_servants(10.0) == 6
+    m = TestbedModel(tl, ModelParams(noise_sd=0.0))
+    assert m.required_servants(10.0) == 6 and m.required_servants() == 1
+    m.advance(11)
+    assert m.records[10].required == 6
