@@ -113,8 +113,7 @@ class AnalyzerService(Service):
                                             and view.newest_load <= view.published_load):
                 continue
             view.published_load = view.newest_load
-            _, _, demand = view.load()
-            view.detect_from_load(demand, view.newest_load)
+            view.close_round()
             self.publish(view.situation(max(now, view.newest_load), "telemetry", view.last_correlation))
 
     def publish(self, situation: Situation) -> None:

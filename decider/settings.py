@@ -18,7 +18,9 @@ class DeciderSettings(BaseModel):
     )
     svr_c: float = Field(default=20.0, gt=0, description="SVR regularisation C of the anticipator.")
     svr_epsilon: float = Field(default=0.2, ge=0, description="SVR epsilon-tube width (servants).")
-    svr_gamma: float = Field(default=0.5, gt=0, description="RBF kernel gamma (severity, elapsed/3 s).")
+    svr_gamma: float = Field(
+        default=0.5, gt=0, description="RBF kernel gamma on the features (severity / 2, elapsed / 8 s)."
+    )
     samples_per_bucket: int = Field(
         default=3, ge=1, description="Learned samples kept per (severity, second of elapsed time)."
     )
