@@ -141,6 +141,8 @@ class DeciderService(Service):
             return None
         self.last_decision[system] = decision
         self.bus.publish(decision)
+        if outcome.learned and isinstance(new_state, ArcaState):
+            new_state.anticipator.refit()  # after publishing: off the decision's path
         store_message(self.kb, decision)
         metrics.MESSAGES_PUBLISHED.labels(self.name, decision.kind).inc()
         metrics.SERVANTS_DESIRED.labels(system).set(decision.target_servants)
