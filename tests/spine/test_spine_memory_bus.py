@@ -10,7 +10,7 @@ from arca.messages import Message, Observation
 
 
 def value(metric: object, *labels: str) -> float:
-    return float(metric.labels(*labels)._value.get())  # type: ignore[attr-defined]
+    return float(metric.labels(*labels)._value.get())
 
 
 def test_memory_bus_counts_published_received_rejected_and_handler_time() -> None:
@@ -25,7 +25,7 @@ def test_memory_bus_counts_published_received_rejected_and_handler_time() -> Non
               value(metrics.MESSAGES_RECEIVED, "memtest", "observation"),
               value(metrics.MESSAGES_REJECTED, "memtest", "rejected"),
               value(metrics.MESSAGES_REJECTED, "memtest", "syntax"))
-    hist_before = metrics.HANDLER_SECONDS.labels("memtest", "observation")._sum.get()  # type: ignore[attr-defined]
+    hist_before = metrics.HANDLER_SECONDS.labels("memtest", "observation")._sum.get()
     t = datetime(2026, 3, 1, tzinfo=UTC)
     bus.publish(Observation(event_time=t, system="emergency", metric="cpu_util", value=0.5))
     bus.publish(Observation(event_time=t, system="emergency", metric="cpu_util", value=-1.0))
@@ -35,4 +35,4 @@ def test_memory_bus_counts_published_received_rejected_and_handler_time() -> Non
              value(metrics.MESSAGES_REJECTED, "memtest", "rejected"),
              value(metrics.MESSAGES_REJECTED, "memtest", "syntax"))
     assert [a - b for a, b in zip(after, before, strict=True)] == [3, 2, 1, 1]
-    assert metrics.HANDLER_SECONDS.labels("memtest", "observation")._sum.get() > hist_before  # type: ignore[attr-defined]
+    assert metrics.HANDLER_SECONDS.labels("memtest", "observation")._sum.get() > hist_before
