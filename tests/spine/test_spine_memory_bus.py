@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from arca import metrics
 from arca.bus import InMemoryBus, Reject
 from arca.messages import Message, Observation
 
 
-def value(metric: object, *labels: str) -> float:
+def value(metric: Any, *labels: str) -> float:
     return float(metric.labels(*labels)._value.get())
 
 
