@@ -122,6 +122,9 @@ class ArcaStrategy:
             correction = None
             reasons.append(f"incident {event[0]} severity {event[1]} anticipated")
 
+        if situation.detected_from_load and learning:
+            reasons.append("incident detected from load alone (no detector, no severity): reactive only")
+
         # -- expiration ------------------------------------------------------------------------
         if antic is not None and seconds(now, antic.since) > policy.expiration_s:
             reasons.append(f"anticipation of {antic.incident_id} expired after {policy.expiration_s:g}s; "

@@ -47,6 +47,8 @@ class DeciderService(Service):
         self.last_situation: dict[str, Situation] = {}
         self.last_decision: dict[str, Decision] = {}
         self._strategies: dict[str, Strategy] = {}
+        if cfg.strategy_override:
+            self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
         self.reload_policies()
         if cfg.prior_file:
             self.seed_prior(cfg.prior_file)
@@ -77,6 +79,9 @@ class DeciderService(Service):
         if policy is None:
             log.warning("no policy for system %s: using defaults", system)
             policy = self.policies[system] = Policy(system=system)
+        override = self.settings.decider.strategy_override
+        if override and override != policy.strategy:
+            policy = policy.model_copy(update={"strategy": override})
         return policy
 
     def anticipator(self, system: str) -> Anticipator:
