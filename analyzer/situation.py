@@ -182,6 +182,10 @@ class SystemView:
             return
         start = self.newest_load - timedelta(seconds=self.config.window_s)
         steady = self.changed_time is None or self.changed_time <= start
+        # CPU and load-balancer figures must cover the same window (both close at newest_load)
+        aligned = all(abs((t - self.newest_load).total_seconds()) <= 1.0
+                      for t, _ in self.cpu.values() if t > start)
+        steady = steady and aligned
         cpu = sum(self._window_cpu())
         offered, discarded = self._lb_sum("request_rate"), self._lb_sum("discard_rate")
         served = self._lb_sum("served_rate") or max(0.0, offered - discarded)

@@ -52,6 +52,8 @@ class DeciderService(Service):
         self.reload_policies()
         if cfg.prior_file:
             self.seed_prior(cfg.prior_file)
+        for system in sorted(set(self.policies) | set(systems_with_samples(self.kb))):
+            self.anticipator(system)  # rebuilt and fitted now, not on the first (event) decision
 
     # -- knowledge ---------------------------------------------------------------------------------
     def reload_policies(self) -> None:
@@ -114,7 +116,11 @@ class DeciderService(Service):
             self.decide(message, message.event_time, force=True)
         elif isinstance(message, PolicyUpdated):
             self.reload_policies()
-            self.anticipators = {s: m.with_config(self._config(s)) for s, m in self.anticipators.items()}
+            for system, model in list(self.anticipators.items()):
+                updated = model.with_config(self._config(system))
+                if updated is not model:
+                    updated.refit()
+                    self.anticipators[system] = updated
 
     def tick(self, now: datetime) -> None:
         for _system, situation in list(self.last_situation.items()):

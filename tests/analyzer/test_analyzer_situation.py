@@ -239,3 +239,10 @@ def test_a_message_the_analyzer_does_not_take_is_dead_lettered() -> None:
 
     with pytest.raises(Reject):
         w.service.handle(Situation(event_time=at(1), system="emergency", servants_active=1, average_load=0.1))
+
+
+def test_capacity_is_not_learned_from_misaligned_windows() -> None:
+    """Load-balancer rates of a newer window than the CPU figures (e.g. the CPU poll is late)."""
+    v = view_with(topo(0, "a", "active"), obs(10, "cpu_util", 0.5, "a"), obs(20, "request_rate", 300.0, "lb"))
+    v.close_round()
+    assert v.capacity is None
