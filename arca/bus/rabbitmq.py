@@ -193,8 +193,8 @@ class RabbitBus(Bus):
     def stop(self) -> None:
         if self._io_thread is None:
             return
-        try:
-            self.flush(min(self.settings.confirm_timeout_s, 10.0))
+        try:  # wait for confirms, briefly when the broker is away (the caller flushes if it must)
+            self.flush(min(self.settings.confirm_timeout_s, 10.0 if self._ready.is_set() else 1.0))
         except BusError as exc:
             log.error("stopping with unconfirmed messages: %s", exc)
         self._work.put(None)
