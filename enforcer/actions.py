@@ -68,7 +68,7 @@ class Action(ABC):
     kind: ClassVar[str]
     """Name of the action (metric label, ``Enforcement.action``)."""
     category: ClassVar[str]
-    """Which policy permission it needs: ``scale_out``, ``scale_in`` or ``heal``."""
+    """Which policy permission it needs: ``scale-out``, ``scale-in`` or ``heal``."""
     driver_name: str = "none"
 
     def __init__(self, params: ActionParams, *, action_id: str, retry: RetryPolicy,
@@ -179,7 +179,7 @@ class CreateServant(Action):
     """Boot a servant, wait (tick by tick) for ACTIVE, add it to the pools, verify membership."""
 
     kind = "create_servant"
-    category = "scale_out"
+    category = "scale-out"
     params: CreateParams
 
     def __init__(self, params: CreateParams, driver: ServantDriver, **kw: object) -> None:
@@ -226,11 +226,11 @@ class RemoveServant(Action):
     """Drain a servant out of the pools, then delete it; verified when it is gone."""
 
     kind = "remove_servant"
-    category = "scale_in"
+    category = "scale-in"
     params: ServantParams
 
     def __init__(self, params: ServantParams, driver: ServantDriver, *, drain_s: float = 0.0,
-                 category: str = "scale_in", **kw: object) -> None:
+                 category: str = "scale-in", **kw: object) -> None:
         super().__init__(params, **kw)  # type: ignore[arg-type]
         self.driver = driver
         self.driver_name = driver.name
@@ -348,13 +348,13 @@ class OsmScale(_OsmOperation):
     """Scale a scaling group of an NS instance out or in by one step."""
 
     kind = "osm_scale"
-    category = "scale_out"
+    category = "scale-out"
     params: OsmScaleParams
 
     def __init__(self, params: OsmScaleParams, client: OsmOps, **kw: object) -> None:
         super().__init__(params, client, **kw)
         if params.direction == "SCALE_IN":
-            self.category = "scale_in"  # type: ignore[misc]
+            self.category = "scale-in"  # type: ignore[misc]
 
     def _start(self) -> str:
         p = self.params

@@ -12,7 +12,7 @@ from typing import Literal
 
 ServantStatus = Literal["building", "active", "error", "shutoff", "deleted", "unknown"]
 
-ACTION_CATEGORIES = ("scale_out", "scale_in", "heal")
+ACTION_CATEGORIES = ("scale-out", "scale-in", "heal")
 """Kinds of change a policy may allow: add servants, remove servants, repair broken ones."""
 
 

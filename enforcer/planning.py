@@ -9,8 +9,8 @@ duplicated or redelivered decision plans nothing new. The rules, in order:
    or still building past the boot deadline) are removed and do not count; ACTIVE servants missing
    from the pool are added back;
 3. count = live servants (active or booting) + creations in flight whose server is not visible yet;
-   below the target -> create the difference (``scale_out``); above -> remove the surplus
-   (``scale_in``), booting ones first, then those out of the pool, then the newest;
+   below the target -> create the difference (``scale-out``); above -> remove the surplus
+   (``scale-in``), booting ones first, then those out of the pool, then the newest;
 4. one change in flight per system: while servants are being created no surplus is removed, and
    while surplus is being removed nothing is created (the next tick re-plans once it is done);
 5. a step whose category the policy does not allow is refused (reported), never executed.
@@ -47,7 +47,7 @@ class Step:
     """One action to start."""
 
     op: Literal["create", "remove", "join"]
-    category: Literal["scale_out", "scale_in", "heal"]
+    category: Literal["scale-out", "scale-in", "heal"]
     name: str
     server_id: str | None
     reason: str
@@ -140,14 +140,14 @@ def plan(
             used = {s.index for s in servants} | {int(n.rsplit("-", 1)[-1]) for n in in_flight.creating
                                                  if n.rsplit("-", 1)[-1].isdigit()}
             for name in _new_names(system, used, target - count):
-                steps.append(Step("create", "scale_out", name, None, f"{count} servants < target {target}"))
+                steps.append(Step("create", "scale-out", name, None, f"{count} servants < target {target}"))
     elif count > target:
         if in_flight.creating:
             waiting = "scale-out in flight"
         else:
             surplus = sorted(live, key=_surplus_order)[: count - target]
             for s in surplus:
-                steps.append(Step("remove", "scale_in", s.name, s.id, f"{count} servants > target {target}"))
+                steps.append(Step("remove", "scale-in", s.name, s.id, f"{count} servants > target {target}"))
 
     allowed = tuple(s for s in steps if s.category in bounds.allowed)
     refused = tuple(s for s in steps if s.category not in bounds.allowed)

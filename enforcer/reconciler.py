@@ -66,7 +66,7 @@ class SystemState:
         creating = frozenset(a.params.name for a in self.actions if isinstance(a, CreateServant))
         removing = frozenset(a.params.server_id for a in self.actions if isinstance(a, RemoveServant))
         joining = frozenset(a.params.server_id for a in self.actions if isinstance(a, JoinPool))
-        scaling_in = any(isinstance(a, RemoveServant) and a.category == "scale_in" for a in self.actions)
+        scaling_in = any(isinstance(a, RemoveServant) and a.category == "scale-in" for a in self.actions)
         return InFlight(creating, removing, joining, scaling_in)
 
     @property

@@ -11,13 +11,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from arca.messages import Alarm, Decision, ExternalEvent, Message
+from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated
 from arca.metrics import MESSAGES_PUBLISHED, MESSAGES_RECEIVED
 from arca.service import Deps, Service
 from enforcer.drivers.base import ServantDriver
 from enforcer.drivers.osm import OsmClient
 from enforcer.faults import FaultManager
 from enforcer.model import Bounds
+from enforcer.policy import load_bounds
 from enforcer.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,28 @@ class EnforcerService(Service):
     """Reconciles every controlled system towards its latest decision."""
 
     name = "enforcer"
-    patterns = ("decision.#", "alarm.#", "event.#")
+    patterns = ("decision.#", "alarm.#", "event.#", "policy.#")
 
     def __init__(self, deps: Deps, *, driver: ServantDriver | None = None, osm: OsmClient | None = None,
                  bounds_for: Callable[[str], Bounds] | None = None) -> None:
         super().__init__(deps)
         s = self.settings.enforcer
         driver = driver if driver is not None else make_driver(deps)
-        self.reconciler = (Reconciler(driver, s, publish=self._publish, bounds_for=bounds_for)
+        self._bounds: dict[str, Bounds] = {}
+        self.reconciler = (Reconciler(driver, s, publish=self._publish, bounds_for=bounds_for or self.bounds)
                            if driver is not None else None)
         if osm is None and s.driver == "osm":
             osm = OsmClient(s)
         self.faults = FaultManager(osm, s, publish=self._publish) if osm is not None else None
+
+    def bounds(self, system: str) -> Bounds:
+        """Policy bounds of ``system`` (read from the knowledge base once, again after a policy change)."""
+        b = self._bounds.get(system)
+        if b is None:
+            s = self.settings.enforcer
+            default = Bounds(s.min_servants, s.max_servants, frozenset(s.allowed_actions))
+            b = self._bounds[system] = load_bounds(self.kb, system, default)
+        return b
 
     def _publish(self, message: Message) -> None:
         self.bus.publish(message)
@@ -73,6 +84,10 @@ class EnforcerService(Service):
                     if message.vdu_name in (s.id, s.name):
                         self.reconciler.condemn(message.system, s.id)
                 self.reconciler.reconcile(message.system, now)
+        elif isinstance(message, PolicyUpdated):
+            self._bounds.pop(message.system, None)
+            if self.reconciler is not None:
+                self.reconciler.state(message.system).dirty = True
         elif isinstance(message, ExternalEvent) and self.reconciler is not None:
             self.reconciler.note_incident(message.event_id, message.onset)
 

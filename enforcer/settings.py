@@ -45,7 +45,7 @@ class EnforcerSettings(BaseModel):
         default=15, ge=0, description="Upper bound when the knowledge base holds no policy for a system."
     )
     allowed_actions: list[str] = Field(
-        default_factory=lambda: ["scale_out", "scale_in", "heal"],
+        default_factory=lambda: ["scale-out", "scale-in", "heal"],
         description="Action categories allowed when no policy says otherwise.",
     )
     # --- OpenStack ---
