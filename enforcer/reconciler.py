@@ -36,7 +36,7 @@ from enforcer.actions import (
 )
 from enforcer.drivers.base import DriverError, ServantDriver, TransientError
 from enforcer.model import Bounds, Servant
-from enforcer.planning import InFlight, Plan, Step, plan
+from enforcer.planning import InFlight, Plan, Step, is_broken, plan
 from enforcer.settings import EnforcerSettings
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class SystemState:
     incident: tuple[str, datetime, int] | None = None
     """(incident id, onset, servants in service at the decision) until capacity is added."""
     seen_incidents: set[str] = field(default_factory=set)
+    watched: bool = False
 
     @property
     def in_flight(self) -> InFlight:
@@ -144,9 +145,13 @@ class Reconciler:
         for system in sorted(self.systems):
             self.reconcile(system, now)
 
+    def watch(self, system: str) -> None:
+        """Reconcile ``system`` before its first decision: repairs only, the count is kept."""
+        self.state(system).watched = True
+
     def reconcile(self, system: str, now: datetime) -> Plan | None:
         st = self.state(system)
-        if st.decision is None:
+        if st.decision is None and not st.watched:
             return None
         for action in st.actions:
             action.step(now, st.servants)
@@ -162,7 +167,8 @@ class Reconciler:
         for action in done:
             self._finish(st, action, now)
         bounds = self.bounds_for(system)
-        p = plan(system, st.decision.target_servants, bounds, st.servants, now,
+        desired = st.decision.target_servants if st.decision else self._live_count(st, now)
+        p = plan(system, desired, bounds, st.servants, now,
                  in_flight=st.in_flight, boot_timeout_s=self.settings.boot_timeout_s,
                  condemned=frozenset(st.condemned))
         st.last_plan = p
@@ -170,8 +176,8 @@ class Reconciler:
         st.next_resync = now + timedelta(seconds=self.settings.resync_interval_s)
         if p.clipped:
             log.warning("decision %s for %s: %d servants outside [%d, %d], clipped to %d",
-                        st.decision.message_id, system, p.desired, bounds.min_servants,
-                        bounds.max_servants, p.target)
+                        st.decision.message_id if st.decision else "-", system, p.desired,
+                        bounds.min_servants, bounds.max_servants, p.target)
         for step in p.refused:
             self._report_refusal(st, step, p, now)
         for step in p.steps:
@@ -184,6 +190,12 @@ class Reconciler:
         return p
 
     # --- helpers ------------------------------------------------------------------------------
+    def _live_count(self, st: SystemState, now: datetime) -> int:
+        timeout = self.settings.boot_timeout_s
+        condemned = frozenset(st.condemned)
+        return sum(1 for s in st.servants if s.status in ("active", "building")
+                   and not is_broken(s, now, timeout, condemned))
+
     def _observe(self, st: SystemState, now: datetime) -> bool:
         try:
             st.servants = self.driver.list_servants(st.system)

@@ -47,6 +47,9 @@ class EnforcerService(Service):
         self._bounds: dict[str, Bounds] = {}
         self.reconciler = (Reconciler(driver, s, publish=self._publish, bounds_for=bounds_for or self.bounds)
                            if driver is not None else None)
+        if self.reconciler is not None:
+            for system in s.systems:
+                self.reconciler.watch(system)
         if osm is None and s.driver == "osm":
             osm = OsmClient(s)
         self.faults = FaultManager(osm, s, publish=self._publish) if osm is not None else None

@@ -18,6 +18,10 @@ class EnforcerSettings(BaseModel):
         description="Infrastructure driver: 'openstack' (Nova + Octavia), 'osm' (NBI scale/heal), "
         "'none' (decisions are recorded, nothing is touched).",
     )
+    systems: list[str] = Field(
+        default_factory=list,
+        description="Systems reconciled from the start (repairs only until their first decision).",
+    )
     resync_interval_s: float = Field(
         default=10.0, gt=0, description="Seconds between full re-reads of the actual state (drift repair)."
     )
@@ -61,8 +65,8 @@ class EnforcerSettings(BaseModel):
     user_domain_name: str = Field(default="Default", description="Domain of the user.")
     project_domain_name: str = Field(default="Default", description="Domain of the project.")
     region_name: str | None = Field(default=None, description="OpenStack region, if several.")
-    image: str = Field(default="arca-servant", description="Image (name or id) servants boot from.")
-    flavor: str = Field(default="m1.small", description="Flavor (name or id) of servants.")
+    image: str = Field(default="emergency-servant", description="Image (name or id) servants boot from.")
+    flavor: str = Field(default="m1.servant", description="Flavor (name or id) of servants.")
     network: str | None = Field(default=None, description="Network (name or id) servants attach to.")
     pools: list[str] = Field(
         default_factory=list,

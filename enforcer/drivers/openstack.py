@@ -54,6 +54,8 @@ def _call(what: str, fn: Callable[[], T]) -> T:
     """Run one SDK call, mapping its failures onto the driver's error classes."""
     try:
         return fn()
+    except os_exc.NotFoundException as exc:
+        raise PermanentError(f"{what}: not found ({exc.details or exc})") from exc
     except os_exc.HttpException as exc:
         code = exc.status_code or 0
         if code >= 500 or code == 429 or code == 0:
