@@ -32,8 +32,8 @@ from arca.messages import Decision, ExternalEvent, Message
 from arca.service import Deps, Service
 from arca.settings import ArcaSettings
 from enforcer.drivers.openstack import OpenStackDriver
-from enforcer.settings import EnforcerSettings
 from enforcer.service import EnforcerService
+from enforcer.settings import EnforcerSettings
 
 log = logging.getLogger(__name__)
 
