@@ -78,6 +78,16 @@ def _call(what: str, fn: Callable[[], T]) -> T:
         raise TransientError(f"{what}: {exc}") from exc
 
 
+def _json(adapter: Any, path: str, **params: Any) -> dict[str, Any]:
+    """GET ``path`` through an SDK service proxy; HTTP errors raise (the proxies do not by themselves)."""
+    resp = adapter.get(path, params=params or None)
+    os_exc.raise_from_response(resp)
+    data = resp.json()
+    if not isinstance(data, dict):
+        raise os_exc.SDKException(f"GET {path}: the answer is not a JSON object")
+    return data
+
+
 class OpenStackDriver:
     """``ServantDriver`` over Nova (compute) and Octavia (load-balancer) with openstacksdk."""
 
@@ -142,7 +152,7 @@ class OpenStackDriver:
 
     def _pool_members(self, pid: str) -> list[dict[str, Any]]:
         lb = self.conn.load_balancer
-        data = _call(f"list members of {pid}", lambda: lb.get(f"/lbaas/pools/{pid}/members").json())
+        data = _call(f"list members of {pid}", lambda: _json(lb, f"/lbaas/pools/{pid}/members"))
         return list(data.get("members", []))
 
     def _servant(self, server: dict[str, Any], members: dict[str, set[str]]) -> Servant:
@@ -161,8 +171,7 @@ class OpenStackDriver:
 
     def list_servants(self, system: str) -> list[Servant]:
         compute = self.conn.compute
-        data = _call("list servers",
-                     lambda: compute.get("/servers/detail", params={"tags": OWNER_TAG}).json())
+        data = _call("list servers", lambda: _json(compute, "/servers/detail", tags=OWNER_TAG))
         servers = list(data.get("servers", []))
         mine = [s for s in servers if self.owned(s, system)]
         members = self._members() if mine else {}
@@ -171,7 +180,7 @@ class OpenStackDriver:
     def _get(self, server_id: str) -> dict[str, Any] | None:
         compute = self.conn.compute
         try:
-            data = _call("get server", lambda: compute.get(f"/servers/{server_id}").json())
+            data = _call("get server", lambda: _json(compute, f"/servers/{server_id}"))
         except PermanentError as exc:
             if isinstance(exc.__cause__, os_exc.NotFoundException | ks_exc.http.NotFound):
                 return None
