@@ -55,6 +55,10 @@ def service_class(name: str) -> type[Service]:
 def run_service(name: str, settings: ArcaSettings, stop: threading.Event | None = None) -> None:
     """Run one service until SIGINT/SIGTERM (or ``stop`` is set)."""
     deps = make_deps(settings)
+    if settings.ops.metrics_port is not None:
+        from arca import metrics
+
+        metrics.serve(settings.ops.metrics_port, settings.ops.metrics_host)
     service = service_class(name)(deps)
     service.attach()
     stop = stop or threading.Event()

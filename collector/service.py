@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from arca.messages import Message, PolicyUpdated
-from arca.metrics import MESSAGES_PUBLISHED, MESSAGES_REJECTED
+from arca.metrics import MESSAGES_REJECTED
 from arca.service import Deps, Service
 from collector.amqp import AmqpIngest
 from collector.errors import IngestError
@@ -44,7 +44,7 @@ class CollectorService(Service):
     ) -> None:
         super().__init__(deps)
         self.cfg = self.settings.collector
-        self._publish_lock = threading.Lock()
+        self._publish_lock = threading.RLock()
         self.ingestor = Ingestor(self.cfg, self.emit, load_scales(self.kb))
         self.gnocchi = gnocchi
         self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
@@ -53,13 +53,13 @@ class CollectorService(Service):
 
     # --- output -------------------------------------------------------------------------------
     def emit(self, message: Message) -> None:
-        """Publish from any thread (HTTP, AMQP consumers, tick), one at a time."""
-        def send() -> None:
-            with self._publish_lock:
-                self.bus.publish(message)
-            MESSAGES_PUBLISHED.labels(service=self.name, kind=message.kind).inc()
+        """Publish from any thread (HTTP, AMQP consumers, tick), one at a time.
 
-        self.bus.call_soon_threadsafe(send)
+        The lock also serialises the in-process bus, whose ``call_soon_threadsafe`` delivers in the
+        calling thread; on RabbitMQ it only enqueues onto the bus's delivery thread.
+        """
+        with self._publish_lock:
+            self.bus.call_soon_threadsafe(lambda: self.bus.publish(message))
 
     # --- lifecycle ----------------------------------------------------------------------------
     def attach(self) -> None:

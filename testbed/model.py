@@ -56,6 +56,8 @@ class ModelParams:
     noise_clip: float = 0.06
     system: str = "emergency"
     high_threshold: float = DEFAULT_HIGH_THRESHOLD
+    initial_owner: str = "nova"
+    """Who owns the initial servants: ``nova`` (ARCA-managed servers) or ``osm`` (the NS's relay VDUs)."""
 
 
 @dataclass
@@ -163,6 +165,8 @@ class TestbedModel:
         self._ip = itertools.count(10)
         self._names = itertools.count(1)
         self._ids = random.Random(timeline.seed)
+        self.step_hooks: list[Callable[[], None]] = []
+        """Called under the lock after every step (the OSM layer progresses its operations here)."""
         self.never_active_next = 0
         """Fault injection: the next N servants created stay in BUILD forever."""
         for inc in timeline.incidents:
@@ -274,12 +278,14 @@ class TestbedModel:
         )
         self.t = t + dt
         self._run_agenda(self.t - 1e-9)
+        for hook in self.step_hooks:
+            hook()
 
     # -- listeners --------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
         self.listeners.append(listener)
 
-    def _emit(
+    def emit(
         self, kind: str, servant: Servant | None = None, incident: Incident | None = None, **data: Any
     ) -> None:
         self._pending.append(TestbedEvent(kind, self.t, self.now(), servant, incident, data))
@@ -334,7 +340,7 @@ class TestbedModel:
                 owner=owner,
             )
             self.servants[s.id] = s
-            self._emit("servant.created", s)
+            self.emit("servant.created", s)
             if not never_active:
                 self.schedule(self.t + delay, lambda: self._activate(s.id))
             return s
@@ -345,7 +351,7 @@ class TestbedModel:
             return
         s.status = ACTIVE
         s.active_s = self.t
-        self._emit("servant.active", s)
+        self.emit("servant.active", s)
 
     def delete_servant(self, sid: str) -> Servant:
         with self.lock:
@@ -354,7 +360,7 @@ class TestbedModel:
                 s.status = DELETED
                 s.deleted_s = self.t
                 s.pools.clear()
-                self._emit("servant.deleted", s)
+                self.emit("servant.deleted", s)
             return s
 
     def kill_servant(self, sid: str) -> Servant:
@@ -364,19 +370,19 @@ class TestbedModel:
             if s.status in (BUILD, ACTIVE):
                 s.status = ERROR
                 s.died_s = self.t
-                self._emit("servant.died", s)
+                self.emit("servant.died", s)
             return s
 
     def _fail(self, n: int) -> None:
         victims = sorted(
             (s for s in self.servants.values() if s.status == ACTIVE), key=lambda s: (s.active_s or 0.0, s.id)
         )[:n]
-        self._emit("failure", data={"servants": n, "killed": [v.id for v in victims]})
+        self.emit("failure", data={"servants": n, "killed": [v.id for v in victims]})
         for v in victims:
             self.kill_servant(v.id)
 
     def _incident(self, inc: Incident) -> None:
-        self._emit("incident", incident=inc)
+        self.emit("incident", incident=inc)
 
     def live_servants(self) -> list[Servant]:
         with self.lock:

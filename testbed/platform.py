@@ -16,10 +16,14 @@ from typing import Any
 from flask import Flask
 
 from arca.clock import SimClock
-from testbed.api import glance, gnocchi, keystone, nova, octavia
+from testbed.api import control, glance, gnocchi, haproxy, keystone, nova, octavia, osm_nbi
 from testbed.api.common import REGION, Cloud, Credentials
+from testbed.detectors import Detectors
 from testbed.model import ModelParams, TestbedModel
+from testbed.notifications import NovaNotifier
+from testbed.osm import Osm
 from testbed.serving import ServedApp, bind, serve
+from testbed.sinks import ListSink, Sink
 from testbed.timeline import Timeline
 
 API_NAMES: tuple[str, ...] = (
@@ -53,6 +57,10 @@ class Testbed:
         clock: SimClock | None = None,
         credentials: Credentials | None = None,
         extra_apps: dict[str, Flask] | None = None,
+        notification_sink: Sink | None = None,
+        alarm_sink: Sink | None = None,
+        detector_sink: Sink | None = None,
+        detector_kind: str = "seismometer",
     ) -> None:
         self.model = TestbedModel(timeline, params, clock=clock)
         self.cloud = Cloud(self.model, credentials=credentials or Credentials())
@@ -69,21 +77,19 @@ class Testbed:
             "metric": gnocchi.create_app(self.cloud),
             "load-balancer": octavia.create_app(self.cloud, self.pools),
         }
-        self._add_optional_apps()
+        self.notification_sink = notification_sink or ListSink()
+        self.alarm_sink = alarm_sink or ListSink()
+        self.detector_sink = detector_sink or ListSink()
+        self.notifier = NovaNotifier(self.model, self.notification_sink)
+        self.osm = Osm(self.model, alarm_sink=self.alarm_sink)
+        self.detectors = Detectors(self.model, self.detector_sink, kind=detector_kind)
+        self.apps["osm"] = osm_nbi.create_app(self.cloud, self.osm)
+        self.apps["haproxy"] = haproxy.create_app(self.cloud)
+        self.apps["control"] = control.create_app(self.cloud)
         self.apps.update(extra_apps or {})
         self.served: dict[str, ServedApp] = {}
         self._ticker: threading.Thread | None = None
         self._stop_ticker = threading.Event()
-
-    def _add_optional_apps(self) -> None:
-        """OSM NBI, HAProxy stats and the control API (modules loaded lazily)."""
-        import importlib
-
-        try:
-            extras = importlib.import_module("testbed.extras")
-        except ModuleNotFoundError:  # pragma: no cover - during incremental development
-            return
-        extras.add_apps(self)
 
     # -- serving --------------------------------------------------------------------------------
     def start(self) -> Testbed:
@@ -121,7 +127,15 @@ class Testbed:
         return self.url("identity")
 
     def urls(self) -> dict[str, str]:
-        return {name: self.url(name) for name in self.served}
+        out = {name: self.url(name) for name in self.served}
+        if "osm" in self.served:
+            out["osm"] = self.served["osm"].url + "/osm"
+        if "haproxy" in self.served:
+            for b in ("building-2", "building-3", "building-4"):
+                out[f"haproxy:{b}"] = f"{self.served['haproxy'].url}/haproxy/lb-{b}/stats;csv"
+        if "control" in self.served:
+            out["control"] = self.served["control"].url + "/testbed"
+        return out
 
     # -- clients ----------------------------------------------------------------------------------
     def auth(self) -> dict[str, str]:

@@ -42,6 +42,8 @@ def bind(name: str, app: Flask, host: str = "127.0.0.1", port: int = 0) -> BaseW
 
 
 def serve(name: str, server: BaseWSGIServer) -> ServedApp:
-    thread = threading.Thread(target=server.serve_forever, name=f"testbed-{name}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"testbed-{name}", daemon=True
+    )
     thread.start()
     return ServedApp(name, server, thread)

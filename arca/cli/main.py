@@ -77,4 +77,5 @@ def read_file(path: str) -> bytes:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module, not ``__main__``: sub-commands raise ``arca.cli.main.CliError``.
+    sys.exit(importlib.import_module("arca.cli.main").main())

@@ -33,7 +33,7 @@ def sample(name: str) -> dict[str, Any]:
 
 
 def content(doc: dict[str, Any]) -> dict[str, Any]:
-    return doc[ENVELOPE][NOTIFICATION]  # type: ignore[no-any-return]
+    return doc[ENVELOPE][NOTIFICATION]
 
 
 def set_payload(doc: dict[str, Any], payload_doc: Any, raw: bytes | None = None) -> None:
@@ -42,11 +42,11 @@ def set_payload(doc: dict[str, Any], payload_doc: Any, raw: bytes | None = None)
 
 
 def payload_of(doc: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(base64.b64decode(content(doc)["payload"]))  # type: ignore[no-any-return]
+    return json.loads(base64.b64decode(content(doc)["payload"]))
 
 
 def entries(doc: dict[str, Any]) -> dict[str, Any]:
-    return payload_of(doc)[EVENTS]["event-payloads"]  # type: ignore[no-any-return]
+    return payload_of(doc)[EVENTS]["event-payloads"]
 
 
 def with_entry(doc: dict[str, Any], lst: str, entry: dict[str, Any]) -> None:
@@ -79,7 +79,8 @@ def m_env(key: str, value: Any) -> Mutation:
 
 REJECTED: list[tuple[str, str, Mutation, str, str]] = [
     # id, sample, mutation, reason, path fragment
-    ("envelope-wrong-root", "bigdata", lambda d: d.update({"notification": d.pop(ENVELOPE)}), "envelope", "/"),
+    ("envelope-wrong-root", "bigdata", lambda d: d.update({"notification": d.pop(ENVELOPE)}), "envelope",
+     "/"),
     ("envelope-unknown-member", "bigdata", m_env("streamName", "x"), "envelope", "/streamName"),
     ("eventTime-missing", "bigdata", m_env("eventTime", None), "missing", "/eventTime"),
     ("eventTime-not-rfc3339", "bigdata", m_env("eventTime", "yesterday"), "datetime", "/eventTime"),

@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from spine_helpers import bus_settings, wait_for
 
 from arca import metrics
 from arca.bus import REASON_HEADER, Reject
 from arca.bus.rabbitmq import RabbitBus
 from arca.messages import Message, Observation, encode
 from arca.namespace import ARCA_NS
-
-from spine_helpers import bus_settings, wait_for
 
 pytestmark = pytest.mark.rabbitmq
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -114,7 +113,8 @@ def test_poison_message_is_dead_lettered_after_the_delivery_limit(
     wait_for(lambda: len(fine) == 1, what="the healthy message")
 
 
-def test_redelivered_message_ids_are_handled_once(buses: list[RabbitBus], rabbit_url: str, unique: str) -> None:
+def test_redelivered_message_ids_are_handled_once(buses: list[RabbitBus], rabbit_url: str,
+                                                  unique: str) -> None:
     bus = make(buses, rabbit_url, unique)
     got: list[str] = []
     bus.subscribe(f"t-{unique}.a", ["observation.#"], lambda m: got.append(m.message_id))

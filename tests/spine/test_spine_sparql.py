@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from arca.kb import IRI, EmbeddedKnowledgeBase, KnowledgeBase, KnowledgeBaseError, TermError, arca_iri
 from arca.kb.sparql import SparqlKnowledgeBase
-from arca.settings import KbSettings
 from arca.namespace import ARCA_NS
+from arca.settings import KbSettings
 
 NASTY = [
     'plain',
@@ -28,10 +29,10 @@ NASTY_IDS = ["plain", "quotes", "braces", "injection", "newlines", "backslash", 
              "triple-quotes", "empty"]
 
 
-def sparql_kb(endpoints: object, **overrides: object) -> SparqlKnowledgeBase:
-    s = KbSettings(kind="sparql", query_url=endpoints.query_url,  # type: ignore[attr-defined]
-                   update_url=endpoints.update_url, store_url=endpoints.store_url,  # type: ignore[attr-defined]
-                   **overrides)
+def sparql_kb(endpoints: Any, **overrides: Any) -> SparqlKnowledgeBase:
+    s = KbSettings.model_validate(dict(kind="sparql", query_url=endpoints.query_url,
+                                       update_url=endpoints.update_url, store_url=endpoints.store_url,
+                                       **overrides))
     return SparqlKnowledgeBase(s)
 
 
@@ -162,7 +163,7 @@ def test_unreachable_store_names_the_endpoint() -> None:
                                         store_url="http://127.0.0.1:9/store", timeout_s=2))
     with pytest.raises(KnowledgeBaseError, match=r"http://127\.0\.0\.1:9/query"):
         kb.query("SELECT * WHERE { ?s ?p ?o }")
-    with pytest.raises(KnowledgeBaseError, match="127.0.0.1:9/store"):
+    with pytest.raises(KnowledgeBaseError, match=r"127\.0\.0\.1:9/store"):
         kb.load_turtle(TURTLE)
     kb.session.close()
 
