@@ -123,6 +123,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         surface_elapsed: list[float] | None = None) -> RunResult:
     """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before."""
     from analyzer.service import AnalyzerService
+    from analyzer.settings import AnalyzerSettings
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
     from collector.service import CollectorService
     from decider.service import DeciderService
@@ -138,7 +139,9 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
     try:
         conn = tb.connect()
         auth = tb.auth()
-        settings = ArcaSettings(enforcer=EnforcerSettings(
+        # an incident stops mattering once its burst is over (<= 35 s): 60 s keeps a spent severe incident
+        # from masking the next, lighter one (the analyzer reports the most severe incident alive)
+        settings = ArcaSettings(analyzer=AnalyzerSettings(incident_ttl_s=60.0), enforcer=EnforcerSettings(
             auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
             project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
             resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0,
