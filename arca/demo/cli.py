@@ -15,7 +15,7 @@ from typing import Any
 from arca.cli.main import CliError
 
 DEFAULT_ORDER = ("oracle", "arca", "arca-reactive", "threshold-paper", "threshold-repo", "proportional",
-                 "static")
+                 "static", "oracle-notified")
 
 
 def register(sub: Any) -> None:
