@@ -141,6 +141,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
                  notification_sink=nova_sink).start()
     try:
         conn = tb.connect()
+        conn.session.session.trust_env = False  # loopback only: skip the per-request proxy lookup
         auth = tb.auth()
         # an incident stops mattering once its burst is over (<= 35 s): 60 s keeps a spent severe incident
         # from masking the next, lighter one (the analyzer reports the most severe incident alive)
