@@ -40,7 +40,8 @@ class AnalyzerService(Service):
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
         s = self.settings.analyzer
-        self.config = AnalyzerConfig(window_s=s.window_s, incident_ttl_s=s.incident_ttl_s,
+        self.config = AnalyzerConfig(window_s=s.window_s, cpu_timestamp_at=s.cpu_timestamp_at,
+                                     incident_ttl_s=s.incident_ttl_s,
                                      jump_factor=s.jump_factor, jump_min=s.jump_min,
                                      jump_rounds=s.jump_rounds)
         self.views: dict[str, SystemView] = {}
@@ -113,8 +114,7 @@ class AnalyzerService(Service):
                                             and view.newest_load <= view.published_load):
                 continue
             view.published_load = view.newest_load
-            _, _, demand = view.load()
-            view.detect_from_load(demand, view.newest_load)
+            view.close_round()
             self.publish(view.situation(max(now, view.newest_load), "telemetry", view.last_correlation))
 
     def publish(self, situation: Situation) -> None:

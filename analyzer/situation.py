@@ -7,8 +7,11 @@ Everything is computed from event time (the time carried by each message), never
 * load — the latest ``cpu_util`` of each servant inside the telemetry window ending at the newest
   measurement; the average, and the sum (servant-equivalents of work being done);
 * discard ratio — sum of ``discard_rate`` over sum of ``request_rate`` of the load balancers;
-* demand in servant-equivalents — CPU sum / share of requests served (what the load would be
-  with enough servants);
+* demand in servant-equivalents — what the offered load would cost at 100 % CPU: the load
+  balancers' offered request rate divided by a servant's capacity, itself estimated (EWMA) from the
+  rounds where the set of servants did not change (served requests / CPU sum); before any such
+  estimate, CPU sum / share of requests served. A servant that came up in the middle of a window
+  reports a partial CPU average, so the request rate is the better measure of demand;
 * incidents — announced by external events (severity, onset, elapsed), or detected from load alone
   (a sustained jump of demand over its quiet baseline, flagged ``detected_from_load``).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from arca.messages import Enforcement, ExternalEvent, Observation, Situation, TopologyChange
 
@@ -25,6 +29,8 @@ from arca.messages import Enforcement, ExternalEvent, Observation, Situation, To
 class AnalyzerConfig:
     window_s: float = 10.0
     """Telemetry window the load is averaged over (one Gnocchi granularity)."""
+    cpu_timestamp_at: Literal["start", "end"] = "start"
+    """Which end of its window a ``cpu_util`` measure is stamped with (Gnocchi: the start)."""
     incident_ttl_s: float = 120.0
     """An announced incident is forgotten this long after its onset."""
     jump_factor: float = 3.0
@@ -34,6 +40,8 @@ class AnalyzerConfig:
     """Consecutive telemetry rounds a jump must last to be detected as an incident."""
     baseline_alpha: float = 0.2
     """Weight of a new quiet round in the demand baseline (EWMA)."""
+    capacity_alpha: float = 0.3
+    """Weight of a new steady round in the per-servant capacity estimate (EWMA)."""
 
 
 @dataclass
@@ -65,12 +73,23 @@ class SystemView:
     baseline: float | None = None
     jump_since: datetime | None = None
     jump_rounds: int = 0
+    changed_time: datetime | None = None
+    """Last time the set of active servants changed."""
+    capacity: float | None = None
+    """Estimated requests per second one servant serves at 100 % CPU."""
 
     # -- updates -----------------------------------------------------------------------------------
     def observe(self, obs: Observation) -> bool:
-        """Take one observation; True when it brings new load telemetry."""
+        """Take one observation; True when it brings new load telemetry.
+
+        Times are the *end* of the interval a value covers: a ``cpu_util`` measure stamped with the
+        start of its window (Gnocchi's convention, ``cpu_timestamp_at="start"``) is shifted by one
+        window; load-balancer rates are stamped at the poll that closes their interval.
+        """
         t = obs.event_time
         if obs.metric == "cpu_util":
+            if self.config.cpu_timestamp_at == "start":
+                t = t + timedelta(seconds=self.config.window_s)
             key = obs.resource or "_"
             prev = self.cpu.get(key)
             if prev is None or prev[0] <= t:
@@ -82,22 +101,29 @@ class SystemView:
                 self.lb[lkey] = (t, max(0.0, float(obs.value)))
         else:
             return False
-        if obs.metric == "cpu_util" and (self.newest_load is None or t > self.newest_load):
+        fresh = obs.metric in ("cpu_util", "request_rate") and (
+            self.newest_load is None or t > self.newest_load)
+        if fresh:
             self.newest_load = t
         self.last_correlation = obs.correlation_id
-        return obs.metric == "cpu_util"
+        return fresh
 
     def topology(self, change: TopologyChange) -> None:
+        was_active = self.servers.get(change.server_id) == "active"
         if change.state in ("deleted", "error", "shutoff"):
             self.servers.pop(change.server_id, None)
             self.cpu.pop(change.server_id, None)
         else:
             self.servers[change.server_id] = change.state
+        if was_active != (change.state == "active"):
+            self.changed_time = change.event_time
         self.servers_time = change.event_time
 
     def enforcement(self, enf: Enforcement) -> None:
         t = enf.finished_at or enf.event_time
         if self.counts_time is None or t >= self.counts_time:
+            if self.counts is None or self.counts[0] != enf.active_servants:
+                self.changed_time = t
             self.counts = (enf.active_servants, enf.booting_servants)
             self.counts_time = t
 
@@ -144,19 +170,40 @@ class SystemView:
         average = sum(cpu) / len(cpu) if cpu else 0.0
         offered, discarded = self._lb_sum("request_rate"), self._lb_sum("discard_rate")
         ratio = min(1.0, discarded / offered) if offered > 0 else 0.0
+        if self.capacity is not None and offered > 0:
+            return average, ratio, offered / self.capacity
         served = max(0.05, 1.0 - ratio)
         demand = sum(cpu) / served if cpu else (1.0 if ratio > 0 else 0.0)
         return average, ratio, demand
 
+    def close_round(self) -> None:
+        """A telemetry round is complete: learn the servant capacity, look for load jumps."""
+        if self.newest_load is None:
+            return
+        start = self.newest_load - timedelta(seconds=self.config.window_s)
+        steady = self.changed_time is None or self.changed_time <= start
+        # CPU and load-balancer figures must cover the same window (both close at newest_load)
+        aligned = all(abs((t - self.newest_load).total_seconds()) <= 1.0
+                      for t, _ in self.cpu.values() if t > start)
+        steady = steady and aligned
+        cpu = sum(self._window_cpu())
+        offered, discarded = self._lb_sum("request_rate"), self._lb_sum("discard_rate")
+        served = self._lb_sum("served_rate") or max(0.0, offered - discarded)
+        if steady and cpu >= 0.05 and served > 0:
+            sample = served / cpu
+            a = self.config.capacity_alpha
+            self.capacity = sample if self.capacity is None else self.capacity + a * (sample - self.capacity)
+        self.detect_from_load(self.load()[2], self.newest_load)
+
     def active_incident(self, now: datetime) -> Incident | None:
-        """The incident that matters now: the most severe one still alive (latest onset on ties)."""
+        """The incident that matters now: the latest one still alive (the most severe on ties)."""
         ttl = timedelta(seconds=self.config.incident_ttl_s)
         for key in [k for k, v in self.incidents.items() if now - v.onset > ttl]:
             del self.incidents[key]
         alive = [v for v in self.incidents.values() if v.onset <= now]
         if not alive:
             return None
-        return max(alive, key=lambda v: (v.severity, v.onset))
+        return max(alive, key=lambda v: (v.onset, v.severity))
 
     def detect_from_load(self, demand: float, at: datetime) -> None:
         """Track the quiet baseline and turn a sustained jump into a load-detected incident."""

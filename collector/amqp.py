@@ -4,7 +4,9 @@ One ``BlockingConnection`` in a daemon thread (pika connections are not thread-s
 ``add_callback_threadsafe``), reconnecting with backoff. The queue is durable and dead-letters to
 ``<queue>.dlx`` -> ``<queue>.dead``. A body the handler refuses (``IngestError``) is re-published
 to the dead-letter exchange with the reason in header ``x-arca-reason`` (and ``x-arca-reason-class``)
-and acknowledged; an unexpected crash nacks it without requeue (the broker dead-letters it).
+and acknowledged. A handler failure (e.g. the bus not confirming) is requeued once, then
+dead-lettered with reason class ``handler_error``. Acknowledgements follow the handler, which the
+service makes wait for the bus's publisher confirms: an accepted input is never lost.
 """
 
 from __future__ import annotations
@@ -62,14 +64,22 @@ class AmqpIngest:
         self._channel: BlockingChannel | None = None
         self._thread: threading.Thread | None = None
 
-    def declare(self, ch: BlockingChannel) -> None:
-        ch.exchange_declare(self.exchange, self.exchange_type, durable=self.exchange_durable)
+    def declare(self, conn: pika.BlockingConnection) -> BlockingChannel:
+        """Declare the topology; an exchange that already exists is used as it is (its owner, e.g.
+        oslo.messaging for ``nova``, decides its durability). Returns the channel to consume on."""
+        ch = conn.channel()
+        try:
+            ch.exchange_declare(self.exchange, passive=True)
+        except pika.exceptions.ChannelClosedByBroker:  # 404: not there yet, declare it ourselves
+            ch = conn.channel()
+            ch.exchange_declare(self.exchange, self.exchange_type, durable=self.exchange_durable)
         ch.exchange_declare(self.dlx, "fanout", durable=True)
         ch.queue_declare(self.dead_queue, durable=True)
         ch.queue_bind(self.dead_queue, self.dlx)
         ch.queue_declare(self.queue, durable=True, arguments={"x-dead-letter-exchange": self.dlx})
         for key in self.routing_keys:
             ch.queue_bind(self.queue, self.exchange, routing_key=key)
+        return ch
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"amqp-ingest-{self.queue}", daemon=True)
@@ -91,8 +101,7 @@ class AmqpIngest:
         while not self._stop.is_set():
             try:
                 self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
-                ch = self._channel = self._conn.channel()
-                self.declare(ch)
+                ch = self._channel = self.declare(self._conn)
                 ch.basic_qos(prefetch_count=self.prefetch)
                 ch.basic_consume(self.queue, self._on_message)
                 self.ready.set()
@@ -124,9 +133,13 @@ class AmqpIngest:
         except IngestError as exc:
             self.dead_letter(ch, method.routing_key or "", body, exc)
         except Exception as exc:
-            log.exception("AMQP ingest %s: handler crashed", self.queue)
+            if not method.redelivered:  # e.g. the bus did not confirm: try once more
+                log.warning("AMQP ingest %s: handler failed (%r); requeued once", self.queue, exc)
+                ch.basic_nack(method.delivery_tag, requeue=True)
+                return
+            log.exception("AMQP ingest %s: handler failed again", self.queue)
             self.dead_letter(ch, method.routing_key or "", body,
-                             IngestError("handler_error", "", f"handler failed: {exc!r}"))
+                             IngestError("handler_error", "", f"handler failed twice: {exc!r}"))
         ch.basic_ack(method.delivery_tag)
 
     def dead_letter(self, ch: BlockingChannel, routing_key: str, body: bytes, exc: IngestError) -> None:

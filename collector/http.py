@@ -1,7 +1,8 @@
 """HTTP ingest: a Flask app served by werkzeug's threaded server from a daemon thread.
 
-Routes (answers: 202 + JSON outcome on acceptance; RFC 7807 ``application/problem+json`` with the
-failing ``path`` otherwise; 401/403 for tokens, 413 over the size limit, 415 for a wrong type):
+Routes (answers: 202 + JSON outcome once the bus confirmed the messages, 503 if it did not;
+RFC 7807 ``application/problem+json`` with the failing ``path`` otherwise; 401/403 for tokens,
+413 over the size limit, 415 for a wrong type):
 
 - ``POST /restconf/notifications/ietf-nmrg-nict-resource-anticipation:event`` — detector events
   (RESTCONF JSON notification, ``application/yang-data+json`` or ``application/json``). RFC 8040
@@ -56,7 +57,7 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _content_type(allowed: set[str], path: str) -> None:
+def _content_type(allowed: set[str]) -> None:
     if request.mimetype not in allowed:
         raise IngestError(
             "media_type", "Content-Type",
@@ -74,24 +75,34 @@ def _body(max_bytes: int) -> bytes:
     return data
 
 
-def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
-    """The Flask app of the collector's HTTP inputs."""
+def create_app(
+    ingestor: Ingestor, now: Callable[[], datetime], confirm: Callable[[], None] | None = None
+) -> Flask:
+    """The Flask app of the collector's HTTP inputs; ``confirm`` waits for the bus before a 202."""
     app = Flask("arca-collector")
     max_bytes = ingestor.settings.http_max_body_bytes
     app.config["MAX_CONTENT_LENGTH"] = max(max_bytes, ingestor.settings.cap_max_bytes)
 
     def guarded(channel: str, fn: Callable[[], Outcome]) -> Response:
         try:
-            return accepted(fn())
+            outcome = fn()
+            if outcome.messages and confirm is not None:
+                try:
+                    confirm()
+                except Exception as exc:  # the bus did not confirm: the sender should retry
+                    log.error("bus did not confirm %s input: %r", channel, exc)
+                    raise IngestError("bus_unavailable", "", f"not confirmed by the bus: {exc}",
+                                      status=503) from None
+            return accepted(outcome)
         except IngestError as exc:
-            if exc.status in (401, 403, 413, 415):  # not yet counted by the ingestor
+            if exc.status in (401, 403, 413, 415, 503):  # not yet counted by the ingestor
                 ingestor.reject(channel, exc)
             return problem(exc)
 
     @app.post(EVENT_PATH)
     def event() -> Response:
         def run() -> Outcome:
-            _content_type(JSON_TYPES, EVENT_PATH)
+            _content_type(JSON_TYPES)
             data = _body(max_bytes)
             if ingestor.settings.http_tokens and not _bearer():
                 raise IngestError("unauthenticated", "Authorization", "a bearer token is required",
@@ -108,7 +119,7 @@ def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
     @app.post("/cap")
     def cap_alert() -> Response:
         def run() -> Outcome:
-            _content_type(XML_TYPES, "/cap")
+            _content_type(XML_TYPES)
             return ingestor.cap_alert(_body(ingestor.settings.cap_max_bytes))
 
         return guarded("cap", run)

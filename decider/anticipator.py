@@ -24,7 +24,7 @@ from sklearn.svm import SVR
 
 from arca.metrics import MODEL_FIT_SECONDS
 
-ELAPSED_SCALE_S = 3.0
+ELAPSED_SCALE_S = 8.0
 """Seconds of elapsed time worth one unit of severity in the RBF kernel's distance."""
 
 
@@ -60,8 +60,12 @@ class AnticipatorConfig:
     """MSA when nothing happens: severity-0 anchors and the value far from any sample."""
 
 
+SEVERITY_SCALE = 0.5
+"""Kernel distance of one severity step."""
+
+
 def _features(severity: np.ndarray, elapsed: np.ndarray) -> np.ndarray:
-    return np.column_stack([severity.astype(float), elapsed.astype(float) / ELAPSED_SCALE_S])
+    return np.column_stack([severity.astype(float) * SEVERITY_SCALE, elapsed.astype(float) / ELAPSED_SCALE_S])
 
 
 class Anticipator:

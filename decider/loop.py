@@ -122,6 +122,9 @@ class ArcaStrategy:
             correction = None
             reasons.append(f"incident {event[0]} severity {event[1]} anticipated")
 
+        if situation.detected_from_load and learning:
+            reasons.append("incident detected from load alone (no detector, no severity): reactive only")
+
         # -- expiration ------------------------------------------------------------------------
         if antic is not None and seconds(now, antic.since) > policy.expiration_s:
             reasons.append(f"anticipation of {antic.incident_id} expired after {policy.expiration_s:g}s; "
@@ -155,9 +158,12 @@ class ArcaStrategy:
         if round_time is not None:
             last_load_time = round_time
             demand = demand_servants(situation)
-            if demand is not None:
+            # load measured before the incident tells nothing about it: never learned from, and it
+            # does not overrule a trained anticipation
+            before_onset = antic is not None and measured_elapsed(situation, antic.onset) < 0
+            anticipating = antic is not None and model.trained
+            if demand is not None and not (anticipating and before_onset):
                 needed = needed_for(demand, policy)
-                anticipating = antic is not None and model.trained
                 expected = current
                 if anticipating:
                     assert antic is not None
@@ -179,17 +185,17 @@ class ArcaStrategy:
                         rule = "reactive-out" if needed > expected else "reactive-in"
                         current = needed
                         correction = None
-                        if antic is not None:  # Anticipator.Set(anticipated_event, amount)
+                        if antic is not None and not before_onset:  # Anticipator.Set(event, amount)
                             e_m = measured_elapsed(situation, antic.onset)
                             sample = LearnedSample(antic.severity, round(e_m, 3), needed, learned_at=now,
                                                    sample_id=f"{situation.system}-{situation.message_id}")
+                            # the new model is fitted lazily (the service refits it after publishing):
+                            # this decision is the correction itself, the next one uses the new floor
                             model, dropped = model.with_sample(sample)
-                            model.refit()
                             learned.append(sample)
                             forgotten.extend(dropped)
                             reasons.append(f"learned (severity {antic.severity}, {e_m:.1f}s) -> {needed}")
                             correction = needed if needed > expected else None
-                            anticipate()
                             rule = "learned-out" if needed > expected else "learned-in"
                         if rule.endswith("out"):
                             last_out = now
@@ -221,15 +227,18 @@ class ArcaStrategy:
 
 def _cooling(needed: int, current: int, policy: Policy, now: datetime,
              last_out: datetime | None, last_in: datetime | None) -> str:
-    """Why a reactive change must wait (empty when it may happen now)."""
-    if needed > current and last_out is not None:
-        left = policy.scale_out_cooldown_s - seconds(now, last_out)
-        if left > 0:
-            return f"scale-out cool-down for {left:.0f}s more"
-    if needed < current and last_in is not None:
-        left = policy.scale_in_cooldown_s - seconds(now, last_in)
-        if left > 0:
-            return f"scale-in cool-down for {left:.0f}s more"
+    """Why a reactive change must wait (empty when it may happen now).
+
+    Each direction's cool-down counts from the last reactive change in either direction.
+    """
+    changes = [t for t in (last_out, last_in) if t is not None]
+    if not changes:
+        return ""
+    since = seconds(now, max(changes))
+    if needed > current and policy.scale_out_cooldown_s - since > 0:
+        return f"scale-out cool-down for {policy.scale_out_cooldown_s - since:.0f}s more"
+    if needed < current and policy.scale_in_cooldown_s - since > 0:
+        return f"scale-in cool-down for {policy.scale_in_cooldown_s - since:.0f}s more"
     return ""
 
 

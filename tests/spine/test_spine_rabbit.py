@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -212,3 +212,61 @@ def test_killing_the_broker_connections_loses_no_confirmed_message(
     publisher.flush()
     wait_for(lambda: after.message_id in received, what="a message after the reconnect")
     assert REASON_HEADER == "x-arca-reason"
+
+
+def test_late_subscription_and_calls_run_on_the_delivery_thread(
+        buses: list[RabbitBus], rabbit_url: str, unique: str) -> None:
+    bus = make(buses, rabbit_url, unique)
+    bus.start()
+    threads: list[str] = []
+    bus.subscribe(f"t-{unique}.late", ["observation.#"],
+                  lambda m: threads.append(threading.current_thread().name))
+    wait_for(lambda: _queue_exists(rabbit_url, unique), what="the late queue to be declared")
+
+    def delivered() -> bool:  # the binding follows the declaration: publish until one arrives
+        bus.publish(obs())
+        bus.flush()
+        return wait_quietly(lambda: bool(threads), 0.5)
+
+    wait_for(delivered, what="a delivery on the late queue")
+    called: list[str] = []
+    bus.call_soon_threadsafe(lambda: called.append(threading.current_thread().name))
+    wait_for(lambda: bool(called), what="the scheduled call")
+    assert set(threads) | set(called) == {"arca-bus-delivery"}
+    assert metrics.MESSAGES_PUBLISHED.labels("late", "observation")._value.get() >= 1
+
+
+def wait_quietly(predicate: Callable[[], bool], timeout: float) -> bool:
+    try:
+        wait_for(predicate, timeout)
+        return True
+    except AssertionError:
+        return False
+
+
+def _queue_exists(rabbit_url: str, unique: str) -> bool:
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
+    try:
+        conn.channel().queue_declare(f"t-{unique}.late", passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker:
+        return False
+    finally:
+        if conn.is_open:
+            conn.close()
+
+
+def test_unreachable_broker_buffers_and_flush_reports_it(unique: str) -> None:
+    from arca.bus.rabbitmq import BusError
+    from arca.settings import BusSettings
+
+    bus = RabbitBus(BusSettings(kind="rabbitmq", url="amqp://guest:guest@127.0.0.1:9/%2F",
+                                reconnect_initial_s=0.1, reconnect_max_s=0.2))
+    bus.start(wait_s=0.5)  # does not raise: a service waits for its broker
+    bus.publish(obs())
+    with pytest.raises(BusError, match=r"1 message\(s\) not confirmed by amqp://127\.0\.0\.1:9/"):
+        bus.flush(0.5)
+    bus.stop()
+    assert bus.connections == 0

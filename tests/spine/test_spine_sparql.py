@@ -178,3 +178,15 @@ def test_wrong_kind_of_query_is_an_error(oxigraph: object) -> None:
             kb.ask("SELECT * WHERE { ?s ?p ?o }")
     finally:
         kb.close()
+
+
+@pytest.mark.parametrize("value", NASTY[1:], ids=NASTY_IDS[1:])
+def test_stored_messages_with_untrusted_text_load_back_equal(kb: KnowledgeBase, value: str) -> None:
+    from arca.kb.messages import load_messages, store_message
+    from arca.messages import Decision
+
+    d = Decision(event_time=datetime(2026, 3, 1, tzinfo=UTC), system="emergency", strategy="arca",
+                 target_servants=4, reason=value or "-", rule='r"}', incident_id=value)
+    store_message(kb, d)
+    kb.flush()
+    assert load_messages(kb, Decision, "emergency") == [d]
