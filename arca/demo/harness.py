@@ -124,7 +124,6 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         surface_elapsed: list[float] | None = None) -> RunResult:
     """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before."""
     from analyzer.service import AnalyzerService
-    from analyzer.settings import AnalyzerSettings
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
     from collector.service import CollectorService
     from decider.service import DeciderService
@@ -143,9 +142,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         conn = tb.connect()
         conn.session.session.trust_env = False  # loopback only: skip the per-request proxy lookup
         auth = tb.auth()
-        # an incident stops mattering once its burst is over (<= 35 s): 60 s keeps a spent severe incident
-        # from masking the next, lighter one (the analyzer reports the most severe incident alive)
-        settings = ArcaSettings(analyzer=AnalyzerSettings(incident_ttl_s=60.0), enforcer=EnforcerSettings(
+        settings = ArcaSettings(enforcer=EnforcerSettings(
             auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
             project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
             resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0,
