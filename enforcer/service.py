@@ -20,6 +20,7 @@ from enforcer.drivers.base import ServantDriver
 from enforcer.drivers.osm import OsmClient
 from enforcer.faults import FaultManager
 from enforcer.model import Bounds
+from enforcer.osm_reconciler import OsmReconciler
 from enforcer.policy import load_bounds
 from enforcer.reconciler import Reconciler
 
@@ -55,6 +56,8 @@ class EnforcerService(Service):
         if osm is None and s.driver == "osm":
             osm = OsmClient(s)
         self.faults = FaultManager(osm, s, publish=self._publish) if osm is not None else None
+        self.osm_scaler = (OsmReconciler(osm, s, publish=self._publish, bounds_for=bounds_for or self.bounds)
+                           if osm is not None and s.driver == "osm" else None)
 
     def bounds(self, system: str) -> Bounds:
         """Policy bounds of ``system`` (read from the knowledge base once, again after a policy change)."""
@@ -73,6 +76,10 @@ class EnforcerService(Service):
         MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
         now = self.clock.now()
         if isinstance(message, Decision):
+            if self.osm_scaler is not None:
+                if self.osm_scaler.set_desired(message):
+                    self.osm_scaler.reconcile(message.system, now)
+                return
             if self.reconciler is None:
                 log.info("decision %s for %s: no driver configured, nothing enforced",
                          message.message_id, message.system)
@@ -109,3 +116,5 @@ class EnforcerService(Service):
             self.reconciler.tick(now)
         if self.faults is not None:
             self.faults.tick(now)
+        if self.osm_scaler is not None:
+            self.osm_scaler.tick(now)
