@@ -88,10 +88,11 @@ def policy_turtle(name: str, system: str = SYSTEM, overrides: Mapping[str, Any] 
     return "\n".join(lines) + "\n"
 
 
-def apply_policy(kb: KnowledgeBase, name: str, system: str = SYSTEM) -> None:
+def apply_policy(kb: KnowledgeBase, name: str, system: str = SYSTEM,
+                 overrides: Mapping[str, Any] | None = None) -> None:
     from decider.policy import policy_graph
 
-    kb.replace_graph(policy_turtle(name, system).encode(), str(policy_graph(system)))
+    kb.replace_graph(policy_turtle(name, system, overrides).encode(), str(policy_graph(system)))
     kb.flush()
 
 
@@ -133,7 +134,8 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
     wall0 = time.perf_counter()
     params = params or ModelParams(require_pool_membership=True)
     kb = kb if kb is not None else EmbeddedKnowledgeBase()
-    apply_policy(kb, name)
+    # the admin sets the provisioning lead time to the infrastructure's boot delay
+    apply_policy(kb, name, overrides={"leadTimeSeconds": float(params.boot_delay_s)})
     clock = SimClock(START)
     detector_sink, nova_sink = _IngestSink(), _NovaSink()
     tb = Testbed(timeline, params, clock=clock, detector_sink=detector_sink,

@@ -71,6 +71,8 @@ def test_bad_timeline_is_refused_naming_the_file(tmp_path: Path, capsys: pytest.
     assert main(["demo", "--timeline", bad, "--no-training", "--strategy", "static"]) == 1
     assert "bad.json" in capsys.readouterr().err
     assert main(["demo", "--timeline", str(tmp_path / "missing.json"), "--no-training"]) == 1
+    assert main(["demo", "--no-training", "--boot-delay", "-3"]) == 1
+    assert "--boot-delay" in capsys.readouterr().err
 
 
 @pytest.mark.slow
