@@ -106,7 +106,7 @@ class OpenStackDriver:
         if self._image is None or self._flavor is None:
             s = self.settings
             compute = self.conn.compute
-            image = _call("find image", lambda: compute.find_image(s.image, ignore_missing=False))
+            image = _call("find image", lambda: self.conn.image.find_image(s.image, ignore_missing=False))
             flavor = _call("find flavor", lambda: compute.find_flavor(s.flavor, ignore_missing=False))
             self._image, self._flavor = image.id, flavor.id
             if s.network:

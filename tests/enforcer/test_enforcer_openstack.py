@@ -204,7 +204,7 @@ def test_drift_repaired_on_resync(tb: Testbed, conn: Any) -> None:
 
 
 def test_foreign_servers_are_never_touched(tb: Testbed, conn: Any) -> None:
-    image = conn.compute.find_image("emergency-servant")
+    image = conn.image.find_image("emergency-servant", ignore_missing=False)
     flavor = conn.compute.find_flavor("m1.servant")
     foreign = conn.compute.create_server(name="arca-emergency-9", image_id=image.id, flavor_id=flavor.id,
                                          networks="auto")
