@@ -6,7 +6,11 @@
   through the real RabbitMQ broker, none lost;
 * round-trip latency: publish -> consume -> publish -> consume through RabbitMQ, p50/p99, with a
   knowledge-base write per hop (buffered ``store_message``, as the services do) on the SPARQL
-  server given by ``--sparql-base`` (Oxigraph ``/query|update|store``) or the embedded store.
+  server given by ``--sparql-base`` (Oxigraph ``/query|update|store``) or the embedded store;
+* event -> decision latency (``--loop``): the real ``AnalyzerService`` and ``DeciderService``, each
+  on its own RabbitMQ connection and store client, the emergency policy loaded in the store; a
+  detector event is published as the collector would, and the clock stops when the decision with
+  the same correlation id is consumed. The design's bar is p99 <= 20 ms on a 2-core machine.
 
 Runs are bounded (a few seconds); the exchange and queues are unique per run and deleted afterwards.
 """
@@ -36,6 +40,9 @@ def register(sub: Any) -> None:
     p.add_argument("--sparql-base", help="Base URL of an Oxigraph-style SPARQL server for the "
                    "latency run's store writes (…/query, …/update, …/store).")
     p.add_argument("--no-bus", action="store_true", help="Only the codec measurements.")
+    p.add_argument("--loop", type=int, default=0, metavar="N",
+                   help="Also measure detector event -> decision through the real analyzer and "
+                        "decider services, N events (0: skip).")
     p.set_defaults(func=cmd_bench)
 
 
@@ -207,6 +214,96 @@ def bench_latency(url: str, rounds: int, sparql_base: str | None) -> dict[str, A
     }
 
 
+def bench_event_to_decision(url: str, events: int, sparql_base: str | None) -> dict[str, Any]:
+    from analyzer.service import AnalyzerService
+    from arca.bus.rabbitmq import RabbitBus
+    from arca.clock import SystemClock
+    from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
+    from arca.messages import Decision, ExternalEvent, Message
+    from arca.namespace import ONTOLOGY_DIR
+    from arca.service import Deps
+    from arca.settings import ArcaSettings, KbSettings
+    from decider.policy import policy_graph
+    from decider.service import DeciderService
+
+    token = uuid.uuid4().hex[:8]
+    bus_settings = _bus_settings(url, token)
+    if sparql_base:
+        base = sparql_base.rstrip("/")
+        kb_settings = KbSettings(kind="sparql", query_url=base + "/query", update_url=base + "/update",
+                                 store_url=base + "/store")
+    else:
+        kb_settings = KbSettings()
+    arca_settings = ArcaSettings(bus=bus_settings, kb=kb_settings)
+    shared_embedded = EmbeddedKnowledgeBase()
+
+    def make_kb() -> KnowledgeBase:
+        if sparql_base:
+            from arca.kb.sparql import SparqlKnowledgeBase
+
+            return SparqlKnowledgeBase(kb_settings)
+        return shared_embedded
+
+    clock = SystemClock()
+    admin = make_kb()
+    admin.replace_graph((ONTOLOGY_DIR / "policies" / "emergency.ttl").read_text(), policy_graph("emergency"))
+    admin.flush()
+    stoppers: list[Callable[[], None]] = []
+    services = []
+    for cls, name in ((AnalyzerService, "analyzer"), (DeciderService, "decider")):
+        bus, kb = RabbitBus(bus_settings, service=name), make_kb()
+        stoppers += [bus.stop, kb.close]
+        service = cls(Deps(bus, kb, clock, arca_settings))
+        service.attach()
+        services.append(service)
+    detector = RabbitBus(bus_settings, service="bench")
+    stoppers.append(detector.stop)
+    arrived: dict[str, float] = {}
+    lock = threading.Condition()
+
+    def on_decision(m: Message) -> None:
+        if isinstance(m, Decision):
+            with lock:
+                arrived.setdefault(m.correlation_id, time.perf_counter())
+                lock.notify_all()
+
+    watch = f"bench-{token}.watch"
+    detector.subscribe(watch, ["decision.#"], on_decision)
+    for service in services:
+        service.bus.start()
+    detector.start()
+    samples: list[float] = []
+    try:
+        for i in range(events + 5):  # the first 5 warm up connections and the SVR
+            now = clock.now()
+            event = ExternalEvent(event_time=now, producer="collector", event_id=f"bench-{token}-{i}",
+                                  source="bench-seismometer", onset=now, payload_kind="bigdata",
+                                  severity=1 + i % 4, system="emergency")
+            start = time.perf_counter()
+            detector.publish(event)
+            key = event.correlation_id
+            with lock:
+                if not lock.wait_for(lambda key=key: key in arrived, timeout=10):  # type: ignore[misc]
+                    raise CliError(f"no decision for event {i} within 10 s")
+                got = arrived[key]
+            if i >= 5:
+                samples.append((got - start) * 1000)
+            time.sleep(0.01)
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+        _cleanup(url, token, [watch, *(s.queue for s in services)])
+    samples.sort()
+    return {
+        "events": events,
+        "path": "detector -> RabbitMQ -> analyzer -> RabbitMQ -> decider -> RabbitMQ -> watcher",
+        "store": sparql_base or "embedded",
+        "p50_ms": round(statistics.median(samples), 2),
+        "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 2),
+        "max_ms": round(samples[-1], 2),
+    }
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.messages < 1 or args.round_trips < 1:
         raise CliError("--messages and --round-trips must be at least 1")
@@ -221,6 +318,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         try:
             report["bus_throughput"] = bench_throughput(url, args.messages)
             report["round_trip_latency"] = bench_latency(url, args.round_trips, args.sparql_base)
+            if args.loop > 0:
+                report["event_to_decision"] = bench_event_to_decision(url, args.loop, args.sparql_base)
         except (OSError, BusError, KnowledgeBaseError, pika.exceptions.AMQPError) as exc:
             raise CliError(f"cannot reach the broker or store: {exc}") from exc
     print(json.dumps(report, indent=2))

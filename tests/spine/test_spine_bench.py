@@ -25,13 +25,15 @@ def test_bench_through_rabbitmq_and_oxigraph(capsys: pytest.CaptureFixture[str],
                                              oxigraph: object) -> None:
     base = oxigraph.base  # type: ignore[attr-defined]
     rc = main(["bench", "--messages", "300", "--round-trips", "20", "--rabbit-url", rabbit_url,
-               "--sparql-base", base])
+               "--sparql-base", base, "--loop", "10"])
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     assert report["bus_throughput"]["consumed"] == 300 and report["bus_throughput"]["lost"] == 0
     lat = report["round_trip_latency"]
     assert lat["round_trips"] == 20 and 0 < lat["p50_ms"] <= lat["p99_ms"] <= lat["max_ms"]
     assert lat["store"] == base
+    loop = report["event_to_decision"]  # the real analyzer and decider answered every event
+    assert loop["events"] == 10 and 0 < loop["p50_ms"] <= loop["p99_ms"] <= loop["max_ms"]
 
 
 def test_bench_refuses_nonsense_counts(capsys: pytest.CaptureFixture[str]) -> None:
