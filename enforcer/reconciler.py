@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from arca.messages import Decision, Enforcement, Message
@@ -239,9 +239,15 @@ class Reconciler:
         if action.state is ActionState.FAILED and isinstance(action, CreateServant) and action.target:
             st.condemned.add(action.target)  # never ACTIVE in time (or broken): remove and replace
             st.dirty = True
-        if action.state is ActionState.SUCCEEDED and isinstance(action, CreateServant):
-            st.servants = [s for s in st.servants if s.id != action.target]
-            st.servants.append(Servant(action.target or "", action.params.name, "active", in_pool=True))
+        if action.state is ActionState.SUCCEEDED:  # what the action verified is the state now
+            if isinstance(action, CreateServant):
+                st.servants = [s for s in st.servants if s.id != action.target]
+                st.servants.append(Servant(action.target or "", action.params.name, "active", in_pool=True))
+            elif isinstance(action, JoinPool):
+                st.servants = [replace(s, in_pool=True) if s.id == action.params.server_id else s
+                               for s in st.servants]
+            elif isinstance(action, RemoveServant):
+                st.servants = [s for s in st.servants if s.id != action.params.server_id]
         self.finished.append(action)
         outcome = action.state.value
         ENFORCEMENT_ACTIONS.labels(action.driver_name, action.kind, outcome).inc()

@@ -294,3 +294,13 @@ def test_service_repairs_a_dead_servant_on_its_topology_change(tb: Testbed, conn
     assert tb.model.servants[victim.id].status == "DELETED"
     live = tb.model.live_servants()
     assert len(live) == 1 and live[0].status == "ACTIVE" and live[0].pools
+
+
+def test_a_servant_joined_to_the_pool_is_reported_in_service(tb: Testbed, conn: Any) -> None:
+    # the testbed starts with one servant outside the pools: the enforcer joins it, and its report
+    # must count it (the analyzer takes servant counts from these reports)
+    loop = Loop(tb, conn)
+    loop.decide(1)
+    joins = loop.enforcements("join_pool")
+    assert [e.outcome for e in joins] == ["succeeded"]
+    assert (joins[0].active_servants, joins[0].booting_servants) == (1, 0)
