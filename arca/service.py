@@ -3,21 +3,42 @@
 A service gets everything from outside (``Deps``: bus, knowledge base, clock, settings) and only
 wires decisions that live in pure functions elsewhere. ``attach`` subscribes its queue; the host
 (``arca.runtime`` in production, the simulation driver in ``arca demo``) calls ``tick`` on a period.
+
+Observability is done here once for every service: each delivery is timed and counted
+(``arca_handler_duration_seconds``, ``arca_messages_received_total``) and logged as
+``handled <kind>`` with its correlation id; each publish goes through ``ServiceBus``, which counts
+it, updates the per-system gauges it carries (``arca.metrics.record_published``) and logs
+``published <kind>`` with the message's correlation id. Observations are logged at DEBUG (they are
+many), every other kind at INFO.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from arca import metrics
 from arca.bus import Bus
+from arca.bus.base import BusStats, DeadLetter, Handler, Reject
 from arca.clock import Clock
 from arca.kb import KnowledgeBase
+from arca.logs import current_service
 from arca.messages import Message
 from arca.settings import ArcaSettings
+
+log = logging.getLogger("arca.service")
+
+QUIET_KINDS = frozenset({"observation"})
+"""Message kinds logged at DEBUG (high volume); every other kind is logged at INFO."""
+
+
+def _level(kind: str) -> int:
+    return logging.DEBUG if kind in QUIET_KINDS else logging.INFO
 
 
 @dataclass
@@ -38,7 +59,7 @@ class Service(ABC):
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.bus = deps.bus
+        self.bus: Bus = ServiceBus(deps.bus, self.name)
         self.kb = deps.kb
         self.clock = deps.clock
         self.settings = deps.settings
@@ -49,7 +70,46 @@ class Service(ABC):
 
     def attach(self) -> None:
         """Subscribe this service's queue on the bus."""
-        self.bus.subscribe(self.queue, self.patterns, self.handle)
+        self.bus.subscribe(self.queue, self.patterns, self.deliver)
+
+    def deliver(self, message: Message) -> None:
+        """``handle`` one delivery, timed, counted and logged with its correlation id."""
+        token = current_service.set(self.name)
+        outcome = "error"
+        start = time.perf_counter()
+        try:
+            self.handle(message)
+            outcome = "ok"
+        except Reject as exc:
+            outcome = f"rejected: {exc}"
+            raise
+        finally:
+            elapsed = time.perf_counter() - start
+            metrics.HANDLER_SECONDS.labels(self.name, message.kind).observe(elapsed)
+            metrics.MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
+            log.log(
+                logging.WARNING if outcome.startswith("rejected") else _level(message.kind),
+                "handled %s %s: %s",
+                message.kind,
+                message.routing_key(),
+                outcome,
+                extra={
+                    "correlation_id": message.correlation_id,
+                    "kind": message.kind,
+                    "message_id": message.message_id,
+                    "outcome": outcome,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+            current_service.reset(token)
+
+    def run_tick(self, now: datetime) -> None:
+        """Call ``tick`` with this service named in its log lines."""
+        token = current_service.set(self.name)
+        try:
+            self.tick(now)
+        finally:
+            current_service.reset(token)
 
     @abstractmethod
     def handle(self, message: Message) -> None:
@@ -62,3 +122,55 @@ class Service(ABC):
     def tick_interval_s(self) -> float:
         group = getattr(self.settings, self.name, None)
         return float(getattr(group, "tick_interval_s", 1.0))
+
+
+class ServiceBus(Bus):
+    """The bus as one service sees it: publishes are counted, turned into gauges and logged."""
+
+    def __init__(self, inner: Bus, service: str) -> None:
+        self.inner = inner
+        self.service = service
+
+    @property
+    def stats(self) -> BusStats:  # type: ignore[override]
+        return self.inner.stats
+
+    def publish(self, message: Message, routing_key: str | None = None) -> None:
+        log.log(
+            _level(message.kind),
+            "published %s %s",
+            message.kind,
+            routing_key or message.routing_key(),
+            extra={
+                "service": self.service,
+                "correlation_id": message.correlation_id,
+                "kind": message.kind,
+                "message_id": message.message_id,
+            },
+        )
+        self.inner.publish(message, routing_key)
+        metrics.record_published(self.service, message)
+
+    def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.inner.publish_raw(routing_key, body, headers)
+
+    def subscribe(self, queue: str, patterns: Sequence[str], handler: Handler) -> None:
+        self.inner.subscribe(queue, patterns, handler)
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        self.inner.flush(timeout)
+
+    def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
+        self.inner.call_soon_threadsafe(fn)
+
+    def dead_letters(self, queue: str | None = None) -> list[DeadLetter]:
+        return self.inner.dead_letters(queue)
+
+    def __getattr__(self, name: str) -> Any:  # drain(), manual... of a concrete bus
+        return getattr(self.inner, name)

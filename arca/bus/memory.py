@@ -3,6 +3,8 @@
 Messages are really serialised and parsed (so bad payloads are dead-lettered exactly as on
 RabbitMQ) and delivered in FIFO order when ``drain()`` is called, which makes simulations
 deterministic. ``drain`` is called automatically after ``publish`` unless ``manual=True``.
+Dead-lettered messages are counted in ``arca_messages_rejected_total{service,reason}``; deliveries
+and publishes are counted by ``arca.service`` (the same for every bus).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from arca.bus.base import (
 )
 from arca.logs import correlation_id
 from arca.messages import Message, MessageError, decode, encode
+from arca.metrics import MESSAGES_REJECTED, service_label
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +126,9 @@ class InMemoryBus(Bus):
 
     def _dead_letter(self, q: _Queue, routing_key: str, body: bytes, reason: str) -> None:
         log.warning("dead-lettered from %s (%s): %s", q.name, routing_key, reason)
-        self.stats.dead(reason_class(reason))
+        cls = reason_class(reason)
+        self.stats.dead(cls)
+        MESSAGES_REJECTED.labels(service_label(q.name), cls).inc()
         self._dead.append(DeadLetter(q.name, routing_key, body, reason))
 
     def start(self) -> None:
