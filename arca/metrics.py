@@ -6,12 +6,13 @@ system, rule, driver, action, outcome). ``docs/ops.md`` has the table of metrics
 
 Two kinds of updates:
 
-* generic ones, done once for every service: ``arca.service`` counts and times each delivery
-  (``arca_messages_received_total``, ``arca_handler_duration_seconds``) and calls
-  ``record_published`` for each published message, which counts it and derives the per-system
-  gauges from the message itself (a Situation carries load, servants, discard ratio, incident;
-  a Decision the desired servants and MSA; observations of ``request_rate`` the demand); the bus
-  counts what it dead-letters (``arca_messages_rejected_total`` by reason class);
+* generic ones, done once for every service: the buses (``arca.bus.memory``, ``arca.bus.rabbitmq``)
+  count and time each delivery (``arca_messages_received_total``, ``arca_handler_duration_seconds``),
+  count publishes (``arca_messages_published_total``) and dead letters by reason class
+  (``arca_messages_rejected_total``); ``arca.service`` calls ``record_published`` for each message
+  a service publishes, which derives the per-system gauges from the message itself (a Situation
+  carries load, servants, discard ratio, incident; a Decision the desired servants, MSA and learned
+  samples; observations of ``request_rate`` the demand);
 * domain ones, done by the code that knows (reaction-time histograms, model fit time,
   decisions by rule, enforcement actions by driver and outcome).
 
@@ -111,9 +112,8 @@ def service_label(queue: str) -> str:
     return queue.rsplit(".", 1)[-1]
 
 
-def record_published(service: str, message: Message) -> None:
-    """Count one published message and update the per-system gauges it carries."""
-    MESSAGES_PUBLISHED.labels(service, message.kind).inc()
+def record_published(message: Message) -> None:
+    """Update the per-system gauges a published message carries (the bus counts the message)."""
     if isinstance(message, Situation):
         system = message.system
         SERVANTS_ACTIVE.labels(system).set(message.servants_active)

@@ -31,12 +31,13 @@ SERVICES: dict[str, str] = {
 """Service name -> ``module:class`` (imported lazily)."""
 
 
-def make_bus(settings: ArcaSettings) -> Bus:
+def make_bus(settings: ArcaSettings, service: str | None = None) -> Bus:
+    """The configured bus; ``service`` labels its metrics (one service per process)."""
     if settings.bus.kind == "rabbitmq":
         from arca.bus.rabbitmq import RabbitBus
 
-        return RabbitBus(settings.bus)
-    return InMemoryBus()
+        return RabbitBus(settings.bus, service=service)
+    return InMemoryBus(service=service or "arca", queue_prefix=settings.bus.queue_prefix)
 
 
 def make_kb(settings: ArcaSettings) -> KnowledgeBase:
@@ -47,8 +48,8 @@ def make_kb(settings: ArcaSettings) -> KnowledgeBase:
     return EmbeddedKnowledgeBase(settings.kb.path)
 
 
-def make_deps(settings: ArcaSettings, clock: Clock | None = None) -> Deps:
-    return Deps(bus=make_bus(settings), kb=make_kb(settings), clock=clock or SystemClock(),
+def make_deps(settings: ArcaSettings, clock: Clock | None = None, service: str | None = None) -> Deps:
+    return Deps(bus=make_bus(settings, service), kb=make_kb(settings), clock=clock or SystemClock(),
                 settings=settings)
 
 
@@ -67,7 +68,7 @@ def run_service(name: str, settings: ArcaSettings, stop: threading.Event | None 
                  extra={"metrics_port": port})
     metrics.set_service(name)
     try:
-        deps = make_deps(settings)
+        deps = make_deps(settings, service=name)
         service = service_class(name)(deps)
         service.attach()
         stop = stop or threading.Event()

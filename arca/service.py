@@ -4,12 +4,13 @@ A service gets everything from outside (``Deps``: bus, knowledge base, clock, se
 wires decisions that live in pure functions elsewhere. ``attach`` subscribes its queue; the host
 (``arca.runtime`` in production, the simulation driver in ``arca demo``) calls ``tick`` on a period.
 
-Observability is done here once for every service: each delivery is timed and counted
-(``arca_handler_duration_seconds``, ``arca_messages_received_total``) and logged as
-``handled <kind>`` with its correlation id; each publish goes through ``ServiceBus``, which counts
-it, updates the per-system gauges it carries (``arca.metrics.record_published``) and logs
-``published <kind>`` with the message's correlation id. Observations are logged at DEBUG (they are
-many), every other kind at INFO.
+Observability is done here once for every service (the buses count and time deliveries,
+publishes and dead letters): each delivery is logged as ``handled <kind>`` with its correlation id,
+outcome and duration; each publish goes through ``ServiceBus``, which logs ``published <kind>``
+with the message's correlation id and updates the per-system gauges the message carries
+(``arca.metrics.record_published``). ``arca.logs.current_service`` names the service while its
+handler, tick or publish runs (log lines and metric labels of four services sharing one in-process
+bus). Observations are logged at DEBUG (they are many), every other kind at INFO.
 """
 
 from __future__ import annotations
@@ -85,8 +86,6 @@ class Service(ABC):
             raise
         finally:
             elapsed = time.perf_counter() - start
-            metrics.HANDLER_SECONDS.labels(self.name, message.kind).observe(elapsed)
-            metrics.MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
             log.log(
                 logging.WARNING if outcome.startswith("rejected") else _level(message.kind),
                 "handled %s %s: %s",
@@ -125,7 +124,7 @@ class Service(ABC):
 
 
 class ServiceBus(Bus):
-    """The bus as one service sees it: publishes are counted, turned into gauges and logged."""
+    """The bus as one service sees it: publishes are logged, labelled and turned into gauges."""
 
     def __init__(self, inner: Bus, service: str) -> None:
         self.inner = inner
@@ -148,11 +147,19 @@ class ServiceBus(Bus):
                 "message_id": message.message_id,
             },
         )
-        self.inner.publish(message, routing_key)
-        metrics.record_published(self.service, message)
+        token = current_service.set(self.service)
+        try:
+            self.inner.publish(message, routing_key)
+        finally:
+            current_service.reset(token)
+        metrics.record_published(message)
 
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.inner.publish_raw(routing_key, body, headers)
+        token = current_service.set(self.service)
+        try:
+            self.inner.publish_raw(routing_key, body, headers)
+        finally:
+            current_service.reset(token)
 
     def subscribe(self, queue: str, patterns: Sequence[str], handler: Handler) -> None:
         self.inner.subscribe(queue, patterns, handler)

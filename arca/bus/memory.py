@@ -3,17 +3,17 @@
 Messages are really serialised and parsed (so bad payloads are dead-lettered exactly as on
 RabbitMQ) and delivered in FIFO order when ``drain()`` is called, which makes simulations
 deterministic. ``drain`` is called automatically after ``publish`` unless ``manual=True``.
-Dead-lettered messages are counted in ``arca_messages_rejected_total{service,reason}``; deliveries
-and publishes are counted by ``arca.service`` (the same for every bus).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from arca import metrics
 from arca.bus.base import (
     Bus,
     BusStats,
@@ -24,9 +24,8 @@ from arca.bus.base import (
     reason_class,
     topic_matches,
 )
-from arca.logs import correlation_id
+from arca.logs import correlation_id, current_service
 from arca.messages import Message, MessageError, decode, encode
-from arca.metrics import MESSAGES_REJECTED, service_label
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +42,17 @@ class _Queue:
 class InMemoryBus(Bus):
     """Single-threaded in-process bus with AMQP topic routing."""
 
-    def __init__(self, *, manual: bool = False, max_attempts: int = 3) -> None:
+    def __init__(self, *, manual: bool = False, max_attempts: int = 3, service: str = "arca",
+                 queue_prefix: str = "arca.") -> None:
         self._queues: dict[str, _Queue] = {}
         self._manual = manual
         self._max_attempts = max_attempts
         self._draining = False
         self._dead: list[DeadLetter] = []
         self.stats = BusStats()
+        self.service = service  # ``service`` label of publishes made outside any service's
+        # handler or tick (inside, ``arca.logs.current_service`` names it: one bus, four services)
+        self.queue_prefix = queue_prefix  # stripped from queue names for the other metrics' label
 
     def subscribe(self, queue: str, patterns: Sequence[str], handler: Handler) -> None:
         q = self._queues.get(queue)
@@ -64,6 +67,8 @@ class InMemoryBus(Bus):
 
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.stats.published += 1
+        metrics.MESSAGES_PUBLISHED.labels(current_service.get() or self.service,
+                                          routing_key.split(".", 1)[0]).inc()
         for q in self._queues.values():
             if any(topic_matches(p, routing_key) for p in q.patterns):
                 q.pending.append((routing_key, body))
@@ -101,11 +106,15 @@ class InMemoryBus(Bus):
             self.stats.duplicates += 1
             return
         self.stats.delivered += 1
+        service = q.name.removeprefix(self.queue_prefix)
+        metrics.MESSAGES_RECEIVED.labels(service, message.kind).inc()
         token = correlation_id.set(message.correlation_id)
+        started = time.perf_counter()
         try:
             self._handle(q, routing_key, body, message)
         finally:
             correlation_id.reset(token)
+            metrics.HANDLER_SECONDS.labels(service, message.kind).observe(time.perf_counter() - started)
         q.seen.add(message.message_id)
 
     def _handle(self, q: _Queue, routing_key: str, body: bytes, message: Message) -> None:
@@ -126,9 +135,8 @@ class InMemoryBus(Bus):
 
     def _dead_letter(self, q: _Queue, routing_key: str, body: bytes, reason: str) -> None:
         log.warning("dead-lettered from %s (%s): %s", q.name, routing_key, reason)
-        cls = reason_class(reason)
-        self.stats.dead(cls)
-        MESSAGES_REJECTED.labels(service_label(q.name), cls).inc()
+        self.stats.dead(reason_class(reason))
+        metrics.MESSAGES_REJECTED.labels(q.name.removeprefix(self.queue_prefix), reason_class(reason)).inc()
         self._dead.append(DeadLetter(q.name, routing_key, body, reason))
 
     def start(self) -> None:

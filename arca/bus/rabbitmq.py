@@ -1,0 +1,567 @@
+"""RabbitMQ bus on pika: asynchronous publisher confirms, manual acks, dead-lettering, reconnect.
+
+Threads:
+  * one **I/O thread** owns a ``pika.SelectConnection`` (pika is not thread-safe); every other
+    thread hands work to it with ``add_callback_threadsafe``;
+  * one **delivery thread** runs the handlers (and ``call_soon_threadsafe`` functions) one at a
+    time, so a slow handler or a synchronous SPARQL query never stalls heartbeats or confirms.
+
+Publishing: ``publish`` encodes in the caller's thread and appends to an outbox (never blocks on
+the broker). The I/O thread sends it on a channel in confirm mode and tracks its delivery tag;
+``flush`` waits until every message published so far is confirmed and raises ``BusError`` on a
+nack or a timeout. Messages unconfirmed when the connection drops are republished after the
+reconnect (consumers dedup the rare duplicate by message id), so a confirmed message is never lost.
+
+Consuming: one durable quorum queue per ``subscribe`` (``x-delivery-limit``, dead-letter exchange),
+``prefetch`` unacked deliveries. A delivery is acked only after its handler succeeded **and** every
+message the handler published has been confirmed, so a crash between the two cannot lose the
+handler's output. Undecodable payloads and ``Reject`` are republished to the dead-letter exchange
+with the reason in the ``x-arca-reason`` header, then acked. A handler crash is nacked with requeue;
+on the last allowed delivery (``x-delivery-count`` header of quorum queues) the bus dead-letters it
+itself with the exception as reason (the broker's delivery limit stays as a backstop).
+Reconnects use exponential backoff and re-declare the whole topology and consumers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue as queue_mod
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+import pika.channel
+import pika.exceptions
+import pika.frame
+import pika.spec
+
+from arca import metrics
+from arca.bus.base import (
+    REASON_HEADER,
+    Bus,
+    BusStats,
+    DeadLetter,
+    Handler,
+    Reject,
+    SeenIds,
+    reason_class,
+)
+from arca.logs import correlation_id
+from arca.messages import CONTENT_TYPE, Message, MessageError, decode, encode
+from arca.settings import BusSettings
+
+log = logging.getLogger(__name__)
+
+QUEUE_HEADER = "x-arca-queue"
+"""Header naming the queue a message was dead-lettered from (set by this bus)."""
+
+
+class BusError(RuntimeError):
+    """Publishing failed: the broker nacked a message or confirms did not arrive in time."""
+
+
+@dataclass
+class _Out:
+    seq: int
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: pika.BasicProperties
+
+
+@dataclass
+class _Subscription:
+    queue: str
+    patterns: list[str]
+    handlers: list[Handler]
+    seen: SeenIds = field(default_factory=SeenIds)
+
+
+@dataclass
+class _Delivery:
+    sub: _Subscription
+    generation: int
+    tag: int
+    routing_key: str
+    body: bytes
+    properties: pika.BasicProperties
+
+
+@dataclass
+class _Settle:
+    """What to do with a delivery once every publish up to ``watermark`` is confirmed."""
+
+    watermark: int
+    generation: int
+    tag: int
+    ack: bool  # False: nack with requeue
+
+
+def _kind(routing_key: str) -> str:
+    return routing_key.split(".", 1)[0] or "_"
+
+
+class RabbitBus(Bus):
+    """``Bus`` on a RabbitMQ broker (see the module docstring for threads and guarantees)."""
+
+    def __init__(self, settings: BusSettings, *, service: str | None = None) -> None:
+        self.settings = settings
+        self.stats = BusStats()
+        self._params = pika.URLParameters(settings.url)
+        self._service = service
+        self._subs: dict[str, _Subscription] = {}
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._seq = 0  # last publish sequence number handed out
+        self._outbox: deque[_Out] = deque()  # not yet sent on the current channel
+        self._unconfirmed: dict[int, _Out] = {}  # seq -> sent, awaiting confirm
+        self._tag_to_seq: dict[int, int] = {}
+        self._errors: list[str] = []  # nacks, reported by the next flush
+        self._settle: deque[_Settle] = deque()
+        self._conn: pika.SelectConnection | None = None
+        self._channel: pika.channel.Channel | None = None
+        self._generation = 0
+        self._next_tag = 0  # delivery tag of the last message published on the current channel
+        self._settle_scheduled = False
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._wake_scheduled = False
+        self._work: queue_mod.Queue[_Delivery | Callable[[], None] | None] = queue_mod.Queue()
+        self._io_thread: threading.Thread | None = None
+        self._worker: threading.Thread | None = None
+        self.connections = 0  # successful (re)connections, for tests and logs
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def service(self) -> str:
+        if self._service:
+            return self._service
+        for name in self._subs:
+            return name.removeprefix(self.settings.queue_prefix)
+        return "arca"
+
+    def publish(self, message: Message, routing_key: str | None = None) -> None:
+        key = routing_key or message.routing_key()
+        props = pika.BasicProperties(
+            content_type=CONTENT_TYPE,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=type(message).__name__,
+            app_id=message.producer,
+            timestamp=int(message.event_time.timestamp()),
+        )
+        self._enqueue(self.settings.exchange, key, encode(message), props)
+        metrics.MESSAGES_PUBLISHED.labels(self.service, message.kind).inc()
+
+    def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+        props = pika.BasicProperties(
+            content_type=CONTENT_TYPE, delivery_mode=pika.DeliveryMode.Persistent, headers=headers
+        )
+        self._enqueue(self.settings.exchange, routing_key, body, props)
+        metrics.MESSAGES_PUBLISHED.labels(self.service, _kind(routing_key)).inc()
+
+    def subscribe(self, queue: str, patterns: Sequence[str], handler: Handler) -> None:
+        with self._lock:
+            sub = self._subs.get(queue)
+            if sub is None:
+                sub = self._subs[queue] = _Subscription(queue, list(patterns), [handler])
+            else:
+                sub.patterns.extend(p for p in patterns if p not in sub.patterns)
+                sub.handlers.append(handler)
+        if self._ready.is_set():
+            self._threadsafe(lambda: self._declare_subscription(sub, consume=True))
+
+    def start(self, wait_s: float | None = None) -> None:
+        """Start the threads; wait (up to ``wait_s``, default confirm_timeout_s) for the topology."""
+        if self._io_thread is not None:
+            return
+        self._stopping.clear()
+        self._worker = threading.Thread(target=self._work_loop, name="arca-bus-delivery", daemon=True)
+        self._worker.start()
+        self._io_thread = threading.Thread(target=self._io_loop, name="arca-bus-io", daemon=True)
+        self._io_thread.start()
+        if not self._ready.wait(self.settings.confirm_timeout_s if wait_s is None else wait_s):
+            log.warning("broker %s not ready yet; publishing is buffered until it is", self._safe_url())
+
+    def stop(self) -> None:
+        if self._io_thread is None:
+            return
+        try:
+            self.flush(min(self.settings.confirm_timeout_s, 10.0))
+        except BusError as exc:
+            log.error("stopping with unconfirmed messages: %s", exc)
+        self._work.put(None)
+        if self._worker is not None:
+            self._worker.join(10)
+        self._stopping.set()
+        self._threadsafe(self._close)
+        self._io_thread.join(15)
+        self._io_thread = self._worker = None
+
+    def flush(self, timeout: float | None = None) -> None:
+        timeout = self.settings.confirm_timeout_s if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            upto = self._seq
+            while self._pending_min() <= upto:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    n = sum(1 for s in self._unconfirmed if s <= upto)
+                    n += sum(1 for o in self._outbox if o.seq <= upto)
+                    raise BusError(f"{n} message(s) not confirmed by {self._safe_url()} after {timeout}s")
+                self._changed.wait(min(left, 0.5))
+            if self._errors:
+                errors, self._errors = self._errors, []
+                raise BusError("; ".join(errors))
+
+    def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the delivery thread (serialised with the handlers)."""
+        self._work.put(fn)
+
+    def dead_letters(self, queue: str | None = None) -> list[DeadLetter]:
+        """Peek the dead-letter queue: messages are read unacked, then requeued on close."""
+        out: list[DeadLetter] = []
+        conn = pika.BlockingConnection(self._params)
+        try:
+            ch = conn.channel()
+            self._declare_dlq_blocking(ch)
+            while True:
+                method, props, body = ch.basic_get(self.settings.dead_letter_queue, auto_ack=False)
+                if method is None:
+                    break
+                headers = dict(props.headers or {})
+                src, reason = self._dead_letter_origin(headers)
+                if queue is None or src == queue:
+                    out.append(DeadLetter(src, method.routing_key, bytes(body), reason))
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()  # unacked gets are requeued: the peek is non-destructive
+        return out
+
+    # ----------------------------------------------------------------- publishing internals
+
+    def _enqueue(self, exchange: str, key: str, body: bytes, props: pika.BasicProperties) -> None:
+        with self._lock:
+            self._seq += 1
+            self._outbox.append(_Out(self._seq, exchange, key, body, props))
+            self.stats.published += 1
+            schedule = not self._wake_scheduled
+            self._wake_scheduled = True
+        if schedule:
+            self._threadsafe(self._send_outbox)
+
+    def _threadsafe(self, fn: Callable[[], None]) -> None:
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):  # closed: the next connect drains anyway
+                conn.ioloop.add_callback_threadsafe(fn)
+
+    def _pending_min(self) -> int:
+        """Smallest publish seq not yet confirmed (``_seq + 1`` when all are). Lock held."""
+        low = self._seq + 1
+        if self._unconfirmed:
+            low = min(low, next(iter(self._unconfirmed)))
+        if self._outbox:
+            low = min(low, self._outbox[0].seq)
+        return low
+
+    def _send_outbox(self) -> None:  # I/O thread
+        with self._lock:
+            self._wake_scheduled = False
+            ch = self._channel
+            if ch is None or not ch.is_open or not self._ready.is_set():
+                return
+            batch = list(self._outbox)
+            self._outbox.clear()
+        sent = 0
+        try:
+            for out in batch:
+                ch.basic_publish(out.exchange, out.routing_key, out.body, out.properties)
+                self._next_tag += 1
+                with self._lock:
+                    self._tag_to_seq[self._next_tag] = out.seq
+                    self._unconfirmed[out.seq] = out
+                sent += 1
+        except (pika.exceptions.AMQPError, OSError) as exc:
+            log.warning("publish interrupted (%s); will resend after reconnect", exc)
+            with self._lock:
+                self._outbox.extendleft(reversed(batch[sent:]))
+
+    def _on_confirm(self, frame: pika.frame.Method) -> None:  # I/O thread
+        method = frame.method
+        tag = method.delivery_tag
+        nack = isinstance(method, pika.spec.Basic.Nack)
+        with self._changed:
+            tags: list[int] = []
+            if method.multiple:
+                for t in self._tag_to_seq:  # insertion order is tag order
+                    if t > tag:
+                        break
+                    tags.append(t)
+            else:
+                tags.append(tag)
+            for t in tags:
+                seq = self._tag_to_seq.pop(t, None)
+                if seq is None:
+                    continue
+                out = self._unconfirmed.pop(seq, None)
+                if nack and out is not None:
+                    self._errors.append(f"broker nacked message to {out.routing_key!r}")
+            self._changed.notify_all()
+        self._settle_ready()
+
+    # ----------------------------------------------------------------- consuming internals
+
+    def _on_message(self, sub: _Subscription, generation: int, ch: pika.channel.Channel,
+                    method: pika.spec.Basic.Deliver, props: pika.BasicProperties, body: bytes) -> None:
+        self._work.put(_Delivery(sub, generation, method.delivery_tag, method.routing_key, body, props))
+
+    def _work_loop(self) -> None:  # delivery thread
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            if isinstance(item, _Delivery):
+                try:
+                    self._deliver(item)
+                except Exception:  # never let the delivery thread die
+                    log.exception("delivery of %s failed unexpectedly", item.routing_key)
+                    self._finish(item, ack=False)
+            else:
+                try:
+                    item()
+                except Exception:
+                    log.exception("scheduled call failed")
+
+    def _deliver(self, d: _Delivery) -> None:
+        service = d.sub.queue.removeprefix(self.settings.queue_prefix)
+        kind = _kind(d.routing_key)
+        try:
+            message = decode(d.body)
+        except MessageError as exc:
+            self._dead_letter(d, str(exc), service)
+            return
+        if d.sub.seen.seen(message.message_id):
+            with self._lock:
+                self.stats.duplicates += 1
+            self._finish(d, ack=True)
+            return
+        with self._lock:
+            self.stats.delivered += 1
+        metrics.MESSAGES_RECEIVED.labels(service, kind).inc()
+        token = correlation_id.set(message.correlation_id)
+        started = time.perf_counter()
+        try:
+            for handler in d.sub.handlers:
+                handler(message)
+        except Reject as exc:
+            self._dead_letter(d, f"rejected: {exc}", service)
+            return
+        except Exception as exc:
+            attempts = int((d.properties.headers or {}).get("x-delivery-count", 0)) + 1
+            log.exception("handler of %s failed (delivery %d of %d)", d.sub.queue, attempts,
+                          self.settings.delivery_limit)
+            if attempts >= self.settings.delivery_limit:
+                self._dead_letter(d, f"handler failed {attempts} times: {exc!r}", service)
+            else:
+                self._finish(d, ack=False)
+            return
+        finally:
+            correlation_id.reset(token)
+            metrics.HANDLER_SECONDS.labels(service, kind).observe(time.perf_counter() - started)
+        d.sub.seen.add(message.message_id)
+        self._finish(d, ack=True)
+
+    def _dead_letter(self, d: _Delivery, reason: str, service: str) -> None:
+        log.warning("dead-lettering from %s (%s): %s", d.sub.queue, d.routing_key, reason)
+        cls = reason_class(reason)
+        with self._lock:
+            self.stats.dead(cls)
+        metrics.MESSAGES_REJECTED.labels(service, cls).inc()
+        headers = dict(d.properties.headers or {})
+        headers[REASON_HEADER] = reason[:4000]
+        headers[QUEUE_HEADER] = d.sub.queue
+        props = pika.BasicProperties(
+            content_type=d.properties.content_type or CONTENT_TYPE,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=d.properties.message_id,
+            correlation_id=d.properties.correlation_id,
+            headers=headers,
+        )
+        self._enqueue(self.settings.dead_letter_exchange, d.routing_key, d.body, props)
+        self._finish(d, ack=True)
+
+    def _finish(self, d: _Delivery, *, ack: bool) -> None:
+        with self._lock:
+            self._settle.append(_Settle(self._seq, d.generation, d.tag, ack))
+            schedule = not self._settle_scheduled
+            self._settle_scheduled = True
+        if schedule:
+            self._threadsafe(self._settle_ready)
+
+    def _settle_ready(self) -> None:  # I/O thread: ack/nack deliveries whose output is confirmed
+        ch = self._channel
+        with self._lock:
+            self._settle_scheduled = False
+        while True:
+            with self._lock:
+                if not self._settle or self._settle[0].watermark >= self._pending_min():
+                    return
+                s = self._settle.popleft()
+            if s.generation != self._generation or ch is None or not ch.is_open:
+                continue  # the channel is gone: the broker redelivers it (dedup by message id)
+            try:
+                if s.ack:
+                    ch.basic_ack(s.tag)
+                else:
+                    ch.basic_nack(s.tag, requeue=True)
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                log.warning("could not settle delivery %d: %s", s.tag, exc)
+
+    # ----------------------------------------------------------------- connection internals
+
+    def _safe_url(self) -> str:
+        p = self._params
+        return f"amqp://{p.host}:{p.port}/{p.virtual_host}"
+
+    def _io_loop(self) -> None:  # I/O thread
+        backoff = self.settings.reconnect_initial_s
+        while not self._stopping.is_set():
+            self._conn = pika.SelectConnection(
+                self._params,
+                on_open_callback=self._on_connection_open,
+                on_open_error_callback=self._on_connection_error,
+                on_close_callback=self._on_connection_closed,
+            )
+            opened_before = self.connections
+            try:
+                self._conn.ioloop.start()
+            except Exception:
+                log.exception("bus I/O loop crashed; reconnecting")
+            self._ready.clear()
+            self._channel = None
+            if self._stopping.is_set():
+                break
+            if self.connections > opened_before:
+                backoff = self.settings.reconnect_initial_s
+            log.warning("broker %s connection lost; reconnecting in %.1fs", self._safe_url(), backoff)
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, self.settings.reconnect_max_s)
+        self._conn = None
+
+    def _on_connection_open(self, conn: pika.connection.Connection) -> None:
+        conn.channel(on_open_callback=self._on_channel_open)
+
+    def _on_connection_error(self, conn: pika.connection.Connection, exc: BaseException) -> None:
+        log.warning("cannot connect to %s: %s", self._safe_url(), exc)
+        conn.ioloop.stop()
+
+    def _on_connection_closed(self, conn: pika.connection.Connection, reason: BaseException) -> None:
+        if not self._stopping.is_set():
+            log.warning("broker connection closed: %s", reason)
+        self._requeue_unconfirmed()
+        conn.ioloop.stop()
+
+    def _requeue_unconfirmed(self) -> None:
+        """Put messages sent but not confirmed on the dead channel back in front of the outbox."""
+        with self._changed:
+            self._ready.clear()
+            self._channel = None
+            resend = [self._unconfirmed[s] for s in sorted(self._unconfirmed)]
+            self._unconfirmed.clear()
+            self._tag_to_seq.clear()
+            self._outbox.extendleft(reversed(resend))
+            self._changed.notify_all()
+
+    def _on_channel_open(self, ch: pika.channel.Channel) -> None:
+        self._generation += 1
+        self._next_tag = 0
+        self._channel = ch
+        ch.add_on_close_callback(self._on_channel_closed)
+        ch.confirm_delivery(self._on_confirm)
+        ch.basic_qos(prefetch_count=self.settings.prefetch)
+        ch.exchange_declare(self.settings.exchange, exchange_type="topic", durable=True)
+        ch.exchange_declare(self.settings.dead_letter_exchange, exchange_type="topic", durable=True)
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True)
+        ch.queue_bind(self.settings.dead_letter_queue, self.settings.dead_letter_exchange, "#")
+        with self._lock:
+            subs = list(self._subs.values())
+        for sub in subs:
+            self._declare_subscription(sub, consume=True)
+        # channel RPCs run in order: when this one answers, the whole topology is in place
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True, callback=self._on_ready)
+
+    def _declare_subscription(self, sub: _Subscription, *, consume: bool) -> None:
+        ch = self._channel
+        if ch is None:
+            return
+        ch.queue_declare(
+            sub.queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": self.settings.delivery_limit,
+                "x-dead-letter-exchange": self.settings.dead_letter_exchange,
+            },
+        )
+        for pattern in sub.patterns:
+            ch.queue_bind(sub.queue, self.settings.exchange, pattern)
+        if consume:
+            gen = self._generation
+            ch.basic_consume(
+                sub.queue, lambda c, m, p, b: self._on_message(sub, gen, c, m, p, b), auto_ack=False
+            )
+
+    def _on_ready(self, _frame: Any) -> None:
+        self.connections += 1
+        log.info("bus connected to %s (connection %d)", self._safe_url(), self.connections)
+        self._ready.set()
+        self._send_outbox()
+        self._settle_ready()
+
+    def _on_channel_closed(self, ch: pika.channel.Channel, reason: BaseException) -> None:
+        if self._stopping.is_set():
+            return
+        log.warning("channel closed: %s", reason)
+        conn = self._conn
+        if conn is not None and conn.is_open:
+            conn.close()
+
+    def _close(self) -> None:
+        conn = self._conn
+        if conn is not None and conn.is_open:
+            conn.close()
+        elif conn is not None:
+            conn.ioloop.stop()
+
+    def _declare_dlq_blocking(self, ch: Any) -> None:
+        ch.exchange_declare(self.settings.dead_letter_exchange, exchange_type="topic", durable=True)
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True)
+        ch.queue_bind(self.settings.dead_letter_queue, self.settings.dead_letter_exchange, "#")
+
+    @staticmethod
+    def _dead_letter_origin(headers: dict[str, Any]) -> tuple[str, str]:
+        """(queue, reason) of a dead-lettered message: ours carry headers, the broker's x-death."""
+        reason = headers.get(REASON_HEADER)
+        src = headers.get(QUEUE_HEADER)
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        if isinstance(src, bytes):
+            src = src.decode(errors="replace")
+        if reason is None:
+            deaths = headers.get("x-death") or [{}]
+            first = deaths[0] if isinstance(deaths, list) and deaths else {}
+            why = first.get("reason", b"unknown")
+            why = why.decode() if isinstance(why, bytes) else str(why)
+            src = src or (first.get("queue", b"") or b"")
+            if isinstance(src, bytes):
+                src = src.decode(errors="replace")
+            reason = f"handler failed: broker dead-lettered ({why})"
+        return str(src or ""), str(reason)
