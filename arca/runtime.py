@@ -81,6 +81,9 @@ def run_service(name: str, settings: ArcaSettings, stop: threading.Event | None 
             while not stop.wait(service.tick_interval_s):
                 deps.bus.call_soon_threadsafe(lambda: service.run_tick(deps.clock.now()))
         finally:
+            close = getattr(service, "close", None)  # inputs a service opened itself (HTTP, AMQP)
+            if callable(close):
+                close()
             deps.bus.stop()
             deps.kb.close()
             log.info("service %s stopped", name)
