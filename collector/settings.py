@@ -11,3 +11,66 @@ class CollectorSettings(BaseModel):
     tick_interval_s: float = Field(
         default=1.0, gt=0, description="Seconds between self-dispatched ticks of the service."
     )
+    severity_min: int = Field(default=0, ge=0, description="Lowest severity of the incident scale.")
+    severity_max: int = Field(
+        default=4, ge=0, description="Highest severity of the incident scale (outside -> rejected)."
+    )
+    system: str = Field(
+        default="emergency",
+        description="Controlled system that detector events, LB statistics and OSM alarms belong to.",
+    )
+    http_port: int | None = Field(
+        default=None, description="Port of the HTTP ingest endpoint (events, CAP, OSM); off when unset."
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP ingest endpoint listens on.")
+    http_max_body_bytes: int = Field(
+        default=65536, ge=256, description="Largest accepted HTTP body (larger -> 413)."
+    )
+    http_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="Bearer token per detector source; when non-empty every source must present its own.",
+    )
+    amqp_ingest: bool = Field(
+        default=False, description="Consume detector events from the AMQP detectors exchange."
+    )
+    amqp_url: str | None = Field(
+        default=None, description="Broker of the detectors exchange (defaults to bus.url)."
+    )
+    detectors_exchange: str = Field(
+        default="arca.detectors", description="Durable topic exchange detectors publish events to."
+    )
+    detectors_queue: str = Field(
+        default="arca.detectors", description="Durable queue the collector consumes detector events from."
+    )
+    cap_max_bytes: int = Field(default=262144, ge=1024, description="Largest accepted CAP document.")
+    duplicate_memory: int = Field(
+        default=10000, ge=1, description="(source, id) pairs remembered per source to absorb duplicates."
+    )
+    gnocchi_interval_s: float = Field(
+        default=10.0, gt=0, description="Seconds between Gnocchi cpu_util polls (OpenStack's floor: 10 s)."
+    )
+    gnocchi_enabled: bool = Field(default=False, description="Poll Gnocchi for servant CPU utilisation.")
+    openstack_cloud: str | None = Field(
+        default=None, description="clouds.yaml entry used by the Gnocchi poller (openstacksdk)."
+    )
+    haproxy_urls: dict[str, str] = Field(
+        default_factory=dict, description="Load-balancer name -> HAProxy stats CSV URL (';csv')."
+    )
+    haproxy_domains: dict[str, str] = Field(
+        default_factory=dict, description="Load-balancer name -> network domain it serves."
+    )
+    haproxy_proxies: dict[str, str] = Field(
+        default_factory=dict,
+        description="Load-balancer name -> 'frontend,backend' proxy names in its stats (else the only ones).",
+    )
+    haproxy_interval_s: float = Field(default=10.0, gt=0, description="Seconds between HAProxy polls.")
+    nova_notifications_url: str | None = Field(
+        default=None, description="AMQP URL of OpenStack's message bus (Nova notifications); off if unset."
+    )
+    nova_exchange: str = Field(default="nova", description="Topic exchange of Nova's notifications.")
+    nova_routing_key: str = Field(
+        default="versioned_notifications.info", description="Routing key of versioned notifications."
+    )
+    osm_ns_systems: dict[str, str] = Field(
+        default_factory=dict, description="OSM NS instance id -> controlled system (else `system`)."
+    )

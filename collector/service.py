@@ -1,0 +1,158 @@
+"""``CollectorService``: wires the collector's adapters to the bus; it decides nothing.
+
+Inputs: HTTP ingest (detector events, CAP alerts, OSM webhooks), AMQP ingest of detector events
+(``arca.detectors``), Nova versioned notifications from OpenStack's bus, and pollers run on ``tick``
+(Gnocchi ``cpu_util``, HAProxy stats). Every accepted input becomes a message published on the bus;
+every refused one is counted (``arca_messages_rejected_total{service="collector"}``) and answered or
+dead-lettered, never published. ``PolicyUpdated`` messages reload the severity scales.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from arca.messages import Message, PolicyUpdated
+from arca.metrics import MESSAGES_PUBLISHED, MESSAGES_REJECTED
+from arca.service import Deps, Service
+from collector.amqp import AmqpIngest
+from collector.errors import IngestError
+from collector.gnocchi import GnocchiPoller, openstack_fetchers
+from collector.haproxy import HaproxyPoller
+from collector.http import HttpIngestServer, create_app
+from collector.ingest import Ingestor
+from collector.severity import load_scales
+
+log = logging.getLogger(__name__)
+
+
+class CollectorService(Service):
+    """Adapters in, typed messages out."""
+
+    name: ClassVar[str] = "collector"
+    patterns: ClassVar[Sequence[str]] = ("policy.#",)
+
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        gnocchi: GnocchiPoller | None = None,
+        haproxy: Sequence[HaproxyPoller] | None = None,
+    ) -> None:
+        super().__init__(deps)
+        self.cfg = self.settings.collector
+        self._publish_lock = threading.Lock()
+        self.ingestor = Ingestor(self.cfg, self.emit, load_scales(self.kb))
+        self.gnocchi = gnocchi
+        self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
+        self.http: HttpIngestServer | None = None
+        self.amqp: list[AmqpIngest] = []
+
+    # --- output -------------------------------------------------------------------------------
+    def emit(self, message: Message) -> None:
+        """Publish from any thread (HTTP, AMQP consumers, tick), one at a time."""
+        def send() -> None:
+            with self._publish_lock:
+                self.bus.publish(message)
+            MESSAGES_PUBLISHED.labels(service=self.name, kind=message.kind).inc()
+
+        self.bus.call_soon_threadsafe(send)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def attach(self) -> None:
+        super().attach()
+        self.start_inputs()
+
+    def start_inputs(self) -> None:
+        cfg = self.cfg
+        if cfg.http_port is not None and self.http is None:
+            app = create_app(self.ingestor, self.clock.now)
+            self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port)
+            self.http.start()
+        if self.amqp:
+            return
+        url = cfg.amqp_url or self.settings.bus.url
+        if cfg.amqp_ingest:
+            self.amqp.append(AmqpIngest(
+                url, exchange=cfg.detectors_exchange, queue=cfg.detectors_queue, routing_keys=["#"],
+                handler=self.ingestor.detector_event,
+            ))
+        if cfg.nova_notifications_url:
+            self.amqp.append(AmqpIngest(
+                cfg.nova_notifications_url, exchange=cfg.nova_exchange,
+                queue=f"{cfg.detectors_queue}.nova", routing_keys=[cfg.nova_routing_key],
+                handler=self.ingestor.nova_notification, exchange_durable=False,
+            ))
+        for consumer in self.amqp:
+            consumer.start()
+
+    def close(self) -> None:
+        """Stop the HTTP server and AMQP consumers."""
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+        for consumer in self.amqp:
+            consumer.stop()
+        self.amqp.clear()
+
+    # --- bus input ----------------------------------------------------------------------------
+    def handle(self, message: Message) -> None:
+        if isinstance(message, PolicyUpdated):
+            self.ingestor.scales = load_scales(self.kb)
+            log.info("severity scales reloaded after policy %s", message.policy)
+
+    # --- pollers ------------------------------------------------------------------------------
+    def _haproxy_from_settings(self) -> list[HaproxyPoller]:
+        import requests
+
+        pollers = []
+        for lb, url in self.cfg.haproxy_urls.items():
+            def fetch(url: str = url) -> str:
+                resp = requests.get(url, timeout=5)
+                resp.raise_for_status()
+                return resp.text
+
+            fe, _, be = self.cfg.haproxy_proxies.get(lb, "").partition(",")
+            pollers.append(HaproxyPoller(
+                fetch, system=self.cfg.system, lb_name=lb, domain=self.cfg.haproxy_domains.get(lb),
+                frontend=fe or None, backend=be or None, interval_s=self.cfg.haproxy_interval_s,
+            ))
+        return pollers
+
+    def _gnocchi_poller(self) -> GnocchiPoller | None:
+        if self.gnocchi is None and self.cfg.gnocchi_enabled:
+            import openstack
+
+            conn: Any = openstack.connect(cloud=self.cfg.openstack_cloud)
+            self.gnocchi = GnocchiPoller(*openstack_fetchers(conn), interval_s=self.cfg.gnocchi_interval_s)
+        return self.gnocchi
+
+    def tick(self, now: datetime) -> None:
+        pollers: list[tuple[str, Any]] = [("haproxy", p) for p in self.haproxy]
+        try:
+            gnocchi = self._gnocchi_poller()
+        except Exception as exc:  # OpenStack unreachable: counted, retried next tick
+            self._poll_failed("gnocchi", exc)
+            gnocchi = None
+        if gnocchi is not None:
+            pollers.append(("gnocchi", gnocchi))
+        for channel, poller in pollers:
+            if not poller.due(now):
+                continue
+            try:
+                observations = poller.poll(now)
+            except IngestError as exc:
+                self.ingestor.reject(channel, exc)
+                continue
+            except Exception as exc:
+                self._poll_failed(channel, exc)
+                continue
+            for obs in observations:
+                self.emit(obs)
+
+    def _poll_failed(self, channel: str, exc: Exception) -> None:
+        MESSAGES_REJECTED.labels(service=self.name, reason=f"{channel}:unreachable").inc()
+        log.warning("%s poll failed: %r", channel, exc)

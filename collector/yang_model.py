@@ -1,0 +1,59 @@
+"""The detector-event YANG data model (yangson), built once from the YANG library shipped in ``yang/``.
+
+yangson validates RFC 7951 JSON instances of the module's notification ``event`` and of its
+``events/event-payloads`` subtree; its exceptions are turned into ``IngestError`` naming the path.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from yangson import DataModel
+from yangson.enumerations import ContentType
+from yangson.exceptions import RawDataError, ValidationError, YangsonException
+
+from arca.namespace import YANG_DIR
+from collector.errors import IngestError
+
+MODULE = "ietf-nmrg-nict-resource-anticipation"
+NOTIFICATION = f"{MODULE}:event"
+YANG_LIBRARY = YANG_DIR / "yang-library.json"
+
+
+@functools.lru_cache(maxsize=1)
+def data_model() -> DataModel:
+    """The yangson data model of ``yang/yang-library.json`` (modules looked up in ``yang/``)."""
+    return DataModel.from_file(str(YANG_LIBRARY), [str(YANG_DIR)])
+
+
+def _yang_error(exc: YangsonException, prefix: str) -> IngestError:
+    if isinstance(exc, RawDataError):
+        path = exc.path
+    elif isinstance(exc, ValidationError):
+        path = str(exc.instance.json_pointer())
+    else:
+        path = ""
+    path = path.replace(f"{MODULE}:", "")
+    text = str(exc)
+    if isinstance(exc, RawDataError) and not getattr(exc, "message", None):
+        text = f"{{{exc.path}}} unknown member"
+    return IngestError("yang", f"{prefix}{path}", f"not valid against {MODULE}: {text}")
+
+
+def validate_notification(content: dict[str, Any], prefix: str) -> None:
+    """Validate the members of one ``event`` notification (the object under ``<module>:event``)."""
+    try:
+        inst = data_model().from_raw(content, subschema=NOTIFICATION)
+        inst.validate(ctype=ContentType.all)
+    except YangsonException as exc:
+        raise _yang_error(exc, prefix) from None
+
+
+def validate_data(document: dict[str, Any], prefix: str) -> None:
+    """Validate an RFC 7951 data tree of the module (e.g. ``{"<module>:events": {...}}``)."""
+    try:
+        inst = data_model().from_raw(document)
+        inst.validate(ctype=ContentType.all)
+    except YangsonException as exc:
+        raise _yang_error(exc, prefix) from None
