@@ -1,0 +1,1 @@
+"""``arca demo``: the whole loop on the emulated testbed, side by side with the baseline scalers."""

@@ -1,0 +1,53 @@
+"""The demo's outputs: the comparison table (terminal) and the JSON document."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from arca.demo.metrics import RunMetrics
+
+
+def _fmt(value: float | None, spec: str, none: str = "-") -> str:
+    return none if value is None else format(value, spec)
+
+
+def table(metrics: Mapping[str, RunMetrics], timeline: str = "") -> str:
+    """A fixed-width table, one line per strategy."""
+    head = (f"{'strategy':<16}{'discard %':>10}{'servant-s':>11}{'vs oracle':>10}{'peak':>6}"
+            f"{'reaction s':>12}{'wall s':>8}")
+    lines = [f"timeline: {timeline}" if timeline else "", head, "-" * len(head)]
+    for name, m in metrics.items():
+        lines.append(
+            f"{name:<16}{m.discard_ratio * 100:>10.3f}{m.servant_seconds:>11.0f}"
+            f"{_fmt(m.cost_vs_oracle, '.3f'):>10}{m.peak_servants:>6}"
+            f"{_fmt(m.mean_reaction_s, '.1f'):>12}{m.wall_s:>8.2f}"
+        )
+    lines.append("reaction s: mean time from an incident to the first extra servant in service "
+                 "('-': capacity never grew)")
+    return "\n".join(line for line in lines if line != "" or False)
+
+
+def document(metrics: Mapping[str, RunMetrics], meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``--json`` document: ``{"strategies": {name: {...}}, ...meta}``."""
+    strategies = {}
+    for name, m in metrics.items():
+        strategies[name] = {
+            "discard_ratio": m.discard_ratio,
+            "servant_seconds": m.servant_seconds,
+            "cost_vs_oracle": m.cost_vs_oracle,
+            "requests_total": m.requests_total,
+            "requests_discarded": m.requests_discarded,
+            "peak_servants": m.peak_servants,
+            "reaction_s": list(m.reaction_s),
+            "mean_reaction_s": m.mean_reaction_s,
+            "wall_s": m.wall_s,
+            **m.extra,
+        }
+    return {"strategies": strategies, **meta}
+
+
+def write_json(path: str, doc: Mapping[str, Any]) -> None:
+    Path(path).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,1 @@
+"""Drivers: one thin client per infrastructure (OpenStack, OSM) behind the ``ServantDriver`` seam."""

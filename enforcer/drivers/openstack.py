@@ -1,0 +1,227 @@
+"""OpenStack driver: servants are Nova servers, pool membership is Octavia members (openstacksdk).
+
+The connection comes from ``clouds.yaml``/``OS_CLOUD`` like every OpenStack tool, or from explicit
+settings. ARCA owns a server only when it carries metadata ``arca_system=<system>`` and (when the
+API reports tags) the tag ``arca-managed``; anything else is invisible to this driver, so it is
+never drained nor deleted. Each servant is one member (address, ``member_port``) of every
+configured pool (by default, every pool of the project: one per building load balancer).
+
+Errors: 5xx/429, timeouts and connection failures become ``TransientError`` (retried by the
+action with backoff); other HTTP refusals become ``PermanentError``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import openstack
+from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as os_exc
+
+from enforcer.drivers.base import PermanentError, TransientError
+from enforcer.model import Servant, ServantStatus
+from enforcer.settings import EnforcerSettings
+
+log = logging.getLogger(__name__)
+
+OWNER_KEY = "arca_system"
+OWNER_TAG = "arca-managed"
+_STATUS: dict[str, ServantStatus] = {
+    "BUILD": "building", "REBUILD": "building", "ACTIVE": "active", "ERROR": "error",
+    "SHUTOFF": "shutoff", "DELETED": "deleted", "SOFT_DELETED": "deleted",
+}
+T = TypeVar("T")
+
+
+def connect(settings: EnforcerSettings) -> Any:
+    """An openstacksdk connection: explicit auth settings, else the ``os_cloud``/``OS_CLOUD`` cloud."""
+    s = settings
+    if s.auth_url:
+        return openstack.connect(
+            auth_url=s.auth_url, username=s.username, password=s.password, project_name=s.project_name,
+            user_domain_name=s.user_domain_name, project_domain_name=s.project_domain_name,
+            region_name=s.region_name, api_timeout=s.api_timeout_s, load_yaml_config=False,
+            load_envvars=False,
+        )
+    return openstack.connect(cloud=s.os_cloud, region_name=s.region_name, api_timeout=s.api_timeout_s)
+
+
+def _call(what: str, fn: Callable[[], T]) -> T:
+    """Run one SDK call, mapping its failures onto the driver's error classes."""
+    try:
+        return fn()
+    except os_exc.NotFoundException as exc:
+        raise PermanentError(f"{what}: not found ({exc.details or exc})") from exc
+    except os_exc.HttpException as exc:
+        code = exc.status_code or 0
+        if code >= 500 or code == 429 or code == 0:
+            raise TransientError(f"{what}: HTTP {code or '?'} {exc.details or exc}") from exc
+        raise PermanentError(f"{what}: HTTP {code} {exc.details or exc}") from exc
+    except (ks_exc.ConnectionError, ks_exc.RetriableConnectionFailure, ks_exc.http.HttpError) as exc:
+        raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except os_exc.SDKException as exc:
+        raise TransientError(f"{what}: {exc}") from exc
+
+
+class OpenStackDriver:
+    """``ServantDriver`` over Nova (compute) and Octavia (load-balancer) with openstacksdk."""
+
+    name = "openstack"
+
+    def __init__(self, settings: EnforcerSettings, conn: Any | None = None) -> None:
+        self.settings = settings
+        self.conn = conn if conn is not None else connect(settings)
+        self._image: str | None = None
+        self._flavor: str | None = None
+        self._network: str | None = None
+        self._pools: list[str] | None = None
+
+    # --- resolution of names (cached) -----------------------------------------------------------
+    def _resolve(self) -> tuple[str, str, str | None]:
+        if self._image is None or self._flavor is None:
+            s = self.settings
+            compute = self.conn.compute
+            image = _call("find image", lambda: compute.find_image(s.image, ignore_missing=False))
+            flavor = _call("find flavor", lambda: compute.find_flavor(s.flavor, ignore_missing=False))
+            self._image, self._flavor = image.id, flavor.id
+            if s.network:
+                net = _call("find network",
+                            lambda: self.conn.network.find_network(s.network, ignore_missing=False))
+                self._network = net.id
+        return self._image, self._flavor, self._network
+
+    def pool_ids(self) -> list[str]:
+        if self._pools is None:
+            wanted = self.settings.pools
+            if wanted:
+                lb = self.conn.load_balancer
+                self._pools = [
+                    _call(f"find pool {p}", partial(lb.find_pool, p, ignore_missing=False)).id for p in wanted
+                ]
+            else:
+                pools = _call("list pools", lambda: list(self.conn.load_balancer.pools()))
+                self._pools = sorted(p.id for p in pools)
+        return self._pools
+
+    # --- reading --------------------------------------------------------------------------------
+    @staticmethod
+    def owned(server: Any, system: str) -> bool:
+        meta = server.metadata or {}
+        tags = server.tags
+        return bool(meta.get(OWNER_KEY) == system and (tags is None or OWNER_TAG in tags))
+
+    @staticmethod
+    def address(server: Any) -> str | None:
+        for entries in (server.addresses or {}).values():
+            for entry in entries:
+                if entry.get("addr"):
+                    return str(entry["addr"])
+        return None
+
+    def _members(self) -> dict[str, set[str]]:
+        """Pool id -> member addresses."""
+        out: dict[str, set[str]] = {}
+        for pid in self.pool_ids():
+            out[pid] = {m.address for m in self._pool_members(pid)}
+        return out
+
+    def _pool_members(self, pid: str) -> list[Any]:
+        lb = self.conn.load_balancer
+        return _call(f"list members of {pid}", lambda: list(lb.members(pid)))
+
+    def _servant(self, server: Any, members: dict[str, set[str]]) -> Servant:
+        addr = self.address(server)
+        in_pool = bool(members) and addr is not None and all(addr in m for m in members.values())
+        created = None
+        if server.created_at:
+            try:
+                created = datetime.fromisoformat(str(server.created_at).replace("Z", "+00:00"))
+                if created.tzinfo is None:
+                    created = created.replace(tzinfo=UTC)
+            except ValueError:
+                created = None
+        return Servant(server.id, server.name, _STATUS.get(str(server.status).upper(), "unknown"),
+                       in_pool, created)
+
+    def list_servants(self, system: str) -> list[Servant]:
+        servers = _call("list servers", lambda: list(self.conn.compute.servers(
+            details=True, tags=OWNER_TAG)))
+        mine = [s for s in servers if self.owned(s, system)]
+        members = self._members() if mine else {}
+        return sorted((self._servant(s, members) for s in mine), key=lambda s: s.name)
+
+    def _get(self, server_id: str) -> Any | None:
+        try:
+            return _call("get server", lambda: self.conn.compute.get_server(server_id))
+        except PermanentError as exc:
+            if isinstance(exc.__cause__, os_exc.NotFoundException):
+                return None
+            raise
+
+    def get_servant(self, system: str, server_id: str) -> Servant | None:
+        server = self._get(server_id)
+        if server is None or not self.owned(server, system):
+            return None
+        members = self._members() if str(server.status).upper() == "ACTIVE" else {}
+        return self._servant(server, members)
+
+    def find_servant(self, system: str, name: str) -> Servant | None:
+        for s in self.list_servants(system):
+            if s.name == name and s.status != "deleted":
+                return s
+        return None
+
+    # --- changing ---------------------------------------------------------------------------------
+    def create_servant(self, system: str, name: str) -> str:
+        image, flavor, network = self._resolve()
+        kwargs: dict[str, Any] = {
+            "name": name, "image_id": image, "flavor_id": flavor,
+            "metadata": {OWNER_KEY: system}, "tags": [OWNER_TAG],
+        }
+        kwargs["networks"] = [{"uuid": network}] if network else "auto"
+        server = _call("create server", lambda: self.conn.compute.create_server(**kwargs))
+        log.info("created server %s (%s) for %s", server.id, name, system)
+        return str(server.id)
+
+    def _owned_or_refuse(self, system: str, server_id: str) -> Any | None:
+        server = self._get(server_id)
+        if server is not None and not self.owned(server, system):
+            raise PermanentError(f"server {server_id} is not owned by ARCA for {system}: not touched")
+        return server
+
+    def add_to_pool(self, system: str, server_id: str) -> None:
+        server = self._owned_or_refuse(system, server_id)
+        if server is None:
+            raise PermanentError(f"server {server_id} does not exist")
+        addr = self.address(server)
+        if addr is None:
+            raise TransientError(f"server {server_id} has no address yet")
+        for pid, addrs in self._members().items():
+            if addr not in addrs:
+                _call(f"add member to {pid}", partial(
+                    self.conn.load_balancer.create_member, pid, address=addr,
+                    protocol_port=self.settings.member_port, name=server.name))
+
+    def remove_from_pool(self, system: str, server_id: str) -> None:
+        server = self._owned_or_refuse(system, server_id)
+        if server is None:
+            return
+        addr = self.address(server)
+        if addr is None:
+            return
+        for pid in self.pool_ids():
+            for m in self._pool_members(pid):
+                if m.address == addr:
+                    _call(f"delete member of {pid}", partial(
+                        self.conn.load_balancer.delete_member, m, pid, ignore_missing=True))
+
+    def delete_servant(self, system: str, server_id: str) -> None:
+        server = self._owned_or_refuse(system, server_id)
+        if server is None:
+            return
+        _call("delete server", lambda: self.conn.compute.delete_server(server_id, ignore_missing=True))
+        log.info("deleted server %s (%s) of %s", server_id, server.name, system)

@@ -1,0 +1,157 @@
+"""Pure planning: from desired servants, policy bounds and the observed servants, the next change.
+
+Level-triggered: the plan depends only on the state (never on which message arrived), so a
+duplicated or redelivered decision plans nothing new. The rules, in order:
+
+1. the desired amount is clipped into the policy's ``[min, max]`` (a decision outside the bounds is
+   never enforced as is);
+2. repairs (``heal``): broken servants (error/shutoff, reported dead, condemned after a failed boot,
+   or still building past the boot deadline) are removed and do not count; ACTIVE servants missing
+   from the pool are added back;
+3. count = live servants (active or booting) + creations in flight whose server is not visible yet;
+   below the target -> create the difference (``scale-out``); above -> remove the surplus
+   (``scale-in``), booting ones first, then those out of the pool, then the newest;
+4. one change in flight per system: while servants are being created no surplus is removed, and
+   while surplus is being removed nothing is created (the next tick re-plans once it is done);
+5. a step whose category the policy does not allow is refused (reported), never executed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from enforcer.model import Bounds, Servant, servant_name
+
+BROKEN_STATUSES = frozenset({"error", "shutoff", "unknown"})
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """Actions of one system not finished yet, as the planner needs to see them."""
+
+    creating: frozenset[str] = frozenset()
+    """Names of servants being created."""
+    removing: frozenset[str] = frozenset()
+    """Ids of servants being removed (surplus or repair)."""
+    joining: frozenset[str] = frozenset()
+    """Ids of servants being added back to the pool."""
+    scaling_in: bool = False
+    """True when a surplus removal (not a repair) is in flight."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action to start."""
+
+    op: Literal["create", "remove", "join"]
+    category: Literal["scale-out", "scale-in", "heal"]
+    name: str
+    server_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do now for one system."""
+
+    desired: int
+    target: int
+    clipped: bool
+    live: int
+    """Servants counted towards the target (active + booting + creations in flight)."""
+    active: int
+    booting: int
+    steps: tuple[Step, ...] = ()
+    refused: tuple[Step, ...] = ()
+    waiting: str = ""
+    broken: tuple[str, ...] = field(default=())
+
+    @property
+    def converged(self) -> bool:
+        return not self.steps and not self.refused and not self.waiting and self.live == self.target
+
+
+def is_broken(s: Servant, now: datetime, boot_timeout_s: float, condemned: frozenset[str]) -> bool:
+    if s.status in BROKEN_STATUSES or not s.healthy or s.id in condemned:
+        return True
+    return (
+        s.status == "building"
+        and s.created_at is not None
+        and now - s.created_at > timedelta(seconds=boot_timeout_s)
+    )
+
+
+def _new_names(system: str, used: set[int], count: int) -> list[str]:
+    names: list[str] = []
+    i = 1
+    while len(names) < count:
+        if i not in used:
+            names.append(servant_name(system, i))
+            used.add(i)
+        i += 1
+    return names
+
+
+def _surplus_order(s: Servant) -> tuple[int, float, int]:
+    """Sort key: booting first, then out of the pool, then the newest."""
+    rank = 0 if s.status == "building" else (1 if not s.in_pool else 2)
+    created = -s.created_at.timestamp() if s.created_at else 0.0
+    return (rank, created, -s.index)
+
+
+def plan(
+    system: str,
+    desired: int,
+    bounds: Bounds,
+    servants: Sequence[Servant],
+    now: datetime,
+    *,
+    in_flight: InFlight = InFlight(),
+    boot_timeout_s: float = 120.0,
+    condemned: frozenset[str] = frozenset(),
+) -> Plan:
+    """The next change for ``system`` (pure; see the module docstring for the rules)."""
+    target, clipped = bounds.clip(desired)
+    candidates = [s for s in servants if s.status != "deleted" and s.id not in in_flight.removing]
+    broken = [s for s in candidates if is_broken(s, now, boot_timeout_s, condemned)]
+    live = [s for s in candidates if s not in broken]
+    visible = {s.name for s in servants}
+    pending_creates = sorted(n for n in in_flight.creating if n not in visible)
+    count = len(live) + len(pending_creates)
+    active = sum(1 for s in live if s.status == "active")
+    booting = len(live) - active + len(pending_creates)
+
+    steps: list[Step] = []
+    for s in sorted(broken, key=lambda s: s.name):
+        steps.append(Step("remove", "heal", s.name, s.id, f"{s.name} is broken ({s.status})"))
+    for s in sorted(live, key=lambda s: s.name):
+        if (s.status == "active" and not s.in_pool and s.id not in in_flight.joining
+                and s.name not in in_flight.creating):
+            steps.append(Step("join", "heal", s.name, s.id, f"{s.name} is ACTIVE but not in the pool"))
+
+    waiting = ""
+    if count < target:
+        if in_flight.scaling_in:
+            waiting = "scale-in in flight"
+        else:
+            used = {s.index for s in servants} | {int(n.rsplit("-", 1)[-1]) for n in in_flight.creating
+                                                 if n.rsplit("-", 1)[-1].isdigit()}
+            for name in _new_names(system, used, target - count):
+                steps.append(Step("create", "scale-out", name, None, f"{count} servants < target {target}"))
+    elif count > target:
+        if in_flight.creating:
+            waiting = "scale-out in flight"
+        else:
+            surplus = sorted(live, key=_surplus_order)[: count - target]
+            for s in surplus:
+                steps.append(Step("remove", "scale-in", s.name, s.id, f"{count} servants > target {target}"))
+
+    allowed = tuple(s for s in steps if s.category in bounds.allowed)
+    refused = tuple(s for s in steps if s.category not in bounds.allowed)
+    return Plan(
+        desired=desired, target=target, clipped=clipped, live=count, active=active, booting=booting,
+        steps=allowed, refused=refused, waiting=waiting, broken=tuple(s.id for s in broken),
+    )

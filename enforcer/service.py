@@ -1,0 +1,101 @@
+"""The enforcer micro-service: decisions and alarms in, reconciliation and enforcement reports out.
+
+Consumes ``decision.#`` (latest desired servants per system, level-triggered), ``alarm.#`` (dead
+servants / VNFs) and ``event.#`` (only to learn incident onsets, for the incident-to-capacity
+metric). ``tick`` advances every action in flight and resyncs the actual state periodically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated
+from arca.metrics import MESSAGES_PUBLISHED, MESSAGES_RECEIVED
+from arca.service import Deps, Service
+from enforcer.drivers.base import ServantDriver
+from enforcer.drivers.osm import OsmClient
+from enforcer.faults import FaultManager
+from enforcer.model import Bounds
+from enforcer.policy import load_bounds
+from enforcer.reconciler import Reconciler
+
+log = logging.getLogger(__name__)
+
+
+def make_driver(deps: Deps) -> ServantDriver | None:
+    s = deps.settings.enforcer
+    if s.driver == "openstack":
+        from enforcer.drivers.openstack import OpenStackDriver
+
+        return OpenStackDriver(s)
+    return None
+
+
+class EnforcerService(Service):
+    """Reconciles every controlled system towards its latest decision."""
+
+    name = "enforcer"
+    patterns = ("decision.#", "alarm.#", "event.#", "policy.#")
+
+    def __init__(self, deps: Deps, *, driver: ServantDriver | None = None, osm: OsmClient | None = None,
+                 bounds_for: Callable[[str], Bounds] | None = None) -> None:
+        super().__init__(deps)
+        s = self.settings.enforcer
+        driver = driver if driver is not None else make_driver(deps)
+        self._bounds: dict[str, Bounds] = {}
+        self.reconciler = (Reconciler(driver, s, publish=self._publish, bounds_for=bounds_for or self.bounds)
+                           if driver is not None else None)
+        if self.reconciler is not None:
+            for system in s.systems:
+                self.reconciler.watch(system)
+        if osm is None and s.driver == "osm":
+            osm = OsmClient(s)
+        self.faults = FaultManager(osm, s, publish=self._publish) if osm is not None else None
+
+    def bounds(self, system: str) -> Bounds:
+        """Policy bounds of ``system`` (read from the knowledge base once, again after a policy change)."""
+        b = self._bounds.get(system)
+        if b is None:
+            s = self.settings.enforcer
+            default = Bounds(s.min_servants, s.max_servants, frozenset(s.allowed_actions))
+            b = self._bounds[system] = load_bounds(self.kb, system, default)
+        return b
+
+    def _publish(self, message: Message) -> None:
+        self.bus.publish(message)
+        MESSAGES_PUBLISHED.labels(self.name, message.kind).inc()
+
+    def handle(self, message: Message) -> None:
+        MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
+        now = self.clock.now()
+        if isinstance(message, Decision):
+            if self.reconciler is None:
+                log.info("decision %s for %s: no driver configured, nothing enforced",
+                         message.message_id, message.system)
+                return
+            if self.reconciler.set_desired(message):
+                self.reconciler.reconcile(message.system, now)
+        elif isinstance(message, Alarm):
+            if self.faults is not None:
+                self.faults.on_alarm(message, now)
+            elif self.reconciler is not None and message.status == "insufficient-data" and message.vdu_name:
+                # OpenStack mode: the alarm names the dead server; it is removed and replaced
+                st = self.reconciler.state(message.system)
+                for s in st.servants:
+                    if message.vdu_name in (s.id, s.name):
+                        self.reconciler.condemn(message.system, s.id)
+                self.reconciler.reconcile(message.system, now)
+        elif isinstance(message, PolicyUpdated):
+            self._bounds.pop(message.system, None)
+            if self.reconciler is not None:
+                self.reconciler.state(message.system).dirty = True
+        elif isinstance(message, ExternalEvent) and self.reconciler is not None:
+            self.reconciler.note_incident(message.event_id, message.onset)
+
+    def tick(self, now: datetime) -> None:
+        if self.reconciler is not None:
+            self.reconciler.tick(now)
+        if self.faults is not None:
+            self.faults.tick(now)

@@ -1,0 +1,108 @@
+"""Table tests of the pure planner: clipping, repairs, counting, ordering, one change in flight."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from enforcer.model import Bounds, Servant
+from enforcer.planning import InFlight, plan
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def sv(n: int, status: str = "active", in_pool: bool = True, age_s: float = 60.0,
+       healthy: bool = True) -> Servant:
+    return Servant(f"id-{n}", f"arca-emergency-{n}", status, in_pool,  # type: ignore[arg-type]
+                   NOW - timedelta(seconds=age_s), healthy)
+
+
+ALL = Bounds(1, 15)
+CASES = [
+    # id, desired, bounds, servants, in_flight, condemned, expected steps, waiting, target
+    ("converged", 2, ALL, [sv(1), sv(2)], InFlight(), set(), [], "", 2),
+    ("scale-out-two", 4, ALL, [sv(1), sv(2)], InFlight(), set(),
+     ["create:arca-emergency-3", "create:arca-emergency-4"], "", 4),
+    ("scale-out-fills-name-gaps", 3, ALL, [sv(1), sv(3)], InFlight(), set(),
+     ["create:arca-emergency-2"], "", 3),
+    ("booting-counts", 3, ALL, [sv(1), sv(2), sv(3, "building", False, 5)], InFlight(), set(), [], "", 3),
+    ("duplicate-decision-no-second-create", 3, ALL, [sv(1), sv(2)],
+     InFlight(creating=frozenset({"arca-emergency-3"})), set(), [], "", 3),
+    ("top-up-while-creating", 5, ALL, [sv(1), sv(2)],
+     InFlight(creating=frozenset({"arca-emergency-3"})), set(),
+     ["create:arca-emergency-4", "create:arca-emergency-5"], "", 5),
+    ("above-max-clipped", 40, Bounds(1, 3), [sv(1)], InFlight(), set(),
+     ["create:arca-emergency-2", "create:arca-emergency-3"], "", 3),
+    ("below-min-clipped", 0, Bounds(2, 10), [sv(1), sv(2), sv(3)], InFlight(), set(),
+     ["remove:arca-emergency-3"], "", 2),
+    ("scale-in-booting-first", 2, ALL, [sv(1), sv(2), sv(3), sv(4, "building", False, 3)], InFlight(), set(),
+     ["remove:arca-emergency-4", "remove:arca-emergency-3"], "", 2),
+    ("scale-in-out-of-pool-before-newest", 2, ALL,
+     [sv(1, age_s=100), sv(2, in_pool=False, age_s=200), sv(3, age_s=10)],
+     InFlight(joining=frozenset({"id-2"})), set(), ["remove:arca-emergency-2"], "", 2),
+    ("scale-in-waits-for-creation", 1, ALL, [sv(1), sv(2)],
+     InFlight(creating=frozenset({"arca-emergency-3"})), set(), [], "scale-out in flight", 1),
+    ("scale-out-waits-for-scale-in", 5, ALL, [sv(1)],
+     InFlight(removing=frozenset({"id-2"}), scaling_in=True), set(), [], "scale-in in flight", 5),
+    ("error-server-removed-and-replaced", 2, ALL, [sv(1), sv(2, "error", False)], InFlight(), set(),
+     ["remove:arca-emergency-2", "create:arca-emergency-3"], "", 2),
+    ("stuck-in-build-past-deadline", 2, ALL, [sv(1), sv(2, "building", False, 500)], InFlight(), set(),
+     ["remove:arca-emergency-2", "create:arca-emergency-3"], "", 2),
+    ("condemned-after-failed-boot", 2, ALL, [sv(1), sv(2, "building", False, 30)], InFlight(), {"id-2"},
+     ["remove:arca-emergency-2", "create:arca-emergency-3"], "", 2),
+    ("dead-by-alarm", 1, ALL, [sv(1, healthy=False)], InFlight(), set(),
+     ["remove:arca-emergency-1", "create:arca-emergency-2"], "", 1),
+    ("active-out-of-pool-joined", 2, ALL, [sv(1), sv(2, in_pool=False)], InFlight(), set(),
+     ["join:arca-emergency-2"], "", 2),
+    ("server-deleted-behind-our-back", 3, ALL, [sv(1), sv(3)], InFlight(), set(),
+     ["create:arca-emergency-2"], "", 3),
+    ("removal-in-flight-not-counted", 2, ALL, [sv(1), sv(2), sv(3)],
+     InFlight(removing=frozenset({"id-3"}), scaling_in=True), set(), [], "", 2),
+]
+
+
+@pytest.mark.parametrize(
+    "desired,bounds,servants,in_flight,condemned,expected,waiting,target",
+    [c[1:] for c in CASES], ids=[c[0] for c in CASES],
+)
+def test_plan(desired: int, bounds: Bounds, servants: list[Servant], in_flight: InFlight,
+              condemned: set[str], expected: list[str], waiting: str, target: int) -> None:
+    p = plan("emergency", desired, bounds, servants, NOW, in_flight=in_flight, boot_timeout_s=120,
+             condemned=frozenset(condemned))
+    assert [f"{s.op}:{s.name}" for s in p.steps] == expected
+    assert p.waiting == waiting
+    assert p.target == target
+    assert p.clipped == (target != desired)
+
+
+REFUSALS = [
+    ("scale-out-forbidden", 3, frozenset({"scale_in", "heal"}), [sv(1)], [], ["create", "create"]),
+    ("scale-in-forbidden", 1, frozenset({"scale_out", "heal"}), [sv(1), sv(2)], [], ["remove"]),
+    ("heal-forbidden-still-scales", 2, frozenset({"scale_out", "scale_in"}), [sv(1), sv(2, "error")],
+     ["create"], ["remove"]),
+]
+
+
+@pytest.mark.parametrize("desired,allowed,servants,ops,refused", [c[1:] for c in REFUSALS],
+                         ids=[c[0] for c in REFUSALS])
+def test_plan_refuses_what_policy_forbids(desired: int, allowed: frozenset[str], servants: list[Servant],
+                                          ops: list[str], refused: list[str]) -> None:
+    p = plan("emergency", desired, Bounds(1, 15, allowed), servants, NOW)
+    assert [s.op for s in p.steps] == ops
+    assert [s.op for s in p.refused] == refused
+    assert all(s.category in allowed for s in p.steps)
+
+
+def test_bounds_are_validated() -> None:
+    with pytest.raises(ValueError, match="min_servants"):
+        Bounds(5, 2)
+    with pytest.raises(ValueError, match="unknown allowed"):
+        Bounds(1, 2, frozenset({"reboot"}))
+
+
+def test_plan_never_exceeds_bounds_whatever_desired() -> None:
+    for desired in range(0, 40):
+        p = plan("emergency", desired, Bounds(2, 9), [sv(i) for i in range(1, 6)], NOW)
+        after = 5 + sum(s.op == "create" for s in p.steps) - sum(s.op == "remove" for s in p.steps)
+        assert 2 <= after <= 9
