@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from arca.messages import Message, PolicyUpdated
-from arca.metrics import MESSAGES_PUBLISHED, MESSAGES_REJECTED
+from arca.metrics import MESSAGES_REJECTED
 from arca.service import Deps, Service
 from collector.amqp import AmqpIngest
 from collector.errors import IngestError
@@ -56,8 +56,7 @@ class CollectorService(Service):
         """Publish from any thread (HTTP, AMQP consumers, tick), one at a time."""
         def send() -> None:
             with self._publish_lock:
-                self.bus.publish(message)
-            MESSAGES_PUBLISHED.labels(service=self.name, kind=message.kind).inc()
+                self.bus.publish(message)  # counted by the bus (arca_messages_published_total)
 
         self.bus.call_soon_threadsafe(send)
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated
-from arca.metrics import MESSAGES_PUBLISHED, MESSAGES_RECEIVED
 from arca.service import Deps, Service
 from enforcer.drivers.base import ServantDriver
 from enforcer.drivers.osm import OsmClient
@@ -64,12 +63,10 @@ class EnforcerService(Service):
         return b
 
     def _publish(self, message: Message) -> None:
-        self.bus.publish(message)
-        MESSAGES_PUBLISHED.labels(self.name, message.kind).inc()
+        self.bus.publish(message)  # counted by the bus (arca_messages_published_total)
 
     def handle(self, message: Message) -> None:
-        MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
-        now = self.clock.now()
+        now = self.clock.now()  # deliveries are counted by the bus (arca_messages_received_total)
         if isinstance(message, Decision):
             if self.reconciler is None:
                 log.info("decision %s for %s: no driver configured, nothing enforced",
