@@ -1,0 +1,248 @@
+"""The four services as separate ``arca run`` processes on the real RabbitMQ and Oxigraph.
+
+Each serves /metrics on its own port (``ARCA_OPS__METRICS_PORT``) and writes JSON logs on stderr.
+The tests scrape every service over HTTP, have ``promtool check metrics`` judge each exposition,
+check the dashboard's queries against what the services really export, and follow one detector
+event's correlation id through the logs of the collector, analyzer, decider and enforcer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from opskit import (
+    PROMETHEUS_SYNTHETIC,
+    REPO,
+    dashboard,
+    dashboard_queries,
+    exported_names,
+    metric_names,
+    promtool,
+    scrape,
+)
+
+from arca.kb.sparql import SparqlKnowledgeBase
+from arca.settings import KbSettings
+from collector.http import EVENT_PATH
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
+
+SERVICES = ("collector", "analyzer", "decider", "enforcer")
+EVENT = REPO / "tests" / "data" / "collector" / "events" / "seismometer.json"
+GENERIC = (
+    "arca_messages_received_total", "arca_messages_published_total", "arca_messages_rejected_total",
+    "arca_handler_duration_seconds_bucket", "arca_service_info",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    metrics_port: int
+    log: Path
+    popen: subprocess.Popen[bytes]
+
+    def lines(self) -> list[dict[str, Any]]:
+        out = []
+        for raw in self.log.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(raw))
+            except json.JSONDecodeError:
+                out.append({"msg": raw, "not_json": True})
+        return out
+
+
+@dataclass
+class Loop:
+    procs: dict[str, Proc]
+    collector_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _wait_http(proc: Proc, url: str, deadline: float) -> None:
+    while True:
+        if proc.popen.poll() is not None:
+            pytest.fail(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log.read_text()[-4000:]}")
+        try:
+            requests.get(url, timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{proc.name}: no answer at {url} after 60 s:\n{proc.log.read_text()[-4000:]}")
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def loop(rabbit_url: str, oxigraph_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
+    kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=oxigraph_server.query_url,
+                                        update_url=oxigraph_server.update_url,
+                                        store_url=oxigraph_server.store_url))
+    for policy in sorted((REPO / "ontology" / "policies").glob("*.ttl")):  # severity scales, policies
+        kb.load_turtle(policy.read_bytes())
+    kb.close()
+    token = uuid.uuid4().hex[:8]
+    logs = tmp_path_factory.mktemp("service-logs")
+    collector_port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "ARCA_BUS__KIND": "rabbitmq",
+        "ARCA_BUS__URL": rabbit_url,
+        "ARCA_BUS__EXCHANGE": f"arca-{token}",
+        "ARCA_BUS__DEAD_LETTER_EXCHANGE": f"arca-{token}.dlx",
+        "ARCA_BUS__DEAD_LETTER_QUEUE": f"arca-{token}.dead-letter",
+        "ARCA_BUS__QUEUE_PREFIX": f"arca-{token}.",
+        "ARCA_KB__KIND": "sparql",
+        "ARCA_KB__QUERY_URL": oxigraph_server.query_url,
+        "ARCA_KB__UPDATE_URL": oxigraph_server.update_url,
+        "ARCA_KB__STORE_URL": oxigraph_server.store_url,
+        "ARCA_OPS__METRICS_HOST": "127.0.0.1",
+        "ARCA_OPS__LOG_JSON": "true",
+        "ARCA_OPS__LOG_LEVEL": "INFO",
+        "ARCA_COLLECTOR__HTTP_PORT": str(collector_port),
+        "ARCA_COLLECTOR__HTTP_HOST": "127.0.0.1",
+        "ARCA_COLLECTOR__DETECTORS_EXCHANGE": f"arca-{token}.detectors",
+        "ARCA_COLLECTOR__DETECTORS_QUEUE": f"arca-{token}.detectors",
+        "ARCA_ENFORCER__DRIVER": "none",
+    }
+    env.pop("ARCA_CONFIG_FILE", None)
+    procs: dict[str, Proc] = {}
+    try:
+        for name in SERVICES:
+            port = _free_port()
+            log = logs / f"{name}.jsonl"
+            with log.open("wb") as sink:
+                popen = subprocess.Popen(
+                    [sys.executable, "-m", "arca.cli.main", "run", name],
+                    env={**env, "ARCA_OPS__METRICS_PORT": str(port)},
+                    stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO,
+                )
+            procs[name] = Proc(name, port, log, popen)
+        deadline = time.monotonic() + 60
+        for proc in procs.values():
+            _wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
+        _wait_http(procs["collector"], f"http://127.0.0.1:{collector_port}/healthz", deadline)
+        yield Loop(procs, f"http://127.0.0.1:{collector_port}", env)
+    finally:
+        for proc in procs.values():
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_running_service_serves_its_metrics_over_http(loop: Loop, service: str) -> None:
+    text = scrape(loop.procs[service].metrics_port)
+    names = exported_names(text)
+    missing = [n for n in GENERIC if n not in names]
+    assert not missing
+    assert f'arca_service_info{{service="{service}"' in text
+    assert re.search(r"^process_cpu_seconds_total ", text, re.M)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_promtool_accepts_each_services_exposition(loop: Loop, service: str) -> None:
+    result = promtool("check", "metrics", stdin=scrape(loop.procs[service].metrics_port))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboard_queries_refer_only_to_what_the_running_services_export(loop: Loop) -> None:
+    exported = set().union(*(exported_names(scrape(p.metrics_port)) for p in loop.procs.values()))
+    unknown = {
+        where: sorted(metric_names(expr) - exported - PROMETHEUS_SYNTHETIC)
+        for where, expr in dashboard_queries(dashboard())
+        if metric_names(expr) - exported - PROMETHEUS_SYNTHETIC
+    }
+    assert not unknown
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            head, _, value = line.rpartition(" ")
+            got = ",".join(sorted(re.findall(r'\w+="[^"]*"', head)))
+            if got == want:
+                return float(value)
+    return 0.0
+
+
+def test_one_correlation_id_through_the_logs_of_all_four_services(loop: Loop) -> None:
+    consumed = {"analyzer": "event", "decider": "situation", "enforcer": "decision"}
+    received_before = {
+        name: _sample(scrape(loop.procs[name].metrics_port), "arca_messages_received_total",
+                      service=name, kind=kind)
+        for name, kind in consumed.items()
+    }
+    reply = requests.post(loop.collector_url + EVENT_PATH, data=EVENT.read_bytes(),
+                          headers={"Content-Type": "application/yang-data+json"}, timeout=10)
+    assert reply.status_code in (200, 202), reply.text
+
+    def published_event() -> dict[str, Any] | None:
+        for line in loop.procs["collector"].lines():
+            if line.get("msg", "").startswith("published event") and line.get("correlation_id"):
+                return line
+        return None
+
+    deadline = time.monotonic() + 30
+    first = published_event()
+    while first is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        first = published_event()
+    assert first is not None, loop.procs["collector"].log.read_text()[-3000:]
+    cid = first["correlation_id"]
+
+    expected = {
+        "collector": ["published event"],
+        "analyzer": ["handled event", "published situation"],
+        "decider": ["handled situation", "published decision"],
+        "enforcer": ["handled decision"],
+    }
+
+    def missing() -> dict[str, list[str]]:
+        out = {}
+        for name, prefixes in expected.items():
+            msgs = [d.get("msg", "") for d in loop.procs[name].lines() if d.get("correlation_id") == cid]
+            lack = [p for p in prefixes if not any(m.startswith(p) for m in msgs)]
+            if lack:
+                out[name] = lack
+        return out
+
+    while missing() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not missing(), {n: loop.procs[n].log.read_text()[-2000:] for n in missing()}
+
+    for name, proc in loop.procs.items():
+        mine = [d for d in proc.lines() if d.get("correlation_id") == cid]
+        assert all(d["service"] == name for d in mine)
+        assert all(not d.get("not_json") for d in proc.lines()), f"{name} wrote a non-JSON line"
+    # the deliveries behind those lines were counted by each service
+    for name, kind in consumed.items():
+        after = _sample(scrape(loop.procs[name].metrics_port), "arca_messages_received_total",
+                        service=name, kind=kind)
+        assert after >= received_before[name] + 1, name
