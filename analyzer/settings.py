@@ -11,3 +11,18 @@ class AnalyzerSettings(BaseModel):
     tick_interval_s: float = Field(
         default=1.0, gt=0, description="Seconds between self-dispatched ticks of the service."
     )
+    window_s: float = Field(
+        default=10.0, gt=0, description="Telemetry window (s, event time) the load is averaged over."
+    )
+    incident_ttl_s: float = Field(
+        default=120.0, gt=0, description="An announced incident is forgotten this long after its onset."
+    )
+    jump_factor: float = Field(
+        default=3.0, gt=1, description="Demand above this multiple of its quiet baseline is a load jump."
+    )
+    jump_min: float = Field(
+        default=0.5, ge=0, description="A load jump must also exceed the baseline by this many servants."
+    )
+    jump_rounds: int = Field(
+        default=2, ge=1, description="Telemetry rounds a jump must last to be detected as an incident."
+    )

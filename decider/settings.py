@@ -11,3 +11,21 @@ class DeciderSettings(BaseModel):
     tick_interval_s: float = Field(
         default=1.0, gt=0, description="Seconds between self-dispatched ticks of the service."
     )
+    prior_file: str | None = Field(
+        default=None,
+        description="Turtle file of arca:LearnedSample prior knowledge, loaded on start for every "
+        "system that has no sample in the knowledge base yet.",
+    )
+    svr_c: float = Field(default=20.0, gt=0, description="SVR regularisation C of the anticipator.")
+    svr_epsilon: float = Field(default=0.2, ge=0, description="SVR epsilon-tube width (servants).")
+    svr_gamma: float = Field(
+        default=0.5, gt=0, description="RBF kernel gamma on the features (severity / 2, elapsed / 8 s)."
+    )
+    samples_per_bucket: int = Field(
+        default=3, ge=1, description="Learned samples kept per (severity, second of elapsed time)."
+    )
+    max_samples: int = Field(default=2000, ge=10, description="Hard cap of learned samples per system.")
+    republish_s: float = Field(
+        default=30.0, gt=0,
+        description="On ticks, a decision is republished when its target changed or after this long.",
+    )

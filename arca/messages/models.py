@@ -138,6 +138,12 @@ class Situation(Message):
     incident_elapsed_s: float | None = None
     detected_from_load: bool = False
     trigger: str = ""
+    demand_servants: float | None = Field(default=None, ge=0.0)
+    """Offered load in servant-equivalents at 100 % CPU (sum of CPU / share of requests served)."""
+    load_time: datetime | None = None
+    """End of the telemetry window the load figures were averaged over."""
+    load_window_s: float | None = Field(default=None, ge=0.0)
+    """Length of that window (the load is centred half a window before ``load_time``)."""
 
 
 class Decision(Message):

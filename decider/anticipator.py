@@ -1,0 +1,161 @@
+"""The anticipator: an SVR (RBF) mapping (incident severity, seconds since the incident) -> MSA.
+
+Immutable value object: ``with_sample`` returns a new anticipator holding one more learned sample
+(the sample set is decimated so the SVR fit stays cheap), and the SVR is fitted lazily, once per
+sample set, the first time a prediction is asked for. The same samples always give the same
+predictions, so a decider restarted from the samples kept in the knowledge base predicts exactly
+what the old one did.
+
+Section 7.4 of the draft: the prediction is the minimum servant amount (MSA), the floor the
+reactive part builds on. Beyond the draft, ``floor`` anticipates the provisioning lead time: the
+floor at ``elapsed`` is the largest MSA predicted over ``[elapsed, elapsed + lead]``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sklearn.svm import SVR
+
+from arca.metrics import MODEL_FIT_SECONDS
+
+ELAPSED_SCALE_S = 8.0
+"""Seconds of elapsed time worth one unit of severity in the RBF kernel's distance."""
+
+
+@dataclass(frozen=True, order=True)
+class LearnedSample:
+    """One correlation vector: an incident of ``severity``, ``elapsed_s`` after it, needed ``amount``."""
+
+    severity: int
+    elapsed_s: float
+    amount: int
+    learned_at: datetime | None = field(default=None, compare=False)
+    sample_id: str = field(default="", compare=False)
+    source: str = field(default="learned", compare=False)
+    """``learned`` (a correction) or ``prior`` (seeded knowledge)."""
+
+    @property
+    def bucket(self) -> tuple[int, int]:
+        return (self.severity, math.floor(self.elapsed_s))
+
+
+@dataclass(frozen=True)
+class AnticipatorConfig:
+    """Hyper-parameters and the bounds of the learning cost."""
+
+    c: float = 20.0
+    epsilon: float = 0.2
+    gamma: float = 0.5
+    per_bucket: int = 3
+    """Samples kept per (severity, whole second of elapsed time): older ones are dropped."""
+    max_samples: int = 2000
+    """Hard cap of the sample set (oldest dropped first)."""
+    baseline: int = 1
+    """MSA when nothing happens: severity-0 anchors and the value far from any sample."""
+
+
+SEVERITY_SCALE = 0.5
+"""Kernel distance of one severity step."""
+
+
+def _features(severity: np.ndarray, elapsed: np.ndarray) -> np.ndarray:
+    return np.column_stack([severity.astype(float) * SEVERITY_SCALE, elapsed.astype(float) / ELAPSED_SCALE_S])
+
+
+class Anticipator:
+    """A decimated sample set and the SVR fitted on it (lazily, once)."""
+
+    def __init__(self, samples: Iterable[LearnedSample] = (),
+                 config: AnticipatorConfig | None = None) -> None:
+        self.config = config or AnticipatorConfig()
+        self.samples: tuple[LearnedSample, ...] = tuple(samples)
+        self._model: SVR | None = None
+        self._fitted = False
+        self.fit_seconds: float | None = None
+
+    # -- learning ---------------------------------------------------------------------------------
+    def with_sample(self, sample: LearnedSample) -> tuple[Anticipator, list[LearnedSample]]:
+        """A new anticipator that also knows ``sample``; returns it and the samples it dropped."""
+        kept = [*self.samples, sample]
+        dropped: list[LearnedSample] = []
+        same = [s for s in kept if s.bucket == sample.bucket]
+        if len(same) > self.config.per_bucket:
+            excess = set(map(id, same[: len(same) - self.config.per_bucket]))
+            dropped = [s for s in kept if id(s) in excess]
+            kept = [s for s in kept if id(s) not in excess]
+        if len(kept) > self.config.max_samples:
+            dropped.extend(kept[: len(kept) - self.config.max_samples])
+            kept = kept[len(kept) - self.config.max_samples:]
+        return Anticipator(kept, self.config), dropped
+
+    def with_config(self, config: AnticipatorConfig) -> Anticipator:
+        return self if config == self.config else Anticipator(self.samples, config)
+
+    @property
+    def trained(self) -> bool:
+        """True once at least one sample is known (a cold anticipator predicts nothing)."""
+        return bool(self.samples)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    # -- prediction -------------------------------------------------------------------------------
+    def _fit(self) -> SVR | None:
+        if self._fitted:
+            return self._model
+        self._fitted = True
+        if not self.samples:
+            return None
+        started = time.perf_counter()
+        ordered = sorted(self.samples)  # the fit does not depend on the order samples came in
+        sev = np.array([s.severity for s in ordered])
+        ela = np.array([s.elapsed_s for s in ordered])
+        y = np.array([float(s.amount) for s in ordered]) - self.config.baseline
+        # anchors: no incident (severity 0) needs the baseline whatever the elapsed time
+        span = np.linspace(0.0, max(60.0, float(ela.max())), 16)
+        sev = np.concatenate([sev, np.zeros_like(span)])
+        ela = np.concatenate([ela, span])
+        y = np.concatenate([y, np.zeros_like(span)])
+        model = SVR(kernel="rbf", C=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma)
+        model.fit(_features(sev, ela), y)
+        self._model = model
+        self.fit_seconds = time.perf_counter() - started
+        MODEL_FIT_SECONDS.observe(self.fit_seconds)
+        return model
+
+    def refit(self) -> float:
+        """Fit now (off the decision path, e.g. right after learning); returns the seconds it took."""
+        self._fit()
+        return self.fit_seconds or 0.0
+
+    def predict(self, severity: int, elapsed: Sequence[float] | np.ndarray) -> np.ndarray | None:
+        """Predicted MSA at each elapsed time (None when cold)."""
+        model = self._fit()
+        if model is None:
+            return None
+        ela = np.asarray(elapsed, dtype=float)
+        sev = np.full_like(ela, float(severity))
+        out: np.ndarray = model.predict(_features(sev, ela)) + self.config.baseline
+        return out
+
+    def predict_one(self, severity: int, elapsed_s: float) -> float | None:
+        out = self.predict(severity, [elapsed_s])
+        return None if out is None else float(out[0])
+
+    def floor(self, severity: int, elapsed_s: float, lead_s: float, step_s: float = 1.0) -> float | None:
+        """Largest MSA predicted over ``[elapsed, elapsed + lead]`` (None when cold)."""
+        n = max(1, math.ceil(max(0.0, lead_s) / step_s) + 1)
+        grid = np.linspace(elapsed_s, elapsed_s + max(0.0, lead_s), n)
+        out = self.predict(severity, grid)
+        return None if out is None else float(out.max())
+
+
+def to_amount(prediction: float) -> int:
+    """Whole servants for a prediction (rounded half up)."""
+    return math.floor(prediction + 0.5)

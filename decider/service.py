@@ -1,0 +1,170 @@
+"""The decider micro-service: situations in, decisions out, through each system's policy strategy.
+
+Wiring only: the decision logic is the pure strategies (``decider.loop``, ``decider.baselines``).
+Policies come from the knowledge base (reloaded on ``PolicyUpdated``); learned samples are kept in
+the knowledge base and the anticipator is rebuilt from them on start. Ticks re-evaluate the last
+situation of every system at the clock's time, so anticipation and expiration move with time even
+when telemetry is silent; a tick publishes only when the decision changed (or ``republish_s``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from arca import metrics
+from arca.kb.messages import store_message
+from arca.messages import Decision, Message, PolicyUpdated, Situation
+from arca.service import Deps, Service
+from decider.anticipator import Anticipator, AnticipatorConfig
+from decider.loop import ArcaState
+from decider.policy import Policy, PolicyError, load_policies
+from decider.samples import LEARNED_GRAPH, forget_sample, load_samples, store_sample, systems_with_samples
+from decider.strategies import make_strategy
+from decider.strategy import Outcome, Strategy, seconds
+
+log = logging.getLogger(__name__)
+
+
+class DeciderService(Service):
+    """Decides the servants of every controlled system."""
+
+    name = "decider"
+    patterns = ("situation.#", "policy.#")
+
+    def __init__(self, deps: Deps, strategies: Mapping[str, Strategy] | None = None) -> None:
+        super().__init__(deps)
+        self.custom_strategies = dict(strategies or {})
+        cfg = self.settings.decider
+        self.config = AnticipatorConfig(c=cfg.svr_c, epsilon=cfg.svr_epsilon, gamma=cfg.svr_gamma,
+                                        per_bucket=cfg.samples_per_bucket, max_samples=cfg.max_samples)
+        self.policies: dict[str, Policy] = {}
+        self.states: dict[str, tuple[str, Any]] = {}
+        self.anticipators: dict[str, Anticipator] = {}
+        self.last_situation: dict[str, Situation] = {}
+        self.last_decision: dict[str, Decision] = {}
+        self._strategies: dict[str, Strategy] = {}
+        self.reload_policies()
+        if cfg.prior_file:
+            self.seed_prior(cfg.prior_file)
+
+    # -- knowledge ---------------------------------------------------------------------------------
+    def reload_policies(self) -> None:
+        try:
+            self.policies = load_policies(self.kb)
+        except PolicyError as exc:  # a bad policy in the store: keep the previous ones
+            log.error("policies not reloaded: %s", exc)
+            return
+        for system, policy in self.policies.items():
+            entry = self.states.get(system)
+            if entry is not None and entry[0] != policy.strategy:
+                del self.states[system]  # strategy switched: start it fresh (the anticipator stays)
+        log.info("policies loaded: %s", ", ".join(f"{s}={p.strategy}" for s, p in self.policies.items()))
+
+    def seed_prior(self, path: str) -> None:
+        """Load prior samples from a Turtle file unless the store already has samples."""
+        if systems_with_samples(self.kb):
+            return
+        self.kb.load_turtle(Path(path).read_bytes(), LEARNED_GRAPH)
+        self.kb.flush()
+        self.anticipators.clear()
+
+    def policy(self, system: str) -> Policy:
+        policy = self.policies.get(system)
+        if policy is None:
+            log.warning("no policy for system %s: using defaults", system)
+            policy = self.policies[system] = Policy(system=system)
+        return policy
+
+    def anticipator(self, system: str) -> Anticipator:
+        """The system's anticipator (rebuilt from the knowledge base the first time)."""
+        model = self.anticipators.get(system)
+        if model is None:
+            model = Anticipator(load_samples(self.kb, system), self._config(system))
+            model.refit()
+            self.anticipators[system] = model
+            metrics.LEARNED_SAMPLES.labels(system).set(len(model))
+        return model
+
+    def _config(self, system: str) -> AnticipatorConfig:
+        policy = self.policies.get(system)
+        base = policy.default_servants if policy else 1
+        return AnticipatorConfig(c=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma,
+                                 per_bucket=self.config.per_bucket, max_samples=self.config.max_samples,
+                                 baseline=base)
+
+    def strategy(self, name: str) -> Strategy:
+        if name not in self._strategies:
+            self._strategies[name] = self.custom_strategies.get(name) or make_strategy(name)
+        return self._strategies[name]
+
+    # -- messages ----------------------------------------------------------------------------------
+    def handle(self, message: Message) -> None:
+        metrics.MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
+        if isinstance(message, Situation):
+            self.last_situation[message.system] = message
+            self.decide(message, message.event_time, force=True)
+        elif isinstance(message, PolicyUpdated):
+            self.reload_policies()
+            self.anticipators = {s: m.with_config(self._config(s)) for s, m in self.anticipators.items()}
+
+    def tick(self, now: datetime) -> None:
+        for _system, situation in list(self.last_situation.items()):
+            self.decide(situation, max(now, situation.event_time), force=False)
+
+    def decide(self, situation: Situation, now: datetime, *, force: bool) -> Decision | None:
+        """Run the system's strategy once; publish the decision (on ticks only if it changed)."""
+        system = situation.system
+        policy = self.policy(system)
+        strategy = self.strategy(policy.strategy)
+        entry = self.states.get(system)
+        if entry is None or entry[0] != policy.strategy:
+            state: Any = strategy.initial_state(policy)
+        else:
+            state = entry[1]
+        if isinstance(state, ArcaState):
+            state = ArcaState(**{**state.__dict__, "anticipator": self.anticipator(system)})
+        last = self.last_decision.get(system)
+        if last is not None and now < last.event_time:
+            now = last.event_time
+        outcome, new_state = strategy.decide(situation, policy, state, now)
+        self.states[system] = (policy.strategy, new_state)
+        if isinstance(new_state, ArcaState):
+            self.anticipators[system] = new_state.anticipator
+        self._persist(system, outcome)
+        decision = self._decision(situation, policy, outcome, now)
+        if not force and last is not None and _same(last, decision) and \
+                seconds(now, last.event_time) < self.settings.decider.republish_s:
+            return None
+        self.last_decision[system] = decision
+        self.bus.publish(decision)
+        store_message(self.kb, decision)
+        metrics.MESSAGES_PUBLISHED.labels(self.name, decision.kind).inc()
+        metrics.SERVANTS_DESIRED.labels(system).set(decision.target_servants)
+        metrics.MSA.labels(system).set(decision.msa)
+        metrics.LEARNED_SAMPLES.labels(system).set(decision.learned_samples)
+        metrics.DECISIONS.labels(system, decision.rule).inc()
+        return decision
+
+    def _persist(self, system: str, outcome: Outcome) -> None:
+        for sample in outcome.forgotten:
+            forget_sample(self.kb, sample)
+        for sample in outcome.learned:
+            store_sample(self.kb, system, sample)
+
+    def _decision(self, situation: Situation, policy: Policy, outcome: Outcome, now: datetime) -> Decision:
+        return Decision(
+            event_time=now, producer=self.name, **situation.follow(),
+            system=situation.system, strategy=policy.strategy, target_servants=outcome.target,
+            msa=outcome.msa, reason=outcome.reason, rule=outcome.rule,
+            predicted_msa=outcome.predicted_msa, clipped=outcome.clipped,
+            learned_samples=outcome.learned_samples, situation_id=situation.message_id,
+            incident_id=outcome.incident_id,
+        )
+
+
+def _same(a: Decision, b: Decision) -> bool:
+    return (a.target_servants, a.msa, a.rule, a.clipped) == (b.target_servants, b.msa, b.rule, b.clipped)
