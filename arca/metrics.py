@@ -59,7 +59,8 @@ SERVICE_INFO = Info("arca_service", "The ARCA service of this process and its ve
 # --- loop reaction times (domain: collector/decider/enforcer/analyzer) ------------------------
 EVENT_TO_DECISION_SECONDS = Histogram(
     "arca_event_to_decision_seconds",
-    "Detector event received by the collector -> decision published (wall time).",
+    "Detector event (its notification time) -> decision published, on the decider's clock "
+    "(wall time in production).",
     buckets=_LATENCY_BUCKETS,
 )
 DECISION_TO_ENFORCEMENT_SECONDS = Histogram(

@@ -15,6 +15,7 @@ bus). Observations are logged at DEBUG (they are many), every other kind at INFO
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -29,10 +30,13 @@ from arca.bus.base import BusStats, DeadLetter, Handler, Reject
 from arca.clock import Clock
 from arca.kb import KnowledgeBase
 from arca.logs import current_service
-from arca.messages import Message
+from arca.messages import Decision, Message, Situation
 from arca.settings import ArcaSettings
 
 log = logging.getLogger("arca.service")
+
+_handling: contextvars.ContextVar[Message | None] = contextvars.ContextVar("handling", default=None)
+"""The message whose handler is running (what a publish is caused by)."""
 
 QUIET_KINDS = frozenset({"observation"})
 """Message kinds logged at DEBUG (high volume); every other kind is logged at INFO."""
@@ -60,7 +64,7 @@ class Service(ABC):
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.bus: Bus = ServiceBus(deps.bus, self.name)
+        self.bus: Bus = ServiceBus(deps.bus, self.name, deps.clock)
         self.kb = deps.kb
         self.clock = deps.clock
         self.settings = deps.settings
@@ -76,6 +80,7 @@ class Service(ABC):
     def deliver(self, message: Message) -> None:
         """``handle`` one delivery, timed, counted and logged with its correlation id."""
         token = current_service.set(self.name)
+        cause = _handling.set(message)
         outcome = "error"
         start = time.perf_counter()
         try:
@@ -100,6 +105,7 @@ class Service(ABC):
                     "duration_ms": round(elapsed * 1000, 3),
                 },
             )
+            _handling.reset(cause)
             current_service.reset(token)
 
     def run_tick(self, now: datetime) -> None:
@@ -126,9 +132,10 @@ class Service(ABC):
 class ServiceBus(Bus):
     """The bus as one service sees it: publishes are logged, labelled and turned into gauges."""
 
-    def __init__(self, inner: Bus, service: str) -> None:
+    def __init__(self, inner: Bus, service: str, clock: Clock | None = None) -> None:
         self.inner = inner
         self.service = service
+        self.clock = clock
 
     @property
     def stats(self) -> BusStats:  # type: ignore[override]
@@ -153,6 +160,12 @@ class ServiceBus(Bus):
         finally:
             current_service.reset(token)
         metrics.record_published(message)
+        cause = _handling.get()
+        if (isinstance(message, Decision) and isinstance(cause, Situation) and cause.trigger == "event"
+                and self.clock is not None):
+            # the situation of a detector event carries the event's time: detector event -> decision
+            elapsed = (self.clock.now() - cause.event_time).total_seconds()
+            metrics.EVENT_TO_DECISION_SECONDS.observe(max(0.0, elapsed))
 
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         token = current_service.set(self.service)

@@ -103,7 +103,6 @@ class DeciderService(Service):
 
     # -- messages ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
-        metrics.MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
         if isinstance(message, Situation):
             self.last_situation[message.system] = message
             self.decide(message, message.event_time, force=True)
@@ -142,7 +141,6 @@ class DeciderService(Service):
         self.last_decision[system] = decision
         self.bus.publish(decision)
         store_message(self.kb, decision)
-        metrics.MESSAGES_PUBLISHED.labels(self.name, decision.kind).inc()
         metrics.SERVANTS_DESIRED.labels(system).set(decision.target_servants)
         metrics.MSA.labels(system).set(decision.msa)
         metrics.LEARNED_SAMPLES.labels(system).set(decision.learned_samples)

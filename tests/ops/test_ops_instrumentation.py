@@ -6,7 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 import pytest
@@ -152,3 +152,20 @@ def test_a_rejected_delivery_logs_a_warning_with_the_reason(logs: io.StringIO) -
     assert len(handled) == 1
     assert handled[0]["level"] == "WARNING"
     assert "system 'bad' is not controlled" in handled[0]["outcome"]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "observed"),
+    [("event", 1), ("telemetry", 0)],
+    ids=["event-situation-observed", "telemetry-situation-not"],
+)
+def test_event_to_decision_is_timed_on_the_service_clock(trigger: str, observed: int) -> None:
+    bus = InMemoryBus()
+    clock = SimClock(T0 + timedelta(seconds=0.25))  # the decider runs 250 ms after the event
+    relay = Relay(Deps(bus=bus, kb=EmbeddedKnowledgeBase(), clock=clock, settings=ArcaSettings()))
+    relay.attach()
+    count = sample("arca_event_to_decision_seconds_count")
+    total = sample("arca_event_to_decision_seconds_sum")
+    bus.publish(situation("instr-e", trigger=trigger))  # event_time T0, as the analyzer sets it
+    assert sample("arca_event_to_decision_seconds_count") == count + observed
+    assert sample("arca_event_to_decision_seconds_sum") == pytest.approx(total + 0.25 * observed)
