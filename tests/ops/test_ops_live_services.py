@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rdflib
 import requests
 from opskit import (
     PROMETHEUS_SYNTHETIC,
@@ -38,6 +39,7 @@ from opskit import (
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.settings import KbSettings
 from collector.http import EVENT_PATH
+from decider.policy import policy_from_graph, policy_graph
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
 
@@ -92,14 +94,23 @@ def _wait_http(proc: Proc, url: str, deadline: float) -> None:
             time.sleep(0.2)
 
 
+def _wait_log(proc: Proc, text: str, deadline: float) -> None:
+    while not any(d.get("msg") == text for d in proc.lines()):
+        if proc.popen.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{proc.name}: no log line {text!r}:\n{proc.log.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def loop(rabbit_url: str, oxigraph_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
     kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=oxigraph_server.query_url,
                                         update_url=oxigraph_server.update_url,
                                         store_url=oxigraph_server.store_url))
-    for policy in sorted((REPO / "ontology" / "policies").glob("*.ttl")):  # severity scales, policies
-        kb.load_turtle(policy.read_bytes())
+    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
+    policy = REPO / "ontology" / "policies" / "emergency.ttl"  # the reference system's policy
+    (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]
+    kb.replace_graph(policy.read_bytes(), policy_graph(system))
     kb.close()
     token = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("service-logs")
@@ -143,6 +154,8 @@ def loop(rabbit_url: str, oxigraph_server: Any, tmp_path_factory: pytest.TempPat
         for proc in procs.values():
             _wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
         _wait_http(procs["collector"], f"http://127.0.0.1:{collector_port}/healthz", deadline)
+        for proc in procs.values():  # subscribed: its queue is bound, nothing published gets lost
+            _wait_log(proc, f"service {proc.name} started", deadline)
         yield Loop(procs, f"http://127.0.0.1:{collector_port}", env)
     finally:
         for proc in procs.values():
@@ -153,32 +166,6 @@ def loop(rabbit_url: str, oxigraph_server: Any, tmp_path_factory: pytest.TempPat
                 proc.popen.wait(20)
             except subprocess.TimeoutExpired:
                 proc.popen.kill()
-
-
-@pytest.mark.parametrize("service", SERVICES)
-def test_each_running_service_serves_its_metrics_over_http(loop: Loop, service: str) -> None:
-    text = scrape(loop.procs[service].metrics_port)
-    names = exported_names(text)
-    missing = [n for n in GENERIC if n not in names]
-    assert not missing
-    assert f'arca_service_info{{service="{service}"' in text
-    assert re.search(r"^process_cpu_seconds_total ", text, re.M)
-
-
-@pytest.mark.parametrize("service", SERVICES)
-def test_promtool_accepts_each_services_exposition(loop: Loop, service: str) -> None:
-    result = promtool("check", "metrics", stdin=scrape(loop.procs[service].metrics_port))
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_dashboard_queries_refer_only_to_what_the_running_services_export(loop: Loop) -> None:
-    exported = set().union(*(exported_names(scrape(p.metrics_port)) for p in loop.procs.values()))
-    unknown = {
-        where: sorted(metric_names(expr) - exported - PROMETHEUS_SYNTHETIC)
-        for where, expr in dashboard_queries(dashboard())
-        if metric_names(expr) - exported - PROMETHEUS_SYNTHETIC
-    }
-    assert not unknown
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -246,3 +233,40 @@ def test_one_correlation_id_through_the_logs_of_all_four_services(loop: Loop) ->
         after = _sample(scrape(loop.procs[name].metrics_port), "arca_messages_received_total",
                         service=name, kind=kind)
         assert after >= received_before[name] + 1, name
+
+
+def test_the_loop_state_is_exported_by_the_process_that_knows_it(loop: Loop) -> None:
+    """After the magnitude-6 event (severity 3 on the seismo-hq scale) of the test above."""
+    analyzer = scrape(loop.procs["analyzer"].metrics_port)
+    decider = scrape(loop.procs["decider"].metrics_port)
+    assert _sample(analyzer, "arca_incident_severity", system="emergency") == 3
+    assert _sample(analyzer, "arca_messages_published_total", service="analyzer", kind="situation") >= 1
+    assert _sample(decider, "arca_servants_desired", system="emergency") >= 1
+    assert _sample(decider, "arca_event_to_decision_seconds_count") >= 1
+    assert _sample(decider, "arca_messages_published_total", service="decider", kind="decision") >= 1
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_running_service_serves_its_metrics_over_http(loop: Loop, service: str) -> None:
+    text = scrape(loop.procs[service].metrics_port)
+    names = exported_names(text)
+    missing = [n for n in GENERIC if n not in names]
+    assert not missing
+    assert f'arca_service_info{{service="{service}"' in text
+    assert re.search(r"^process_cpu_seconds_total ", text, re.M)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_promtool_accepts_each_services_exposition(loop: Loop, service: str) -> None:
+    result = promtool("check", "metrics", stdin=scrape(loop.procs[service].metrics_port))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboard_queries_refer_only_to_what_the_running_services_export(loop: Loop) -> None:
+    exported = set().union(*(exported_names(scrape(p.metrics_port)) for p in loop.procs.values()))
+    unknown = {
+        where: sorted(metric_names(expr) - exported - PROMETHEUS_SYNTHETIC)
+        for where, expr in dashboard_queries(dashboard())
+        if metric_names(expr) - exported - PROMETHEUS_SYNTHETIC
+    }
+    assert not unknown
