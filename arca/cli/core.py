@@ -18,6 +18,8 @@ def register(sub: Any) -> None:
     load = kb_sub.add_parser("load", help="Load a Turtle file into the configured store.")
     load.add_argument("file", help="Turtle file to load.")
     load.add_argument("--graph", help="Named graph IRI (default graph when omitted).")
+    load.add_argument("--replace", action="store_true",
+                      help="Replace the named graph instead of adding to it (needs --graph).")
     load.set_defaults(func=cmd_kb_load)
 
 
@@ -32,15 +34,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_load(args: argparse.Namespace) -> int:
-    from arca.kb import KnowledgeBaseError
+    from arca.kb import KnowledgeBaseError, TermError
     from arca.runtime import make_kb
 
+    if args.replace and not args.graph:
+        raise CliError("--replace needs --graph (the named graph to replace)")
     data = read_file(args.file)
     kb = make_kb(settings())
     try:
-        n = kb.load_turtle(data, args.graph)
-        kb.flush()
-    except KnowledgeBaseError as exc:
+        n = kb.replace_graph(data, args.graph) if args.replace else kb.load_turtle(data, args.graph)
+        kb.close()
+    except (KnowledgeBaseError, TermError) as exc:
         raise CliError(f"{args.file}: {exc}") from exc
     print(f"loaded {n} triples from {args.file}")
     return 0

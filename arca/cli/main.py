@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "enforcer.cli",
     "testbed.cli",
     "arca.cli.ops",
+    "arca.cli.bench",
 )
 """Modules whose ``register(subparsers)`` adds commands (missing ones are skipped)."""
 

@@ -2,7 +2,8 @@
 
 A message is stored as exactly the triples it has on the wire (``arca.messages.codec``) in the
 named graph ``arca:graph/<kind>`` — N-Triples produced by our own serialiser is valid inside
-``INSERT DATA``, so nothing untrusted is pasted into a query.
+``INSERT DATA`` (every ``$`` escaped as ``\\u0024`` so it cannot act as a placeholder), so nothing
+untrusted is pasted into a query unescaped.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def graph_of(kind: str) -> IRI:
 
 def store_message(kb: KnowledgeBase, message: Message, *, sync: bool = False) -> None:
     """Insert the message's triples into ``arca:graph/<kind>`` (buffered unless ``sync``)."""
-    body = encode(message).decode()
+    # "$" would read as a template placeholder: write it as the codepoint escape \u0024, which
+    # SPARQL (like N-Triples) resolves inside strings and IRIs, so the stored text is unchanged
+    body = encode(message).decode().replace("$", "\\u0024")
     template = f"INSERT DATA {{ GRAPH $g {{\n{body}}} }}"
     if sync:
         kb.update(template, g=graph_of(message.kind))

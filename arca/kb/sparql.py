@@ -42,9 +42,8 @@ class SparqlKnowledgeBase(KnowledgeBase):
 
     def __init__(self, settings: KbSettings) -> None:
         self.settings = settings
-        self.session = requests.Session()
-        if settings.username is not None:
-            self.session.auth = (settings.username, settings.password or "")
+        self.session = self._new_session()
+        self._write_session = self._new_session()  # the writer thread's own keep-alive connection
         self._lock = threading.Condition()
         self._pending: list[str] = []
         self._submitted = 0  # updates submitted so far
@@ -56,13 +55,20 @@ class SparqlKnowledgeBase(KnowledgeBase):
         self._writer = threading.Thread(target=self._write_loop, name="arca-kb-writer", daemon=True)
         self._writer.start()
 
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        if self.settings.username is not None:
+            session.auth = (self.settings.username, self.settings.password or "")
+        return session
+
     # ------------------------------------------------------------------ reads and direct writes
 
     def _post(self, url: str, *, data: Any, headers: dict[str, str] | None = None,
-              params: dict[str, str] | None = None, method: str = "POST") -> requests.Response:
+              params: dict[str, str] | None = None, method: str = "POST",
+              session: requests.Session | None = None) -> requests.Response:
         try:
-            r = self.session.request(method, url, data=data, headers=headers, params=params,
-                                     timeout=self.settings.timeout_s)
+            r = (session or self.session).request(method, url, data=data, headers=headers, params=params,
+                                                  timeout=self.settings.timeout_s)
         except requests.RequestException as exc:
             raise KnowledgeBaseError(f"{url}: {exc.__class__.__name__}: {exc}") from exc
         if r.status_code >= 400:
@@ -100,8 +106,8 @@ class SparqlKnowledgeBase(KnowledgeBase):
     def update(self, template: str, **bindings: Any) -> None:
         self._update_text(render(template, bindings))
 
-    def _update_text(self, text: str) -> None:
-        self._post(self.settings.update_url, data={"update": with_prefixes(text)})
+    def _update_text(self, text: str, session: requests.Session | None = None) -> None:
+        self._post(self.settings.update_url, data={"update": with_prefixes(text)}, session=session)
 
     def _store(self, method: str, data: str | bytes, graph: str | None) -> int:
         body = data.encode() if isinstance(data, str) else data
@@ -160,6 +166,7 @@ class SparqlKnowledgeBase(KnowledgeBase):
                 self._lock.notify_all()
             self._writer.join(5)
             self.session.close()
+            self._write_session.close()
 
     def _write_loop(self) -> None:
         interval = self.settings.write_flush_interval_s
@@ -186,7 +193,7 @@ class SparqlKnowledgeBase(KnowledgeBase):
         delay = 0.1
         for attempt in range(1, _RETRIES + 1):
             try:
-                self._update_text(text)
+                self._update_text(text, self._write_session)
                 self.batches += 1
                 return
             except KnowledgeBaseError as exc:

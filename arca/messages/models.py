@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -54,7 +54,7 @@ class Message(BaseModel):
         system = getattr(self, "system", None)
         return str(system) if system else "_"
 
-    def follow(self) -> dict[str, str]:
+    def follow(self) -> dict[str, Any]:
         """Envelope kwargs for a message caused by this one (keeps the correlation id)."""
         return {"correlation_id": self.correlation_id}
 

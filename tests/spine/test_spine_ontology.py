@@ -10,7 +10,7 @@ import rdflib
 from pyshacl import validate
 from rdflib.collection import Collection
 from rdflib.compare import isomorphic
-from rdflib.namespace import OWL, RDF, RDFS, XSD
+from rdflib.namespace import OWL, RDF, RDFS
 
 from arca.messages import (
     MESSAGE_TYPES,
@@ -26,9 +26,10 @@ from arca.messages import (
     encode,
 )
 from arca.messages.schema import field_specs, ontology_turtle, shapes_turtle
-from arca.namespace import ARCA_NS, ONTOLOGY_DIR
+from arca.namespace import ARCA_NS, ONTOLOGY_DIR, XSD_NS
 
 ARCA = rdflib.Namespace(ARCA_NS)
+XSD = rdflib.Namespace(XSD_NS)
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 SAMPLES: dict[str, Message] = {
@@ -65,6 +66,12 @@ def conforms(data: bytes | str) -> tuple[bool, str]:
     return bool(ok), str(text)
 
 
+def union(g: rdflib.Graph, node: rdflib.term.Node) -> set[rdflib.term.Node]:
+    members = g.value(node, OWL.unionOf)
+    assert members is not None, f"{node} is neither an IRI nor an owl:unionOf"
+    return set(Collection(g, members))
+
+
 def test_samples_cover_every_message_type() -> None:
     assert set(SAMPLES) == set(MESSAGE_TYPES)
 
@@ -87,14 +94,12 @@ def test_every_model_field_is_declared_with_its_range(name: str) -> None:
         ranges = set(g.objects(prop, RDFS.range))
         assert len(ranges) == 1, f"arca:{spec.prop} needs exactly one rdfs:range"
         (rng,) = ranges
-        allowed = {rng} if isinstance(rng, rdflib.URIRef) else set(
-            Collection(g, g.value(rng, OWL.unionOf)))
+        allowed = {rng} if isinstance(rng, rdflib.URIRef) else union(g, rng)
         assert XSD[spec.xsd] in allowed, f"arca:{spec.prop} range does not include xsd:{spec.xsd}"
         domains = list(g.objects(prop, RDFS.domain))
         assert len(domains) == 1, f"arca:{spec.prop} needs exactly one rdfs:domain"
         dom = domains[0]
-        members = {dom} if isinstance(dom, rdflib.URIRef) else set(
-            Collection(g, g.value(dom, OWL.unionOf)))
+        members = {dom} if isinstance(dom, rdflib.URIRef) else union(g, dom)
         assert ARCA[name] in members or ARCA.Message in members, f"arca:{spec.prop} domain misses {name}"
 
 

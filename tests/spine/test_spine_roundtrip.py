@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from arca.messages import MESSAGE_TYPES, Message, decode, encode
 from arca.messages.schema import FieldSpec, field_specs
 
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)  # no lone surrogates
+TEXT = st.text(st.characters(codec="utf-8"), max_size=40)  # no lone surrogates
 IDS = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=36)  # IRI-safe ids
 
 
@@ -23,7 +23,7 @@ def _strategy(spec: FieldSpec) -> st.SearchStrategy[Any]:
     lo = spec.min_inclusive
     hi = spec.max_inclusive
     if spec.xsd == "string":
-        return st.text(st.characters(blacklist_categories=("Cs",)), min_size=spec.min_length or 0,
+        return st.text(st.characters(codec="utf-8"), min_size=spec.min_length or 0,
                        max_size=40)
     if spec.xsd == "integer":
         return st.integers(min_value=int(lo) if lo is not None else -(2**62),

@@ -1,0 +1,28 @@
+"""Helpers shared by the spine tests (bus settings on the throw-away vhost, waiting)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from arca.settings import BusSettings
+
+
+def bus_settings(rabbit_url: str, unique: str, **overrides: object) -> BusSettings:
+    """Settings whose exchange, dead-letter names and queue prefix are unique to one test."""
+    values: dict[str, object] = dict(
+        kind="rabbitmq", url=rabbit_url, exchange=f"arca-{unique}", dead_letter_exchange=f"dlx-{unique}",
+        dead_letter_queue=f"dlq-{unique}", queue_prefix=f"t-{unique}.", reconnect_initial_s=0.2,
+        reconnect_max_s=2.0, confirm_timeout_s=30.0,
+    )
+    values.update(overrides)
+    return BusSettings.model_validate(values)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true; fail (AssertionError) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)

@@ -1,0 +1,60 @@
+"""``arca kb load`` against the real Oxigraph server, configured only by ARCA_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arca.cli.main import main
+from arca.kb import IRI
+from arca.kb.sparql import SparqlKnowledgeBase
+from arca.namespace import ARCA_NS, ONTOLOGY_DIR
+from arca.settings import KbSettings
+
+GRAPH = ARCA_NS + "graph/ontology/arca"
+
+
+@pytest.fixture
+def kb_env(oxigraph: object, monkeypatch: pytest.MonkeyPatch) -> SparqlKnowledgeBase:
+    monkeypatch.setenv("ARCA_KB__KIND", "sparql")
+    for part in ("query", "update", "store"):
+        monkeypatch.setenv(f"ARCA_KB__{part.upper()}_URL", getattr(oxigraph, f"{part}_url"))
+    return SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=oxigraph.query_url,  # type: ignore[attr-defined]
+                                          update_url=oxigraph.update_url,  # type: ignore[attr-defined]
+                                          store_url=oxigraph.store_url))  # type: ignore[attr-defined]
+
+
+def count(kb: SparqlKnowledgeBase) -> int:
+    rows = kb.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH $g { ?s ?p ?o } }", g=IRI(GRAPH))
+    return int(rows[0]["n"])
+
+
+@pytest.mark.oxigraph
+def test_kb_load_replace_is_idempotent(kb_env: SparqlKnowledgeBase,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(ONTOLOGY_DIR / "arca.ttl")
+    assert main(["kb", "load", "--replace", "--graph", GRAPH, path]) == 0
+    first = count(kb_env)
+    assert first > 100
+    assert main(["kb", "load", "--replace", "--graph", GRAPH, path]) == 0
+    assert count(kb_env) == first  # blank nodes are not duplicated by a reload
+    assert f"loaded {first} triples" in capsys.readouterr().out
+    assert kb_env.ask("ASK { GRAPH $g { arca:Decision a owl:Class } }".replace(
+        "owl:Class", "<http://www.w3.org/2002/07/owl#Class>"), g=IRI(GRAPH))
+    kb_env.close()
+
+
+@pytest.mark.oxigraph
+def test_kb_load_rejects_bad_input(kb_env: SparqlKnowledgeBase, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("arca:x arca:y .")
+    assert main(["kb", "load", "--graph", GRAPH, str(bad)]) == 1
+    assert "bad.ttl" in capsys.readouterr().err
+    assert main(["kb", "load", "--replace", str(bad)]) == 1
+    assert "--replace needs --graph" in capsys.readouterr().err
+    assert main(["kb", "load", str(tmp_path / "missing.ttl")]) == 1
+    assert main(["kb", "load", "--graph", "not an iri", str(ONTOLOGY_DIR / "arca.ttl")]) == 1
+    assert "not a safe absolute IRI" in capsys.readouterr().err
+    kb_env.close()
