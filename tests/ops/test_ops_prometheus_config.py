@@ -70,3 +70,22 @@ def test_the_discard_alert_fires_above_one_percent(tmp_path: Path) -> None:
     }))
     result = promtool("test", "rules", str(test))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_mounts_the_ops_files_where_their_configs_point() -> None:
+    compose = yaml.safe_load((OPS.parent / "compose.yaml").read_text())
+    services = compose["services"]
+    for service in SERVICES:  # each scrape target exists and serves on 9100
+        env = services[service]["environment"]
+        assert str(env["ARCA_OPS__METRICS_PORT"]) == "9100", service
+    assert "rabbitmq" in services
+    prom = {v.split(":")[1]: v.split(":")[0] for v in services["prometheus"]["volumes"]}
+    assert prom["/etc/prometheus/prometheus.yml"] == "./ops/prometheus/prometheus.yml"
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    for pattern in config["rule_files"]:  # relative to the config file, inside the container
+        directory = "/etc/prometheus/" + pattern.rsplit("/", 1)[0]
+        assert prom[directory] == "./ops/prometheus/" + pattern.rsplit("/", 1)[0]
+    graf = {v.split(":")[1]: v.split(":")[0] for v in services["grafana"]["volumes"]}
+    assert graf["/etc/grafana/provisioning"] == "./ops/grafana/provisioning"
+    provider = yaml.safe_load((OPS / "grafana/provisioning/dashboards/arca.yaml").read_text())
+    assert graf[provider["providers"][0]["options"]["path"]] == "./ops/grafana/dashboards"
