@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -55,6 +56,10 @@ def register(sub: Any) -> None:
                       help="Print the notification instead of sending it.")
     send.set_defaults(func=cmd_send)
 
+    bench = ev.add_parser("bench", help="Measure the per-event ingest cost (validate + build + encode).")
+    bench.add_argument("-n", type=int, default=2000, help="Events per stage (default 2000).")
+    bench.set_defaults(func=cmd_bench)
+
 
 def _scales(path: str | None) -> SeverityScales:
     from arca.kb import EmbeddedKnowledgeBase
@@ -74,6 +79,7 @@ def _scales(path: str | None) -> SeverityScales:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    logging.getLogger("collector").setLevel(logging.ERROR)  # the verdict below says it once
     data = read_file(args.file)
     cfg = settings().collector
     ingestor = Ingestor(cfg, lambda _m: None, _scales(args.scales), producer="arca-cli")
@@ -176,4 +182,15 @@ def _send_http(url: str | None, s: Any, body: bytes, token: str | None) -> int:
             detail = resp.text
         raise CliError(f"collector refused the event ({resp.status_code}): {detail}")
     print(resp.text)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from collector.bench import measure
+
+    if args.n < 1:
+        raise CliError("-n must be at least 1")
+    for stage, r in measure(args.n).items():
+        print(f"{stage:15s} n={int(r['n'])} mean={r['mean_us']:.0f}us p50={r['p50_us']:.0f}us "
+              f"p99={r['p99_us']:.0f}us ({r['per_s']:.0f}/s)")
     return 0

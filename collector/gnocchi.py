@@ -50,10 +50,10 @@ def openstack_fetchers(conn: Any) -> tuple[ListServers, FetchMeasures]:
     return list_servers, fetch_measures
 
 
-def parse_measures(data: Any, path: str = "/") -> list[tuple[datetime, float, float]]:
+def parse_measures(data: Any, path: str = "") -> list[tuple[datetime, float, float]]:
     """Gnocchi measures ``[[timestamp, granularity, value], ...]`` of the finest granularity."""
     if not isinstance(data, list):
-        raise IngestError("gnocchi", path, "measures must be a JSON array")
+        raise IngestError("gnocchi", path or "/", "measures must be a JSON array")
     rows = []
     for i, item in enumerate(data):
         if not (isinstance(item, list) and len(item) == 3):

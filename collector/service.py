@@ -44,7 +44,7 @@ class CollectorService(Service):
     ) -> None:
         super().__init__(deps)
         self.cfg = self.settings.collector
-        self._publish_lock = threading.Lock()
+        self._publish_lock = threading.RLock()
         self.ingestor = Ingestor(self.cfg, self.emit, load_scales(self.kb))
         self.gnocchi = gnocchi
         self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
@@ -53,12 +53,13 @@ class CollectorService(Service):
 
     # --- output -------------------------------------------------------------------------------
     def emit(self, message: Message) -> None:
-        """Publish from any thread (HTTP, AMQP consumers, tick), one at a time."""
-        def send() -> None:
-            with self._publish_lock:
-                self.bus.publish(message)  # counted by the bus (arca_messages_published_total)
+        """Publish from any thread (HTTP, AMQP consumers, tick), one at a time.
 
-        self.bus.call_soon_threadsafe(send)
+        The lock also serialises the in-process bus, whose ``call_soon_threadsafe`` delivers in the
+        calling thread; on RabbitMQ it only enqueues onto the bus's delivery thread.
+        """
+        with self._publish_lock:
+            self.bus.call_soon_threadsafe(lambda: self.bus.publish(message))
 
     # --- lifecycle ----------------------------------------------------------------------------
     def attach(self) -> None:

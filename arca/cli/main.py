@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "enforcer.cli",
     "testbed.cli",
     "arca.cli.ops",
+    "arca.demo.cli",
     "arca.cli.bench",
 )
 """Modules whose ``register(subparsers)`` adds commands (missing ones are skipped)."""
@@ -76,4 +77,5 @@ def read_file(path: str) -> bytes:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module, not ``__main__``: sub-commands raise ``arca.cli.main.CliError``.
+    sys.exit(importlib.import_module("arca.cli.main").main())

@@ -51,7 +51,7 @@ class RunMetrics:
         return out
 
 
-def measure(records: Sequence[StepRecord], incident_times: Sequence[float] = (),
+def measure(records: Sequence[Any], incident_times: Sequence[float] = (),
             window_s: float = 60.0) -> RunMetrics:
     """Metrics of one run from its step records."""
     total = sum(sum(r.demand.values()) * r.dt for r in records)

@@ -6,6 +6,10 @@ API reports tags) the tag ``arca-managed``; anything else is invisible to this d
 never drained nor deleted. Each servant is one member (address, ``member_port``) of every
 configured pool (by default, every pool of the project: one per building load balancer).
 
+Reads go through the SDK's service proxies (keystoneauth adapters with the catalog's endpoints and
+the token) as plain JSON: building openstacksdk ``Resource`` objects costs ~1 ms each, which would
+dominate a simulated run; writes use the SDK's resource calls.
+
 Errors: 5xx/429, timeouts and connection failures become ``TransientError`` (retried by the
 action with backoff); other HTTP refusals become ``PermanentError``.
 """
@@ -61,10 +65,27 @@ def _call(what: str, fn: Callable[[], T]) -> T:
         if code >= 500 or code == 429 or code == 0:
             raise TransientError(f"{what}: HTTP {code or '?'} {exc.details or exc}") from exc
         raise PermanentError(f"{what}: HTTP {code} {exc.details or exc}") from exc
-    except (ks_exc.ConnectionError, ks_exc.RetriableConnectionFailure, ks_exc.http.HttpError) as exc:
+    except ks_exc.http.NotFound as exc:
+        raise PermanentError(f"{what}: not found") from exc
+    except ks_exc.http.HttpError as exc:
+        code = exc.http_status or 0
+        if code >= 500 or code == 429 or code == 0:
+            raise TransientError(f"{what}: HTTP {code or '?'} {exc}") from exc
+        raise PermanentError(f"{what}: HTTP {code} {exc}") from exc
+    except (ks_exc.ConnectionError, ks_exc.RetriableConnectionFailure) as exc:
         raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from exc
     except os_exc.SDKException as exc:
         raise TransientError(f"{what}: {exc}") from exc
+
+
+def _json(adapter: Any, path: str, **params: Any) -> dict[str, Any]:
+    """GET ``path`` through an SDK service proxy; HTTP errors raise (the proxies do not by themselves)."""
+    resp = adapter.get(path, params=params or None)
+    os_exc.raise_from_response(resp)
+    data = resp.json()
+    if not isinstance(data, dict):
+        raise os_exc.SDKException(f"GET {path}: the answer is not a JSON object")
+    return data
 
 
 class OpenStackDriver:
@@ -109,14 +130,14 @@ class OpenStackDriver:
 
     # --- reading --------------------------------------------------------------------------------
     @staticmethod
-    def owned(server: Any, system: str) -> bool:
-        meta = server.metadata or {}
-        tags = server.tags
+    def owned(server: dict[str, Any], system: str) -> bool:
+        meta = server.get("metadata") or {}
+        tags = server.get("tags")
         return bool(meta.get(OWNER_KEY) == system and (tags is None or OWNER_TAG in tags))
 
     @staticmethod
-    def address(server: Any) -> str | None:
-        for entries in (server.addresses or {}).values():
+    def address(server: dict[str, Any]) -> str | None:
+        for entries in (server.get("addresses") or {}).values():
             for entry in entries:
                 if entry.get("addr"):
                     return str(entry["addr"])
@@ -126,47 +147,52 @@ class OpenStackDriver:
         """Pool id -> member addresses."""
         out: dict[str, set[str]] = {}
         for pid in self.pool_ids():
-            out[pid] = {m.address for m in self._pool_members(pid)}
+            out[pid] = {str(m.get("address")) for m in self._pool_members(pid)}
         return out
 
-    def _pool_members(self, pid: str) -> list[Any]:
+    def _pool_members(self, pid: str) -> list[dict[str, Any]]:
         lb = self.conn.load_balancer
-        return _call(f"list members of {pid}", lambda: list(lb.members(pid)))
+        data = _call(f"list members of {pid}", lambda: _json(lb, f"/lbaas/pools/{pid}/members"))
+        return list(data.get("members", []))
 
-    def _servant(self, server: Any, members: dict[str, set[str]]) -> Servant:
+    def _servant(self, server: dict[str, Any], members: dict[str, set[str]]) -> Servant:
         addr = self.address(server)
         in_pool = bool(members) and addr is not None and all(addr in m for m in members.values())
         created = None
-        if server.created_at:
+        if server.get("created"):
             try:
-                created = datetime.fromisoformat(str(server.created_at).replace("Z", "+00:00"))
+                created = datetime.fromisoformat(str(server["created"]).replace("Z", "+00:00"))
                 if created.tzinfo is None:
                     created = created.replace(tzinfo=UTC)
             except ValueError:
                 created = None
-        return Servant(server.id, server.name, _STATUS.get(str(server.status).upper(), "unknown"),
-                       in_pool, created)
+        return Servant(str(server["id"]), str(server.get("name", "")),
+                       _STATUS.get(str(server.get("status", "")).upper(), "unknown"), in_pool, created)
 
     def list_servants(self, system: str) -> list[Servant]:
-        servers = _call("list servers", lambda: list(self.conn.compute.servers(
-            details=True, tags=OWNER_TAG)))
+        compute = self.conn.compute
+        data = _call("list servers", lambda: _json(compute, "/servers/detail", tags=OWNER_TAG))
+        servers = list(data.get("servers", []))
         mine = [s for s in servers if self.owned(s, system)]
         members = self._members() if mine else {}
         return sorted((self._servant(s, members) for s in mine), key=lambda s: s.name)
 
-    def _get(self, server_id: str) -> Any | None:
+    def _get(self, server_id: str) -> dict[str, Any] | None:
+        compute = self.conn.compute
         try:
-            return _call("get server", lambda: self.conn.compute.get_server(server_id))
+            data = _call("get server", lambda: _json(compute, f"/servers/{server_id}"))
         except PermanentError as exc:
-            if isinstance(exc.__cause__, os_exc.NotFoundException):
+            if isinstance(exc.__cause__, os_exc.NotFoundException | ks_exc.http.NotFound):
                 return None
             raise
+        server = data.get("server")
+        return dict(server) if isinstance(server, dict) else None
 
     def get_servant(self, system: str, server_id: str) -> Servant | None:
         server = self._get(server_id)
         if server is None or not self.owned(server, system):
             return None
-        members = self._members() if str(server.status).upper() == "ACTIVE" else {}
+        members = self._members() if str(server.get("status", "")).upper() == "ACTIVE" else {}
         return self._servant(server, members)
 
     def find_servant(self, system: str, name: str) -> Servant | None:
@@ -187,7 +213,7 @@ class OpenStackDriver:
         log.info("created server %s (%s) for %s", server.id, name, system)
         return str(server.id)
 
-    def _owned_or_refuse(self, system: str, server_id: str) -> Any | None:
+    def _owned_or_refuse(self, system: str, server_id: str) -> dict[str, Any] | None:
         server = self._get(server_id)
         if server is not None and not self.owned(server, system):
             raise PermanentError(f"server {server_id} is not owned by ARCA for {system}: not touched")
@@ -204,7 +230,7 @@ class OpenStackDriver:
             if addr not in addrs:
                 _call(f"add member to {pid}", partial(
                     self.conn.load_balancer.create_member, pid, address=addr,
-                    protocol_port=self.settings.member_port, name=server.name))
+                    protocol_port=self.settings.member_port, name=server.get("name")))
 
     def remove_from_pool(self, system: str, server_id: str) -> None:
         server = self._owned_or_refuse(system, server_id)
@@ -215,13 +241,13 @@ class OpenStackDriver:
             return
         for pid in self.pool_ids():
             for m in self._pool_members(pid):
-                if m.address == addr:
+                if m.get("address") == addr:
                     _call(f"delete member of {pid}", partial(
-                        self.conn.load_balancer.delete_member, m, pid, ignore_missing=True))
+                        self.conn.load_balancer.delete_member, m["id"], pid, ignore_missing=True))
 
     def delete_servant(self, system: str, server_id: str) -> None:
         server = self._owned_or_refuse(system, server_id)
         if server is None:
             return
         _call("delete server", lambda: self.conn.compute.delete_server(server_id, ignore_missing=True))
-        log.info("deleted server %s (%s) of %s", server_id, server.name, system)
+        log.info("deleted server %s (%s) of %s", server_id, server.get("name"), system)

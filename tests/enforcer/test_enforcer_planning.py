@@ -77,9 +77,9 @@ def test_plan(desired: int, bounds: Bounds, servants: list[Servant], in_flight: 
 
 
 REFUSALS = [
-    ("scale-out-forbidden", 3, frozenset({"scale_in", "heal"}), [sv(1)], [], ["create", "create"]),
-    ("scale-in-forbidden", 1, frozenset({"scale_out", "heal"}), [sv(1), sv(2)], [], ["remove"]),
-    ("heal-forbidden-still-scales", 2, frozenset({"scale_out", "scale_in"}), [sv(1), sv(2, "error")],
+    ("scale-out-forbidden", 3, frozenset({"scale-in", "heal"}), [sv(1)], [], ["create", "create"]),
+    ("scale-in-forbidden", 1, frozenset({"scale-out", "heal"}), [sv(1), sv(2)], [], ["remove"]),
+    ("heal-forbidden-still-scales", 2, frozenset({"scale-out", "scale-in"}), [sv(1), sv(2, "error")],
      ["create"], ["remove"]),
 ]
 

@@ -1,0 +1,272 @@
+"""One demo run: a strategy on a timeline, the whole loop wired as in production, in simulated time.
+
+Embedded default: ``InMemoryBus(manual=True)`` + ``EmbeddedKnowledgeBase`` + ``SimClock`` — no broker
+nor store. The testbed serves its emulated OpenStack APIs on loopback HTTP; the collector polls
+Gnocchi (``cpu_util``) through openstacksdk and, when the testbed serves them, the HAProxy stats;
+the analyzer, decider and enforcer services are the production classes; the enforcer drives the
+testbed through the real OpenStack driver (openstacksdk over HTTP). Detector notifications are
+fed as the collector would publish them (an ``ExternalEvent`` per incident, after the testbed's
+detector delay).
+
+Time advances in 1 s steps (plus a stop at each detector notification); at every stop the bus is
+drained and each service ticks when its interval is due, so a 10-minute timeline runs in seconds.
+The same seed gives the same run: the model, the services and the bus are deterministic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from arca.bus import InMemoryBus
+from arca.clock import SimClock
+from arca.demo.metrics import RunMetrics, measure
+from arca.demo.oracle import OracleStrategy
+from arca.demo.plot import Series
+from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
+from arca.messages import Decision, ExternalEvent, Message
+from arca.service import Deps, Service
+from arca.settings import ArcaSettings
+from enforcer.drivers.openstack import OpenStackDriver
+from enforcer.service import EnforcerService
+from enforcer.settings import EnforcerSettings
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "emergency"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+BASE_POLICY: dict[str, Any] = {
+    "lowThreshold": 0.5, "highThreshold": 0.7, "minServants": 1, "maxServants": 15,
+    "defaultServants": 1, "leadTimeSeconds": 10.0, "expirationSeconds": 45.0,
+}
+STRATEGIES: dict[str, dict[str, Any]] = {
+    "arca": {"strategy": "arca", "anticipation": True},
+    "arca-reactive": {"strategy": "arca-reactive", "anticipation": False},
+    "threshold-paper": {"strategy": "threshold", "thresholdUp": 0.7, "thresholdDown": 0.3,
+                        "coolOffSeconds": 300.0},
+    "threshold-repo": {"strategy": "threshold", "thresholdUp": 0.5, "thresholdDown": 0.0,
+                       "coolOffSeconds": 120.0},
+    "proportional": {"strategy": "proportional", "targetLoad": 0.7, "tolerance": 0.1,
+                     "syncPeriodSeconds": 15.0, "stabilisationSeconds": 300.0},
+    "static": {"strategy": "static", "staticAmount": 15},
+    # the oracle is plugged where the decider's strategy goes: it replaces the 'static' strategy
+    "oracle": {"strategy": "static", "staticAmount": 1},
+}
+"""Demo strategy name -> policy properties (``arca:<name>``) on top of ``BASE_POLICY``."""
+LEARNING = frozenset({"arca"})
+"""Strategies that learn: they run the training timeline before the reference one."""
+
+
+def policy_turtle(name: str, system: str = SYSTEM, overrides: Mapping[str, Any] | None = None) -> str:
+    """The admin policy of a demo strategy, in Turtle (the decider's vocabulary)."""
+    from arca.namespace import ARCA_NS
+
+    props = {**BASE_POLICY, **STRATEGIES[name], **(overrides or {})}
+    lines = [f"@prefix arca: <{ARCA_NS}> .", "", f"<{ARCA_NS}policy/{system}> a arca:Policy ;",
+             f'    arca:system "{system}" ;']
+    for key, value in props.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = str(value)
+        elif isinstance(value, float):
+            text = f'"{value!r}"^^<http://www.w3.org/2001/XMLSchema#double>'
+        else:
+            text = f'"{value}"'
+        lines.append(f"    arca:{key} {text} ;")
+    lines.append('    arca:allowedAction "scale-out", "scale-in", "heal" .')
+    return "\n".join(lines) + "\n"
+
+
+def apply_policy(kb: KnowledgeBase, name: str, system: str = SYSTEM) -> None:
+    from decider.policy import policy_graph
+
+    kb.replace_graph(policy_turtle(name, system).encode(), str(policy_graph(system)))
+    kb.flush()
+
+
+@dataclass
+class RunResult:
+    """What one run produced."""
+
+    name: str
+    metrics: RunMetrics
+    series: Series
+    decisions: list[Decision] = field(default_factory=list)
+    enforcement_outcomes: dict[str, int] = field(default_factory=dict)
+    surface: list[list[float]] | None = None
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.decisions: list[Decision] = []
+        self.outcomes: dict[str, int] = {}
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Decision):
+            self.decisions.append(message)
+        elif message.kind == "enforcement":
+            key = f"{getattr(message, 'action', '?')}:{getattr(message, 'outcome', '?')}"
+            self.outcomes[key] = self.outcomes.get(key, 0) + 1
+
+
+def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: Any = None,
+        surface_elapsed: list[float] | None = None) -> RunResult:
+    """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before."""
+    from analyzer.service import AnalyzerService
+    from collector.gnocchi import GnocchiPoller, openstack_fetchers
+    from collector.service import CollectorService
+    from decider.service import DeciderService
+    from testbed.model import ModelParams
+    from testbed.platform import Testbed
+
+    wall0 = time.perf_counter()
+    params = params or ModelParams(require_pool_membership=True)
+    kb = kb if kb is not None else EmbeddedKnowledgeBase()
+    apply_policy(kb, name)
+    clock = SimClock(START)
+    tb = Testbed(timeline, params, clock=clock).start()
+    try:
+        conn = tb.connect()
+        auth = tb.auth()
+        settings = ArcaSettings(enforcer=EnforcerSettings(
+            auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
+            project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
+            resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0,
+        ))
+        bus = InMemoryBus(manual=True)
+        deps = Deps(bus=bus, kb=kb, clock=clock, settings=settings)
+        granularity = params.telemetry_granularity_s
+        gnocchi = GnocchiPoller(*openstack_fetchers(conn), interval_s=granularity)
+        collector = CollectorService(deps, gnocchi=gnocchi, haproxy=_haproxy_pollers(tb, granularity))
+        analyzer = AnalyzerService(deps)
+        custom = {}
+        if name == "oracle":
+            custom["static"] = OracleStrategy(_required_fn(tb.model), START, params.boot_delay_s)
+        decider = DeciderService(deps, strategies=custom)
+        enforcer = EnforcerService(deps, driver=OpenStackDriver(settings.enforcer, conn))
+        services: list[Service] = [collector, analyzer, decider, enforcer]
+        for svc in services:
+            svc.attach()
+        recorder = _Recorder()
+        bus.subscribe("demo.recorder", ["decision.#", "enforcement.#"], recorder)
+        _play(tb, clock, bus, services, _detector_feed(tb, bus))
+        metrics = measure(tb.model.records, [i.at_s for i in timeline.incidents])
+        surface = None
+        if surface_elapsed is not None:
+            surface = _surface(decider, surface_elapsed)
+        series = _series(tb.model.records, recorder.decisions)
+        collector.close()
+    finally:
+        tb.stop()
+    wall = time.perf_counter() - wall0
+    metrics = RunMetrics(**{**metrics.__dict__, "wall_s": round(wall, 3)})
+    return RunResult(name, metrics, series, recorder.decisions, recorder.outcomes, surface)
+
+
+def _haproxy_pollers(tb: Any, interval_s: float) -> list[Any]:
+    """HAProxy stats pollers when the testbed serves them (one per building load balancer)."""
+    import requests
+
+    from collector.haproxy import HaproxyPoller
+
+    urls = getattr(tb, "haproxy_urls", None)
+    if not callable(urls):
+        return []
+    pollers = []
+    for lb, (url, domain) in sorted(urls().items()):
+        def fetch(url: str = url) -> str:
+            resp = requests.get(url, timeout=5)
+            resp.raise_for_status()
+            return resp.text
+
+        pollers.append(HaproxyPoller(fetch, system=SYSTEM, lb_name=lb, domain=domain, interval_s=interval_s))
+    return pollers
+
+
+def _required_fn(model: Any) -> Callable[[float], int]:
+    high = float(BASE_POLICY["highThreshold"])
+
+    def required(t_s: float) -> int:
+        return int(model.demand.required_servants(t_s, high, model.params.capacity_rps))
+
+    return required
+
+
+def _detector_feed(tb: Any, bus: InMemoryBus) -> Callable[[float], None]:
+    """Publishes one ``ExternalEvent`` per incident once its detector delay has passed."""
+    model = tb.model
+    delay = float(model.params.detector_delay_s)
+    pending = sorted((inc.at_s + delay, i, inc) for i, inc in enumerate(model.timeline.incidents))
+
+    def feed(t: float) -> None:
+        while pending and pending[0][0] <= t + 1e-9:
+            due, i, inc = pending.pop(0)
+            bus.publish(ExternalEvent(
+                event_time=model.time_of(due), producer="collector", event_id=f"incident-{i + 1}",
+                source=f"seismometer-{inc.domain}", onset=model.time_of(inc.at_s),
+                payload_kind="seismometer", severity=int(inc.severity), domain=inc.domain,
+            ))
+
+    feed.stops = [p[0] for p in pending]  # type: ignore[attr-defined]
+    return feed
+
+
+def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service],
+          feed: Callable[[float], None]) -> None:
+    model = tb.model
+    duration = float(model.timeline.duration_s)
+    stops = sorted({float(t) for t in range(0, int(duration) + 1)} | set(getattr(feed, "stops", [])))
+    next_tick = {svc.name: 0.0 for svc in services}
+    for t in stops:
+        if t > duration:
+            break
+        model.advance_to(t)
+        clock.set(max(clock.now(), model.time_of(t)))
+        feed(t)
+        bus.drain()
+        now = clock.now()
+        for svc in services:
+            if t + 1e-9 >= next_tick[svc.name]:
+                next_tick[svc.name] = t + svc.tick_interval_s
+                svc.tick(now)
+                bus.drain()
+
+
+def _series(records: list[Any], decisions: list[Decision]) -> Series:
+    s = Series()
+    di = 0
+    msa = 0.0
+    target = 0.0
+    ordered = sorted(decisions, key=lambda d: d.event_time)
+    for r in records:
+        at = START + timedelta(seconds=r.t)
+        while di < len(ordered) and ordered[di].event_time <= at:
+            msa = float(ordered[di].msa)
+            target = float(ordered[di].target_servants)
+            di += 1
+        s.t.append(r.t)
+        s.demand.append(sum(r.demand.values()))
+        s.capacity.append(r.capacity_rps)
+        s.servants.append(r.existing)
+        s.in_service.append(r.eligible)
+        s.msa.append(msa)
+        s.target.append(target)
+        s.discarded.append(sum(r.discarded.values()) / r.dt if r.dt else 0.0)
+    return s
+
+
+def _surface(decider: Any, elapsed: list[float]) -> list[list[float]] | None:
+    model = decider.anticipator(SYSTEM)
+    rows = []
+    for severity in (1, 2, 3, 4):
+        pred = model.predict(severity, elapsed)
+        if pred is None:
+            return None
+        rows.append([round(float(v), 3) for v in pred])
+    return rows

@@ -1,0 +1,122 @@
+"""State shared by the emulated APIs: tokens, injected faults, the service URLs of the catalog."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from testbed.model import TestbedModel
+
+REGION = "RegionOne"
+PROJECT_ID = "0c4e939acacf4376bdcd1129f1a054ad"
+PROJECT_NAME = "emergency"
+USER_ID = "a7d0d8bc4ea64e6cbd5c9d8d6b1ef5b1"
+DOMAIN_ID = "default"
+DOMAIN_NAME = "Default"
+
+
+@dataclass
+class Faults:
+    """Injected failures: the next N requests to a service get an HTTP error status."""
+
+    pending: dict[str, list[int]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def inject(self, service: str, count: int, status: int = 503) -> None:
+        with self.lock:
+            self.pending.setdefault(service, []).extend([status] * count)
+
+    def take(self, service: str) -> int | None:
+        with self.lock:
+            queue = self.pending.get(service)
+            if queue:
+                return queue.pop(0)
+            return None
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pending.clear()
+
+
+@dataclass
+class Credentials:
+    username: str = "arca"
+    password: str = "arca-secret"
+    project_name: str = PROJECT_NAME
+    user_domain_name: str = DOMAIN_NAME
+    project_domain_name: str = DOMAIN_NAME
+
+
+@dataclass
+class Cloud:
+    """Everything the emulated APIs share: the model, tokens, faults and each service's URL."""
+
+    model: TestbedModel
+    credentials: Credentials = field(default_factory=Credentials)
+    faults: Faults = field(default_factory=Faults)
+    tokens: set[str] = field(default_factory=set)
+    urls: dict[str, str] = field(default_factory=dict)
+    """Service type -> public endpoint URL (filled when the servers are bound)."""
+    requests_served: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def new_token(self) -> str:
+        token = "gAAAAA" + uuid.uuid4().hex + uuid.uuid4().hex
+        with self.lock:
+            self.tokens.add(token)
+        return token
+
+    def valid(self, token: str | None) -> bool:
+        with self.lock:
+            return token is not None and token in self.tokens
+
+    def count(self, service: str) -> None:
+        with self.lock:
+            self.requests_served[service] = self.requests_served.get(service, 0) + 1
+
+
+def error(status: int, message: str, kind: str = "") -> tuple[Response, int]:
+    """An OpenStack-style error body, e.g. ``{"itemNotFound": {"code": 404, "message": ...}}``."""
+    name = kind or {
+        400: "badRequest",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "itemNotFound",
+        409: "conflictingRequest",
+        503: "serviceUnavailable",
+    }.get(status, "computeFault")
+    return jsonify({name: {"code": status, "message": message}}), status
+
+
+def guard(
+    app: Flask,
+    cloud: Cloud,
+    service: str,
+    *,
+    auth: bool = True,
+    open_paths: tuple[str, ...] = ("/",),
+    on_error: Callable[[int, str], Any] | None = None,
+) -> None:
+    """Install fault injection and token checking on ``app`` (version documents need no token)."""
+
+    def check() -> Any:
+        cloud.count(service)
+        status = cloud.faults.take(service)
+        if status is not None:
+            if on_error:
+                return on_error(status, "injected fault")
+            return error(status, "Service temporarily unavailable (injected by the testbed)")
+        if not auth or request.path in open_paths or request.path.rstrip("/") in open_paths:
+            return None
+        if not cloud.valid(request.headers.get("X-Auth-Token")):
+            if on_error:
+                return on_error(401, "authentication required")
+            return error(401, "The request you have made requires authentication.")
+        return None
+
+    app.before_request(check)

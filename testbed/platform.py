@@ -1,0 +1,191 @@
+"""The whole emulated NFVI: the model plus every HTTP API, a real-time ticker, and connection helpers.
+
+tb = Testbed(load_timeline("reference"))
+tb.start()                  # binds every API on loopback (free ports unless told otherwise)
+conn = tb.connect()         # an unmodified openstacksdk Connection to the emulated cloud
+tb.model.advance(10)        # simulated time moves only when told (or with tb.start_ticker(speed))
+tb.stop()
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from flask import Flask
+
+from arca.clock import SimClock
+from testbed.api import control, glance, gnocchi, haproxy, keystone, nova, octavia, osm_nbi
+from testbed.api.common import REGION, Cloud, Credentials
+from testbed.detectors import Detectors
+from testbed.model import ModelParams, TestbedModel
+from testbed.notifications import NovaNotifier
+from testbed.osm import Osm
+from testbed.serving import ServedApp, bind, serve
+from testbed.sinks import ListSink, Sink
+from testbed.timeline import Timeline
+
+API_NAMES: tuple[str, ...] = (
+    "identity",
+    "compute",
+    "image",
+    "metric",
+    "load-balancer",
+    "osm",
+    "haproxy",
+    "control",
+)
+"""Every API served, in port order (``port_base + index`` when a port base is given)."""
+CATALOG_PATHS = {"identity": "/v3", "compute": "/v2.1", "image": "", "metric": "", "load-balancer": ""}
+"""Catalog services and the path of their endpoint URL."""
+
+
+class Testbed:
+    """Model + emulated APIs; ``start()`` serves them, ``stop()`` shuts them down."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        params: ModelParams | None = None,
+        *,
+        host: str = "127.0.0.1",
+        ports: dict[str, int] | None = None,
+        port_base: int | None = None,
+        clock: SimClock | None = None,
+        credentials: Credentials | None = None,
+        extra_apps: dict[str, Flask] | None = None,
+        notification_sink: Sink | None = None,
+        alarm_sink: Sink | None = None,
+        detector_sink: Sink | None = None,
+        detector_kind: str = "seismometer",
+    ) -> None:
+        self.model = TestbedModel(timeline, params, clock=clock)
+        self.cloud = Cloud(self.model, credentials=credentials or Credentials())
+        self.pools = octavia.Pools(self.model)
+        self.host = host
+        self.ports = dict(ports or {})
+        if port_base is not None:
+            for i, name in enumerate(API_NAMES):
+                self.ports.setdefault(name, port_base + i)
+        self.apps: dict[str, Flask] = {
+            "identity": keystone.create_app(self.cloud),
+            "compute": nova.create_app(self.cloud),
+            "image": glance.create_app(self.cloud),
+            "metric": gnocchi.create_app(self.cloud),
+            "load-balancer": octavia.create_app(self.cloud, self.pools),
+        }
+        self.notification_sink = notification_sink or ListSink()
+        self.alarm_sink = alarm_sink or ListSink()
+        self.detector_sink = detector_sink or ListSink()
+        self.notifier = NovaNotifier(self.model, self.notification_sink)
+        self.osm = Osm(self.model, alarm_sink=self.alarm_sink)
+        self.detectors = Detectors(self.model, self.detector_sink, kind=detector_kind)
+        self.apps["osm"] = osm_nbi.create_app(self.cloud, self.osm)
+        self.apps["haproxy"] = haproxy.create_app(self.cloud)
+        self.apps["control"] = control.create_app(self.cloud)
+        self.apps.update(extra_apps or {})
+        self.served: dict[str, ServedApp] = {}
+        self._ticker: threading.Thread | None = None
+        self._stop_ticker = threading.Event()
+
+    # -- serving --------------------------------------------------------------------------------
+    def start(self) -> Testbed:
+        servers = {
+            name: bind(name, app, self.host, self.ports.get(name, 0)) for name, app in self.apps.items()
+        }
+        for name, srv in servers.items():
+            port = int(srv.socket.getsockname()[1])
+            if name in CATALOG_PATHS:
+                self.cloud.urls[name] = f"http://{self.host}:{port}{CATALOG_PATHS[name]}"
+        for name, srv in servers.items():
+            self.served[name] = serve(name, srv)
+        return self
+
+    def stop(self) -> None:
+        self.stop_ticker()
+        for app in self.served.values():
+            app.stop()
+        self.served.clear()
+
+    def __enter__(self) -> Testbed:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def url(self, name: str) -> str:
+        """Base URL of a served API (``identity`` is the Keystone auth URL, ending in ``/v3``)."""
+        if name in self.cloud.urls:
+            return self.cloud.urls[name]
+        return self.served[name].url
+
+    @property
+    def auth_url(self) -> str:
+        return self.url("identity")
+
+    def urls(self) -> dict[str, str]:
+        out = {name: self.url(name) for name in self.served}
+        if "osm" in self.served:
+            out["osm"] = self.served["osm"].url + "/osm"
+        if "haproxy" in self.served:
+            for b in ("building-2", "building-3", "building-4"):
+                out[f"haproxy:{b}"] = f"{self.served['haproxy'].url}/haproxy/lb-{b}/stats;csv"
+        if "control" in self.served:
+            out["control"] = self.served["control"].url + "/testbed"
+        return out
+
+    # -- clients ----------------------------------------------------------------------------------
+    def auth(self) -> dict[str, str]:
+        c = self.cloud.credentials
+        return {
+            "auth_url": self.auth_url,
+            "username": c.username,
+            "password": c.password,
+            "project_name": c.project_name,
+            "user_domain_name": c.user_domain_name,
+            "project_domain_name": c.project_domain_name,
+        }
+
+    def connect(self, **kwargs: Any) -> Any:
+        """An unmodified ``openstack.connect`` to the emulated cloud."""
+        import openstack
+
+        args: dict[str, Any] = {"region_name": REGION, **self.auth(), **kwargs}
+        return openstack.connect(**args)
+
+    def clouds_yaml(self, cloud_name: str = "arca-testbed") -> str:
+        """A ``clouds.yaml`` snippet for ``OS_CLOUD=<cloud_name>`` (openstacksdk, openstack CLI)."""
+        a = self.auth()
+        return (
+            "clouds:\n"
+            f"  {cloud_name}:\n"
+            f"    region_name: {REGION}\n"
+            "    identity_api_version: 3\n"
+            "    auth:\n" + "".join(f"      {k}: {v}\n" for k, v in a.items())
+        )
+
+    # -- real time --------------------------------------------------------------------------------
+    def start_ticker(self, speed: float = 1.0, tick_s: float = 0.05) -> None:
+        """Advance simulated time ``speed`` times faster than the wall clock (real-time mode only)."""
+        if self._ticker is not None:
+            return
+        self._stop_ticker.clear()
+
+        def loop() -> None:
+            wall0 = time.monotonic()
+            sim0 = self.model.t
+            while not self._stop_ticker.wait(tick_s):
+                target = sim0 + (time.monotonic() - wall0) * speed
+                self.model.advance_to(min(target, self.model.timeline.duration_s))
+
+        self._ticker = threading.Thread(target=loop, name="testbed-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._stop_ticker.set()
+            self._ticker.join(timeout=5)
+            self._ticker = None

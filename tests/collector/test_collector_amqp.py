@@ -1,0 +1,159 @@
+"""AMQP ingest on the real RabbitMQ: detector events, dead-lettering with a reason, Nova notifications.
+
+The service publishes through the real ``RabbitBus``; the test reads the raw bodies off the broker,
+decodes them with ``arca.messages.decode`` and checks them against ``ontology/shapes.ttl``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pika
+import pytest
+from collector_shacl import assert_conforms
+
+from arca.bus.base import REASON_HEADER
+from arca.bus.rabbitmq import RabbitBus
+from arca.clock import SimClock
+from arca.kb import EmbeddedKnowledgeBase
+from arca.messages import ExternalEvent, Message, TopologyChange, decode
+from arca.namespace import ONTOLOGY_DIR
+from arca.service import Deps
+from arca.settings import ArcaSettings, BusSettings
+from collector.amqp import REASON_CLASS_HEADER, wait_ready
+from collector.service import CollectorService
+from collector.settings import CollectorSettings
+
+pytestmark = pytest.mark.rabbitmq
+DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+class Harness:
+    def __init__(self, rabbit_url: str, unique: str) -> None:
+        kb = EmbeddedKnowledgeBase(None)
+        kb.load_turtle((ONTOLOGY_DIR / "policies" / "severity-scales.ttl").read_bytes())
+        self.exchange = f"arca.detectors.{unique}"
+        self.nova_exchange = f"nova.{unique}"
+        cfg = CollectorSettings(amqp_ingest=True, amqp_url=rabbit_url, detectors_exchange=self.exchange,
+                                detectors_queue=self.exchange, nova_notifications_url=rabbit_url,
+                                nova_exchange=self.nova_exchange)
+        bus_cfg = BusSettings(kind="rabbitmq", url=rabbit_url, exchange=f"arca-{unique}",
+                              dead_letter_exchange=f"dlx-{unique}", dead_letter_queue=f"dlq-{unique}",
+                              queue_prefix=f"t-{unique}.")
+        self.bus = RabbitBus(bus_cfg, service="collector")
+        self.conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
+        self.ch = self.conn.channel()
+        self.ch.confirm_delivery()
+        self.out_queue = f"out-{unique}"  # what the decider side would receive
+        self.ch.exchange_declare(bus_cfg.exchange, "topic", durable=True)
+        self.ch.queue_declare(self.out_queue, durable=False, auto_delete=True)
+        self.ch.queue_bind(self.out_queue, bus_cfg.exchange, routing_key="#")
+        clock = SimClock(datetime(2026, 11, 22, tzinfo=UTC))
+        self.service = CollectorService(Deps(bus=self.bus, kb=kb, clock=clock,
+                                             settings=ArcaSettings(bus=bus_cfg, collector=cfg)))
+        self.service.attach()
+        self.bus.start()
+        for consumer in self.service.amqp:
+            assert wait_ready(consumer), consumer.queue
+        self._received: list[Message] = []
+
+    @property
+    def received(self) -> list[Message]:
+        """Messages published on the bus so far: raw bodies decoded, each checked against the shapes."""
+        self.bus.flush(10)
+        while True:
+            method, _props, body = self.ch.basic_get(self.out_queue, auto_ack=True)
+            if method is None:
+                return self._received
+            assert_conforms(body)
+            self._received.append(decode(body))
+
+    def publish(self, exchange: str, key: str, body: bytes) -> None:
+        self.ch.basic_publish(exchange, key, body, pika.BasicProperties(delivery_mode=2), mandatory=True)
+
+    def dead(self, queue: str, n: int) -> list[tuple[dict[str, Any], bytes]]:
+        out: list[tuple[dict[str, Any], bytes]] = []
+        deadline = time.monotonic() + 10
+        while len(out) < n and time.monotonic() < deadline:
+            method, props, body = self.ch.basic_get(queue, auto_ack=True)
+            if method is None:
+                time.sleep(0.05)
+                continue
+            out.append((dict(props.headers or {}), body))
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+        self.service.close()
+        self.bus.stop()
+
+
+@pytest.fixture
+def harness(rabbit_url: str, unique: str) -> Iterator[Harness]:
+    h = Harness(rabbit_url, unique)
+    yield h
+    h.close()
+
+
+def test_detector_events_over_amqp_accepted_and_dead_lettered_with_reason(harness: Harness) -> None:
+    good = (DATA / "events" / "seismometer.json").read_bytes()
+    bad_doc = json.loads((DATA / "events" / "bigdata.json").read_text())
+    bad_doc["ietf-restconf:notification"]["eventTime"] = "2026-02-30T00:00:00Z"
+    harness.publish(harness.exchange, "event.seismo-hq", good)
+    harness.publish(harness.exchange, "event.bigdata-analyser", json.dumps(bad_doc).encode())
+    harness.publish(harness.exchange, "event.x", b"\xff not json")
+    harness.publish(harness.exchange, "event.seismo-hq", good)  # duplicate: absorbed, not dead-lettered
+    wait_for(lambda: harness.service.amqp[0].consumed == 4)
+    wait_for(lambda: len(harness.received) >= 1)
+    dead = harness.dead(f"{harness.exchange}.dead", 2)
+    assert sorted(h[REASON_CLASS_HEADER] for h, _ in dead) == ["datetime", "json"]
+    by_class = {h[REASON_CLASS_HEADER]: (h, body) for h, body in dead}
+    assert "/ietf-restconf:notification/eventTime" in by_class["datetime"][0][REASON_HEADER]
+    assert by_class["json"][1] == b"\xff not json"  # the original body is kept
+    events = [m for m in harness.received if isinstance(m, ExternalEvent)]
+    assert [(e.event_id, e.severity) for e in events] == [("seismo-hq-2026-0017", 3)]
+    rej = harness.service.ingestor.rejections
+    assert rej[("event", "datetime")] == 1 and rej[("event", "json")] == 1
+
+
+def test_nova_notifications_over_the_openstack_bus(harness: Harness) -> None:
+    bodies = (DATA / "nova" / "lifecycle-ip-reuse.jsonl").read_bytes().splitlines()
+    for body in bodies:
+        harness.publish(harness.nova_exchange, "versioned_notifications.info", body)
+    harness.publish(harness.nova_exchange, "versioned_notifications.info", b'{"oslo.version": "2.0"}')
+    wait_for(lambda: harness.service.amqp[1].consumed == len(bodies) + 1)
+    wait_for(lambda: len(harness.received) >= 7)
+    changes = [m for m in harness.received if isinstance(m, TopologyChange)]
+    assert [(c.server_id[:8], c.state) for c in changes] == [
+        ("178b0921", "building"), ("178b0921", "building"), ("178b0921", "active"), ("178b0921", "deleted"),
+        ("9d3a7f3e", "building"), ("9d3a7f3e", "active"), ("9d3a7f3e", "shutoff"),
+    ]
+    [(headers, _)] = harness.dead(f"{harness.exchange}.nova.dead", 1)
+    assert headers[REASON_CLASS_HEADER] == "nova" and "/event_type" in headers[REASON_HEADER]
+
+
+def test_cli_send_over_amqp_reaches_the_collector(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, rabbit_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from arca.cli.main import main
+
+    monkeypatch.setenv("ARCA_COLLECTOR__AMQP_URL", rabbit_url)
+    monkeypatch.setenv("ARCA_COLLECTOR__DETECTORS_EXCHANGE", harness.exchange)
+    code = main(["event", "send", "--source", "bigdata-analyser", "--severity", "2", "--id", "cli-1",
+                 "--sequence", "5", "--location", "building-3", "--amqp"])
+    assert code == 0, capsys.readouterr().err
+    wait_for(lambda: any(isinstance(m, ExternalEvent) for m in harness.received))
+    [event] = [m for m in harness.received if isinstance(m, ExternalEvent)]
+    assert (event.event_id, event.severity, event.sequence, event.location) == ("cli-1", 2, 5, "building-3")

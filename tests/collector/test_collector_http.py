@@ -1,0 +1,181 @@
+"""The running HTTP endpoint, through a real HTTP client: 202 on acceptance, RFC 7807 problems otherwise."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from arca.bus import InMemoryBus
+from arca.clock import SimClock
+from arca.kb import EmbeddedKnowledgeBase
+from arca.messages import Alarm, ExternalEvent, Message
+from arca.metrics import MESSAGES_REJECTED
+from arca.namespace import ONTOLOGY_DIR
+from arca.service import Deps
+from arca.settings import ArcaSettings
+from collector.http import EVENT_PATH
+from collector.service import CollectorService
+from collector.settings import CollectorSettings
+from tests.conftest import free_port
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
+JSON = {"Content-Type": "application/yang-data+json"}
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((DATA / "events" / f"{name}.json").read_text())
+
+
+class Running:
+    def __init__(self, service: CollectorService, received: list[Message]) -> None:
+        self.service = service
+        self.received = received
+        assert service.http is not None
+        self.url = service.http.url
+
+    def post(self, path: str, body: bytes | str, headers: dict[str, str] | None = None) -> requests.Response:
+        return requests.post(self.url + path, data=body, headers=headers or JSON, timeout=10)
+
+
+def start_collector(**cfg: Any) -> Running:
+    kb = EmbeddedKnowledgeBase(None)
+    kb.load_turtle((ONTOLOGY_DIR / "policies" / "severity-scales.ttl").read_bytes())
+    settings = ArcaSettings(collector=CollectorSettings(http_port=free_port(), **cfg))
+    bus = InMemoryBus()
+    received: list[Message] = []
+    bus.subscribe("test.capture", ["#"], received.append)  # messages arrive encoded, then decoded
+    service = CollectorService(Deps(bus=bus, kb=kb, clock=SimClock(datetime(2026, 11, 22, 2, tzinfo=UTC)),
+                                    settings=settings))
+    service.attach()
+    return Running(service, received)
+
+
+@pytest.fixture
+def collector() -> Iterator[Running]:
+    running = start_collector()
+    yield running
+    running.service.close()
+
+
+@pytest.fixture
+def secured() -> Iterator[Running]:
+    running = start_collector(http_tokens={"seismo-hq": "s3cr3t-hq", "bigdata-analyser": "s3cr3t-bd"},
+                              http_max_body_bytes=4096)
+    yield running
+    running.service.close()
+
+
+def rejected(reason: str) -> float:
+    return MESSAGES_REJECTED.labels(service="collector", reason=reason)._value.get()
+
+
+def test_accepted_event_answers_202_and_reaches_the_bus(collector: Running) -> None:
+    resp = collector.post(EVENT_PATH, json.dumps(sample("seismometer")))
+    assert resp.status_code == 202, resp.text
+    body = resp.json()
+    assert body["status"] == "accepted" and len(body["messages"]) == 1
+    [event] = collector.received
+    assert isinstance(event, ExternalEvent) and event.message_id == body["messages"][0]
+    assert (event.source, event.severity, event.magnitude, event.system) == ("seismo-hq", 3, 6.0, "emergency")
+
+
+def test_duplicate_event_is_absorbed_with_202(collector: Running) -> None:
+    body = json.dumps(sample("bigdata"))
+    assert collector.post(EVENT_PATH, body).json()["status"] == "accepted"
+    resp = collector.post(EVENT_PATH, body)
+    assert resp.status_code == 202 and resp.json()["status"] == "duplicate"
+    assert len(collector.received) == 1
+
+
+def test_invalid_event_answers_a_problem_document_naming_the_field(collector: Running) -> None:
+    doc = sample("bigdata")
+    doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]["sequence"] = 881
+    before = rejected("event:yang")
+    resp = collector.post(EVENT_PATH, json.dumps(doc))
+    assert resp.status_code == 400
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    problem = resp.json()
+    assert problem["status"] == 400 and problem["reason"] == "yang"
+    assert problem["path"].endswith("ietf-nmrg-nict-resource-anticipation:event/sequence")
+    assert "int64" in problem["detail"] and problem["instance"] == EVENT_PATH
+    assert rejected("event:yang") == before + 1
+    assert collector.received == []
+
+
+def test_severity_outside_scale_is_refused(collector: Running) -> None:
+    doc = sample("bigdata")
+    payload = {"ietf-nmrg-nict-resource-anticipation:events": {"event-payloads": {
+        "event-payloads-bigdata": [{"plid": "x", "severity": 5}]}}}
+    doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]["payload"] = (
+        base64.b64encode(json.dumps(payload).encode()).decode())
+    resp = collector.post(EVENT_PATH, json.dumps(doc))
+    assert resp.status_code == 400 and resp.json()["reason"] == "severity"
+    assert resp.json()["path"].endswith("event-payloads-bigdata/severity")
+
+
+def test_not_json_and_wrong_media_type(collector: Running) -> None:
+    assert collector.post(EVENT_PATH, "{oops").json()["reason"] == "json"
+    resp = collector.post(EVENT_PATH, json.dumps(sample("bigdata")), {"Content-Type": "text/plain"})
+    assert resp.status_code == 415 and resp.json()["path"] == "Content-Type"
+    assert collector.received == []
+
+
+def test_cap_alert_over_http(collector: Running) -> None:
+    xml = (DATA / "cap" / "earthquake-severe.xml").read_bytes()
+    resp = collector.post("/cap", xml, {"Content-Type": "application/cap+xml"})
+    assert resp.status_code == 202, resp.text
+    assert [getattr(e, "event_id", None) for e in collector.received] == [
+        "JMA-EQ-20261122-0001#1", "JMA-EQ-20261122-0001#2"]
+    cancel = (DATA / "cap" / "earthquake-cancel.xml").read_bytes()
+    assert collector.post("/cap", cancel, {"Content-Type": "application/xml"}).status_code == 202
+    last = collector.received[-1]
+    assert isinstance(last, ExternalEvent) and last.cancelled and last.references == "JMA-EQ-20261122-0001"
+    laughs = collector.post("/cap", (DATA / "cap" / "billion-laughs.xml").read_bytes(),
+                            {"Content-Type": "text/xml"})
+    assert laughs.status_code == 400 and laughs.json()["reason"] == "xml_forbidden"
+    exercise = collector.post("/cap", (DATA / "cap" / "exercise.xml").read_bytes(),
+                              {"Content-Type": "text/xml"})
+    assert exercise.status_code == 202 and exercise.json()["status"] == "ignored"
+    assert len(collector.received) == 3
+
+
+def test_osm_webhook_over_http(collector: Running) -> None:
+    body = (DATA / "osm" / "vm-status-insufficient-data.body").read_bytes()
+    resp = collector.post("/osm/alarm", body, {"Content-Type": "application/json"})
+    assert resp.status_code == 202, resp.text
+    [alarm] = collector.received
+    assert isinstance(alarm, Alarm) and alarm.status == "insufficient-data"
+    bad = collector.post("/osm/alarm", json.dumps({"schema_type": "x"}), {"Content-Type": "application/json"})
+    assert bad.status_code == 400 and bad.json()["path"] == "/schema_type"
+
+
+def test_bearer_token_per_source(secured: Running) -> None:
+    body = json.dumps(sample("seismometer"))
+    missing = secured.post(EVENT_PATH, body)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = secured.post(EVENT_PATH, body, {**JSON, "Authorization": "Bearer s3cr3t-bd"})  # other source's
+    assert wrong.status_code == 403 and wrong.json()["path"].endswith("/source")
+    ok = secured.post(EVENT_PATH, body, {**JSON, "Authorization": "Bearer s3cr3t-hq"})
+    assert ok.status_code == 202
+    unknown = copy.deepcopy(sample("basic"))  # source without a configured token
+    resp = secured.post(EVENT_PATH, json.dumps(unknown), {**JSON, "Authorization": "Bearer s3cr3t-hq"})
+    assert resp.status_code == 403
+    assert len(secured.received) == 1
+    ing = secured.service.ingestor
+    assert ing.rejections[("event", "unauthenticated")] == 1 and ing.rejections[("event", "forbidden")] == 2
+
+
+def test_body_size_limit(secured: Running) -> None:
+    doc = sample("seismometer")
+    doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]["context"] = "x" * 5000
+    resp = secured.post(EVENT_PATH, json.dumps(doc), {**JSON, "Authorization": "Bearer s3cr3t-hq"})
+    assert resp.status_code == 413 and resp.json()["reason"] == "too_large"
+    assert secured.received == []

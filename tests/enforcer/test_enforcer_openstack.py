@@ -1,0 +1,258 @@
+"""The reconciler and the OpenStack driver against the testbed's emulated Nova/Octavia, through the real
+openstacksdk over loopback HTTP: lifecycle, idempotency, retries, deadlines, drift, ownership, bounds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from arca.bus import InMemoryBus
+from arca.clock import SimClock
+from arca.kb import EmbeddedKnowledgeBase
+from arca.messages import Decision, Enforcement, Message
+from arca.service import Deps
+from arca.settings import ArcaSettings
+from enforcer.drivers.base import PermanentError
+from enforcer.drivers.openstack import OpenStackDriver
+from enforcer.model import Bounds
+from enforcer.reconciler import Reconciler
+from enforcer.service import EnforcerService
+from enforcer.settings import EnforcerSettings
+from testbed.model import ModelParams
+from testbed.platform import Testbed
+from testbed.timeline import parse_timeline
+
+SYSTEM = "emergency"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+QUIET = {"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}
+
+
+@pytest.fixture
+def tb() -> Iterator[Testbed]:
+    clock = SimClock(START)
+    bed = Testbed(parse_timeline(QUIET), ModelParams(require_pool_membership=True), clock=clock).start()
+    try:
+        yield bed
+    finally:
+        bed.stop()
+
+
+@pytest.fixture
+def conn(tb: Testbed) -> Iterator[Any]:
+    c = tb.connect()
+    yield c
+    c.close()
+
+
+def settings(**kw: Any) -> EnforcerSettings:
+    base: dict[str, Any] = {"boot_timeout_s": 30.0, "resync_interval_s": 5.0, "retry_initial_s": 0.5,
+                            "retry_max_s": 2.0, "retry_max_attempts": 6}
+    return EnforcerSettings(**{**base, **kw})
+
+
+class Loop:
+    """A reconciler on the testbed, with its published messages and a helper to move time."""
+
+    def __init__(self, tb: Testbed, conn: Any, bounds: Bounds | None = None, **kw: Any) -> None:
+        self.tb = tb
+        self.published: list[Message] = []
+        self.driver = OpenStackDriver(settings(**kw), conn)
+        self.rec = Reconciler(self.driver, settings(**kw), publish=self.published.append,
+                              bounds_for=(lambda _s: bounds) if bounds else None)
+
+    @property
+    def now(self) -> datetime:
+        return self.tb.model.now()
+
+    def decide(self, target: int, **kw: Any) -> Decision:
+        d = Decision(event_time=self.now, system=SYSTEM, strategy="test", target_servants=target,
+                     reason="test", rule="test", **kw)
+        if self.rec.set_desired(d):
+            self.rec.reconcile(SYSTEM, self.now)
+        return d
+
+    def run(self, seconds: int) -> None:
+        for _ in range(seconds):
+            self.tb.model.advance(1.0)
+            self.rec.tick(self.now)
+
+    def servers(self) -> list[Any]:
+        return [s for s in self.tb.model.live_servants()]
+
+    def enforcements(self, action: str | None = None) -> list[Enforcement]:
+        return [m for m in self.published if isinstance(m, Enforcement)
+                and (action is None or m.action == action)]
+
+    def members(self) -> dict[str, int]:
+        lb = self.driver.conn.load_balancer
+        return {p.name: len(list(lb.members(p.id))) for p in lb.pools()}
+
+
+def test_scale_out_boots_waits_active_joins_every_pool_and_reports(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn)
+    loop.decide(3)
+    assert len(loop.servers()) == 3  # created at once (one booting each), nothing waited
+    assert not loop.enforcements("create_servant")  # still booting: no outcome yet
+    loop.run(12)
+    creates = loop.enforcements("create_servant")
+    assert [e.outcome for e in creates] == ["succeeded", "succeeded"]
+    assert all(s.status == "ACTIVE" for s in loop.servers())
+    assert loop.members() == {"pool-building-2": 3, "pool-building-3": 3, "pool-building-4": 3}
+    last = creates[-1]
+    assert (last.desired_servants, last.active_servants, last.booting_servants) == (3, 3, 0)
+    assert last.finished_at is not None and (last.finished_at - last.started_at).total_seconds() >= 10
+    names = sorted(s.name for s in loop.servers())
+    assert names == ["arca-emergency-1", "arca-emergency-2", "arca-emergency-3"]
+    assert all(s.metadata.get("arca_system") == SYSTEM and "arca-managed" in s.tags for s in loop.servers())
+
+
+def test_duplicated_and_redelivered_decisions_never_create_twice(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn)
+    first = loop.decide(4)
+    assert loop.rec.set_desired(first) is False  # the same message redelivered
+    loop.rec.reconcile(SYSTEM, loop.now)
+    loop.run(2)
+    loop.decide(4)  # a duplicate decision (new id, same target) while the servers boot
+    loop.run(3)
+    loop.decide(4)
+    # a restarted enforcer (fresh reconciler, nothing in memory) gets the same decision again
+    again = Loop(tb, conn)
+    again.decide(4)
+    loop.run(10)
+    again.run(2)
+    assert len(loop.servers()) == 4
+    assert sum(1 for e in loop.enforcements("create_servant") if e.outcome == "succeeded") == 3
+
+
+def test_503_burst_is_retried_with_backoff_then_succeeds(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn)
+    loop.run(1)
+    tb.cloud.faults.inject("compute", 3, 503)  # Nova answers 503 three times in a row
+    decision = loop.decide(2)
+    assert loop.rec.state(SYSTEM).observe_failures == 1 and not loop.rec.state(SYSTEM).actions
+    loop.run(15)
+    creates = loop.enforcements("create_servant")
+    assert [e.outcome for e in creates] == ["succeeded"]  # exactly one create: no phantom empty list
+    assert len(loop.servers()) == 2
+    # backoff 0.5 s, 1 s, 2 s between the reads: the create starts only once Nova answers again
+    assert (creates[0].started_at - decision.event_time).total_seconds() >= 3.0
+    assert loop.rec.state(SYSTEM).observe_failures == 0
+    assert tb.cloud.faults.take("compute") is None
+
+
+def test_503_during_create_counts_attempts_and_recovers(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn)
+    loop.decide(1)  # observe once so the next plan starts from a known state
+    loop.run(1)
+    loop.decide(2)
+    create = loop.rec.state(SYSTEM).actions[0]
+    tb.cloud.faults.inject("compute", 2, 503)  # the next status polls fail
+    loop.run(15)
+    assert create.attempts == 2
+    assert create.state.value == "succeeded"
+    assert len(loop.servers()) == 2
+
+
+def test_server_never_active_times_out_is_removed_and_replaced(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn, boot_timeout_s=20.0)
+    tb.model.never_active_next = 1
+    loop.decide(2)
+    stuck = next(s for s in loop.servers() if s.name == "arca-emergency-2")
+    loop.run(19)
+    assert not loop.enforcements("create_servant")
+    loop.run(3)  # simulated deadline passes: no wall-clock wait anywhere
+    failed = [e for e in loop.enforcements("create_servant") if e.outcome == "failed"]
+    assert len(failed) == 1 and failed[0].target == stuck.id and "deadline" in failed[0].detail
+    loop.run(15)
+    assert tb.model.servants[stuck.id].status == "DELETED"
+    removed = loop.enforcements("remove_servant")
+    assert removed and removed[0].target == stuck.id and removed[0].outcome == "succeeded"
+    live = loop.servers()
+    assert len(live) == 2 and all(s.status == "ACTIVE" and s.pools for s in live)
+
+
+def test_scale_in_drains_from_every_pool_before_deleting(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn, drain_s=2.0)
+    loop.decide(3)
+    loop.run(12)
+    loop.decide(1)
+    newest = [s for s in loop.servers() if s.name in ("arca-emergency-2", "arca-emergency-3")]
+    assert all(not s.pools for s in newest)  # drained at once
+    assert all(s.status == "ACTIVE" for s in newest)  # but not deleted before the drain period
+    loop.run(4)
+    assert [s.name for s in loop.servers()] == ["arca-emergency-1"]
+    assert loop.members() == {"pool-building-2": 1, "pool-building-3": 1, "pool-building-4": 1}
+
+
+def test_drift_repaired_on_resync(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn)
+    loop.decide(3)
+    loop.run(12)
+    victim = next(s for s in loop.servers() if s.name == "arca-emergency-2")
+    conn.compute.delete_server(victim.id)  # behind ARCA's back
+    dead = next(s for s in loop.servers() if s.name == "arca-emergency-3")
+    tb.model.kill_servant(dead.id)
+    loop.run(6)  # resync period (5 s) elapses: the plan sees one missing and one dead
+    loop.run(14)
+    live = loop.servers()
+    assert len(live) == 3 and all(s.status == "ACTIVE" and s.pools for s in live)
+    assert tb.model.servants[dead.id].status == "DELETED"
+
+
+def test_foreign_servers_are_never_touched(tb: Testbed, conn: Any) -> None:
+    image = conn.compute.find_image("emergency-servant")
+    flavor = conn.compute.find_flavor("m1.servant")
+    foreign = conn.compute.create_server(name="arca-emergency-9", image_id=image.id, flavor_id=flavor.id,
+                                         networks="auto")
+    loop = Loop(tb, conn)
+    tb.model.advance(11)
+    loop.decide(1)
+    loop.run(5)
+    assert tb.model.servants[foreign.id].status == "ACTIVE"
+    assert all(s.id != foreign.id for s in loop.driver.list_servants(SYSTEM))
+    with pytest.raises(PermanentError, match="not owned"):
+        loop.driver.delete_servant(SYSTEM, foreign.id)
+    assert tb.model.servants[foreign.id].status == "ACTIVE"
+
+
+def test_decision_beyond_policy_bounds_is_clipped(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn, bounds=Bounds(2, 4))
+    loop.decide(40)
+    loop.run(12)
+    assert len(loop.servers()) == 4
+    loop.decide(0)
+    loop.run(3)
+    assert len(loop.servers()) == 2
+
+
+def test_policy_forbidding_scale_out_refuses_and_reports(tb: Testbed, conn: Any) -> None:
+    loop = Loop(tb, conn, bounds=Bounds(1, 15, frozenset({"scale-in", "heal"})))
+    loop.decide(3)
+    loop.run(3)
+    assert len(loop.servers()) == 1
+    refused = [e for e in loop.enforcements() if "refused by policy" in e.detail]
+    assert len(refused) == 2 and all(e.outcome == "skipped" for e in refused)
+
+
+def test_service_on_the_bus_closes_the_loop(tb: Testbed, conn: Any) -> None:
+    clock = SimClock(START)
+    bus = InMemoryBus()
+    s = ArcaSettings(enforcer=settings(systems=[SYSTEM]))
+    deps = Deps(bus=bus, kb=EmbeddedKnowledgeBase(), clock=clock, settings=s)
+    service = EnforcerService(deps, driver=OpenStackDriver(s.enforcer, conn))
+    service.attach()
+    seen: list[Message] = []
+    bus.subscribe("test.enforcement", ["enforcement.#"], seen.append)
+    service.tick(clock.now())  # watched system: the initial servant is repaired into the pools
+    bus.publish(Decision(event_time=clock.now(), system=SYSTEM, strategy="test", target_servants=2,
+                         reason="test", rule="test"))
+    for _ in range(12):
+        tb.model.advance(1.0)
+        clock.set(tb.model.now())
+        service.tick(clock.now())
+    outcomes = sorted((m.action, m.outcome) for m in seen if isinstance(m, Enforcement))
+    assert ("create_servant", "succeeded") in outcomes and ("join_pool", "succeeded") in outcomes
+    assert all(s.pools for s in tb.model.live_servants())
