@@ -4,7 +4,9 @@ One ``BlockingConnection`` in a daemon thread (pika connections are not thread-s
 ``add_callback_threadsafe``), reconnecting with backoff. The queue is durable and dead-letters to
 ``<queue>.dlx`` -> ``<queue>.dead``. A body the handler refuses (``IngestError``) is re-published
 to the dead-letter exchange with the reason in header ``x-arca-reason`` (and ``x-arca-reason-class``)
-and acknowledged; an unexpected crash nacks it without requeue (the broker dead-letters it).
+and acknowledged. A handler failure (e.g. the bus not confirming) is requeued once, then
+dead-lettered with reason class ``handler_error``. Acknowledgements follow the handler, which the
+service makes wait for the bus's publisher confirms: an accepted input is never lost.
 """
 
 from __future__ import annotations
@@ -124,9 +126,13 @@ class AmqpIngest:
         except IngestError as exc:
             self.dead_letter(ch, method.routing_key or "", body, exc)
         except Exception as exc:
-            log.exception("AMQP ingest %s: handler crashed", self.queue)
+            if not method.redelivered:  # e.g. the bus did not confirm: try once more
+                log.warning("AMQP ingest %s: handler failed (%r); requeued once", self.queue, exc)
+                ch.basic_nack(method.delivery_tag, requeue=True)
+                return
+            log.exception("AMQP ingest %s: handler failed again", self.queue)
             self.dead_letter(ch, method.routing_key or "", body,
-                             IngestError("handler_error", "", f"handler failed: {exc!r}"))
+                             IngestError("handler_error", "", f"handler failed twice: {exc!r}"))
         ch.basic_ack(method.delivery_tag)
 
     def dead_letter(self, ch: BlockingChannel, routing_key: str, body: bytes, exc: IngestError) -> None:

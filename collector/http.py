@@ -1,7 +1,8 @@
 """HTTP ingest: a Flask app served by werkzeug's threaded server from a daemon thread.
 
-Routes (answers: 202 + JSON outcome on acceptance; RFC 7807 ``application/problem+json`` with the
-failing ``path`` otherwise; 401/403 for tokens, 413 over the size limit, 415 for a wrong type):
+Routes (answers: 202 + JSON outcome once the bus confirmed the messages, 503 if it did not;
+RFC 7807 ``application/problem+json`` with the failing ``path`` otherwise; 401/403 for tokens,
+413 over the size limit, 415 for a wrong type):
 
 - ``POST /restconf/notifications/ietf-nmrg-nict-resource-anticipation:event`` — detector events
   (RESTCONF JSON notification, ``application/yang-data+json`` or ``application/json``). RFC 8040
@@ -74,17 +75,27 @@ def _body(max_bytes: int) -> bytes:
     return data
 
 
-def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
-    """The Flask app of the collector's HTTP inputs."""
+def create_app(
+    ingestor: Ingestor, now: Callable[[], datetime], confirm: Callable[[], None] | None = None
+) -> Flask:
+    """The Flask app of the collector's HTTP inputs; ``confirm`` waits for the bus before a 202."""
     app = Flask("arca-collector")
     max_bytes = ingestor.settings.http_max_body_bytes
     app.config["MAX_CONTENT_LENGTH"] = max(max_bytes, ingestor.settings.cap_max_bytes)
 
     def guarded(channel: str, fn: Callable[[], Outcome]) -> Response:
         try:
-            return accepted(fn())
+            outcome = fn()
+            if outcome.messages and confirm is not None:
+                try:
+                    confirm()
+                except Exception as exc:  # the bus did not confirm: the sender should retry
+                    log.error("bus did not confirm %s input: %r", channel, exc)
+                    raise IngestError("bus_unavailable", "", f"not confirmed by the bus: {exc}",
+                                      status=503) from None
+            return accepted(outcome)
         except IngestError as exc:
-            if exc.status in (401, 403, 413, 415):  # not yet counted by the ingestor
+            if exc.status in (401, 403, 413, 415, 503):  # not yet counted by the ingestor
                 ingestor.reject(channel, exc)
             return problem(exc)
 

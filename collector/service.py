@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -23,7 +23,7 @@ from collector.errors import IngestError
 from collector.gnocchi import GnocchiPoller, openstack_fetchers
 from collector.haproxy import HaproxyPoller
 from collector.http import HttpIngestServer, create_app
-from collector.ingest import Ingestor
+from collector.ingest import Ingestor, Outcome
 from collector.severity import load_scales
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,29 @@ class CollectorService(Service):
     def emit(self, message: Message) -> None:
         """Publish from any thread (HTTP, AMQP consumers, tick), one at a time.
 
-        The lock also serialises the in-process bus, whose ``call_soon_threadsafe`` delivers in the
-        calling thread; on RabbitMQ it only enqueues onto the bus's delivery thread.
+        ``RabbitBus.publish`` only appends to its outbox (thread-safe); the in-process bus delivers
+        in the calling thread, which the lock serialises.
         """
         with self._publish_lock:
-            self.bus.call_soon_threadsafe(lambda: self.bus.publish(message))
+            self.bus.publish(message)
+
+    def confirm(self) -> None:
+        """Wait until everything published so far is confirmed by the broker (raises ``BusError``).
+
+        Called before an input is acknowledged (HTTP 202, AMQP ack), so an accepted input is never
+        lost between the collector and the bus.
+        """
+        with self._publish_lock:
+            self.bus.flush(self.settings.bus.confirm_timeout_s)
+
+    def _confirmed(self, handle: Callable[[bytes], Outcome]) -> Callable[[bytes], Outcome]:
+        def run(body: bytes) -> Outcome:
+            outcome = handle(body)
+            if outcome.messages:
+                self.confirm()
+            return outcome
+
+        return run
 
     # --- lifecycle ----------------------------------------------------------------------------
     def attach(self) -> None:
@@ -69,7 +87,7 @@ class CollectorService(Service):
     def start_inputs(self) -> None:
         cfg = self.cfg
         if cfg.http_port is not None and self.http is None:
-            app = create_app(self.ingestor, self.clock.now)
+            app = create_app(self.ingestor, self.clock.now, confirm=self.confirm)
             self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port)
             self.http.start()
         if self.amqp:
@@ -78,13 +96,13 @@ class CollectorService(Service):
         if cfg.amqp_ingest:
             self.amqp.append(AmqpIngest(
                 url, exchange=cfg.detectors_exchange, queue=cfg.detectors_queue, routing_keys=["#"],
-                handler=self.ingestor.detector_event,
+                handler=self._confirmed(self.ingestor.detector_event),
             ))
         if cfg.nova_notifications_url:
             self.amqp.append(AmqpIngest(
                 cfg.nova_notifications_url, exchange=cfg.nova_exchange,
                 queue=f"{cfg.detectors_queue}.nova", routing_keys=[cfg.nova_routing_key],
-                handler=self.ingestor.nova_notification, exchange_durable=False,
+                handler=self._confirmed(self.ingestor.nova_notification), exchange_durable=False,
             ))
         for consumer in self.amqp:
             consumer.start()

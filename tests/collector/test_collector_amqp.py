@@ -157,3 +157,31 @@ def test_cli_send_over_amqp_reaches_the_collector(
     wait_for(lambda: any(isinstance(m, ExternalEvent) for m in harness.received))
     [event] = [m for m in harness.received if isinstance(m, ExternalEvent)]
     assert (event.event_id, event.severity, event.sequence, event.location) == ("cli-1", 2, 5, "building-3")
+
+
+def test_a_failing_handler_is_requeued_once_then_dead_lettered(rabbit_url: str, unique: str) -> None:
+    from collector.amqp import AmqpIngest
+
+    calls: list[bytes] = []
+
+    def handler(body: bytes) -> None:
+        calls.append(body)
+        raise RuntimeError("bus did not confirm")
+
+    ingest = AmqpIngest(rabbit_url, exchange=f"ex-{unique}", queue=f"q-{unique}", routing_keys=["#"],
+                        handler=handler)
+    ingest.start()
+    try:
+        assert wait_ready(ingest)
+        conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
+        ch = conn.channel()
+        ch.basic_publish(f"ex-{unique}", "event.x", b"{}", pika.BasicProperties(delivery_mode=2))
+        wait_for(lambda: ingest.dead_lettered == 1)
+        assert calls == [b"{}", b"{}"]  # first delivery requeued, the redelivery dead-lettered
+        method, props, body = ch.basic_get(f"q-{unique}.dead", auto_ack=True)
+        assert method is not None and body == b"{}"
+        assert props.headers[REASON_CLASS_HEADER] == "handler_error"
+        assert "bus did not confirm" in props.headers[REASON_HEADER]
+        conn.close()
+    finally:
+        ingest.stop()

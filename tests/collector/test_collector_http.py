@@ -179,3 +179,30 @@ def test_body_size_limit(secured: Running) -> None:
     resp = secured.post(EVENT_PATH, json.dumps(doc), {**JSON, "Authorization": "Bearer s3cr3t-hq"})
     assert resp.status_code == 413 and resp.json()["reason"] == "too_large"
     assert secured.received == []
+
+
+def test_503_when_the_bus_does_not_confirm_and_the_retry_is_a_duplicate() -> None:
+    from collector.http import HttpIngestServer, create_app
+    from collector.ingest import Ingestor
+    from collector.severity import SeverityScales
+
+    published: list[Message] = []
+    confirms = iter([RuntimeError("broker gone"), None])
+
+    def confirm() -> None:
+        err = next(confirms)
+        if err is not None:
+            raise err
+
+    ingestor = Ingestor(CollectorSettings(), published.append, SeverityScales())
+    server = HttpIngestServer(create_app(ingestor, lambda: datetime.now(UTC), confirm), "127.0.0.1", 0)
+    server.start()
+    try:
+        body = json.dumps(sample("bigdata"))
+        first = requests.post(server.url + EVENT_PATH, data=body, headers=JSON, timeout=10)
+        assert first.status_code == 503 and first.json()["reason"] == "bus_unavailable"
+        retry = requests.post(server.url + EVENT_PATH, data=body, headers=JSON, timeout=10)
+        assert retry.status_code == 202 and retry.json()["status"] == "duplicate"
+        assert len(published) == 1  # handed to the bus once, which republishes it after reconnecting
+    finally:
+        server.stop()

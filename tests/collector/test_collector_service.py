@@ -153,3 +153,23 @@ def test_cli_exit_codes_as_a_process(tmp_path: Path) -> None:
     rejected = subprocess.run([*run, str(bad)], capture_output=True, text=True, env=env, timeout=120)
     assert rejected.returncode == 1
     assert "rejected (envelope) at /" in rejected.stderr and "Traceback" not in rejected.stderr
+
+
+def test_runtime_wires_the_collector_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from arca.runtime import make_deps, service_class
+
+    port = free_port()
+    monkeypatch.setenv("ARCA_COLLECTOR__HTTP_PORT", str(port))
+    monkeypatch.setenv("ARCA_COLLECTOR__HTTP_TOKENS", '{"seismo-hq": "t0k"}')
+    settings = ArcaSettings()
+    assert settings.collector.http_tokens == {"seismo-hq": "t0k"}
+    service = service_class("collector")(make_deps(settings))
+    assert isinstance(service, CollectorService)
+    service.attach()
+    try:
+        import requests
+
+        resp = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert resp.status_code == 200 and resp.json() == {"status": "ok"}
+    finally:
+        service.close()
