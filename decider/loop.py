@@ -183,13 +183,13 @@ class ArcaStrategy:
                             e_m = measured_elapsed(situation, antic.onset)
                             sample = LearnedSample(antic.severity, round(e_m, 3), needed, learned_at=now,
                                                    sample_id=f"{situation.system}-{situation.message_id}")
+                            # the new model is fitted lazily (the service refits it after publishing):
+                            # this decision is the correction itself, the next one uses the new floor
                             model, dropped = model.with_sample(sample)
-                            model.refit()
                             learned.append(sample)
                             forgotten.extend(dropped)
                             reasons.append(f"learned (severity {antic.severity}, {e_m:.1f}s) -> {needed}")
                             correction = needed if needed > expected else None
-                            anticipate()
                             rule = "learned-out" if needed > expected else "learned-in"
                         if rule.endswith("out"):
                             last_out = now
@@ -221,15 +221,18 @@ class ArcaStrategy:
 
 def _cooling(needed: int, current: int, policy: Policy, now: datetime,
              last_out: datetime | None, last_in: datetime | None) -> str:
-    """Why a reactive change must wait (empty when it may happen now)."""
-    if needed > current and last_out is not None:
-        left = policy.scale_out_cooldown_s - seconds(now, last_out)
-        if left > 0:
-            return f"scale-out cool-down for {left:.0f}s more"
-    if needed < current and last_in is not None:
-        left = policy.scale_in_cooldown_s - seconds(now, last_in)
-        if left > 0:
-            return f"scale-in cool-down for {left:.0f}s more"
+    """Why a reactive change must wait (empty when it may happen now).
+
+    Each direction's cool-down counts from the last reactive change in either direction.
+    """
+    changes = [t for t in (last_out, last_in) if t is not None]
+    if not changes:
+        return ""
+    since = seconds(now, max(changes))
+    if needed > current and policy.scale_out_cooldown_s - since > 0:
+        return f"scale-out cool-down for {policy.scale_out_cooldown_s - since:.0f}s more"
+    if needed < current and policy.scale_in_cooldown_s - since > 0:
+        return f"scale-in cool-down for {policy.scale_in_cooldown_s - since:.0f}s more"
     return ""
 
 

@@ -140,6 +140,8 @@ class DeciderService(Service):
             return None
         self.last_decision[system] = decision
         self.bus.publish(decision)
+        if outcome.learned and isinstance(new_state, ArcaState):
+            new_state.anticipator.refit()  # after publishing: off the decision's path
         store_message(self.kb, decision)
         metrics.SERVANTS_DESIRED.labels(system).set(decision.target_servants)
         metrics.MSA.labels(system).set(decision.msa)

@@ -1,0 +1,111 @@
+"""Validation of admin policy files: Turtle syntax, SHACL shapes, then the typed ``Policy`` model.
+
+Every problem is reported with the node and property it concerns (or the line of a syntax error),
+so ``arca policy validate`` can name each offending triple.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyshacl
+import rdflib
+from rdflib.namespace import SH
+
+from arca.namespace import ARCA_NS, ONTOLOGY_DIR
+from decider.policy import Policy, PolicyError, policy_from_graph
+
+SHAPES_FILE = ONTOLOGY_DIR / "policy-shapes.ttl"
+
+
+class PolicyInvalid(ValueError):
+    """A policy file that must be refused; ``problems`` lists each reason."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{source}: " + "\n  ".join(["invalid policy", *problems]))
+
+
+@dataclass(frozen=True)
+class ValidPolicies:
+    graph: rdflib.Graph
+    policies: list[Policy]
+
+
+_shapes: rdflib.Graph | None = None
+
+
+def shapes() -> rdflib.Graph:
+    global _shapes
+    if _shapes is None:
+        _shapes = rdflib.Graph().parse(SHAPES_FILE, format="turtle")
+    return _shapes
+
+
+def _short(term: object) -> str:
+    text = str(term)
+    if text.startswith(ARCA_NS):
+        return "arca:" + text[len(ARCA_NS):]
+    return f"<{text}>" if isinstance(term, rdflib.URIRef) else repr(text)
+
+
+def parse_turtle(data: bytes | str, source: str) -> rdflib.Graph:
+    """Parse Turtle or raise ``PolicyInvalid`` with the line of the syntax error."""
+    try:
+        return rdflib.Graph().parse(data=data, format="turtle")
+    except Exception as exc:  # rdflib raises BadSyntax and others
+        text = str(exc)
+        m = re.search(r"at line (\d+)", text)
+        why = re.search(r"Bad syntax \((.*?)\)", text)
+        detail = why.group(1) if why else text.splitlines()[0] if text else type(exc).__name__
+        where = f"line {m.group(1)}: " if m else ""
+        raise PolicyInvalid(source, [f"{where}Turtle syntax error: {detail}"]) from exc
+
+
+def shacl_problems(graph: rdflib.Graph) -> list[str]:
+    """One line per SHACL violation: node, property, message, value."""
+    conforms, results, _ = pyshacl.validate(graph, shacl_graph=shapes(), inference="none")
+    if conforms:
+        return []
+    assert isinstance(results, rdflib.Graph)
+    out = []
+    for result in results.subjects(rdflib.RDF.type, SH.ValidationResult):
+        node = results.value(result, SH.focusNode)
+        path = results.value(result, SH.resultPath)
+        message = results.value(result, SH.resultMessage)
+        value = results.value(result, SH.value)
+        line = f"node {_short(node)}"
+        if path is not None:
+            line += f" property {_short(path)}"
+        line += f": {message}"
+        if value is not None:
+            line += f" (value {_short(value)})"
+        out.append(line)
+    return sorted(out)
+
+
+def validate_policy(data: bytes | str, source: str = "policy") -> ValidPolicies:
+    """Syntax, shapes and model checks; raises ``PolicyInvalid`` listing every problem."""
+    graph = parse_turtle(data, source)
+    problems = shacl_problems(graph)
+    if problems:
+        raise PolicyInvalid(source, problems)
+    if (None, rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "Policy")) not in graph:
+        raise PolicyInvalid(source, ["no node of class arca:Policy"])
+    try:
+        policies = policy_from_graph(graph)
+    except PolicyError as exc:
+        raise PolicyInvalid(source, [str(exc)]) from exc
+    systems = [p.system for p in policies]
+    dupes = sorted({s for s in systems if systems.count(s) > 1})
+    if dupes:
+        raise PolicyInvalid(source, [f"more than one policy for system {s!r}" for s in dupes])
+    return ValidPolicies(graph, policies)
+
+
+def policy_turtle(graph: rdflib.Graph, policy: Policy) -> str:
+    """The Turtle of one policy node (its concise bounded description)."""
+    sub = graph.cbd(rdflib.URIRef(policy.iri))
+    sub.bind("arca", ARCA_NS)
+    return sub.serialize(format="turtle")

@@ -1,0 +1,200 @@
+"""The draft's loop (``ArcaStrategy``) on scripted situations: tables of cases with readable ids."""
+
+from __future__ import annotations
+
+import pytest
+from decider_helpers import at, burst_need, policy, situation, trained
+
+from decider.anticipator import Anticipator, LearnedSample
+from decider.loop import ArcaState, ArcaStrategy
+from decider.strategy import is_acceptable, needed_for
+
+ARCA = ArcaStrategy()
+REACTIVE = ArcaStrategy(anticipation=False)
+
+
+def run(strategy: ArcaStrategy, script: list[tuple[float, object]], state: ArcaState | None = None,
+        pol: object = None) -> list[tuple[object, ArcaState]]:
+    """Feed (decision time, situation) pairs; returns every (outcome, state)."""
+    p = pol or policy()
+    st = state or ArcaState()
+    out = []
+    for now, sit in script:
+        outcome, st = strategy.decide(sit, p, st, at(now))  # type: ignore[arg-type]
+        out.append((outcome, st))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("demand", "high", "expected"),
+    [(0.1, 0.7, 1), (0.7, 0.7, 1), (0.71, 0.7, 2), (4.2, 0.7, 6), (4.21, 0.7, 7), (50.0, 0.7, 15),
+     (0.0, 0.7, 1)],
+    ids=["quiet", "exactly-high", "just-over", "six-at-high", "just-over-six", "capped-at-max", "idle"],
+)
+def test_resource_amount_for_state(demand: float, high: float, expected: int) -> None:
+    assert needed_for(demand, policy(high_threshold=high)) == expected
+
+
+@pytest.mark.parametrize(
+    ("demand", "amount", "acceptable"),
+    [(0.2, 1, True), (0.2, 2, False), (3.0, 5, True), (3.0, 4, False), (3.0, 6, True), (3.0, 7, False),
+     (None, 9, True), (100.0, 15, True)],
+    ids=["quiet-at-1", "quiet-at-2-over-provisioned", "exact", "overloaded", "in-band", "under-low",
+         "no-telemetry", "at-max-cannot-do-better"],
+)
+def test_is_acceptable(demand: float | None, amount: int, acceptable: bool) -> None:
+    assert is_acceptable(demand, amount, policy()) is acceptable
+
+
+def test_floor_rises_before_the_load_does() -> None:
+    """Severity 3 announced at t=0: the decision at t=0 already exceeds the default, load is quiet."""
+    st = ArcaState(anticipator=trained())
+    event = situation(0, trigger="event", severity=3, onset=0, demand=0.2)
+    (outcome, st2), = run(ARCA, [(0, event)], st)
+    assert outcome.target > 1
+    assert outcome.msa == outcome.target
+    assert outcome.rule == "anticipated"
+    # lead time: the floor at 0 covers what the model predicts at 10 s (servants boot meanwhile)
+    at10 = st.anticipator.predict_one(3, 10.0)
+    assert at10 is not None and outcome.predicted_msa is not None
+    assert outcome.predicted_msa >= at10 - 1e-9
+    assert outcome.target >= burst_need(3, 10) - 1
+    assert st2.anticipated is not None and st2.anticipated.severity == 3
+
+
+def test_cold_event_changes_nothing_until_the_load_does() -> None:
+    event = situation(0, trigger="event", severity=3, onset=0, demand=0.2)
+    (outcome, _), = run(ARCA, [(0, event)])
+    assert outcome.target == 1 and outcome.predicted_msa is None
+
+
+@pytest.mark.parametrize(
+    ("now", "expected_rule"),
+    [(44.0, "anticipated"), (45.0, "anticipated"), (46.0, "expired")],
+    ids=["before-expiration", "at-expiration", "after-expiration"],
+)
+def test_expiration_returns_to_the_default_amount(now: float, expected_rule: str) -> None:
+    pol = policy(default_servants=2, expiration_s=45.0)
+    model = Anticipator([LearnedSample(3, float(e), 8, sample_id=f"s{e}") for e in range(0, 80, 2)])
+    event = situation(0, trigger="event", severity=3, onset=0)
+    results = run(ARCA, [(0, event), (now, event)], ArcaState(anticipator=model), pol)
+    outcome, st = results[-1]
+    assert outcome.rule == expected_rule
+    if expected_rule == "expired":
+        assert outcome.target == 2 and st.anticipated is None
+        # the same incident reported again does not restart its anticipation
+        again, _ = ARCA.decide(event, pol, st, at(now + 1))
+        assert again.target == 2
+    else:
+        assert outcome.target == 8
+
+
+def test_a_correction_while_an_event_is_active_adds_a_learned_sample() -> None:
+    event = situation(0, trigger="event", severity=3, onset=0)
+    loaded = situation(20, severity=3, onset=0, demand=3.3, active=1, load=1.0, discard=0.7)
+    (_, _), (outcome, st) = run(ARCA, [(0, event), (20, loaded)])
+    assert outcome.rule == "learned-out"
+    assert outcome.target == needed_for(3.3, policy()) == 5
+    assert len(outcome.learned) == 1
+    sample = outcome.learned[0]
+    # the load was averaged over (10 s, 20 s]: the amount is learned at the middle of the window
+    assert (sample.severity, sample.elapsed_s, sample.amount) == (3, 15.0, 5)
+    assert outcome.learned_samples == 1 and len(st.anticipator) == 1
+    # the next iteration anticipates from what was learned
+    nxt, _ = ARCA.decide(situation(21, trigger="event", severity=3, onset=0), policy(), st, at(21))
+    assert nxt.predicted_msa is not None and nxt.rule.startswith("anticipated")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "severity", "learns"),
+    [(ARCA, 3, True), (ARCA, 0, False), (REACTIVE, 3, False)],
+    ids=["arca-with-incident", "arca-without-incident", "reactive-never-learns"],
+)
+def test_learning_needs_an_anticipated_event(strategy: ArcaStrategy, severity: int, learns: bool) -> None:
+    loaded = situation(20, severity=severity, onset=0, demand=3.3, load=1.0, discard=0.7)
+    (outcome, st), = run(strategy, [(20, loaded)])
+    assert outcome.target == 5
+    assert bool(outcome.learned) is learns
+    assert len(st.anticipator) == (1 if learns else 0)
+
+
+def test_over_anticipation_is_corrected_down_and_learned() -> None:
+    """The model predicted 8 at 15 s but the state needed 2: learn 2 there, decide the correction."""
+    model = Anticipator([LearnedSample(3, float(e), 8, sample_id=f"s{e}") for e in range(0, 46, 2)])
+    event = situation(0, trigger="event", severity=3, onset=0)
+    quiet = situation(20, severity=3, onset=0, demand=1.2, active=8, load=0.15)
+    _, (outcome, st) = run(ARCA, [(0, event), (20, quiet)], ArcaState(anticipator=model))
+    assert outcome.rule == "learned-in"
+    assert outcome.target == 2
+    assert outcome.learned[0].amount == 2
+    before = model.predict_one(3, 15.0)
+    after = st.anticipator.predict_one(3, 15.0)
+    assert before is not None and after is not None and after < before
+
+
+def test_right_anticipation_is_not_corrected_by_stale_telemetry() -> None:
+    """Telemetry of (10, 20] matching what the model predicted for 15 s: no correction, no sample."""
+    model = trained()
+    need_at_15 = model.predict_one(3, 15.0)
+    assert need_at_15 is not None
+    demand = round(need_at_15) * 0.7 - 0.05
+    event = situation(0, trigger="event", severity=3, onset=0)
+    tele = situation(20, severity=3, onset=0, demand=demand, active=6)
+    _, (outcome, _) = run(ARCA, [(0, event), (20, tele)], ArcaState(anticipator=model))
+    assert outcome.rule == "anticipated" and not outcome.learned
+
+
+def test_non_compliant_anticipation_is_clipped_and_flagged() -> None:
+    model = Anticipator([LearnedSample(4, float(e), 30, sample_id=f"s{e}") for e in range(0, 46, 2)])
+    event = situation(0, trigger="event", severity=4, onset=0)
+    (outcome, _), = run(ARCA, [(5, event)], ArcaState(anticipator=model), policy(max_servants=15))
+    assert outcome.clipped is True
+    assert outcome.rule == "anticipated-clipped"
+    assert outcome.target == 15 and outcome.msa == 15
+    assert outcome.predicted_msa is not None and outcome.predicted_msa > 15
+
+
+@pytest.mark.parametrize(
+    ("cooldown", "second_target"),
+    [(0.0, 1), (30.0, 5)],
+    ids=["no-cooldown-scales-in", "cooldown-holds"],
+)
+def test_scale_in_cooldown_applies_to_reactive_corrections(cooldown: float, second_target: int) -> None:
+    pol = policy(scale_in_cooldown_s=cooldown)
+    script = [(10, situation(10, demand=3.3, load=1.0, discard=0.7)),
+              (20, situation(20, demand=0.2, active=5)),
+              (30, situation(30, demand=0.2, active=5))]
+    results = run(REACTIVE, script, pol=pol)
+    assert results[0][0].target == 5
+    assert results[1][0].target == second_target
+    if cooldown:
+        assert results[1][0].rule == "cooldown"
+
+
+def test_ticks_without_new_telemetry_do_not_correct_twice() -> None:
+    tele = situation(10, demand=3.3, load=1.0, discard=0.7)
+    results = run(REACTIVE, [(10, tele), (11, tele), (12, tele)])
+    assert [o.target for o, _ in results] == [5, 5, 5]
+    assert [o.rule for o, _ in results] == ["reactive-out", "hold", "hold"]
+
+
+SCRIPTS = {
+    "quiet": [situation(t, demand=0.2) for t in range(10, 100, 10)],
+    "burst-with-incident": [situation(0, trigger="event", severity=2, onset=0)]
+    + [situation(t, severity=2, onset=0, demand=d) for t, d in ((10, 0.5), (20, 2.9), (30, 4.0))],
+    "burst-no-incident": [situation(t, demand=d) for t, d in ((10, 0.2), (20, 2.9), (30, 4.0), (40, 0.2))],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS), ids=sorted(SCRIPTS))
+def test_a_cold_decider_is_exactly_a_reactive_scaler(name: str) -> None:
+    """Before the first learned sample, ``arca`` decides what ``arca-reactive`` decides."""
+    script = [(s.event_time, s) for s in SCRIPTS[name]]
+    p = policy()
+    cold, reactive = ArcaState(), ArcaState()
+    for now, sit in script:
+        a, cold = ARCA.decide(sit, p, cold, now)
+        r, reactive = REACTIVE.decide(sit, p, reactive, now)
+        assert a.target == r.target
+        if a.learned:  # from here on arca is no longer cold
+            break
