@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ from opskit import (
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.settings import KbSettings
 from collector.http import EVENT_PATH
+from decider.anticipator import LearnedSample
 from decider.policy import policy_from_graph, policy_graph
+from decider.samples import store_sample
 from testbed.model import ModelParams
 from testbed.platform import REGION, Testbed
 from testbed.timeline import parse_timeline
@@ -129,6 +132,9 @@ def loop(rabbit_url: str, oxigraph_server: Any, cloud: Testbed,
     policy = REPO / "ontology" / "policies" / "emergency.ttl"  # the reference system's policy
     (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]
     kb.replace_graph(policy.read_bytes(), policy_graph(system))
+    for elapsed in range(0, 60, 2):  # prior knowledge: a severity-3 incident needs 4 servants
+        store_sample(kb, system, LearnedSample(3, float(elapsed), 4, sample_id=f"prior-3-{elapsed}",
+                                               source="prior"), sync=True)
     kb.close()
     token = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("service-logs")
@@ -189,6 +195,17 @@ def loop(rabbit_url: str, oxigraph_server: Any, cloud: Testbed,
                 proc.popen.kill()
 
 
+def fresh_event() -> bytes:
+    """The sample seismometer notification (magnitude 6), as if it happened now."""
+    doc = json.loads(EVENT.read_text())
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    event = doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]
+    doc["ietf-restconf:notification"]["eventTime"] = now
+    event["timestamp"] = now
+    event["id"] = f"seismo-hq-{uuid.uuid4().hex[:8]}"
+    return json.dumps(doc).encode()
+
+
 def _sample(text: str, name: str, **labels: str) -> float:
     want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
@@ -207,7 +224,7 @@ def test_one_correlation_id_through_the_logs_of_all_four_services(loop: Loop) ->
                       service=name, kind=kind)
         for name, kind in consumed.items()
     }
-    reply = requests.post(loop.collector_url + EVENT_PATH, data=EVENT.read_bytes(),
+    reply = requests.post(loop.collector_url + EVENT_PATH, data=fresh_event(),
                           headers={"Content-Type": "application/yang-data+json"}, timeout=10)
     assert reply.status_code in (200, 202), reply.text
 
@@ -265,6 +282,21 @@ def test_the_loop_state_is_exported_by_the_process_that_knows_it(loop: Loop) -> 
     assert _sample(decider, "arca_servants_desired", system="emergency") >= 1
     assert _sample(decider, "arca_event_to_decision_seconds_count") >= 1
     assert _sample(decider, "arca_messages_published_total", service="decider", kind="decision") >= 1
+    enforcer = scrape(loop.procs["enforcer"].metrics_port)
+    assert re.search(r'^arca_enforcement_actions_total\{.*driver="openstack".*\} [1-9]', enforcer, re.M)
+
+
+def test_arca_status_reads_the_running_loop_from_its_sparql_store(loop: Loop) -> None:
+    """The analyzer and decider stored their messages; ``arca status`` shows the incident and decision."""
+    out = subprocess.run([sys.executable, "-m", "arca.cli.main", "status", "--once", "--json"],
+                         capture_output=True, text=True, env=loop.env, timeout=60, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    (emergency,) = [s for s in doc["systems"] if s["system"] == "emergency"]
+    assert emergency["incident"]["severity"] == 3
+    assert emergency["incident"]["source"] == "seismo-hq"
+    assert emergency["last_decisions"] and emergency["last_decisions"][0]["reason"]
+    assert emergency["servants"]["desired"] == emergency["last_decisions"][0]["target_servants"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
