@@ -13,8 +13,11 @@ Two kinds of updates:
   a service publishes, which derives the per-system gauges from the message itself (a Situation
   carries load, servants, discard ratio, incident; a Decision the desired servants, MSA and learned
   samples; observations of ``request_rate`` the demand);
-* domain ones, done by the code that knows (reaction-time histograms, model fit time,
-  decisions by rule, enforcement actions by driver and outcome).
+  ``arca.service`` also times detector event -> decision (a Decision published while handling a
+  Situation triggered by an event);
+* domain ones, done by the code that knows (decision -> enforcement and incident -> capacity in
+  the enforcer, model fit time in the decider, decisions by rule, enforcement actions by driver
+  and outcome, the collector's refused inputs).
 
 ``serve`` exposes ``/metrics`` over HTTP (``arca.runtime`` calls it when ``ARCA_OPS__METRICS_PORT``
 is set).
@@ -56,7 +59,7 @@ HANDLER_SECONDS = Histogram(
 )
 SERVICE_INFO = Info("arca_service", "The ARCA service of this process and its version.")
 
-# --- loop reaction times (domain: collector/decider/enforcer/analyzer) ------------------------
+# --- loop reaction times (arca.service: event -> decision; enforcer: the other two) ------------
 EVENT_TO_DECISION_SECONDS = Histogram(
     "arca_event_to_decision_seconds",
     "Detector event (its notification time) -> decision published, on the decider's clock "
