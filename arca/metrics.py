@@ -89,6 +89,11 @@ DEMAND = Gauge(
     "Client requests offered to the system (sum of request_rate over its load balancers).",
     ["system"],
 )
+DEMAND_SERVANTS = Gauge(
+    "arca_demand_servants",
+    "Offered load in servant-equivalents at 100 % CPU, as the analyzer estimates it.",
+    ["system"],
+)
 INCIDENT_SEVERITY = Gauge(
     "arca_incident_severity", "Severity of the active incident (0 = none).", ["system"]
 )
@@ -125,6 +130,9 @@ def record_published(message: Message) -> None:
         AVERAGE_LOAD.labels(system).set(message.average_load)
         DISCARD_RATIO.labels(system).set(message.discard_ratio)
         INCIDENT_SEVERITY.labels(system).set(message.incident_severity)
+        demand = getattr(message, "demand_servants", None)  # optional field of newer analyzers
+        if demand is not None:
+            DEMAND_SERVANTS.labels(system).set(demand)
     elif isinstance(message, Decision):
         SERVANTS_DESIRED.labels(message.system).set(message.target_servants)
         MSA.labels(message.system).set(message.msa)

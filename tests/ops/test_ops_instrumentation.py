@@ -169,3 +169,9 @@ def test_event_to_decision_is_timed_on_the_service_clock(trigger: str, observed:
     bus.publish(situation("instr-e", trigger=trigger))  # event_time T0, as the analyzer sets it
     assert sample("arca_event_to_decision_seconds_count") == count + observed
     assert sample("arca_event_to_decision_seconds_sum") == pytest.approx(total + 0.25 * observed)
+
+
+def test_demand_in_servant_equivalents_follows_the_situation() -> None:
+    _, relay = make_relay()
+    relay.bus.publish(situation("instr-s", demand_servants=3.5))
+    assert sample("arca_demand_servants", system="instr-s") == 3.5
