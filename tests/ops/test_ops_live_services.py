@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,12 +27,15 @@ from typing import Any
 import pytest
 import rdflib
 import requests
+import yaml
 from opskit import (
     PROMETHEUS_SYNTHETIC,
+    PROMETHEUS_YML,
     REPO,
     dashboard,
     dashboard_queries,
     exported_names,
+    grafana_to_promql,
     metric_names,
     promtool,
     scrape,
@@ -323,3 +327,72 @@ def test_dashboard_queries_refer_only_to_what_the_running_services_export(loop: 
         if metric_names(expr) - exported - PROMETHEUS_SYNTHETIC
     }
     assert not unknown
+
+
+@pytest.fixture(scope="module")
+def prometheus(loop: Loop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus server (Debian's) with the shipped configuration and rules, its four ARCA
+    scrape targets pointed at the running services (RabbitMQ's job left out: no plugin here)."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("the prometheus server is missing: apt-get install prometheus")
+    work = tmp_path_factory.mktemp("prometheus")
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"
+    config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in SERVICES]
+    for job in config["scrape_configs"]:
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{loop.procs[job['job_name']].metrics_port}"]}]
+    shutil.copytree(PROMETHEUS_YML.parent / "rules", work / "rules")
+    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=(work / "prometheus.log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # every target scraped at least once
+            try:
+                targets = requests.get(base + "/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+                if len(targets) == len(SERVICES) and all(t["health"] == "up" for t in targets):
+                    break
+            except (requests.RequestException, ValueError, KeyError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"prometheus: targets not up:\n{(work / 'prometheus.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _query(base: str, expr: str) -> list[dict[str, Any]]:
+    reply = requests.get(base + "/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert reply["status"] == "success", (expr, reply)
+    result: list[dict[str, Any]] = reply["data"]["result"]
+    return result
+
+
+def test_prometheus_loads_the_rules_and_the_dashboard_shows_the_loop(prometheus: str) -> None:
+    rules = requests.get(prometheus + "/api/v1/rules", timeout=10).json()["data"]["groups"]
+    names = {r["name"] for g in rules for r in g["rules"]}
+    assert {"ArcaDiscardRatioHigh", "ArcaServiceDown", "system:arca_discard_ratio:max"} <= names
+    queries = {where: grafana_to_promql(expr) for where, expr in dashboard_queries(dashboard())}
+    for expr in queries.values():  # every query is accepted by the real server
+        _query(prometheus, expr)
+    # the panels of the loop state have data for the reference system after the incident
+    for metric in ("arca_servants_desired", "arca_servants_active", "arca_msa_servants",
+                   "arca_incident_severity", "arca_discard_ratio", "arca_average_load_ratio"):
+        shown = [expr for expr in queries.values() if metric in expr and 'system=~"emergency"' in expr]
+        assert shown, metric
+        assert any(_query(prometheus, expr) for expr in shown), f"no data for {metric}"
+    severity = _query(prometheus, 'max by (system) (arca_incident_severity{system=~"emergency"})')
+    assert float(severity[0]["value"][1]) == 3
+    up = _query(prometheus, 'up{job=~"collector|analyzer|decider|enforcer"}')
+    assert sorted(r["metric"]["job"] for r in up) == sorted(SERVICES)
