@@ -15,9 +15,10 @@ if ! rabbit_up; then
 fi
 echo "ensure-services: RabbitMQ is up" >&2
 
-# promtool (Debian package "prometheus") checks the metrics exposition and the shipped Prometheus
-# configuration in tests/ops; install it when missing (needs root, as on the CI/dev machine).
-if ! command -v promtool >/dev/null 2>&1; then
+# promtool and the prometheus server (Debian package "prometheus") check the metrics exposition, the
+# shipped Prometheus configuration and the dashboard's queries in tests/ops; install them when missing
+# (needs root or sudo, as on the CI/dev machine).
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
   echo "ensure-services: promtool missing, installing the Debian package prometheus" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
