@@ -193,8 +193,8 @@ class RabbitBus(Bus):
     def stop(self) -> None:
         if self._io_thread is None:
             return
-        try:
-            self.flush(min(self.settings.confirm_timeout_s, 10.0))
+        try:  # wait for confirms, briefly when the broker is away (the caller flushes if it must)
+            self.flush(min(self.settings.confirm_timeout_s, 10.0 if self._ready.is_set() else 1.0))
         except BusError as exc:
             log.error("stopping with unconfirmed messages: %s", exc)
         self._work.put(None)
@@ -407,23 +407,32 @@ class RabbitBus(Bus):
             self._threadsafe(self._settle_ready)
 
     def _settle_ready(self) -> None:  # I/O thread: ack/nack deliveries whose output is confirmed
-        ch = self._channel
         with self._lock:
             self._settle_scheduled = False
-        while True:
-            with self._lock:
-                if not self._settle or self._settle[0].watermark >= self._pending_min():
-                    return
-                s = self._settle.popleft()
-            if s.generation != self._generation or ch is None or not ch.is_open:
-                continue  # the channel is gone: the broker redelivers it (dedup by message id)
-            try:
+            low = self._pending_min()
+            ready: list[_Settle] = []
+            while self._settle and self._settle[0].watermark < low:
+                ready.append(self._settle.popleft())
+        ch = self._channel
+        if not ready or ch is None or not ch.is_open:
+            return  # (a dead channel's deliveries are redelivered by the broker; dedup by message id)
+        # one delivery thread settles in delivery order, so a run of acks is one ``multiple`` ack
+        run_end: int | None = None
+        try:
+            for s in ready:
+                if s.generation != self._generation:
+                    continue
                 if s.ack:
-                    ch.basic_ack(s.tag)
-                else:
-                    ch.basic_nack(s.tag, requeue=True)
-            except (pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("could not settle delivery %d: %s", s.tag, exc)
+                    run_end = s.tag
+                    continue
+                if run_end is not None:
+                    ch.basic_ack(run_end, multiple=True)
+                    run_end = None
+                ch.basic_nack(s.tag, requeue=True)
+            if run_end is not None:
+                ch.basic_ack(run_end, multiple=True)
+        except (pika.exceptions.AMQPError, OSError) as exc:
+            log.warning("could not settle %d deliveries: %s", len(ready), exc)
 
     # ----------------------------------------------------------------- connection internals
 

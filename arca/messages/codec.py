@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
@@ -76,6 +76,9 @@ def _literal(value: Any, kind: type) -> ox.Literal:
     if kind is float:
         return ox.Literal(repr(float(value)), datatype=_XSD[float])
     if kind is datetime:
+        offset = value.utcoffset()
+        if offset is not None and offset.total_seconds() % 60:  # xsd:dateTime offsets are hh:mm
+            value = value.astimezone(UTC)
         return ox.Literal(value.isoformat(), datatype=_XSD[datetime])
     return ox.Literal(str(value))
 

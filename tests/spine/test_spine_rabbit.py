@@ -256,3 +256,17 @@ def _queue_exists(rabbit_url: str, unique: str) -> bool:
     finally:
         if conn.is_open:
             conn.close()
+
+
+def test_unreachable_broker_buffers_and_flush_reports_it(unique: str) -> None:
+    from arca.bus.rabbitmq import BusError
+    from arca.settings import BusSettings
+
+    bus = RabbitBus(BusSettings(kind="rabbitmq", url="amqp://guest:guest@127.0.0.1:9/%2F",
+                                reconnect_initial_s=0.1, reconnect_max_s=0.2))
+    bus.start(wait_s=0.5)  # does not raise: a service waits for its broker
+    bus.publish(obs())
+    with pytest.raises(BusError, match=r"1 message\(s\) not confirmed by amqp://127\.0\.0\.1:9/"):
+        bus.flush(0.5)
+    bus.stop()
+    assert bus.connections == 0
