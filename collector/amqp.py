@@ -64,14 +64,22 @@ class AmqpIngest:
         self._channel: BlockingChannel | None = None
         self._thread: threading.Thread | None = None
 
-    def declare(self, ch: BlockingChannel) -> None:
-        ch.exchange_declare(self.exchange, self.exchange_type, durable=self.exchange_durable)
+    def declare(self, conn: pika.BlockingConnection) -> BlockingChannel:
+        """Declare the topology; an exchange that already exists is used as it is (its owner, e.g.
+        oslo.messaging for ``nova``, decides its durability). Returns the channel to consume on."""
+        ch = conn.channel()
+        try:
+            ch.exchange_declare(self.exchange, passive=True)
+        except pika.exceptions.ChannelClosedByBroker:  # 404: not there yet, declare it ourselves
+            ch = conn.channel()
+            ch.exchange_declare(self.exchange, self.exchange_type, durable=self.exchange_durable)
         ch.exchange_declare(self.dlx, "fanout", durable=True)
         ch.queue_declare(self.dead_queue, durable=True)
         ch.queue_bind(self.dead_queue, self.dlx)
         ch.queue_declare(self.queue, durable=True, arguments={"x-dead-letter-exchange": self.dlx})
         for key in self.routing_keys:
             ch.queue_bind(self.queue, self.exchange, routing_key=key)
+        return ch
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"amqp-ingest-{self.queue}", daemon=True)
@@ -93,8 +101,7 @@ class AmqpIngest:
         while not self._stop.is_set():
             try:
                 self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
-                ch = self._channel = self._conn.channel()
-                self.declare(ch)
+                ch = self._channel = self.declare(self._conn)
                 ch.basic_qos(prefetch_count=self.prefetch)
                 ch.basic_consume(self.queue, self._on_message)
                 self.ready.set()

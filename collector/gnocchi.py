@@ -10,7 +10,7 @@ is tested on recorded JSON; ``openstack_fetchers`` builds them from an openstack
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from arca.messages import Observation
@@ -114,7 +114,3 @@ class GnocchiPoller:
         for gone in set(self.last) - seen:  # forget deleted servers
             del self.last[gone]
         return out
-
-
-def utc_now() -> datetime:  # pragma: no cover - only for tools
-    return datetime.now(UTC)

@@ -57,7 +57,7 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _content_type(allowed: set[str], path: str) -> None:
+def _content_type(allowed: set[str]) -> None:
     if request.mimetype not in allowed:
         raise IngestError(
             "media_type", "Content-Type",
@@ -102,7 +102,7 @@ def create_app(
     @app.post(EVENT_PATH)
     def event() -> Response:
         def run() -> Outcome:
-            _content_type(JSON_TYPES, EVENT_PATH)
+            _content_type(JSON_TYPES)
             data = _body(max_bytes)
             if ingestor.settings.http_tokens and not _bearer():
                 raise IngestError("unauthenticated", "Authorization", "a bearer token is required",
@@ -119,7 +119,7 @@ def create_app(
     @app.post("/cap")
     def cap_alert() -> Response:
         def run() -> Outcome:
-            _content_type(XML_TYPES, "/cap")
+            _content_type(XML_TYPES)
             return ingestor.cap_alert(_body(ingestor.settings.cap_max_bytes))
 
         return guarded("cap", run)
