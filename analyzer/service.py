@@ -40,7 +40,8 @@ class AnalyzerService(Service):
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
         s = self.settings.analyzer
-        self.config = AnalyzerConfig(window_s=s.window_s, incident_ttl_s=s.incident_ttl_s,
+        self.config = AnalyzerConfig(window_s=s.window_s, cpu_timestamp_at=s.cpu_timestamp_at,
+                                     incident_ttl_s=s.incident_ttl_s,
                                      jump_factor=s.jump_factor, jump_min=s.jump_min,
                                      jump_rounds=s.jump_rounds)
         self.views: dict[str, SystemView] = {}

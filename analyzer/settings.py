@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -13,6 +15,10 @@ class AnalyzerSettings(BaseModel):
     )
     window_s: float = Field(
         default=10.0, gt=0, description="Telemetry window (s, event time) the load is averaged over."
+    )
+    cpu_timestamp_at: Literal["start", "end"] = Field(
+        default="start",
+        description="Which end of its window a cpu_util measure is stamped with (Gnocchi: 'start').",
     )
     incident_ttl_s: float = Field(
         default=120.0, gt=0, description="An announced incident is forgotten this long after its onset."

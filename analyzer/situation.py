@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from arca.messages import Enforcement, ExternalEvent, Observation, Situation, TopologyChange
 
@@ -28,6 +29,8 @@ from arca.messages import Enforcement, ExternalEvent, Observation, Situation, To
 class AnalyzerConfig:
     window_s: float = 10.0
     """Telemetry window the load is averaged over (one Gnocchi granularity)."""
+    cpu_timestamp_at: Literal["start", "end"] = "start"
+    """Which end of its window a ``cpu_util`` measure is stamped with (Gnocchi: the start)."""
     incident_ttl_s: float = 120.0
     """An announced incident is forgotten this long after its onset."""
     jump_factor: float = 3.0
@@ -77,9 +80,16 @@ class SystemView:
 
     # -- updates -----------------------------------------------------------------------------------
     def observe(self, obs: Observation) -> bool:
-        """Take one observation; True when it brings new load telemetry."""
+        """Take one observation; True when it brings new load telemetry.
+
+        Times are the *end* of the interval a value covers: a ``cpu_util`` measure stamped with the
+        start of its window (Gnocchi's convention, ``cpu_timestamp_at="start"``) is shifted by one
+        window; load-balancer rates are stamped at the poll that closes their interval.
+        """
         t = obs.event_time
         if obs.metric == "cpu_util":
+            if self.config.cpu_timestamp_at == "start":
+                t = t + timedelta(seconds=self.config.window_s)
             key = obs.resource or "_"
             prev = self.cpu.get(key)
             if prev is None or prev[0] <= t:
@@ -91,10 +101,12 @@ class SystemView:
                 self.lb[lkey] = (t, max(0.0, float(obs.value)))
         else:
             return False
-        if obs.metric == "cpu_util" and (self.newest_load is None or t > self.newest_load):
+        fresh = obs.metric in ("cpu_util", "request_rate") and (
+            self.newest_load is None or t > self.newest_load)
+        if fresh:
             self.newest_load = t
         self.last_correlation = obs.correlation_id
-        return obs.metric == "cpu_util"
+        return fresh
 
     def topology(self, change: TopologyChange) -> None:
         was_active = self.servers.get(change.server_id) == "active"
@@ -170,6 +182,10 @@ class SystemView:
             return
         start = self.newest_load - timedelta(seconds=self.config.window_s)
         steady = self.changed_time is None or self.changed_time <= start
+        # CPU and load-balancer figures must cover the same window (both close at newest_load)
+        aligned = all(abs((t - self.newest_load).total_seconds()) <= 1.0
+                      for t, _ in self.cpu.values() if t > start)
+        steady = steady and aligned
         cpu = sum(self._window_cpu())
         offered, discarded = self._lb_sum("request_rate"), self._lb_sum("discard_rate")
         served = self._lb_sum("served_rate") or max(0.0, offered - discarded)

@@ -122,6 +122,9 @@ class ArcaStrategy:
             correction = None
             reasons.append(f"incident {event[0]} severity {event[1]} anticipated")
 
+        if situation.detected_from_load and learning:
+            reasons.append("incident detected from load alone (no detector, no severity): reactive only")
+
         # -- expiration ------------------------------------------------------------------------
         if antic is not None and seconds(now, antic.since) > policy.expiration_s:
             reasons.append(f"anticipation of {antic.incident_id} expired after {policy.expiration_s:g}s; "
@@ -155,9 +158,12 @@ class ArcaStrategy:
         if round_time is not None:
             last_load_time = round_time
             demand = demand_servants(situation)
-            if demand is not None:
+            # load measured before the incident tells nothing about it: never learned from, and it
+            # does not overrule a trained anticipation
+            before_onset = antic is not None and measured_elapsed(situation, antic.onset) < 0
+            anticipating = antic is not None and model.trained
+            if demand is not None and not (anticipating and before_onset):
                 needed = needed_for(demand, policy)
-                anticipating = antic is not None and model.trained
                 expected = current
                 if anticipating:
                     assert antic is not None
@@ -179,7 +185,7 @@ class ArcaStrategy:
                         rule = "reactive-out" if needed > expected else "reactive-in"
                         current = needed
                         correction = None
-                        if antic is not None:  # Anticipator.Set(anticipated_event, amount)
+                        if antic is not None and not before_onset:  # Anticipator.Set(event, amount)
                             e_m = measured_elapsed(situation, antic.onset)
                             sample = LearnedSample(antic.severity, round(e_m, 3), needed, learned_at=now,
                                                    sample_id=f"{situation.system}-{situation.message_id}")

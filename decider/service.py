@@ -47,9 +47,13 @@ class DeciderService(Service):
         self.last_situation: dict[str, Situation] = {}
         self.last_decision: dict[str, Decision] = {}
         self._strategies: dict[str, Strategy] = {}
+        if cfg.strategy_override:
+            self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
         self.reload_policies()
         if cfg.prior_file:
             self.seed_prior(cfg.prior_file)
+        for system in sorted(set(self.policies) | set(systems_with_samples(self.kb))):
+            self.anticipator(system)  # rebuilt and fitted now, not on the first (event) decision
 
     # -- knowledge ---------------------------------------------------------------------------------
     def reload_policies(self) -> None:
@@ -77,6 +81,9 @@ class DeciderService(Service):
         if policy is None:
             log.warning("no policy for system %s: using defaults", system)
             policy = self.policies[system] = Policy(system=system)
+        override = self.settings.decider.strategy_override
+        if override and override != policy.strategy:
+            policy = policy.model_copy(update={"strategy": override})
         return policy
 
     def anticipator(self, system: str) -> Anticipator:
@@ -108,7 +115,11 @@ class DeciderService(Service):
             self.decide(message, message.event_time, force=True)
         elif isinstance(message, PolicyUpdated):
             self.reload_policies()
-            self.anticipators = {s: m.with_config(self._config(s)) for s, m in self.anticipators.items()}
+            for system, model in list(self.anticipators.items()):
+                updated = model.with_config(self._config(system))
+                if updated is not model:
+                    updated.refit()
+                    self.anticipators[system] = updated
 
     def tick(self, now: datetime) -> None:
         for _system, situation in list(self.last_situation.items()):

@@ -25,6 +25,11 @@ class DeciderSettings(BaseModel):
         default=3, ge=1, description="Learned samples kept per (severity, second of elapsed time)."
     )
     max_samples: int = Field(default=2000, ge=10, description="Hard cap of learned samples per system.")
+    strategy_override: str | None = Field(
+        default=None,
+        description="When set, every system uses this strategy (arca, arca-reactive, threshold, "
+        "proportional, static) whatever its policy says: for side-by-side comparisons.",
+    )
     republish_s: float = Field(
         default=30.0, gt=0,
         description="On ticks, a decision is republished when its target changed or after this long.",

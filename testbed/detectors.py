@@ -102,7 +102,7 @@ class Detectors:
             model.schedule(inc.at_s + self.delay_s, functools.partial(self._notify, inc))
 
     def _on_event(self, ev: TestbedEvent) -> None:
-        if ev.kind == "detector.event":
+        if ev.kind == "detector.event" and ev.data.get("emitter") is self:  # not another instance's
             doc = ev.data["notification"]
             self.sink.send(
                 json.dumps(doc).encode(),
@@ -120,4 +120,4 @@ class Detectors:
                 kind, source, seq, inc, self.model.time_of(inc.at_s), sent, self.model.params.system
             )
             self.sent.append(doc)
-            self.model.emit("detector.event", notification=doc, source=source)
+            self.model.emit("detector.event", notification=doc, source=source, emitter=self)

@@ -158,6 +158,10 @@ class TestbedModel:
         self.servants: dict[str, Servant] = {}
         self.records: list[Record] = []
         self.queue = dict.fromkeys(BUILDINGS, 0.0)
+        self.cumulative = {
+            b: {"requests": 0.0, "served": 0.0, "discarded": 0.0, "rate_max": 0.0} for b in BUILDINGS
+        }
+        """Per building: requests offered, served, discarded so far; highest offered rate (req/s)."""
         self.listeners: list[Listener] = []
         self._agenda: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -257,6 +261,12 @@ class TestbedModel:
             if s.status == ACTIVE:
                 s.util.append((t, util if s.id in eligible_ids else 0.01))
         existing = [s for s in self.servants.values() if s.status != DELETED]
+        for b in BUILDINGS:
+            cum = self.cumulative[b]
+            cum["requests"] += demand[b] * dt
+            cum["served"] += served[b]
+            cum["discarded"] += discarded[b]
+            cum["rate_max"] = max(cum["rate_max"], demand[b])
         self.records.append(
             Record(
                 t=t,
@@ -418,6 +428,11 @@ class TestbedModel:
                 out.append((w0, sum(vals) / len(vals)))
             return out
 
+    def required_servants(self, t_s: float | None = None) -> int:
+        """Servants the actual demand at ``t_s`` (default: now) needs at the high threshold (the oracle's)."""
+        t = self.t if t_s is None else t_s
+        return self.demand.required_servants(t, self.params.high_threshold, self.params.capacity_rps)
+
     def last_record(self) -> Record | None:
         with self.lock:
             return self.records[-1] if self.records else None
@@ -425,14 +440,13 @@ class TestbedModel:
     def lb_counters(self, building: str) -> dict[str, float]:
         """Cumulative counters of one building's load balancer (HAProxy stats)."""
         with self.lock:
-            total = sum(r.demand[building] * r.dt for r in self.records)
-            served = sum(r.served[building] for r in self.records)
-            dropped = sum(r.discarded[building] for r in self.records)
+            cum = self.cumulative[building]
             last = self.records[-1] if self.records else None
             return {
-                "requests": total,
-                "served": served,
-                "discarded": dropped,
+                "requests": cum["requests"],
+                "served": cum["served"],
+                "discarded": cum["discarded"],
+                "rate_max": cum["rate_max"],
                 "queue": last.queue[building] if last else 0.0,
                 "rate": last.demand[building] if last else 0.0,
                 "eligible": float(len(self.eligible_servants())),

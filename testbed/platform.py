@@ -9,21 +9,24 @@ tb.stop()
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
 
 from arca.clock import SimClock
-from testbed.api import control, glance, gnocchi, haproxy, keystone, nova, octavia, osm_nbi
+from testbed.api import control, glance, gnocchi, haproxy, keystone, neutron, nova, octavia, osm_nbi
 from testbed.api.common import REGION, Cloud, Credentials
 from testbed.detectors import Detectors
 from testbed.model import ModelParams, TestbedModel
 from testbed.notifications import NovaNotifier
 from testbed.osm import Osm
 from testbed.serving import ServedApp, bind, serve
-from testbed.sinks import ListSink, Sink
+from testbed.settings import TestbedSettings
+from testbed.sinks import AmqpSink, FanOut, HttpSink, ListSink, Sink
 from testbed.timeline import Timeline
 
 API_NAMES: tuple[str, ...] = (
@@ -35,9 +38,17 @@ API_NAMES: tuple[str, ...] = (
     "osm",
     "haproxy",
     "control",
+    "network",
 )
 """Every API served, in port order (``port_base + index`` when a port base is given)."""
-CATALOG_PATHS = {"identity": "/v3", "compute": "/v2.1", "image": "", "metric": "", "load-balancer": ""}
+CATALOG_PATHS = {
+    "identity": "/v3",
+    "compute": "/v2.1",
+    "image": "",
+    "metric": "",
+    "load-balancer": "",
+    "network": "",
+}
 """Catalog services and the path of their endpoint URL."""
 
 
@@ -55,14 +66,16 @@ class Testbed:
         ports: dict[str, int] | None = None,
         port_base: int | None = None,
         clock: SimClock | None = None,
+        start: datetime | None = None,
         credentials: Credentials | None = None,
         extra_apps: dict[str, Flask] | None = None,
         notification_sink: Sink | None = None,
         alarm_sink: Sink | None = None,
         detector_sink: Sink | None = None,
         detector_kind: str = "seismometer",
+        osm_credentials: tuple[str, str] = ("admin", "admin"),
     ) -> None:
-        self.model = TestbedModel(timeline, params, clock=clock)
+        self.model = TestbedModel(timeline, params, start=start, clock=clock)
         self.cloud = Cloud(self.model, credentials=credentials or Credentials())
         self.pools = octavia.Pools(self.model)
         self.host = host
@@ -76,6 +89,7 @@ class Testbed:
             "image": glance.create_app(self.cloud),
             "metric": gnocchi.create_app(self.cloud),
             "load-balancer": octavia.create_app(self.cloud, self.pools),
+            "network": neutron.create_app(self.cloud),
         }
         self.notification_sink = notification_sink or ListSink()
         self.alarm_sink = alarm_sink or ListSink()
@@ -83,13 +97,51 @@ class Testbed:
         self.notifier = NovaNotifier(self.model, self.notification_sink)
         self.osm = Osm(self.model, alarm_sink=self.alarm_sink)
         self.detectors = Detectors(self.model, self.detector_sink, kind=detector_kind)
-        self.apps["osm"] = osm_nbi.create_app(self.cloud, self.osm)
+        self.apps["osm"] = osm_nbi.create_app(self.cloud, self.osm, *osm_credentials)
         self.apps["haproxy"] = haproxy.create_app(self.cloud)
         self.apps["control"] = control.create_app(self.cloud)
         self.apps.update(extra_apps or {})
         self.served: dict[str, ServedApp] = {}
         self._ticker: threading.Thread | None = None
         self._stop_ticker = threading.Event()
+
+    @classmethod
+    def from_settings(
+        cls,
+        timeline: Timeline,
+        settings: TestbedSettings,
+        *,
+        clock: SimClock | None = None,
+        start: datetime | None = None,
+        system: str = "emergency",
+    ) -> Testbed:
+        """A testbed configured by the ``testbed`` settings group (sinks included)."""
+        detector: list[Sink] = [ListSink()]
+        if settings.collector_url:
+            detector.append(HttpSink(settings.collector_url))
+        if settings.detector_exchange:
+            detector.append(AmqpSink(settings.amqp_url, settings.detector_exchange))
+        alarms: list[Sink] = [ListSink()]
+        if settings.alarm_webhook_url:
+            alarms.append(HttpSink(settings.alarm_webhook_url))
+        notes: list[Sink] = [ListSink()]
+        if settings.nova_notifications:
+            notes.append(AmqpSink(settings.amqp_url, "nova", durable=False))
+        creds = Credentials(username=settings.username, password=settings.password)
+        return cls(
+            timeline,
+            model_params(settings, system),
+            host=settings.host,
+            port_base=settings.port_base,
+            clock=clock,
+            start=start,
+            credentials=creds,
+            notification_sink=FanOut(notes),
+            alarm_sink=FanOut(alarms),
+            detector_sink=FanOut(detector),
+            detector_kind=settings.detector_kind,
+            osm_credentials=(settings.osm_username, settings.osm_password),
+        )
 
     # -- serving --------------------------------------------------------------------------------
     def start(self) -> Testbed:
@@ -179,7 +231,11 @@ class Testbed:
             sim0 = self.model.t
             while not self._stop_ticker.wait(tick_s):
                 target = sim0 + (time.monotonic() - wall0) * speed
-                self.model.advance_to(min(target, self.model.timeline.duration_s))
+                step = self.model.params.step_s
+                whole = (
+                    math.floor(target / step + 1e-9) * step
+                )  # whole steps only: same records as a batch run
+                self.model.advance_to(min(whole, self.model.timeline.duration_s))
 
         self._ticker = threading.Thread(target=loop, name="testbed-ticker", daemon=True)
         self._ticker.start()
@@ -189,3 +245,21 @@ class Testbed:
             self._stop_ticker.set()
             self._ticker.join(timeout=5)
             self._ticker = None
+
+
+def model_params(settings: TestbedSettings, system: str = "emergency") -> ModelParams:
+    """The model's parameters from the ``testbed`` settings group."""
+    return ModelParams(
+        step_s=settings.step_s,
+        boot_delay_s=settings.boot_delay_s,
+        osm_boot_delay_s=settings.osm_boot_delay_s,
+        telemetry_granularity_s=settings.telemetry_granularity_s,
+        detector_delay_s=settings.detector_delay_s,
+        capacity_rps=settings.capacity_rps,
+        queue_limit=settings.queue_limit,
+        initial_servants=settings.initial_servants,
+        initial_owner=settings.initial_owner,
+        require_pool_membership=settings.require_pool_membership,
+        noise_sd=settings.noise_sd,
+        system=system,
+    )

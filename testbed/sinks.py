@@ -79,12 +79,14 @@ class HttpSink:
 
 @dataclass
 class AmqpSink:
-    """Publishes to a topic exchange (declared durable) on a RabbitMQ broker; one connection, locked."""
+    """Publishes to a topic exchange on a RabbitMQ broker (persistent messages, confirms); one connection."""
 
     url: str
     exchange: str
     exchange_type: str = "topic"
     default_routing_key: str = ""
+    durable: bool = True
+    """Exchange durability; Nova's ``nova`` exchange is not durable (oslo.messaging's default)."""
     errors: int = 0
     _conn: pika.BlockingConnection | None = None
     _chan: object | None = None
@@ -94,7 +96,7 @@ class AmqpSink:
         if self._conn is None or self._conn.is_closed:
             self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
             chan = self._conn.channel()
-            chan.exchange_declare(self.exchange, exchange_type=self.exchange_type, durable=True)
+            chan.exchange_declare(self.exchange, exchange_type=self.exchange_type, durable=self.durable)
             chan.confirm_delivery()
             self._chan = chan
         assert self._chan is not None
@@ -120,3 +122,14 @@ class AmqpSink:
             if self._conn is not None and self._conn.is_open:
                 self._conn.close()
             self._conn = None
+
+
+@dataclass
+class FanOut:
+    """Sends every document to each of ``sinks``."""
+
+    sinks: list[Sink] = field(default_factory=list)
+
+    def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None:
+        for sink in self.sinks:
+            sink.send(body, routing_key, content_type)

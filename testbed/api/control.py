@@ -2,7 +2,7 @@
 
 - ``GET  /testbed/status`` simulated time, servants, last accounting record, summary so far.
 - ``POST /testbed/faults`` ``{"service": "compute", "count": 3, "status": 503}``: the next N requests
-  to that API (identity, compute, image, metric, load-balancer, osm) fail with that status.
+  to that API (identity, compute, image, metric, load-balancer, network, osm) fail with that status.
 - ``POST /testbed/never-active`` ``{"count": 1}``: the next N servers created stay in BUILD forever.
 - ``POST /testbed/kill`` ``{"server_id": "..."}`` or ``{"servants": 2}``: servants die (status ERROR).
 - ``POST /testbed/advance`` ``{"seconds": 10}``: move simulated time (when no ticker runs).
@@ -19,7 +19,7 @@ from testbed.accounting import summarize
 from testbed.api.common import Cloud
 from testbed.model import ACTIVE, DELETED
 
-SERVICES = ("identity", "compute", "image", "metric", "load-balancer", "osm")
+SERVICES = ("identity", "compute", "image", "metric", "load-balancer", "network", "osm")
 
 
 def _bad(detail: str) -> tuple[Any, int]:

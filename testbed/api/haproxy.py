@@ -79,11 +79,9 @@ def _row(values: dict[str, Any]) -> str:
 def stats_csv(cloud: Cloud, building: str) -> str:
     model = cloud.model
     c = model.lb_counters(building)
-    with model.lock:
-        servers = sorted(model.eligible_servants(), key=lambda s: s.name)
-        records = list(model.records)
+    servers = sorted(model.eligible_servants(), key=lambda s: s.name)
     total, served, dropped = round(c["requests"]), round(c["served"]), round(c["discarded"])
-    rate_max = round(max((r.demand[building] for r in records), default=0.0))
+    rate_max = round(c["rate_max"])
     name = lb_name(building)
     lines = ["# " + ",".join(FIELDS) + ","]
     lines.append(

@@ -27,6 +27,7 @@ SERVICE_NAMES = {
     "metric": "gnocchi",
     "load-balancer": "octavia",
     "identity": "keystone",
+    "network": "neutron",
 }
 
 

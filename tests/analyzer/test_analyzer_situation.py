@@ -33,7 +33,9 @@ def at(s: float) -> datetime:
 
 
 def obs(t: float, metric: str, value: float, resource: str, system: str = "emergency") -> Observation:
-    return Observation(event_time=at(t), system=system, metric=metric, value=value, resource=resource,
+    """A measure of the window ending at ``t``: cpu_util is stamped with the window's start (Gnocchi)."""
+    stamp = t - 10 if metric == "cpu_util" else t
+    return Observation(event_time=at(stamp), system=system, metric=metric, value=value, resource=resource,
                        domain="building-2" if metric != "cpu_util" else None)
 
 
@@ -112,6 +114,13 @@ def test_demand_comes_from_the_request_rate_once_capacity_is_known() -> None:
     v.close_round()  # servants changed during the window: capacity not re-estimated
     assert v.capacity == pytest.approx(200.0)
     assert v.situation(at(20), "telemetry").demand_servants == pytest.approx(1.5)
+
+
+def test_cpu_stamped_at_the_window_end_when_configured() -> None:
+    at_end = Observation(event_time=at(10), system="emergency", metric="cpu_util", value=0.5, resource="a")
+    v = view_with(topo(0, "a", "active"), at_end, config=AnalyzerConfig(cpu_timestamp_at="end"))
+    assert v.newest_load == at(10)
+    assert view_with(topo(0, "a", "active"), obs(10, "cpu_util", 0.5, "a")).newest_load == at(10)
 
 
 @pytest.mark.parametrize(
@@ -230,3 +239,10 @@ def test_a_message_the_analyzer_does_not_take_is_dead_lettered() -> None:
 
     with pytest.raises(Reject):
         w.service.handle(Situation(event_time=at(1), system="emergency", servants_active=1, average_load=0.1))
+
+
+def test_capacity_is_not_learned_from_misaligned_windows() -> None:
+    """Load-balancer rates of a newer window than the CPU figures (e.g. the CPU poll is late)."""
+    v = view_with(topo(0, "a", "active"), obs(10, "cpu_util", 0.5, "a"), obs(20, "request_rate", 300.0, "lb"))
+    v.close_round()
+    assert v.capacity is None

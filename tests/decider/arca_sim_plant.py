@@ -184,7 +184,8 @@ class Plant:
         for sid in self.active:
             values = self.util.get(sid, [])[-n:]
             if values:
-                self.publish(Observation(event_time=now, system="emergency", metric="cpu_util",
+                start = now - timedelta(seconds=self.period_s)  # Gnocchi stamps the window's start
+                self.publish(Observation(event_time=start, system="emergency", metric="cpu_util",
                                          value=sum(values) / len(values), resource=sid))
         offered, dropped = self.offered[-n:], self.dropped[-n:]
         self.util = {}

@@ -198,3 +198,21 @@ def test_a_cold_decider_is_exactly_a_reactive_scaler(name: str) -> None:
         assert a.target == r.target
         if a.learned:  # from here on arca is no longer cold
             break
+
+
+@pytest.mark.parametrize(
+    ("model", "expected_target", "learns"),
+    [(None, 5, False), ("trained", None, False)],
+    ids=["cold-corrects-but-does-not-learn", "trained-keeps-its-floor"],
+)
+def test_load_measured_before_the_onset_is_not_learned(model: str | None, expected_target: int | None,
+                                                       learns: bool) -> None:
+    """A situation whose load window predates the incident (e.g. the first one after a restart)."""
+    state = ArcaState(anticipator=trained()) if model else ArcaState()
+    sit = situation(62, severity=3, onset=60, demand=3.3, load=1.0, discard=0.7)
+    (outcome, _), = run(ARCA, [(62, sit)], state)
+    assert bool(outcome.learned) is learns
+    if expected_target is not None:
+        assert outcome.target == expected_target
+    else:
+        assert outcome.rule == "anticipated"

@@ -154,3 +154,20 @@ def test_closed_loop_trained_arca_meets_the_quality_bar_and_beats_reactive() -> 
     assert arca.discard_ratio < 0.01
     assert arca.cost_vs_oracle <= 1.05
     assert reactive.discard_ratio > 10 * max(arca.discard_ratio, 0.001)
+
+
+def test_strategy_override_setting_wins_over_the_policy() -> None:
+    settings = ArcaSettings.model_validate({"decider": {"strategy_override": "static"}})
+    w = World(settings=settings)
+    apply(w.kb)
+    w.start()
+    w.bus.publish(situation(10, demand=0.2))
+    assert (w.decisions[-1].strategy, w.decisions[-1].target_servants) == ("static", 15)
+
+
+def test_bench_svr_measures_each_size() -> None:
+    from decider.bench import bench_svr
+
+    rows = bench_svr([50, 200], repeat=1)
+    assert [r.samples for r in rows] == [50, 200]
+    assert all(r.fit_s > 0 and r.floor_s > 0 and 0 < r.support <= r.samples + 16 for r in rows)

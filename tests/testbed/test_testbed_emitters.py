@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -147,11 +148,11 @@ def test_nova_versioned_notifications_follow_the_servant_lifecycle() -> None:
 def test_nova_notifications_on_the_real_rabbitmq(rabbit_url: str, unique: str) -> None:
     conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
     ch = conn.channel()
-    ch.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+    ch.exchange_declare(EXCHANGE, exchange_type="topic", durable=False)  # as oslo.messaging declares it
     queue = f"test-nova-{unique}"
     ch.queue_declare(queue, exclusive=True)
     ch.queue_bind(queue, EXCHANGE, routing_key="versioned_notifications.*")
-    sink = AmqpSink(rabbit_url, EXCHANGE)
+    sink = AmqpSink(rabbit_url, EXCHANGE, durable=False)
     tl = parse_timeline({"duration_s": 100})
     model = TestbedModel(tl, ModelParams(initial_servants=0))
     NovaNotifier(model, sink)
@@ -249,3 +250,62 @@ def test_emitters_run_in_a_background_thread_safely() -> None:
     tb.model.advance(10)
     kinds = [unwrap(x.body)["event_type"] for x in sink.sent]
     assert kinds.count("instance.create.start") == 8 and kinds.count("instance.create.end") == 8
+
+
+def test_two_detector_sets_each_send_their_own_notifications_once() -> None:
+    tb = Testbed(parse_timeline(INCIDENTS))  # has its own default detectors
+    extra = ListSink()
+    Detectors(tb.model, extra)
+    tb.model.run()
+    default = tb.detector_sink
+    assert isinstance(default, ListSink)
+    assert len(extra.sent) == 4 and len(default.sent) == 4
+
+
+@pytest.mark.rabbitmq
+def test_collectors_amqp_consumers_receive_nova_and_detector_messages(rabbit_url: str, unique: str) -> None:
+    from collector.amqp import AmqpIngest
+
+    nova_bodies: list[bytes] = []
+    detector_bodies: list[bytes] = []
+    nova_in = AmqpIngest(
+        rabbit_url,
+        exchange="nova",
+        queue=f"t-nova-{unique}",
+        routing_keys=[ROUTING_KEY],
+        handler=nova_bodies.append,
+        exchange_durable=False,
+    )
+    det_in = AmqpIngest(
+        rabbit_url,
+        exchange=f"detectors-{unique}",
+        queue=f"t-det-{unique}",
+        routing_keys=["#"],
+        handler=detector_bodies.append,
+    )
+    for consumer in (nova_in, det_in):
+        consumer.start()
+        assert consumer.ready.wait(10)
+    notes = AmqpSink(rabbit_url, "nova", durable=False)
+    detectors = AmqpSink(rabbit_url, f"detectors-{unique}")
+    try:
+        tb = Testbed(
+            parse_timeline({"duration_s": 60, "incidents": [{"at_s": 5, "severity": 3, "domain": "hq"}]}),
+            notification_sink=notes,
+            detector_sink=detectors,
+        )
+        tb.model.create_servant("arca-emergency-2", metadata={"arca_system": "emergency"})
+        tb.model.flush_events()
+        tb.model.advance(12)
+        deadline = time.monotonic() + 10
+        while (len(nova_bodies) < 2 or not detector_bodies) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        notes.close()
+        detectors.close()
+        nova_in.stop()
+        det_in.stop()
+    assert [unwrap(b)["event_type"] for b in nova_bodies] == ["instance.create.start", "instance.create.end"]
+    [event] = detector_bodies
+    assert parse_notification(event).source == "seismometer-hq"
+    assert notes.errors == 0 and detectors.errors == 0

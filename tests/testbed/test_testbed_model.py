@@ -40,6 +40,11 @@ def test_accounting_adds_up_per_domain() -> None:
     assert s.requests_discarded > 0  # one servant cannot absorb a severity-3 burst
     assert s.servant_seconds == pytest.approx(120.0)
     assert s.peak_required == 7
+    for b, dropped in s.discarded_by_domain.items():  # the LB counters (HAProxy stats) agree
+        c = m.lb_counters(b)
+        assert c["discarded"] == pytest.approx(dropped)
+        assert c["requests"] == pytest.approx(sum(r.demand[b] * r.dt for r in m.records))
+        assert c["rate_max"] == pytest.approx(max(r.demand[b] for r in m.records))
 
 
 def test_enough_servants_in_time_discard_nothing() -> None:
@@ -117,3 +122,7 @@ def test_oracle_requirement_matches_the_calibration_without_noise() -> None:
     tl = parse_timeline({"duration_s": 100, "incidents": [{"at_s": 0, "severity": 3, "domain": "hq"}]})
     d = Demand(tl, noise_sd=0.0)
     assert d.required_servants(10.0) == 6
+    m = TestbedModel(tl, ModelParams(noise_sd=0.0))
+    assert m.required_servants(10.0) == 6 and m.required_servants() == 1
+    m.advance(11)
+    assert m.records[10].required == 6

@@ -193,3 +193,48 @@ def test_injected_503_burst_then_recovery(testbed: Testbed, conn: Any) -> None:
     assert requests.get(url, headers=headers, timeout=5).status_code == 503
     assert requests.get(url, headers=headers, timeout=5).status_code == 503
     assert requests.get(url, headers=headers, timeout=5).status_code == 200
+
+
+def test_find_by_name_as_a_driver_configured_with_names_does(conn: Any) -> None:
+    assert conn.compute.find_flavor("m1.servant").id == "5f1e4e4c-1b8e-4e39-9a4e-000000000001"
+    assert conn.image.find_image("emergency-servant").id == "7a3b0c1d-2e4f-4a5b-8c6d-000000000001"
+    assert conn.network.find_network("hq-net").id == NETWORKS[0]["id"]
+    assert conn.load_balancer.find_pool("pool-building-2").id == pool_id("building-2")
+    assert conn.compute.find_flavor("nope") is None
+
+
+def test_wait_for_delete(testbed: Testbed, conn: Any) -> None:
+    server = _create(conn)
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, interval=0.01, wait=2)
+    assert testbed.model.servants[server.id].status == "DELETED"
+
+
+def test_clouds_yaml_connects_through_os_cloud(testbed: Testbed, tmp_path: Any, monkeypatch: Any) -> None:
+    path = tmp_path / "clouds.yaml"
+    path.write_text(testbed.clouds_yaml())
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(path))
+    c = openstack.connect(cloud="arca-testbed")
+    assert [s.name for s in c.compute.servers()] == ["arca-emergency-1"]
+    c.close()
+
+
+def test_the_collectors_gnocchi_poller_reads_the_emulated_telemetry(testbed: Testbed, conn: Any) -> None:
+    from collector.gnocchi import GnocchiPoller, openstack_fetchers
+
+    server = _create(conn)
+    poller = GnocchiPoller(*openstack_fetchers(conn), interval_s=10)
+    testbed.model.advance(31)
+    first = poller.poll(testbed.model.now())
+    by_server: dict[str, list[float]] = {}
+    for obs in first:
+        by_server.setdefault(obs.resource or "", []).append(obs.value)
+    assert set(by_server) == {
+        server.id,
+        next(s.id for s in testbed.model.live_servants() if s.id != server.id),
+    }
+    assert len(by_server[server.id]) == 2  # windows [10,20) and [20,30): active from t=10
+    assert all(0.06 < v < 0.08 for v in by_server[server.id])  # 30 req/s over 2 x 210 req/s
+    testbed.model.advance(10)
+    again = poller.poll(testbed.model.now())
+    assert len([o for o in again if o.resource == server.id]) == 1  # only the new window
