@@ -122,7 +122,7 @@ class FaultManager:
                             self.client, action_id=action_id, retry=self._retry())
         vnf_id = self._vnf_instance(ns_id, member)
         return OsmHeal(OsmHealParams(system=system, ns_id=ns_id, vnf_instance_id=vnf_id,
-                                     vdu_id=fault.alarm.vdu_name),
+                                     vdu_id=None),  # OSM heals every dead VDU of the VNF
                        self.client, action_id=action_id, retry=self._retry())
 
     def _vnf_instance(self, ns_id: str, member: str) -> str:

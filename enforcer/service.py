@@ -1,8 +1,10 @@
 """The enforcer micro-service: decisions and alarms in, reconciliation and enforcement reports out.
 
 Consumes ``decision.#`` (latest desired servants per system, level-triggered), ``alarm.#`` (dead
-servants / VNFs) and ``event.#`` (only to learn incident onsets, for the incident-to-capacity
-metric). ``tick`` advances every action in flight and resyncs the actual state periodically.
+servants / VNFs), ``topology.#`` (a servant gone to ERROR or deleted behind our back is repaired at
+once instead of at the next resync), ``policy.#`` (bounds re-read) and ``event.#`` (only to learn
+incident onsets, for the incident-to-capacity metric). ``tick`` advances every action in flight
+and resyncs the actual state periodically.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated
+from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated, TopologyChange
 from arca.service import Deps, Service
 from enforcer.drivers.base import ServantDriver
 from enforcer.drivers.osm import OsmClient
@@ -36,7 +38,7 @@ class EnforcerService(Service):
     """Reconciles every controlled system towards its latest decision."""
 
     name = "enforcer"
-    patterns = ("decision.#", "alarm.#", "event.#", "policy.#")
+    patterns = ("decision.#", "alarm.#", "event.#", "policy.#", "topology.#")
 
     def __init__(self, deps: Deps, *, driver: ServantDriver | None = None, osm: OsmClient | None = None,
                  bounds_for: Callable[[str], Bounds] | None = None) -> None:
@@ -84,6 +86,14 @@ class EnforcerService(Service):
                     if message.vdu_name in (s.id, s.name):
                         self.reconciler.condemn(message.system, s.id)
                 self.reconciler.reconcile(message.system, now)
+        elif isinstance(message, TopologyChange):
+            if self.reconciler is not None and message.state in ("error", "shutoff", "deleted"):
+                st = self.reconciler.state(message.system)
+                if st.decision is not None or st.watched:
+                    if message.state != "deleted":
+                        self.reconciler.condemn(message.system, message.server_id)
+                    st.dirty = True
+                    self.reconciler.reconcile(message.system, now)
         elif isinstance(message, PolicyUpdated):
             self._bounds.pop(message.system, None)
             if self.reconciler is not None:

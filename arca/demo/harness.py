@@ -4,9 +4,13 @@ Embedded default: ``InMemoryBus(manual=True)`` + ``EmbeddedKnowledgeBase`` + ``S
 nor store. The testbed serves its emulated OpenStack APIs on loopback HTTP; the collector polls
 Gnocchi (``cpu_util``) through openstacksdk and, when the testbed serves them, the HAProxy stats;
 the analyzer, decider and enforcer services are the production classes; the enforcer drives the
-testbed through the real OpenStack driver (openstacksdk over HTTP). Detector notifications are
-fed as the collector would publish them (an ``ExternalEvent`` per incident, after the testbed's
-detector delay).
+testbed through the real OpenStack driver (openstacksdk over HTTP). The testbed's emulated
+seismometers send their YANG notifications (RESTCONF JSON) after the detector delay straight into
+the collector's ingestor, which validates them and maps magnitudes to severities with the scales
+of ``ontology/policies/severity-scales.ttl``.
+
+The testbed's Nova versioned notifications go to the collector's Nova adapter too (topology
+changes: the analyzer counts servants from them, the enforcer repairs a dead one at once).
 
 Time advances in 1 s steps (plus a stop at each detector notification); at every stop the bus is
 drained and each service ticks when its interval is due, so a 10-minute timeline runs in seconds.
@@ -28,7 +32,7 @@ from arca.demo.metrics import RunMetrics, measure
 from arca.demo.oracle import OracleStrategy
 from arca.demo.plot import Series
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
-from arca.messages import Decision, ExternalEvent, Message
+from arca.messages import Decision, Message
 from arca.service import Deps, Service
 from arca.settings import ArcaSettings
 from enforcer.drivers.openstack import OpenStackDriver
@@ -119,6 +123,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         surface_elapsed: list[float] | None = None) -> RunResult:
     """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before."""
     from analyzer.service import AnalyzerService
+    from analyzer.settings import AnalyzerSettings
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
     from collector.service import CollectorService
     from decider.service import DeciderService
@@ -134,7 +139,9 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
     try:
         conn = tb.connect()
         auth = tb.auth()
-        settings = ArcaSettings(enforcer=EnforcerSettings(
+        # an incident stops mattering once its burst is over (<= 35 s): 60 s keeps a spent severe incident
+        # from masking the next, lighter one (the analyzer reports the most severe incident alive)
+        settings = ArcaSettings(analyzer=AnalyzerSettings(incident_ttl_s=60.0), enforcer=EnforcerSettings(
             auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
             project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
             resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0,
@@ -143,7 +150,10 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         deps = Deps(bus=bus, kb=kb, clock=clock, settings=settings)
         granularity = params.telemetry_granularity_s
         gnocchi = GnocchiPoller(*openstack_fetchers(conn), interval_s=granularity)
+        _load_scales(kb)
         collector = CollectorService(deps, gnocchi=gnocchi, haproxy=_haproxy_pollers(tb, granularity))
+        detectors = _detectors(tb, collector)
+        _nova_notifications(tb, collector)
         analyzer = AnalyzerService(deps)
         custom = {}
         if name == "oracle":
@@ -155,7 +165,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
             svc.attach()
         recorder = _Recorder()
         bus.subscribe("demo.recorder", ["decision.#", "enforcement.#"], recorder)
-        _play(tb, clock, bus, services, _detector_feed(tb, bus))
+        _play(tb, clock, bus, services, detectors)
         metrics = measure(tb.model.records, [i.at_s for i in timeline.incidents])
         surface = None
         if surface_elapsed is not None:
@@ -175,11 +185,12 @@ def _haproxy_pollers(tb: Any, interval_s: float) -> list[Any]:
 
     from collector.haproxy import HaproxyPoller
 
-    urls = getattr(tb, "haproxy_urls", None)
-    if not callable(urls):
-        return []
     pollers = []
-    for lb, (url, domain) in sorted(urls().items()):
+    for key, url in sorted(tb.urls().items()):
+        if not key.startswith("haproxy:"):
+            continue
+        domain = key.split(":", 1)[1]
+        lb = f"lb-{domain}"
         def fetch(url: str = url) -> str:
             resp = requests.get(url, timeout=5)
             resp.raise_for_status()
@@ -198,37 +209,74 @@ def _required_fn(model: Any) -> Callable[[float], int]:
     return required
 
 
-def _detector_feed(tb: Any, bus: InMemoryBus) -> Callable[[float], None]:
-    """Publishes one ``ExternalEvent`` per incident once its detector delay has passed."""
-    model = tb.model
-    delay = float(model.params.detector_delay_s)
-    pending = sorted((inc.at_s + delay, i, inc) for i, inc in enumerate(model.timeline.incidents))
+def _load_scales(kb: KnowledgeBase) -> None:
+    from arca.namespace import ONTOLOGY_DIR
 
-    def feed(t: float) -> None:
-        while pending and pending[0][0] <= t + 1e-9:
-            due, i, inc = pending.pop(0)
-            bus.publish(ExternalEvent(
-                event_time=model.time_of(due), producer="collector", event_id=f"incident-{i + 1}",
-                source=f"seismometer-{inc.domain}", onset=model.time_of(inc.at_s),
-                payload_kind="seismometer", severity=int(inc.severity), domain=inc.domain,
-            ))
-
-    feed.stops = [p[0] for p in pending]  # type: ignore[attr-defined]
-    return feed
+    path = ONTOLOGY_DIR / "policies" / "severity-scales.ttl"
+    if not kb.ask("ASK { ?s a arca:SeverityScale }"):
+        kb.load_turtle(path.read_bytes(), None)
+        kb.flush()
 
 
-def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service],
-          feed: Callable[[float], None]) -> None:
+class _IngestSink:
+    """Testbed sink delivering detector notifications to the collector's ingestor (as its HTTP API)."""
+
+    def __init__(self, collector: Any) -> None:
+        self.collector = collector
+        self.refused = 0
+
+    def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None:
+        from collector.errors import IngestError
+
+        try:
+            outcome = self.collector.ingestor.detector_event(body)
+        except IngestError as exc:
+            self.refused += 1
+            log.warning("detector notification refused: %s", exc)
+            return
+        if outcome.status != "accepted":
+            log.warning("detector notification %s", outcome.status)
+
+
+class _NovaSink:
+    """Testbed sink delivering Nova versioned notifications to the collector (as its AMQP consumer)."""
+
+    def __init__(self, collector: Any) -> None:
+        self.collector = collector
+
+    def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None:
+        from collector.errors import IngestError
+
+        try:
+            self.collector.ingestor.nova_notification(body)
+        except IngestError as exc:
+            log.warning("nova notification refused: %s", exc)
+
+
+def _nova_notifications(tb: Any, collector: Any) -> Any:
+    from testbed.notifications import NovaNotifier
+
+    return NovaNotifier(tb.model, _NovaSink(collector))
+
+
+def _detectors(tb: Any, collector: Any) -> Any:
+    from testbed.detectors import Detectors
+
+    return Detectors(tb.model, _IngestSink(collector))
+
+
+def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], detectors: Any) -> None:
     model = tb.model
     duration = float(model.timeline.duration_s)
-    stops = sorted({float(t) for t in range(0, int(duration) + 1)} | set(getattr(feed, "stops", [])))
+    notify = {inc.at_s + detectors.delay_s for inc in model.timeline.incidents}
+    stops = sorted({float(t) for t in range(0, int(duration) + 1)} | notify)
     next_tick = {svc.name: 0.0 for svc in services}
     for t in stops:
         if t > duration:
             break
         model.advance_to(t)
+        model.flush_events()  # notifications of changes made through the APIs since the last stop
         clock.set(max(clock.now(), model.time_of(t)))
-        feed(t)
         bus.drain()
         now = clock.now()
         for svc in services:

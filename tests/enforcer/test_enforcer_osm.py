@@ -1,0 +1,157 @@
+"""The OSM NBI client (requests) and the Ukko-style fault manager against the testbed's emulated OSM:
+token, scale out/in polled to COMPLETED, a 503 burst retried, a dead VNF's alarm webhook -> heal or
+replacement, with the operation polled tick by tick in simulated time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from arca.clock import SimClock
+from arca.messages import Alarm, Enforcement, Message
+from collector.osm import parse_webhook, to_alarm
+from enforcer.actions import ActionState, OsmScale, OsmScaleParams, RetryPolicy
+from enforcer.drivers.base import PermanentError
+from enforcer.drivers.osm import OsmClient
+from enforcer.faults import FaultManager
+from enforcer.settings import EnforcerSettings
+from testbed.model import ModelParams
+from testbed.platform import Testbed
+from testbed.timeline import parse_timeline
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+QUIET = {"duration_s": 3600, "seed": 5, "incidents": [], "failures": []}
+
+
+@pytest.fixture
+def tb() -> Iterator[Testbed]:
+    bed = Testbed(parse_timeline(QUIET), ModelParams(), clock=SimClock(START)).start()
+    try:
+        yield bed
+    finally:
+        bed.stop()
+
+
+def client(tb: Testbed, **kw: Any) -> OsmClient:
+    return OsmClient(EnforcerSettings(osm_url=tb.served["osm"].url, **kw))
+
+
+def ns_id(c: OsmClient) -> str:
+    return str(c.ns_instances()[0]["_id"])
+
+
+def scale(c: OsmClient, direction: str, **kw: Any) -> OsmScale:
+    return OsmScale(OsmScaleParams(system="emergency", ns_id=ns_id(c), scaling_group="relay-scaling",
+                                   member_vnf_index="2", direction=direction), c, action_id="t",
+                    retry=RetryPolicy(deadline_s=120.0, initial_s=1.0, max_attempts=5, **kw))
+
+
+def relays(tb: Testbed) -> list[Any]:
+    return [s for s in tb.model.live_servants() if s.owner == "osm"]
+
+
+def drive(tb: Testbed, action: Any, seconds: int) -> None:
+    for _ in range(seconds):
+        tb.model.advance(1.0)
+        action.step(tb.model.now())
+        if action.done:
+            return
+
+
+def test_scale_out_then_in_polled_to_completed(tb: Testbed) -> None:
+    c = client(tb)
+    out = scale(c, "SCALE_OUT")
+    out.step(tb.model.now())
+    assert out.state is ActionState.VERIFYING and out.op_id  # submitted, not waited for
+    assert c.token is not None
+    drive(tb, out, 41)
+    assert out.state is ActionState.VERIFYING  # OSM boots a VDU in 42 s
+    drive(tb, out, 5)
+    assert out.state is ActionState.SUCCEEDED
+    assert [s.status for s in relays(tb)] == ["ACTIVE"]
+    inn = scale(c, "SCALE_IN")
+    inn.step(tb.model.now())
+    drive(tb, inn, 10)
+    assert inn.state is ActionState.SUCCEEDED and relays(tb) == []
+    assert c.operation(inn.op_id or "")["operationState"] == "COMPLETED"
+
+
+def test_refused_scale_fails_without_retrying(tb: Testbed) -> None:
+    c = client(tb)
+    inn = scale(c, "SCALE_IN")  # nothing to scale in: OSM's operation ends FAILED
+    inn.step(tb.model.now())
+    drive(tb, inn, 5)
+    assert inn.state is ActionState.FAILED and "FAILED" in inn.detail
+    with pytest.raises(PermanentError, match="422"):
+        c.scale(ns_id(c), "no-such-group", "2", "SCALE_OUT")
+
+
+def test_503_burst_is_retried_then_succeeds(tb: Testbed) -> None:
+    c = client(tb)
+    nid = ns_id(c)
+    tb.cloud.faults.inject("osm", 2, 503)
+    out = OsmScale(OsmScaleParams(system="emergency", ns_id=nid, scaling_group="relay-scaling",
+                                  member_vnf_index="2", direction="SCALE_OUT"), c, action_id="t",
+                   retry=RetryPolicy(deadline_s=120.0, initial_s=1.0, max_attempts=5))
+    out.step(tb.model.now())
+    assert out.state is ActionState.RUNNING and out.attempts == 1 and "503" in out.detail
+    drive(tb, out, 60)
+    assert out.state is ActionState.SUCCEEDED and out.attempts == 2
+    assert len(relays(tb)) == 1  # retried, never submitted twice
+
+
+def test_bad_password_is_refused(tb: Testbed) -> None:
+    c = client(tb, osm_password="wrong")
+    with pytest.raises(PermanentError, match="401"):
+        c.ns_instances()
+
+
+def _alarm_from_webhook(tb: Testbed, now: datetime) -> Alarm:
+    body = tb.alarm_sink.sent[-1].body  # type: ignore[attr-defined]
+    return to_alarm(parse_webhook(body), now, default_system="emergency")
+
+
+@pytest.mark.parametrize("mode,expected_action", [("heal", "osm_heal"), ("replace", "osm_scale")],
+                         ids=["heal-the-dead-vnf", "replace-by-scale-out"])
+def test_dead_vnf_alarm_leads_to_heal_or_replacement(tb: Testbed, mode: str, expected_action: str) -> None:
+    c = client(tb, osm_fault_mode=mode)
+    out = scale(c, "SCALE_OUT")
+    out.step(tb.model.now())
+    drive(tb, out, 50)
+    assert out.state is ActionState.SUCCEEDED
+    dead = relays(tb)[0]
+    tb.model.kill_servant(dead.id)
+    tb.model.advance(31)  # MON evaluates VM status every 30 s, then POL posts the webhook
+    alarm = _alarm_from_webhook(tb, tb.model.now())
+    assert alarm.status == "insufficient-data" and alarm.vnf_member_index == "2"
+    published: list[Message] = []
+    fm = FaultManager(c, c.settings, publish=published.append)
+    fm.on_alarm(alarm, tb.model.now())
+    fm.on_alarm(alarm, tb.model.now())  # a repeated alarm does not start a second operation
+    for _ in range(60):
+        tb.model.advance(1.0)
+        fm.tick(tb.model.now())
+    reports = [m for m in published if isinstance(m, Enforcement)]
+    assert [(r.action, r.outcome) for r in reports] == [(expected_action, "succeeded")]
+    assert reports[0].correlation_id == alarm.correlation_id
+    live = [s for s in relays(tb) if s.status == "ACTIVE"]
+    assert len(live) == 1 if mode == "heal" else len(live) == 1 and dead.status == "ERROR"
+    assert not fm.faults
+
+
+def test_failed_heal_backs_off_before_retrying(tb: Testbed) -> None:
+    c = client(tb)
+    alarm = Alarm(event_time=tb.model.now(), system="emergency", alarm_id="a1", metric="vm_status",
+                  status="insufficient-data", ns_id=ns_id(c), vnf_member_index="9")
+    fm = FaultManager(c, c.settings, publish=lambda _m: None)
+    fm.on_alarm(alarm, tb.model.now())  # no VNF with member index 9: cannot even start
+    fault = next(iter(fm.faults.values()))
+    assert fault.attempts == 1 and fault.not_before is not None
+    first = fault.not_before
+    tb.model.advance((first - tb.model.now()).total_seconds() + 0.1)
+    fm.tick(tb.model.now())
+    assert fault.attempts == 2 and fault.not_before is not None
+    assert (fault.not_before - tb.model.now()) > (first - alarm.event_time)  # exponential
