@@ -239,10 +239,12 @@ def test_emitters_run_in_a_background_thread_safely() -> None:
     tb = Testbed(parse_timeline({"duration_s": 100}), ModelParams(initial_servants=0))
     sink = tb.notification_sink
     assert isinstance(sink, ListSink)
-    threads = [
-        threading.Thread(target=lambda i=i: (tb.model.create_servant(f"s{i}"), tb.model.flush_events()))
-        for i in range(8)
-    ]
+
+    def create(i: int) -> None:
+        tb.model.create_servant(f"s{i}")
+        tb.model.flush_events()
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:

@@ -29,13 +29,13 @@ def _create(conn: Any, name: str = "arca-emergency-2", **extra: Any) -> Any:
 
 def test_catalog_lists_every_service(conn: Any) -> None:
     types = {entry["type"] for entry in conn.session.auth.get_access(conn.session).service_catalog.catalog}
-    assert {"compute", "image", "metric", "load-balancer", "identity"} <= types
+    assert {"compute", "image", "metric", "load-balancer", "identity", "network"} <= types
 
 
 def test_wrong_password_is_refused(testbed: Testbed) -> None:
-    auth = testbed.auth() | {"password": "wrong"}
+    auth: dict[str, Any] = testbed.auth() | {"password": "wrong", "region_name": "RegionOne"}
     with pytest.raises(Exception, match="401"):
-        list(openstack.connect(region_name="RegionOne", **auth).compute.servers())
+        list(openstack.connect(**auth).compute.servers())
 
 
 def test_server_boots_after_the_simulated_boot_delay(testbed: Testbed, conn: Any) -> None:
