@@ -6,11 +6,12 @@ wires decisions that live in pure functions elsewhere. ``attach`` subscribes its
 
 Observability is done here once for every service (the buses count and time deliveries,
 publishes and dead letters): each delivery is logged as ``handled <kind>`` with its correlation id,
-outcome and duration; each publish goes through ``ServiceBus``, which logs ``published <kind>``
-with the message's correlation id and updates the per-system gauges the message carries
-(``arca.metrics.record_published``). ``arca.logs.current_service`` names the service while its
-handler, tick or publish runs (log lines and metric labels of four services sharing one in-process
-bus). Observations are logged at DEBUG (they are many), every other kind at INFO.
+outcome and duration (WARNING when the handler rejects it or fails); each publish goes through
+``ServiceBus``, which logs ``published <kind>`` with the message's correlation id and updates the
+per-system gauges the message carries (``arca.metrics.record_published``), and times detector
+event -> decision. ``arca.logs.current_service`` names the service while its handler, tick or
+publish runs (log lines and metric labels of four services sharing one in-process bus).
+Observations are logged at DEBUG (they are many), every other kind at INFO.
 """
 
 from __future__ import annotations
@@ -91,20 +92,22 @@ class Service(ABC):
             raise
         finally:
             elapsed = time.perf_counter() - start
-            log.log(
-                logging.WARNING if outcome.startswith("rejected") else _level(message.kind),
-                "handled %s %s: %s",
-                message.kind,
-                message.routing_key(),
-                outcome,
-                extra={
-                    "correlation_id": message.correlation_id,
-                    "kind": message.kind,
-                    "message_id": message.message_id,
-                    "outcome": outcome,
-                    "duration_ms": round(elapsed * 1000, 3),
-                },
-            )
+            level = _level(message.kind) if outcome == "ok" else logging.WARNING
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "handled %s %s: %s",
+                    message.kind,
+                    message.routing_key(),
+                    outcome,
+                    extra={
+                        "correlation_id": message.correlation_id,
+                        "kind": message.kind,
+                        "message_id": message.message_id,
+                        "outcome": outcome,
+                        "duration_ms": round(elapsed * 1000, 3),
+                    },
+                )
             _handling.reset(cause)
             current_service.reset(token)
 
@@ -142,18 +145,20 @@ class ServiceBus(Bus):
         return self.inner.stats
 
     def publish(self, message: Message, routing_key: str | None = None) -> None:
-        log.log(
-            _level(message.kind),
-            "published %s %s",
-            message.kind,
-            routing_key or message.routing_key(),
-            extra={
-                "service": self.service,
-                "correlation_id": message.correlation_id,
-                "kind": message.kind,
-                "message_id": message.message_id,
-            },
-        )
+        level = _level(message.kind)
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "published %s %s",
+                message.kind,
+                routing_key or message.routing_key(),
+                extra={
+                    "service": self.service,
+                    "correlation_id": message.correlation_id,
+                    "kind": message.kind,
+                    "message_id": message.message_id,
+                },
+            )
         token = current_service.set(self.service)
         try:
             self.inner.publish(message, routing_key)
