@@ -175,3 +175,27 @@ def test_demand_in_servant_equivalents_follows_the_situation() -> None:
     _, relay = make_relay()
     relay.bus.publish(situation("instr-s", demand_servants=3.5))
     assert sample("arca_demand_servants", system="instr-s") == 3.5
+
+
+class Crash(Service):
+    """A handler with a bug."""
+
+    name: ClassVar[str] = "crashtest"
+    patterns: ClassVar[list[str]] = ["situation.*"]
+
+    def handle(self, message: Message) -> None:
+        raise RuntimeError("boom")
+
+
+def test_a_failing_handler_logs_warnings_and_is_dead_lettered_as_handler_error(logs: io.StringIO) -> None:
+    bus = InMemoryBus(max_attempts=2)
+    Crash(Deps(bus=bus, kb=EmbeddedKnowledgeBase(), clock=SimClock(T0), settings=ArcaSettings())).attach()
+    before = sample("arca_messages_rejected_total", service="crashtest", reason="handler_error")
+    sit = situation("instr-c")
+    bus.publish(sit)
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    handled = [d for d in lines
+               if d["msg"].startswith("handled") and d["correlation_id"] == sit.correlation_id]
+    assert [d["level"] for d in handled] == ["WARNING", "WARNING"]  # one per attempt
+    assert all(d["outcome"] == "error" and d["service"] == "crashtest" for d in handled)
+    assert sample("arca_messages_rejected_total", service="crashtest", reason="handler_error") == before + 1
