@@ -104,3 +104,16 @@ def test_provisioning_points_grafana_at_the_dashboards_directory() -> None:
     source = yaml.safe_load((OPS / "grafana/provisioning/datasources/prometheus.yaml").read_text())
     assert source["datasources"][0]["url"] == "http://prometheus:9090"
     json.loads((OPS / "grafana/dashboards/arca-loop.json").read_text())  # valid JSON
+
+
+def test_panels_fit_the_grid_without_overlapping() -> None:
+    boxes = [(p["title"], p["gridPos"]) for p in dashboard()["panels"]]
+    cells: dict[tuple[int, int], str] = {}
+    for title, g in boxes:
+        assert g["x"] >= 0 and g["x"] + g["w"] <= 24, title
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{title!r} overlaps {cells[(x, y)]!r}"
+                cells[(x, y)] = title
+    ids = [p["id"] for p in dashboard()["panels"]]
+    assert len(ids) == len(set(ids))
