@@ -58,3 +58,16 @@ def test_kb_load_rejects_bad_input(kb_env: SparqlKnowledgeBase, tmp_path: Path,
     assert main(["kb", "load", "--graph", "not an iri", str(ONTOLOGY_DIR / "arca.ttl")]) == 1
     assert "not a safe absolute IRI" in capsys.readouterr().err
     kb_env.close()
+
+
+@pytest.mark.oxigraph
+def test_every_ontology_file_loads_as_kb_init_does(kb_env: SparqlKnowledgeBase) -> None:
+    """compose's kb-init loads each ontology/*.ttl into graph arca:graph/ontology/<stem>."""
+    files = sorted(ONTOLOGY_DIR.glob("*.ttl"))
+    assert {"arca.ttl", "shapes.ttl"} <= {f.name for f in files}
+    for f in files:
+        graph = f"{ARCA_NS}graph/ontology/{f.stem}"
+        assert main(["kb", "load", "--replace", "--graph", graph, str(f)]) == 0, f.name
+        rows = kb_env.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH $g { ?s ?p ?o } }", g=IRI(graph))
+        assert rows[0]["n"] > 0, f.name
+    kb_env.close()
