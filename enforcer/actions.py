@@ -202,7 +202,7 @@ class CreateServant(Action):
             # a retried or redelivered create first looks for the server it may already have made
             found = self.driver.find_servant(p.system, p.name) if self.attempts else None
             self.target = found.id if found else self.driver.create_servant(p.system, p.name)
-        server = self.driver.get_servant(p.system, self.target)
+        server = self.driver.get_servant(p.system, self.target, pools=False)
         if server is None:
             raise PermanentError(f"server {self.target} ({p.name}) disappeared while booting")
         if server.status in ("error", "shutoff", "deleted"):

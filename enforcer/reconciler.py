@@ -258,8 +258,9 @@ class Reconciler:
         if key in st.reported_refusals:
             return
         st.reported_refusals.add(key)
-        ENFORCEMENT_ACTIONS.labels(self.driver.name, step.op, "refused").inc()
-        self._publish(st, step.op, "skipped", now, started=now, target=step.server_id or step.name,
+        kind = {"create": CreateServant.kind, "remove": RemoveServant.kind, "join": JoinPool.kind}[step.op]
+        ENFORCEMENT_ACTIONS.labels(self.driver.name, kind, "refused").inc()
+        self._publish(st, kind, "skipped", now, started=now, target=step.server_id or step.name,
                       detail=f"refused by policy: {step.category} not allowed ({step.reason})",
                       decision_id=st.decision.message_id if st.decision else None,
                       driver=self.driver.name)

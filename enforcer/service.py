@@ -19,6 +19,7 @@ from enforcer.drivers.base import ServantDriver
 from enforcer.drivers.osm import OsmClient
 from enforcer.faults import FaultManager
 from enforcer.model import Bounds
+from enforcer.osm_reconciler import OsmReconciler
 from enforcer.policy import load_bounds
 from enforcer.reconciler import Reconciler
 
@@ -54,6 +55,8 @@ class EnforcerService(Service):
         if osm is None and s.driver == "osm":
             osm = OsmClient(s)
         self.faults = FaultManager(osm, s, publish=self._publish) if osm is not None else None
+        self.osm_scaler = (OsmReconciler(osm, s, publish=self._publish, bounds_for=bounds_for or self.bounds)
+                           if osm is not None and s.driver == "osm" else None)
 
     def bounds(self, system: str) -> Bounds:
         """Policy bounds of ``system`` (read from the knowledge base once, again after a policy change)."""
@@ -70,6 +73,10 @@ class EnforcerService(Service):
     def handle(self, message: Message) -> None:
         now = self.clock.now()  # deliveries are counted by the bus (arca_messages_received_total)
         if isinstance(message, Decision):
+            if self.osm_scaler is not None:
+                if self.osm_scaler.set_desired(message):
+                    self.osm_scaler.reconcile(message.system, now)
+                return
             if self.reconciler is None:
                 log.info("decision %s for %s: no driver configured, nothing enforced",
                          message.message_id, message.system)
@@ -106,3 +113,5 @@ class EnforcerService(Service):
             self.reconciler.tick(now)
         if self.faults is not None:
             self.faults.tick(now)
+        if self.osm_scaler is not None:
+            self.osm_scaler.tick(now)

@@ -1,7 +1,7 @@
 """``arca demo``: every strategy on the training then the reference timeline, compared with the oracle.
 
     arca demo [--strategy NAME ...] [--timeline FILE] [--training FILE] [--seed N]
-              [--json FILE] [--plot FILE.png] [--no-training]
+              [--boot-delay S] [--json FILE] [--plot FILE.png] [--no-training]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from arca.cli.main import CliError
 
 DEFAULT_ORDER = ("oracle", "arca", "arca-reactive", "threshold-paper", "threshold-repo", "proportional",
-                 "static")
+                 "static", "oracle-notified")
 
 
 def register(sub: Any) -> None:
@@ -35,6 +35,9 @@ def register(sub: Any) -> None:
     p.add_argument("--training", help="Training timeline JSON (default: the testbed's training).")
     p.add_argument("--no-training", action="store_true", help="Skip training (a cold arca is reactive).")
     p.add_argument("--seed", type=int, help="Override the timelines' seeds (demand noise).")
+    p.add_argument("--boot-delay", type=float, metavar="S",
+                   help="Servant boot delay in seconds (default: the testbed's 10 s; OSM in Ukko: 42 s). "
+                   "The policies' provisioning lead time follows it.")
     p.add_argument("--json", dest="json_file", metavar="FILE", help="Write the results as JSON.")
     p.add_argument("--plot", metavar="FILE.png", help="Write the figure (PNG).")
     p.set_defaults(func=cmd_demo)
@@ -54,7 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from arca.demo.metrics import with_cost
     from arca.demo.plot import plot
     from arca.demo.report import document, table, write_json
-    from arca.demo.runner import run_all
+    from arca.demo.runner import model_params, run_all
 
     logging.basicConfig(level=logging.ERROR)
     names = list(dict.fromkeys(args.strategy or DEFAULT_ORDER))
@@ -63,12 +66,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     reference = _load(args.timeline, "reference", args.seed)
     training = None if args.no_training else _load(args.training, "training", args.seed)
     t0 = time.perf_counter()
-    results = run_all(names, reference, training, progress=lambda m: print(m, file=sys.stderr))
+    if args.boot_delay is not None and not 0 <= args.boot_delay <= 600:
+        raise CliError(f"--boot-delay {args.boot_delay:g}: must be within [0, 600] seconds")
+    params = model_params(args.boot_delay)
+    results = run_all(names, reference, training, progress=lambda m: print(m, file=sys.stderr),
+                      params=params)
     metrics = with_cost({n: r.metrics for n, r in results.items()})
     print(table(metrics, args.timeline or "reference"))
     print(f"total wall time {time.perf_counter() - t0:.1f}s")
     meta = {"timeline": args.timeline or "reference", "training": None if args.no_training else
             (args.training or "training"), "seed": reference.seed,
+            "boot_delay_s": params.boot_delay_s,
             "enforcement": {n: r.enforcement_outcomes for n, r in results.items()}}
     if args.json_file:
         write_json(args.json_file, document(metrics, meta))
@@ -79,5 +87,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         plot(args.plot, {n: r.series for n, r in results.items()}, surface, SURFACE_ELAPSED,
              truth_table(SURFACE_ELAPSED) if surface else None,
-             title=f"ARCA demo, reference timeline (seed {reference.seed})")
+             title=f"ARCA demo, reference timeline (seed {reference.seed}, boot {params.boot_delay_s:g} s)")
     return 0

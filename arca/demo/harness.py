@@ -58,8 +58,9 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     "proportional": {"strategy": "proportional", "targetLoad": 0.7, "tolerance": 0.1,
                      "syncPeriodSeconds": 15.0, "stabilisationSeconds": 300.0},
     "static": {"strategy": "static", "staticAmount": 15},
-    # the oracle is plugged where the decider's strategy goes: it replaces the 'static' strategy
+    # the oracles are plugged where the decider's strategy goes: they replace the 'static' strategy
     "oracle": {"strategy": "static", "staticAmount": 1},
+    "oracle-notified": {"strategy": "static", "staticAmount": 1},
 }
 """Demo strategy name -> policy properties (``arca:<name>``) on top of ``BASE_POLICY``."""
 LEARNING = frozenset({"arca"})
@@ -87,10 +88,11 @@ def policy_turtle(name: str, system: str = SYSTEM, overrides: Mapping[str, Any] 
     return "\n".join(lines) + "\n"
 
 
-def apply_policy(kb: KnowledgeBase, name: str, system: str = SYSTEM) -> None:
+def apply_policy(kb: KnowledgeBase, name: str, system: str = SYSTEM,
+                 overrides: Mapping[str, Any] | None = None) -> None:
     from decider.policy import policy_graph
 
-    kb.replace_graph(policy_turtle(name, system).encode(), str(policy_graph(system)))
+    kb.replace_graph(policy_turtle(name, system, overrides).encode(), str(policy_graph(system)))
     kb.flush()
 
 
@@ -123,7 +125,6 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         surface_elapsed: list[float] | None = None) -> RunResult:
     """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before."""
     from analyzer.service import AnalyzerService
-    from analyzer.settings import AnalyzerSettings
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
     from collector.service import CollectorService
     from decider.service import DeciderService
@@ -133,15 +134,17 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
     wall0 = time.perf_counter()
     params = params or ModelParams(require_pool_membership=True)
     kb = kb if kb is not None else EmbeddedKnowledgeBase()
-    apply_policy(kb, name)
+    # the admin sets the provisioning lead time to the infrastructure's boot delay
+    apply_policy(kb, name, overrides={"leadTimeSeconds": float(params.boot_delay_s)})
     clock = SimClock(START)
-    tb = Testbed(timeline, params, clock=clock).start()
+    detector_sink, nova_sink = _IngestSink(), _NovaSink()
+    tb = Testbed(timeline, params, clock=clock, detector_sink=detector_sink,
+                 notification_sink=nova_sink).start()
     try:
         conn = tb.connect()
+        conn.session.session.trust_env = False  # loopback only: skip the per-request proxy lookup
         auth = tb.auth()
-        # an incident stops mattering once its burst is over (<= 35 s): 60 s keeps a spent severe incident
-        # from masking the next, lighter one (the analyzer reports the most severe incident alive)
-        settings = ArcaSettings(analyzer=AnalyzerSettings(incident_ttl_s=60.0), enforcer=EnforcerSettings(
+        settings = ArcaSettings(enforcer=EnforcerSettings(
             auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
             project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
             resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0,
@@ -152,12 +155,14 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         gnocchi = GnocchiPoller(*openstack_fetchers(conn), interval_s=granularity)
         _load_scales(kb)
         collector = CollectorService(deps, gnocchi=gnocchi, haproxy=_haproxy_pollers(tb, granularity))
-        detectors = _detectors(tb, collector)
-        _nova_notifications(tb, collector)
+        detector_sink.collector = nova_sink.collector = collector
         analyzer = AnalyzerService(deps)
         custom = {}
         if name == "oracle":
             custom["static"] = OracleStrategy(_required_fn(tb.model), START, params.boot_delay_s)
+        elif name == "oracle-notified":
+            custom["static"] = OracleStrategy(_required_fn(tb.model), START, params.boot_delay_s,
+                                              known_at=_known_fn(tb.model, params.detector_delay_s))
         decider = DeciderService(deps, strategies=custom)
         enforcer = EnforcerService(deps, driver=OpenStackDriver(settings.enforcer, conn))
         services: list[Service] = [collector, analyzer, decider, enforcer]
@@ -165,7 +170,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
             svc.attach()
         recorder = _Recorder()
         bus.subscribe("demo.recorder", ["decision.#", "enforcement.#"], recorder)
-        _play(tb, clock, bus, services, detectors)
+        _play(tb, clock, bus, services, tb.detectors)
         metrics = measure(tb.model.records, [i.at_s for i in timeline.incidents])
         surface = None
         if surface_elapsed is not None:
@@ -221,8 +226,8 @@ def _load_scales(kb: KnowledgeBase) -> None:
 class _IngestSink:
     """Testbed sink delivering detector notifications to the collector's ingestor (as its HTTP API)."""
 
-    def __init__(self, collector: Any) -> None:
-        self.collector = collector
+    def __init__(self) -> None:
+        self.collector: Any = None
         self.refused = 0
 
     def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None:
@@ -241,8 +246,8 @@ class _IngestSink:
 class _NovaSink:
     """Testbed sink delivering Nova versioned notifications to the collector (as its AMQP consumer)."""
 
-    def __init__(self, collector: Any) -> None:
-        self.collector = collector
+    def __init__(self) -> None:
+        self.collector: Any = None
 
     def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None:
         from collector.errors import IngestError
@@ -253,16 +258,14 @@ class _NovaSink:
             log.warning("nova notification refused: %s", exc)
 
 
-def _nova_notifications(tb: Any, collector: Any) -> Any:
-    from testbed.notifications import NovaNotifier
+def _known_fn(model: Any, delay_s: float) -> Callable[[float, float], bool]:
+    """Whether the demand at ``t2`` is known at ``t``: quiet, or its incident already notified."""
 
-    return NovaNotifier(tb.model, _NovaSink(collector))
+    def known(t: float, t2: float) -> bool:
+        inc = model.demand.active_incident(t2)
+        return inc is None or (t2 - inc[1]) + delay_s <= t + 1e-9
 
-
-def _detectors(tb: Any, collector: Any) -> Any:
-    from testbed.detectors import Detectors
-
-    return Detectors(tb.model, _IngestSink(collector))
+    return known
 
 
 def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], detectors: Any) -> None:

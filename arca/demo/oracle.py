@@ -5,6 +5,10 @@ goes, so it runs through the same analyzer -> decider -> enforcer path as every 
 At time ``t`` it asks for the most servants the actual (noisy) demand needs at the policy's high
 threshold anywhere in ``[t, t + boot delay]``: a servant created now is in service exactly when
 the demand it serves arrives, and none is kept once the demand it served is gone.
+
+With ``known_at`` it is the *notified* oracle: it knows the exact demand of an incident only from
+the moment the detector notifies it (quiet demand otherwise). No strategy driven by external
+events can do better, so its discard is the floor that boot delay and notification delay impose.
 """
 
 from __future__ import annotations
@@ -22,18 +26,26 @@ class OracleStrategy:
     name = "oracle"
 
     def __init__(self, required_at: Callable[[float], int], start: datetime, lead_s: float,
-                 step_s: float = 1.0) -> None:
+                 step_s: float = 1.0, known_at: Callable[[float, float], bool] | None = None,
+                 unknown: int = 1) -> None:
         self.required_at = required_at
         self.start = start
         self.lead_s = lead_s
         self.step_s = step_s
+        self.known_at = known_at
+        self.unknown = unknown
 
     def initial_state(self, policy: Any) -> None:
         return None
 
     def target(self, t_s: float) -> int:
         n = int(self.lead_s / self.step_s) + 1
-        return max(self.required_at(t_s + k * self.step_s) for k in range(n))
+        needs = []
+        for k in range(n):
+            t2 = t_s + k * self.step_s
+            known = self.known_at is None or self.known_at(t_s, t2)
+            needs.append(self.required_at(t2) if known else self.unknown)
+        return max(needs)
 
     def decide(self, situation: Situation, policy: Any, state: Any, now: datetime) -> tuple[Any, Any]:
         from decider.strategy import Outcome

@@ -36,10 +36,10 @@ def plot(path: str, runs: Mapping[str, Series], surface: Sequence[Sequence[float
     for ax, name in zip(axes[:, 0], names, strict=False):
         s = runs[name]
         ax.fill_between(s.t, s.demand, step="post", color="tab:orange", alpha=0.35, label="demand (req/s)")
+        ax.fill_between([], [], color="tab:red", alpha=0.6, label="discarded (req/s)")
         ax.step(s.t, s.capacity, where="post", color="tab:blue", lw=1.0, label="capacity in service (req/s)")
         if any(s.discarded):
-            ax.fill_between(s.t, s.discarded, step="post", color="tab:red", alpha=0.6,
-                            label="discarded (req/s)")
+            ax.fill_between(s.t, s.discarded, step="post", color="tab:red", alpha=0.6)
         ax.set_ylabel("req/s")
         ax.set_xlim(s.t[0] if s.t else 0, s.t[-1] if s.t else 1)
         ax2 = ax.twinx()
@@ -48,9 +48,10 @@ def plot(path: str, runs: Mapping[str, Series], surface: Sequence[Sequence[float
         ax2.set_ylabel("servants")
         ax2.set_ylim(0, max([*s.servants, *s.msa, 1]) + 1)
         ax.set_title(name, loc="left", fontsize=10, fontweight="bold")
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=7, ncol=5)
+        if name == names[0]:
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = ax2.get_legend_handles_labels()
+            fig.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8, ncol=5, frameon=False)
     axes[-1, 0].set_xlabel("seconds")
     if surface is not None:
         ax = axes[-1, 0]
@@ -68,7 +69,7 @@ def plot(path: str, runs: Mapping[str, Series], surface: Sequence[Sequence[float
                      fontsize=10, fontweight="bold")
         ax.legend(fontsize=7, ncol=4, loc="upper right")
     if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=11, x=0.01, ha="left")
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.35 / (2.6 * n)))
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -33,8 +33,9 @@ class ServantDriver(Protocol):
         """Every servant ARCA owns for ``system`` (never anything else), with pool membership."""
         ...
 
-    def get_servant(self, system: str, server_id: str) -> Servant | None:
-        """One owned servant, or ``None`` when it does not exist (any more)."""
+    def get_servant(self, system: str, server_id: str, *, pools: bool = True) -> Servant | None:
+        """One owned servant, or ``None`` when it does not exist (any more); ``pools=False`` skips
+        reading the pool membership (``in_pool`` is then False)."""
         ...
 
     def find_servant(self, system: str, name: str) -> Servant | None:

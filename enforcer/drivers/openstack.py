@@ -188,11 +188,12 @@ class OpenStackDriver:
         server = data.get("server")
         return dict(server) if isinstance(server, dict) else None
 
-    def get_servant(self, system: str, server_id: str) -> Servant | None:
+    def get_servant(self, system: str, server_id: str, *, pools: bool = True) -> Servant | None:
         server = self._get(server_id)
         if server is None or not self.owned(server, system):
             return None
-        members = self._members() if str(server.get("status", "")).upper() == "ACTIVE" else {}
+        active = str(server.get("status", "")).upper() == "ACTIVE"
+        members = self._members() if pools and active else {}
         return self._servant(server, members)
 
     def find_servant(self, system: str, name: str) -> Servant | None:

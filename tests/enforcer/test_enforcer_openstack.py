@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
 from arca.kb import EmbeddedKnowledgeBase
-from arca.messages import Decision, Enforcement, Message
+from arca.messages import Decision, Enforcement, ExternalEvent, Message, TopologyChange
 from arca.service import Deps
 from arca.settings import ArcaSettings
 from enforcer.drivers.base import PermanentError
@@ -237,6 +238,10 @@ def test_policy_forbidding_scale_out_refuses_and_reports(tb: Testbed, conn: Any)
     assert len(refused) == 2 and all(e.outcome == "skipped" for e in refused)
 
 
+def _sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels or {}) or 0.0
+
+
 def test_service_on_the_bus_closes_the_loop(tb: Testbed, conn: Any) -> None:
     clock = SimClock(START)
     bus = InMemoryBus()
@@ -246,9 +251,16 @@ def test_service_on_the_bus_closes_the_loop(tb: Testbed, conn: Any) -> None:
     service.attach()
     seen: list[Message] = []
     bus.subscribe("test.enforcement", ["enforcement.#"], seen.append)
+    created = _sample("arca_enforcement_actions_total",
+                      {"driver": "openstack", "action": "create_servant", "outcome": "succeeded"})
+    reactions = _sample("arca_incident_to_capacity_seconds_count")
+    latencies = _sample("arca_decision_to_enforcement_seconds_count")
     service.tick(clock.now())  # watched system: the initial servant is repaired into the pools
+    onset = clock.now()
+    bus.publish(ExternalEvent(event_time=onset, event_id="quake-1", source="seismometer-hq", onset=onset,
+                              payload_kind="seismometer", severity=3))
     bus.publish(Decision(event_time=clock.now(), system=SYSTEM, strategy="test", target_servants=2,
-                         reason="test", rule="test"))
+                         reason="test", rule="test", incident_id="quake-1"))
     for _ in range(12):
         tb.model.advance(1.0)
         clock.set(tb.model.now())
@@ -256,3 +268,29 @@ def test_service_on_the_bus_closes_the_loop(tb: Testbed, conn: Any) -> None:
     outcomes = sorted((m.action, m.outcome) for m in seen if isinstance(m, Enforcement))
     assert ("create_servant", "succeeded") in outcomes and ("join_pool", "succeeded") in outcomes
     assert all(s.pools for s in tb.model.live_servants())
+    assert _sample("arca_enforcement_actions_total", {"driver": "openstack", "action": "create_servant",
+                                                       "outcome": "succeeded"}) == created + 1
+    assert _sample("arca_incident_to_capacity_seconds_count") == reactions + 1
+    assert _sample("arca_decision_to_enforcement_seconds_count") >= latencies + 1
+    assert _sample("arca_servants_active", {"system": SYSTEM}) == 2
+
+
+def test_service_repairs_a_dead_servant_on_its_topology_change(tb: Testbed, conn: Any) -> None:
+    clock = SimClock(START)
+    bus = InMemoryBus()
+    s = ArcaSettings(enforcer=settings(resync_interval_s=600.0))
+    deps = Deps(bus=bus, kb=EmbeddedKnowledgeBase(), clock=clock, settings=s)
+    service = EnforcerService(deps, driver=OpenStackDriver(s.enforcer, conn))
+    service.attach()
+    bus.publish(Decision(event_time=clock.now(), system=SYSTEM, strategy="test", target_servants=1,
+                         reason="test", rule="test"))
+    victim = tb.model.live_servants()[0]
+    tb.model.kill_servant(victim.id)
+    bus.publish(TopologyChange(event_time=clock.now(), system=SYSTEM, server_id=victim.id, state="error"))
+    for _ in range(12):  # far inside the resync period: only the topology change can have told it
+        tb.model.advance(1.0)
+        clock.set(tb.model.now())
+        service.tick(clock.now())
+    assert tb.model.servants[victim.id].status == "DELETED"
+    live = tb.model.live_servants()
+    assert len(live) == 1 and live[0].status == "ACTIVE" and live[0].pools

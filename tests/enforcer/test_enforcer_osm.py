@@ -155,3 +155,51 @@ def test_failed_heal_backs_off_before_retrying(tb: Testbed) -> None:
     fm.tick(tb.model.now())
     assert fault.attempts == 2 and fault.not_before is not None
     assert (fault.not_before - tb.model.now()) > (first - alarm.event_time)  # exponential
+
+
+def _decision(tb: Testbed, target: int) -> Any:
+    from arca.messages import Decision
+
+    return Decision(event_time=tb.model.now(), system="emergency", strategy="test", target_servants=target,
+                    reason="test", rule="test")
+
+
+def test_osm_reconciler_scales_one_step_at_a_time_to_the_target_and_back(tb: Testbed) -> None:
+    from enforcer.osm_reconciler import OsmReconciler
+
+    c = client(tb)
+    published: list[Message] = []
+    rec = OsmReconciler(c, c.settings, publish=published.append)
+    first = _decision(tb, 2)
+    assert rec.set_desired(first) and not rec.set_desired(first)  # redelivery changes nothing
+    rec.reconcile("emergency", tb.model.now())
+    rec.reconcile("emergency", tb.model.now())  # a duplicate reconcile does not queue a second operation
+    ops = c._send("GET", "/osm/nslcm/v1/ns_lcm_op_occs")
+    assert len(ops) == 1
+    for _ in range(100):
+        tb.model.advance(1.0)
+        rec.tick(tb.model.now())
+    outs = [m for m in published if isinstance(m, Enforcement)]
+    assert [(m.action, m.outcome) for m in outs] == [("osm_scale", "succeeded")] * 2
+    assert [s.status for s in relays(tb)] == ["ACTIVE", "ACTIVE"]
+    assert outs[-1].correlation_id == first.correlation_id and outs[-1].active_servants >= 1
+    rec.set_desired(_decision(tb, 40))  # beyond the policy maximum: clipped, never enforced as is
+    rec.set_desired(_decision(tb, 1))
+    for _ in range(15):
+        tb.model.advance(1.0)
+        rec.tick(tb.model.now())
+    assert len(relays(tb)) == 1
+    assert "SCALE_IN" in [m for m in published if isinstance(m, Enforcement)][-1].detail
+
+
+def test_osm_reconciler_respects_the_policy_maximum(tb: Testbed) -> None:
+    from enforcer.model import Bounds
+    from enforcer.osm_reconciler import OsmReconciler
+
+    c = client(tb)
+    rec = OsmReconciler(c, c.settings, publish=lambda _m: None, bounds_for=lambda _s: Bounds(0, 1))
+    rec.set_desired(_decision(tb, 5))
+    for _ in range(140):
+        tb.model.advance(1.0)
+        rec.tick(tb.model.now())
+    assert len(relays(tb)) == 1
