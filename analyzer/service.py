@@ -80,7 +80,6 @@ class AnalyzerService(Service):
 
     # -- messages ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
-        metrics.MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
         if isinstance(message, Observation):
             self.view(message.system).observe(message)
         elif isinstance(message, ExternalEvent):
@@ -94,7 +93,6 @@ class AnalyzerService(Service):
         elif isinstance(message, PolicyUpdated):
             self.reload_policies()
         else:
-            metrics.MESSAGES_REJECTED.labels(self.name, "unexpected").inc()
             raise Reject(f"the analyzer does not take {type(message).__name__} messages")
 
     def on_event(self, event: ExternalEvent) -> None:
@@ -120,7 +118,6 @@ class AnalyzerService(Service):
     def publish(self, situation: Situation) -> None:
         self.bus.publish(situation)
         store_message(self.kb, situation)
-        metrics.MESSAGES_PUBLISHED.labels(self.name, situation.kind).inc()
         system = situation.system
         metrics.SERVANTS_ACTIVE.labels(system).set(situation.servants_active)
         metrics.SERVANTS_BOOTING.labels(system).set(situation.servants_booting)

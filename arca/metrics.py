@@ -1,26 +1,54 @@
 """Every Prometheus metric ARCA exports, defined once (prometheus-client, default registry).
 
-Names follow Prometheus conventions: ``arca_`` prefix, base units (seconds, ratios), ``_total``
-for counters, low-cardinality labels only (service, reason class, system, driver, outcome).
-Services import the objects they update; ``serve`` exposes ``/metrics`` on the configured port.
+Names follow Prometheus conventions: ``arca_`` prefix, base units (seconds, ratios, requests per
+second), ``_total`` for counters, low-cardinality labels only (service, message kind, reason class,
+system, rule, driver, action, outcome). ``docs/ops.md`` has the table of metrics and who sets them.
+
+Two kinds of updates:
+
+* generic ones, done once for every service: the buses (``arca.bus.memory``, ``arca.bus.rabbitmq``)
+  count and time each delivery (``arca_messages_received_total``, ``arca_handler_duration_seconds``),
+  count publishes (``arca_messages_published_total``) and dead letters by reason class
+  (``arca_messages_rejected_total``); ``arca.service`` calls ``record_published`` for each message
+  a service publishes, which derives the per-system gauges from the message itself (a Situation
+  carries load, servants, discard ratio, incident; a Decision the desired servants, MSA and learned
+  samples; observations of ``request_rate`` the demand);
+  ``arca.service`` also times detector event -> decision (a Decision published while handling a
+  Situation triggered by an event);
+* domain ones, done by the code that knows (decision -> enforcement and incident -> capacity in
+  the enforcer, model fit time in the decider, decisions by rule, enforcement actions by driver
+  and outcome, the collector's refused inputs).
+
+``serve`` exposes ``/metrics`` over HTTP (``arca.runtime`` calls it when ``ARCA_OPS__METRICS_PORT``
+is set).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+import threading
+from importlib import metadata
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
+
+from arca.messages import Decision, Enforcement, Message, Observation, Situation
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _REACTION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
+# --- messages through the bus (generic: arca.service and the bus implementations) ------------
 MESSAGES_RECEIVED = Counter(
-    "arca_messages_received_total", "Bus messages delivered to a service.", ["service", "kind"]
+    "arca_messages_received_total",
+    "Bus messages delivered to a service's handler.",
+    ["service", "kind"],
 )
 MESSAGES_PUBLISHED = Counter(
     "arca_messages_published_total", "Bus messages published by a service.", ["service", "kind"]
 )
 MESSAGES_REJECTED = Counter(
     "arca_messages_rejected_total",
-    "Inputs refused or dead-lettered, by reason class.",
+    "Inputs refused or dead-lettered, by reason class "
+    "(syntax, unknown_type, invalid, rejected, handler_error).",
     ["service", "reason"],
 )
 HANDLER_SECONDS = Histogram(
@@ -29,9 +57,13 @@ HANDLER_SECONDS = Histogram(
     ["service", "kind"],
     buckets=_LATENCY_BUCKETS,
 )
+SERVICE_INFO = Info("arca_service", "The ARCA service of this process and its version.")
+
+# --- loop reaction times (arca.service: event -> decision; enforcer: the other two) ------------
 EVENT_TO_DECISION_SECONDS = Histogram(
     "arca_event_to_decision_seconds",
-    "Detector event received by the collector -> decision published (wall time).",
+    "Detector event (its notification time) -> decision published, on the decider's clock "
+    "(wall time in production).",
     buckets=_LATENCY_BUCKETS,
 )
 DECISION_TO_ENFORCEMENT_SECONDS = Histogram(
@@ -44,16 +76,30 @@ INCIDENT_TO_CAPACITY_SECONDS = Histogram(
     "Incident onset -> first extra servant in service (event time).",
     buckets=_REACTION_BUCKETS,
 )
+
+# --- per controlled system (generic from published messages; owners may set them too) ---------
 SERVANTS_DESIRED = Gauge("arca_servants_desired", "Servants the decider wants.", ["system"])
 SERVANTS_ACTIVE = Gauge("arca_servants_active", "Servants in service.", ["system"])
 SERVANTS_BOOTING = Gauge("arca_servants_booting", "Servants being created.", ["system"])
 MSA = Gauge("arca_msa_servants", "Minimum servant amount predicted by the anticipator.", ["system"])
 AVERAGE_LOAD = Gauge("arca_average_load_ratio", "Average servant load (0..1).", ["system"])
 DISCARD_RATIO = Gauge("arca_discard_ratio", "Share of client requests discarded.", ["system"])
+DEMAND = Gauge(
+    "arca_demand_requests_per_second",
+    "Client requests offered to the system (sum of request_rate over its load balancers).",
+    ["system"],
+)
+DEMAND_SERVANTS = Gauge(
+    "arca_demand_servants",
+    "Offered load in servant-equivalents at 100 % CPU, as the analyzer estimates it.",
+    ["system"],
+)
 INCIDENT_SEVERITY = Gauge(
     "arca_incident_severity", "Severity of the active incident (0 = none).", ["system"]
 )
 LEARNED_SAMPLES = Gauge("arca_learned_samples", "Samples in the anticipator model.", ["system"])
+
+# --- domain counters and timings (decider, enforcer) --------------------------------------------
 MODEL_FIT_SECONDS = Histogram(
     "arca_model_fit_seconds", "Time to (re)fit the anticipator SVR.", buckets=_LATENCY_BUCKETS
 )
@@ -66,7 +112,54 @@ ENFORCEMENT_ACTIONS = Counter(
     ["driver", "action", "outcome"],
 )
 
+_demand_lock = threading.Lock()
+_demand: dict[tuple[str, str], float] = {}
 
-def serve(port: int, host: str = "0.0.0.0") -> None:
-    """Expose ``/metrics`` over HTTP in a daemon thread."""
-    start_http_server(port, addr=host)
+
+def service_label(queue: str) -> str:
+    """The ``service`` label of a queue (``arca.decider`` -> ``decider``): its last dotted word."""
+    return queue.rsplit(".", 1)[-1]
+
+
+def record_published(message: Message) -> None:
+    """Update the per-system gauges a published message carries (the bus counts the message)."""
+    if isinstance(message, Situation):
+        system = message.system
+        SERVANTS_ACTIVE.labels(system).set(message.servants_active)
+        SERVANTS_BOOTING.labels(system).set(message.servants_booting)
+        AVERAGE_LOAD.labels(system).set(message.average_load)
+        DISCARD_RATIO.labels(system).set(message.discard_ratio)
+        INCIDENT_SEVERITY.labels(system).set(message.incident_severity)
+        demand = getattr(message, "demand_servants", None)  # optional field of newer analyzers
+        if demand is not None:
+            DEMAND_SERVANTS.labels(system).set(demand)
+    elif isinstance(message, Decision):
+        SERVANTS_DESIRED.labels(message.system).set(message.target_servants)
+        MSA.labels(message.system).set(message.msa)
+        LEARNED_SAMPLES.labels(message.system).set(message.learned_samples)
+    elif isinstance(message, Observation) and message.metric == "request_rate":
+        key = (message.system, message.resource or message.domain or "")
+        with _demand_lock:
+            _demand[key] = message.value
+            total = sum(v for (s, _), v in _demand.items() if s == message.system)
+        DEMAND.labels(message.system).set(total)
+    elif isinstance(message, Enforcement):
+        pass  # counted by the enforcer (it also knows about actions it does not publish)
+
+
+def set_service(service: str) -> None:
+    """Label this process's ``arca_service_info`` with the service it runs."""
+    try:
+        version = metadata.version("arca")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    SERVICE_INFO.info({"service": service, "version": version})
+
+
+def serve(port: int, host: str = "0.0.0.0") -> tuple[WSGIServer, int]:
+    """Expose ``/metrics`` over HTTP in a daemon thread; returns the server and its bound port.
+
+    ``port=0`` picks a free port (tests). Stop it with ``server.shutdown()``.
+    """
+    server, _thread = start_http_server(port, addr=host)
+    return server, int(server.server_port)

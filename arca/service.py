@@ -3,21 +3,48 @@
 A service gets everything from outside (``Deps``: bus, knowledge base, clock, settings) and only
 wires decisions that live in pure functions elsewhere. ``attach`` subscribes its queue; the host
 (``arca.runtime`` in production, the simulation driver in ``arca demo``) calls ``tick`` on a period.
+
+Observability is done here once for every service (the buses count and time deliveries,
+publishes and dead letters): each delivery is logged as ``handled <kind>`` with its correlation id,
+outcome and duration (WARNING when the handler rejects it or fails); each publish goes through
+``ServiceBus``, which logs ``published <kind>`` with the message's correlation id and updates the
+per-system gauges the message carries (``arca.metrics.record_published``), and times detector
+event -> decision. ``arca.logs.current_service`` names the service while its handler, tick or
+publish runs (log lines and metric labels of four services sharing one in-process bus).
+Observations are logged at DEBUG (they are many), every other kind at INFO.
 """
 
 from __future__ import annotations
 
+import contextvars
+import logging
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from arca import metrics
 from arca.bus import Bus
+from arca.bus.base import BusStats, DeadLetter, Handler, Reject
 from arca.clock import Clock
 from arca.kb import KnowledgeBase
-from arca.messages import Message
+from arca.logs import current_service
+from arca.messages import Decision, Message, Situation
 from arca.settings import ArcaSettings
+
+log = logging.getLogger("arca.service")
+
+_handling: contextvars.ContextVar[Message | None] = contextvars.ContextVar("handling", default=None)
+"""The message whose handler is running (what a publish is caused by)."""
+
+QUIET_KINDS = frozenset({"observation"})
+"""Message kinds logged at DEBUG (high volume); every other kind is logged at INFO."""
+
+
+def _level(kind: str) -> int:
+    return logging.DEBUG if kind in QUIET_KINDS else logging.INFO
 
 
 @dataclass
@@ -38,7 +65,7 @@ class Service(ABC):
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.bus = deps.bus
+        self.bus: Bus = ServiceBus(deps.bus, self.name, deps.clock)
         self.kb = deps.kb
         self.clock = deps.clock
         self.settings = deps.settings
@@ -49,7 +76,48 @@ class Service(ABC):
 
     def attach(self) -> None:
         """Subscribe this service's queue on the bus."""
-        self.bus.subscribe(self.queue, self.patterns, self.handle)
+        self.bus.subscribe(self.queue, self.patterns, self.deliver)
+
+    def deliver(self, message: Message) -> None:
+        """``handle`` one delivery, timed, counted and logged with its correlation id."""
+        token = current_service.set(self.name)
+        cause = _handling.set(message)
+        outcome = "error"
+        start = time.perf_counter()
+        try:
+            self.handle(message)
+            outcome = "ok"
+        except Reject as exc:
+            outcome = f"rejected: {exc}"
+            raise
+        finally:
+            elapsed = time.perf_counter() - start
+            level = _level(message.kind) if outcome == "ok" else logging.WARNING
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "handled %s %s: %s",
+                    message.kind,
+                    message.routing_key(),
+                    outcome,
+                    extra={
+                        "correlation_id": message.correlation_id,
+                        "kind": message.kind,
+                        "message_id": message.message_id,
+                        "outcome": outcome,
+                        "duration_ms": round(elapsed * 1000, 3),
+                    },
+                )
+            _handling.reset(cause)
+            current_service.reset(token)
+
+    def run_tick(self, now: datetime) -> None:
+        """Call ``tick`` with this service named in its log lines."""
+        token = current_service.set(self.name)
+        try:
+            self.tick(now)
+        finally:
+            current_service.reset(token)
 
     @abstractmethod
     def handle(self, message: Message) -> None:
@@ -62,3 +130,72 @@ class Service(ABC):
     def tick_interval_s(self) -> float:
         group = getattr(self.settings, self.name, None)
         return float(getattr(group, "tick_interval_s", 1.0))
+
+
+class ServiceBus(Bus):
+    """The bus as one service sees it: publishes are logged, labelled and turned into gauges."""
+
+    def __init__(self, inner: Bus, service: str, clock: Clock | None = None) -> None:
+        self.inner = inner
+        self.service = service
+        self.clock = clock
+
+    @property
+    def stats(self) -> BusStats:  # type: ignore[override]
+        return self.inner.stats
+
+    def publish(self, message: Message, routing_key: str | None = None) -> None:
+        level = _level(message.kind)
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "published %s %s",
+                message.kind,
+                routing_key or message.routing_key(),
+                extra={
+                    "service": self.service,
+                    "correlation_id": message.correlation_id,
+                    "kind": message.kind,
+                    "message_id": message.message_id,
+                },
+            )
+        token = current_service.set(self.service)
+        try:
+            self.inner.publish(message, routing_key)
+        finally:
+            current_service.reset(token)
+        metrics.record_published(message)
+        cause = _handling.get()
+        if (isinstance(message, Decision) and isinstance(cause, Situation) and cause.trigger == "event"
+                and self.clock is not None):
+            # the situation of a detector event carries the event's time: detector event -> decision
+            elapsed = (self.clock.now() - cause.event_time).total_seconds()
+            metrics.EVENT_TO_DECISION_SECONDS.observe(max(0.0, elapsed))
+
+    def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+        token = current_service.set(self.service)
+        try:
+            self.inner.publish_raw(routing_key, body, headers)
+        finally:
+            current_service.reset(token)
+
+    def subscribe(self, queue: str, patterns: Sequence[str], handler: Handler) -> None:
+        self.inner.subscribe(queue, patterns, handler)
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        self.inner.flush(timeout)
+
+    def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
+        self.inner.call_soon_threadsafe(fn)
+
+    def dead_letters(self, queue: str | None = None) -> list[DeadLetter]:
+        return self.inner.dead_letters(queue)
+
+    def __getattr__(self, name: str) -> Any:  # drain(), manual... of a concrete bus
+        return getattr(self.inner, name)

@@ -110,7 +110,6 @@ class DeciderService(Service):
 
     # -- messages ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
-        metrics.MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
         if isinstance(message, Situation):
             self.last_situation[message.system] = message
             self.decide(message, message.event_time, force=True)
@@ -155,7 +154,6 @@ class DeciderService(Service):
         if outcome.learned and isinstance(new_state, ArcaState):
             new_state.anticipator.refit()  # after publishing: off the decision's path
         store_message(self.kb, decision)
-        metrics.MESSAGES_PUBLISHED.labels(self.name, decision.kind).inc()
         metrics.SERVANTS_DESIRED.labels(system).set(decision.target_servants)
         metrics.MSA.labels(system).set(decision.msa)
         metrics.LEARNED_SAMPLES.labels(system).set(decision.learned_samples)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated, TopologyChange
-from arca.metrics import MESSAGES_PUBLISHED, MESSAGES_RECEIVED
 from arca.service import Deps, Service
 from enforcer.drivers.base import ServantDriver
 from enforcer.drivers.osm import OsmClient
@@ -69,12 +68,10 @@ class EnforcerService(Service):
         return b
 
     def _publish(self, message: Message) -> None:
-        self.bus.publish(message)
-        MESSAGES_PUBLISHED.labels(self.name, message.kind).inc()
+        self.bus.publish(message)  # counted by the bus (arca_messages_published_total)
 
     def handle(self, message: Message) -> None:
-        MESSAGES_RECEIVED.labels(self.name, message.kind).inc()
-        now = self.clock.now()
+        now = self.clock.now()  # deliveries are counted by the bus (arca_messages_received_total)
         if isinstance(message, Decision):
             if self.osm_scaler is not None:
                 if self.osm_scaler.set_desired(message):

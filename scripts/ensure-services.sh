@@ -14,3 +14,15 @@ if ! rabbit_up; then
   rabbitmqctl await_startup >/dev/null 2>&1 || true
 fi
 echo "ensure-services: RabbitMQ is up" >&2
+
+# promtool and the prometheus server (Debian package "prometheus") check the metrics exposition, the
+# shipped Prometheus configuration and the dashboard's queries in tests/ops; install them when missing
+# (needs root or sudo, as on the CI/dev machine).
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "ensure-services: promtool missing, installing the Debian package prometheus" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  command -v promtool >/dev/null 2>&1 || { echo "ensure-services: promtool not installed" >&2; exit 1; }
+fi
+echo "ensure-services: promtool is here ($(promtool --version 2>&1 | head -1))" >&2

@@ -24,7 +24,7 @@ from arca.bus.base import (
     reason_class,
     topic_matches,
 )
-from arca.logs import correlation_id
+from arca.logs import correlation_id, current_service
 from arca.messages import Message, MessageError, decode, encode
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ class InMemoryBus(Bus):
         self._draining = False
         self._dead: list[DeadLetter] = []
         self.stats = BusStats()
-        self.service = service  # ``service`` label of the published-messages metric
+        self.service = service  # ``service`` label of publishes made outside any service's
+        # handler or tick (inside, ``arca.logs.current_service`` names it: one bus, four services)
         self.queue_prefix = queue_prefix  # stripped from queue names for the other metrics' label
 
     def subscribe(self, queue: str, patterns: Sequence[str], handler: Handler) -> None:
@@ -66,7 +67,8 @@ class InMemoryBus(Bus):
 
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.stats.published += 1
-        metrics.MESSAGES_PUBLISHED.labels(self.service, routing_key.split(".", 1)[0]).inc()
+        metrics.MESSAGES_PUBLISHED.labels(current_service.get() or self.service,
+                                          routing_key.split(".", 1)[0]).inc()
         for q in self._queues.values():
             if any(topic_matches(p, routing_key) for p in q.patterns):
                 q.pending.append((routing_key, body))

@@ -1,0 +1,163 @@
+"""``arca status``: what every controlled system looks like now, read from the knowledge base.
+
+The analyzer, decider and enforcer store the messages they publish (``arca.kb.messages``); this
+module reads the latest Situation, the last Decisions and the latest Enforcement of each system and
+turns them into one document (``collect``), rendered as text for the live terminal view or printed
+as JSON for scripts. The JSON schema is stable and versioned (``SCHEMA``); ``docs/ops.md`` documents
+every field. Nothing here writes to the store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from arca.kb import KnowledgeBase
+from arca.kb.messages import graph_of, load_messages
+from arca.messages import Decision, Enforcement, Situation
+
+SCHEMA = "arca.status/1"
+"""Identifier of the JSON document's schema (bumped on any incompatible change)."""
+
+_SYSTEM_GRAPHS = ("situation", "decision", "enforcement")
+
+
+def controlled_systems(kb: KnowledgeBase) -> list[str]:
+    """Every system that has a stored situation, decision or enforcement, sorted."""
+    rows = kb.query(
+        "SELECT DISTINCT ?s WHERE { VALUES ?g { $g1 $g2 $g3 } GRAPH ?g { ?m arca:system ?s } } "
+        "ORDER BY ?s",
+        **{f"g{i}": graph_of(kind) for i, kind in enumerate(_SYSTEM_GRAPHS, start=1)},
+    )
+    return [str(row["s"]) for row in rows]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _incident(situation: Situation | None, now: datetime) -> dict[str, Any] | None:
+    if situation is None or situation.incident_severity <= 0:
+        return None
+    onset = situation.incident_onset
+    return {
+        "id": situation.incident_id,
+        "source": situation.incident_source,
+        "severity": situation.incident_severity,
+        "onset": _iso(onset),
+        "elapsed_s": round((now - onset).total_seconds(), 3) if onset is not None else None,
+        "elapsed_s_at_situation": situation.incident_elapsed_s,
+        "detected_from_load": situation.detected_from_load,
+    }
+
+
+def _decision(d: Decision) -> dict[str, Any]:
+    return {
+        "time": _iso(d.event_time),
+        "target_servants": d.target_servants,
+        "msa": d.msa,
+        "strategy": d.strategy,
+        "rule": d.rule,
+        "reason": d.reason,
+        "clipped": d.clipped,
+        "correlation_id": d.correlation_id,
+    }
+
+
+def _enforcement(e: Enforcement | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {
+        "time": _iso(e.event_time),
+        "action": e.action,
+        "driver": e.driver,
+        "outcome": e.outcome,
+        "desired_servants": e.desired_servants,
+        "active_servants": e.active_servants,
+        "booting_servants": e.booting_servants,
+        "detail": e.detail,
+        "correlation_id": e.correlation_id,
+    }
+
+
+def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int = 5) -> dict[str, Any]:
+    """The status document of one system (see ``docs/ops.md`` for the fields)."""
+    situations = load_messages(kb, Situation, system, 1)
+    situation = situations[0] if situations else None
+    recent = load_messages(kb, Decision, system, max(decisions, 1))
+    latest_decision = recent[0] if recent else None
+    enforcements = load_messages(kb, Enforcement, system, 1)
+    return {
+        "system": system,
+        "as_of": _iso(situation.event_time) if situation else None,
+        "load": {
+            "average": situation.average_load if situation else None,
+            "discard_ratio": situation.discard_ratio if situation else None,
+        },
+        "servants": {
+            "desired": latest_decision.target_servants if latest_decision else None,
+            "active": situation.servants_active if situation else None,
+            "booting": situation.servants_booting if situation else None,
+            "msa": latest_decision.msa if latest_decision else None,
+        },
+        "incident": _incident(situation, now),
+        "last_decisions": [_decision(d) for d in recent[:decisions]],
+        "last_enforcement": _enforcement(enforcements[0] if enforcements else None),
+    }
+
+
+def collect(kb: KnowledgeBase, systems: list[str] | None = None, now: datetime | None = None,
+            decisions: int = 5) -> dict[str, Any]:
+    """The status document of ``systems`` (default: every controlled system found in the store)."""
+    now = now or datetime.now(UTC)
+    names = systems if systems else controlled_systems(kb)
+    return {
+        "schema": SCHEMA,
+        "generated_at": _iso(now),
+        "systems": [system_status(kb, name, now, decisions) for name in names],
+    }
+
+
+def _fmt(value: object, spec: str = "") -> str:
+    if value is None:
+        return "-"
+    return format(value, spec)
+
+
+def render_text(doc: dict[str, Any], width: int = 100) -> str:
+    """The terminal view of a status document (plain text)."""
+    lines = [f"ARCA status at {doc['generated_at']}  ({len(doc['systems'])} systems)", ""]
+    if not doc["systems"]:
+        lines.append("no controlled system has a situation, decision or enforcement in the store yet")
+    for s in doc["systems"]:
+        sv, load = s["servants"], s["load"]
+        lines.append(f"== {s['system']}  (situation of {s['as_of'] or '-'})")
+        lines.append(
+            f"   load {_fmt(load['average'], '.0%')}   discard {_fmt(load['discard_ratio'], '.2%')}   "
+            f"servants desired {_fmt(sv['desired'])} / active {_fmt(sv['active'])} / "
+            f"booting {_fmt(sv['booting'])}   MSA {_fmt(sv['msa'])}"
+        )
+        inc = s["incident"]
+        if inc is None:
+            lines.append("   incident: none")
+        else:
+            lines.append(
+                f"   incident: severity {inc['severity']} from {inc['source'] or '-'} "
+                f"({inc['id'] or '-'}), onset {inc['onset'] or '-'}, "
+                f"elapsed {_fmt(inc['elapsed_s'], '.1f')} s"
+            )
+        enf = s["last_enforcement"]
+        if enf is not None:
+            lines.append(
+                f"   last enforcement: {enf['action']} via {enf['driver']} {enf['outcome']} at "
+                f"{enf['time']} (desired {enf['desired_servants']}, active {enf['active_servants']}, "
+                f"booting {enf['booting_servants']})"
+            )
+        if s["last_decisions"]:
+            lines.append("   last decisions:")
+        for d in s["last_decisions"]:
+            text = (f"     {d['time']}  -> {d['target_servants']} servants (MSA {d['msa']}) "
+                    f"[{d['rule']}] {d['reason']}")
+            lines.append(text if len(text) <= width else text[: width - 1] + "…")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,398 @@
+"""The four services as separate ``arca run`` processes on the real RabbitMQ and Oxigraph.
+
+Each serves /metrics on its own port (``ARCA_OPS__METRICS_PORT``) and writes JSON logs on stderr.
+The tests scrape every service over HTTP, have ``promtool check metrics`` judge each exposition,
+check the dashboard's queries against what the services really export, and follow one detector
+event's correlation id through the logs of the collector, analyzer, decider and enforcer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rdflib
+import requests
+import yaml
+from opskit import (
+    PROMETHEUS_SYNTHETIC,
+    PROMETHEUS_YML,
+    REPO,
+    dashboard,
+    dashboard_queries,
+    exported_names,
+    grafana_to_promql,
+    metric_names,
+    promtool,
+    scrape,
+)
+
+from arca.kb.sparql import SparqlKnowledgeBase
+from arca.settings import KbSettings
+from collector.http import EVENT_PATH
+from decider.anticipator import LearnedSample
+from decider.policy import policy_from_graph, policy_graph
+from decider.samples import store_sample
+from testbed.model import ModelParams
+from testbed.platform import REGION, Testbed
+from testbed.timeline import parse_timeline
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
+
+SERVICES = ("collector", "analyzer", "decider", "enforcer")
+EVENT = REPO / "tests" / "data" / "collector" / "events" / "seismometer.json"
+GENERIC = (
+    "arca_messages_received_total", "arca_messages_published_total", "arca_messages_rejected_total",
+    "arca_handler_duration_seconds_bucket", "arca_service_info",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    metrics_port: int
+    log: Path
+    popen: subprocess.Popen[bytes]
+
+    def lines(self) -> list[dict[str, Any]]:
+        out = []
+        for raw in self.log.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(raw))
+            except json.JSONDecodeError:
+                out.append({"msg": raw, "not_json": True})
+        return out
+
+
+@dataclass
+class Loop:
+    procs: dict[str, Proc]
+    collector_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _wait_http(proc: Proc, url: str, deadline: float) -> None:
+    while True:
+        if proc.popen.poll() is not None:
+            pytest.fail(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log.read_text()[-4000:]}")
+        try:
+            requests.get(url, timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{proc.name}: no answer at {url} after 60 s:\n{proc.log.read_text()[-4000:]}")
+            time.sleep(0.2)
+
+
+def _wait_log(proc: Proc, text: str, deadline: float) -> None:
+    while not any(d.get("msg") == text for d in proc.lines()):
+        if proc.popen.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{proc.name}: no log line {text!r}:\n{proc.log.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[Testbed]:
+    """The testbed's emulated OpenStack (Keystone, Nova, Octavia...) on loopback ports, its simulated
+    time running 20 times faster than the wall clock, so a servant boots in about half a second."""
+    quiet = {"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}
+    bed = Testbed(parse_timeline(quiet), ModelParams()).start()
+    bed.start_ticker(speed=20.0)
+    try:
+        yield bed
+    finally:
+        bed.stop_ticker()
+        bed.stop()
+
+
+@pytest.fixture(scope="module")
+def loop(rabbit_url: str, oxigraph_server: Any, cloud: Testbed,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
+    kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=oxigraph_server.query_url,
+                                        update_url=oxigraph_server.update_url,
+                                        store_url=oxigraph_server.store_url))
+    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
+    policy = REPO / "ontology" / "policies" / "emergency.ttl"  # the reference system's policy
+    (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]
+    kb.replace_graph(policy.read_bytes(), policy_graph(system))
+    for elapsed in range(0, 60, 2):  # prior knowledge: a severity-3 incident needs 4 servants
+        store_sample(kb, system, LearnedSample(3, float(elapsed), 4, sample_id=f"prior-3-{elapsed}",
+                                               source="prior"), sync=True)
+    kb.close()
+    token = uuid.uuid4().hex[:8]
+    logs = tmp_path_factory.mktemp("service-logs")
+    collector_port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "ARCA_BUS__KIND": "rabbitmq",
+        "ARCA_BUS__URL": rabbit_url,
+        "ARCA_BUS__EXCHANGE": f"arca-{token}",
+        "ARCA_BUS__DEAD_LETTER_EXCHANGE": f"arca-{token}.dlx",
+        "ARCA_BUS__DEAD_LETTER_QUEUE": f"arca-{token}.dead-letter",
+        "ARCA_BUS__QUEUE_PREFIX": f"arca-{token}.",
+        "ARCA_KB__KIND": "sparql",
+        "ARCA_KB__QUERY_URL": oxigraph_server.query_url,
+        "ARCA_KB__UPDATE_URL": oxigraph_server.update_url,
+        "ARCA_KB__STORE_URL": oxigraph_server.store_url,
+        "ARCA_OPS__METRICS_HOST": "127.0.0.1",
+        "ARCA_OPS__LOG_JSON": "true",
+        "ARCA_OPS__LOG_LEVEL": "INFO",
+        "ARCA_COLLECTOR__HTTP_PORT": str(collector_port),
+        "ARCA_COLLECTOR__HTTP_HOST": "127.0.0.1",
+        "ARCA_COLLECTOR__DETECTORS_EXCHANGE": f"arca-{token}.detectors",
+        "ARCA_COLLECTOR__DETECTORS_QUEUE": f"arca-{token}.detectors",
+        "ARCA_ENFORCER__DRIVER": "openstack",
+        "ARCA_ENFORCER__SYSTEMS": '["emergency"]',
+        "ARCA_ENFORCER__REGION_NAME": REGION,
+        **{f"ARCA_ENFORCER__{k.upper()}": v for k, v in cloud.auth().items()},
+    }
+    env.pop("ARCA_CONFIG_FILE", None)
+    procs: dict[str, Proc] = {}
+    try:
+        for name in SERVICES:
+            port = _free_port()
+            log = logs / f"{name}.jsonl"
+            with log.open("wb") as sink:
+                popen = subprocess.Popen(
+                    [sys.executable, "-m", "arca.cli.main", "run", name],
+                    env={**env, "ARCA_OPS__METRICS_PORT": str(port)},
+                    stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO,
+                )
+            procs[name] = Proc(name, port, log, popen)
+        deadline = time.monotonic() + 60
+        for proc in procs.values():
+            _wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
+        _wait_http(procs["collector"], f"http://127.0.0.1:{collector_port}/healthz", deadline)
+        for proc in procs.values():  # subscribed: its queue is bound, nothing published gets lost
+            _wait_log(proc, f"service {proc.name} started", deadline)
+        yield Loop(procs, f"http://127.0.0.1:{collector_port}", env)
+    finally:
+        for proc in procs.values():
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+
+
+def fresh_event() -> bytes:
+    """The sample seismometer notification (magnitude 6), as if it happened now."""
+    doc = json.loads(EVENT.read_text())
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    event = doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]
+    doc["ietf-restconf:notification"]["eventTime"] = now
+    event["timestamp"] = now
+    event["id"] = f"seismo-hq-{uuid.uuid4().hex[:8]}"
+    return json.dumps(doc).encode()
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            head, _, value = line.rpartition(" ")
+            got = ",".join(sorted(re.findall(r'\w+="[^"]*"', head)))
+            if got == want:
+                return float(value)
+    return 0.0
+
+
+def test_one_correlation_id_through_the_logs_of_all_four_services(loop: Loop) -> None:
+    consumed = {"analyzer": "event", "decider": "situation", "enforcer": "decision"}
+    received_before = {
+        name: _sample(scrape(loop.procs[name].metrics_port), "arca_messages_received_total",
+                      service=name, kind=kind)
+        for name, kind in consumed.items()
+    }
+    reply = requests.post(loop.collector_url + EVENT_PATH, data=fresh_event(),
+                          headers={"Content-Type": "application/yang-data+json"}, timeout=10)
+    assert reply.status_code in (200, 202), reply.text
+
+    def published_event() -> dict[str, Any] | None:
+        for line in loop.procs["collector"].lines():
+            if line.get("msg", "").startswith("published event") and line.get("correlation_id"):
+                return line
+        return None
+
+    deadline = time.monotonic() + 60
+    first = published_event()
+    while first is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        first = published_event()
+    assert first is not None, loop.procs["collector"].log.read_text()[-3000:]
+    cid = first["correlation_id"]
+
+    # the stimulus's path: detector event -> situation -> decision -> enforcement -> back to the analyzer
+    expected = [
+        ("collector", "published event"),
+        ("analyzer", "handled event"), ("analyzer", "published situation"),
+        ("decider", "handled situation"), ("decider", "published decision"),
+        ("enforcer", "handled decision"), ("enforcer", "published enforcement"),
+        ("analyzer", "handled enforcement"),
+    ]
+
+    def missing() -> list[tuple[str, str]]:
+        msgs = {name: [d.get("msg", "") for d in proc.lines() if d.get("correlation_id") == cid]
+                for name, proc in loop.procs.items()}
+        return [(name, prefix) for name, prefix in expected
+                if not any(m.startswith(prefix) for m in msgs[name])]
+
+    while missing() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    lacking = missing()
+    assert not lacking, {n: loop.procs[n].log.read_text()[-3000:] for n, _ in lacking}
+
+    for name, proc in loop.procs.items():
+        mine = [d for d in proc.lines() if d.get("correlation_id") == cid]
+        assert all(d["service"] == name for d in mine)
+        assert all(not d.get("not_json") for d in proc.lines()), f"{name} wrote a non-JSON line"
+    # the deliveries behind those lines were counted by each service
+    for name, kind in consumed.items():
+        after = _sample(scrape(loop.procs[name].metrics_port), "arca_messages_received_total",
+                        service=name, kind=kind)
+        assert after >= received_before[name] + 1, name
+
+
+def test_the_loop_state_is_exported_by_the_process_that_knows_it(loop: Loop) -> None:
+    """After the magnitude-6 event (severity 3 on the seismo-hq scale) of the test above."""
+    analyzer = scrape(loop.procs["analyzer"].metrics_port)
+    decider = scrape(loop.procs["decider"].metrics_port)
+    assert _sample(analyzer, "arca_incident_severity", system="emergency") == 3
+    assert _sample(analyzer, "arca_messages_published_total", service="analyzer", kind="situation") >= 1
+    assert _sample(decider, "arca_servants_desired", system="emergency") >= 1
+    assert _sample(decider, "arca_event_to_decision_seconds_count") >= 1
+    assert _sample(decider, "arca_messages_published_total", service="decider", kind="decision") >= 1
+    enforcer = scrape(loop.procs["enforcer"].metrics_port)
+    assert re.search(r'^arca_enforcement_actions_total\{.*driver="openstack".*\} [1-9]', enforcer, re.M)
+
+
+def test_arca_status_reads_the_running_loop_from_its_sparql_store(loop: Loop) -> None:
+    """The analyzer and decider stored their messages; ``arca status`` shows the incident and decision."""
+    out = subprocess.run([sys.executable, "-m", "arca.cli.main", "status", "--once", "--json"],
+                         capture_output=True, text=True, env=loop.env, timeout=60, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    (emergency,) = [s for s in doc["systems"] if s["system"] == "emergency"]
+    assert emergency["incident"]["severity"] == 3
+    assert emergency["incident"]["source"] == "seismo-hq"
+    assert emergency["last_decisions"] and emergency["last_decisions"][0]["reason"]
+    assert emergency["servants"]["desired"] == emergency["last_decisions"][0]["target_servants"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_running_service_serves_its_metrics_over_http(loop: Loop, service: str) -> None:
+    text = scrape(loop.procs[service].metrics_port)
+    names = exported_names(text)
+    missing = [n for n in GENERIC if n not in names]
+    assert not missing
+    assert f'arca_service_info{{service="{service}"' in text
+    assert re.search(r"^process_cpu_seconds_total ", text, re.M)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_promtool_accepts_each_services_exposition(loop: Loop, service: str) -> None:
+    result = promtool("check", "metrics", stdin=scrape(loop.procs[service].metrics_port))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboard_queries_refer_only_to_what_the_running_services_export(loop: Loop) -> None:
+    exported = set().union(*(exported_names(scrape(p.metrics_port)) for p in loop.procs.values()))
+    unknown = {
+        where: sorted(metric_names(expr) - exported - PROMETHEUS_SYNTHETIC)
+        for where, expr in dashboard_queries(dashboard())
+        if metric_names(expr) - exported - PROMETHEUS_SYNTHETIC
+    }
+    assert not unknown
+
+
+@pytest.fixture(scope="module")
+def prometheus(loop: Loop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Prometheus server (Debian's) with the shipped configuration and rules, its four ARCA
+    scrape targets pointed at the running services (RabbitMQ's job left out: no plugin here)."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("the prometheus server is missing: apt-get install prometheus")
+    work = tmp_path_factory.mktemp("prometheus")
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"
+    config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in SERVICES]
+    for job in config["scrape_configs"]:
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{loop.procs[job['job_name']].metrics_port}"]}]
+    shutil.copytree(PROMETHEUS_YML.parent / "rules", work / "rules")
+    (work / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=(work / "prometheus.log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # every target scraped at least once
+            try:
+                targets = requests.get(base + "/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+                if len(targets) == len(SERVICES) and all(t["health"] == "up" for t in targets):
+                    break
+            except (requests.RequestException, ValueError, KeyError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"prometheus: targets not up:\n{(work / 'prometheus.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _query(base: str, expr: str) -> list[dict[str, Any]]:
+    reply = requests.get(base + "/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert reply["status"] == "success", (expr, reply)
+    result: list[dict[str, Any]] = reply["data"]["result"]
+    return result
+
+
+def test_prometheus_loads_the_rules_and_the_dashboard_shows_the_loop(prometheus: str) -> None:
+    rules = requests.get(prometheus + "/api/v1/rules", timeout=10).json()["data"]["groups"]
+    names = {r["name"] for g in rules for r in g["rules"]}
+    assert {"ArcaDiscardRatioHigh", "ArcaServiceDown", "system:arca_discard_ratio:max"} <= names
+    queries = {where: grafana_to_promql(expr) for where, expr in dashboard_queries(dashboard())}
+    for expr in queries.values():  # every query is accepted by the real server
+        _query(prometheus, expr)
+    # the panels of the loop state have data for the reference system after the incident
+    for metric in ("arca_servants_desired", "arca_servants_active", "arca_msa_servants",
+                   "arca_incident_severity", "arca_discard_ratio", "arca_average_load_ratio"):
+        shown = [expr for expr in queries.values() if metric in expr and 'system=~"emergency"' in expr]
+        assert shown, metric
+        assert any(_query(prometheus, expr) for expr in shown), f"no data for {metric}"
+    severity = _query(prometheus, 'max by (system) (arca_incident_severity{system=~"emergency"})')
+    assert float(severity[0]["value"][1]) == 3
+    up = _query(prometheus, 'up{job=~"collector|analyzer|decider|enforcer"}')
+    assert sorted(r["metric"]["job"] for r in up) == sorted(SERVICES)
