@@ -1,4 +1,5 @@
-"""Shared fixtures: the real RabbitMQ broker (throw-away vhost) and a real Oxigraph SPARQL server.
+"""Shared fixtures: the real RabbitMQ broker (throw-away vhost), a real Oxigraph SPARQL server, and
+the testbed's emulated OpenStack with an unmodified openstacksdk connection.
 
 A missing service is a test failure, never a skip: ``make test`` starts RabbitMQ beforehand, and
 the Oxigraph server is started here from the ``oxigraph`` package's binary.
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pika
 import pytest
@@ -127,3 +129,28 @@ def oxigraph(oxigraph_server: SparqlEndpoints) -> SparqlEndpoints:
     r = requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10)
     r.raise_for_status()
     return oxigraph_server
+
+
+QUIET_TIMELINE = {"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}
+
+
+@pytest.fixture
+def testbed() -> Iterator[Any]:
+    """A quiet hour-long timeline served on free loopback ports; time moves only when a test moves it."""
+    from testbed.model import ModelParams
+    from testbed.platform import Testbed
+    from testbed.timeline import parse_timeline
+
+    tb = Testbed(parse_timeline(QUIET_TIMELINE), ModelParams()).start()
+    try:
+        yield tb
+    finally:
+        tb.stop()
+
+
+@pytest.fixture
+def conn(testbed: Any) -> Iterator[Any]:
+    """Unmodified openstacksdk, connected through the emulated Keystone."""
+    c = testbed.connect()
+    yield c
+    c.close()

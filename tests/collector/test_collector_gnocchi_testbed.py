@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from arca.messages import decode, encode
 from collector.gnocchi import GnocchiPoller, openstack_fetchers
-from testbed.model import ModelParams
 from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
-
-QUIET = {"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}
-
-
-@pytest.fixture
-def testbed() -> Iterator[Testbed]:
-    tb = Testbed(parse_timeline(QUIET), ModelParams()).start()
-    try:
-        yield tb
-    finally:
-        tb.stop()
-
-
-@pytest.fixture
-def conn(testbed: Testbed) -> Iterator[Any]:
-    c = testbed.connect()
-    yield c
-    c.close()
 
 
 def test_poller_reads_cpu_util_of_servants_through_openstacksdk(testbed: Testbed, conn: Any) -> None:
