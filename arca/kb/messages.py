@@ -44,18 +44,19 @@ def load_messages(kb: KnowledgeBase, cls: type[M], system: str | None = None,
     binds: dict[str, object] = {"g": graph_of(cls.kind), "t": IRI(ARCA_NS + cls.__name__)}
     if system is not None:
         binds["system"] = system
-    rows = kb.query(
-        f"SELECT ?m WHERE {{ GRAPH $g {{ ?m a $t ; arca:eventTime ?time . {filt} }} }} "
-        f"ORDER BY DESC(?time) LIMIT {int(limit)}",
+    rows = kb.query(  # one request: the latest messages and all their triples
+        "SELECT ?m ?p ?o WHERE { "
+        f"{{ SELECT ?m ?time WHERE {{ GRAPH $g {{ ?m a $t ; arca:eventTime ?time . {filt} }} }} "
+        f"ORDER BY DESC(?time) LIMIT {int(limit)} }} "
+        "GRAPH $g { ?m ?p ?o } } ORDER BY DESC(?time) ?m",
         **binds,
     )
-    out: list[M] = []
-    for row in rows:
-        triples = kb.query(
-            "SELECT ?p ?o WHERE { GRAPH $g { $m ?p ?o } }", g=graph_of(cls.kind), m=IRI(row["m"])
-        )
+    graphs: dict[str, list[ox.Triple]] = {}
+    for row in rows:  # dicts keep insertion order: newest message first
         subject = ox.NamedNode(row["m"])
-        graph = [ox.Triple(subject, ox.NamedNode(t["p"]), _term(t["o"])) for t in triples]
+        graphs.setdefault(row["m"], []).append(ox.Triple(subject, ox.NamedNode(row["p"]), _term(row["o"])))
+    out: list[M] = []
+    for graph in graphs.values():
         msg = from_triples(graph)
         assert type(msg) is MESSAGE_TYPES[cls.__name__]
         out.append(msg)  # type: ignore[arg-type]
@@ -69,7 +70,7 @@ def _term(value: object) -> ox.NamedNode | ox.Literal:
 
     if isinstance(value, IRI):
         return ox.NamedNode(value)
-    for kind in (bool, int, float, datetime, str):
+    for kind in (bool, int, float, datetime, str):  # bool before int: True is an int too
         if isinstance(value, kind):
-            return _literal(value, kind if kind is not str else str)
+            return _literal(value, kind)
     raise TypeError(type(value))

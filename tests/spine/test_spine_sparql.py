@@ -190,3 +190,20 @@ def test_stored_messages_with_untrusted_text_load_back_equal(kb: KnowledgeBase, 
     store_message(kb, d)
     kb.flush()
     assert load_messages(kb, Decision, "emergency") == [d]
+
+
+def test_latest_messages_load_newest_first_per_system(kb: KnowledgeBase) -> None:
+    from datetime import timedelta
+
+    from arca.kb.messages import load_messages, store_message
+    from arca.messages import Decision
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    stored = [Decision(event_time=t0 + timedelta(seconds=i), system="a" if i % 2 else "b",
+                       strategy="arca", target_servants=i, reason="r", rule="r") for i in range(6)]
+    for d in stored:
+        store_message(kb, d)
+    kb.flush()
+    assert [d.target_servants for d in load_messages(kb, Decision, limit=3)] == [5, 4, 3]
+    assert load_messages(kb, Decision, "a", limit=10) == [stored[5], stored[3], stored[1]]
+    assert load_messages(kb, Decision, "nobody") == []
