@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arca.clock import SimClock
+from testbed import lifecycle
 from testbed.demand import Demand
 from testbed.scenario import BUILDINGS, DEFAULT_HIGH_THRESHOLD, SERVANT_CAPACITY_RPS
 from testbed.timeline import Incident, Timeline
@@ -56,6 +57,8 @@ class ModelParams:
     noise_clip: float = 0.06
     system: str = "emergency"
     high_threshold: float = DEFAULT_HIGH_THRESHOLD
+    action_durations_s: tuple[tuple[str, float], ...] = ()
+    """Overrides of ``lifecycle.DEFAULT_DURATIONS_S`` (simulated seconds per server action)."""
     initial_owner: str = "nova"
     """Who owns the initial servants: ``nova`` (ARCA-managed servers) or ``osm`` (the NS's relay VDUs)."""
 
@@ -75,6 +78,8 @@ class Servant:
     network_id: str = ""
     ip: str = ""
     status: str = BUILD
+    task_state: str | None = None
+    """Nova's task_state while a server action runs (``lifecycle``), else None."""
     never_active: bool = False
     active_s: float | None = None
     died_s: float | None = None
@@ -171,6 +176,8 @@ class TestbedModel:
         self._ids = random.Random(timeline.seed)
         self.step_hooks: list[Callable[[], None]] = []
         """Called under the lock after every step (the OSM layer progresses its operations here)."""
+        self.action_delay: Callable[[str, Servant], float] | None = None
+        """Optional hook: simulated seconds a server action takes (default: ``action_duration``)."""
         self.never_active_next = 0
         """Fault injection: the next N servants created stay in BUILD forever."""
         for inc in timeline.incidents:
@@ -373,12 +380,43 @@ class TestbedModel:
                 self.emit("servant.deleted", s)
             return s
 
+    def action_duration(self, action: str, s: Servant) -> float:
+        """Simulated seconds ``action`` takes on ``s``: the hook, else the overrides, else the defaults."""
+        if self.action_delay is not None:
+            return self.action_delay(action, s)
+        if action == "unshelve":
+            return self.params.boot_delay_s
+        return dict(self.params.action_durations_s).get(action, lifecycle.DEFAULT_DURATIONS_S[action])
+
+    def server_action(self, sid: str, action: str) -> Servant:
+        """Start a Nova server action (``lifecycle.TRANSITIONS``); ``lifecycle.Conflict`` if not allowed."""
+        with self.lock:
+            s = self.servants[sid]
+            t = lifecycle.check(action, sid, s.status, s.task_state)
+            s.task_state = t.task_state
+            if t.transient_status:
+                s.status = t.transient_status
+            self.emit("servant.action", s, action=action, phase="start")
+            self.schedule(self.t + self.action_duration(action, s), functools.partial(self._finish, sid, t))
+            return s
+
+    def _finish(self, sid: str, t: lifecycle.Transition) -> None:
+        s = self.servants.get(sid)
+        if s is None or s.status == DELETED or s.task_state != t.task_state:
+            return  # deleted (or killed and reset) meanwhile
+        s.task_state = None
+        s.status = t.to
+        self.emit("servant.action", s, action=t.action, phase="end", status=t.to)
+        if t.then:
+            self.server_action(sid, t.then)
+
     def kill_servant(self, sid: str) -> Servant:
         """The servant's VM dies (status ERROR); it stays until deleted."""
         with self.lock:
             s = self.servants[sid]
             if s.status in (BUILD, ACTIVE):
                 s.status = ERROR
+                s.task_state = None
                 s.died_s = self.t
                 self.emit("servant.died", s)
             return s

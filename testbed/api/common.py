@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from testbed.model import TestbedModel
 
@@ -63,6 +64,10 @@ class Cloud:
     urls: dict[str, str] = field(default_factory=dict)
     """Service type -> public endpoint URL (filled when the servers are bound)."""
     requests_served: dict[str, int] = field(default_factory=dict)
+    compute_max_microversion: str = "2.96"
+    """The highest compute microversion the emulated Nova serves (2.1 .. 2.96; 2.96 = Nova 2024.1)."""
+    recorder: Callable[[str, Any, Response], None] | None = None
+    """Optional: called with (service, request, response) after every answer (schema tests record traffic)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def new_token(self) -> str:
@@ -87,7 +92,12 @@ def error(status: int, message: str, kind: str = "") -> tuple[Response, int]:
         401: "unauthorized",
         403: "forbidden",
         404: "itemNotFound",
+        405: "badMethod",
         409: "conflictingRequest",
+        413: "overLimit",
+        415: "badMediaType",
+        429: "overLimit",
+        501: "notImplemented",
         503: "serviceUnavailable",
     }.get(status, "computeFault")
     return jsonify({name: {"code": status, "message": message}}), status
@@ -120,3 +130,37 @@ def guard(
         return None
 
     app.before_request(check)
+
+
+HTTP_MESSAGES = {404: "The resource could not be found.", 405: "The method is not allowed for this resource."}
+
+
+def json_errors(app: Flask, fmt: Callable[[int, str], Any], service: str, cloud: Cloud | None = None) -> None:
+    """Every error of ``app`` in the service's own JSON format: unknown routes (404), wrong methods
+    (405), malformed bodies (400) and unexpected failures (500) never answer Flask's HTML pages."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        code = exc.code or 500
+        resp = fmt(code, HTTP_MESSAGES.get(code, exc.description or exc.name))
+        if code == 405 and isinstance(resp, tuple):
+            out = app.make_response(resp)
+            allowed = exc.get_headers()
+            for k, val in allowed:
+                if k.lower() == "allow":
+                    out.headers["Allow"] = val
+            return out
+        return resp
+
+    @app.errorhandler(Exception)
+    def failure(exc: Exception) -> Any:
+        app.logger.exception("%s: unexpected failure", service)
+        return fmt(500, f"Unexpected error in the emulated {service} service: {type(exc).__name__}")
+
+    if cloud is not None:
+
+        @app.after_request
+        def record(resp: Response) -> Response:
+            if cloud.recorder is not None:
+                cloud.recorder(service, request, resp)
+            return resp

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from testbed.accounting import summarize
-from testbed.api.common import Cloud
+from testbed.api.common import Cloud, json_errors
 from testbed.model import ACTIVE, DELETED
 
 SERVICES = ("identity", "compute", "image", "metric", "load-balancer", "network", "osm")
@@ -28,6 +28,7 @@ def _bad(detail: str) -> tuple[Any, int]:
 
 def create_app(cloud: Cloud) -> Flask:
     app = Flask("testbed-control")
+    json_errors(app, lambda s, m: (jsonify({"error": m}), s), "control")
     model = cloud.model
 
     def body() -> dict[str, Any]:

@@ -6,8 +6,17 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from testbed.api.common import PROJECT_ID, Cloud, guard
+from testbed.api.common import PROJECT_ID, Cloud, guard, json_errors
 from testbed.api.nova import IMAGES, iso
+
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+          405: "Method Not Allowed", 409: "Conflict", 500: "Internal Server Error",
+          503: "Service Unavailable"}
+
+
+def _error(status: int, message: str) -> tuple[Any, int]:
+    """Glance's error as JSON: ``{"code": 404, "title": "Not Found", "message": ...}``."""
+    return jsonify({"code": status, "title": TITLES.get(status, "Error"), "message": message}), status
 
 
 def create_app(cloud: Cloud) -> Flask:
@@ -17,8 +26,9 @@ def create_app(cloud: Cloud) -> Flask:
         cloud,
         "image",
         open_paths=("/", "/versions"),
-        on_error=lambda s, m: (jsonify({"code": s, "title": "Error", "message": m}), s),
+        on_error=lambda s, m: _error(s, m),
     )
+    json_errors(app, _error, "image", cloud)
     created = iso(cloud.model.start)
 
     def body(i: dict[str, Any]) -> dict[str, Any]:
@@ -71,8 +81,6 @@ def create_app(cloud: Cloud) -> Flask:
         for i in IMAGES:
             if i["id"] == image_id:
                 return jsonify(body(i))
-        return jsonify(
-            {"code": 404, "title": "Not Found", "message": f"No image found with ID {image_id}"}
-        ), 404
+        return _error(404, f"No image found with ID {image_id}")
 
     return app

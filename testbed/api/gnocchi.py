@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from testbed.api.common import PROJECT_ID, USER_ID, Cloud, guard
+from testbed.api.common import PROJECT_ID, USER_ID, Cloud, guard, json_errors
 from testbed.api.nova import FLAVORS, iso
 from testbed.model import Servant
 
@@ -27,7 +27,8 @@ def metric_id(server_id: str, name: str) -> str:
 
 
 def _err(status: int, description: str) -> tuple[Any, int]:
-    title = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}.get(status, "Error")
+    title = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+             500: "Internal Server Error"}.get(status, "Error")
     return jsonify({"code": status, "description": description, "title": title}), status
 
 
@@ -81,6 +82,7 @@ def create_app(cloud: Cloud) -> Flask:
     app = Flask("testbed-gnocchi")
     model = cloud.model
     guard(app, cloud, "metric", open_paths=("/", "/v1"), on_error=lambda s, m: _err(s, m))
+    json_errors(app, _err, "metric", cloud)
 
     @app.get("/")
     def versions() -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from testbed.api.common import Cloud
+from testbed.api.common import Cloud, json_errors
 from testbed.api.octavia import lb_name
 from testbed.scenario import BUILDINGS
 
@@ -179,6 +179,7 @@ def stats_csv(cloud: Cloud, building: str) -> str:
 
 def create_app(cloud: Cloud) -> Flask:
     app = Flask("testbed-haproxy")
+    json_errors(app, lambda s, m: Response(f"{s} {m}\n", status=s, mimetype="text/plain"), "haproxy")
 
     def building_of(lb: str) -> str | None:
         return next((b for b in BUILDINGS if lb in (b, lb_name(b))), None)

@@ -19,6 +19,7 @@ from testbed.api.common import (
     USER_ID,
     Cloud,
     guard,
+    json_errors,
 )
 
 SERVICE_NAMES = {
@@ -32,7 +33,8 @@ SERVICE_NAMES = {
 
 
 def _error(status: int, message: str) -> tuple[Any, int]:
-    title = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable"}
+    title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+             405: "Method Not Allowed", 500: "Internal Server Error", 503: "Service Unavailable"}
     return jsonify(
         {"error": {"code": status, "message": message, "title": title.get(status, "Error")}}
     ), status
@@ -75,6 +77,7 @@ def catalog(cloud: Cloud) -> list[dict[str, Any]]:
 def create_app(cloud: Cloud) -> Flask:
     app = Flask("testbed-keystone")
     guard(app, cloud, "identity", auth=False, on_error=lambda s, m: _error(s, m))
+    json_errors(app, _error, "identity", cloud)
 
     def base() -> str:
         return request.host_url.rstrip("/")

@@ -6,19 +6,25 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from testbed.api.common import PROJECT_ID, Cloud, guard
+from testbed.api.common import PROJECT_ID, Cloud, guard, json_errors
 from testbed.api.nova import NETWORKS, iso
 from testbed.api.octavia import SUBNET_ID
 
 
 def _fault(status: int, message: str) -> tuple[Any, int]:
-    kind = {404: "NetworkNotFound", 401: "Unauthorized"}.get(status, "ServiceUnavailable")
+    kind = {400: "BadRequest", 401: "Unauthorized", 404: "HTTPNotFound", 405: "HTTPMethodNotAllowed",
+            500: "HTTPInternalServerError"}.get(status, "ServiceUnavailable")
+    if "Network " in message and status == 404:
+        kind = "NetworkNotFound"
+    elif "Subnet " in message and status == 404:
+        kind = "SubnetNotFound"
     return jsonify({"NeutronError": {"type": kind, "message": message, "detail": ""}}), status
 
 
 def create_app(cloud: Cloud) -> Flask:
     app = Flask("testbed-neutron")
     guard(app, cloud, "network", open_paths=("/", "/v2.0"), on_error=lambda s, m: _fault(s, m))
+    json_errors(app, _fault, "network", cloud)
     created = iso(cloud.model.start)
 
     def network(n: dict[str, str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
 
-from testbed.api.common import PROJECT_ID, Cloud, guard
+from testbed.api.common import PROJECT_ID, Cloud, guard, json_errors
 from testbed.api.nova import iso
 from testbed.model import ACTIVE, BUILD, DELETED, TestbedModel
 from testbed.scenario import BUILDINGS
@@ -117,6 +117,7 @@ def create_app(cloud: Cloud, pools: Pools) -> Flask:
     app = Flask("testbed-octavia")
     model = cloud.model
     guard(app, cloud, "load-balancer", open_paths=("/", "/v2", "/v2.0"), on_error=lambda s, m: _fault(s, m))
+    json_errors(app, _fault, "load-balancer", cloud)
     api = Blueprint("lbaas", __name__)
     created = iso(model.start)
 

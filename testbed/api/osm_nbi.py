@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, jsonify, request
 
-from testbed.api.common import Cloud
+from testbed.api.common import Cloud, json_errors
 from testbed.osm import Osm, OsmError
 
 ADMIN_PROJECT = "admin"
@@ -26,6 +27,7 @@ def create_app(cloud: Cloud, osm: Osm, username: str = "admin", password: str = 
     app = Flask("testbed-osm")
     tokens: set[str] = set()
     base = "/osm"
+    json_errors(app, lambda s, m: _err(s, HTTPStatus(s).name, m), "osm", cloud)
 
     @app.before_request
     def check() -> Any:
