@@ -74,9 +74,12 @@ class Testbed:
         detector_sink: Sink | None = None,
         detector_kind: str = "seismometer",
         osm_credentials: tuple[str, str] = ("admin", "admin"),
+        compute_max_microversion: str = "2.96",
     ) -> None:
         self.model = TestbedModel(timeline, params, start=start, clock=clock)
-        self.cloud = Cloud(self.model, credentials=credentials or Credentials())
+        self.cloud = Cloud(
+            self.model, credentials=credentials or Credentials(), compute_max_microversion=compute_max_microversion
+        )
         self.pools = octavia.Pools(self.model)
         self.host = host
         self.ports = dict(ports or {})

@@ -1,9 +1,18 @@
 """OpenStack driver: servants are Nova servers, pool membership is Octavia members (openstacksdk).
 
 The connection comes from ``clouds.yaml``/``OS_CLOUD`` like every OpenStack tool, or from explicit
-settings. ARCA owns a server only when it carries metadata ``arca_system=<system>`` and (when the
-API reports tags) the tag ``arca-managed``; anything else is invisible to this driver, so it is
-never drained nor deleted. Each servant is one member (address, ``member_port``) of every
+settings. ARCA owns a server only when it carries metadata ``arca_system=<system>`` *and* the tag
+``arca-managed``; anything else is invisible to this driver, so it is never drained nor deleted.
+
+Microversions: the rule needs tags, which Nova shows (``tags`` field, ``?tags=`` filter,
+``GET /servers/{id}/tags``) only from microversion 2.26 and accepts at create only from 2.52. The
+driver's raw reads send ``OpenStack-API-Version: compute 2.26`` (``NOVA_READ_MICROVERSION``); a Nova
+whose maximum is lower answers 406, which is a ``PermanentError``: ARCA refuses rather than guess
+ownership from metadata alone. Creating a server first checks that the cloud serves 2.52
+(``NOVA_CREATE_MICROVERSION``, version discovery); writes otherwise go through openstacksdk, which
+negotiates its own. A server listed without a ``tags`` field is never owned.
+
+Each servant is one member (address, ``member_port``) of every
 configured pool (by default, every pool of the project: one per building load balancer).
 
 Reads go through the SDK's service proxies (keystoneauth adapters with the catalog's endpoints and
@@ -25,6 +34,7 @@ from typing import Any, TypeVar
 import openstack
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as os_exc
+from openstack import utils as os_utils
 
 from enforcer.drivers.base import PermanentError, TransientError
 from enforcer.model import Servant, ServantStatus
@@ -34,6 +44,10 @@ log = logging.getLogger(__name__)
 
 OWNER_KEY = "arca_system"
 OWNER_TAG = "arca-managed"
+NOVA_READ_MICROVERSION = "2.26"
+"""Servers' ``tags`` field, the ``?tags=`` filter and ``GET /servers/{id}/tags`` are 2.26+."""
+NOVA_CREATE_MICROVERSION = "2.52"
+"""``tags`` in ``POST /servers`` is 2.52+."""
 _STATUS: dict[str, ServantStatus] = {
     "BUILD": "building", "REBUILD": "building", "ACTIVE": "active", "ERROR": "error",
     "SHUTOFF": "shutoff", "DELETED": "deleted", "SOFT_DELETED": "deleted",
@@ -78,9 +92,9 @@ def _call(what: str, fn: Callable[[], T]) -> T:
         raise TransientError(f"{what}: {exc}") from exc
 
 
-def _json(adapter: Any, path: str, **params: Any) -> dict[str, Any]:
-    """GET ``path`` through an SDK service proxy; HTTP errors raise (the proxies do not by themselves)."""
-    resp = adapter.get(path, params=params or None)
+def _json(adapter: Any, path: str, microversion: str | None = None, **params: Any) -> dict[str, Any]:
+    """GET ``path`` through an SDK service proxy (at ``microversion`` when given); HTTP errors raise."""
+    resp = adapter.get(path, params=params or None, microversion=microversion)
     os_exc.raise_from_response(resp)
     data = resp.json()
     if not isinstance(data, dict):
@@ -133,7 +147,7 @@ class OpenStackDriver:
     def owned(server: dict[str, Any], system: str) -> bool:
         meta = server.get("metadata") or {}
         tags = server.get("tags")
-        return bool(meta.get(OWNER_KEY) == system and (tags is None or OWNER_TAG in tags))
+        return bool(meta.get(OWNER_KEY) == system and isinstance(tags, list) and OWNER_TAG in tags)
 
     @staticmethod
     def address(server: dict[str, Any]) -> str | None:
@@ -171,7 +185,8 @@ class OpenStackDriver:
 
     def list_servants(self, system: str) -> list[Servant]:
         compute = self.conn.compute
-        data = _call("list servers", lambda: _json(compute, "/servers/detail", tags=OWNER_TAG))
+        data = _call("list servers", lambda: _json(
+            compute, "/servers/detail", NOVA_READ_MICROVERSION, tags=OWNER_TAG))
         servers = list(data.get("servers", []))
         mine = [s for s in servers if self.owned(s, system)]
         members = self._members() if mine else {}
@@ -180,7 +195,8 @@ class OpenStackDriver:
     def _get(self, server_id: str) -> dict[str, Any] | None:
         compute = self.conn.compute
         try:
-            data = _call("get server", lambda: _json(compute, f"/servers/{server_id}"))
+            data = _call("get server",
+                         lambda: _json(compute, f"/servers/{server_id}", NOVA_READ_MICROVERSION))
         except PermanentError as exc:
             if isinstance(exc.__cause__, os_exc.NotFoundException | ks_exc.http.NotFound):
                 return None
@@ -204,6 +220,12 @@ class OpenStackDriver:
 
     # --- changing ---------------------------------------------------------------------------------
     def create_servant(self, system: str, name: str) -> str:
+        compute = self.conn.compute
+        if not _call("version discovery", lambda: os_utils.supports_microversion(
+                compute, NOVA_CREATE_MICROVERSION)):
+            raise PermanentError(
+                f"Nova does not serve microversion {NOVA_CREATE_MICROVERSION} (tags at create): ARCA cannot "
+                "mark the servers it owns there and refuses to create any")
         image, flavor, network = self._resolve()
         kwargs: dict[str, Any] = {
             "name": name, "image_id": image, "flavor_id": flavor,
