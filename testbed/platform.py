@@ -78,7 +78,9 @@ class Testbed:
     ) -> None:
         self.model = TestbedModel(timeline, params, start=start, clock=clock)
         self.cloud = Cloud(
-            self.model, credentials=credentials or Credentials(), compute_max_microversion=compute_max_microversion
+            self.model,
+            credentials=credentials or Credentials(),
+            compute_max_microversion=compute_max_microversion,
         )
         self.pools = octavia.Pools(self.model)
         self.host = host

@@ -50,6 +50,13 @@ def create_app(cloud: Cloud) -> Flask:
             "revision_number": 1,
             "provider:network_type": "vxlan",
             "is_default": False,
+            "availability_zone_hints": [],
+            "dns_domain": "",
+            "l2_adjacency": True,
+            "pvlan": False,
+            "qos_policy_id": None,
+            "vlan_transparent": False,
+            "qinq": False,
         }
 
     subnet = {
@@ -74,6 +81,9 @@ def create_app(cloud: Cloud) -> Flask:
         "ipv6_address_mode": None,
         "subnetpool_id": None,
         "service_types": [],
+        "segment_id": None,
+        "dns_publish_fixed_ip": False,
+        "router:external": False,
     }
 
     @app.get("/")

@@ -177,6 +177,7 @@ def create_app(cloud: Cloud, pools: Pools) -> Flask:
             "updated_at": created,
             "vip_address": f"10.{n}.0.10",
             "vip_port_id": str(uuid.uuid5(_NS, f"port/{b}")),
+            "vip_vnic_type": "normal",
             "vip_subnet_id": SUBNET_ID,
             "vip_network_id": "3c6a2a1e-6f1e-4b2c-9d3e-000000000001",
             "vip_qos_policy_id": None,

@@ -105,7 +105,10 @@ def create_app(cloud: Cloud, osm: Osm, username: str = "admin", password: str = 
             op = osm.scale(ns_id, body) if kind == "scale" else osm.heal(ns_id, body)
         except OsmError as exc:
             return _err(exc.status, exc.code, exc.detail)
-        return jsonify({"id": op.id}), 202
+        resp = jsonify({"id": op.id})
+        resp.status_code = 202
+        resp.headers["Location"] = f"{base}/nslcm/v1/ns_lcm_op_occs/{op.id}"
+        return resp
 
     @app.post(f"{base}/nslcm/v1/ns_instances/<ns_id>/scale")
     def scale(ns_id: str) -> Any:

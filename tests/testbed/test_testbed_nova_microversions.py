@@ -122,7 +122,7 @@ def test_tempest_compute_clients_validate_every_answer(
         ("pause", t.servers.pause_server), ("unpause", t.servers.unpause_server),
         ("shelve", t.servers.shelve_server), ("unshelve", t.servers.unshelve_server),
     ]
-    for name, call in calls:
+    for _name, call in calls:
         call()  # Tempest raises InvalidHTTPResponseBody/Header or a status mismatch itself
     for name, act in actions:
         act(sid)
@@ -252,7 +252,7 @@ def test_arca_and_openstacksdk_traffic_matches_tempest_schemas(
     checked = [(ex, why) for ex, why in verdicts if why != "unchecked"]
     failed = [(ex.method, ex.path, ex.served, why) for ex, why in checked if why is not None]
     served = {(ex.method, ex.served) for ex, _ in checked}
-    print(f"tempest schemas: {len(checked) - len(failed)} pass / {len(failed)} fail over {len(checked)} answers")
+    print(f"tempest schemas: {len(checked) - len(failed)} pass / {len(failed)} fail / {len(checked)} answers")
     assert not failed
     assert ("GET", "2.26") in served, "ARCA's raw reads ask for 2.26"
     assert ("POST", MAX_MICROVERSION) in served, "openstacksdk negotiates the maximum"
@@ -335,7 +335,8 @@ def _at(tb: Testbed, conn: Any, path: str, mv: str) -> Any:
 @pytest.mark.parametrize(
     ("mv", "present", "absent"),
     [
-        ("2.1", {"flavor.id"}, {"tags", "locked", "description", "server_groups", "pinned_availability_zone"}),
+        ("2.1", {"flavor.id"}, {"tags", "locked", "description", "server_groups",
+                                "pinned_availability_zone"}),
         ("2.9", {"locked"}, {"tags", "description"}),
         ("2.19", {"description"}, {"tags"}),
         ("2.26", {"tags"}, {"flavor.original_name", "trusted_image_certificates"}),
