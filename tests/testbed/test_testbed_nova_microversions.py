@@ -191,10 +191,7 @@ class Exchange:
     body: Any
 
 
-@pytest.fixture
-def recorded(testbed: Testbed) -> list[Exchange]:
-    seen: list[Exchange] = []
-
+def _recorder_into(seen: list[Exchange]) -> Callable[[str, Any, Any], None]:
     def record(service: str, req: Any, resp: Any) -> None:
         if service != "compute" or not req.path.startswith("/v2.1"):
             return
@@ -206,7 +203,13 @@ def recorded(testbed: Testbed) -> list[Exchange]:
             json.loads(data) if data else None,
         ))
 
-    testbed.cloud.recorder = record
+    return record
+
+
+@pytest.fixture
+def recorded(testbed: Testbed) -> list[Exchange]:
+    seen: list[Exchange] = []
+    testbed.cloud.recorder = _recorder_into(seen)
     return seen
 
 
@@ -468,3 +471,31 @@ def test_transition_durations_come_from_data_and_a_hook(testbed: Testbed, conn: 
     assert _status(conn, sid) == ("ACTIVE", "powering-off")
     testbed.model.advance(1)
     assert _status(conn, sid) == ("SHUTOFF", None)
+
+
+def test_every_nova_answer_of_a_demo_run_matches_tempest_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``arca demo``'s own OpenStack path (harness, enforcer driver, Gnocchi poller, openstacksdk),
+    every compute answer recorded and validated at the microversion it was served."""
+    from arca.demo.harness import run
+
+    seen: list[Exchange] = []
+    start = Testbed.start
+
+    def start_recording(self: Testbed) -> Testbed:
+        self.cloud.recorder = _recorder_into(seen)
+        return start(self)
+
+    monkeypatch.setattr(Testbed, "start", start_recording)
+    timeline = parse_timeline({"duration_s": 70, "seed": 4, "failures": [],
+                               "incidents": [{"at_s": 10, "severity": 3, "domain": "building-3"}]})
+    result = run("arca-reactive", timeline)
+    assert result.metrics.peak_servants > 1  # it scaled out (and back in)
+    verdicts = [(ex, validate(ex)) for ex in seen if ex.status < 400]
+    failed = [(ex.method, ex.path, ex.served, why) for ex, why in verdicts if why not in (None, "unchecked")]
+    kinds = {(ex.method, re.sub(r"/[0-9a-f-]{36}", "/{id}", ex.path), ex.served) for ex, _ in verdicts}
+    print(f"demo: {len(verdicts) - len(failed)} pass / {len(failed)} fail; calls: {sorted(kinds)}")
+    assert not failed
+    assert ("POST", "/v2.1/servers", MAX_MICROVERSION) in kinds
+    assert ("GET", "/v2.1/servers/detail", "2.26") in kinds
+    assert ("DELETE", "/v2.1/servers/{id}", MAX_MICROVERSION) in kinds
+    assert all(why is None for _, why in verdicts), [ex.path for ex, why in verdicts if why is not None]
