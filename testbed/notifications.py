@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from testbed import lifecycle
 from testbed.api.common import PROJECT_ID, USER_ID
 from testbed.api.nova import FLAVORS, IMAGES, NETWORKS, mac
 from testbed.model import ACTIVE, BUILD, DELETED, ERROR, Servant, TestbedEvent, TestbedModel
@@ -23,8 +24,15 @@ from testbed.sinks import Sink
 EXCHANGE = "nova"
 ROUTING_KEY = "versioned_notifications.info"
 HOST = "compute-hq-1"
-_STATES = {BUILD: "building", ACTIVE: "active", ERROR: "error", DELETED: "deleted"}
-_POWER = {BUILD: "pending", ACTIVE: "running", ERROR: "shutdown", DELETED: "shutdown"}
+_STATES = {**lifecycle.VM_STATE, BUILD: "building", ACTIVE: "active", ERROR: "error", DELETED: "deleted"}
+_POWER_NAMES = {0: "pending", 1: "running", 3: "paused", 4: "shutdown", 6: "crashed", 7: "suspended"}
+_POWER = {s: _POWER_NAMES[code] for s, code in lifecycle.POWER_STATE.items()} | {DELETED: "shutdown"}
+ACTION_EVENTS = {
+    "os-stop": "power_off", "os-start": "power_on", "suspend": "suspend", "resume": "resume",
+    "pause": "pause", "unpause": "unpause", "shelve": "shelve", "shelve_offload": "shelve_offload",
+    "unshelve": "unshelve", "reboot:SOFT": "reboot", "reboot:HARD": "reboot",
+}
+"""Server action (``testbed.lifecycle``) -> Nova's versioned notification ``instance.<name>.start|end``."""
 
 
 def _obj(name: str, version: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -71,9 +79,9 @@ def instance_payload(
         "host": HOST,
         "node": HOST,
         "host_name": s.name,
-        "state": _STATES[s.status],
-        "power_state": _POWER[s.status],
-        "task_state": "spawning" if s.status == BUILD else None,
+        "state": _STATES.get(s.status, "active"),
+        "power_state": _POWER.get(s.status, "running"),
+        "task_state": s.task_state or ("spawning" if s.status == BUILD else None),
         "tenant_id": PROJECT_ID,
         "user_id": USER_ID,
         "image_uuid": s.image_id or IMAGES[0]["id"],
@@ -182,6 +190,11 @@ class NovaNotifier:
                 },
             )
             self._send("instance.update", payload, ev.time)
+        elif ev.kind == "servant.action":
+            name = ACTION_EVENTS[str(ev.data["action"])]
+            phase = "start" if ev.data.get("phase") == "start" else "end"
+            self._send(f"instance.{name}.{phase}",
+                       instance_payload(s, m, "InstanceActionPayload", "1.8"), ev.time)
         elif ev.kind == "servant.deleted":
             start = {"state": _STATES[ERROR] if s.died_s is not None else "active", "task_state": "deleting"}
             self._send(

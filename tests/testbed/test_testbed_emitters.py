@@ -311,3 +311,29 @@ def test_collectors_amqp_consumers_receive_nova_and_detector_messages(rabbit_url
     [event] = detector_bodies
     assert parse_notification(event).source == "seismometer-hq"
     assert notes.errors == 0 and detectors.errors == 0
+
+
+def test_server_actions_send_novas_action_notifications() -> None:
+    tl = parse_timeline({"duration_s": 200, "failures": []})
+    model = TestbedModel(tl, ModelParams(initial_servants=1))
+    sink = ListSink()
+    NovaNotifier(model, sink)
+    (s,) = model.live_servants()
+    for action in ("os-stop", "os-start", "shelve", "unshelve", "reboot:SOFT"):
+        model.server_action(s.id, action)
+        model.flush_events()
+        model.advance(15)
+    notes = [unwrap(x.body) for x in sink.sent]
+    assert [n["event_type"] for n in notes] == [
+        "instance.power_off.start", "instance.power_off.end",
+        "instance.power_on.start", "instance.power_on.end",
+        "instance.shelve.start", "instance.shelve.end", "instance.shelve_offload.start",
+        "instance.shelve_offload.end", "instance.unshelve.start", "instance.unshelve.end",
+        "instance.reboot.start", "instance.reboot.end",
+    ]
+    data = [n["payload"]["nova_object.data"] for n in notes]
+    assert (data[0]["state"], data[0]["task_state"]) == ("active", "powering-off")
+    assert (data[1]["state"], data[1]["power_state"], data[1]["task_state"]) == ("stopped", "shutdown", None)
+    assert data[7]["state"] == "shelved_offloaded"
+    states = [c.state if c else None for c in (to_topology(n) for n in notes)]
+    assert states[1] == "shutoff" and states[3] == "active" and states[-1] == "active"
