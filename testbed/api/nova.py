@@ -384,7 +384,13 @@ def create_app(cloud: Cloud) -> Flask:
         flavor = spec.get("flavorRef", "")
         if not any(f["id"] == flavor for f in FLAVORS):
             return error(400, f"Flavor {flavor} could not be found.")
-        networks = spec.get("networks", "auto")
+        if "networks" not in spec and mv() >= v("2.37"):
+            return error(400, "Invalid input for field/attribute server. Value: {...}. "
+                              "'networks' is a required property")
+        networks = spec.get("networks", [])
+        if isinstance(networks, str) and mv() < v("2.37"):  # "auto"/"none" are 2.37+
+            return error(400, f"Invalid input for field/attribute networks. Value: {networks}. "
+                              f"'{networks}' is not of type 'array'")
         net_id = NETWORKS[0]["id"]
         if isinstance(networks, list):
             for n in networks:

@@ -499,3 +499,34 @@ def test_every_nova_answer_of_a_demo_run_matches_tempest_schemas(monkeypatch: py
     assert ("GET", "/v2.1/servers/detail", "2.26") in kinds
     assert ("DELETE", "/v2.1/servers/{id}", MAX_MICROVERSION) in kinds
     assert all(why is None for _, why in verdicts), [ex.path for ex, why in verdicts if why is not None]
+
+
+@pytest.mark.parametrize(
+    ("mv", "networks", "status"),
+    [
+        pytest.param("2.36", "auto", 400, id="auto-before-2.37"),
+        pytest.param("2.36", None, 202, id="omitted-before-2.37"),
+        pytest.param("2.37", None, 400, id="required-from-2.37"),
+        pytest.param("2.37", "auto", 202, id="auto-from-2.37"),
+        pytest.param("2.37", "bogus", 400, id="unknown-string"),
+    ],
+)
+def test_server_create_networks_follow_2_37(
+    testbed: Testbed, conn: Any, mv: str, networks: str | None, status: int
+) -> None:
+    spec: dict[str, Any] = {"name": "n", "imageRef": IMAGES[0]["id"], "flavorRef": FLAVORS[0]["id"]}
+    if networks is not None:
+        spec["networks"] = networks
+    hdr = {"X-Auth-Token": conn.session.get_token(), "OpenStack-API-Version": f"compute {mv}"}
+    r = requests.post(f"{testbed.url('compute')}/servers", json={"server": spec}, timeout=10, headers=hdr)
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert "badRequest" in r.json()
+
+
+def test_version_strings_compare_numerically() -> None:
+    assert v("2.9") < v("2.26") < v("2.100") < v("3.0")
+    assert str(v("2.96")) == "2.96" and v("2.1") == v("2.1")
+    for bad in ("2", "2.", ".1", "2.1.1", "two.one", "02.1", "2.-1"):
+        with pytest.raises(ValueError, match="invalid format"):
+            v(bad)
