@@ -95,8 +95,7 @@ def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
             ingestor.reject(channel, err)
             return problem(err)
         except IngestError as exc:
-            if exc.status in (401, 403, 413, 415) and exc.reason != "unmanaged":
-                ingestor.reject(channel, exc)  # refused here, before the ingestor counted it
+            ingestor.reject(channel, exc)  # counted once: no-op when the ingestor already did
             return problem(exc)
 
     @app.post(EVENT_PATH)

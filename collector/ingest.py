@@ -96,7 +96,10 @@ class Ingestor:
         return (self.settings.severity_min, self.settings.severity_max)
 
     def reject(self, channel: str, exc: IngestError) -> IngestError:
-        """Count a refusal (and log it); returns the error for the caller to answer with."""
+        """Count a refusal once (and log it); returns the error for the caller to answer with."""
+        if exc.counted:
+            return exc
+        exc.counted = True
         MESSAGES_REJECTED.labels(service="collector", reason=f"{channel}:{exc.reason}").inc()
         if exc.reason in AUTH_REASONS:
             INGEST_AUTH_REFUSED.labels(input=channel, reason=exc.reason).inc()
