@@ -117,7 +117,7 @@ def _check_strings(value: Any, path: str) -> None:
             _check_strings(item, f"{path}/{i}")
 
 
-def load_json(body: bytes | str, path: str = "") -> Any:
+def load_json(body: bytes | bytearray | str, path: str = "") -> Any:
     """Parse untrusted JSON with bounds: depth, integer size, finite numbers, no lone surrogates.
 
     Every refusal is an ``IngestError`` (reason ``json``) naming what is wrong; nothing else escapes.

@@ -27,10 +27,10 @@ from arca.service import Deps
 from arca.settings import ArcaSettings, BusSettings
 from collector.amqp import REASON_CLASS_HEADER, wait_ready
 from collector.auth import TOKEN_HEADER
-
-TOKENS = {"seismo-hq": "tok-hq", "bigdata-analyser": "tok-bd", "x": "tok-x"}
 from collector.service import CollectorService
 from collector.settings import CollectorSettings
+
+TOKENS = {"seismo-hq": "tok-hq", "bigdata-analyser": "tok-bd", "x": "tok-x"}
 
 pytestmark = pytest.mark.rabbitmq
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
@@ -147,7 +147,8 @@ def test_amqp_events_need_the_token_of_their_source(harness: Harness) -> None:
     harness.publish(harness.exchange, "event.seismo-hq", good, token=TOKENS["bigdata-analyser"])
     wait_for(lambda: harness.service.amqp[0].consumed == 3)
     dead = harness.dead(f"{harness.exchange}.dead", 3)
-    assert sorted(h[REASON_CLASS_HEADER] for h, _ in dead) == ["forbidden", "unauthenticated", "unauthenticated"]
+    classes = sorted(h[REASON_CLASS_HEADER] for h, _ in dead)
+    assert classes == ["forbidden", "unauthenticated", "unauthenticated"]
     assert all(REASON_HEADER in h for h, _ in dead)
     assert INGEST_AUTH_REFUSED.labels(input="event", reason="forbidden")._value.get() == before + 1
     harness.publish(harness.exchange, "event.seismo-hq", good)  # the right token: accepted
@@ -180,7 +181,8 @@ def test_cli_send_over_amqp_reaches_the_collector(
     monkeypatch.setenv("ARCA_COLLECTOR__AMQP_URL", rabbit_url)
     monkeypatch.setenv("ARCA_COLLECTOR__DETECTORS_EXCHANGE", harness.exchange)
     code = main(["event", "send", "--source", "bigdata-analyser", "--severity", "2", "--id", "cli-1",
-                 "--sequence", "5", "--location", "building-3", "--amqp", "--token", TOKENS["bigdata-analyser"]])
+                 "--sequence", "5", "--location", "building-3", "--amqp",
+                 "--token", TOKENS["bigdata-analyser"]])
     assert code == 0, capsys.readouterr().err
     wait_for(lambda: any(isinstance(m, ExternalEvent) for m in harness.received))
     [event] = [m for m in harness.received if isinstance(m, ExternalEvent)]

@@ -34,7 +34,8 @@ def build(**kw: Any) -> tuple[CollectorService, list[Message], EmbeddedKnowledge
     bus = InMemoryBus()
     received: list[Message] = []
     bus.subscribe("test.capture", ["#"], received.append)
-    settings = ArcaSettings(collector=CollectorSettings(**{"allow_unauthenticated": True, **kw.pop("cfg", {})}))
+    cfg = {"allow_unauthenticated": True, **kw.pop("cfg", {})}
+    settings = ArcaSettings(collector=CollectorSettings(**cfg))
     service = CollectorService(Deps(bus=bus, kb=kb, clock=SimClock(T0), settings=settings), **kw)
     service.attach()
     return service, received, kb
