@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from arca.messages import Message
 from arca.messages.codec import MessageError, encode
 from arca.metrics import INGEST_AUTH_REFUSED, MESSAGES_REJECTED
@@ -113,6 +115,10 @@ class Ingestor:
             return fn()
         except IngestError as exc:
             raise self.reject(channel, exc) from None
+        except ValidationError as exc:  # a value the message model refuses (e.g. a naive time)
+            first = exc.errors()[0]
+            path = "/" + "/".join(str(p) for p in first["loc"])
+            raise self.reject(channel, IngestError("invalid", path, first["msg"])) from None
 
     def _send(self, messages: list[Message]) -> None:
         """Publish, then wait for the bus's confirmation (raises ``Unconfirmed``)."""
