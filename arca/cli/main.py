@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "arca.cli.ops",
     "arca.demo.cli",
     "arca.cli.bench",
+    "arca.cli.fuzz",
 )
 """Modules whose ``register(subparsers)`` adds commands (missing ones are skipped)."""
 
