@@ -109,7 +109,7 @@ def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
             except IngestError as exc:
                 raise ingestor.reject("event", exc) from None
             ingestor.auth.authorise(principal, source_of(doc), SOURCE_PATH)
-            return ingestor.detector_event(doc)
+            return ingestor.detector_event(doc, confirm=True)
 
         return guarded("event", run)
 
@@ -119,7 +119,7 @@ def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
             _content_type(XML_TYPES)
             data = _body(ingestor.settings.cap_max_bytes)
             principal = auth.principal(_bearer())
-            return ingestor.cap_alert(data, principal=principal, authenticate=True)
+            return ingestor.cap_alert(data, principal=principal, authenticate=True, confirm=True)
 
         return guarded("cap", run)
 
@@ -128,7 +128,7 @@ def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
         def run() -> Outcome:
             data = _body(max_bytes)
             principal = auth.principal(_bearer())
-            return ingestor.osm_alarm(data, now(), principal=principal, authenticate=True)
+            return ingestor.osm_alarm(data, now(), principal=principal, authenticate=True, confirm=True)
 
         return guarded("osm", run)
 

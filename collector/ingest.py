@@ -120,8 +120,9 @@ class Ingestor:
             path = "/" + "/".join(str(p) for p in first["loc"])
             raise self.reject(channel, IngestError("invalid", path, first["msg"])) from None
 
-    def _send(self, messages: list[Message]) -> None:
-        """Publish, then wait for the bus's confirmation (raises ``Unconfirmed``)."""
+    def _send(self, messages: list[Message], confirm: bool) -> None:
+        """Publish, then (``confirm``: an outside sender waits for our answer) wait for the bus's
+        confirmation (raises ``Unconfirmed``). In-process callers (the demo) do not wait."""
         for message in messages:
             try:
                 encode(message)  # a message the codec cannot write is refused here, not by the bus
@@ -129,7 +130,7 @@ class Ingestor:
                 raise IngestError("invalid", "/", f"cannot be encoded as a message: {exc}") from None
         for message in messages:
             self.publish(message)
-        if messages and self.confirm is not None:
+        if confirm and messages and self.confirm is not None:
             try:
                 self.confirm()
             except Exception as exc:  # the broker did not confirm
@@ -144,7 +145,7 @@ class Ingestor:
 
     # --- detector events ----------------------------------------------------------------------
     def detector_event(self, doc: Any, channel: str = "event", *, token: str | None = None,
-                       authenticate: bool = False) -> Outcome:
+                       authenticate: bool = False, confirm: bool = False) -> Outcome:
         """Validate, map and publish one RESTCONF JSON notification (parsed JSON or raw bytes).
 
         With ``authenticate`` the notification's source must hold ``token`` (AMQP ingest; the HTTP
@@ -154,11 +155,11 @@ class Ingestor:
             parsed_doc = load_json(doc) if isinstance(doc, bytes | bytearray | str) else doc
             if authenticate:
                 self.check_token(parsed_doc, token)
-            return self._detector_event(parsed_doc)
+            return self._detector_event(parsed_doc, confirm)
 
         return self._guard(channel, run)
 
-    def _detector_event(self, doc: Any) -> Outcome:
+    def _detector_event(self, doc: Any, confirm: bool) -> Outcome:
         parsed = parse_notification(doc)
         with self._lock:
             if self.tracker.is_duplicate(parsed.source, parsed.event_id):
@@ -174,7 +175,7 @@ class Ingestor:
             log.info("absorbed duplicate event %s of %s", parsed.event_id, parsed.source)
             return Outcome("duplicate")
         try:
-            self._send([event])
+            self._send([event], confirm)
         except BaseException:
             with self._lock:  # not confirmed: not seen, so the sender's retry is processed again
                 self.tracker.abandon(parsed.source, parsed.event_id)
@@ -193,7 +194,7 @@ class Ingestor:
 
     # --- CAP ----------------------------------------------------------------------------------
     def cap_alert(self, data: bytes | str, *, principal: str | None = None,
-                  authenticate: bool = False) -> Outcome:
+                  authenticate: bool = False, confirm: bool = False) -> Outcome:
         """Validate, map and publish one CAP alert; with ``authenticate`` its ``sender`` must be
         ``principal`` (the source the presented token was issued to)."""
         def run() -> Outcome:
@@ -209,14 +210,14 @@ class Ingestor:
             if authenticate:
                 for ev in result.events:
                     self.auth.authorise(principal, ev.source, "/alert/sender")
-            self._send(list(result.events))
+            self._send(list(result.events), confirm)
             return Outcome("accepted", list(result.events))
 
         return self._guard("cap", run)
 
     # --- OSM ----------------------------------------------------------------------------------
     def osm_alarm(self, body: bytes | str, now: datetime, *, principal: str | None = None,
-                  authenticate: bool = False) -> Outcome:
+                  authenticate: bool = False, confirm: bool = False) -> Outcome:
         """Validate, map and publish one OSM alarm webhook. With ``authenticate`` the principal must
         be one of ``osm_principals``; when ``osm_ns_systems`` is configured the alarm must name one
         of those NS instances (else 403 ``unmanaged``)."""
@@ -231,13 +232,13 @@ class Ingestor:
             if managed and alarm.ns_id not in managed:
                 raise IngestError("unmanaged", "/notify_details/ns_id",
                                   f"NS instance {alarm.ns_id!r} is not managed by ARCA", status=403)
-            self._send([alarm])
+            self._send([alarm], confirm)
             return Outcome("accepted", [alarm])
 
         return self._guard("osm", run)
 
     # --- Nova ---------------------------------------------------------------------------------
-    def nova_notification(self, body: bytes | str) -> Outcome:
+    def nova_notification(self, body: bytes | str, *, confirm: bool = False) -> Outcome:
         def run() -> Outcome:
             note = nova.unwrap(body)
             change = nova.to_topology(note, self.producer)
@@ -247,7 +248,7 @@ class Ingestor:
                 fresh = self.lifecycle.accept(note, change)
             if not fresh:
                 return Outcome("duplicate")
-            self._send([change])
+            self._send([change], confirm)
             return Outcome("accepted", [change])
 
         return self._guard("nova", run)

@@ -94,7 +94,8 @@ class CollectorService(Service):
             self.amqp.append(AmqpIngest(
                 cfg.nova_notifications_url, exchange=cfg.nova_exchange,
                 queue=f"{cfg.detectors_queue}.nova", routing_keys=[cfg.nova_routing_key],
-                handler=self.ingestor.nova_notification, exchange_durable=False,
+                handler=lambda body: self.ingestor.nova_notification(body, confirm=True),
+                exchange_durable=False,
             ))
         for consumer in self.amqp:
             consumer.start()
@@ -106,7 +107,7 @@ class CollectorService(Service):
         if isinstance(token, bytes):
             token = token.decode("utf-8", "replace")
         return self.ingestor.detector_event(
-            body, "event", token=token if isinstance(token, str) else None, authenticate=True
+            body, "event", token=token if isinstance(token, str) else None, authenticate=True, confirm=True
         )
 
     def close(self) -> None:

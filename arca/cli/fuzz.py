@@ -205,7 +205,7 @@ def osm_inputs() -> Any:
         text = json.dumps(doc)
         return (json.dumps(text) if as_string else text).encode()
 
-    changes = st.dictionaries(st.sampled_from(sorted(details) + ["tags"]), json_values() | hostile_text(),
+    changes = st.dictionaries(st.sampled_from([*sorted(details), "tags"]), json_values() | hostile_text(),
                               max_size=3)
     return st.one_of(st.builds(render, changes, st.booleans()),
                      json_values().map(lambda v: json.dumps(v).encode()), st.binary(max_size=60))
@@ -284,7 +284,8 @@ def policy_inputs() -> Any:
                  '    arca:system "emergency" ;']
         for prop, term in sorted(changes.items()):
             lines.append(f"    arca:{prop} {term} ;")
-        lines.append('    arca:strategy "arca" .' if "strategy" not in changes else "    arca:maxServants 9 .")
+        last = '    arca:strategy "arca" .' if "strategy" not in changes else "    arca:maxServants 9 ."
+        lines.append(last)
         return "\n".join(lines).encode("utf-8", "surrogatepass")
 
     return st.one_of(st.builds(render, st.dictionaries(st.sampled_from(POLICY_PROPS), terms, max_size=4)),
@@ -294,12 +295,11 @@ def policy_inputs() -> Any:
 # --- checks -----------------------------------------------------------------------------------
 
 def _ingestor() -> Any:
+    from arca.kb import EmbeddedKnowledgeBase
+    from arca.namespace import ONTOLOGY_DIR
     from collector.ingest import Ingestor
     from collector.settings import CollectorSettings
     from collector.severity import load_scales
-
-    from arca.kb import EmbeddedKnowledgeBase
-    from arca.namespace import ONTOLOGY_DIR
 
     kb = EmbeddedKnowledgeBase()
     kb.load_turtle((ONTOLOGY_DIR / "policies" / "severity-scales.ttl").read_bytes())
@@ -369,7 +369,8 @@ TARGETS: dict[str, Callable[[], Any]] = {
 
 def run_target(target: str, n: int, seed: int | None = None) -> Tally:
     """Run ``n`` generated inputs through ``target``; never stops at an unexpected exception."""
-    from hypothesis import HealthCheck, Phase, given, seed as hseed, settings
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hseed
 
     check = make_check(target)
     tally = Tally()
