@@ -31,9 +31,9 @@ def parse_osm_date(text: str) -> datetime:
             pass
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: e.g. 9999-12-31T23:59:59-14:00 in UTC
         raise IngestError("datetime", "/notify_details/start_date", f"not a date: {text!r}") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def parse_webhook(body: bytes | str) -> dict[str, Any]:
