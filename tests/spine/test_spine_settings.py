@@ -103,6 +103,6 @@ def test_secrets_from_files_with_the_file_convention(tmp_path: Path, monkeypatch
         ArcaSettings()
     monkeypatch.delenv("ARCA_COLLECTOR__TOKENS_FILE")
     monkeypatch.setenv("ARCA_KB__PASSWRD_FILE", str(tmp_path / "pw"))
-    with pytest.raises(SecretFileError, match="no setting kb.passwrd"):
+    with pytest.raises(SecretFileError, match=r"no setting kb\.passwrd"):
         ArcaSettings()
     assert main(["event", "validate", str(tmp_path / "pw")]) == 1  # a one-line CLI error, no traceback
