@@ -11,8 +11,12 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # the code, installed in place (the ontology/ and yang/ files are found next to the packages)
 COPY . .
-RUN pip install --no-deps -e . && useradd --system --no-create-home arca
-USER arca
+# the services run as an unprivileged user (fixed uid: secrets and volumes can be granted to it);
+# the code stays owned by root, so the service cannot modify itself
+RUN pip install --no-deps -e . \
+ && groupadd --system --gid 10001 arca \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin arca
+USER 10001:10001
 
 EXPOSE 9100
 ENTRYPOINT ["arca"]

@@ -51,6 +51,13 @@ MESSAGES_REJECTED = Counter(
     "(syntax, unknown_type, invalid, rejected, handler_error).",
     ["service", "reason"],
 )
+INGEST_AUTH_REFUSED = Counter(
+    "arca_ingest_auth_refused_total",
+    "Collector inputs refused by the per-source token check, by input (event, cap, osm, "
+    "amqp-event) and reason (unauthenticated: 401, forbidden: 403, unmanaged: names what ARCA "
+    "does not manage).",
+    ["input", "reason"],
+)
 HANDLER_SECONDS = Histogram(
     "arca_handler_duration_seconds",
     "Time a service spends handling one message.",

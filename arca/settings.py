@@ -3,12 +3,20 @@
 Groups are nested with ``__``: ``ARCA_BUS__URL``, ``ARCA_KB__QUERY_URL``, ``ARCA_DECIDER__...``.
 A TOML file named by ``ARCA_CONFIG_FILE`` (tables ``[bus]``, ``[kb]``...) is read too; environment
 variables win over the file, the file over the defaults.
+
+Secrets come from files (Docker secrets, the ``*_FILE`` convention): ``ARCA_<GROUP>__<FIELD>_FILE``
+names a file whose content (trailing newline stripped; JSON for dict/list settings) is the value of
+``ARCA_<GROUP>__<FIELD>``, e.g. ``ARCA_KB__PASSWORD_FILE=/run/secrets/fuseki_password`` or
+``ARCA_COLLECTOR__TOKENS_FILE=/run/secrets/collector_tokens``. A plain variable wins over the file.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Literal
+import typing
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -92,7 +100,10 @@ class OpsSettings(BaseModel):
     metrics_port: int | None = Field(
         default=None, description="Port of the Prometheus /metrics endpoint (off when unset)."
     )
-    metrics_host: str = Field(default="0.0.0.0", description="Address /metrics listens on.")
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address /metrics listens on (loopback unless configured, e.g. 0.0.0.0 in a container).",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
     log_json: bool = Field(default=True, description="One JSON object per log line.")
 
@@ -122,11 +133,48 @@ class ArcaSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, SecretFiles(settings_cls)]
         path = os.environ.get("ARCA_CONFIG_FILE")
         if path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+class SecretFileError(ValueError):
+    """A ``*_FILE`` variable that names no known setting or an unreadable file."""
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """``ARCA_<GROUP>__<FIELD>_FILE=/path``: the setting's value is read from that file."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ builds the whole dict
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, dict[str, Any]] = {}
+        for key, path in os.environ.items():
+            upper = key.upper()
+            if not (upper.startswith("ARCA_") and upper.endswith("_FILE")) or upper == "ARCA_CONFIG_FILE":
+                continue
+            group, sep, name = upper[len("ARCA_"):-len("_FILE")].lower().partition("__")
+            group_field = ArcaSettings.model_fields.get(group)
+            model = group_field.annotation if group_field is not None else None
+            if not sep or not (isinstance(model, type) and issubclass(model, BaseModel)) \
+                    or name not in model.model_fields:
+                raise SecretFileError(f"{key}: no setting {group}.{name} to read from a file")
+            if f"ARCA_{group.upper()}__{name.upper()}" in {k.upper() for k in os.environ}:
+                continue  # the plain variable wins
+            try:
+                text = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise SecretFileError(f"{key}: cannot read {path}: {exc.strerror}") from None
+            annotation = model.model_fields[name].annotation
+            complex_ = typing.get_origin(annotation) in (dict, list) or annotation in (dict, list)
+            try:
+                out.setdefault(group, {})[name] = json.loads(text) if complex_ else text
+            except json.JSONDecodeError as exc:
+                raise SecretFileError(f"{key}: {path} is not JSON: {exc}") from None
+        return out
 
 
 def env_names(model: type[BaseModel] = ArcaSettings, prefix: str = "ARCA_") -> set[str]:

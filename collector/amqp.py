@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 REASON_CLASS_HEADER = "x-arca-reason-class"
 
-BodyHandler = Callable[[bytes], object]
+BodyHandler = Callable[..., object]
+"""``handler(body)``, or ``handler(body, headers)`` when the consumer is built with ``pass_headers``."""
 
 
 class AmqpIngest:
@@ -45,6 +46,7 @@ class AmqpIngest:
         exchange_type: str = "topic",
         exchange_durable: bool = True,
         prefetch: int = 50,
+        pass_headers: bool = False,
     ) -> None:
         self.url = url
         self.exchange = exchange
@@ -54,6 +56,7 @@ class AmqpIngest:
         self.exchange_type = exchange_type
         self.exchange_durable = exchange_durable
         self.prefetch = prefetch
+        self.pass_headers = pass_headers
         self.dlx = f"{queue}.dlx"
         self.dead_queue = f"{queue}.dead"
         self.ready = threading.Event()
@@ -129,7 +132,10 @@ class AmqpIngest:
     ) -> None:
         self.consumed += 1
         try:
-            self.handler(body)
+            if self.pass_headers:
+                self.handler(body, dict(props.headers or {}))
+            else:
+                self.handler(body)
         except IngestError as exc:
             self.dead_letter(ch, method.routing_key or "", body, exc)
         except Exception as exc:

@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
     send.add_argument("--id", dest="event_id", help="Event id (default: a fresh UUID).")
     send.add_argument("--sequence", type=int, help="Sequence number at the source.")
     send.add_argument("--description", help="Description (bigdata payload).")
-    send.add_argument("--token", help="Bearer token of the source (HTTP).")
+    send.add_argument("--token", help="Token issued to the source (HTTP bearer / AMQP x-arca-token header).")
     dest = send.add_mutually_exclusive_group()
     dest.add_argument("--url", help="Collector base URL (default: http://<http_host>:<http_port>).")
     dest.add_argument("--amqp", action="store_true", help="Publish to the detectors exchange instead.")
@@ -134,14 +134,15 @@ def cmd_send(args: argparse.Namespace) -> int:
         return 0
     if args.amqp:
         url = s.collector.amqp_url or s.bus.url
-        return _send_amqp(url, s.collector.detectors_exchange, args.source, body)
+        return _send_amqp(url, s.collector.detectors_exchange, args.source, body, args.token)
     return _send_http(args.url, s, body, args.token)
 
 
-def _send_amqp(url: str, exchange: str, source: str, body: bytes) -> int:
+def _send_amqp(url: str, exchange: str, source: str, body: bytes, token: str | None) -> int:
     import pika
 
     from arca.messages.models import routing_token
+    from collector.auth import TOKEN_HEADER
 
     conn = pika.BlockingConnection(pika.URLParameters(url))
     try:
@@ -150,7 +151,8 @@ def _send_amqp(url: str, exchange: str, source: str, body: bytes) -> int:
         ch.exchange_declare(exchange, "topic", durable=True)
         ch.basic_publish(
             exchange, f"event.{routing_token(source)}", body,
-            pika.BasicProperties(delivery_mode=2, content_type="application/yang-data+json"),
+            pika.BasicProperties(delivery_mode=2, content_type="application/yang-data+json",
+                                 headers={TOKEN_HEADER: token} if token else None),
             mandatory=True,
         )
     except pika.exceptions.UnroutableError:

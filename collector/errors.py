@@ -16,6 +16,7 @@ class IngestError(ValueError):
         self.path = path
         self.detail = detail
         self.status = status
+        self.counted = False  # set once the refusal was counted (``Ingestor.reject``)
 
     def problem(self, title: str = "Invalid input") -> dict[str, object]:
         """RFC 7807 problem document (``application/problem+json``)."""

@@ -63,16 +63,84 @@ def parse_datetime(text: Any, path: str) -> datetime:
         raise IngestError("datetime", path, f"not an RFC 3339 date-time with offset: {text!r}")
     try:
         value = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise IngestError("datetime", path, f"not a real date-time {text!r}: {exc}") from None
-    return value.astimezone(UTC)
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # e.g. 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
+        raise IngestError("datetime", path, f"not a representable date-time {text!r}: {exc}") from None
 
 
-def load_json(body: bytes | str, path: str = "") -> Any:
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays/objects accepted (a notification needs 6); checked before parsing."""
+MAX_INT_DIGITS = 40
+"""Longest JSON integer accepted (int64 has 19 digits); longer ones are refused, not parsed."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting of JSON text, strings skipped (no recursion, no parsing)."""
+    depth = deepest = 0
+    for ch in _BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth = depth + 1 if ch in "[{" else depth - 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"integer of {len(text)} digits > {MAX_INT_DIGITS}")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} overflows a double")
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_strings(value: Any, path: str) -> None:
+    """Refuse lone surrogates (``\\ud800``): they cannot be encoded as UTF-8 anywhere downstream."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            raise IngestError("json", path or "/", "string holds a lone UTF-16 surrogate (\\ud800-\\udfff)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key, path)
+            _check_strings(item, f"{path}/{key}" if not _SURROGATE.search(key) else path)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_strings(item, f"{path}/{i}")
+
+
+def load_json(body: bytes | bytearray | str, path: str = "") -> Any:
+    """Parse untrusted JSON with bounds: depth, integer size, finite numbers, no lone surrogates.
+
+    Every refusal is an ``IngestError`` (reason ``json``) naming what is wrong; nothing else escapes.
+    """
+    where = path or "/"
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IngestError("json", path or "/", f"not JSON: {exc}") from None
+        text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
+    except UnicodeDecodeError as exc:
+        raise IngestError("json", where, f"not UTF-8: {exc}") from None
+    if not isinstance(text, str):
+        raise IngestError("json", where, f"expected a JSON text, got {type(body).__name__}")
+    depth = _depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise IngestError("json", where, f"nested {depth} levels deep > {MAX_JSON_DEPTH}")
+    try:
+        doc = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+                         parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        raise IngestError("json", where, f"not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise IngestError("json", where, f"not acceptable JSON: {exc}") from None
+    _check_strings(doc, path)
+    return doc
 
 
 def decode_payload(text: str, path: str) -> tuple[str, dict[str, Any]]:
@@ -103,9 +171,10 @@ def decode_payload(text: str, path: str) -> tuple[str, dict[str, Any]]:
     return entries[0]
 
 
-def parse_notification(body: bytes | str | dict[str, Any]) -> ParsedEvent:
-    """Validate a RESTCONF JSON notification and its payload; raise ``IngestError`` on any fault."""
-    doc = body if isinstance(body, dict) else load_json(body)
+def parse_notification(body: Any) -> ParsedEvent:
+    """Validate a RESTCONF JSON notification (raw bytes/text, or already parsed JSON) and its
+    payload; raise ``IngestError`` on any fault."""
+    doc = load_json(body) if isinstance(body, bytes | bytearray | str) else body
     if not isinstance(doc, dict) or set(doc) != {ENVELOPE}:
         raise IngestError("envelope", "/", f"expected a JSON object with the single member {ENVELOPE!r}")
     notif = doc[ENVELOPE]
@@ -208,11 +277,21 @@ class EventTracker:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._ids: dict[str, OrderedDict[str, None]] = {}
+        self._pending: set[tuple[str, str]] = set()
         self._last_seq: dict[str, int] = {}
         self._capacity = capacity
 
     def is_duplicate(self, source: str, event_id: str) -> bool:
-        return event_id in self._ids.get(source, ())
+        """Seen (confirmed) before, or being published right now by another thread."""
+        return event_id in self._ids.get(source, ()) or (source, event_id) in self._pending
+
+    def begin(self, source: str, event_id: str) -> None:
+        """The event is being published: a concurrent copy is a duplicate until ``abandon``."""
+        self._pending.add((source, event_id))
+
+    def abandon(self, source: str, event_id: str) -> None:
+        """Publishing failed: forget the event so the sender's retry is processed again."""
+        self._pending.discard((source, event_id))
 
     def regressed(self, source: str, sequence: int | None) -> int | None:
         """The previous sequence number if ``sequence`` goes backwards for ``source``, else None."""
@@ -222,6 +301,8 @@ class EventTracker:
         return last if sequence <= last else None
 
     def record(self, source: str, event_id: str, sequence: int | None) -> None:
+        """The event's message was confirmed: remember it as seen."""
+        self._pending.discard((source, event_id))
         ids = self._ids.setdefault(source, OrderedDict())
         ids[event_id] = None
         if len(ids) > self._capacity:

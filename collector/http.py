@@ -1,8 +1,12 @@
 """HTTP ingest: a Flask app served by werkzeug's threaded server from a daemon thread.
 
-Routes (answers: 202 + JSON outcome once the bus confirmed the messages, 503 if it did not;
-RFC 7807 ``application/problem+json`` with the failing ``path`` otherwise; 401/403 for tokens,
-413 over the size limit, 415 for a wrong type):
+Every route that can make ARCA act needs the sender's per-source token (``Authorization: Bearer``,
+``collector.auth``): 401 without a valid one, 403 when the token's source may not send that input.
+Answers: 202 + JSON outcome once the bus confirmed the messages, 503 if it did not; RFC 7807
+``application/problem+json`` with the failing ``path`` otherwise (400 for bad input, 413 over the
+size limit, 415 for a wrong type); never a traceback.
+
+Routes:
 
 - ``POST /restconf/notifications/ietf-nmrg-nict-resource-anticipation:event`` — detector events
   (RESTCONF JSON notification, ``application/yang-data+json`` or ``application/json``). RFC 8040
@@ -28,7 +32,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from collector.errors import IngestError
 from collector.events import load_json
-from collector.ingest import Ingestor, Outcome
+from collector.ingest import Ingestor, Outcome, Unconfirmed, source_of
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ EVENT_PATH = "/restconf/notifications/ietf-nmrg-nict-resource-anticipation:event
 JSON_TYPES = {"application/yang-data+json", "application/json"}
 XML_TYPES = {"application/cap+xml", "application/xml", "text/xml"}
 PROBLEM = "application/problem+json"
+SOURCE_PATH = "/ietf-restconf:notification/ietf-nmrg-nict-resource-anticipation:event/source"
 
 
 def problem(exc: IngestError) -> Response:
@@ -75,28 +80,22 @@ def _body(max_bytes: int) -> bytes:
     return data
 
 
-def create_app(
-    ingestor: Ingestor, now: Callable[[], datetime], confirm: Callable[[], None] | None = None
-) -> Flask:
-    """The Flask app of the collector's HTTP inputs; ``confirm`` waits for the bus before a 202."""
+def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
+    """The Flask app of the collector's HTTP inputs (the ingestor waits for the bus before a 202)."""
     app = Flask("arca-collector")
     max_bytes = ingestor.settings.http_max_body_bytes
     app.config["MAX_CONTENT_LENGTH"] = max(max_bytes, ingestor.settings.cap_max_bytes)
+    auth = ingestor.auth
 
     def guarded(channel: str, fn: Callable[[], Outcome]) -> Response:
         try:
-            outcome = fn()
-            if outcome.messages and confirm is not None:
-                try:
-                    confirm()
-                except Exception as exc:  # the bus did not confirm: the sender should retry
-                    log.error("bus did not confirm %s input: %r", channel, exc)
-                    raise IngestError("bus_unavailable", "", f"not confirmed by the bus: {exc}",
-                                      status=503) from None
-            return accepted(outcome)
+            return accepted(fn())
+        except Unconfirmed as exc:  # the sender should retry; the event was not marked as seen
+            err = IngestError("bus_unavailable", "", str(exc), status=503)
+            ingestor.reject(channel, err)
+            return problem(err)
         except IngestError as exc:
-            if exc.status in (401, 403, 413, 415, 503):  # not yet counted by the ingestor
-                ingestor.reject(channel, exc)
+            ingestor.reject(channel, exc)  # counted once: no-op when the ingestor already did
             return problem(exc)
 
     @app.post(EVENT_PATH)
@@ -104,15 +103,13 @@ def create_app(
         def run() -> Outcome:
             _content_type(JSON_TYPES)
             data = _body(max_bytes)
-            if ingestor.settings.http_tokens and not _bearer():
-                raise IngestError("unauthenticated", "Authorization", "a bearer token is required",
-                                  status=401)
+            principal = auth.principal(_bearer())  # 401 before the body is even parsed
             try:
                 doc = load_json(data)
             except IngestError as exc:
                 raise ingestor.reject("event", exc) from None
-            ingestor.check_token(doc, _bearer())
-            return ingestor.detector_event(doc)
+            ingestor.auth.authorise(principal, source_of(doc), SOURCE_PATH)
+            return ingestor.detector_event(doc, confirm=True)
 
         return guarded("event", run)
 
@@ -120,14 +117,18 @@ def create_app(
     def cap_alert() -> Response:
         def run() -> Outcome:
             _content_type(XML_TYPES)
-            return ingestor.cap_alert(_body(ingestor.settings.cap_max_bytes))
+            data = _body(ingestor.settings.cap_max_bytes)
+            principal = auth.principal(_bearer())
+            return ingestor.cap_alert(data, principal=principal, authenticate=True, confirm=True)
 
         return guarded("cap", run)
 
     @app.post("/osm/alarm")
     def osm_alarm() -> Response:
         def run() -> Outcome:
-            return ingestor.osm_alarm(_body(max_bytes), now())
+            data = _body(max_bytes)
+            principal = auth.principal(_bearer())
+            return ingestor.osm_alarm(data, now(), principal=principal, authenticate=True, confirm=True)
 
         return guarded("osm", run)
 
@@ -145,6 +146,13 @@ def create_app(
     def http_error(exc: HTTPException) -> Response:
         body = {"type": "about:blank", "title": exc.name, "status": exc.code, "detail": exc.description}
         return Response(json.dumps(body), status=exc.code or 500, mimetype=PROBLEM)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Response:  # a bug, not bad input: logged, no traceback out
+        log.exception("collector HTTP: unexpected %s", type(exc).__name__)
+        body = {"type": "about:blank", "title": "Internal error", "status": 500,
+                "detail": f"unexpected {type(exc).__name__} (logged)"}
+        return Response(json.dumps(body), status=500, mimetype=PROBLEM)
 
     return app
 

@@ -1,33 +1,52 @@
 """The collector's front desk: raw input in, bus messages (or a counted refusal) out.
 
-``Ingestor`` holds the little state ingestion needs (duplicate/sequence memory, severity scales),
-applies the pure parsers of the adapter modules, counts every refusal by input and reason in
+``Ingestor`` holds the little state ingestion needs (duplicate/sequence memory, severity scales,
+the per-source tokens of ``collector.auth``), applies the pure parsers of the adapter modules,
+counts every refusal by input and reason in
 ``arca_messages_rejected_total{service="collector", reason="<input>:<reason>"}`` and hands accepted
-messages to ``publish``. It is thread-safe (HTTP threads, AMQP consumer threads, the tick).
+messages to ``publish``, then waits for ``confirm`` (the bus's publisher confirms). A detector
+event is remembered as seen (for duplicate absorption) only once its message is confirmed: an event
+whose publish failed is not "seen", and the sender's retry is processed again. It is thread-safe
+(HTTP threads, AMQP consumer threads, the tick).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from arca.messages import Message
-from arca.metrics import MESSAGES_REJECTED
+from arca.messages.codec import MessageError, encode
+from arca.metrics import INGEST_AUTH_REFUSED, MESSAGES_REJECTED
 from collector import cap, nova, osm
+from collector.auth import TokenAuth
 from collector.errors import IngestError
-from collector.events import ENVELOPE, NOTIFICATION, EventTracker, parse_notification, to_external_event
+from collector.events import (
+    ENVELOPE,
+    NOTIFICATION,
+    EventTracker,
+    load_json,
+    parse_notification,
+    to_external_event,
+)
 from collector.settings import CollectorSettings
 from collector.severity import SeverityScales
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Message], None]
+AUTH_REASONS = ("unauthenticated", "forbidden", "unmanaged")
+
+
+class Unconfirmed(RuntimeError):
+    """The bus did not confirm the messages of an accepted input: the sender should retry."""
 
 
 @dataclass
@@ -43,7 +62,7 @@ class Outcome:
                 "flags": self.flags}
 
 
-def _source_of(doc: Any) -> str | None:
+def source_of(doc: Any) -> str | None:
     try:
         source = doc[ENVELOPE][NOTIFICATION]["source"]
     except (KeyError, TypeError):
@@ -60,9 +79,12 @@ class Ingestor:
         publish: Publish,
         scales: SeverityScales | None = None,
         producer: str = "collector",
+        confirm: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.publish = publish
+        self.confirm = confirm
+        self.auth = TokenAuth(settings.tokens, allow_unauthenticated=settings.allow_unauthenticated)
         self.scales = scales or SeverityScales()
         self.producer = producer
         self.tracker = EventTracker(settings.duplicate_memory)
@@ -76,8 +98,13 @@ class Ingestor:
         return (self.settings.severity_min, self.settings.severity_max)
 
     def reject(self, channel: str, exc: IngestError) -> IngestError:
-        """Count a refusal (and log it); returns the error for the caller to answer with."""
+        """Count a refusal once (and log it); returns the error for the caller to answer with."""
+        if exc.counted:
+            return exc
+        exc.counted = True
         MESSAGES_REJECTED.labels(service="collector", reason=f"{channel}:{exc.reason}").inc()
+        if exc.reason in AUTH_REASONS:
+            INGEST_AUTH_REFUSED.labels(input=channel, reason=exc.reason).inc()
         with self._lock:
             self.rejections[(channel, exc.reason)] += 1
         log.warning("refused %s input (%s): %s", channel, exc.reason, exc)
@@ -88,29 +115,51 @@ class Ingestor:
             return fn()
         except IngestError as exc:
             raise self.reject(channel, exc) from None
+        except ValidationError as exc:  # a value the message model refuses (e.g. a naive time)
+            first = exc.errors()[0]
+            path = "/" + "/".join(str(p) for p in first["loc"])
+            raise self.reject(channel, IngestError("invalid", path, first["msg"])) from None
+
+    def _send(self, messages: list[Message], confirm: bool) -> None:
+        """Publish, then (``confirm``: an outside sender waits for our answer) wait for the bus's
+        confirmation (raises ``Unconfirmed``). In-process callers (the demo) do not wait."""
+        for message in messages:
+            try:
+                encode(message)  # a message the codec cannot write is refused here, not by the bus
+            except MessageError as exc:
+                raise IngestError("invalid", "/", f"cannot be encoded as a message: {exc}") from None
+        for message in messages:
+            self.publish(message)
+        if confirm and messages and self.confirm is not None:
+            try:
+                self.confirm()
+            except Exception as exc:  # the broker did not confirm
+                log.error("bus did not confirm %d message(s): %r", len(messages), exc)
+                raise Unconfirmed(f"not confirmed by the bus: {exc}") from exc
 
     # --- auth ---------------------------------------------------------------------------------
     def check_token(self, doc: Any, bearer: str | None) -> None:
-        """Per-source bearer tokens (when configured): 401 without a token, 403 with a wrong one."""
-        tokens: Mapping[str, str] = self.settings.http_tokens
-        if not tokens:
-            return
-        if not bearer:
-            raise IngestError("unauthenticated", "Authorization", "a bearer token is required", status=401)
-        source = _source_of(doc)
-        expected = tokens.get(source or "")
-        if expected is None or not hmac.compare_digest(expected.encode(), bearer.encode()):
-            raise IngestError(
-                "forbidden", f"/{ENVELOPE}/{NOTIFICATION}/source",
-                f"the token is not valid for source {source!r}", status=403,
-            )
+        """A detector event's token must be the one issued to its ``source`` (401 / 403)."""
+        principal = self.auth.principal(bearer)
+        self.auth.authorise(principal, source_of(doc), f"/{ENVELOPE}/{NOTIFICATION}/source")
 
     # --- detector events ----------------------------------------------------------------------
-    def detector_event(self, doc: Any, channel: str = "event") -> Outcome:
-        """Validate, map and publish one RESTCONF JSON notification (parsed JSON or raw bytes)."""
-        return self._guard(channel, lambda: self._detector_event(doc))
+    def detector_event(self, doc: Any, channel: str = "event", *, token: str | None = None,
+                       authenticate: bool = False, confirm: bool = False) -> Outcome:
+        """Validate, map and publish one RESTCONF JSON notification (parsed JSON or raw bytes).
 
-    def _detector_event(self, doc: Any) -> Outcome:
+        With ``authenticate`` the notification's source must hold ``token`` (AMQP ingest; the HTTP
+        route checks the bearer itself, before parsing the body).
+        """
+        def run() -> Outcome:
+            parsed_doc = load_json(doc) if isinstance(doc, bytes | bytearray | str) else doc
+            if authenticate:
+                self.check_token(parsed_doc, token)
+            return self._detector_event(parsed_doc, confirm)
+
+        return self._guard(channel, run)
+
+    def _detector_event(self, doc: Any, confirm: bool) -> Outcome:
         parsed = parse_notification(doc)
         with self._lock:
             if self.tracker.is_duplicate(parsed.source, parsed.event_id):
@@ -120,24 +169,34 @@ class Ingestor:
                 event = to_external_event(
                     parsed, self.scales, self.scale, system=self.settings.system, producer=self.producer
                 )
-                previous = self.tracker.regressed(parsed.source, parsed.sequence)
-                self.tracker.record(parsed.source, parsed.event_id, parsed.sequence)
-                if previous is not None:
-                    self.sequence_regressions[parsed.source] += 1
+                self.tracker.begin(parsed.source, parsed.event_id)
         if duplicate:
             MESSAGES_REJECTED.labels(service="collector", reason="event:duplicate").inc()
             log.info("absorbed duplicate event %s of %s", parsed.event_id, parsed.source)
             return Outcome("duplicate")
+        try:
+            self._send([event], confirm)
+        except BaseException:
+            with self._lock:  # not confirmed: not seen, so the sender's retry is processed again
+                self.tracker.abandon(parsed.source, parsed.event_id)
+            raise
+        with self._lock:
+            previous = self.tracker.regressed(parsed.source, parsed.sequence)
+            self.tracker.record(parsed.source, parsed.event_id, parsed.sequence)
+            if previous is not None:
+                self.sequence_regressions[parsed.source] += 1
         flags = []
         if previous is not None:
             flags.append(f"sequence went backwards: {parsed.sequence} after {previous}")
             log.warning("event %s of %s: sequence %s after %s (accepted)",
                         parsed.event_id, parsed.source, parsed.sequence, previous)
-        self.publish(event)
         return Outcome("accepted", [event], flags)
 
     # --- CAP ----------------------------------------------------------------------------------
-    def cap_alert(self, data: bytes | str) -> Outcome:
+    def cap_alert(self, data: bytes | str, *, principal: str | None = None,
+                  authenticate: bool = False, confirm: bool = False) -> Outcome:
+        """Validate, map and publish one CAP alert; with ``authenticate`` its ``sender`` must be
+        ``principal`` (the source the presented token was issued to)."""
         def run() -> Outcome:
             result = cap.alert_to_events(
                 data, self.scale, system=self.settings.system,
@@ -148,26 +207,38 @@ class Ingestor:
                 with self._lock:
                     self.rejections[("cap", result.ignored)] += 1
                 return Outcome("ignored", flags=[result.ignored])
-            for ev in result.events:
-                self.publish(ev)
+            if authenticate:
+                for ev in result.events:
+                    self.auth.authorise(principal, ev.source, "/alert/sender")
+            self._send(list(result.events), confirm)
             return Outcome("accepted", list(result.events))
 
         return self._guard("cap", run)
 
     # --- OSM ----------------------------------------------------------------------------------
-    def osm_alarm(self, body: bytes | str, now: datetime) -> Outcome:
+    def osm_alarm(self, body: bytes | str, now: datetime, *, principal: str | None = None,
+                  authenticate: bool = False, confirm: bool = False) -> Outcome:
+        """Validate, map and publish one OSM alarm webhook. With ``authenticate`` the principal must
+        be one of ``osm_principals``; when ``osm_ns_systems`` is configured the alarm must name one
+        of those NS instances (else 403 ``unmanaged``)."""
         def run() -> Outcome:
+            if authenticate:
+                self.auth.authorise_any(principal, self.settings.osm_principals, "Authorization")
             alarm = osm.to_alarm(
                 osm.parse_webhook(body), now, default_system=self.settings.system,
                 ns_systems=self.settings.osm_ns_systems, producer=self.producer,
             )
-            self.publish(alarm)
+            managed = self.settings.osm_ns_systems
+            if managed and alarm.ns_id not in managed:
+                raise IngestError("unmanaged", "/notify_details/ns_id",
+                                  f"NS instance {alarm.ns_id!r} is not managed by ARCA", status=403)
+            self._send([alarm], confirm)
             return Outcome("accepted", [alarm])
 
         return self._guard("osm", run)
 
     # --- Nova ---------------------------------------------------------------------------------
-    def nova_notification(self, body: bytes | str) -> Outcome:
+    def nova_notification(self, body: bytes | str, *, confirm: bool = False) -> Outcome:
         def run() -> Outcome:
             note = nova.unwrap(body)
             change = nova.to_topology(note, self.producer)
@@ -177,7 +248,7 @@ class Ingestor:
                 fresh = self.lifecycle.accept(note, change)
             if not fresh:
                 return Outcome("duplicate")
-            self.publish(change)
+            self._send([change], confirm)
             return Outcome("accepted", [change])
 
         return self._guard("nova", run)

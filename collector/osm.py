@@ -10,13 +10,13 @@ Status ``insufficient-data`` on a VM-status alarm means the VNF is dead (the ana
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from arca.messages import Alarm
 from collector.errors import IngestError
+from collector.events import load_json
 
 STATUSES = {"alarm", "ok", "insufficient-data"}
 _DATE_FORMATS = ("%d-%m-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
@@ -31,19 +31,16 @@ def parse_osm_date(text: str) -> datetime:
             pass
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: e.g. 9999-12-31T23:59:59-14:00 in UTC
         raise IngestError("datetime", "/notify_details/start_date", f"not a date: {text!r}") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def parse_webhook(body: bytes | str) -> dict[str, Any]:
     """The notification object of a webhook body (JSON string containing JSON, or JSON)."""
-    try:
-        doc = json.loads(body)
-        if isinstance(doc, str):
-            doc = json.loads(doc)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IngestError("json", "/", f"not JSON: {exc}") from None
+    doc = load_json(body)  # bounded: depth, integer size, finite numbers, no lone surrogates
+    if isinstance(doc, str):
+        doc = load_json(doc)
     if not isinstance(doc, dict):
         raise IngestError("osm", "/", "notification must be a JSON object")
     if doc.get("schema_type") != "notify_alarm":

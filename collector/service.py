@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -19,6 +19,7 @@ from arca.messages import Message, PolicyUpdated
 from arca.metrics import MESSAGES_REJECTED
 from arca.service import Deps, Service
 from collector.amqp import AmqpIngest
+from collector.auth import TOKEN_HEADER
 from collector.errors import IngestError
 from collector.gnocchi import GnocchiPoller, openstack_fetchers
 from collector.haproxy import HaproxyPoller
@@ -45,7 +46,7 @@ class CollectorService(Service):
         super().__init__(deps)
         self.cfg = self.settings.collector
         self._publish_lock = threading.RLock()
-        self.ingestor = Ingestor(self.cfg, self.emit, load_scales(self.kb))
+        self.ingestor = Ingestor(self.cfg, self.emit, load_scales(self.kb), confirm=self.confirm)
         self.gnocchi = gnocchi
         self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
         self.http: HttpIngestServer | None = None
@@ -70,15 +71,6 @@ class CollectorService(Service):
         with self._publish_lock:
             self.bus.flush(self.settings.bus.confirm_timeout_s)
 
-    def _confirmed(self, handle: Callable[[bytes], Outcome]) -> Callable[[bytes], Outcome]:
-        def run(body: bytes) -> Outcome:
-            outcome = handle(body)
-            if outcome.messages:
-                self.confirm()
-            return outcome
-
-        return run
-
     # --- lifecycle ----------------------------------------------------------------------------
     def attach(self) -> None:
         super().attach()
@@ -87,7 +79,7 @@ class CollectorService(Service):
     def start_inputs(self) -> None:
         cfg = self.cfg
         if cfg.http_port is not None and self.http is None:
-            app = create_app(self.ingestor, self.clock.now, confirm=self.confirm)
+            app = create_app(self.ingestor, self.clock.now)
             self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port)
             self.http.start()
         if self.amqp:
@@ -96,16 +88,27 @@ class CollectorService(Service):
         if cfg.amqp_ingest:
             self.amqp.append(AmqpIngest(
                 url, exchange=cfg.detectors_exchange, queue=cfg.detectors_queue, routing_keys=["#"],
-                handler=self._confirmed(self.ingestor.detector_event),
+                handler=self._amqp_event, pass_headers=True,
             ))
         if cfg.nova_notifications_url:
             self.amqp.append(AmqpIngest(
                 cfg.nova_notifications_url, exchange=cfg.nova_exchange,
                 queue=f"{cfg.detectors_queue}.nova", routing_keys=[cfg.nova_routing_key],
-                handler=self._confirmed(self.ingestor.nova_notification), exchange_durable=False,
+                handler=lambda body: self.ingestor.nova_notification(body, confirm=True),
+                exchange_durable=False,
             ))
         for consumer in self.amqp:
             consumer.start()
+
+    def _amqp_event(self, body: bytes, headers: Mapping[str, Any]) -> Outcome:
+        """A detector event from the detectors exchange: its ``x-arca-token`` header must hold the
+        token issued to the event's source (same tokens and check as HTTP)."""
+        token = headers.get(TOKEN_HEADER)
+        if isinstance(token, bytes):
+            token = token.decode("utf-8", "replace")
+        return self.ingestor.detector_event(
+            body, "event", token=token if isinstance(token, str) else None, authenticate=True, confirm=True
+        )
 
     def close(self) -> None:
         """Stop the HTTP server and AMQP consumers."""

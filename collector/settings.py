@@ -26,9 +26,19 @@ class CollectorSettings(BaseModel):
     http_max_body_bytes: int = Field(
         default=65536, ge=256, description="Largest accepted HTTP body (larger -> 413)."
     )
-    http_tokens: dict[str, str] = Field(
+    tokens: dict[str, str] = Field(
         default_factory=dict,
-        description="Bearer token per detector source; when non-empty every source must present its own.",
+        description="Token per source (detector, CAP sender, 'osm'): HTTP bearer / AMQP x-arca-token "
+        "header. Prefer ARCA_COLLECTOR__TOKENS_FILE (a JSON secret file).",
+    )
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description="Accept inputs without a token when no token is configured (development only; "
+        "otherwise the collector refuses every input until tokens are configured).",
+    )
+    osm_principals: list[str] = Field(
+        default_factory=lambda: ["osm"],
+        description="Sources (token holders) allowed to post OSM alarm webhooks.",
     )
     amqp_ingest: bool = Field(
         default=False, description="Consume detector events from the AMQP detectors exchange."

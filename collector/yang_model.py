@@ -48,6 +48,8 @@ def validate_notification(content: dict[str, Any], prefix: str) -> None:
         inst.validate(ctype=ContentType.all)
     except YangsonException as exc:
         raise _yang_error(exc, prefix) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. yangson decoding a non-base64 binary
+        raise IngestError("yang", prefix, f"not valid against {MODULE}: {exc}") from None
 
 
 def validate_data(document: dict[str, Any], prefix: str) -> None:
@@ -57,3 +59,5 @@ def validate_data(document: dict[str, Any], prefix: str) -> None:
         inst.validate(ctype=ContentType.all)
     except YangsonException as exc:
         raise _yang_error(exc, prefix) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. yangson decoding a non-base64 binary
+        raise IngestError("yang", prefix, f"not valid against {MODULE}: {exc}") from None

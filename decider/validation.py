@@ -1,13 +1,23 @@
 """Validation of admin policy files: Turtle syntax, SHACL shapes, then the typed ``Policy`` model.
 
 Every problem is reported with the node and property it concerns (or the line of a syntax error),
-so ``arca policy validate`` can name each offending triple.
+so ``arca policy validate`` can name each offending triple. Before SHACL runs, every ``arca:``
+property value is checked to be a well-typed, finite literal (pyshacl and rdflib fail with
+``TypeError``/``InvalidOperation``/``ReportableRuntimeError`` on ``arca:thresholdUp []``,
+``"abc"^^xsd:integer`` or ``"NaN"^^xsd:double``); anything pyshacl still raises becomes a named
+problem too, so a bad file is always a ``PolicyInvalid``, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import re
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pyshacl
 import rdflib
@@ -24,7 +34,10 @@ class PolicyInvalid(ValueError):
 
     def __init__(self, source: str, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__(f"{source}: " + "\n  ".join(["invalid policy", *problems]))
+        if len(problems) == 1:  # one line: "<file>: invalid policy: <node> <property>: <why>"
+            super().__init__(f"{source}: invalid policy: {problems[0]}")
+        else:
+            super().__init__(f"{source}: " + "\n  ".join(["invalid policy", *problems]))
 
 
 @dataclass(frozen=True)
@@ -50,10 +63,27 @@ def _short(term: object) -> str:
     return f"<{text}>" if isinstance(term, rdflib.URIRef) else repr(text)
 
 
+@contextlib.contextmanager
+def _quiet_rdflib() -> Iterator[None]:
+    """rdflib logs a traceback for each ill-typed literal it meets; we report those ourselves."""
+    logger = logging.getLogger("rdflib.term")
+    level, normalize = logger.level, rdflib.NORMALIZE_LITERALS
+    logger.setLevel(logging.CRITICAL)
+    rdflib.NORMALIZE_LITERALS = False  # keep lexical forms as written, so problems quote them
+    try:
+        with warnings.catch_warnings():  # e.g. "Parsing weird boolean": reported as a problem instead
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+        rdflib.NORMALIZE_LITERALS = normalize
+
+
 def parse_turtle(data: bytes | str, source: str) -> rdflib.Graph:
     """Parse Turtle or raise ``PolicyInvalid`` with the line of the syntax error."""
     try:
-        return rdflib.Graph().parse(data=data, format="turtle")
+        with _quiet_rdflib():
+            return rdflib.Graph().parse(data=data, format="turtle")
     except Exception as exc:  # rdflib raises BadSyntax and others
         text = str(exc)
         m = re.search(r"at line (\d+)", text)
@@ -63,9 +93,35 @@ def parse_turtle(data: bytes | str, source: str) -> rdflib.Graph:
         raise PolicyInvalid(source, [f"{where}Turtle syntax error: {detail}"]) from exc
 
 
+def literal_problems(graph: rdflib.Graph) -> list[str]:
+    """Every ``arca:`` property value that is not a well-typed, finite literal (rdf:type aside)."""
+    out = []
+    for s, p, o in graph:
+        if not str(p).startswith(ARCA_NS):
+            continue
+        where = f"node {_short(s)} property {_short(p)}"
+        if not isinstance(o, rdflib.Literal):
+            kind = "a blank node" if isinstance(o, rdflib.BNode) else f"the IRI {_short(o)}"
+            out.append(f"{where}: expected a literal value, got {kind}")
+            continue
+        datatype = _short(o.datatype).replace(str(rdflib.XSD), "xsd:") if o.datatype else "string"
+        if o.ill_typed:
+            out.append(f"{where}: {str(o)!r} is not a valid {datatype.strip('<>')}")
+            continue
+        value = o.toPython()
+        if isinstance(value, float | Decimal) and not math.isfinite(value):
+            out.append(f"{where}: {str(o)!r} is not a finite number")
+    return sorted(set(out))
+
+
 def shacl_problems(graph: rdflib.Graph) -> list[str]:
     """One line per SHACL violation: node, property, message, value."""
-    conforms, results, _ = pyshacl.validate(graph, shacl_graph=shapes(), inference="none")
+    try:
+        with _quiet_rdflib():
+            conforms, results, _ = pyshacl.validate(graph, shacl_graph=shapes(), inference="none")
+    except Exception as exc:  # pyshacl's ReportableRuntimeError and friends: still a named problem
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return [f"SHACL validation failed: {type(exc).__name__}: {first}"]
     if conforms:
         return []
     assert isinstance(results, rdflib.Graph)
@@ -88,15 +144,18 @@ def shacl_problems(graph: rdflib.Graph) -> list[str]:
 def validate_policy(data: bytes | str, source: str = "policy") -> ValidPolicies:
     """Syntax, shapes and model checks; raises ``PolicyInvalid`` listing every problem."""
     graph = parse_turtle(data, source)
-    problems = shacl_problems(graph)
+    problems = literal_problems(graph) or shacl_problems(graph)
     if problems:
         raise PolicyInvalid(source, problems)
     if (None, rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "Policy")) not in graph:
         raise PolicyInvalid(source, ["no node of class arca:Policy"])
     try:
-        policies = policy_from_graph(graph)
+        with _quiet_rdflib():
+            policies = policy_from_graph(graph)
     except PolicyError as exc:
         raise PolicyInvalid(source, [str(exc)]) from exc
+    except (ValueError, TypeError, ArithmeticError) as exc:  # a value the model cannot read
+        raise PolicyInvalid(source, [f"{type(exc).__name__}: {exc}"]) from exc
     systems = [p.system for p in policies]
     dupes = sorted({s for s in systems if systems.count(s) > 1})
     if dupes:

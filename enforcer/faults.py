@@ -6,6 +6,10 @@ replaces its capacity by a scale-out of the scaling group (``replace`` mode, wha
 controller does), one operation per VNF at a time, with exponential backoff between attempts on
 the same VNF (an alarm that keeps firing after a failed operation waits longer each time).
 Operations advance on ``tick`` (non-blocking polling of ``ns_lcm_op_occs``).
+
+Only what ARCA manages is acted on: an alarm naming an NS instance other than the configured
+``enforcer.osm_ns_id`` is ignored and counted (``arca_messages_rejected_total{service="enforcer",
+reason="alarm:unmanaged"}``), as is every alarm when no NS is configured.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from arca.messages import Alarm, Enforcement, Message
-from arca.metrics import ENFORCEMENT_ACTIONS
+from arca.metrics import ENFORCEMENT_ACTIONS, MESSAGES_REJECTED
 from enforcer.actions import (
     Action,
     ActionState,
@@ -56,9 +60,12 @@ class FaultManager:
         self._ids = itertools.count(1)
 
     def on_alarm(self, alarm: Alarm, now: datetime) -> None:
-        ns_id = alarm.ns_id or self.settings.osm_ns_id
-        if not ns_id:
-            log.warning("alarm %s names no NS instance and none is configured: ignored", alarm.alarm_id)
+        managed = self.settings.osm_ns_id
+        ns_id = alarm.ns_id or managed
+        if not managed or ns_id != managed:
+            MESSAGES_REJECTED.labels(service="enforcer", reason="alarm:unmanaged").inc()
+            log.warning("alarm %s names NS %r, which ARCA does not manage (%r): ignored",
+                        alarm.alarm_id, ns_id, managed)
             return
         key = (ns_id, alarm.vnf_member_index or self.settings.osm_member_vnf_index)
         if alarm.status != "insufficient-data":

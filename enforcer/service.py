@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated, TopologyChange
+from arca.metrics import MESSAGES_REJECTED
 from arca.service import Deps, Service
 from enforcer.drivers.base import ServantDriver
 from enforcer.drivers.osm import OsmClient
@@ -87,12 +88,7 @@ class EnforcerService(Service):
             if self.faults is not None:
                 self.faults.on_alarm(message, now)
             elif self.reconciler is not None and message.status == "insufficient-data" and message.vdu_name:
-                # OpenStack mode: the alarm names the dead server; it is removed and replaced
-                st = self.reconciler.state(message.system)
-                for s in st.servants:
-                    if message.vdu_name in (s.id, s.name):
-                        self.reconciler.condemn(message.system, s.id)
-                self.reconciler.reconcile(message.system, now)
+                self._dead_servant_alarm(message, now)
         elif isinstance(message, TopologyChange):
             if self.reconciler is not None and message.state in ("error", "shutoff", "deleted"):
                 st = self.reconciler.state(message.system)
@@ -107,6 +103,21 @@ class EnforcerService(Service):
                 self.reconciler.state(message.system).dirty = True
         elif isinstance(message, ExternalEvent) and self.reconciler is not None:
             self.reconciler.note_incident(message.event_id, message.onset)
+
+    def _dead_servant_alarm(self, alarm: Alarm, now: datetime) -> None:
+        """OpenStack mode: the alarm names a dead server, removed and replaced — only when it is a
+        servant ARCA manages (owned by a watched/decided system); anything else is counted, ignored."""
+        assert self.reconciler is not None
+        st = self.reconciler.state(alarm.system)
+        named = [s for s in st.servants if alarm.vdu_name in (s.id, s.name)]
+        if not (st.decision is not None or st.watched) or not named:
+            MESSAGES_REJECTED.labels(service=self.name, reason="alarm:unmanaged").inc()
+            log.warning("alarm %s names %r, not a servant ARCA manages in %s: ignored",
+                        alarm.alarm_id, alarm.vdu_name, alarm.system)
+            return
+        for servant in named:
+            self.reconciler.condemn(alarm.system, servant.id)
+        self.reconciler.reconcile(alarm.system, now)
 
     def tick(self, now: datetime) -> None:
         if self.reconciler is not None:

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "arca.cli.ops",
     "arca.demo.cli",
     "arca.cli.bench",
+    "arca.cli.fuzz",
 )
 """Modules whose ``register(subparsers)`` adds commands (missing ones are skipped)."""
 
@@ -53,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings() -> ArcaSettings:
-    return ArcaSettings()
+    """The configured settings; a bad value or secret file is a one-line error (exit 1)."""
+    try:
+        return ArcaSettings()
+    except ValueError as exc:  # pydantic's ValidationError and SecretFileError
+        raise CliError(f"invalid settings: {' '.join(str(exc).split())}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row, with_prefixes
-from arca.kb.terms import IRI, literal_value, render
+from arca.kb.terms import IRI, check_iri, literal_value, render
 
 
 def _py(term: Any) -> Any:
@@ -60,7 +60,7 @@ class EmbeddedKnowledgeBase(KnowledgeBase):
         self.update(template, **bindings)
 
     def load_turtle(self, data: str | bytes, graph: str | None = None) -> int:
-        g = ox.NamedNode(graph) if graph else ox.DefaultGraph()
+        g = ox.NamedNode(check_iri(graph)) if graph is not None else ox.DefaultGraph()
         try:
             quads = [
                 ox.Quad(q.subject, q.predicate, q.object, g)
@@ -73,8 +73,7 @@ class EmbeddedKnowledgeBase(KnowledgeBase):
         return len(quads)
 
     def replace_graph(self, data: str | bytes, graph: str) -> int:
-        with self._lock:
-            self.store.update(f"DROP SILENT GRAPH <{IRI(graph)}>")
+        self.update("DROP SILENT GRAPH $g", g=check_iri(graph))  # bound, never pasted
         return self.load_turtle(data, graph)
 
     def flush(self, timeout: float = 30.0) -> None:

@@ -3,6 +3,9 @@
 Templates use ``$name`` placeholders (a ``$`` followed by an identifier); each is replaced by the
 term syntax of the bound value: ``IRI`` -> ``<...>`` (checked against the IRIREF grammar),
 ``str`` -> an escaped string literal, ``int``/``float``/``bool``/``datetime`` -> typed literals.
+``check_iri`` is the one IRI check (forbidden IRIREF characters, then a real RFC 3987 parse with
+pyoxigraph), used for every graph name an admin or a file supplies, so nothing can close ``<...>``
+and continue the query.
 A placeholder with no binding, or a binding no placeholder uses, is an error.
 """
 
@@ -13,6 +16,8 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+import pyoxigraph as ox
 
 from arca.namespace import ARCA_NS, XSD_NS
 
@@ -61,12 +66,27 @@ def escape_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def check_iri(value: str) -> IRI:
+    """``value`` as an ``IRI`` if it is an absolute IRI (RFC 3987, parsed by pyoxigraph's oxiri)
+    with nothing that could end an IRIREF; raises ``TermError`` naming the problem otherwise."""
+    if not isinstance(value, str) or not value:
+        raise TermError(f"not an IRI: {value!r}")
+    bad = _IRI_FORBIDDEN.search(value)
+    if bad:
+        raise TermError(f"not a safe absolute IRI: {value!r} (character {bad.group()!r})")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise TermError(f"not a safe absolute IRI: {value!r} (lone surrogate)")
+    try:
+        ox.NamedNode(value)
+    except ValueError as exc:
+        raise TermError(f"not a valid absolute IRI: {value!r} ({exc})") from None
+    return IRI(value)
+
+
 def render_term(value: Any) -> str:
     """SPARQL syntax for one value (see module docstring)."""
     if isinstance(value, IRI):
-        if not value or _IRI_FORBIDDEN.search(value) or ":" not in value:
-            raise TermError(f"not a safe absolute IRI: {value!r}")
-        return f"<{value}>"
+        return f"<{check_iri(value)}>"
     if isinstance(value, bool):
         return f'"{"true" if value else "false"}"^^<{XSD_NS}boolean>'
     if isinstance(value, int):

@@ -100,7 +100,7 @@ def encode(message: Message) -> bytes:
         raise MessageError(f"{type(message).__name__} is not a registered message type")
     try:
         return typing.cast(bytes, ox.serialize(to_triples(message), format=ox.RdfFormat.N_TRIPLES))
-    except (ValueError, UnicodeEncodeError) as exc:  # e.g. lone surrogates in a string
+    except (ValueError, UnicodeEncodeError, OverflowError) as exc:  # e.g. lone surrogates in a string
         raise MessageError(f"cannot serialise {type(message).__name__}: {exc}") from exc
 
 
@@ -120,7 +120,7 @@ def _python(lit: ox.Literal, kind: type, where: str) -> Any:
             return float(text)
         if kind is datetime:
             return datetime.fromisoformat(text)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise MessageError(f"{where}: {text!r} is not a valid {want.value}") from exc
     return text
 

@@ -12,9 +12,10 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 _ROUTING_SAFE = re.compile(r"[^A-Za-z0-9_\-]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def new_id() -> str:
@@ -40,11 +41,15 @@ class Message(BaseModel):
     event_time: datetime
     producer: str = "arca"
 
-    @field_validator("event_time")
+    @field_validator("*")
     @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("event_time must carry a timezone")
+    def _representable(cls, v: Any, info: ValidationInfo) -> Any:
+        """Every datetime aware (naive ones cannot be compared with the loop's aware times), every
+        string encodable as UTF-8 (no lone surrogates: N-Triples and the store could not hold it)."""
+        if isinstance(v, datetime) and v.utcoffset() is None:
+            raise ValueError(f"{info.field_name} must carry a timezone (naive datetime refused)")
+        if isinstance(v, str) and _SURROGATE.search(v):
+            raise ValueError(f"{info.field_name} holds a lone UTF-16 surrogate")
         return v
 
     def routing_key(self) -> str:

@@ -26,8 +26,11 @@ from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
 from arca.settings import ArcaSettings, BusSettings
 from collector.amqp import REASON_CLASS_HEADER, wait_ready
+from collector.auth import TOKEN_HEADER
 from collector.service import CollectorService
 from collector.settings import CollectorSettings
+
+TOKENS = {"seismo-hq": "tok-hq", "bigdata-analyser": "tok-bd", "x": "tok-x"}
 
 pytestmark = pytest.mark.rabbitmq
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
@@ -48,7 +51,7 @@ class Harness:
         self.nova_exchange = f"nova.{unique}"
         cfg = CollectorSettings(amqp_ingest=True, amqp_url=rabbit_url, detectors_exchange=self.exchange,
                                 detectors_queue=self.exchange, nova_notifications_url=rabbit_url,
-                                nova_exchange=self.nova_exchange)
+                                nova_exchange=self.nova_exchange, tokens=TOKENS)
         bus_cfg = BusSettings(kind="rabbitmq", url=rabbit_url, exchange=f"arca-{unique}",
                               dead_letter_exchange=f"dlx-{unique}", dead_letter_queue=f"dlq-{unique}",
                               queue_prefix=f"t-{unique}.")
@@ -80,8 +83,13 @@ class Harness:
             assert_conforms(body)
             self._received.append(decode(body))
 
-    def publish(self, exchange: str, key: str, body: bytes) -> None:
-        self.ch.basic_publish(exchange, key, body, pika.BasicProperties(delivery_mode=2), mandatory=True)
+    def publish(self, exchange: str, key: str, body: bytes, token: str | None = "auto") -> None:
+        """Publish like a detector: the token of the routing key's source in ``x-arca-token``."""
+        if token == "auto":
+            token = TOKENS.get(key.removeprefix("event."))
+        headers = {TOKEN_HEADER: token} if token is not None else {}
+        self.ch.basic_publish(exchange, key, body, pika.BasicProperties(delivery_mode=2, headers=headers),
+                              mandatory=True)
 
     def dead(self, queue: str, n: int) -> list[tuple[dict[str, Any], bytes]]:
         out: list[tuple[dict[str, Any], bytes]] = []
@@ -128,6 +136,27 @@ def test_detector_events_over_amqp_accepted_and_dead_lettered_with_reason(harnes
     assert rej[("event", "datetime")] == 1 and rej[("event", "json")] == 1
 
 
+def test_amqp_events_need_the_token_of_their_source(harness: Harness) -> None:
+    """Issue 13: the AMQP ingest accepted events without a token while HTTP answered 401."""
+    from arca.metrics import INGEST_AUTH_REFUSED
+
+    before = INGEST_AUTH_REFUSED.labels(input="event", reason="forbidden")._value.get()
+    good = (DATA / "events" / "seismometer.json").read_bytes()  # source seismo-hq
+    harness.publish(harness.exchange, "event.seismo-hq", good, token=None)
+    harness.publish(harness.exchange, "event.seismo-hq", good, token="guessed")
+    harness.publish(harness.exchange, "event.seismo-hq", good, token=TOKENS["bigdata-analyser"])
+    wait_for(lambda: harness.service.amqp[0].consumed == 3)
+    dead = harness.dead(f"{harness.exchange}.dead", 3)
+    classes = sorted(h[REASON_CLASS_HEADER] for h, _ in dead)
+    assert classes == ["forbidden", "unauthenticated", "unauthenticated"]
+    assert all(REASON_HEADER in h for h, _ in dead)
+    assert INGEST_AUTH_REFUSED.labels(input="event", reason="forbidden")._value.get() == before + 1
+    harness.publish(harness.exchange, "event.seismo-hq", good)  # the right token: accepted
+    wait_for(lambda: len(harness.received) >= 1)
+    events = [m for m in harness.received if isinstance(m, ExternalEvent)]
+    assert [e.source for e in events] == ["seismo-hq"]
+
+
 def test_nova_notifications_over_the_openstack_bus(harness: Harness) -> None:
     bodies = (DATA / "nova" / "lifecycle-ip-reuse.jsonl").read_bytes().splitlines()
     for body in bodies:
@@ -152,7 +181,8 @@ def test_cli_send_over_amqp_reaches_the_collector(
     monkeypatch.setenv("ARCA_COLLECTOR__AMQP_URL", rabbit_url)
     monkeypatch.setenv("ARCA_COLLECTOR__DETECTORS_EXCHANGE", harness.exchange)
     code = main(["event", "send", "--source", "bigdata-analyser", "--severity", "2", "--id", "cli-1",
-                 "--sequence", "5", "--location", "building-3", "--amqp"])
+                 "--sequence", "5", "--location", "building-3", "--amqp",
+                 "--token", TOKENS["bigdata-analyser"]])
     assert code == 0, capsys.readouterr().err
     wait_for(lambda: any(isinstance(m, ExternalEvent) for m in harness.received))
     [event] = [m for m in harness.received if isinstance(m, ExternalEvent)]

@@ -52,7 +52,8 @@ def make_service(**cfg: object) -> tuple[CollectorService, list[Message]]:
     bus = InMemoryBus()
     received: list[Message] = []
     bus.subscribe("test.capture", ["#"], received.append)
-    settings = ArcaSettings(collector=CollectorSettings.model_validate(cfg))
+    open_cfg = {"allow_unauthenticated": True, **cfg}
+    settings = ArcaSettings(collector=CollectorSettings.model_validate(open_cfg))
     service = CollectorService(Deps(bus=bus, kb=kb, clock=SimClock(datetime(2026, 11, 22, tzinfo=UTC)),
                                     settings=settings))
     service.attach()

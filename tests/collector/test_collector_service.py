@@ -34,7 +34,8 @@ def build(**kw: Any) -> tuple[CollectorService, list[Message], EmbeddedKnowledge
     bus = InMemoryBus()
     received: list[Message] = []
     bus.subscribe("test.capture", ["#"], received.append)
-    settings = ArcaSettings(collector=CollectorSettings(**kw.pop("cfg", {})))
+    cfg = {"allow_unauthenticated": True, **kw.pop("cfg", {})}
+    settings = ArcaSettings(collector=CollectorSettings(**cfg))
     service = CollectorService(Deps(bus=bus, kb=kb, clock=SimClock(T0), settings=settings), **kw)
     service.attach()
     return service, received, kb
@@ -160,9 +161,9 @@ def test_runtime_wires_the_collector_from_settings(monkeypatch: pytest.MonkeyPat
 
     port = free_port()
     monkeypatch.setenv("ARCA_COLLECTOR__HTTP_PORT", str(port))
-    monkeypatch.setenv("ARCA_COLLECTOR__HTTP_TOKENS", '{"seismo-hq": "t0k"}')
+    monkeypatch.setenv("ARCA_COLLECTOR__TOKENS", '{"seismo-hq": "t0k"}')
     settings = ArcaSettings()
-    assert settings.collector.http_tokens == {"seismo-hq": "t0k"}
+    assert settings.collector.tokens == {"seismo-hq": "t0k"}
     service = service_class("collector")(make_deps(settings))
     assert isinstance(service, CollectorService)
     service.attach()

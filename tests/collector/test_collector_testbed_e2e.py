@@ -47,7 +47,8 @@ def setup(rabbit_url: str, unique: str) -> Iterator[tuple[Testbed, CollectorServ
     kb = EmbeddedKnowledgeBase(None)
     kb.load_turtle((ONTOLOGY_DIR / "policies" / "severity-scales.ttl").read_bytes())
     cfg = CollectorSettings(http_port=free_port(), nova_notifications_url=rabbit_url,
-                            nova_exchange=nova_exchange, detectors_queue=f"arca.detectors.{unique}")
+                            allow_unauthenticated=True, nova_exchange=nova_exchange,
+                            detectors_queue=f"arca.detectors.{unique}")
     bus = InMemoryBus()
     received: list[Message] = []
     bus.subscribe("test.capture", ["#"], received.append)

@@ -43,6 +43,11 @@ def ns_id(c: OsmClient) -> str:
     return str(c.ns_instances()[0]["_id"])
 
 
+def managing(c: OsmClient) -> EnforcerSettings:
+    """The client's settings with the testbed's NS instance as the one ARCA manages."""
+    return c.settings.model_copy(update={"osm_ns_id": ns_id(c)})
+
+
 def scale(c: OsmClient, direction: str, **kw: Any) -> OsmScale:
     return OsmScale(OsmScaleParams(system="emergency", ns_id=ns_id(c), scaling_group="relay-scaling",
                                    member_vnf_index="2", direction=direction), c, action_id="t",
@@ -128,7 +133,7 @@ def test_dead_vnf_alarm_leads_to_heal_or_replacement(tb: Testbed, mode: str, exp
     alarm = _alarm_from_webhook(tb, tb.model.now())
     assert alarm.status == "insufficient-data" and alarm.vnf_member_index == "2"
     published: list[Message] = []
-    fm = FaultManager(c, c.settings, publish=published.append)
+    fm = FaultManager(c, managing(c), publish=published.append)
     fm.on_alarm(alarm, tb.model.now())
     fm.on_alarm(alarm, tb.model.now())  # a repeated alarm does not start a second operation
     for _ in range(60):
@@ -142,11 +147,26 @@ def test_dead_vnf_alarm_leads_to_heal_or_replacement(tb: Testbed, mode: str, exp
     assert not fm.faults
 
 
+def test_alarm_for_an_ns_arca_does_not_manage_is_ignored_and_counted(tb: Testbed) -> None:
+    from arca.metrics import MESSAGES_REJECTED
+
+    c = client(tb)
+    before = MESSAGES_REJECTED.labels(service="enforcer", reason="alarm:unmanaged")._value.get()
+    fm = FaultManager(c, managing(c), publish=lambda _m: None)
+    foreign = Alarm(event_time=tb.model.now(), system="emergency", alarm_id="a2", metric="vm_status",
+                    status="insufficient-data", ns_id="someone-elses-ns", vnf_member_index="2")
+    fm.on_alarm(foreign, tb.model.now())
+    unconfigured = FaultManager(c, c.settings, publish=lambda _m: None)  # no NS configured: none managed
+    unconfigured.on_alarm(foreign.model_copy(update={"ns_id": ns_id(c)}), tb.model.now())
+    assert fm.faults == {} and unconfigured.faults == {}
+    assert MESSAGES_REJECTED.labels(service="enforcer", reason="alarm:unmanaged")._value.get() == before + 2
+
+
 def test_failed_heal_backs_off_before_retrying(tb: Testbed) -> None:
     c = client(tb)
     alarm = Alarm(event_time=tb.model.now(), system="emergency", alarm_id="a1", metric="vm_status",
                   status="insufficient-data", ns_id=ns_id(c), vnf_member_index="9")
-    fm = FaultManager(c, c.settings, publish=lambda _m: None)
+    fm = FaultManager(c, managing(c), publish=lambda _m: None)
     fm.on_alarm(alarm, tb.model.now())  # no VNF with member index 9: cannot even start
     fault = next(iter(fm.faults.values()))
     assert fault.attempts == 1 and fault.not_before is not None

@@ -161,6 +161,7 @@ def loop(rabbit_url: str, oxigraph_server: Any, cloud: Testbed,
         "ARCA_OPS__LOG_LEVEL": "INFO",
         "ARCA_COLLECTOR__HTTP_PORT": str(collector_port),
         "ARCA_COLLECTOR__HTTP_HOST": "127.0.0.1",
+        "ARCA_COLLECTOR__TOKENS": json.dumps({"seismo-hq": "live-token"}),
         "ARCA_COLLECTOR__DETECTORS_EXCHANGE": f"arca-{token}.detectors",
         "ARCA_COLLECTOR__DETECTORS_QUEUE": f"arca-{token}.detectors",
         "ARCA_ENFORCER__DRIVER": "openstack",
@@ -229,7 +230,8 @@ def test_one_correlation_id_through_the_logs_of_all_four_services(loop: Loop) ->
         for name, kind in consumed.items()
     }
     reply = requests.post(loop.collector_url + EVENT_PATH, data=fresh_event(),
-                          headers={"Content-Type": "application/yang-data+json"}, timeout=10)
+                          headers={"Content-Type": "application/yang-data+json",
+                                   "Authorization": "Bearer live-token"}, timeout=10)
     assert reply.status_code in (200, 202), reply.text
 
     def published_event() -> dict[str, Any] | None:

@@ -77,3 +77,32 @@ def test_env_names_lists_every_knob() -> None:
     assert {"ARCA_BUS__URL", "ARCA_KB__QUERY_URL", "ARCA_KB__PASSWORD", "ARCA_OPS__METRICS_PORT",
             "ARCA_CONFIG_FILE"} <= names
     assert all(n == n.upper() and n.startswith("ARCA_") for n in names)
+
+
+def test_secrets_from_files_with_the_file_convention(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: ``ARCA_<GROUP>__<FIELD>_FILE`` (Docker secrets); a plain variable wins; a bad name
+    or file is a clear error."""
+    import json
+
+    from arca.cli.main import main
+    from arca.settings import SecretFileError
+
+    (tmp_path / "pw").write_text("s3cret\n")
+    (tmp_path / "tokens").write_text(json.dumps({"seismo-hq": "abc"}))
+    monkeypatch.setenv("ARCA_KB__PASSWORD_FILE", str(tmp_path / "pw"))
+    monkeypatch.setenv("ARCA_COLLECTOR__TOKENS_FILE", str(tmp_path / "tokens"))
+    s = ArcaSettings()
+    assert s.kb.password == "s3cret" and s.collector.tokens == {"seismo-hq": "abc"}
+    monkeypatch.setenv("ARCA_KB__PASSWORD", "plain-wins")
+    assert ArcaSettings().kb.password == "plain-wins"
+    monkeypatch.setenv("ARCA_COLLECTOR__TOKENS_FILE", str(tmp_path / "missing"))
+    with pytest.raises(SecretFileError, match="ARCA_COLLECTOR__TOKENS_FILE: cannot read"):
+        ArcaSettings()
+    monkeypatch.setenv("ARCA_COLLECTOR__TOKENS_FILE", str(tmp_path / "pw"))
+    with pytest.raises(SecretFileError, match="not JSON"):
+        ArcaSettings()
+    monkeypatch.delenv("ARCA_COLLECTOR__TOKENS_FILE")
+    monkeypatch.setenv("ARCA_KB__PASSWRD_FILE", str(tmp_path / "pw"))
+    with pytest.raises(SecretFileError, match=r"no setting kb\.passwrd"):
+        ArcaSettings()
+    assert main(["event", "validate", str(tmp_path / "pw")]) == 1  # a one-line CLI error, no traceback
