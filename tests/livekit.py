@@ -129,6 +129,30 @@ def stop_services(procs: dict[str, Proc]) -> None:
             proc.popen.kill()
 
 
+def seed_store(sparql: Any) -> None:
+    """An empty store with the severity scales, the reference system's policy and prior samples
+    (a severity-3 incident needs 4 servants)."""
+    import rdflib
+
+    from arca.kb.sparql import SparqlKnowledgeBase
+    from arca.settings import KbSettings
+    from decider.anticipator import LearnedSample
+    from decider.policy import policy_from_graph, policy_graph
+    from decider.samples import store_sample
+
+    requests.post(sparql.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
+    kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=sparql.query_url,
+                                        update_url=sparql.update_url, store_url=sparql.store_url))
+    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
+    policy = REPO / "ontology" / "policies" / "emergency.ttl"  # the reference system's policy
+    (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]
+    kb.replace_graph(policy.read_bytes(), policy_graph(system))
+    for elapsed in range(0, 60, 2):
+        store_sample(kb, system, LearnedSample(3, float(elapsed), 4, sample_id=f"prior-3-{elapsed}",
+                                               source="prior"), sync=True)
+    kb.close()
+
+
 def fresh_event() -> bytes:
     """The sample seismometer notification (magnitude 6), as if it happened now, with a new id."""
     doc = json.loads(EVENT.read_text())

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import rdflib
 import requests
 import yaml
 from opskit import (
@@ -36,12 +35,7 @@ from opskit import (
     scrape,
 )
 
-from arca.kb.sparql import SparqlKnowledgeBase
-from arca.settings import KbSettings
 from collector.http import EVENT_PATH
-from decider.anticipator import LearnedSample
-from decider.policy import policy_from_graph, policy_graph
-from decider.samples import store_sample
 from testbed.model import ModelParams
 from testbed.platform import Testbed
 from testbed.timeline import parse_timeline
@@ -50,6 +44,7 @@ from tests.livekit import (
     Proc,
     free_port,
     fresh_event,
+    seed_store,
     service_env,
     start_service,
     stop_services,
@@ -89,18 +84,7 @@ def cloud() -> Iterator[Testbed]:
 @pytest.fixture(scope="module")
 def loop(rabbit_url: str, oxigraph_server: Any, cloud: Testbed,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
-    kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=oxigraph_server.query_url,
-                                        update_url=oxigraph_server.update_url,
-                                        store_url=oxigraph_server.store_url))
-    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
-    policy = REPO / "ontology" / "policies" / "emergency.ttl"  # the reference system's policy
-    (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]
-    kb.replace_graph(policy.read_bytes(), policy_graph(system))
-    for elapsed in range(0, 60, 2):  # prior knowledge: a severity-3 incident needs 4 servants
-        store_sample(kb, system, LearnedSample(3, float(elapsed), 4, sample_id=f"prior-3-{elapsed}",
-                                               source="prior"), sync=True)
-    kb.close()
+    seed_store(oxigraph_server)
     token = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("service-logs")
     collector_port = free_port()
