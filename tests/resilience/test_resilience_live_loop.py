@@ -44,6 +44,7 @@ import requests
 from arca.bus.rabbitmq import RabbitBus
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Observation
+from arca.messages.ids import derived_id
 from arca.settings import BusSettings, KbSettings
 from collector.http import EVENT_PATH
 from testbed.model import ModelParams
@@ -326,19 +327,30 @@ def _rows(loop: Loop, text: str) -> list[dict[str, Any]]:
 
 
 def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """Per accepted event id: stored events, event situations, decisions on those situations."""
+    """Per accepted event id: stored events, event situations, and the decision taken on each such
+    situation when it arrived (id ``derived_id(situation, "decision")``), counted as the number of
+    values its ``arca:targetServants`` has (2 would be a second copy written over the first; the
+    decider's later tick decisions on the same situation are legitimate and not counted)."""
     events = {str(r["id"]): int(r["n"]) for r in _rows(loop, (
         "SELECT ?id (COUNT(DISTINCT ?m) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
         "arca:eventId ?id } } GROUP BY ?id"))}
-    situations = {str(r["id"]): int(r["n"]) for r in _rows(loop, (
-        "SELECT ?id (COUNT(DISTINCT ?s) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
+    rows = _rows(loop, (
+        "SELECT ?id ?s (COUNT(DISTINCT ?load) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
         "arca:eventId ?id ; arca:correlationId ?c } GRAPH ?h { ?s a arca:Situation ; "
-        "arca:correlationId ?c ; arca:trigger \"event\" } } GROUP BY ?id"))}
-    decisions = {str(r["id"]): int(r["n"]) for r in _rows(loop, (
-        "SELECT ?id (COUNT(DISTINCT ?d) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
-        "arca:eventId ?id ; arca:correlationId ?c } GRAPH ?h { ?s a arca:Situation ; "
-        "arca:correlationId ?c ; arca:trigger \"event\" } GRAPH ?i { ?d a arca:Decision ; "
-        "arca:situationId ?sid } FILTER(STR(?s) = CONCAT(\"urn:uuid:\", ?sid)) } GROUP BY ?id"))}
+        "arca:correlationId ?c ; arca:trigger \"event\" ; arca:averageLoad ?load } } GROUP BY ?id ?s"))
+    situations: dict[str, int] = {}
+    wanted: dict[str, str] = {}  # forced decision node -> event id
+    for r in rows:
+        eid = str(r["id"])
+        situations[eid] = situations.get(eid, 0) + max(1, int(r["n"]))
+        sid = str(r["s"]).removeprefix("urn:uuid:")
+        wanted[f"urn:uuid:{derived_id(sid, 'decision')}"] = eid
+    decisions: dict[str, int] = {}
+    for r in _rows(loop, "SELECT ?d (COUNT(?n) AS ?k) WHERE { GRAPH ?g { ?d a arca:Decision ; "
+                         "arca:targetServants ?n } } GROUP BY ?d"):
+        eid = wanted.get(str(r["d"]))
+        if eid is not None:
+            decisions[eid] = decisions.get(eid, 0) + int(r["k"])
     return events, situations, decisions
 
 
@@ -378,7 +390,9 @@ def observations_handled_twice(loop: Loop) -> int:
 
 
 def servers_created_twice(loop: Loop) -> int:
-    names = [s.name for s in loop.cloud.model.servants.values()]
+    """Live servers sharing a name: the enforcer created one servant twice (names are reused only
+    after a deletion, by scale-in then scale-out)."""
+    names = [s.name for s in loop.cloud.model.live_servants()]
     return len(names) - len(set(names))
 
 
