@@ -314,10 +314,12 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         cloud.stop_ticker()
         cloud.stop()
         if RESULTS:
-            print("\n\nresilience: fault                      | recovery s | events | lost | duplicates")
+            print("\n\nresilience: fault                      | recovery s | events | observations | "
+                  "lost | duplicate effects | re-handled after kill")
             for r in RESULTS:
                 print(f"resilience: {r['fault']:<30} | {r['recovery_s']:>10.1f} | {r['events']:>6} | "
-                      f"{r['lost']:>4} | {r['duplicates']:>10}")
+                      f"{r['observations']:>12} | {r['lost']:>4} | {r['duplicates']:>17} | "
+                      f"{r['rehandled']:>5}")
 
 
 # ------------------------------------------------------------------------------ counting
@@ -422,11 +424,20 @@ def recovery(loop: Loop, since: float) -> float:
     pytest.fail(f"the loop did not recover: no decision on {event_id}")
 
 
-def record(loop: Loop, fault: str, recovered_s: float) -> None:
+def rehandled(lines: list[dict[str, Any]], split: int) -> int:
+    """Messages handled (any outcome) both before and after line ``split`` of a service's log."""
+    def ids(part: list[dict[str, Any]]) -> set[str]:
+        return {str(d["message_id"]) for d in part
+                if str(d.get("msg", "")).startswith("handled ") and d.get("message_id")}
+    return len(ids(lines[:split]) & ids(lines[split:]))
+
+
+def record(loop: Loop, fault: str, recovered_s: float, rehandled: int = 0) -> None:
     lost, dups = audit(loop)
     unroutable = dead_letters(loop)
     RESULTS.append({"fault": fault, "recovery_s": recovered_s, "events": len(loop.accepted),
-                    "lost": lost, "duplicates": dups})
+                    "lost": lost, "duplicates": dups, "rehandled": rehandled,
+                    "observations": loop.observations})
     print(f"{fault}: recovered in {recovered_s:.1f}s; {len(loop.accepted)} events, {lost} lost, "
           f"{dups} duplicate effects")
     assert lost == 0, f"{fault}: {lost} accepted events lack their event, situation or decision"
@@ -479,12 +490,15 @@ def test_kill_9_with_a_backlog(loop: Loop, service: str) -> None:
     time.sleep(0.3)
     loop.procs[service].popen.send_signal(signal.SIGKILL)
     loop.procs[service].popen.wait(10)
+    before = len(loop.procs[service].lines())
     with Poster(loop, period_s=0.2):
         time.sleep(1.0)  # the backlog grows while it is away
+        restarted = time.monotonic()
         proc = loop.restart(service)
-        ended = time.monotonic()
         assert proc.popen.poll() is None
-    record(loop, f"kill -9 {service} + backlog", recovery(loop, ended))
+    again = rehandled(loop.procs[service].lines(), before)
+    print(f"kill -9 {service}: {again} messages handled by both the killed and the new process")
+    record(loop, f"kill -9 {service} + backlog", recovery(loop, restarted), rehandled=again)
 
 
 def test_store_outage_of_30_s(loop: Loop) -> None:
