@@ -69,10 +69,20 @@ def make_deps(settings: ArcaSettings, clock: Clock | None = None, service: str |
     return Deps(bus=bus, kb=kb, clock=clock or SystemClock(), settings=settings)
 
 
+TOPOLOGY: dict[str, tuple[str, ...]] = {
+    "collector": ("policy.#",),
+    "analyzer": ("observation.#", "event.#", "topology.#", "enforcement.#", "alarm.#", "policy.#"),
+    "decider": ("situation.#", "policy.#"),
+    "enforcer": ("decision.#", "alarm.#", "event.#", "policy.#", "topology.#"),
+}
+"""Each service's binding patterns (= its class's ``patterns``, checked by a test), so a process
+declares the whole topology without importing the other services (OpenStack SDK, scikit-learn…)."""
+
+
 def declare_topology(bus: Bus, settings: ArcaSettings) -> None:
     """Declare every service's queue and bindings on ``bus`` (a ``RabbitBus``), consumed or not."""
-    for name in SERVICES:
-        bus.declare(f"{settings.bus.queue_prefix}{name}", service_class(name).patterns)  # type: ignore[attr-defined]
+    for name, patterns in TOPOLOGY.items():
+        bus.declare(f"{settings.bus.queue_prefix}{name}", patterns)  # type: ignore[attr-defined]
 
 
 def service_class(name: str) -> type[Service]:

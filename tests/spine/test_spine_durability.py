@@ -28,6 +28,7 @@ from arca.kb.durable import BrokerBufferedKnowledgeBase, writer_queue
 from arca.kb.messages import load_messages, store_message
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Observation, Situation
+from arca.runtime import SERVICES, TOPOLOGY, service_class
 from arca.service import Deps
 from arca.settings import ArcaSettings, KbSettings
 from decider.anticipator import Anticipator, LearnedSample
@@ -227,3 +228,9 @@ def test_the_store_password_comes_from_a_file(tmp_path: Path) -> None:
     assert SparqlKnowledgeBase(settings).session.auth == ("arca", "s3cret")
     with pytest.raises(ValueError, match=r"kb\.password_file"):
         KbSettings(username="arca", password_file=str(tmp_path / "missing")).secret()
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_the_declared_topology_is_each_services_own_bindings(service: str) -> None:
+    assert TOPOLOGY[service] == tuple(service_class(service).patterns)
+    assert set(TOPOLOGY) == set(SERVICES)
