@@ -147,6 +147,11 @@ class RabbitBus(Bus):
             return name.removeprefix(self.settings.queue_prefix)
         return "arca"
 
+    @property
+    def connected(self) -> bool:
+        """The topology is declared on a live connection (what ``/readyz`` reports as ``bus``)."""
+        return self._ready.is_set()
+
     def publish(self, message: Message, routing_key: str | None = None) -> None:
         key = routing_key or message.routing_key()
         props = pika.BasicProperties(
