@@ -25,6 +25,7 @@ from arca.messages import (
     Situation,
     TopologyChange,
 )
+from arca.messages.ids import derived_id
 from arca.service import Deps, Service
 from decider.policy import Policy, PolicyError, load_policies
 
@@ -47,9 +48,9 @@ class AnalyzerService(Service):
         self.views: dict[str, SystemView] = {}
         self.policies: dict[str, Policy] = {}
         self.pending_events: list[ExternalEvent] = []
-        self.reload_policies()
+        self.load_knowledge()
 
-    def reload_policies(self) -> None:
+    def refresh_knowledge(self) -> None:
         try:
             self.policies = load_policies(self.kb)
         except PolicyError as exc:
@@ -91,7 +92,7 @@ class AnalyzerService(Service):
         elif isinstance(message, Alarm):
             store_message(self.kb, message)
         elif isinstance(message, PolicyUpdated):
-            self.reload_policies()
+            self.load_knowledge()
         else:
             raise Reject(f"the analyzer does not take {type(message).__name__} messages")
 
@@ -104,7 +105,9 @@ class AnalyzerService(Service):
         for system in systems:
             view = self.view(system)
             view.announce(event)
-            self.publish(view.situation(event.event_time, "event", event.correlation_id))
+            situation = view.situation(event.event_time, "event", event.correlation_id)
+            # handled again after a crash: the same situation id, dropped downstream as a duplicate
+            self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))
 
     def tick(self, now: datetime) -> None:
         for view in self.views.values():
@@ -113,7 +116,10 @@ class AnalyzerService(Service):
                 continue
             view.published_load = view.newest_load
             view.close_round()
-            self.publish(view.situation(max(now, view.newest_load), "telemetry", view.last_correlation))
+            situation = view.situation(max(now, view.newest_load), "telemetry", view.last_correlation)
+            # one id per system and telemetry round, whichever process closes the round
+            self.publish(situation.model_copy(update={
+                "message_id": derived_id(view.system, "telemetry", view.newest_load.isoformat())}))
 
     def publish(self, situation: Situation) -> None:
         self.bus.publish(situation)

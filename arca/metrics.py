@@ -25,11 +25,15 @@ is set).
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from importlib import metadata
-from wsgiref.simple_server import WSGIServer
+from typing import Any
+from wsgiref.simple_server import WSGIServer, make_server
 
-from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, Info, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
 from arca.messages import Decision, Enforcement, Message, Observation, Situation
 
@@ -163,10 +167,34 @@ def set_service(service: str) -> None:
     SERVICE_INFO.info({"service": service, "version": version})
 
 
-def serve(port: int, host: str = "0.0.0.0") -> tuple[WSGIServer, int]:
-    """Expose ``/metrics`` over HTTP in a daemon thread; returns the server and its bound port.
+HealthCheck = Callable[[], dict[str, Any]]
+"""Returns the readiness report of the process: ``{"ready": bool, ...details}``."""
 
+
+def serve(port: int, host: str = "0.0.0.0",
+          health: HealthCheck | None = None) -> tuple[WSGIServer, int]:
+    """Expose ``/metrics`` (and ``/healthz``, ``/readyz``) over HTTP in a daemon thread; returns the
+    server and its bound port.
+
+    ``/healthz`` answers 200 while the process serves (liveness); ``/readyz`` answers 200 when
+    ``health()`` says ready and 503 otherwise, with the report as JSON either way (e.g. bus
+    connected, knowledge base reachable, writes buffered on the broker).
     ``port=0`` picks a free port (tests). Stop it with ``server.shutdown()``.
     """
-    server, _thread = start_http_server(port, addr=host)
+    metrics_app = make_wsgi_app()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in ("/healthz", "/readyz"):
+            report: dict[str, Any] = {"ready": True} if health is None else health()
+            ok = path == "/healthz" or bool(report.get("ready"))
+            body = json.dumps(report, default=str).encode()
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        result: list[bytes] = metrics_app(environ, start_response)
+        return result
+
+    server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_SilentHandler)
+    threading.Thread(target=server.serve_forever, name="arca-metrics-http", daemon=True).start()
     return server, int(server.server_port)

@@ -16,7 +16,7 @@ from typing import Any
 from arca import metrics
 from arca.bus import Bus, InMemoryBus
 from arca.clock import Clock, SystemClock
-from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
+from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase, KnowledgeBaseError
 from arca.service import Deps, Service
 from arca.settings import ArcaSettings
 
@@ -49,8 +49,40 @@ def make_kb(settings: ArcaSettings) -> KnowledgeBase:
 
 
 def make_deps(settings: ArcaSettings, clock: Clock | None = None, service: str | None = None) -> Deps:
-    return Deps(bus=make_bus(settings, service), kb=make_kb(settings), clock=clock or SystemClock(),
-                settings=settings)
+    """Bus, knowledge base and clock from settings.
+
+    On RabbitMQ with a SPARQL store, buffered knowledge-base writes go through the broker
+    (``arca.kb.durable``): durable until the store has them, whatever the store's state. The bus
+    declares the whole topology (every service's queue and bindings) before its first publish.
+    """
+    bus = make_bus(settings, service)
+    kb = make_kb(settings)
+    declare = getattr(bus, "declare", None)
+    if callable(declare):
+        declare_topology(bus, settings)
+    if service is not None and settings.bus.kind == "rabbitmq" and settings.kb.kind == "sparql":
+        from arca.kb.durable import BrokerBufferedKnowledgeBase
+        from arca.kb.sparql import SparqlKnowledgeBase
+
+        assert isinstance(kb, SparqlKnowledgeBase)
+        kb = BrokerBufferedKnowledgeBase(kb, bus, settings.bus, service)
+    return Deps(bus=bus, kb=kb, clock=clock or SystemClock(), settings=settings)
+
+
+TOPOLOGY: dict[str, tuple[str, ...]] = {
+    "collector": ("policy.#",),
+    "analyzer": ("observation.#", "event.#", "topology.#", "enforcement.#", "alarm.#", "policy.#"),
+    "decider": ("situation.#", "policy.#"),
+    "enforcer": ("decision.#", "alarm.#", "event.#", "policy.#", "topology.#"),
+}
+"""Each service's binding patterns (= its class's ``patterns``, checked by a test), so a process
+declares the whole topology without importing the other services (OpenStack SDK, scikit-learn…)."""
+
+
+def declare_topology(bus: Bus, settings: ArcaSettings) -> None:
+    """Declare every service's queue and bindings on ``bus`` (a ``RabbitBus``), consumed or not."""
+    for name, patterns in TOPOLOGY.items():
+        bus.declare(f"{settings.bus.queue_prefix}{name}", patterns)  # type: ignore[attr-defined]
 
 
 def service_class(name: str) -> type[Service]:
@@ -59,18 +91,44 @@ def service_class(name: str) -> type[Service]:
     return cls
 
 
+def readiness(deps: Deps | None, service: Service | None) -> dict[str, Any]:
+    """What ``/readyz`` reports: ready when the bus is connected and the knowledge base answers."""
+    if deps is None or service is None:
+        return {"ready": False, "starting": True}
+    bus_ok = bool(getattr(deps.bus, "connected", True))  # the in-memory bus is always there
+    store_ok = bool(getattr(deps.kb, "ready", True)) and service.kb_ready
+    report: dict[str, Any] = {"ready": bus_ok and store_ok, "service": service.name, "bus": bus_ok,
+                              "knowledge_base": store_ok}
+    if service.kb_error:
+        report["knowledge_base_error"] = service.kb_error
+    writer = getattr(deps.kb, "writer", None)
+    if writer is not None:
+        report["kb_writer_batches"] = writer.batches
+        if writer.last_error:
+            report["knowledge_base_error"] = writer.last_error
+    return report
+
+
 def run_service(name: str, settings: ArcaSettings, stop: threading.Event | None = None) -> None:
-    """Run one service until SIGINT/SIGTERM (or ``stop`` is set), serving /metrics if configured."""
+    """Run one service until SIGINT/SIGTERM (or ``stop`` is set), serving /metrics if configured.
+
+    The service starts whatever the knowledge base's state: while the store is away it runs on the
+    knowledge it could load (or the settings' defaults), ``/readyz`` answers 503, writes wait on
+    the broker, and it catches up on its ticks when the store returns.
+    """
     server = None
+    state: dict[str, Any] = {"deps": None, "service": None}
     if settings.ops.metrics_port is not None:
-        server, port = metrics.serve(settings.ops.metrics_port, settings.ops.metrics_host)
-        log.info("service %s: /metrics on %s:%d", name, settings.ops.metrics_host, port,
-                 extra={"metrics_port": port})
+        server, port = metrics.serve(settings.ops.metrics_port, settings.ops.metrics_host,
+                                     health=lambda: readiness(state["deps"], state["service"]))
+        log.info("service %s: /metrics, /healthz, /readyz on %s:%d", name, settings.ops.metrics_host,
+                 port, extra={"metrics_port": port})
     metrics.set_service(name)
     try:
-        deps = make_deps(settings, service=name)
+        deps = state["deps"] = make_deps(settings, service=name)
         service = service_class(name)(deps)
         service.attach()
+        state["service"] = service
         stop = stop or threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -85,7 +143,10 @@ def run_service(name: str, settings: ArcaSettings, stop: threading.Event | None 
             if callable(close):
                 close()
             deps.bus.stop()
-            deps.kb.close()
+            try:
+                deps.kb.close()
+            except KnowledgeBaseError as exc:  # the store is away: the broker keeps the writes
+                log.error("service %s: knowledge base not flushed: %s", name, exc)
             log.info("service %s stopped", name)
     finally:
         if server is not None:

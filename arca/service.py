@@ -29,7 +29,7 @@ from arca import metrics
 from arca.bus import Bus
 from arca.bus.base import BusStats, DeadLetter, Handler, Reject
 from arca.clock import Clock
-from arca.kb import KnowledgeBase
+from arca.kb import KnowledgeBase, KnowledgeBaseError
 from arca.logs import current_service
 from arca.messages import Decision, Message, Situation
 from arca.settings import ArcaSettings
@@ -69,6 +69,34 @@ class Service(ABC):
         self.kb = deps.kb
         self.clock = deps.clock
         self.settings = deps.settings
+        self.kb_ready = True
+        """False while what the service reads from the knowledge base could not be loaded."""
+        self.kb_error: str | None = None
+        self._kb_retry_at = 0.0
+
+    # -- knowledge -----------------------------------------------------------------------------------
+    def refresh_knowledge(self) -> None:  # noqa: B027 - optional hook
+        """(Re)load what the service reads from the knowledge base; raises ``KnowledgeBaseError``."""
+
+    def load_knowledge(self) -> bool:
+        """``refresh_knowledge``, tolerating a store outage: on failure the service keeps running
+        on what it knew (or the settings' defaults), reports not-ready, and retries on its ticks."""
+        try:
+            self.refresh_knowledge()
+        except KnowledgeBaseError as exc:
+            self.knowledge_unavailable(exc)
+            return False
+        if not self.kb_ready:
+            log.info("%s: knowledge base available again, knowledge reloaded", self.name)
+        self.kb_ready, self.kb_error = True, None
+        return True
+
+    def knowledge_unavailable(self, exc: Exception) -> None:
+        """Note that a read failed: not ready until ``load_knowledge`` succeeds again."""
+        if self.kb_ready:
+            log.warning("%s: knowledge base unavailable, running on what it knows (%s)", self.name, exc)
+        self.kb_ready, self.kb_error = False, str(exc)
+        self._kb_retry_at = time.monotonic() + 2.0
 
     @property
     def queue(self) -> str:
@@ -115,6 +143,8 @@ class Service(ABC):
         """Call ``tick`` with this service named in its log lines."""
         token = current_service.set(self.name)
         try:
+            if not self.kb_ready and time.monotonic() >= self._kb_retry_at:
+                self.load_knowledge()  # catch up once the store is back
             self.tick(now)
         finally:
             current_service.reset(token)

@@ -84,7 +84,13 @@ class KbSettings(BaseModel):
         description="Graph Store Protocol endpoint (Fuseki /<ds>/data, Oxigraph /store).",
     )
     username: str | None = Field(default=None, description="HTTP basic-auth user, if any.")
-    password: str | None = Field(default=None, description="HTTP basic-auth password, if any.")
+    password: str | None = Field(
+        default=None, description="HTTP basic-auth password (prefer password_file for secrets)."
+    )
+    password_file: str | None = Field(
+        default=None,
+        description="File holding the basic-auth password (a Docker secret); read when password is unset.",
+    )
     timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per request.")
     write_batch_max: int = Field(
         default=500, ge=1, description="Most buffered updates sent in one request."
@@ -92,6 +98,18 @@ class KbSettings(BaseModel):
     write_flush_interval_s: float = Field(
         default=0.2, gt=0, description="Longest time a buffered write waits before being sent."
     )
+
+
+    def secret(self) -> str | None:
+        """The basic-auth password: ``password``, else the stripped content of ``password_file``."""
+        if self.password is not None:
+            return self.password
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"kb.password_file {self.password_file!r}: {exc.strerror}") from exc
+        return None
 
 
 class OpsSettings(BaseModel):

@@ -19,6 +19,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from arca.messages import ExternalEvent
+from arca.messages.ids import derived_id
 from collector.errors import IngestError
 from collector.events import parse_datetime
 
@@ -157,11 +158,11 @@ def alert_to_events(
     common: dict[str, Any] = dict(event_time=sent, producer=producer, source=sender, payload_kind="cap",
                   references=references, cancelled=msg_type == "Cancel", system=system)
     if not parsed:
-        return CapResult([ExternalEvent(event_id=identifier, onset=sent, **common)])
-    events = [
-        ExternalEvent(
-            event_id=identifier if len(parsed) == 1 else f"{identifier}#{i + 1}", **fields, **common
-        )
+        return CapResult([ExternalEvent(event_id=identifier, onset=sent, **common,
+                                        message_id=derived_id("cap", sender, identifier))])
+    ids = [identifier if len(parsed) == 1 else f"{identifier}#{i + 1}" for i in range(len(parsed))]
+    events = [  # the same alert is the same message (see collector.events.to_external_event)
+        ExternalEvent(event_id=ids[i], message_id=derived_id("cap", sender, ids[i]), **fields, **common)
         for i, fields in enumerate(parsed)
     ]
     return CapResult(events)

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arca.messages import ExternalEvent
+from arca.messages.ids import derived_id
 from collector.errors import IngestError
 from collector.severity import SeverityScales, severity_of
 from collector.yang_model import MODULE, NOTIFICATION, validate_data, validate_notification
@@ -257,6 +258,9 @@ def to_external_event(
     if description is None and parsed.payload_kind == "basic" and isinstance(parsed.payload.get("data"), str):
         description = parsed.payload["data"]
     return ExternalEvent(
+        # the same detector event is the same message: a retry after a lost answer or a collector
+        # restart is dropped downstream as a duplicate instead of counted twice
+        message_id=derived_id("event", parsed.source, parsed.event_id),
         event_time=parsed.event_time,
         producer=producer,
         event_id=parsed.event_id,

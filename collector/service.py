@@ -25,7 +25,7 @@ from collector.gnocchi import GnocchiPoller, openstack_fetchers
 from collector.haproxy import HaproxyPoller
 from collector.http import HttpIngestServer, create_app
 from collector.ingest import Ingestor, Outcome
-from collector.severity import load_scales
+from collector.severity import SeverityScales, load_scales
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,16 @@ class CollectorService(Service):
         super().__init__(deps)
         self.cfg = self.settings.collector
         self._publish_lock = threading.RLock()
-        self.ingestor = Ingestor(self.cfg, self.emit, load_scales(self.kb), confirm=self.confirm)
+        self.ingestor = Ingestor(self.cfg, self.emit, SeverityScales({}), confirm=self.confirm)
+        self.load_knowledge()
         self.gnocchi = gnocchi
         self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
         self.http: HttpIngestServer | None = None
         self.amqp: list[AmqpIngest] = []
+
+    def refresh_knowledge(self) -> None:
+        """The detectors' severity scales (none while the store was never reachable)."""
+        self.ingestor.scales = load_scales(self.kb)
 
     # --- output -------------------------------------------------------------------------------
     def emit(self, message: Message) -> None:
@@ -121,8 +126,7 @@ class CollectorService(Service):
 
     # --- bus input ----------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
-        if isinstance(message, PolicyUpdated):
-            self.ingestor.scales = load_scales(self.kb)
+        if isinstance(message, PolicyUpdated) and self.load_knowledge():
             log.info("severity scales reloaded after policy %s", message.policy)
 
     # --- pollers ------------------------------------------------------------------------------

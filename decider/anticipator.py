@@ -81,7 +81,13 @@ class Anticipator:
 
     # -- learning ---------------------------------------------------------------------------------
     def with_sample(self, sample: LearnedSample) -> tuple[Anticipator, list[LearnedSample]]:
-        """A new anticipator that also knows ``sample``; returns it and the samples it dropped."""
+        """A new anticipator that also knows ``sample``; returns it and the samples it dropped.
+
+        A sample whose id is already known (the same correction learned again from a situation
+        redelivered after a crash) changes nothing: learning is idempotent.
+        """
+        if sample.sample_id and any(s.sample_id == sample.sample_id for s in self.samples):
+            return self, []
         kept = [*self.samples, sample]
         dropped: list[LearnedSample] = []
         same = [s for s in kept if s.bucket == sample.bucket]

@@ -191,8 +191,9 @@ class ArcaStrategy:
                                                    sample_id=f"{situation.system}-{situation.message_id}")
                             # the new model is fitted lazily (the service refits it after publishing):
                             # this decision is the correction itself, the next one uses the new floor
-                            model, dropped = model.with_sample(sample)
-                            learned.append(sample)
+                            before, (model, dropped) = model, model.with_sample(sample)
+                            if model is not before:  # not learned already (a redelivered situation)
+                                learned.append(sample)
                             forgotten.extend(dropped)
                             reasons.append(f"learned (severity {antic.severity}, {e_m:.1f}s) -> {needed}")
                             correction = needed if needed > expected else None

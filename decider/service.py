@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from arca import metrics
+from arca.kb import KnowledgeBaseError
 from arca.kb.messages import store_message
 from arca.messages import Decision, Message, PolicyUpdated, Situation
+from arca.messages.ids import derived_id
 from arca.service import Deps, Service
 from decider.anticipator import Anticipator, AnticipatorConfig
 from decider.loop import ArcaState
@@ -47,15 +49,32 @@ class DeciderService(Service):
         self.last_situation: dict[str, Situation] = {}
         self.last_decision: dict[str, Decision] = {}
         self._strategies: dict[str, Strategy] = {}
+        self._loaded: dict[str, bool] = {}  # system -> anticipator built from the store's samples
         if cfg.strategy_override:
             self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
+        self.load_knowledge()
+
+    # -- knowledge ---------------------------------------------------------------------------------
+    def refresh_knowledge(self) -> None:
+        """Policies, prior samples and every anticipator from the store (after an outage: merged
+        with what was learned meanwhile, by sample id)."""
         self.reload_policies()
-        if cfg.prior_file:
-            self.seed_prior(cfg.prior_file)
+        if self.settings.decider.prior_file:
+            self.seed_prior(self.settings.decider.prior_file)
+        stale = [system for system, known in self._loaded.items() if not known]
+        for system in stale:  # learned while the store was away: add what the store has
+            model = self.anticipators.pop(system)
+            stored = load_samples(self.kb, system)
+            ids = {s.sample_id for s in stored}
+            merged = Anticipator([*stored, *(s for s in model.samples if s.sample_id not in ids)],
+                                 model.config)
+            merged.refit()
+            self.anticipators[system] = merged
+            self._loaded[system] = True
+            metrics.LEARNED_SAMPLES.labels(system).set(len(merged))
         for system in sorted(set(self.policies) | set(systems_with_samples(self.kb))):
             self.anticipator(system)  # rebuilt and fitted now, not on the first (event) decision
 
-    # -- knowledge ---------------------------------------------------------------------------------
     def reload_policies(self) -> None:
         try:
             self.policies = load_policies(self.kb)
@@ -90,7 +109,12 @@ class DeciderService(Service):
         """The system's anticipator (rebuilt from the knowledge base the first time)."""
         model = self.anticipators.get(system)
         if model is None:
-            model = Anticipator(load_samples(self.kb, system), self._config(system))
+            try:
+                samples, self._loaded[system] = load_samples(self.kb, system), True
+            except KnowledgeBaseError as exc:  # store away: start cold, merge its samples later
+                self.knowledge_unavailable(exc)
+                samples, self._loaded[system] = [], False
+            model = Anticipator(samples, self._config(system))
             model.refit()
             self.anticipators[system] = model
             metrics.LEARNED_SAMPLES.labels(system).set(len(model))
@@ -114,7 +138,8 @@ class DeciderService(Service):
             self.last_situation[message.system] = message
             self.decide(message, message.event_time, force=True)
         elif isinstance(message, PolicyUpdated):
-            self.reload_policies()
+            if not self.load_knowledge():
+                return
             for system, model in list(self.anticipators.items()):
                 updated = model.with_config(self._config(system))
                 if updated is not model:
@@ -146,6 +171,9 @@ class DeciderService(Service):
             self.anticipators[system] = new_state.anticipator
         self._persist(system, outcome)
         decision = self._decision(situation, policy, outcome, now)
+        if force:  # the decision on a situation: the same id when that situation is handled again
+            decision = decision.model_copy(
+                update={"message_id": derived_id(situation.message_id, "decision")})
         if not force and last is not None and _same(last, decision) and \
                 seconds(now, last.event_time) < self.settings.decider.republish_s:
             return None

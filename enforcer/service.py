@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from arca.kb import KnowledgeBaseError
 from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated, TopologyChange
 from arca.metrics import MESSAGES_REJECTED
 from arca.service import Deps, Service
@@ -65,8 +66,19 @@ class EnforcerService(Service):
         if b is None:
             s = self.settings.enforcer
             default = Bounds(s.min_servants, s.max_servants, frozenset(s.allowed_actions))
-            b = self._bounds[system] = load_bounds(self.kb, system, default)
+            try:
+                b = self._bounds[system] = load_bounds(self.kb, system, default)
+            except KnowledgeBaseError as exc:  # store away: the settings' bounds, not cached
+                self.knowledge_unavailable(exc)
+                return default
         return b
+
+    def refresh_knowledge(self) -> None:
+        """The bounds of every system watched or seen so far, read again."""
+        s = self.settings.enforcer
+        default = Bounds(s.min_servants, s.max_servants, frozenset(s.allowed_actions))
+        systems = set(s.systems) | set(self._bounds)
+        self._bounds = {system: load_bounds(self.kb, system, default) for system in sorted(systems)}
 
     def _publish(self, message: Message) -> None:
         self.bus.publish(message)  # counted by the bus (arca_messages_published_total)

@@ -44,6 +44,7 @@ class BusStats:
     published: int = 0
     delivered: int = 0
     duplicates: int = 0
+    unroutable: int = 0
     dead_lettered: dict[str, int] = field(default_factory=dict)
 
     def dead(self, reason_class: str) -> None:
@@ -95,6 +96,7 @@ def reason_class(reason: str) -> str:
         ("unknown message type", "unknown_type"),
         ("rejected", "rejected"),
         ("handler failed", "handler_error"),
+        ("unroutable", "unroutable"),
     ):
         if reason.startswith(prefix):
             return cls

@@ -115,6 +115,7 @@ class RabbitBus(Bus):
         self._params = pika.URLParameters(settings.url)
         self._service = service
         self._subs: dict[str, _Subscription] = {}
+        self._declared: dict[str, tuple[list[str], dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._seq = 0  # last publish sequence number handed out
@@ -145,6 +146,11 @@ class RabbitBus(Bus):
         for name in self._subs:
             return name.removeprefix(self.settings.queue_prefix)
         return "arca"
+
+    @property
+    def connected(self) -> bool:
+        """The topology is declared on a live connection (what ``/readyz`` reports as ``bus``)."""
+        return self._ready.is_set()
 
     def publish(self, message: Message, routing_key: str | None = None) -> None:
         key = routing_key or message.routing_key()
@@ -177,6 +183,22 @@ class RabbitBus(Bus):
                 sub.handlers.append(handler)
         if self._ready.is_set():
             self._threadsafe(lambda: self._declare_subscription(sub, consume=True))
+
+    def declare(self, queue: str, patterns: Sequence[str],
+                arguments: dict[str, Any] | None = None) -> None:
+        """Declare a queue and its bindings with the topology (before any publish), not consumed.
+
+        Used for the queues of the other services (so nothing published before their consumer
+        started is unroutable) and for the knowledge-base writer's queue.
+        """
+        with self._lock:
+            known = self._declared.get(queue)
+            if known is None:
+                self._declared[queue] = (list(patterns), dict(arguments or {}))
+            else:
+                known[0].extend(p for p in patterns if p not in known[0])
+        if self._ready.is_set():
+            self._threadsafe(lambda: self._declare_queue(queue, patterns, arguments))
 
     def start(self, wait_s: float | None = None) -> None:
         """Start the threads; wait (up to ``wait_s``, default confirm_timeout_s) for the topology."""
@@ -283,7 +305,9 @@ class RabbitBus(Bus):
         sent = 0
         try:
             for out in batch:
-                ch.basic_publish(out.exchange, out.routing_key, out.body, out.properties)
+                # mandatory: a message no queue is bound for comes back (``_on_return``), never vanishes
+                ch.basic_publish(out.exchange, out.routing_key, out.body, out.properties,
+                                 mandatory=out.exchange == self.settings.exchange)
                 self._next_tag += 1
                 with self._lock:
                     self._tag_to_seq[self._next_tag] = out.seq
@@ -316,6 +340,28 @@ class RabbitBus(Bus):
                     self._errors.append(f"broker nacked message to {out.routing_key!r}")
             self._changed.notify_all()
         self._settle_ready()
+
+    def _on_return(self, ch: pika.channel.Channel, method: pika.spec.Basic.Return,
+                   props: pika.BasicProperties, body: bytes) -> None:  # I/O thread
+        """An unroutable message: count it and keep it in the dead-letter queue (alarmed)."""
+        reason = f"unroutable: no queue bound for {method.routing_key!r} ({method.reply_text})"
+        log.error("message %s returned by the broker: %s", props.message_id, reason)
+        with self._lock:
+            self.stats.unroutable += 1
+            self.stats.dead("unroutable")
+        metrics.MESSAGES_REJECTED.labels(self.service, "unroutable").inc()
+        headers = dict(props.headers or {})
+        headers[REASON_HEADER] = reason
+        headers[QUEUE_HEADER] = ""
+        dl = pika.BasicProperties(
+            content_type=props.content_type or CONTENT_TYPE, delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=props.message_id, correlation_id=props.correlation_id, type=props.type,
+            headers=headers,
+        )
+        self._enqueue(self.settings.dead_letter_exchange, method.routing_key, body, dl)
+        with self._lock:  # the return precedes the confirm: hold back acks until the copy is safe
+            for s in self._settle:
+                s.watermark = max(s.watermark, self._seq)
 
     # ----------------------------------------------------------------- consuming internals
 
@@ -495,6 +541,7 @@ class RabbitBus(Bus):
         self._channel = ch
         ch.add_on_close_callback(self._on_channel_closed)
         ch.confirm_delivery(self._on_confirm)
+        ch.add_on_return_callback(self._on_return)
         ch.basic_qos(prefetch_count=self.settings.prefetch)
         ch.exchange_declare(self.settings.exchange, exchange_type="topic", durable=True)
         ch.exchange_declare(self.settings.dead_letter_exchange, exchange_type="topic", durable=True)
@@ -502,26 +549,40 @@ class RabbitBus(Bus):
         ch.queue_bind(self.settings.dead_letter_queue, self.settings.dead_letter_exchange, "#")
         with self._lock:
             subs = list(self._subs.values())
+            declared = [(q, list(p), dict(a)) for q, (p, a) in self._declared.items()
+                        if q not in self._subs]
+        for queue, patterns, arguments in declared:
+            self._declare_queue(queue, patterns, arguments)
         for sub in subs:
             self._declare_subscription(sub, consume=True)
         # channel RPCs run in order: when this one answers, the whole topology is in place
         ch.queue_declare(self.settings.dead_letter_queue, durable=True, callback=self._on_ready)
 
+    def queue_arguments(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Arguments of every ARCA queue (quorum, delivery limit, dead-letter exchange)."""
+        return {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": self.settings.delivery_limit,
+            "x-dead-letter-exchange": self.settings.dead_letter_exchange,
+            **(extra or {}),
+        }
+
+    def _declare_queue(self, queue: str, patterns: Sequence[str],
+                       arguments: dict[str, Any] | None = None) -> None:  # I/O thread
+        ch = self._channel
+        if ch is None:
+            return
+        ch.queue_declare(queue, durable=True, arguments=self.queue_arguments(arguments))
+        for pattern in patterns:
+            ch.queue_bind(queue, self.settings.exchange, pattern)
+
     def _declare_subscription(self, sub: _Subscription, *, consume: bool) -> None:
         ch = self._channel
         if ch is None:
             return
-        ch.queue_declare(
-            sub.queue,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": self.settings.delivery_limit,
-                "x-dead-letter-exchange": self.settings.dead_letter_exchange,
-            },
-        )
-        for pattern in sub.patterns:
-            ch.queue_bind(sub.queue, self.settings.exchange, pattern)
+        with self._lock:
+            extra = self._declared.get(sub.queue, ([], {}))[1]
+        self._declare_queue(sub.queue, sub.patterns, extra)
         if consume:
             gen = self._generation
             ch.basic_consume(

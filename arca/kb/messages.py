@@ -30,11 +30,15 @@ def store_message(kb: KnowledgeBase, message: Message, *, sync: bool = False) ->
     # "$" would read as a template placeholder: write it as the codepoint escape \u0024, which
     # SPARQL (like N-Triples) resolves inside strings and IRIs, so the stored text is unchanged
     body = encode(message).decode().replace("$", "\\u0024")
-    template = f"INSERT DATA {{ GRAPH $g {{\n{body}}} }}"
+    # keep the first copy: a message handled again after a crash has the same id (``derived_id``)
+    # and must not add a second value to its fields; replaying the update changes nothing either
+    template = (f"INSERT {{ GRAPH $g {{\n{body}}} }} "
+                "WHERE { FILTER NOT EXISTS { GRAPH $g { $m a ?type } } }")
+    node = IRI(f"urn:uuid:{message.message_id}")
     if sync:
-        kb.update(template, g=graph_of(message.kind))
+        kb.update(template, g=graph_of(message.kind), m=node)
     else:
-        kb.submit(template, g=graph_of(message.kind))
+        kb.submit(template, g=graph_of(message.kind), m=node)
 
 
 def load_messages(kb: KnowledgeBase, cls: type[M], system: str | None = None,

@@ -9,23 +9,17 @@ event's correlation id through the logs of the collector, analyzer, decider and 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-import rdflib
 import requests
 import yaml
 from opskit import (
@@ -41,47 +35,30 @@ from opskit import (
     scrape,
 )
 
-from arca.kb.sparql import SparqlKnowledgeBase
-from arca.settings import KbSettings
 from collector.http import EVENT_PATH
-from decider.anticipator import LearnedSample
-from decider.policy import policy_from_graph, policy_graph
-from decider.samples import store_sample
 from testbed.model import ModelParams
-from testbed.platform import REGION, Testbed
+from testbed.platform import Testbed
 from testbed.timeline import parse_timeline
+from tests.livekit import (
+    LIVE_TOKEN,
+    SERVICES,
+    Proc,
+    free_port,
+    fresh_event,
+    seed_store,
+    service_env,
+    start_service,
+    stop_services,
+    wait_http,
+    wait_log,
+)
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
 
-SERVICES = ("collector", "analyzer", "decider", "enforcer")
-EVENT = REPO / "tests" / "data" / "collector" / "events" / "seismometer.json"
 GENERIC = (
     "arca_messages_received_total", "arca_messages_published_total", "arca_messages_rejected_total",
     "arca_handler_duration_seconds_bucket", "arca_service_info",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Proc:
-    name: str
-    metrics_port: int
-    log: Path
-    popen: subprocess.Popen[bytes]
-
-    def lines(self) -> list[dict[str, Any]]:
-        out = []
-        for raw in self.log.read_text(errors="replace").splitlines():
-            try:
-                out.append(json.loads(raw))
-            except json.JSONDecodeError:
-                out.append({"msg": raw, "not_json": True})
-        return out
 
 
 @dataclass
@@ -89,26 +66,6 @@ class Loop:
     procs: dict[str, Proc]
     collector_url: str
     env: dict[str, str] = field(default_factory=dict)
-
-
-def _wait_http(proc: Proc, url: str, deadline: float) -> None:
-    while True:
-        if proc.popen.poll() is not None:
-            pytest.fail(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log.read_text()[-4000:]}")
-        try:
-            requests.get(url, timeout=1).raise_for_status()
-            return
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{proc.name}: no answer at {url} after 60 s:\n{proc.log.read_text()[-4000:]}")
-            time.sleep(0.2)
-
-
-def _wait_log(proc: Proc, text: str, deadline: float) -> None:
-    while not any(d.get("msg") == text for d in proc.lines()):
-        if proc.popen.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{proc.name}: no log line {text!r}:\n{proc.log.read_text()[-4000:]}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -128,87 +85,24 @@ def cloud() -> Iterator[Testbed]:
 @pytest.fixture(scope="module")
 def loop(rabbit_url: str, oxigraph_server: Any, cloud: Testbed,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
-    requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
-    kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=oxigraph_server.query_url,
-                                        update_url=oxigraph_server.update_url,
-                                        store_url=oxigraph_server.store_url))
-    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
-    policy = REPO / "ontology" / "policies" / "emergency.ttl"  # the reference system's policy
-    (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]
-    kb.replace_graph(policy.read_bytes(), policy_graph(system))
-    for elapsed in range(0, 60, 2):  # prior knowledge: a severity-3 incident needs 4 servants
-        store_sample(kb, system, LearnedSample(3, float(elapsed), 4, sample_id=f"prior-3-{elapsed}",
-                                               source="prior"), sync=True)
-    kb.close()
+    seed_store(oxigraph_server)
     token = uuid.uuid4().hex[:8]
     logs = tmp_path_factory.mktemp("service-logs")
-    collector_port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "ARCA_BUS__KIND": "rabbitmq",
-        "ARCA_BUS__URL": rabbit_url,
-        "ARCA_BUS__EXCHANGE": f"arca-{token}",
-        "ARCA_BUS__DEAD_LETTER_EXCHANGE": f"arca-{token}.dlx",
-        "ARCA_BUS__DEAD_LETTER_QUEUE": f"arca-{token}.dead-letter",
-        "ARCA_BUS__QUEUE_PREFIX": f"arca-{token}.",
-        "ARCA_KB__KIND": "sparql",
-        "ARCA_KB__QUERY_URL": oxigraph_server.query_url,
-        "ARCA_KB__UPDATE_URL": oxigraph_server.update_url,
-        "ARCA_KB__STORE_URL": oxigraph_server.store_url,
-        "ARCA_OPS__METRICS_HOST": "127.0.0.1",
-        "ARCA_OPS__LOG_JSON": "true",
-        "ARCA_OPS__LOG_LEVEL": "INFO",
-        "ARCA_COLLECTOR__HTTP_PORT": str(collector_port),
-        "ARCA_COLLECTOR__HTTP_HOST": "127.0.0.1",
-        "ARCA_COLLECTOR__TOKENS": json.dumps({"seismo-hq": "live-token"}),
-        "ARCA_COLLECTOR__DETECTORS_EXCHANGE": f"arca-{token}.detectors",
-        "ARCA_COLLECTOR__DETECTORS_QUEUE": f"arca-{token}.detectors",
-        "ARCA_ENFORCER__DRIVER": "openstack",
-        "ARCA_ENFORCER__SYSTEMS": '["emergency"]',
-        "ARCA_ENFORCER__REGION_NAME": REGION,
-        **{f"ARCA_ENFORCER__{k.upper()}": v for k, v in cloud.auth().items()},
-    }
-    env.pop("ARCA_CONFIG_FILE", None)
+    collector_port = free_port()
+    env = service_env(rabbit_url, oxigraph_server, cloud, token, collector_port)
     procs: dict[str, Proc] = {}
     try:
         for name in SERVICES:
-            port = _free_port()
-            log = logs / f"{name}.jsonl"
-            with log.open("wb") as sink:
-                popen = subprocess.Popen(
-                    [sys.executable, "-m", "arca.cli.main", "run", name],
-                    env={**env, "ARCA_OPS__METRICS_PORT": str(port)},
-                    stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO,
-                )
-            procs[name] = Proc(name, port, log, popen)
+            procs[name] = start_service(name, env, logs)
         deadline = time.monotonic() + 60
         for proc in procs.values():
-            _wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
-        _wait_http(procs["collector"], f"http://127.0.0.1:{collector_port}/healthz", deadline)
+            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
+        wait_http(procs["collector"], f"http://127.0.0.1:{collector_port}/healthz", deadline)
         for proc in procs.values():  # subscribed: its queue is bound, nothing published gets lost
-            _wait_log(proc, f"service {proc.name} started", deadline)
+            wait_log(proc, f"service {proc.name} started", deadline)
         yield Loop(procs, f"http://127.0.0.1:{collector_port}", env)
     finally:
-        for proc in procs.values():
-            if proc.popen.poll() is None:
-                proc.popen.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.popen.kill()
-
-
-def fresh_event() -> bytes:
-    """The sample seismometer notification (magnitude 6), as if it happened now."""
-    doc = json.loads(EVENT.read_text())
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    event = doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]
-    doc["ietf-restconf:notification"]["eventTime"] = now
-    event["timestamp"] = now
-    event["id"] = f"seismo-hq-{uuid.uuid4().hex[:8]}"
-    return json.dumps(doc).encode()
+        stop_services(procs)
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -231,7 +125,7 @@ def test_one_correlation_id_through_the_logs_of_all_four_services(loop: Loop) ->
     }
     reply = requests.post(loop.collector_url + EVENT_PATH, data=fresh_event(),
                           headers={"Content-Type": "application/yang-data+json",
-                                   "Authorization": "Bearer live-token"}, timeout=10)
+                                   "Authorization": f"Bearer {LIVE_TOKEN}"}, timeout=10)
     assert reply.status_code in (200, 202), reply.text
 
     def published_event() -> dict[str, Any] | None:
@@ -346,7 +240,7 @@ def prometheus(loop: Loop, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         job["static_configs"] = [{"targets": [f"127.0.0.1:{loop.procs[job['job_name']].metrics_port}"]}]
     shutil.copytree(PROMETHEUS_YML.parent / "rules", work / "rules")
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [binary, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'data'}",
          f"--web.listen-address=127.0.0.1:{port}"],

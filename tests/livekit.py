@@ -1,0 +1,166 @@
+"""Helpers shared by the suites that run the four ``arca run`` services as processes.
+
+Used by ``tests/ops`` (metrics, logs, dashboard against the live loop) and ``tests/resilience``
+(faults injected into the live loop): start a service with JSON logs on a file, wait for HTTP or a
+log line, build the services' environment, and a fresh detector event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from testbed.platform import REGION
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES = ("collector", "analyzer", "decider", "enforcer")
+LIVE_TOKEN = "live-token"  # the collector token of the sample seismometer (source seismo-hq)
+EVENT = REPO / "tests" / "data" / "collector" / "events" / "seismometer.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    metrics_port: int
+    log: Path
+    popen: subprocess.Popen[bytes]
+
+    def lines(self) -> list[dict[str, Any]]:
+        out = []
+        for raw in self.log.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(raw))
+            except json.JSONDecodeError:
+                out.append({"msg": raw, "not_json": True})
+        return out
+
+
+def wait_http(proc: Proc, url: str, deadline: float) -> None:
+    while True:
+        if proc.popen.poll() is not None:
+            pytest.fail(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log.read_text()[-4000:]}")
+        try:
+            requests.get(url, timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{proc.name}: no answer at {url} in time:\n{proc.log.read_text()[-4000:]}")
+            time.sleep(0.2)
+
+
+def wait_log(proc: Proc, text: str, deadline: float, after: int = 0) -> None:
+    """Wait for a log line ``text`` (among the lines from index ``after`` on)."""
+    while not any(d.get("msg") == text for d in proc.lines()[after:]):
+        if proc.popen.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{proc.name}: no log line {text!r}:\n{proc.log.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
+def service_env(rabbit_url: str, sparql: Any, cloud: Any, token: str, collector_port: int) -> dict[str, str]:
+    """The environment of the four services: one bus topology named by ``token``, one store."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "ARCA_BUS__KIND": "rabbitmq",
+        "ARCA_BUS__URL": rabbit_url,
+        "ARCA_BUS__EXCHANGE": f"arca-{token}",
+        "ARCA_BUS__DEAD_LETTER_EXCHANGE": f"arca-{token}.dlx",
+        "ARCA_BUS__DEAD_LETTER_QUEUE": f"arca-{token}.dead-letter",
+        "ARCA_BUS__QUEUE_PREFIX": f"arca-{token}.",
+        "ARCA_KB__KIND": "sparql",
+        "ARCA_KB__QUERY_URL": sparql.query_url,
+        "ARCA_KB__UPDATE_URL": sparql.update_url,
+        "ARCA_KB__STORE_URL": sparql.store_url,
+        "ARCA_OPS__METRICS_HOST": "127.0.0.1",
+        "ARCA_OPS__LOG_JSON": "true",
+        "ARCA_OPS__LOG_LEVEL": "INFO",
+        "ARCA_COLLECTOR__HTTP_PORT": str(collector_port),
+        "ARCA_COLLECTOR__HTTP_HOST": "127.0.0.1",
+        "ARCA_COLLECTOR__TOKENS": json.dumps({"seismo-hq": LIVE_TOKEN}),
+        "ARCA_COLLECTOR__DETECTORS_EXCHANGE": f"arca-{token}.detectors",
+        "ARCA_COLLECTOR__DETECTORS_QUEUE": f"arca-{token}.detectors",
+        "ARCA_ENFORCER__DRIVER": "openstack",
+        "ARCA_ENFORCER__SYSTEMS": '["emergency"]',
+        "ARCA_ENFORCER__REGION_NAME": REGION,
+        **{f"ARCA_ENFORCER__{k.upper()}": v for k, v in cloud.auth().items()},
+    }
+    env.pop("ARCA_CONFIG_FILE", None)
+    return env
+
+
+def start_service(name: str, env: dict[str, str], logs: Path, metrics_port: int | None = None) -> Proc:
+    """``arca run <name>`` with JSON logs appended to ``logs/<name>.jsonl``."""
+    port = metrics_port or free_port()
+    log = logs / f"{name}.jsonl"
+    with log.open("ab") as sink:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "arca.cli.main", "run", name],
+            env={**env, "ARCA_OPS__METRICS_PORT": str(port)},
+            stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO,
+        )
+    return Proc(name, port, log, popen)
+
+
+def stop_services(procs: dict[str, Proc]) -> None:
+    for proc in procs.values():
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.popen.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+
+
+def seed_store(sparql: Any) -> None:
+    """An empty store with the severity scales, the reference system's policy and prior samples
+    (a severity-3 incident needs 4 servants)."""
+    import rdflib
+
+    from arca.kb.sparql import SparqlKnowledgeBase
+    from arca.settings import KbSettings
+    from decider.anticipator import LearnedSample
+    from decider.policy import policy_from_graph, policy_graph
+    from decider.samples import store_sample
+
+    requests.post(sparql.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
+    kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=sparql.query_url,
+                                        update_url=sparql.update_url, store_url=sparql.store_url))
+    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
+    policy = REPO / "ontology" / "policies" / "emergency.ttl"  # the reference system's policy
+    (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]
+    kb.replace_graph(policy.read_bytes(), policy_graph(system))
+    for elapsed in range(0, 60, 2):
+        store_sample(kb, system, LearnedSample(3, float(elapsed), 4, sample_id=f"prior-3-{elapsed}",
+                                               source="prior"), sync=True)
+    kb.close()
+
+
+def fresh_event() -> bytes:
+    """The sample seismometer notification (magnitude 6), as if it happened now, with a new id."""
+    doc = json.loads(EVENT.read_text())
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    event = doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]
+    doc["ietf-restconf:notification"]["eventTime"] = now
+    event["timestamp"] = now
+    event["id"] = f"seismo-hq-{uuid.uuid4().hex[:8]}"
+    return json.dumps(doc).encode()
