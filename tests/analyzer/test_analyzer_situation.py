@@ -140,6 +140,28 @@ def test_incidents(events: list[ExternalEvent], now: float,
     assert (sit.incident_id, sit.incident_severity, sit.incident_elapsed_s) == expected
 
 
+@pytest.mark.parametrize(
+    ("events", "now", "expected"),
+    [
+        ([event(0, 4), event(10, 1, "quake-2")], 15, [("quake-1", 4, 0.0), ("quake-2", 1, 10.0)]),
+        ([event(0, 1), event(10, 4, "quake-2")], 15, [("quake-1", 1, 0.0), ("quake-2", 4, 10.0)]),
+        ([event(0, 4), event(100, 1, "quake-2")], 130, [("quake-2", 1, 100.0)]),
+        ([event(0, 4), event(100, 1, "quake-2")], 221, []),
+        ([event(0, 4), event(10, 1, "quake-2"), event(12, 1, "quake-1", cancelled=True)], 15,
+         [("quake-2", 1, 10.0)]),
+        ([event(0, 4), event(30, 1, "quake-2")], 20, [("quake-1", 4, 0.0)]),
+    ],
+    ids=["milder-after-stronger", "stronger-after-milder", "each-expires-on-its-own", "all-expired",
+         "one-cancelled", "future-onset-not-yet"],
+)
+def test_every_active_incident_is_in_the_situation(events: list[ExternalEvent], now: float,
+                                                   expected: list[tuple[str, int, float]]) -> None:
+    sit = view_with(*events).situation(at(now), "event")
+    got = [(i.incident_id, i.severity, (i.onset - T0).total_seconds()) for i in sit.incidents]
+    assert got == expected
+    assert all(i.source == "seismo-1" for i in sit.incidents)
+
+
 def test_incident_detected_from_load_when_no_detector_spoke() -> None:
     v = view_with(topo(0, "a", "active"), topo(0, "b", "active"), topo(0, "c", "active"),
                   topo(0, "d", "active"))
