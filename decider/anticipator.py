@@ -9,6 +9,13 @@ what the old one did.
 Section 7.4 of the draft: the prediction is the minimum servant amount (MSA), the floor the
 reactive part builds on. Beyond the draft, ``floor`` anticipates the provisioning lead time: the
 floor at ``elapsed`` is the largest MSA predicted over ``[elapsed, elapsed + lead]``.
+
+Severity is a feature, and burst sizes scale with it: a severity the anticipator has no sample of
+borrows the curve of the nearest severity it knows, its extra servants (above the baseline)
+scaled by the ratio of the severities, so a decider that has seen one incident anticipates the
+first incident of every other severity instead of paying the full reactive price. Prior samples
+(``source="prior"``, seeded knowledge) count only for severities without learned samples, so a
+prior never changes what a model trained on a severity predicts for it.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ class Anticipator:
         self.samples: tuple[LearnedSample, ...] = tuple(samples)
         self._model: SVR | None = None
         self._fitted = False
+        self._known: frozenset[int] = frozenset()
         self.fit_seconds: float | None = None
 
     # -- learning ---------------------------------------------------------------------------------
@@ -113,7 +121,10 @@ class Anticipator:
         if not self.samples:
             return None
         started = time.perf_counter()
-        ordered = sorted(self.samples)  # the fit does not depend on the order samples came in
+        learned = {s.severity for s in self.samples if s.source != "prior"}
+        # the fit does not depend on the order samples came in; priors only where nothing was learned
+        ordered = sorted(s for s in self.samples if s.source != "prior" or s.severity not in learned)
+        self._known = frozenset(s.severity for s in ordered)
         sev = np.array([s.severity for s in ordered])
         ela = np.array([s.elapsed_s for s in ordered])
         y = np.array([float(s.amount) for s in ordered]) - self.config.baseline
@@ -135,14 +146,33 @@ class Anticipator:
         return self.fit_seconds or 0.0
 
     def predict(self, severity: int, elapsed: Sequence[float] | np.ndarray) -> np.ndarray | None:
-        """Predicted MSA at each elapsed time (None when cold)."""
+        """Predicted MSA at each elapsed time (None when cold).
+
+        A severity without samples borrows the nearest known severity's curve, extra servants scaled
+        by ``severity / known`` (the mean of both neighbours when they are equally near).
+        """
         model = self._fit()
         if model is None:
             return None
         ela = np.asarray(elapsed, dtype=float)
+        if severity <= 0 or severity in self._known:
+            return self._raw(model, severity, ela)
+        nearest = min(abs(k - severity) for k in self._known)
+        donors = sorted(k for k in self._known if abs(k - severity) == nearest)
+        base = self.config.baseline
+        scaled = np.mean([(self._raw(model, k, ela) - base) * (severity / k) for k in donors], axis=0)
+        out: np.ndarray = scaled + base
+        return out
+
+    def _raw(self, model: SVR, severity: int, ela: np.ndarray) -> np.ndarray:
         sev = np.full_like(ela, float(severity))
         out: np.ndarray = model.predict(_features(sev, ela)) + self.config.baseline
         return out
+
+    def known_severities(self) -> frozenset[int]:
+        """Severities the fitted model has samples of (others borrow from the nearest)."""
+        self._fit()
+        return self._known
 
     def predict_one(self, severity: int, elapsed_s: float) -> float | None:
         out = self.predict(severity, [elapsed_s])
