@@ -85,6 +85,8 @@ class Anticipator:
         self._model: SVR | None = None
         self._fitted = False
         self._known: frozenset[int] = frozenset()
+        self._learned_sev: frozenset[int] = frozenset()
+        self._learned_model: SVR | None = None
         self.fit_seconds: float | None = None
 
     # -- learning ---------------------------------------------------------------------------------
@@ -121,10 +123,21 @@ class Anticipator:
         if not self.samples:
             return None
         started = time.perf_counter()
-        learned = {s.severity for s in self.samples if s.source != "prior"}
-        # the fit does not depend on the order samples came in; priors only where nothing was learned
-        ordered = sorted(s for s in self.samples if s.source != "prior" or s.severity not in learned)
-        self._known = frozenset(s.severity for s in ordered)
+        learned = [s for s in self.samples if s.source != "prior"]
+        learned_sev = {s.severity for s in learned}
+        priors = [s for s in self.samples if s.source == "prior" and s.severity not in learned_sev]
+        self._known = frozenset(learned_sev | {s.severity for s in priors})
+        self._learned_sev = frozenset(learned_sev)
+        # severities with learned samples are predicted by a fit on learned samples only, so a prior
+        # never changes them; the others (known from a prior only) by the fit on both
+        self._model = self._svr([*learned, *priors])
+        self._learned_model = self._svr(learned) if priors and learned else self._model
+        self.fit_seconds = time.perf_counter() - started
+        MODEL_FIT_SECONDS.observe(self.fit_seconds)
+        return self._model
+
+    def _svr(self, samples: Sequence[LearnedSample]) -> SVR:
+        ordered = sorted(samples)  # the fit does not depend on the order samples came in
         sev = np.array([s.severity for s in ordered])
         ela = np.array([s.elapsed_s for s in ordered])
         y = np.array([float(s.amount) for s in ordered]) - self.config.baseline
@@ -135,9 +148,6 @@ class Anticipator:
         y = np.concatenate([y, np.zeros_like(span)])
         model = SVR(kernel="rbf", C=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma)
         model.fit(_features(sev, ela), y)
-        self._model = model
-        self.fit_seconds = time.perf_counter() - started
-        MODEL_FIT_SECONDS.observe(self.fit_seconds)
         return model
 
     def refit(self) -> float:
@@ -165,6 +175,8 @@ class Anticipator:
         return out
 
     def _raw(self, model: SVR, severity: int, ela: np.ndarray) -> np.ndarray:
+        if severity in self._learned_sev and self._learned_model is not None:
+            model = self._learned_model
         sev = np.full_like(ela, float(severity))
         out: np.ndarray = model.predict(_features(sev, ela)) + self.config.baseline
         return out

@@ -1,0 +1,289 @@
+"""Anticipation v2 (issue 10): every active incident counts, the MSA is the floor of every decision,
+corrections are held (no flapping), each incident expires on its own, learning attributes a
+correction by shares, severities share what they taught, and the sample set is bounded as documented.
+
+Tables of cases with readable ids; each case fails when the behaviour it names is broken.
+"""
+
+from __future__ import annotations
+
+import pytest
+from decider_helpers import at, policy, situation
+
+from decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
+from decider.loop import ArcaState, ArcaStrategy, attribute, combine
+
+ARCA = ArcaStrategy()
+SUM = ArcaStrategy(combine="sum")
+MAX = ArcaStrategy(combine="max")
+
+
+def flat(*curves: tuple[int, int]) -> Anticipator:
+    """A model that learned ``amount`` servants at every elapsed time for each (severity, amount)."""
+    model = Anticipator([LearnedSample(sev, float(e), amount, sample_id=f"f-{sev}-{e}")
+                         for sev, amount in curves for e in range(0, 80, 2)])
+    model.refit()
+    return model
+
+
+def step_model() -> Anticipator:
+    """Severity 3 needs 8 up to 16 s, then 4: predicts ~7 at 15 s and a floor of 4 from 20 s on."""
+    model = Anticipator([LearnedSample(3, float(e), 8 if e <= 16 else 4, sample_id=f"s{e}")
+                         for e in range(0, 80)])
+    model.refit()
+    return model
+
+
+def drive(strategy: ArcaStrategy, script: list[tuple[float, object]], state: ArcaState,
+          pol: object = None) -> list[tuple[object, ArcaState]]:
+    p = pol or policy()
+    out = []
+    for now, sit in script:
+        outcome, state = strategy.decide(sit, p, state, at(now))  # type: ignore[arg-type]
+        out.append((outcome, state))
+    return out
+
+
+def ev(t: float, *incidents: tuple[str, int, float]) -> object:
+    return situation(t, trigger="event", incidents=incidents)
+
+
+def tele(t: float, demand: float, *incidents: tuple[str, int, float], active: int = 6) -> object:
+    return situation(t, demand=demand, active=active, incidents=incidents)
+
+
+# -- combining floors and attributing corrections (pure helpers) ---------------------------------------
+
+@pytest.mark.parametrize(
+    ("values", "default", "summed", "maxed"),
+    [([5.0], 1, 5.0, 5.0), ([8.0, 3.0], 1, 10.0, 8.0), ([3.0, 8.0], 1, 10.0, 8.0), ([8.0, 0.5], 1, 8.0, 8.0),
+     ([2.0, 4.0, 3.0], 1, 7.0, 4.0), ([8.0, 3.0], 2, 9.0, 8.0), ([0.4], 1, 0.4, 0.4)],
+    ids=["one-incident-is-its-floor", "two-adds-the-extra", "order-does-not-matter",
+         "under-default-adds-nothing", "three-incidents", "extra-is-above-the-default", "one-below-default"],
+)
+def test_combine(values: list[float], default: int, summed: float, maxed: float) -> None:
+    assert combine(values, default, "sum") == pytest.approx(summed)
+    assert combine(values, default, "max") == pytest.approx(maxed)
+
+
+@pytest.mark.parametrize(
+    ("needed", "predicted", "severities", "expected"),
+    [(9, [1.0], [4], [9.0]),
+     (9, [1.0, 1.0], [4, 1], [7.4, 2.6]),
+     (9, [8.0, 1.0], [4, 1], [9.0, 1.0]),
+     (9, [8.0, 2.0], [4, 1], [8.0, 2.0]),
+     (6, [8.0, 3.0], [4, 1], [1 + 7 - 4 * 7 / 9, 1 + 2 - 4 * 2 / 9])],
+    ids=["one-incident-learns-all", "cold-overlap-shared-by-severity", "unexplained-rest-to-the-predicted",
+         "exactly-explained", "over-predicted-shared-down"],
+)
+def test_attribute(needed: int, predicted: list[float], severities: list[int], expected: list[float]) -> None:
+    shares = attribute(needed, 1, predicted, severities)
+    assert shares == pytest.approx(expected)
+    assert sum(s - 1 for s in shares) == pytest.approx(needed - 1)  # no extra counted twice
+    if len(shares) > 1:
+        assert max(shares) < needed or predicted[0] > 1  # a cold overlap is never learned whole
+
+
+# -- the MSA is the floor of every decision ---------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("demand", "target", "rule"),
+    [(1.2, 6, "learned-in"), (4.1, 6, "anticipated"), (6.9, 10, "learned-out")],
+    ids=["need-below-msa-held-at-msa", "need-equal-msa", "need-above-msa-corrected-above"],
+)
+def test_the_msa_is_the_floor_of_every_decision(demand: float, target: int, rule: str) -> None:
+    inc = ("q", 3, 0.0)
+    results = drive(ARCA, [(0, ev(0, inc)), (20, tele(20, demand, inc))], ArcaState(anticipator=flat((3, 6))))
+    outcome, _ = results[-1]
+    assert outcome.msa == 6
+    assert (outcome.target, outcome.rule) == (target, rule)
+    assert outcome.target >= outcome.msa
+
+
+def test_a_correction_above_the_floor_is_held_until_the_next_round_then_reset_to_the_msa() -> None:
+    inc = ("q", 3, 0.0)
+    script = [(0, ev(0, inc)), (20, tele(20, 6.9, inc)), (21, ev(21, inc)), (25, ev(25, inc)),
+              (30, tele(30, 3.6, inc, active=10))]
+    targets = [o.target for o, _ in drive(ARCA, script, ArcaState(anticipator=flat((3, 6))))]
+    assert targets == [6, 10, 10, 10, 6]
+
+
+def test_a_scale_in_correction_is_remembered_no_flapping() -> None:
+    """The model expected 7 at 15 s, the state needs 5, the floor from 20 s is 4: the target goes to 5
+    and stays there until telemetry says otherwise (forgetting it gave 5, 4, 5, 4... in the live loop)."""
+    inc = ("q", 3, 0.0)
+    script = [(0, ev(0, inc)), (20, tele(20, 3.4, inc, active=8)), (21, ev(21, inc)), (22, ev(22, inc)),
+              (25, ev(25, inc))]
+    results = drive(ARCA, script, ArcaState(anticipator=step_model()))
+    assert results[1][0].rule == "learned-in"
+    assert [o.msa for o, _ in results[1:]] == [4, 4, 4, 4]
+    assert [o.target for o, _ in results[1:]] == [5, 5, 5, 5]
+
+
+def test_scale_in_below_the_msa_never_flaps() -> None:
+    inc = ("q", 3, 0.0)
+    script = [(0, ev(0, inc)), (20, tele(20, 1.2, inc)), (21, ev(21, inc)), (22, ev(22, inc))]
+    targets = [o.target for o, _ in drive(ARCA, script, ArcaState(anticipator=flat((3, 6))))]
+    assert targets == [6, 6, 6, 6]
+
+
+# -- cool-downs -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("severity", "second", "rule"),
+    [(3, 8, "learned-out"), (0, 5, "cooldown")],
+    ids=["no-cooldown-while-an-incident-is-anticipated", "cooldown-without-incident"],
+)
+def test_cooldowns_apply_only_without_anticipation(severity: int, second: int, rule: str) -> None:
+    pol = policy(scale_out_cooldown_s=60.0, scale_in_cooldown_s=60.0)
+    incs = (("q", severity, 0.0),) if severity else ()
+    script = [(10, tele(10, 3.3, *incs, active=1)), (20, tele(20, 5.5, *incs, active=5))]
+    results = drive(ARCA, script, ArcaState(), pol)
+    assert results[0][0].target == 5
+    assert (results[1][0].target, results[1][0].rule) == (second, rule)
+
+
+# -- incidents end and expire, each on its own --------------------------------------------------------------
+
+def test_incident_ended_goes_back_to_the_default() -> None:
+    pol = policy(default_servants=2)
+    inc = ("q", 3, 0.0)
+    results = drive(ARCA, [(0, ev(0, inc)), (5, ev(5))], ArcaState(anticipator=flat((3, 6))), pol)
+    assert results[0][0].target == 6
+    outcome, st = results[1]
+    assert (outcome.target, outcome.rule) == (2, "incident-ended")
+    assert st.anticipations == () and st.correction is None
+
+
+def test_one_incident_ending_leaves_the_other_anticipated() -> None:
+    a, b = ("a", 4, 0.0), ("b", 1, 5.0)
+    results = drive(ARCA, [(0, ev(0, a)), (5, ev(5, a, b)), (6, ev(6, b))],
+                    ArcaState(anticipator=flat((4, 8), (1, 3))))
+    assert [o.target for o, _ in results] == [8, 10, 3]
+    assert results[2][0].rule == "anticipated"
+    assert [x.incident_id for x in results[2][1].anticipations] == ["b"]
+
+
+def test_each_incident_expires_on_its_own() -> None:
+    pol = policy(expiration_s=45.0, default_servants=1)
+    a, b = ("a", 4, 0.0), ("b", 1, 30.0)
+    script = [(0, ev(0, a)), (30, ev(30, a, b)), (50, ev(50, a, b)), (60, ev(60, a, b)), (80, ev(80, a, b))]
+    results = drive(ARCA, script, ArcaState(anticipator=flat((4, 8), (1, 3))), pol)
+    assert [o.target for o, _ in results] == [8, 10, 3, 3, 1]
+    assert [o.rule for o, _ in results] == ["anticipated"] * 4 + ["expired"]
+    assert [x.incident_id for x in results[2][1].anticipations] == ["b"]
+    assert results[4][1].expired == frozenset({("a", 4), ("b", 1)})
+    # once no longer reported, an expired incident is forgotten (the set stays bounded)
+    last, st = ARCA.decide(ev(90), pol, results[4][1], at(90))
+    assert st.expired == frozenset() and last.target == 1
+
+
+# -- overlapping incidents ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [(SUM, [8, 10, 10]), (MAX, [8, 8, 8])],
+    ids=["sum-of-extras", "max-of-floors"],
+)
+def test_a_milder_incident_never_lowers_the_floor_of_a_stronger_one(strategy: ArcaStrategy,
+                                                                    expected: list[int]) -> None:
+    a, b = ("a", 4, 0.0), ("b", 1, 10.0)
+    results = drive(strategy, [(0, ev(0, a)), (10, ev(10, a, b)), (12, ev(12, a, b))],
+                    ArcaState(anticipator=flat((4, 8), (1, 3))))
+    assert [o.target for o, _ in results] == expected
+    assert {x.incident_id for x in results[-1][1].anticipations} == {"a", "b"}
+
+
+def test_an_overlap_burst_is_learned_in_shares_never_whole_for_one_incident() -> None:
+    a, b = ("a", 4, 0.0), ("b", 1, 10.0)
+    script = [(0, ev(0, a)), (10, ev(10, a, b)), (30, tele(30, 6.3, a, b, active=1))]
+    outcome, st = drive(ARCA, script, ArcaState())[-1]
+    assert outcome.target == 9
+    got = {(s.severity, s.elapsed_s, s.amount) for s in outcome.learned}
+    assert got == {(4, 25.0, 7), (1, 15.0, 3)}  # (9 - 1) split 4:1 over the default
+    assert len({s.sample_id for s in outcome.learned}) == 2 and len(st.anticipator) == 2
+
+
+def test_load_measured_before_the_second_onset_is_learned_for_the_first_only() -> None:
+    a, b = ("a", 4, 0.0), ("b", 1, 28.0)
+    script = [(0, ev(0, a)), (28, ev(28, a, b)), (30, tele(30, 6.3, a, b, active=1))]
+    outcome, _ = drive(ARCA, script, ArcaState())[-1]
+    assert [(s.severity, s.amount) for s in outcome.learned] == [(4, 9)]
+
+
+# -- severities share what they taught ---------------------------------------------------------------------
+
+def test_an_unseen_severity_borrows_the_nearest_curve_scaled() -> None:
+    model = flat((2, 5))
+    two, four, one = (model.predict_one(s, 15.0) for s in (2, 4, 1))
+    assert two is not None and four is not None and one is not None
+    assert four - 1 == pytest.approx((two - 1) * 2)
+    assert one - 1 == pytest.approx((two - 1) / 2)
+    assert model.known_severities() == frozenset({2})
+
+
+def test_equally_near_severities_are_averaged() -> None:
+    model = flat((1, 3), (3, 7))
+    one, three, two = (model.predict_one(s, 15.0) for s in (1, 3, 2))
+    assert one is not None and three is not None and two is not None
+    assert two - 1 == pytest.approx(((one - 1) * 2 + (three - 1) * 2 / 3) / 2)
+
+
+def test_a_decider_that_saw_one_severity_anticipates_the_first_incident_of_another() -> None:
+    model = flat((2, 5))
+    (outcome, _), = drive(ARCA, [(0, ev(0, ("q", 4, 0.0)))], ArcaState(anticipator=model))
+    assert outcome.rule == "anticipated" and outcome.target == 9
+
+
+def test_a_prior_never_changes_a_learned_severity_and_fills_the_others() -> None:
+    priors = [LearnedSample(sev, float(e), 9, sample_id=f"p{sev}-{e}", source="prior")
+              for sev in (2, 4) for e in range(0, 80, 2)]
+    learns = [LearnedSample(2, float(e), 4, sample_id=f"l{e}") for e in range(0, 80, 2)]
+    both, alone = Anticipator([*priors, *learns]), Anticipator(learns)
+    assert both.predict_one(2, 15.0) == pytest.approx(alone.predict_one(2, 15.0))  # prior 2 ignored
+    assert both.known_severities() == frozenset({2, 4})
+    two, borrowed, seeded = alone.predict_one(2, 15.0), alone.predict_one(4, 15.0), both.predict_one(4, 15.0)
+    assert two is not None and borrowed == pytest.approx(1 + 2 * (two - 1))  # no prior: borrowed from 2
+    assert seeded == pytest.approx(9.0, abs=0.3)  # the prior of 4 fills it
+
+
+# -- the sample set is bounded as documented -------------------------------------------------------------
+
+def _add(model: Anticipator, *samples: LearnedSample) -> tuple[Anticipator, list[LearnedSample]]:
+    dropped: list[LearnedSample] = []
+    for s in samples:
+        model, d = model.with_sample(s)
+        dropped += d
+    return model, dropped
+
+
+def s(sev: int, elapsed: float, amount: int, ident: str) -> LearnedSample:
+    return LearnedSample(sev, elapsed, amount, sample_id=ident)
+
+
+@pytest.mark.parametrize("per_bucket", [1, 2, 3],
+                         ids=["one-per-bucket", "two-per-bucket", "three-per-bucket"])
+def test_each_bucket_keeps_exactly_its_newest_samples(per_bucket: int) -> None:
+    model = Anticipator(config=AnticipatorConfig(per_bucket=per_bucket))
+    other = s(3, 10.2, 4, "other-bucket-older")
+    same = [s(3, 15.0 + k / 10, 5 + k, f"b{k}") for k in range(4)]
+    model, dropped = _add(model, other, *same)
+    kept = [x.sample_id for x in model.samples]
+    assert kept == ["other-bucket-older"] + [f"b{k}" for k in range(4 - per_bucket, 4)]
+    assert [x.sample_id for x in dropped] == [f"b{k}" for k in range(4 - per_bucket)]
+
+
+@pytest.mark.parametrize("cap", [2, 3], ids=["cap-2", "cap-3"])
+def test_the_cap_drops_the_oldest_samples_first(cap: int) -> None:
+    model = Anticipator(config=AnticipatorConfig(max_samples=cap))
+    model, dropped = _add(model, *(s(1, float(10 * k), k, f"c{k}") for k in range(4)))
+    assert [x.sample_id for x in model.samples] == [f"c{k}" for k in range(4 - cap, 4)]
+    assert [x.sample_id for x in dropped] == [f"c{k}" for k in range(4 - cap)]
+
+
+def test_buckets_are_per_severity_and_whole_second() -> None:
+    model = Anticipator(config=AnticipatorConfig(per_bucket=1))
+    model, dropped = _add(model, s(3, 15.1, 5, "a"), s(2, 15.2, 5, "b"), s(3, 16.0, 5, "c"),
+                          s(3, 15.9, 6, "d"))
+    assert [x.sample_id for x in model.samples] == ["b", "c", "d"]
+    assert [x.sample_id for x in dropped] == ["a"]
