@@ -235,16 +235,32 @@ def test_a_decider_that_saw_one_severity_anticipates_the_first_incident_of_anoth
     assert outcome.rule == "anticipated" and outcome.target == 9
 
 
-def test_a_prior_never_changes_a_learned_severity_and_fills_the_others() -> None:
-    priors = [LearnedSample(sev, float(e), 9, sample_id=f"p{sev}-{e}", source="prior")
-              for sev in (2, 4) for e in range(0, 80, 2)]
-    learns = [LearnedSample(2, float(e), 4, sample_id=f"l{e}") for e in range(0, 80, 2)]
-    both, alone = Anticipator([*priors, *learns]), Anticipator(learns)
-    assert both.predict_one(2, 15.0) == pytest.approx(alone.predict_one(2, 15.0))  # prior 2 ignored
-    assert both.known_severities() == frozenset({2, 4})
-    two, borrowed, seeded = alone.predict_one(2, 15.0), alone.predict_one(4, 15.0), both.predict_one(4, 15.0)
-    assert two is not None and borrowed == pytest.approx(1 + 2 * (two - 1))  # no prior: borrowed from 2
-    assert seeded == pytest.approx(9.0, abs=0.3)  # the prior of 4 fills it
+def test_a_prior_never_changes_a_model_trained_over_its_bursts_and_fills_the_rest() -> None:
+    def curve(sev: int, amount: int, source: str, step: int = 2) -> list[LearnedSample]:
+        return [LearnedSample(sev, float(e), amount, sample_id=f"{source}{sev}-{e}", source=source)
+                for e in range(0, 80, step)]
+
+    learned = [*curve(2, 4, "learned"), *curve(4, 7, "learned")]
+    well_trained = Anticipator(learned)
+    with_prior = Anticipator([*curve(2, 9, "prior", 3), *curve(4, 2, "prior", 3), *learned])
+    grid = [0.0, 7.5, 15.0, 22.2, 40.0]
+    assert list(with_prior.predict(2, grid)) == pytest.approx(list(well_trained.predict(2, grid)))
+    assert list(with_prior.predict(4, grid)) == pytest.approx(list(well_trained.predict(4, grid)))
+    # a severity learned only at its start keeps the prior for the rest of its burst
+    early = [LearnedSample(4, 5.0, 2, sample_id="early")]
+    seeded = Anticipator([*curve(4, 9, "prior", 3), *early])
+    assert seeded.predict_one(4, 5.0) == pytest.approx(2.0, abs=1.0)
+    assert seeded.predict_one(4, 20.0) == pytest.approx(9.0, abs=0.5)
+
+
+def test_a_severity_seen_only_at_its_start_borrows_the_rest_of_the_burst() -> None:
+    samples = [*flat((2, 5)).samples, LearnedSample(4, 5.0, 2, sample_id="early-4")]
+    model = Anticipator(samples)
+    two = model.predict_one(2, 20.0)
+    assert two is not None
+    assert model.predict_one(4, 20.0) == pytest.approx(1 + 2 * (two - 1))  # borrowed, scaled
+    own = model.predict_one(4, 5.0)
+    assert own is not None and own < 4  # its own sample rules where it has one
 
 
 # -- the sample set is bounded as documented -------------------------------------------------------------
