@@ -62,6 +62,18 @@ class Anticipation:
     severity: int
     onset: datetime
     since: datetime
+    peak: float = 0.0
+    """Highest floor anticipated for this incident so far."""
+    last: float | None = None
+    """Floor anticipated for it at the previous iteration."""
+
+    def settle(self, floor: float) -> tuple[float, Anticipation]:
+        """This incident's floor now, unimodal: once it has fallen a whole servant below its peak it
+        never rises again (a burst rises and falls once; a later rise is the reactive part's job), so
+        the wiggles of the learned curve's tail do not create servants to delete seconds later."""
+        if self.last is not None and self.peak - self.last >= 1.0:
+            floor = min(floor, self.last)
+        return floor, replace(self, peak=max(self.peak, floor), last=floor)
 
 
 Combine = Literal["sum", "max"]
@@ -208,8 +220,12 @@ class ArcaStrategy:
         # -- Anticipator.Get + IsPolicyCompliant -------------------------------------------------
         anticipating = bool(antics) and model.trained
         if anticipating:
-            floors = [model.floor(a.severity, seconds(now, a.onset), policy.lead_time_s) for a in antics]
-            predicted = combine([f for f in floors if f is not None], policy.default_servants, self.combine)
+            floors = []
+            for k, a in enumerate(antics):
+                raw = model.floor(a.severity, seconds(now, a.onset), policy.lead_time_s)
+                floors.append(raw if raw is not None else float(policy.default_servants))
+                floors[k], antics[k] = a.settle(floors[k])
+            predicted = combine(floors, policy.default_servants, self.combine)
             amount = to_amount(predicted)
             if policy.compliant(amount):
                 msa, clipped = amount, False

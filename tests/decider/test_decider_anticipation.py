@@ -7,15 +7,18 @@ Tables of cases with readable ids; each case fails when the behaviour it names i
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from decider_helpers import at, policy, situation
 
 from decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
-from decider.loop import ArcaState, ArcaStrategy, attribute, combine
+from decider.loop import Anticipation, ArcaState, ArcaStrategy, attribute, combine
 
 ARCA = ArcaStrategy()
 SUM = ArcaStrategy(combine="sum")
 MAX = ArcaStrategy(combine="max")
+ARCA_ANTICIPATION = Anticipation("q", 4, at(0), at(0))
 
 
 def flat(*curves: tuple[int, int]) -> Anticipator:
@@ -303,3 +306,32 @@ def test_buckets_are_per_severity_and_whole_second() -> None:
                           s(3, 15.9, 6, "d"))
     assert [x.sample_id for x in model.samples] == ["b", "c", "d"]
     assert [x.sample_id for x in dropped] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "settled"),
+    [([2, 5, 8, 6, 7, 4, 5], [2, 5, 8, 6, 6, 4, 4]), ([8, 7.5, 8.2, 6.9, 7.5], [8, 7.5, 8.2, 6.9, 6.9]),
+     ([1, 1.5, 1.2], [1, 1.5, 1.2])],
+    ids=["never-rises-again-once-falling", "a-dip-under-one-servant-is-not-the-fall", "flat-tail"],
+)
+def test_an_incidents_floor_rises_and_falls_once(raw: list[float], settled: list[float]) -> None:
+    a = ARCA_ANTICIPATION
+    out = []
+    for f in raw:
+        got, a = a.settle(f)
+        out.append(got)
+    assert out == pytest.approx(settled)
+
+
+def test_the_tail_of_a_learned_curve_does_not_bring_servants_back() -> None:
+    """A model whose tail wiggles back up (1 -> 3 after the burst) does not re-raise the target."""
+    samples = [LearnedSample(4, float(e), n, sample_id=f"w{e}")
+               for e, n in [(0, 1), (5, 4), (10, 8), (15, 8), (20, 5), (25, 1), (30, 1), (35, 3), (40, 1)]]
+    model = Anticipator(samples)
+    inc = ("q", 4, 0.0)
+    pol = policy(lead_time_s=0.0, expiration_s=60.0)
+    script = [(float(t), ev(t, inc)) for t in range(0, 45)]
+    targets = [o.target for o, _ in drive(ARCA, script, ArcaState(anticipator=model), pol)]
+    rises = [b > a for a, b in itertools.pairwise(targets) if a != b]
+    assert rises == sorted(rises, reverse=True)  # up, up, ..., then only down
+    assert max(targets) >= 7
