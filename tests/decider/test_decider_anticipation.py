@@ -106,9 +106,10 @@ def test_the_msa_is_the_floor_of_every_decision(demand: float, target: int, rule
 def test_a_correction_above_the_floor_is_held_until_the_next_round_then_reset_to_the_msa() -> None:
     inc = ("q", 3, 0.0)
     script = [(0, ev(0, inc)), (20, tele(20, 6.9, inc)), (21, ev(21, inc)), (25, ev(25, inc)),
-              (30, tele(30, 3.6, inc, active=10))]
-    targets = [o.target for o, _ in drive(ARCA, script, ArcaState(anticipator=flat((3, 6))))]
-    assert targets == [6, 10, 10, 10, 6]
+              (30, tele(30, 3.6, inc, active=10)), (31, ev(31, inc))]
+    results = drive(ARCA, script, ArcaState(anticipator=flat((3, 6))))
+    assert [o.target for o, _ in results] == [6, 10, 10, 10, 6, 6]
+    assert results[1][1].correction == 10 and results[4][1].correction is None
 
 
 def test_a_scale_in_correction_is_remembered_no_flapping() -> None:
@@ -179,6 +180,18 @@ def test_each_incident_expires_on_its_own() -> None:
     # once no longer reported, an expired incident is forgotten (the set stays bounded)
     last, st = ARCA.decide(ev(90), pol, results[4][1], at(90))
     assert st.expired == frozenset() and last.target == 1
+
+
+def test_after_expiry_a_still_reported_incident_leaves_reactive_corrections_alone() -> None:
+    """Expired stays expired: the incident is not anticipated (and expired) again at every tick,
+    which would put the default back over a reactive correction."""
+    pol = policy(expiration_s=45.0)
+    inc = ("q", 3, 0.0)
+    script = [(0, ev(0, inc)), (50, ev(50, inc)), (60, tele(60, 3.3, inc, active=1)), (61, ev(61, inc)),
+              (62, ev(62, inc))]
+    results = drive(ARCA, script, ArcaState(anticipator=flat((3, 6))), pol)
+    assert [o.target for o, _ in results] == [6, 1, 5, 5, 5]
+    assert [o.rule for o, _ in results][1:] == ["expired", "reactive-out", "hold", "hold"]
 
 
 # -- overlapping incidents ----------------------------------------------------------------------------------
