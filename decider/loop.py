@@ -196,7 +196,6 @@ class ArcaStrategy:
         for ident, sev, onset in events:
             if (ident, sev) not in known and (ident, sev) not in expired:
                 antics.append(Anticipation(ident, sev, onset, since=now))
-                correction = None
                 reasons.append(f"incident {ident} severity {sev} anticipated")
         if st.anticipations and not antics:
             current, correction, rule = policy.default_servants, None, "incident-ended"

@@ -147,6 +147,29 @@ def test_cooldowns_apply_only_without_anticipation(severity: int, second: int, r
     assert (results[1][0].target, results[1][0].rule) == (second, rule)
 
 
+def test_cooldowns_count_from_the_latest_change_in_either_direction() -> None:
+    pol = policy(scale_out_cooldown_s=30.0, scale_in_cooldown_s=30.0)
+    script = [(10, tele(10, 3.3, active=1)), (40, tele(40, 0.3, active=5)), (50, tele(50, 3.3, active=1)),
+              (70, tele(70, 3.3, active=1))]
+    results = drive(ARCA, script, ArcaState(), pol)
+    assert [o.target for o, _ in results] == [5, 1, 1, 5]
+    assert [o.rule for o, _ in results] == ["reactive-out", "reactive-in", "cooldown", "reactive-out"]
+
+
+def test_a_new_incident_keeps_the_correction_of_the_round() -> None:
+    a, b = ("a", 3, 0.0), ("b", 1, 21.0)
+    script = [(0, ev(0, a)), (20, tele(20, 6.9, a)), (21, ev(21, a, b))]
+    results = drive(ARCA, script, ArcaState(anticipator=flat((3, 6), (1, 2))))
+    assert [o.target for o, _ in results] == [6, 10, 10]
+
+
+def test_incidents_detected_from_load_are_not_anticipated() -> None:
+    sit = situation(0, trigger="event", incidents=(("load-1", 3, 0.0),), detected_from_load=True)
+    (outcome, st), = drive(ARCA, [(0, sit)], ArcaState(anticipator=flat((3, 6))))
+    assert outcome.target == 1 and st.anticipations == ()
+    assert "detected from load alone" in outcome.reason
+
+
 # -- incidents end and expire, each on its own --------------------------------------------------------------
 
 def test_incident_ended_goes_back_to_the_default() -> None:
