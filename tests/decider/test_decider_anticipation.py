@@ -371,3 +371,36 @@ def test_the_tail_of_a_learned_curve_does_not_bring_servants_back() -> None:
     rises = [b > a for a, b in itertools.pairwise(targets) if a != b]
     assert rises == sorted(rises, reverse=True)  # up, up, ..., then only down
     assert max(targets) >= 7
+
+
+# -- small contracts the mutation run found untested ------------------------------------------------------
+
+def test_no_incident_needs_the_baseline() -> None:
+    model = flat((3, 6))
+    assert model.predict_one(0, 30.0) == pytest.approx(1.0, abs=0.3)
+
+
+def test_the_same_telemetry_is_not_learned_twice() -> None:
+    inc = ("q", 3, 0.0)
+    quiet = tele(20, 1.2, inc)
+    results = drive(ARCA, [(0, ev(0, inc)), (20, quiet), (21, quiet), (22, quiet)],
+                    ArcaState(anticipator=flat((3, 6))))
+    assert [len(o.learned) for o, _ in results] == [0, 1, 0, 0]
+    assert [o.rule for o, _ in results][2:] == ["anticipated", "anticipated"]
+
+
+@pytest.mark.parametrize(
+    ("active", "load", "discard", "expected"),
+    [(2, 1.0, 1.0, 40.0), (2, 0.5, 0.5, 2.0), (0, 0.0, 0.5, 1.0), (0, 0.0, 0.0, None)],
+    ids=["all-discarded-served-share-floored-at-5pc", "half-served", "no-servants-but-discards",
+         "no-servants-nothing-measured"],
+)
+def test_demand_without_the_analyzers_figure(active: int, load: float, discard: float,
+                                             expected: float | None) -> None:
+    from arca.messages import Situation
+    from decider.strategy import demand_servants
+
+    sit = Situation(event_time=at(0), system="emergency", servants_active=active, average_load=load,
+                    discard_ratio=discard)
+    got = demand_servants(sit)
+    assert got == (pytest.approx(expected) if expected is not None else None)
