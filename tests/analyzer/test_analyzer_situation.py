@@ -170,8 +170,8 @@ def test_incident_detected_from_load_when_no_detector_spoke() -> None:
             v.observe(obs(t, "cpu_util", load, s))
         v.close_round()
         sit = v.situation(at(t), "telemetry")
-        if t < 50:
-            assert not sit.detected_from_load, t
+        # detected at the second round of the jump (jump_rounds = 2), not before, not later
+        assert sit.detected_from_load is (t >= 50), t
     assert sit.detected_from_load and sit.incident_id is not None
     assert sit.incident_onset == at(40)
     assert sit.incident_severity == 0
@@ -179,6 +179,12 @@ def test_incident_detected_from_load_when_no_detector_spoke() -> None:
     v.announce(event(61, 2))
     sit = v.situation(at(62), "event")
     assert not sit.detected_from_load and sit.incident_id == "quake-1"
+    assert [i.incident_id for i in sit.incidents] == ["quake-1"]
+
+
+def test_active_incidents_come_oldest_first_whatever_the_announcement_order() -> None:
+    v = view_with(event(10, 1, "quake-2"), event(0, 4, "quake-1"), event(5, 2, "quake-3"))
+    assert [i.incident_id for i in v.active_incidents(at(12))] == ["quake-1", "quake-3", "quake-2"]
 
 
 # -- the service -------------------------------------------------------------------------------------
