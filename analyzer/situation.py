@@ -13,7 +13,9 @@ Everything is computed from event time (the time carried by each message), never
   estimate, CPU sum / share of requests served. A servant that came up in the middle of a window
   reports a partial CPU average, so the request rate is the better measure of demand;
 * incidents — announced by external events (severity, onset, elapsed), or detected from load alone
-  (a sustained jump of demand over its quiet baseline, flagged ``detected_from_load``).
+  (a sustained jump of demand over its quiet baseline, flagged ``detected_from_load``). The
+  situation carries *every* incident still active (``Situation.incidents``), each expiring on its
+  own ``incident_ttl_s`` after its onset; ``incident_*`` repeat the latest one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from arca.messages import Enforcement, ExternalEvent, Observation, Situation, TopologyChange
+from arca.messages import ActiveIncident, Enforcement, ExternalEvent, Observation, Situation, TopologyChange
 
 
 @dataclass(frozen=True)
@@ -195,12 +197,18 @@ class SystemView:
             self.capacity = sample if self.capacity is None else self.capacity + a * (sample - self.capacity)
         self.detect_from_load(self.load()[2], self.newest_load)
 
-    def active_incident(self, now: datetime) -> Incident | None:
-        """The incident that matters now: the latest one still alive (the most severe on ties)."""
+    def active_incidents(self, now: datetime) -> list[Incident]:
+        """Every incident still alive at ``now``, oldest onset first; each expires on its own
+        (``incident_ttl_s`` after its onset)."""
         ttl = timedelta(seconds=self.config.incident_ttl_s)
         for key in [k for k, v in self.incidents.items() if now - v.onset > ttl]:
             del self.incidents[key]
         alive = [v for v in self.incidents.values() if v.onset <= now]
+        return sorted(alive, key=lambda v: (v.onset, v.severity, v.incident_id))
+
+    def active_incident(self, now: datetime) -> Incident | None:
+        """The latest incident still alive (the most severe on ties): what ``incident_*`` repeat."""
+        alive = self.active_incidents(now)
         if not alive:
             return None
         return max(alive, key=lambda v: (v.onset, v.severity))
@@ -228,7 +236,8 @@ class SystemView:
         """The situation at ``now`` (event time)."""
         active, booting = self.servants()
         average, ratio, demand = self.load()
-        inc = self.active_incident(now)
+        alive = self.active_incidents(now)
+        inc = max(alive, key=lambda v: (v.onset, v.severity)) if alive else None
         kwargs = {"correlation_id": correlation_id} if correlation_id else {}
         return Situation(
             event_time=now, producer="analyzer", system=self.system, servants_active=active,
@@ -243,5 +252,8 @@ class SystemView:
             demand_servants=demand if self.newest_load is not None else None,
             load_time=self.newest_load,
             load_window_s=self.config.window_s if self.newest_load is not None else None,
+            incidents=tuple(ActiveIncident(incident_id=v.incident_id, severity=v.severity, onset=v.onset,
+                                           source=v.source, domain=v.domain,
+                                           detected_from_load=v.detected_from_load) for v in alive),
             **kwargs,
         )

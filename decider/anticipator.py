@@ -9,6 +9,15 @@ what the old one did.
 Section 7.4 of the draft: the prediction is the minimum servant amount (MSA), the floor the
 reactive part builds on. Beyond the draft, ``floor`` anticipates the provisioning lead time: the
 floor at ``elapsed`` is the largest MSA predicted over ``[elapsed, elapsed + lead]``.
+
+Severity is a feature, and burst sizes scale with it: where a severity has no sample (none within
+``SAMPLE_REACH_S`` of the elapsed time asked), it borrows the prediction of the nearest severity
+that has one there, extra servants (above the baseline) scaled by the ratio of the severities, so
+a decider that has seen one incident anticipates the first incident of every other severity, and
+the rest of a burst it has seen only the start of, instead of paying the full reactive price.
+Prior samples (``source="prior"``, seeded knowledge) yield to learned ones: a prior sample within
+``SAMPLE_REACH_S`` of a learned sample of its severity is ignored, so a model trained over the
+whole of every burst predicts what it predicted without the prior.
 """
 
 from __future__ import annotations
@@ -60,6 +69,11 @@ class AnticipatorConfig:
     """MSA when nothing happens: severity-0 anchors and the value far from any sample."""
 
 
+SAMPLE_REACH_S = 5.0
+"""Seconds around a sample where it informs its severity's curve: half a telemetry round. Beyond it
+a severity borrows from the nearest severity that has a sample there, and a prior sample this near
+a learned one of its severity is ignored."""
+
 SEVERITY_SCALE = 0.5
 """Kernel distance of one severity step."""
 
@@ -77,6 +91,8 @@ class Anticipator:
         self.samples: tuple[LearnedSample, ...] = tuple(samples)
         self._model: SVR | None = None
         self._fitted = False
+        self._known: frozenset[int] = frozenset()
+        self._coverage: dict[int, np.ndarray] = {}
         self.fit_seconds: float | None = None
 
     # -- learning ---------------------------------------------------------------------------------
@@ -119,7 +135,24 @@ class Anticipator:
         if not self.samples:
             return None
         started = time.perf_counter()
-        ordered = sorted(self.samples)  # the fit does not depend on the order samples came in
+        learned = [s for s in self.samples if s.source != "prior"]
+        reach: dict[int, list[float]] = {}
+        for s in learned:
+            reach.setdefault(s.severity, []).append(s.elapsed_s)
+        # a prior sample yields to what was learned near it (same severity, within SAMPLE_REACH_S)
+        priors = [s for s in self.samples if s.source == "prior"
+                  and not any(abs(e - s.elapsed_s) <= SAMPLE_REACH_S for e in reach.get(s.severity, ()))]
+        kept = [*learned, *priors]
+        self._known = frozenset(s.severity for s in kept)
+        self._coverage = {sev: np.array(sorted(s.elapsed_s for s in kept if s.severity == sev))
+                          for sev in self._known}
+        self._model = self._svr(kept)
+        self.fit_seconds = time.perf_counter() - started
+        MODEL_FIT_SECONDS.observe(self.fit_seconds)
+        return self._model
+
+    def _svr(self, samples: Sequence[LearnedSample]) -> SVR:
+        ordered = sorted(samples)  # the fit does not depend on the order samples came in
         sev = np.array([s.severity for s in ordered])
         ela = np.array([s.elapsed_s for s in ordered])
         y = np.array([float(s.amount) for s in ordered]) - self.config.baseline
@@ -130,9 +163,6 @@ class Anticipator:
         y = np.concatenate([y, np.zeros_like(span)])
         model = SVR(kernel="rbf", C=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma)
         model.fit(_features(sev, ela), y)
-        self._model = model
-        self.fit_seconds = time.perf_counter() - started
-        MODEL_FIT_SECONDS.observe(self.fit_seconds)
         return model
 
     def refit(self) -> float:
@@ -141,14 +171,53 @@ class Anticipator:
         return self.fit_seconds or 0.0
 
     def predict(self, severity: int, elapsed: Sequence[float] | np.ndarray) -> np.ndarray | None:
-        """Predicted MSA at each elapsed time (None when cold)."""
+        """Predicted MSA at each elapsed time (None when cold).
+
+        Where the severity has no sample within ``SAMPLE_REACH_S``, the nearest severity that has
+        one there lends its prediction, extra servants scaled by ``severity / lender`` (the mean of
+        the lenders when two are equally near).
+        """
         model = self._fit()
         if model is None:
             return None
         ela = np.asarray(elapsed, dtype=float)
+        out = self._raw(model, severity, ela)
+        if severity <= 0:
+            return out
+        todo = ~self._covered(severity, ela)
+        base = self.config.baseline
+        for dist in sorted({abs(k - severity) for k in self._known if k != severity}):
+            if not todo.any():
+                break
+            lent = np.zeros_like(ela)
+            count = np.zeros_like(ela)
+            for k in (k for k in self._known if abs(k - severity) == dist):
+                here = todo & self._covered(k, ela)
+                if here.any():
+                    lent[here] += (self._raw(model, k, ela[here]) - base) * (severity / k)
+                    count[here] += 1
+            got = count > 0
+            out[got] = base + lent[got] / count[got]
+            todo &= ~got
+        return out
+
+    def _covered(self, severity: int, ela: np.ndarray) -> np.ndarray:
+        """Which elapsed times have a sample of ``severity`` within ``SAMPLE_REACH_S``."""
+        known = self._coverage.get(severity)
+        if known is None or not len(known):
+            return np.zeros(ela.shape, dtype=bool)
+        covered: np.ndarray = np.abs(ela[:, None] - known[None, :]).min(axis=1) <= SAMPLE_REACH_S
+        return covered
+
+    def _raw(self, model: SVR, severity: int, ela: np.ndarray) -> np.ndarray:
         sev = np.full_like(ela, float(severity))
         out: np.ndarray = model.predict(_features(sev, ela)) + self.config.baseline
         return out
+
+    def known_severities(self) -> frozenset[int]:
+        """Severities the fitted model has samples of (others borrow from the nearest)."""
+        self._fit()
+        return self._known
 
     def predict_one(self, severity: int, elapsed_s: float) -> float | None:
         out = self.predict(severity, [elapsed_s])

@@ -22,12 +22,23 @@ Interpretation choices (each documented where it is made):
 * Learning happens after *every* correction while the event is anticipated (the issue's reading of
   7.4); the draft's ``anticipated_event = NONE`` after a Set would learn one point per incident.
 * Cool-downs apply to reactive corrections made while no event is anticipated.
+* Every incident the situation reports counts (``Situation.incidents``): each is anticipated and
+  expires on its own (``expiration_s`` after its onset, so a restarted decider does not anticipate
+  an old incident again), their floors combine (``combine``), and a correction is learned for each
+  one as its share of what the others do not explain (``attribute``).
+* The MSA is the floor of every decision while an incident is anticipated: a reactive correction
+  may go above it, never below (draft 7.4: the second sub-algorithm "uses the minimum amount
+  established by the other sub-algorithm as the basis"), and the correction is held, in either
+  direction, until the next telemetry round (a forgotten scale-in correction let the next tick put
+  the floor back, and the live loop flapped).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 
 from arca.messages import Situation
 from decider.anticipator import Anticipator, LearnedSample, to_amount
@@ -45,12 +56,31 @@ from decider.strategy import (
 
 @dataclass(frozen=True)
 class Anticipation:
-    """The anticipated event: which incident, its severity and onset, when anticipation began."""
+    """One anticipated event: which incident, its severity and onset, when anticipation began."""
 
     incident_id: str
     severity: int
     onset: datetime
     since: datetime
+    peak: float = 0.0
+    """Highest floor anticipated for this incident so far."""
+    last: float | None = None
+    """Floor anticipated for it at the previous iteration."""
+
+    def settle(self, floor: float) -> tuple[float, Anticipation]:
+        """This incident's floor now, unimodal: once it has fallen a whole servant below its peak it
+        never rises again (a burst rises and falls once; a later rise is the reactive part's job), so
+        the wiggles of the learned curve's tail do not create servants to delete seconds later."""
+        if self.last is not None and self.peak - self.last >= 1.0:
+            floor = min(floor, self.last)
+        return floor, replace(self, peak=max(self.peak, floor), last=floor)
+
+
+Combine = Literal["sum", "max"]
+COMBINE: Combine = "sum"
+"""How the floors of overlapping incidents combine (measured on overlapping timelines, decider/README.md):
+``sum`` = the largest floor plus the extra servants (above the default) of every other incident;
+``max`` = the largest floor."""
 
 
 @dataclass(frozen=True)
@@ -60,22 +90,41 @@ class ArcaState:
     anticipator: Anticipator = field(default_factory=Anticipator)
     current: int | None = None
     """current_resource_amount."""
-    anticipated: Anticipation | None = None
-    expired: tuple[str, int] | None = None
-    """(incident, severity) whose anticipation expired: not restarted by later situations."""
+    anticipations: tuple[Anticipation, ...] = ()
+    """Every incident anticipated now (each expires on its own)."""
+    expired: frozenset[tuple[str, int]] = frozenset()
+    """(incident, severity) whose anticipation expired: not restarted while they are still reported."""
     last_load_time: datetime | None = None
     correction: int | None = None
-    """Reactive amount above the anticipated floor, held until the next telemetry round."""
+    """Reactive amount (either direction) held until the next telemetry round; the MSA stays its floor."""
     last_scale_out: datetime | None = None
     last_scale_in: datetime | None = None
 
+    @property
+    def anticipated(self) -> Anticipation | None:
+        """The latest anticipated incident (None when none is)."""
+        return max(self.anticipations, key=lambda a: (a.onset, a.severity), default=None)
 
-def event_of(situation: Situation) -> tuple[str, int, datetime] | None:
-    """GetExternalEventInformation: the announced incident of the situation, if any."""
+
+def events_of(situation: Situation) -> list[tuple[str, int, datetime]]:
+    """GetExternalEventInformation: every announced incident of the situation (id, severity, onset).
+
+    Incidents detected from load alone carry no severity and are not anticipated. A situation
+    without ``incidents`` (an older producer) gives its single ``incident_*`` incident.
+    """
+    if situation.incidents:
+        return [(i.incident_id, i.severity, i.onset) for i in situation.incidents
+                if i.severity > 0 and not i.detected_from_load]
     if (situation.incident_id is None or situation.incident_severity <= 0
             or situation.incident_onset is None or situation.detected_from_load):
-        return None
-    return situation.incident_id, situation.incident_severity, situation.incident_onset
+        return []
+    return [(situation.incident_id, situation.incident_severity, situation.incident_onset)]
+
+
+def event_of(situation: Situation) -> tuple[str, int, datetime] | None:
+    """The latest announced incident of the situation, if any."""
+    events = events_of(situation)
+    return max(events, key=lambda e: (e[2], e[1])) if events else None
 
 
 def measured_elapsed(situation: Situation, onset: datetime) -> float:
@@ -85,11 +134,37 @@ def measured_elapsed(situation: Situation, onset: datetime) -> float:
     return seconds(load_time, onset) - window / 2.0
 
 
+def combine(values: Sequence[float], default: float, how: Combine = COMBINE) -> float:
+    """The floor of several incidents from their own floors (``values``, non-empty)."""
+    top = max(values)
+    if how == "max":
+        return top
+    rest = sorted(values)[:-1]
+    return top + sum(max(0.0, v - default) for v in rest)
+
+
+def attribute(needed: int, default: int, predicted: Sequence[float],
+              severities: Sequence[int]) -> list[float]:
+    """What each active incident needed, given that all of them together needed ``needed``.
+
+    Each incident keeps its predicted extra (above ``default``); the part nobody predicted (or the
+    excess predicted) is shared in proportion to the predicted extras, or to the severities when
+    nothing was predicted. With one incident this is ``needed`` itself; with several, no incident
+    learns the whole overlap burst as if it had caused it alone.
+    """
+    extras = [max(0.0, p - default) for p in predicted]
+    gap = (needed - default) - sum(extras)
+    weights = extras if sum(extras) > 0 else [float(s) for s in severities]
+    total = sum(weights)
+    return [default + e + gap * w / total for e, w in zip(extras, weights, strict=True)]
+
+
 class ArcaStrategy:
     """``arca`` (anticipation + reactive) or, with ``anticipation=False``, ``arca-reactive``."""
 
-    def __init__(self, anticipation: bool = True) -> None:
+    def __init__(self, anticipation: bool = True, combine: Combine | None = None) -> None:
         self.anticipation = anticipation
+        self.combine: Combine = combine or COMBINE
         self.name = "arca" if anticipation else "arca-reactive"
 
     def initial_state(self, policy: Policy, anticipator: Anticipator | None = None) -> ArcaState:
@@ -108,38 +183,48 @@ class ArcaStrategy:
         learned: list[LearnedSample] = []
         forgotten: list[LearnedSample] = []
 
-        # -- external event --------------------------------------------------------------------
-        event = event_of(situation) if learning else None
-        antic = st.anticipated
-        expired = st.expired
+        # -- external events: every reported incident counts ------------------------------------
+        events = events_of(situation) if learning else []
+        reported = {(ident, sev) for ident, sev, _ in events}
+        expired = {e for e in st.expired if e in reported}  # forget what is no longer reported
         correction = st.correction
-        if event is None and antic is not None:
-            reasons.append(f"incident {antic.incident_id} no longer reported")
-            antic, current, correction, rule = None, policy.default_servants, None, "incident-ended"
-        elif (event is not None and (antic is None or (antic.incident_id, antic.severity) != event[:2])
-              and expired != event[:2]):
-            antic = Anticipation(event[0], event[1], event[2], since=now)
-            correction = None
-            reasons.append(f"incident {event[0]} severity {event[1]} anticipated")
+        antics = [a for a in st.anticipations if (a.incident_id, a.severity) in reported]
+        for a in st.anticipations:
+            if (a.incident_id, a.severity) not in reported:
+                reasons.append(f"incident {a.incident_id} no longer reported")
+        known = {(a.incident_id, a.severity) for a in antics}
+        for ident, sev, onset in events:
+            if (ident, sev) not in known and (ident, sev) not in expired:
+                antics.append(Anticipation(ident, sev, onset, since=now))
+                reasons.append(f"incident {ident} severity {sev} anticipated")
+        if st.anticipations and not antics:
+            current, correction, rule = policy.default_servants, None, "incident-ended"
 
         if situation.detected_from_load and learning:
             reasons.append("incident detected from load alone (no detector, no severity): reactive only")
 
-        # -- expiration ------------------------------------------------------------------------
-        if antic is not None and seconds(now, antic.since) > policy.expiration_s:
-            reasons.append(f"anticipation of {antic.incident_id} expired after {policy.expiration_s:g}s; "
-                           f"back to the default {policy.default_servants}")
-            expired = (antic.incident_id, antic.severity)
-            antic, current, correction, rule = None, policy.default_servants, None, "expired"
+        # -- expiration (each incident on its own) -----------------------------------------------
+        alive = []
+        for a in antics:  # counted from the onset: a restarted decider does not re-anticipate old ones
+            if seconds(now, a.onset) > policy.expiration_s:
+                reasons.append(f"anticipation of {a.incident_id} expired after {policy.expiration_s:g}s")
+                expired.add((a.incident_id, a.severity))
+            else:
+                alive.append(a)
+        if antics and not alive:
+            reasons.append(f"back to the default {policy.default_servants}")
+            current, correction, rule = policy.default_servants, None, "expired"
+        antics = alive
 
         # -- Anticipator.Get + IsPolicyCompliant -------------------------------------------------
-        def anticipate() -> None:
-            nonlocal current, predicted, msa, clipped, rule
-            assert antic is not None
-            elapsed = seconds(now, antic.onset)
-            predicted = model.floor(antic.severity, elapsed, policy.lead_time_s)
-            if predicted is None:
-                return
+        anticipating = bool(antics) and model.trained
+        if anticipating:
+            floors = []
+            for k, a in enumerate(antics):
+                raw = model.floor(a.severity, seconds(now, a.onset), policy.lead_time_s)
+                floors.append(raw if raw is not None else float(policy.default_servants))
+                floors[k], antics[k] = a.settle(floors[k])
+            predicted = combine(floors, policy.default_servants, self.combine)
             amount = to_amount(predicted)
             if policy.compliant(amount):
                 msa, clipped = amount, False
@@ -148,9 +233,6 @@ class ArcaStrategy:
             current = max(msa, correction or 0)
             rule = "anticipated-clipped" if clipped else "anticipated"
 
-        if antic is not None and model.trained:
-            anticipate()
-
         # -- GetSystemState / IsAcceptable / GetResourceAmountForState / Anticipator.Set ---------------
         last_load_time = st.last_load_time
         last_out, last_in = st.last_scale_out, st.last_scale_in
@@ -158,23 +240,25 @@ class ArcaStrategy:
         if round_time is not None:
             last_load_time = round_time
             demand = demand_servants(situation)
-            # load measured before the incident tells nothing about it: never learned from, and it
-            # does not overrule a trained anticipation
-            before_onset = antic is not None and measured_elapsed(situation, antic.onset) < 0
-            anticipating = antic is not None and model.trained
-            if demand is not None and not (anticipating and before_onset):
+            # load measured before an incident tells nothing about it: never learned from, and load
+            # measured before every anticipated incident does not overrule a trained anticipation
+            live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]
+            if demand is not None and not (anticipating and not live):
                 needed = needed_for(demand, policy)
                 expected = current
+                at_load: list[float] = []
                 if anticipating:
-                    assert antic is not None
-                    at = model.predict_one(antic.severity, measured_elapsed(situation, antic.onset))
-                    expected = policy.clamp(to_amount(at if at is not None else current))
+                    for a in live:
+                        p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))
+                        at_load.append(p if p is not None else float(policy.default_servants))
+                    both = combine(at_load, policy.default_servants, self.combine)
+                    expected = policy.clamp(to_amount(both))
                 if is_acceptable(demand, expected, policy):
                     correction = None
-                    if anticipating:
-                        current = msa if msa is not None else current
+                    if anticipating and msa is not None:
+                        current = msa
                 else:
-                    cooling = antic is None and _cooling(needed, current, policy, now, last_out, last_in)
+                    cooling = not antics and _cooling(needed, current, policy, now, last_out, last_in)
                     if cooling:
                         rule = "cooldown"
                         reasons.append(f"needs {needed} (load {demand / max(current, 1):.2f}) but "
@@ -182,23 +266,35 @@ class ArcaStrategy:
                     else:
                         reasons.append(f"measured demand {demand:.2f} servant-equivalents needs {needed} "
                                        f"(had {expected})")
-                        rule = "reactive-out" if needed > expected else "reactive-in"
+                        out = needed > expected
+                        rule = "reactive-out" if out else "reactive-in"
                         current = needed
-                        correction = None
-                        if antic is not None and not before_onset:  # Anticipator.Set(event, amount)
-                            e_m = measured_elapsed(situation, antic.onset)
-                            sample = LearnedSample(antic.severity, round(e_m, 3), needed, learned_at=now,
-                                                   sample_id=f"{situation.system}-{situation.message_id}")
-                            # the new model is fitted lazily (the service refits it after publishing):
-                            # this decision is the correction itself, the next one uses the new floor
-                            before, (model, dropped) = model, model.with_sample(sample)
-                            if model is not before:  # not learned already (a redelivered situation)
-                                learned.append(sample)
-                            forgotten.extend(dropped)
-                            reasons.append(f"learned (severity {antic.severity}, {e_m:.1f}s) -> {needed}")
-                            correction = needed if needed > expected else None
-                            rule = "learned-out" if needed > expected else "learned-in"
-                        if rule.endswith("out"):
+                        if anticipating and msa is not None:
+                            # the MSA is the floor of every decision while an incident is anticipated
+                            correction = needed
+                            if needed < msa:
+                                current = msa
+                                reasons.append(f"held at the MSA {msa}")
+                        if live:  # Anticipator.Set(event, amount), each incident its own share
+                            shares = attribute(needed, policy.default_servants,
+                                               at_load or [float(policy.default_servants)] * len(live),
+                                               [a.severity for a in live])
+                            for k, (a, share) in enumerate(zip(live, shares, strict=True)):
+                                e_m = measured_elapsed(situation, a.onset)
+                                amount = policy.clamp(to_amount(share))
+                                sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")
+                                sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now,
+                                                       sample_id=sid)
+                                # the new model is fitted lazily (the service refits it after
+                                # publishing): this decision is the correction, the next uses the new floor
+                                before, (model, dropped) = model, model.with_sample(sample)
+                                if model is not before:  # not learned already (a redelivered situation)
+                                    learned.append(sample)
+                                forgotten.extend(dropped)
+                                reasons.append(f"learned (incident {a.incident_id}, severity {a.severity}, "
+                                               f"{e_m:.1f}s) -> {amount}")
+                            rule = "learned-out" if out else "learned-in"
+                        if out:
                             last_out = now
                         else:
                             last_in = now
@@ -206,10 +302,11 @@ class ArcaStrategy:
         target, note = bound(current, policy, situation)
         if note:
             reasons.append(note)
+        latest = max(antics, key=lambda a: (a.onset, a.severity), default=None)
         if not reasons:
-            reasons.append(_hold_reason(rule, target, antic, predicted))
-        new_state = replace(st, anticipator=model, current=current, anticipated=antic, expired=expired,
-                            last_load_time=last_load_time, correction=correction,
+            reasons.append(_hold_reason(rule, target, latest, predicted, len(antics)))
+        new_state = replace(st, anticipator=model, current=current, anticipations=tuple(antics),
+                            expired=frozenset(expired), last_load_time=last_load_time, correction=correction,
                             last_scale_out=last_out, last_scale_in=last_in)
         outcome = Outcome(
             target=target,
@@ -219,7 +316,7 @@ class ArcaStrategy:
             predicted_msa=predicted,
             clipped=clipped,
             learned_samples=len(model),
-            incident_id=antic.incident_id if antic else situation.incident_id,
+            incident_id=latest.incident_id if latest else situation.incident_id,
             learned=tuple(learned),
             forgotten=tuple(forgotten),
         )
@@ -243,8 +340,10 @@ def _cooling(needed: int, current: int, policy: Policy, now: datetime,
     return ""
 
 
-def _hold_reason(rule: str, target: int, antic: Anticipation | None, predicted: float | None) -> str:
+def _hold_reason(rule: str, target: int, antic: Anticipation | None, predicted: float | None,
+                 count: int = 1) -> str:
     if rule.startswith("anticipated") and antic is not None and predicted is not None:
-        return (f"incident {antic.incident_id} severity {antic.severity}: predicted MSA {predicted:.2f} "
-                f"-> {target}")
+        more = f" (+{count - 1} more incident{'s' if count > 2 else ''})" if count > 1 else ""
+        return (f"incident {antic.incident_id} severity {antic.severity}{more}: predicted MSA "
+                f"{predicted:.2f} -> {target}")
     return f"state acceptable with {target} servants"

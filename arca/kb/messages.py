@@ -48,16 +48,17 @@ def load_messages(kb: KnowledgeBase, cls: type[M], system: str | None = None,
     binds: dict[str, object] = {"g": graph_of(cls.kind), "t": IRI(ARCA_NS + cls.__name__)}
     if system is not None:
         binds["system"] = system
-    rows = kb.query(  # one request: the latest messages and all their triples
-        "SELECT ?m ?p ?o WHERE { "
+    rows = kb.query(  # one request: the latest messages, all their triples and their nested nodes'
+        "SELECT ?m ?s ?p ?o WHERE { "
         f"{{ SELECT ?m ?time WHERE {{ GRAPH $g {{ ?m a $t ; arca:eventTime ?time . {filt} }} }} "
         f"ORDER BY DESC(?time) LIMIT {int(limit)} }} "
-        "GRAPH $g { ?m ?p ?o } } ORDER BY DESC(?time) ?m",
+        "GRAPH $g { { ?m ?p ?o BIND(?m AS ?s) } UNION { ?m ?np ?s . ?s ?p ?o FILTER(isIRI(?s)) } } } "
+        "ORDER BY DESC(?time) ?m",
         **binds,
     )
     graphs: dict[str, list[ox.Triple]] = {}
     for row in rows:  # dicts keep insertion order: newest message first
-        subject = ox.NamedNode(row["m"])
+        subject = ox.NamedNode(row["s"])
         graphs.setdefault(row["m"], []).append(ox.Triple(subject, ox.NamedNode(row["p"]), _term(row["o"])))
     out: list[M] = []
     for graph in graphs.values():

@@ -3,6 +3,7 @@
 from arca.messages.codec import CONTENT_TYPE, MessageError, decode, encode
 from arca.messages.models import (
     MESSAGE_TYPES,
+    ActiveIncident,
     Alarm,
     Decision,
     Enforcement,
@@ -18,6 +19,7 @@ from arca.messages.models import (
 __all__ = [
     "CONTENT_TYPE",
     "MESSAGE_TYPES",
+    "ActiveIncident",
     "Alarm",
     "Decision",
     "Enforcement",

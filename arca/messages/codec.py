@@ -2,6 +2,10 @@
 
 A message is one node ``<urn:uuid:ID>`` typed ``arca:<Type>``; each non-``None`` field is one
 triple ``arca:<camelName>`` with a typed literal (xsd:string, integer, double, boolean, dateTime).
+A field holding a tuple of sub-models (``Situation.incidents``) is one object property
+(``arca:activeIncident``) per item, pointing to the node ``<urn:uuid:ID#<field>-K>`` of the
+sub-model's class (``arca:Incident``) with its own literal triples; items are kept in the model's
+canonical order, so the wire form is stable.
 Decoding is strict: anything that is not exactly such a graph raises ``MessageError`` whose text
 names the offending triple or property, so the bus can dead-letter it with a readable reason.
 """
@@ -15,7 +19,7 @@ from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
 import pyoxigraph as ox
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from arca.messages.models import MESSAGE_TYPES, Message
 from arca.namespace import ARCA_NS, RDF_TYPE, XSD_NS
@@ -58,14 +62,45 @@ def _scalar_type(annotation: Any) -> type:
     raise TypeError(f"unsupported field type {annotation}")
 
 
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The sub-model of a ``tuple[SubModel, ...]`` field (None for scalar fields)."""
+    if get_origin(annotation) is tuple:
+        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        if len(args) == 1 and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+            return args[0]
+    return None
+
+
+def nested_property(cls: type[BaseModel], name: str) -> str:
+    """Local name of the object property of a nested field (``json_schema_extra['rdf_property']``)."""
+    extra = cls.model_fields[name].json_schema_extra
+    prop = extra.get("rdf_property") if isinstance(extra, dict) else None
+    return str(prop) if prop else camel(name)
+
+
 @cache
-def _schema(cls: type[Message]) -> dict[str, tuple[str, type]]:
-    """predicate IRI -> (field name, scalar type) for a message class."""
+def _schema(cls: type[BaseModel]) -> dict[str, tuple[str, type]]:
+    """predicate IRI -> (field name, scalar type) for the literal fields of a model."""
     return {
         ARCA_NS + camel(name): (name, _scalar_type(field.annotation))
         for name, field in cls.model_fields.items()
-        if name != "message_id"
+        if name != "message_id" and nested_model(field.annotation) is None
     }
+
+
+@cache
+def _nested(cls: type[BaseModel]) -> dict[str, tuple[str, type[BaseModel]]]:
+    """predicate IRI -> (field name, sub-model) for the nested fields of a model."""
+    out: dict[str, tuple[str, type[BaseModel]]] = {}
+    for name, field in cls.model_fields.items():
+        sub = nested_model(field.annotation)
+        if sub is not None:
+            out[ARCA_NS + nested_property(cls, name)] = (name, sub)
+    return out
+
+
+def _rdf_class(cls: type[BaseModel]) -> str:
+    return str(getattr(cls, "rdf_class", cls.__name__))
 
 
 def _literal(value: Any, kind: type) -> ox.Literal:
@@ -87,11 +122,21 @@ def to_triples(message: Message) -> list[ox.Triple]:
     """The RDF graph of a message."""
     node = ox.NamedNode(_MESSAGE_PREFIX + message.message_id)
     triples = [ox.Triple(node, _RDF_TYPE, ox.NamedNode(ARCA_NS + type(message).__name__))]
-    for predicate, (name, kind) in _schema(type(message)).items():
-        value = getattr(message, name)
-        if value is not None:
-            triples.append(ox.Triple(node, ox.NamedNode(predicate), _literal(value, kind)))
+    _literals(node, message, triples)
+    for predicate, (name, sub) in _nested(type(message)).items():
+        for k, item in enumerate(getattr(message, name)):
+            child = ox.NamedNode(f"{node.value}#{name}-{k}")
+            triples.append(ox.Triple(node, ox.NamedNode(predicate), child))
+            triples.append(ox.Triple(child, _RDF_TYPE, ox.NamedNode(ARCA_NS + _rdf_class(sub))))
+            _literals(child, item, triples)
     return triples
+
+
+def _literals(node: ox.NamedNode, model: BaseModel, out: list[ox.Triple]) -> None:
+    for predicate, (name, kind) in _schema(type(model)).items():
+        value = getattr(model, name)
+        if value is not None:
+            out.append(ox.Triple(node, ox.NamedNode(predicate), _literal(value, kind)))
 
 
 def encode(message: Message) -> bytes:
@@ -125,6 +170,49 @@ def _python(lit: ox.Literal, kind: type, where: str) -> Any:
     return text
 
 
+def _where(pred: str) -> str:
+    return f"arca:{pred.removeprefix(ARCA_NS)}" if pred.startswith(ARCA_NS) else f"<{pred}>"
+
+
+def _literal_values(cls: type[BaseModel], stmts: list[ox.Triple | ox.Quad], label: str,
+                    values: dict[str, Any], skip: set[str]) -> None:
+    """Fill ``values`` from the literal triples of one node of model ``cls`` (``skip``: handled elsewhere)."""
+    schema = _schema(cls)
+    for t in stmts:
+        pred = t.predicate.value
+        if t.predicate == _RDF_TYPE or pred in skip:
+            continue
+        where = _where(pred)
+        if pred not in schema:
+            raise MessageError(f"{where} is not a property of {label}")
+        name, kind = schema[pred]
+        if name in values:
+            raise MessageError(f"{where} appears more than once")
+        if not isinstance(t.object, ox.Literal):
+            raise MessageError(f"{where}: expected a literal, got {t.object}")
+        values[name] = _python(t.object, kind, where)
+
+
+def _one_type(subject: Any, stmts: list[ox.Triple | ox.Quad]) -> str:
+    types_ = [t.object for t in stmts if t.predicate == _RDF_TYPE]
+    if len(types_) != 1 or not isinstance(types_[0], ox.NamedNode):
+        raise MessageError(f"{subject} needs exactly one rdf:type, found {len(types_)}")
+    return types_[0].value
+
+
+def _loc(cls: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """``arca:prop`` (or ``arca:activeIncident[K] arca:prop``) of a validation error location."""
+    if not loc:
+        return ""
+    name = str(loc[0])
+    if name in cls.model_fields and nested_model(cls.model_fields[name].annotation) is not None:
+        head = f"arca:{nested_property(cls, name)}"
+        if len(loc) >= 3:
+            return f"{head}[{loc[1]}] arca:{camel(str(loc[2]))}"
+        return head
+    return f"arca:{camel(name)}"
+
+
 def from_triples(triples: typing.Iterable[ox.Triple | ox.Quad]) -> Message:
     """Build the typed message from its RDF graph; strict (see module docstring)."""
     by_subject: dict[ox.NamedNode | ox.BlankNode, list[ox.Triple | ox.Quad]] = {}
@@ -134,39 +222,50 @@ def from_triples(triples: typing.Iterable[ox.Triple | ox.Quad]) -> Message:
         by_subject.setdefault(t.subject, []).append(t)
     if not by_subject:
         raise MessageError("empty graph: no message node")
-    if len(by_subject) > 1:
-        names = ", ".join(sorted(str(s) for s in by_subject))
-        raise MessageError(f"a message graph has exactly one subject, found {len(by_subject)}: {names}")
-    (subject, stmts), = by_subject.items()
+    roots = [s for s in by_subject if not (isinstance(s, ox.NamedNode) and "#" in s.value)]
+    if len(roots) != 1:
+        names = ", ".join(sorted(str(s) for s in roots or by_subject))
+        raise MessageError(f"a message graph has exactly one message node, found {len(roots)}: {names}")
+    subject = roots[0]
+    stmts = by_subject[subject]
     if not isinstance(subject, ox.NamedNode) or not subject.value.startswith(_MESSAGE_PREFIX):
         raise MessageError(f"message node {subject} is not a urn:uuid: IRI")
-    types_ = [t.object for t in stmts if t.predicate == _RDF_TYPE]
-    if len(types_) != 1 or not isinstance(types_[0], ox.NamedNode):
-        raise MessageError(f"{subject} needs exactly one rdf:type, found {len(types_)}")
-    type_iri = types_[0].value
+    type_iri = _one_type(subject, stmts)
     cls = MESSAGE_TYPES.get(type_iri.removeprefix(ARCA_NS)) if type_iri.startswith(ARCA_NS) else None
     if cls is None:
         raise MessageError(f"unknown message type <{type_iri}>")
-    schema = _schema(cls)
     values: dict[str, Any] = {"message_id": subject.value.removeprefix(_MESSAGE_PREFIX)}
-    for t in stmts:
-        if t.predicate == _RDF_TYPE:
-            continue
-        pred = t.predicate.value
-        where = f"arca:{pred.removeprefix(ARCA_NS)}" if pred.startswith(ARCA_NS) else f"<{pred}>"
-        if pred not in schema:
-            raise MessageError(f"{where} is not a property of arca:{cls.__name__}")
-        name, kind = schema[pred]
-        if name in values:
-            raise MessageError(f"{where} appears more than once")
-        if not isinstance(t.object, ox.Literal):
-            raise MessageError(f"{where}: expected a literal, got {t.object}")
-        values[name] = _python(t.object, kind, where)
+    nested = _nested(cls)
+    _literal_values(cls, stmts, f"arca:{cls.__name__}", values, set(nested))
+    used = {subject}
+    for pred, (name, sub) in nested.items():
+        where = _where(pred)
+        items = []
+        for t in stmts:
+            if t.predicate.value != pred:
+                continue
+            child = t.object
+            if not (isinstance(child, ox.NamedNode) and child.value.startswith(subject.value + "#")):
+                raise MessageError(f"{where}: expected a node <{subject.value}#...>, got {child}")
+            if child in used:
+                raise MessageError(f"{where}: node {child} appears more than once")
+            used.add(child)
+            child_stmts = by_subject.get(child, [])
+            want = ARCA_NS + _rdf_class(sub)
+            if not child_stmts or _one_type(child, child_stmts) != want:
+                raise MessageError(f"{where}: node {child} needs rdf:type arca:{_rdf_class(sub)}")
+            child_values: dict[str, Any] = {}
+            _literal_values(sub, child_stmts, f"arca:{_rdf_class(sub)} ({where})", child_values, set())
+            items.append(child_values)
+        values[name] = items
+    stray = [str(s) for s in by_subject if s not in used]
+    if stray:
+        raise MessageError(f"nodes not referenced by the message: {', '.join(sorted(stray))}")
     try:
         return cls.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"arca:{camel(str(e['loc'][0]))}: {e['msg']}" if e["loc"] else e["msg"]
+            f"{_loc(cls, tuple(e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
             for e in exc.errors()
         )
         raise MessageError(f"invalid arca:{cls.__name__}: {problems}") from exc

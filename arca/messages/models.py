@@ -127,8 +127,41 @@ class Alarm(Message):
     operation: str | None = None
 
 
+class ActiveIncident(BaseModel):
+    """One incident still active for a system (part of a ``Situation``, not a message of its own).
+
+    In RDF it is the node ``<urn:uuid:MSG#incident-K>`` of class ``arca:Incident`` that the situation
+    points to with ``arca:activeIncident``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    rdf_class: ClassVar[str] = "Incident"
+    incident_id: str = Field(min_length=1)
+    severity: int = Field(ge=0)
+    onset: datetime
+    source: str = Field(min_length=1)
+    domain: str | None = None
+    detected_from_load: bool = False
+
+    @field_validator("onset")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("onset must carry a timezone")
+        return v
+
+
+def _incident_order(inc: ActiveIncident) -> tuple[float, int, str]:
+    return inc.onset.timestamp(), inc.severity, inc.incident_id
+
+
 class Situation(Message):
-    """What the analyzer knows about one controlled system at ``event_time``."""
+    """What the analyzer knows about one controlled system at ``event_time``.
+
+    ``incidents`` holds every incident still active for the system (oldest onset first); the
+    ``incident_*`` fields repeat the latest of them (the one ``arca status`` shows).
+    """
 
     kind: ClassVar[str] = "situation"
     system: str = Field(min_length=1)
@@ -149,6 +182,18 @@ class Situation(Message):
     """End of the telemetry window the load figures were averaged over."""
     load_window_s: float | None = Field(default=None, ge=0.0)
     """Length of that window (the load is centred half a window before ``load_time``)."""
+    incidents: tuple[ActiveIncident, ...] = Field(
+        default=(), json_schema_extra={"rdf_property": "activeIncident"},
+        description="An incident still active for the system (every one counts, not only the latest).")
+
+    @field_validator("incidents")
+    @classmethod
+    def _canonical(cls, v: tuple[ActiveIncident, ...]) -> tuple[ActiveIncident, ...]:
+        ids = [i.incident_id for i in v]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"incident ids must be unique, repeated: {', '.join(dup)}")
+        return tuple(sorted(v, key=_incident_order))
 
 
 class Decision(Message):

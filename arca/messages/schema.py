@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any, Literal, get_args, get_origin
 
 import annotated_types as at
+from pydantic import BaseModel
 
-from arca.messages.codec import _scalar_type, camel
-from arca.messages.models import MESSAGE_TYPES, Message
+from arca.messages.codec import _rdf_class, _scalar_type, camel, nested_model, nested_property
+from arca.messages.models import MESSAGE_TYPES
 
 _XSD_LOCAL = {str: "string", int: "integer", float: "double", bool: "boolean", datetime: "dateTime"}
 ENVELOPE = ("correlation_id", "event_time", "producer")
@@ -44,6 +45,8 @@ _DOCS = {
     "action": "Enforcer action (scale_out, scale_in, heal, none...).",
     "outcome": "Result of an enforcement: succeeded, failed, skipped, in_progress.",
     "started_at": "When the enforcer began the action.",
+    "incident_id": "Id of an incident (the event id of the detector that announced it).",
+    "detected_from_load": "The incident was detected from a jump of load alone (no detector, no severity).",
     "finished_at": "When the enforcer verified the action's effect.",
 }
 
@@ -76,11 +79,34 @@ def _literal_values(annotation: Any) -> tuple[str, ...] | None:
     return None
 
 
-def field_specs(cls: type[Message]) -> list[FieldSpec]:
-    """The RDF view of every field of ``cls`` except ``message_id`` (which is the node IRI)."""
+@dataclass(frozen=True)
+class NestedSpec:
+    """A field holding sub-model nodes: object property, the sub-model and its RDF class."""
+
+    model: str
+    field: str
+    prop: str
+    sub: type[BaseModel]
+    rdf_class: str
+    description: str | None = None
+
+
+def nested_specs(cls: type[BaseModel]) -> list[NestedSpec]:
+    """The nested (object-property) fields of ``cls``."""
     out = []
     for name, info in cls.model_fields.items():
-        if name == "message_id":
+        sub = nested_model(info.annotation)
+        if sub is not None:
+            out.append(NestedSpec(cls.__name__, name, nested_property(cls, name), sub, _rdf_class(sub),
+                                  info.description))
+    return out
+
+
+def field_specs(cls: type[BaseModel]) -> list[FieldSpec]:
+    """The RDF view of every literal field of ``cls`` except ``message_id`` (which is the node IRI)."""
+    out = []
+    for name, info in cls.model_fields.items():
+        if name == "message_id" or nested_model(info.annotation) is not None:
             continue
         kw: dict[str, Any] = {}
         for meta in info.metadata:
@@ -95,15 +121,25 @@ def field_specs(cls: type[Message]) -> list[FieldSpec]:
             elif isinstance(meta, at.MinLen):
                 kw["min_length"] = meta.min_length
         out.append(FieldSpec(
-            model=cls.__name__, field=name, prop=camel(name),
+            model=_rdf_class(cls), field=name, prop=camel(name),
             xsd=_XSD_LOCAL[_scalar_type(info.annotation)], required=info.is_required(),
             allowed=_literal_values(info.annotation), description=info.description, **kw,
         ))
     return out
 
 
+def sub_models() -> list[type[BaseModel]]:
+    """Every sub-model nested in a message (e.g. ``ActiveIncident`` as ``arca:Incident``)."""
+    out: list[type[BaseModel]] = []
+    for cls in MESSAGE_TYPES.values():
+        for n in nested_specs(cls):
+            if n.sub not in out:
+                out.append(n.sub)
+    return out
+
+
 def all_specs() -> list[FieldSpec]:
-    return [s for cls in MESSAGE_TYPES.values() for s in field_specs(cls)]
+    return [s for cls in [*MESSAGE_TYPES.values(), *sub_models()] for s in field_specs(cls)]
 
 
 def _lit(value: float | int, xsd: str) -> str:
@@ -128,6 +164,16 @@ def ontology_turtle() -> str:
             f"    rdfs:comment {_q(doc + f' Routing key {cls.kind}.<subject>.')} .",
             "",
         ]
+    for cls in MESSAGE_TYPES.values():
+        for n in nested_specs(cls):
+            lines += [
+                f"arca:{n.prop} a owl:ObjectProperty ;",
+                f"    rdfs:label {_q(n.field)} ;",
+                f"    rdfs:comment {_q(n.description or n.field)} ;",
+                f"    rdfs:domain arca:{n.model} ;",
+                f"    rdfs:range arca:{n.rdf_class} .",
+                "",
+            ]
     props: dict[str, list[FieldSpec]] = {}
     for spec in all_specs():
         props.setdefault(spec.prop, []).append(spec)
@@ -175,16 +221,24 @@ SHAPES_HEADER = """\
 def shapes_turtle() -> str:
     """SHACL node shapes of every message class (the whole of ontology/shapes.ttl)."""
     lines = [SHAPES_HEADER]
-    for cls in MESSAGE_TYPES.values():
+    for cls in [*MESSAGE_TYPES.values(), *sub_models()]:
+        name = _rdf_class(cls)
+        if cls in MESSAGE_TYPES.values():
+            head = [f"    sh:targetClass arca:{name} ;", '    sh:pattern "^urn:uuid:[^#]+$" ;']
+        else:  # a nested node: checked through the property that points to it (sh:node)
+            head = ['    sh:pattern "^urn:uuid:[^#]+#." ;']
         lines += [
-            f"arca:{cls.__name__}Shape a sh:NodeShape ;",
-            f"    sh:targetClass arca:{cls.__name__} ;",
+            f"arca:{name}Shape a sh:NodeShape ;",
+            *head,
             "    sh:nodeKind sh:IRI ;",
-            '    sh:pattern "^urn:uuid:." ;',
             "    sh:closed true ;",
             "    sh:ignoredProperties ( rdf:type ) ;",
         ]
         props = []
+        for n in nested_specs(cls):
+            props.append("    sh:property [\n        " + " ;\n        ".join([
+                f"sh:path arca:{n.prop}", f"sh:class arca:{n.rdf_class}", f"sh:node arca:{n.rdf_class}Shape",
+            ]) + "\n    ]")
         for s in field_specs(cls):
             p = [f"sh:path arca:{s.prop}", f"sh:datatype xsd:{s.xsd}", "sh:maxCount 1"]
             if s.required:

@@ -140,6 +140,28 @@ def test_incidents(events: list[ExternalEvent], now: float,
     assert (sit.incident_id, sit.incident_severity, sit.incident_elapsed_s) == expected
 
 
+@pytest.mark.parametrize(
+    ("events", "now", "expected"),
+    [
+        ([event(0, 4), event(10, 1, "quake-2")], 15, [("quake-1", 4, 0.0), ("quake-2", 1, 10.0)]),
+        ([event(0, 1), event(10, 4, "quake-2")], 15, [("quake-1", 1, 0.0), ("quake-2", 4, 10.0)]),
+        ([event(0, 4), event(100, 1, "quake-2")], 130, [("quake-2", 1, 100.0)]),
+        ([event(0, 4), event(100, 1, "quake-2")], 221, []),
+        ([event(0, 4), event(10, 1, "quake-2"), event(12, 1, "quake-1", cancelled=True)], 15,
+         [("quake-2", 1, 10.0)]),
+        ([event(0, 4), event(30, 1, "quake-2")], 20, [("quake-1", 4, 0.0)]),
+    ],
+    ids=["milder-after-stronger", "stronger-after-milder", "each-expires-on-its-own", "all-expired",
+         "one-cancelled", "future-onset-not-yet"],
+)
+def test_every_active_incident_is_in_the_situation(events: list[ExternalEvent], now: float,
+                                                   expected: list[tuple[str, int, float]]) -> None:
+    sit = view_with(*events).situation(at(now), "event")
+    got = [(i.incident_id, i.severity, (i.onset - T0).total_seconds()) for i in sit.incidents]
+    assert got == expected
+    assert all(i.source == "seismo-1" for i in sit.incidents)
+
+
 def test_incident_detected_from_load_when_no_detector_spoke() -> None:
     v = view_with(topo(0, "a", "active"), topo(0, "b", "active"), topo(0, "c", "active"),
                   topo(0, "d", "active"))
@@ -148,8 +170,8 @@ def test_incident_detected_from_load_when_no_detector_spoke() -> None:
             v.observe(obs(t, "cpu_util", load, s))
         v.close_round()
         sit = v.situation(at(t), "telemetry")
-        if t < 50:
-            assert not sit.detected_from_load, t
+        # detected at the second round of the jump (jump_rounds = 2), not before, not later
+        assert sit.detected_from_load is (t >= 50), t
     assert sit.detected_from_load and sit.incident_id is not None
     assert sit.incident_onset == at(40)
     assert sit.incident_severity == 0
@@ -157,6 +179,12 @@ def test_incident_detected_from_load_when_no_detector_spoke() -> None:
     v.announce(event(61, 2))
     sit = v.situation(at(62), "event")
     assert not sit.detected_from_load and sit.incident_id == "quake-1"
+    assert [i.incident_id for i in sit.incidents] == ["quake-1"]
+
+
+def test_active_incidents_come_oldest_first_whatever_the_announcement_order() -> None:
+    v = view_with(event(10, 1, "quake-2"), event(0, 4, "quake-1"), event(5, 2, "quake-3"))
+    assert [i.incident_id for i in v.active_incidents(at(12))] == ["quake-1", "quake-3", "quake-2"]
 
 
 # -- the service -------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from arca.messages import Situation
+from arca.messages import ActiveIncident, Situation
 from decider.anticipator import Anticipator, LearnedSample
 from decider.policy import Policy
 
@@ -19,11 +19,24 @@ def at(seconds: float) -> datetime:
 def situation(t: float, *, demand: float | None = 0.2, active: int = 1, booting: int = 0,
               severity: int = 0, onset: float | None = None, incident: str = "inc-1",
               trigger: str = "telemetry", load: float | None = None, discard: float = 0.0,
-              detected_from_load: bool = False, system: str = "emergency") -> Situation:
-    """A situation at ``t`` s; telemetry ones carry a load window ending at ``t``."""
+              detected_from_load: bool = False, system: str = "emergency",
+              incidents: tuple[tuple[str, int, float], ...] | None = None) -> Situation:
+    """A situation at ``t`` s; telemetry ones carry a load window ending at ``t``.
+
+    ``incidents``: every active incident as (id, severity, onset s); without it, the single incident
+    of ``severity``/``onset``/``incident`` (if any).
+    """
     telemetry = trigger == "telemetry"
     avg = load if load is not None else (min(1.0, demand / active) if demand is not None and active else 0.0)
     has_incident = severity > 0 or detected_from_load
+    if incidents is None:
+        incidents = ((incident, severity, onset or 0.0),) if has_incident else ()
+    elif incidents:
+        incident, severity, onset = max(incidents, key=lambda i: (i[2], i[1]))
+        has_incident = True
+    active_incidents = tuple(ActiveIncident(incident_id=i, severity=sv, onset=at(o), source="seismo-1",
+                                            detected_from_load=detected_from_load)
+                             for i, sv, o in incidents)
     return Situation(
         event_time=at(t), system=system, servants_active=active, servants_booting=booting,
         average_load=avg, discard_ratio=discard,
@@ -32,7 +45,7 @@ def situation(t: float, *, demand: float | None = 0.2, active: int = 1, booting:
         incident_elapsed_s=(t - (onset or 0.0)) if has_incident else None,
         detected_from_load=detected_from_load, trigger=trigger,
         demand_servants=demand, load_time=at(t) if telemetry else None,
-        load_window_s=10.0 if telemetry else None,
+        load_window_s=10.0 if telemetry else None, incidents=active_incidents,
     )
 
 

@@ -118,18 +118,22 @@ def test_learning_needs_an_anticipated_event(strategy: ArcaStrategy, severity: i
     assert len(st.anticipator) == (1 if learns else 0)
 
 
-def test_over_anticipation_is_corrected_down_and_learned() -> None:
-    """The model predicted 8 at 15 s but the state needed 2: learn 2 there, decide the correction."""
+def test_over_anticipation_is_learned_but_the_decision_stays_on_the_msa() -> None:
+    """The model predicted 8 at 15 s but the state needed 2: learn 2 there; the decision holds the
+    MSA (8, the floor of every decision while the incident is anticipated, draft 7.4); the next
+    decisions' floor comes from the corrected model and is lower."""
     model = Anticipator([LearnedSample(3, float(e), 8, sample_id=f"s{e}") for e in range(0, 46, 2)])
     event = situation(0, trigger="event", severity=3, onset=0)
     quiet = situation(20, severity=3, onset=0, demand=1.2, active=8, load=0.15)
     _, (outcome, st) = run(ARCA, [(0, event), (20, quiet)], ArcaState(anticipator=model))
     assert outcome.rule == "learned-in"
-    assert outcome.target == 2
+    assert outcome.msa == 8 and outcome.target == 8
     assert outcome.learned[0].amount == 2
     before = model.predict_one(3, 15.0)
     after = st.anticipator.predict_one(3, 15.0)
     assert before is not None and after is not None and after < before
+    nxt, _ = ARCA.decide(situation(21, trigger="event", severity=3, onset=0), policy(), st, at(21))
+    assert nxt.target == nxt.msa >= 7  # the held scale-in correction (2) does not undercut the floor
 
 
 def test_right_anticipation_is_not_corrected_by_stale_telemetry() -> None:

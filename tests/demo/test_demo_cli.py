@@ -85,7 +85,8 @@ def test_reference_trained_arca_discards_less_than_every_reactive_baseline() -> 
         assert arca.discard_ratio < metrics[baseline].discard_ratio, baseline
     # the oracle is the optimum it is measured against, and it hardly discards
     assert metrics["oracle"].discard_ratio < 0.01
-    assert arca.cost_vs_oracle is not None and arca.cost_vs_oracle > 0.5
+    # the design's cost bar (servant-seconds <= 1.05 x the oracle's, measured in the same run)
+    assert arca.cost_vs_oracle is not None and arca.cost_vs_oracle <= 1.05
     # the learned anticipation provisions before the load: arca reacts faster than the baselines
     assert arca.mean_reaction_s is not None
     assert all(arca.mean_reaction_s < (metrics[b].mean_reaction_s or 1e9) for b in ("arca-reactive",

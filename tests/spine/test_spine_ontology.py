@@ -14,6 +14,7 @@ from rdflib.namespace import OWL, RDF, RDFS
 
 from arca.messages import (
     MESSAGE_TYPES,
+    ActiveIncident,
     Alarm,
     Decision,
     Enforcement,
@@ -40,7 +41,11 @@ SAMPLES: dict[str, Message] = {
     "TopologyChange": TopologyChange(event_time=T0, system="emergency", server_id="s1", state="active"),
     "Alarm": Alarm(event_time=T0, system="emergency", alarm_id="a1", metric="cpu", status="alarm"),
     "Situation": Situation(event_time=T0, system="emergency", servants_active=2, average_load=0.8,
-                           discard_ratio=0.1, incident_severity=3, incident_onset=T0),
+                           discard_ratio=0.1, incident_severity=3, incident_onset=T0,
+                           incidents=(ActiveIncident(incident_id="ev-1", severity=4, onset=T0,
+                                                     source="seismo-1", domain="building-3"),
+                                      ActiveIncident(incident_id="ev-2", severity=1,
+                                                     onset=T0 + timedelta(seconds=10), source="bigdata-1"))),
     "Decision": Decision(event_time=T0, system="emergency", strategy="arca", target_servants=6, msa=6,
                          reason="severity 3 at 10 s", rule="anticipate"),
     "Enforcement": Enforcement(event_time=T0, system="emergency", action="scale_out", driver="openstack",
@@ -125,6 +130,21 @@ def test_ontology_declares_the_domain_concepts() -> None:
 
 OBS = encode(SAMPLES["Observation"]).decode()
 NODE = OBS.split(" ", 1)[0]
+SIT = encode(SAMPLES["Situation"]).decode()
+SIT_NODE = SIT.split(" ", 1)[0]
+
+
+def test_active_incidents_are_incident_nodes_of_the_situation() -> None:
+    """Every active incident is an arca:Incident node the situation points to (arca:activeIncident)."""
+    g = rdflib.Graph().parse(data=SIT, format="nt")
+    node = rdflib.URIRef(SIT_NODE.strip("<>"))
+    children = sorted(g.objects(node, ARCA.activeIncident))
+    assert len(children) == 2
+    assert all((c, RDF.type, ARCA.Incident) in g for c in children)
+    assert {int(g.value(c, ARCA.severity)) for c in children} == {4, 1}
+    o = ontology()
+    assert (ARCA.activeIncident, RDF.type, OWL.ObjectProperty) in o
+    assert (ARCA.activeIncident, RDFS.range, ARCA.Incident) in o
 
 
 @pytest.mark.parametrize(
@@ -142,9 +162,15 @@ NODE = OBS.split(" ", 1)[0]
             '"2"^^<http://www.w3.org/2001/XMLSchema#integer>',
             '"-2"^^<http://www.w3.org/2001/XMLSchema#integer>'), "servantsActive"),
         (encode(SAMPLES["TopologyChange"]).decode().replace('"active"', '"exploded"'), "state"),
+        (SIT.replace('"4"^^<http://www.w3.org/2001/XMLSchema#integer>',
+                     '"-4"^^<http://www.w3.org/2001/XMLSchema#integer>'), "severity"),
+        ("\n".join(line for line in SIT.splitlines() if "#incidents-1> <" + ARCA_NS + "source>" not in line)
+         + "\n", "source"),
+        (SIT + f'{SIT_NODE[:-1]}#incidents-0> <{ARCA_NS}colour> "red" .\n', "colour"),
     ],
     ids=["missing-required", "wrong-datatype", "two-values", "unknown-property", "ratio-above-1",
-         "negative-count", "not-in-enum"],
+         "negative-count", "not-in-enum", "incident-negative-severity", "incident-missing-source",
+         "incident-unknown-property"],
 )
 def test_malformed_graph_fails_naming_the_property(graph: str, names: str) -> None:
     ok, report = conforms(graph)

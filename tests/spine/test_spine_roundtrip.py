@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic_core import PydanticUndefined
 
 from arca.messages import MESSAGE_TYPES, Message, decode, encode
-from arca.messages.schema import FieldSpec, field_specs
+from arca.messages.schema import FieldSpec, field_specs, nested_specs
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=40)  # no lone surrogates
 IDS = st.text(string.ascii_letters + string.digits + "-_.", min_size=1, max_size=36)  # IRI-safe ids
@@ -39,8 +39,7 @@ def _strategy(spec: FieldSpec) -> st.SearchStrategy[Any]:
     raise AssertionError(spec)
 
 
-def messages(cls: type[Message]) -> st.SearchStrategy[Message]:
-    fields: dict[str, st.SearchStrategy[Any]] = {"message_id": IDS}
+def _fields(cls: type[Any], fields: dict[str, st.SearchStrategy[Any]]) -> dict[str, st.SearchStrategy[Any]]:
     for spec in field_specs(cls):
         strat = _strategy(spec)
         if spec.field == "correlation_id":
@@ -52,6 +51,14 @@ def messages(cls: type[Message]) -> st.SearchStrategy[Message]:
             elif default is not PydanticUndefined:  # (fields with a default factory: just draw)
                 strat = st.one_of(strat, st.just(default))
         fields[spec.field] = strat
+    for n in nested_specs(cls):  # e.g. Situation.incidents: 0-3 sub-models with unique ids
+        sub = st.fixed_dictionaries(_fields(n.sub, {})).map(lambda kw, m=n.sub: m(**kw))
+        fields[n.field] = st.lists(sub, max_size=3, unique_by=lambda i: i.incident_id).map(tuple)
+    return fields
+
+
+def messages(cls: type[Message]) -> st.SearchStrategy[Message]:
+    fields = _fields(cls, {"message_id": IDS})
     return st.fixed_dictionaries(fields).map(lambda kw: cls(**kw))
 
 
@@ -69,7 +76,16 @@ def test_every_message_round_trips_losslessly(cls: type[Message], data: st.DataO
 def comparable(msg: Message) -> dict[str, Any]:
     """Field values, datetimes as their instant: zoneinfo datetimes in a fold or gap never compare
     equal across zones (PEP 495), although the codec keeps their instant (and offset when hh:mm)."""
-    return {k: (v.timestamp() if isinstance(v, datetime) else v) for k, v in msg.model_dump().items()}
+    def plain(v: Any) -> Any:
+        if isinstance(v, datetime):
+            return v.timestamp()
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return v
+
+    return {k: plain(v) for k, v in msg.model_dump().items()}
 
 
 def test_offsets_keep_their_value_and_odd_offsets_become_utc() -> None:
@@ -83,3 +99,57 @@ def test_offsets_keep_their_value_and_odd_offsets_become_utc() -> None:
     b = decode(encode(PolicyUpdated(event_time=lmt, system="s", policy="p")))
     assert a.event_time.isoformat() == "2026-01-01T12:00:00+05:30"
     assert b.event_time.isoformat() == "1890-01-01T11:42:30+00:00" and b.event_time == lmt
+
+
+def _situation_nt() -> tuple[str, str]:
+    from datetime import UTC
+
+    from arca.messages import ActiveIncident, Situation
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    sit = Situation(event_time=t0, system="e", servants_active=1, average_load=0.1,
+                    incidents=(ActiveIncident(incident_id="ev-1", severity=4, onset=t0, source="s"),))
+    text = encode(sit).decode()
+    return text, text.split(" ", 1)[0][1:-1]
+
+
+@pytest.mark.parametrize(
+    ("edit", "names"),
+    [
+        (lambda t, n: t + f'<{n}#stray> <https://w3id.org/arca/ns#severity> '
+                          '"1"^^<http://www.w3.org/2001/XMLSchema#integer> .\n',
+         "not referenced"),
+        (lambda t, n: t.replace(f"<{n}#incidents-0> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+                                "<https://w3id.org/arca/ns#Incident>", f"<{n}#incidents-0> "
+                                "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/arca/ns#Alarm>"),
+         "rdf:type arca:Incident"),
+        (lambda t, n: t.replace(f"<{n}> <https://w3id.org/arca/ns#activeIncident> <{n}#incidents-0>",
+                                f"<{n}> <https://w3id.org/arca/ns#activeIncident> <urn:other#x>"),
+         "arca:activeIncident"),
+        (lambda t, n: t.replace('"4"^^<http://www.w3.org/2001/XMLSchema#integer>',
+                                '"-4"^^<http://www.w3.org/2001/XMLSchema#integer>'),
+         r"arca:activeIncident\[0\] arca:severity"),
+        (lambda t, n: "\n".join(x for x in t.splitlines() if "#source>" not in x) + "\n",
+         r"arca:activeIncident\[0\] arca:source"),
+    ],
+    ids=["stray-node", "wrong-class", "foreign-node", "negative-severity", "missing-source"],
+)
+def test_bad_incident_nodes_are_refused_naming_them(edit: Any, names: str) -> None:
+    from arca.messages import MessageError
+
+    text, node = _situation_nt()
+    with pytest.raises(MessageError, match=names):
+        decode(edit(text, node))
+
+
+def test_duplicate_incident_ids_are_refused() -> None:
+    from datetime import UTC
+
+    from pydantic import ValidationError
+
+    from arca.messages import ActiveIncident, Situation
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    inc = ActiveIncident(incident_id="ev-1", severity=4, onset=t0, source="s")
+    with pytest.raises(ValidationError, match="repeated: ev-1"):
+        Situation(event_time=t0, system="e", servants_active=1, average_load=0.1, incidents=(inc, inc))

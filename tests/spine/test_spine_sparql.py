@@ -207,3 +207,22 @@ def test_latest_messages_load_newest_first_per_system(kb: KnowledgeBase) -> None
     assert [d.target_servants for d in load_messages(kb, Decision, limit=3)] == [5, 4, 3]
     assert load_messages(kb, Decision, "a", limit=10) == [stored[5], stored[3], stored[1]]
     assert load_messages(kb, Decision, "nobody") == []
+
+
+def test_situation_with_active_incidents_loads_back_whole(kb: KnowledgeBase) -> None:
+    """Nested incident nodes are stored and read back with their situation (two messages, one request)."""
+    from datetime import timedelta
+
+    from arca.kb.messages import load_messages, store_message
+    from arca.messages import ActiveIncident, Situation
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    sits = [Situation(event_time=t0 + timedelta(seconds=i), system="emergency", servants_active=2,
+                      average_load=0.5, incidents=tuple(
+                          ActiveIncident(incident_id=f"ev-{i}-{k}", severity=k + 1,
+                                         onset=t0 + timedelta(seconds=k), source="seismo")
+                          for k in range(i + 1))) for i in range(2)]
+    for s in sits:
+        store_message(kb, s)
+    kb.flush()
+    assert load_messages(kb, Situation, "emergency", limit=2) == [sits[1], sits[0]]

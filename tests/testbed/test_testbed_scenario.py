@@ -23,10 +23,10 @@ def test_severity_3_ten_seconds_after_needs_six_servants_at_the_high_threshold()
 
 
 @pytest.mark.parametrize("severity", [1, 2, 3, 4], ids=lambda s: f"severity-{s}")
-def test_msa_stays_below_ten_and_the_hard_maximum(severity: int) -> None:
+def test_msa_stays_below_ten_and_the_burst_needs_more_than_the_default(severity: int) -> None:
     needs = [servants_needed(severity, t / 4) for t in range(0, 60 * 4)]
-    assert max(needs) < 10
-    assert max(needs) <= 15
+    assert max(needs) < 10  # draft 7.4: the MSA stays below 10 (the hard maximum 15 is then implied)
+    assert max(needs) >= 1 + severity  # every severity's burst needs extra servants, more when stronger
 
 
 def test_higher_severities_need_more_at_their_peak() -> None:

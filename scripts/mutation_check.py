@@ -1,0 +1,105 @@
+# ruff: noqa: E501  (the mutant table: one mutant per line, exact source snippets)
+"""Targeted mutation run over the decider's loop, anticipator, strategy helpers and the analyzer's situation.
+
+Applies one hand-written mutant at a time (flipped comparisons, dropped branches, swapped clocks) to a
+COPY of the code, runs the given fast tests, and counts the survivors (issue 10). Usage::
+
+    git archive HEAD | tar -x -C /tmp/arca-mut
+    python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
+        tests/decider/test_decider_anticipation.py tests/analyzer/test_analyzer_situation.py
+
+``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+a killed run leaves the current mutant in place.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+MUTANTS = [
+ ("decider/loop.py", "current = max(msa, correction or 0)", "current = msa", "correction not held above the floor"),
+ ("decider/loop.py", "if needed < msa:", "if needed > msa:", "MSA floor comparison flipped"),
+ ("decider/loop.py", "                                current = msa\n", "                                pass\n", "correction below the MSA not raised to it"),
+ ("decider/loop.py", "                            correction = needed\n", "                            correction = needed if out else None\n", "scale-in correction forgotten (flap root cause)"),
+ ("decider/loop.py", "cooling = not antics and _cooling(", "cooling = bool(antics) or _cooling(", "cool-downs applied during anticipation"),
+ ("decider/loop.py", "cooling = not antics and _cooling(", "cooling = _cooling(", "cool-downs during anticipation (drop the guard)"),
+ ("decider/loop.py", 'current, correction, rule = policy.default_servants, None, "incident-ended"', 'correction, rule = None, "incident-ended"', "incident ended: not back to the default"),
+ ("decider/loop.py", "if seconds(now, a.onset) > policy.expiration_s:", "if seconds(now, a.onset) >= policy.expiration_s:", "expiration boundary"),
+ ("decider/loop.py", 'current, correction, rule = policy.default_servants, None, "expired"', 'correction, rule = None, "expired"', "expired: not back to the default"),
+ ("decider/loop.py", "                    if anticipating and msa is not None:\n                        current = msa\n", "                    if anticipating and msa is not None:\n                        pass\n", "no reset to the MSA when acceptable"),
+ ("decider/loop.py", "                    correction = None\n                    if anticipating and msa", "                    if anticipating and msa", "correction kept when acceptable"),
+ ("decider/loop.py", "expired = {e for e in st.expired if e in reported}", "expired = set(st.expired)", "expired set never pruned"),
+ ("decider/loop.py", "if (ident, sev) not in known and (ident, sev) not in expired:", "if (ident, sev) not in known:", "expired incident re-anticipated"),
+ ("decider/loop.py", "live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]", "live = list(antics)", "load before the onset learned"),
+ ("decider/loop.py", "return top + sum(max(0.0, v - default) for v in rest)", "return top + sum(v - default for v in rest)", "sum: negative extras subtract"),
+ ("decider/loop.py", '    if how == "max":\n        return top\n', "", "max combine behaves as sum"),
+ ("decider/loop.py", "weights = extras if sum(extras) > 0 else [float(s) for s in severities]", "weights = [1.0 for _ in severities]", "shares ignore predictions and severity"),
+ ("decider/loop.py", "out = needed > expected", "out = needed >= expected", "out/in direction boundary"),
+ ("decider/loop.py", "                        if out:\n                            last_out = now\n                        else:\n                            last_in = now", "                        if out:\n                            last_in = now\n                        else:\n                            last_out = now", "cool-down clocks swapped"),
+ ("decider/loop.py", "since = seconds(now, max(changes))", "since = seconds(now, min(changes))", "cool-down counts from the oldest change"),
+ ("decider/loop.py", "if needed > current and policy.scale_out_cooldown_s - since > 0:", "if needed >= current and policy.scale_out_cooldown_s - since > 0:", "scale-out cool-down boundary"),
+ ("decider/loop.py", "if i.severity > 0 and not i.detected_from_load]", "if i.severity > 0]", "load-detected incidents anticipated"),
+ ("decider/loop.py", "if st.anticipations and not antics:", "if not antics:", "incident-ended when there was none"),
+ ("decider/anticipator.py", "if len(same) > self.config.per_bucket:", "if len(same) >= self.config.per_bucket:", "per-bucket count off by one"),
+ ("decider/anticipator.py", "excess = set(map(id, same[: len(same) - self.config.per_bucket]))", "excess = set(map(id, same[self.config.per_bucket:]))", "decimation drops the newest"),
+ ("decider/anticipator.py", "            dropped.extend(kept[: len(kept) - self.config.max_samples])\n            kept = kept[len(kept) - self.config.max_samples:]", "            dropped.extend(kept[self.config.max_samples:])\n            kept = kept[:self.config.max_samples]", "cap drops the newest"),
+ ("decider/anticipator.py", "if len(kept) > self.config.max_samples:", "if len(kept) > self.config.max_samples + 1:", "cap off by one"),
+ ("decider/anticipator.py", "same = [s for s in kept if s.bucket == sample.bucket]", "same = [s for s in kept if s.severity == sample.severity]", "bucket ignores elapsed"),
+ ("decider/anticipator.py", "abs(e - s.elapsed_s) <= SAMPLE_REACH_S for e in reach.get(s.severity, ())", "False for e in reach.get(s.severity, ())", "priors never yield"),
+ ("decider/anticipator.py", "(severity / k)", "1.0", "borrowed curve not scaled"),
+ ("decider/anticipator.py", "todo = ~self._covered(severity, ela)", "todo = np.zeros(ela.shape, dtype=bool)", "never borrow"),
+ ("decider/anticipator.py", "return None if out is None else float(out.max())", "return None if out is None else float(out[0])", "floor ignores the lead time"),
+ ("decider/anticipator.py", "return math.floor(prediction + 0.5)", "return math.floor(prediction)", "amount rounded down"),
+ ("decider/anticipator.py", "y = np.concatenate([y, np.zeros_like(span)])", "y = np.concatenate([y, np.ones_like(span)])", "severity-0 anchors wrong"),
+ ("decider/strategy.py", "max(1, math.ceil(demand / policy.high_threshold - 1e-9))", "max(1, math.ceil(demand / policy.high_threshold))", "needed without tolerance"),
+ ("decider/strategy.py", "return policy.low_threshold <= load <= policy.high_threshold", "return policy.low_threshold < load <= policy.high_threshold", "acceptable band low boundary"),
+ ("decider/strategy.py", "if amount == needed_for(demand, policy):\n        return True\n", "", "exact amount not acceptable by itself"),
+ ("decider/strategy.py", "if last_load_time is not None and t <= last_load_time:", "if last_load_time is not None and t < last_load_time:", "same telemetry corrected twice"),
+ ("decider/strategy.py", "served = max(0.05, 1.0 - situation.discard_ratio)", "served = 1.0 - situation.discard_ratio + 1e-9", "served share unbounded"),
+ ("decider/strategy.py", 'if "scale-out" not in policy.allowed_actions and target > actual:', 'if "scale-out" not in policy.allowed_actions and target < actual:', "scale-out ban flipped"),
+ ("decider/strategy.py", "return None if situation.discard_ratio == 0 else 1.0", "return None", "no servants + discards: unknown demand"),
+ ("analyzer/situation.py", "for key in [k for k, v in self.incidents.items() if now - v.onset > ttl]:", "for key in [k for k, v in self.incidents.items() if now - v.onset > ttl * 2]:", "incidents live twice as long"),
+ ("analyzer/situation.py", "alive = [v for v in self.incidents.values() if v.onset <= now]", "alive = list(self.incidents.values())", "future incidents active"),
+ ("analyzer/situation.py", "                                           detected_from_load=v.detected_from_load) for v in alive),", "                                           detected_from_load=v.detected_from_load) for v in alive[-1:]),", "only the latest incident in the situation (the old bug)"),
+ ("analyzer/situation.py", "            self.incidents.pop(event.event_id, None)\n            return None", "            return None", "cancelled incident kept"),
+ ("analyzer/situation.py", "if (self.jump_rounds >= self.config.jump_rounds and not announced", "if (self.jump_rounds > self.config.jump_rounds and not announced", "load detection one round late"),
+ ("analyzer/situation.py", "return sorted(alive, key=lambda v: (v.onset, v.severity, v.incident_id))", "return alive", "incidents unordered"),
+ ("analyzer/situation.py", "del self.incidents[key]  # a detector spoke", "pass  # a detector spoke", "load-detected guess not superseded"),
+]
+
+ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}
+if ONLY:
+    MUTANTS = [m for m in MUTANTS if m[3] in ONLY]
+
+def run_tests(root: str, tests: list[str]) -> int:
+    r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                       cwd=root, env={**os.environ, "PYTHONPATH": root}, capture_output=True, text=True, timeout=600)
+    return r.returncode
+
+def main() -> None:
+    root, label = sys.argv[1], sys.argv[2]
+    tests = sys.argv[3:]
+    assert run_tests(root, tests) == 0, "tests fail without mutants"
+    survivors = []
+    for f, old, new, what in MUTANTS:
+        p = Path(root) / f
+        src = p.read_text()
+        n = src.count(old)
+        if n != 1:
+            print(f"SKIP ({n} matches): {f}: {what}", flush=True)
+            continue
+        p.write_text(src.replace(old, new))
+        try:
+            rc = run_tests(root, tests)
+        finally:
+            p.write_text(src)
+        status = "killed" if rc != 0 else "SURVIVED"
+        if rc == 0:
+            survivors.append((f, what))
+        print(f"{status}: {f}: {what}", flush=True)
+    print(f"{label}: {len(MUTANTS)} mutants, {len(survivors)} survived", flush=True)
+    print(json.dumps(survivors, indent=1))
+
+if __name__ == "__main__":
+    main()
