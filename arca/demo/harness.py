@@ -29,7 +29,7 @@ from typing import Any
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
 from arca.demo.metrics import RunMetrics, measure
-from arca.demo.oracle import OracleStrategy
+from arca.demo.oracle import OracleStrategy, clairvoyant_need, failure_spares, notified_need
 from arca.demo.plot import Series
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
 from arca.messages import Decision, Message
@@ -158,11 +158,8 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         detector_sink.collector = nova_sink.collector = collector
         analyzer = AnalyzerService(deps)
         custom = {}
-        if name == "oracle":
-            custom["static"] = OracleStrategy(_required_fn(tb.model), START, params.boot_delay_s)
-        elif name == "oracle-notified":
-            custom["static"] = OracleStrategy(_required_fn(tb.model), START, params.boot_delay_s,
-                                              known_at=_known_fn(tb.model, params.detector_delay_s))
+        if name in ("oracle", "oracle-notified"):
+            custom["static"] = oracle_strategy(name, tb.model, tb.detectors.delay_s)
         decider = DeciderService(deps, strategies=custom)
         enforcer = EnforcerService(deps, driver=OpenStackDriver(settings.enforcer, conn))
         services: list[Service] = [collector, analyzer, decider, enforcer]
@@ -205,13 +202,17 @@ def _haproxy_pollers(tb: Any, interval_s: float) -> list[Any]:
     return pollers
 
 
-def _required_fn(model: Any) -> Callable[[float], int]:
-    high = float(BASE_POLICY["highThreshold"])
-
-    def required(t_s: float) -> int:
-        return int(model.demand.required_servants(t_s, high, model.params.capacity_rps))
-
-    return required
+def oracle_strategy(name: str, model: Any, detector_delay_s: float) -> OracleStrategy:
+    """``oracle`` (clairvoyant, failure-aware) or ``oracle-notified`` for a testbed model's timeline."""
+    high, capacity = float(BASE_POLICY["highThreshold"]), model.params.capacity_rps
+    boot = model.params.boot_delay_s
+    if name == "oracle":
+        return OracleStrategy(clairvoyant_need(model.demand, high, capacity), START, boot,
+                              spares=failure_spares(model.timeline.failures, boot))
+    if name == "oracle-notified":
+        notes = model.timeline.notifications(detector_delay_s)
+        return OracleStrategy(notified_need(model.demand, notes, high, capacity), START, boot)
+    raise ValueError(f"no oracle named {name!r}")
 
 
 def _load_scales(kb: KnowledgeBase) -> None:
@@ -258,20 +259,10 @@ class _NovaSink:
             log.warning("nova notification refused: %s", exc)
 
 
-def _known_fn(model: Any, delay_s: float) -> Callable[[float, float], bool]:
-    """Whether the demand at ``t2`` is known at ``t``: quiet, or its incident already notified."""
-
-    def known(t: float, t2: float) -> bool:
-        inc = model.demand.active_incident(t2)
-        return inc is None or (t2 - inc[1]) + delay_s <= t + 1e-9
-
-    return known
-
-
 def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], detectors: Any) -> None:
     model = tb.model
     duration = float(model.timeline.duration_s)
-    notify = {inc.at_s + detectors.delay_s for inc in model.timeline.incidents}
+    notify = {n.at_s for n in model.timeline.notifications(detectors.delay_s)}
     stops = sorted({float(t) for t in range(0, int(duration) + 1)} | notify)
     next_tick = {svc.name: 0.0 for svc in services}
     for t in stops:
