@@ -3,9 +3,10 @@
 Each domain has a seismometer (source ``seismometer-<domain>``); optionally a big-data analyser
 (source ``bigdata-analyser``) reports severities directly. Detectors may be imperfect, as the
 timeline says (``Timeline.notifications``): a missed incident sends nothing, a false alarm sends an
-event with no burst behind it, a severity error reports another severity, a late one comes later. The notification is the RESTCONF JSON
-envelope of ``ietf-nmrg-nict-resource-anticipation:event`` (RFC 8040 §6.4, RFC 7951): ``sequence``
-is an int64 as a JSON string, ``payload`` is base64 of an RFC 7951 JSON instance of
+event with no burst behind it, a severity error reports another severity, a late one comes later.
+The notification is the RESTCONF JSON envelope of ``ietf-nmrg-nict-resource-anticipation:event``
+(RFC 8040 §6.4, RFC 7951): ``sequence`` is an int64 as a JSON string, ``payload`` is base64 of an
+RFC 7951 JSON instance of
 ``events/event-payloads`` with exactly one ``event-payloads-seismometer`` (``magnitude``) or
 ``event-payloads-bigdata`` (``severity``) entry (the collector's payload convention).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,7 +68,7 @@ def document(metrics: Mapping[str, RunMetrics], meta: Mapping[str, Any]) -> dict
 def timeline_facts(timeline: Any) -> dict[str, Any]:
     """What a timeline holds, for the JSON document: counts, overlaps and imperfect detectors."""
     incidents = list(timeline.incidents)
-    overlapping = sum(1 for a, b in zip(incidents, incidents[1:], strict=False) if b.at_s - a.at_s < 35)
+    overlapping = sum(1 for a, b in itertools.pairwise(incidents) if b.at_s - a.at_s < 35)
     return {
         "duration_s": timeline.duration_s,
         "incidents": len(incidents),

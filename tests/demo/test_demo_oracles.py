@@ -88,7 +88,8 @@ def test_on_an_overlapping_timeline_no_strategy_beats_the_notified_oracle_at_its
     assert floor.discard_ratio > 0.0  # the notification comes after the burst starts to rise
     for name, m in metrics.items():
         beats = m.discard_ratio < floor.discard_ratio and m.servant_seconds <= floor.servant_seconds
-        assert not beats, (name, m.discard_ratio, m.servant_seconds, floor.discard_ratio, floor.servant_seconds)
+        assert not beats, (name, m.discard_ratio, m.servant_seconds, floor.discard_ratio,
+                           floor.servant_seconds)
         assert oracle.discard_ratio <= m.discard_ratio, name
     assert oracle.discard_ratio < floor.discard_ratio
     assert floor.discard_ratio < metrics["arca-reactive"].discard_ratio

@@ -170,7 +170,8 @@ def _incident(at_s: float, severity: int, **detector: object) -> dict[str, objec
         ([_incident(10, 3, severity_error=-2)], [], [(10.5, 10, 1, 0)]),
         ([_incident(10, 1, severity_error=3)], [], [(10.5, 10, 4, 0)]),
         ([_incident(10, 3, delay_s=8), _incident(15, 2)], [], [(15.5, 15, 2, 1), (18.5, 10, 3, 0)]),
-        ([_incident(10, 3)], [{"at_s": 5, "severity": 4, "domain": "hq"}], [(5.5, 5, 4, None), (10.5, 10, 3, 0)]),
+        ([_incident(10, 3)], [{"at_s": 5, "severity": 4, "domain": "hq"}],
+         [(5.5, 5, 4, None), (10.5, 10, 3, 0)]),
     ],
     ids=["perfect", "missed", "reported-lower", "reported-higher", "late-overtaken", "false-alarm"],
 )
