@@ -122,8 +122,12 @@ class _Recorder:
 
 
 def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: Any = None,
-        surface_elapsed: list[float] | None = None) -> RunResult:
-    """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before."""
+        surface_elapsed: list[float] | None = None,
+        policy_overrides: Mapping[str, Any] | None = None) -> RunResult:
+    """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before.
+
+    ``policy_overrides``: policy properties on top of the strategy's (e.g. ``{"minServants": 3}``).
+    """
     from analyzer.service import AnalyzerService
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
     from collector.service import CollectorService
@@ -135,7 +139,8 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
     params = params or ModelParams(require_pool_membership=True)
     kb = kb if kb is not None else EmbeddedKnowledgeBase()
     # the admin sets the provisioning lead time to the infrastructure's boot delay
-    apply_policy(kb, name, overrides={"leadTimeSeconds": float(params.boot_delay_s)})
+    apply_policy(kb, name, overrides={"leadTimeSeconds": float(params.boot_delay_s),
+                                      **(policy_overrides or {})})
     clock = SimClock(START)
     detector_sink, nova_sink = _IngestSink(), _NovaSink()
     tb = Testbed(timeline, params, clock=clock, detector_sink=detector_sink,

@@ -93,3 +93,31 @@ def test_on_an_overlapping_timeline_no_strategy_beats_the_notified_oracle_at_its
         assert oracle.discard_ratio <= m.discard_ratio, name
     assert oracle.discard_ratio < floor.discard_ratio
     assert floor.discard_ratio < metrics["arca-reactive"].discard_ratio
+
+
+def test_json_document_compares_every_strategy_with_the_notified_floor() -> None:
+    from arca.demo.metrics import RunMetrics
+    from arca.demo.report import document, timeline_facts
+
+    def m(discard: float, servant_s: float) -> RunMetrics:
+        return RunMetrics(requests_total=1000.0, requests_discarded=discard * 1000, discard_ratio=discard,
+                          servant_seconds=servant_s, peak_servants=9)
+
+    doc = document(with_cost({"oracle": m(0.0, 100.0), "oracle-notified": m(0.08, 95.0),
+                              "arca": m(0.1, 110.0)}), {"timeline_facts": timeline_facts(OVERLAP)})
+    arca = doc["strategies"]["arca"]
+    assert (arca["discard_pct"], arca["discard_vs_notified"], arca["cost_vs_oracle"]) == (10.0, 1.25, 1.1)
+    assert arca["discard_pts_over_notified"] == pytest.approx(2.0)
+    assert doc["strategies"]["oracle"]["discard_vs_notified"] == 0.0
+    assert doc["timeline_facts"] == {"duration_s": 200, "incidents": 3, "overlapping_pairs": 1, "failures": 3,
+                                     "false_alarms": 1, "missed": 1, "severity_errors": 0, "late": 0}
+
+
+def test_the_suite_plays_every_shipped_overlap_and_detector_timeline() -> None:
+    from arca.demo.suite import shipped
+
+    names = shipped()
+    assert names[0] == "reference"
+    assert sum(n.startswith("overlap-") for n in names) >= 4
+    assert {"detectors-false-alarms", "detectors-missed", "detectors-severity-errors",
+            "detectors-late"} <= set(names)
