@@ -121,3 +121,21 @@ def test_the_suite_plays_every_shipped_overlap_and_detector_timeline() -> None:
     assert sum(n.startswith("overlap-") for n in names) >= 4
     assert {"detectors-false-alarms", "detectors-missed", "detectors-severity-errors",
             "detectors-late"} <= set(names)
+
+
+@pytest.mark.parametrize("name", ["overlap-milder-after", "overlap-stronger-after", "overlap-same-domain",
+                                  "overlap-chain"])
+def test_on_shipped_overlaps_the_notified_oracle_covers_every_notified_incident(name: str) -> None:
+    from testbed.timeline import load_timeline
+
+    tl = load_timeline(name)
+    demand = Demand(tl)
+    notes = tl.notifications(0.5)
+    need, full = notified_need(demand, notes, HIGH, CAPACITY), clairvoyant_need(demand, HIGH, CAPACITY)
+    assert any(b.at_s - a.at_s < 35 for a, b in zip(tl.incidents, tl.incidents[1:], strict=False))
+    for t in range(int(tl.duration_s)):
+        known = [n.incident for n in notes if n.at_s <= t and n.incident is not None]
+        each = max((demand.required_servants(t, HIGH, CAPACITY, only={i}) for i in known), default=1)
+        assert each <= need(t, t) <= full(t, t), t
+        if all(i in known for i, inc in enumerate(tl.incidents) if inc.at_s <= t):
+            assert need(t, t) == full(t, t), t
