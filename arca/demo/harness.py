@@ -28,7 +28,7 @@ from typing import Any
 
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
-from arca.demo.metrics import RunMetrics, measure
+from arca.demo.metrics import RunMetrics, incident_discards, measure
 from arca.demo.oracle import OracleStrategy, clairvoyant_need, failure_spares, notified_need
 from arca.demo.plot import Series
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
@@ -173,7 +173,9 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         recorder = _Recorder()
         bus.subscribe("demo.recorder", ["decision.#", "enforcement.#"], recorder)
         _play(tb, clock, bus, services, tb.detectors)
-        metrics = measure(tb.model.records, [i.at_s for i in timeline.incidents])
+        onsets = [i.at_s for i in timeline.incidents]
+        metrics = measure(tb.model.records, onsets)
+        metrics.extra["discard_by_incident"] = incident_discards(tb.model.records, onsets)
         surface = None
         if surface_elapsed is not None:
             surface = _surface(decider, surface_elapsed)

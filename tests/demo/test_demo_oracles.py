@@ -139,3 +139,20 @@ def test_on_shipped_overlaps_the_notified_oracle_covers_every_notified_incident(
         assert each <= need(t, t) <= full(t, t), t
         if all(i in known for i, inc in enumerate(tl.incidents) if inc.at_s <= t):
             assert need(t, t) == full(t, t), t
+
+
+@pytest.mark.parametrize(
+    ("onsets", "expected"),
+    [([10.0], [1000 / 4500]), ([10.0, 20.0], [0.5, 500 / 4500]), ([10.0, 40.0], [1000 / 3000, 0.0]),
+     ([], [])],
+    ids=["one", "cut-by-the-next", "quiet-second", "none"],
+)
+def test_incident_discards_count_each_incidents_window(onsets: list[float], expected: list[float]) -> None:
+    from types import SimpleNamespace
+
+    from arca.demo.metrics import incident_discards
+
+    # 100 req/s throughout; half discarded in [10, 30), nothing after
+    records = [SimpleNamespace(t=float(t), dt=1.0, demand={"b": 100.0},
+                               discarded={"b": 50.0 if 10 <= t < 30 else 0.0}) for t in range(100)]
+    assert incident_discards(records, onsets, window_s=45.0) == pytest.approx(expected, abs=1e-3)
