@@ -102,6 +102,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(
         f"ok: {len(tl.incidents)} incidents, {len(tl.failures)} failures, {tl.duration_s:g} s, seed {tl.seed}"
     )
+    if tl.imperfect:
+        det = [i.detector for i in tl.incidents]
+        print(f"imperfect detectors: {len(tl.false_alarms)} false alarms, "
+              f"{sum(d.missed for d in det)} missed, "
+              f"{sum(1 for d in det if d.severity_error)} severity errors, "
+              f"{sum(1 for d in det if d.delay_s > 0)} late")
     return 0
 
 

@@ -10,6 +10,7 @@ client rates, capped at the 4 req/s a client can send.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 import numpy as np
 
@@ -42,31 +43,39 @@ class Demand:
             return 1.0
         return float(self._noise[BUILDINGS.index(building), k])
 
-    def client_rate(self, t: float) -> float:
-        """Mean rate of one client at ``t`` (every incident so far, capped at 4 req/s)."""
+    def client_rate(self, t: float, only: Collection[int] | None = None) -> float:
+        """Mean rate of one client at ``t`` (every incident so far, capped at 4 req/s).
+
+        ``only``: indices (in ``timeline.incidents``) of the incidents to count; ``None``: all of them.
+        """
         rate = BASE_CLIENT_RATE
-        for inc in self.timeline.incidents:
+        for i, inc in enumerate(self.timeline.incidents):
             if inc.at_s > t:
                 break
-            rate += client_rate(inc.severity, t - inc.at_s) - BASE_CLIENT_RATE
+            if only is None or i in only:
+                rate += client_rate(inc.severity, t - inc.at_s) - BASE_CLIENT_RATE
         return min(rate, MAX_CLIENT_RATE)
 
-    def at(self, t: float) -> dict[str, float]:
-        """Offered requests per second at each building's load balancer at ``t``."""
-        base = self.client_rate(t) * CLIENTS_PER_BUILDING
+    def at(self, t: float, only: Collection[int] | None = None) -> dict[str, float]:
+        """Offered requests per second at each building's load balancer at ``t`` (``only``: as above)."""
+        base = self.client_rate(t, only) * CLIENTS_PER_BUILDING
         return {b: base * self.noise(b, t) for b in BUILDINGS}
 
-    def total(self, t: float) -> float:
-        return sum(self.at(t).values())
+    def total(self, t: float, only: Collection[int] | None = None) -> float:
+        return sum(self.at(t, only).values())
 
     def required_servants(
         self,
         t: float,
         high_threshold: float = DEFAULT_HIGH_THRESHOLD,
         capacity_rps: float = SERVANT_CAPACITY_RPS,
+        only: Collection[int] | None = None,
     ) -> int:
-        """Servants the actual (noisy) demand at ``t`` needs at ``high_threshold`` (the oracle)."""
-        return servants_for(self.total(t), high_threshold, capacity_rps)
+        """Servants the actual (noisy) demand at ``t`` needs at ``high_threshold`` (the oracle).
+
+        ``only``: count only these incidents' extra demand (the quiet demand and its noise always).
+        """
+        return servants_for(self.total(t, only), high_threshold, capacity_rps)
 
     def active_incident(self, t: float) -> tuple[int, float] | None:
         """(severity, elapsed) of the latest incident at or before ``t``, if any."""

@@ -1,9 +1,12 @@
 """Emulated detectors: on each incident, after the notification delay, a YANG event notification.
 
 Each domain has a seismometer (source ``seismometer-<domain>``); optionally a big-data analyser
-(source ``bigdata-analyser``) reports severities directly. The notification is the RESTCONF JSON
-envelope of ``ietf-nmrg-nict-resource-anticipation:event`` (RFC 8040 §6.4, RFC 7951): ``sequence``
-is an int64 as a JSON string, ``payload`` is base64 of an RFC 7951 JSON instance of
+(source ``bigdata-analyser``) reports severities directly. Detectors may be imperfect, as the
+timeline says (``Timeline.notifications``): a missed incident sends nothing, a false alarm sends an
+event with no burst behind it, a severity error reports another severity, a late one comes later.
+The notification is the RESTCONF JSON envelope of ``ietf-nmrg-nict-resource-anticipation:event``
+(RFC 8040 §6.4, RFC 7951): ``sequence`` is an int64 as a JSON string, ``payload`` is base64 of an
+RFC 7951 JSON instance of
 ``events/event-payloads`` with exactly one ``event-payloads-seismometer`` (``magnitude``) or
 ``event-payloads-bigdata`` (``severity``) entry (the collector's payload convention).
 
@@ -21,7 +24,7 @@ from typing import Any
 
 from testbed.model import TestbedEvent, TestbedModel
 from testbed.sinks import Sink
-from testbed.timeline import Incident
+from testbed.timeline import Incident, Notification
 
 MODULE = "ietf-nmrg-nict-resource-anticipation"
 MAGNITUDES = {1: 4, 2: 6, 3: 7, 4: 8}
@@ -32,20 +35,21 @@ def rfc3339(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def payload_instance(kind: str, plid: str, incident: Incident) -> dict[str, Any]:
-    """The RFC 7951 instance of ``events/event-payloads`` with one entry."""
+def payload_instance(kind: str, plid: str, incident: Incident | Notification) -> dict[str, Any]:
+    """The RFC 7951 instance of ``events/event-payloads`` with one entry (the *reported* severity)."""
+    severity = incident.reported_severity if isinstance(incident, Incident) else incident.severity
     if kind == "seismometer":
         entry: dict[str, Any] = {
             "plid": plid,
             "location": incident.domain,
-            "magnitude": MAGNITUDES[incident.severity],
+            "magnitude": MAGNITUDES[severity],
         }
         lst = "event-payloads-seismometer"
     else:
         entry = {
             "plid": plid,
-            "description": f"incident of severity {incident.severity} near {incident.domain}",
-            "severity": incident.severity,
+            "description": f"incident of severity {severity} near {incident.domain}",
+            "severity": severity,
         }
         lst = "event-payloads-bigdata"
     return {f"{MODULE}:events": {"event-payloads": {lst: [entry]}}}
@@ -55,7 +59,7 @@ def notification(
     kind: str,
     source: str,
     sequence: int,
-    incident: Incident,
+    incident: Incident | Notification,
     happened: datetime,
     sent: datetime,
     context: str = "emergency",
@@ -98,8 +102,8 @@ class Detectors:
         self.sequences: dict[str, int] = {}
         self.sent: list[dict[str, Any]] = []
         model.subscribe(self._on_event)
-        for inc in model.timeline.incidents:
-            model.schedule(inc.at_s + self.delay_s, functools.partial(self._notify, inc))
+        for note in model.timeline.notifications(self.delay_s):
+            model.schedule(note.at_s, functools.partial(self._notify, note))
 
     def _on_event(self, ev: TestbedEvent) -> None:
         if ev.kind == "detector.event" and ev.data.get("emitter") is self:  # not another instance's
@@ -110,14 +114,14 @@ class Detectors:
                 "application/yang-data+json",
             )
 
-    def _notify(self, inc: Incident) -> None:
+    def _notify(self, note: Notification) -> None:
         kinds = ("seismometer", "bigdata") if self.kind == "both" else (self.kind,)
         for kind in kinds:
-            source = f"seismometer-{inc.domain}" if kind == "seismometer" else "bigdata-analyser"
+            source = f"seismometer-{note.domain}" if kind == "seismometer" else "bigdata-analyser"
             seq = self.sequences[source] = self.sequences.get(source, 0) + 1
-            sent = self.model.time_of(inc.at_s + self.delay_s)
+            sent = self.model.time_of(note.at_s)
             doc = notification(
-                kind, source, seq, inc, self.model.time_of(inc.at_s), sent, self.model.params.system
+                kind, source, seq, note, self.model.time_of(note.onset_s), sent, self.model.params.system
             )
             self.sent.append(doc)
             self.model.emit("detector.event", notification=doc, source=source, emitter=self)

@@ -56,7 +56,7 @@ def _load(path: str | None, default: str, seed: int | None) -> Any:
 def cmd_demo(args: argparse.Namespace) -> int:
     from arca.demo.metrics import with_cost
     from arca.demo.plot import plot
-    from arca.demo.report import document, table, write_json
+    from arca.demo.report import document, table, timeline_facts, write_json
     from arca.demo.runner import model_params, run_all
 
     logging.basicConfig(level=logging.ERROR)
@@ -76,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"total wall time {time.perf_counter() - t0:.1f}s")
     meta = {"timeline": args.timeline or "reference", "training": None if args.no_training else
             (args.training or "training"), "seed": reference.seed,
-            "boot_delay_s": params.boot_delay_s,
+            "boot_delay_s": params.boot_delay_s, "timeline_facts": timeline_facts(reference),
             "enforcement": {n: r.enforcement_outcomes for n, r in results.items()}}
     if args.json_file:
         write_json(args.json_file, document(metrics, meta))

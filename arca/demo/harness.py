@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
-from arca.demo.metrics import RunMetrics, measure
-from arca.demo.oracle import OracleStrategy
+from arca.demo.metrics import RunMetrics, incident_discards, measure
+from arca.demo.oracle import OracleStrategy, clairvoyant_need, failure_spares, notified_need
 from arca.demo.plot import Series
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
 from arca.messages import Decision, Message
@@ -122,8 +122,12 @@ class _Recorder:
 
 
 def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: Any = None,
-        surface_elapsed: list[float] | None = None) -> RunResult:
-    """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before."""
+        surface_elapsed: list[float] | None = None,
+        policy_overrides: Mapping[str, Any] | None = None) -> RunResult:
+    """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before.
+
+    ``policy_overrides``: policy properties on top of the strategy's (e.g. ``{"minServants": 3}``).
+    """
     from analyzer.service import AnalyzerService
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
     from collector.service import CollectorService
@@ -135,7 +139,8 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
     params = params or ModelParams(require_pool_membership=True)
     kb = kb if kb is not None else EmbeddedKnowledgeBase()
     # the admin sets the provisioning lead time to the infrastructure's boot delay
-    apply_policy(kb, name, overrides={"leadTimeSeconds": float(params.boot_delay_s)})
+    apply_policy(kb, name, overrides={"leadTimeSeconds": float(params.boot_delay_s),
+                                      **(policy_overrides or {})})
     clock = SimClock(START)
     detector_sink, nova_sink = _IngestSink(), _NovaSink()
     tb = Testbed(timeline, params, clock=clock, detector_sink=detector_sink,
@@ -158,11 +163,8 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         detector_sink.collector = nova_sink.collector = collector
         analyzer = AnalyzerService(deps)
         custom = {}
-        if name == "oracle":
-            custom["static"] = OracleStrategy(_required_fn(tb.model), START, params.boot_delay_s)
-        elif name == "oracle-notified":
-            custom["static"] = OracleStrategy(_required_fn(tb.model), START, params.boot_delay_s,
-                                              known_at=_known_fn(tb.model, params.detector_delay_s))
+        if name in ("oracle", "oracle-notified"):
+            custom["static"] = oracle_strategy(name, tb.model, tb.detectors.delay_s)
         decider = DeciderService(deps, strategies=custom)
         enforcer = EnforcerService(deps, driver=OpenStackDriver(settings.enforcer, conn))
         services: list[Service] = [collector, analyzer, decider, enforcer]
@@ -171,7 +173,9 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         recorder = _Recorder()
         bus.subscribe("demo.recorder", ["decision.#", "enforcement.#"], recorder)
         _play(tb, clock, bus, services, tb.detectors)
-        metrics = measure(tb.model.records, [i.at_s for i in timeline.incidents])
+        onsets = [i.at_s for i in timeline.incidents]
+        metrics = measure(tb.model.records, onsets)
+        metrics.extra["discard_by_incident"] = incident_discards(tb.model.records, onsets)
         surface = None
         if surface_elapsed is not None:
             surface = _surface(decider, surface_elapsed)
@@ -205,13 +209,17 @@ def _haproxy_pollers(tb: Any, interval_s: float) -> list[Any]:
     return pollers
 
 
-def _required_fn(model: Any) -> Callable[[float], int]:
-    high = float(BASE_POLICY["highThreshold"])
-
-    def required(t_s: float) -> int:
-        return int(model.demand.required_servants(t_s, high, model.params.capacity_rps))
-
-    return required
+def oracle_strategy(name: str, model: Any, detector_delay_s: float) -> OracleStrategy:
+    """``oracle`` (clairvoyant, failure-aware) or ``oracle-notified`` for a testbed model's timeline."""
+    high, capacity = float(BASE_POLICY["highThreshold"]), model.params.capacity_rps
+    boot = model.params.boot_delay_s
+    if name == "oracle":
+        return OracleStrategy(clairvoyant_need(model.demand, high, capacity), START, boot,
+                              spares=failure_spares(model.timeline.failures, boot))
+    if name == "oracle-notified":
+        notes = model.timeline.notifications(detector_delay_s)
+        return OracleStrategy(notified_need(model.demand, notes, high, capacity), START, boot)
+    raise ValueError(f"no oracle named {name!r}")
 
 
 def _load_scales(kb: KnowledgeBase) -> None:
@@ -258,20 +266,10 @@ class _NovaSink:
             log.warning("nova notification refused: %s", exc)
 
 
-def _known_fn(model: Any, delay_s: float) -> Callable[[float, float], bool]:
-    """Whether the demand at ``t2`` is known at ``t``: quiet, or its incident already notified."""
-
-    def known(t: float, t2: float) -> bool:
-        inc = model.demand.active_incident(t2)
-        return inc is None or (t2 - inc[1]) + delay_s <= t + 1e-9
-
-    return known
-
-
 def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], detectors: Any) -> None:
     model = tb.model
     duration = float(model.timeline.duration_s)
-    notify = {inc.at_s + detectors.delay_s for inc in model.timeline.incidents}
+    notify = {n.at_s for n in model.timeline.notifications(detectors.delay_s)}
     stops = sorted({float(t) for t in range(0, int(duration) + 1)} | notify)
     next_tick = {svc.name: 0.0 for svc in services}
     for t in stops:

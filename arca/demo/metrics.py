@@ -66,6 +66,20 @@ def measure(records: Sequence[Any], incident_times: Sequence[float] = (),
     )
 
 
+def incident_discards(records: Sequence[Any], incident_times: Sequence[float],
+                      window_s: float = 45.0) -> list[float]:
+    """Discard ratio of each incident: over ``[onset, min(onset + window_s, next onset))``."""
+    times = sorted(incident_times)
+    out = []
+    for i, start in enumerate(times):
+        end = min(start + window_s, times[i + 1] if i + 1 < len(times) else start + window_s)
+        inside = [r for r in records if start - 1e-9 <= r.t and r.t + r.dt <= end + 1e-9]  # [t, t + dt)
+        total = sum(sum(r.demand.values()) * r.dt for r in inside)
+        dropped = sum(sum(r.discarded.values()) for r in inside)
+        out.append(round(dropped / total, 6) if total else 0.0)
+    return out
+
+
 def reaction_time(records: Sequence[StepRecord], onset_s: float, window_s: float = 60.0) -> float | None:
     """Seconds from ``onset_s`` to the first step with more servants in service than at the onset."""
     before = [r for r in records if r.t <= onset_s]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,10 +32,25 @@ def table(metrics: Mapping[str, RunMetrics], timeline: str = "") -> str:
 
 
 def document(metrics: Mapping[str, RunMetrics], meta: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``--json`` document: ``{"strategies": {name: {...}}, ...meta}``."""
+    """The ``--json`` document: ``{"strategies": {name: {...}}, ...meta}``.
+
+    Per strategy, besides the metrics: ``discard_pct``; and when ``oracle-notified`` ran,
+    ``discard_vs_notified`` (discard / that of ``oracle-notified``; ``None`` when it discards nothing)
+    and ``discard_pts_over_notified`` (percentage points above it).
+    """
     strategies = {}
+    floor = metrics.get("oracle-notified")
     for name, m in metrics.items():
+        vs_floor: dict[str, Any] = {}
+        if floor is not None:
+            vs_floor = {
+                "discard_vs_notified": (round(m.discard_ratio / floor.discard_ratio, 4)
+                                        if floor.discard_ratio else None),
+                "discard_pts_over_notified": round((m.discard_ratio - floor.discard_ratio) * 100, 4),
+            }
         strategies[name] = {
+            "discard_pct": round(m.discard_ratio * 100, 4),
+            **vs_floor,
             "discard_ratio": m.discard_ratio,
             "servant_seconds": m.servant_seconds,
             "cost_vs_oracle": m.cost_vs_oracle,
@@ -47,6 +63,22 @@ def document(metrics: Mapping[str, RunMetrics], meta: Mapping[str, Any]) -> dict
             **m.extra,
         }
     return {"strategies": strategies, **meta}
+
+
+def timeline_facts(timeline: Any) -> dict[str, Any]:
+    """What a timeline holds, for the JSON document: counts, overlaps and imperfect detectors."""
+    incidents = list(timeline.incidents)
+    overlapping = sum(1 for a, b in itertools.pairwise(incidents) if b.at_s - a.at_s < 35)
+    return {
+        "duration_s": timeline.duration_s,
+        "incidents": len(incidents),
+        "overlapping_pairs": overlapping,
+        "failures": sum(f.servants for f in timeline.failures),
+        "false_alarms": len(timeline.false_alarms),
+        "missed": sum(1 for i in incidents if i.detector.missed),
+        "severity_errors": sum(1 for i in incidents if i.detector.severity_error),
+        "late": sum(1 for i in incidents if i.detector.delay_s > 0),
+    }
 
 
 def write_json(path: str, doc: Mapping[str, Any]) -> None:

@@ -56,6 +56,12 @@ def test_short_run_writes_the_documented_json_and_is_deterministic(
         assert metrics["requests_discarded"] <= metrics["requests_total"]
         assert metrics["servant_seconds"] >= SHORT["duration_s"]  # never fewer than one servant
     assert first["strategies"]["oracle"]["cost_vs_oracle"] == 1.0
+    assert first["timeline_facts"]["incidents"] == len(SHORT["incidents"])
+    assert first["timeline_facts"]["false_alarms"] == first["timeline_facts"]["missed"] == 0
+    for metrics in first["strategies"].values():
+        assert metrics["discard_pct"] == pytest.approx(metrics["discard_ratio"] * 100, abs=1e-3)
+        assert len(metrics["discard_by_incident"]) == len(SHORT["incidents"])
+        assert all(0.0 <= d <= 1.0 for d in metrics["discard_by_incident"])
     assert first["strategies"]["oracle"]["requests_total"] == first["strategies"]["arca"]["requests_total"]
     for name in first["strategies"]:
         assert name in table

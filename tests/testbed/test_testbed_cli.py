@@ -16,10 +16,19 @@ from arca.cli.main import main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_check_accepts_the_shipped_timelines(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_accepts_the_shipped_timelines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["testbed", "check", "reference"]) == 0
     assert "8 incidents" in capsys.readouterr().out
     assert main(["testbed", "check", "training"]) == 0
+    assert "imperfect" not in capsys.readouterr().out
+    assert main(["testbed", "check", "detectors-missed"]) == 0
+    assert "0 false alarms, 3 missed, 0 severity errors, 0 late" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"duration_s": 10, "incidents": [
+        {"at_s": 1, "severity": 1, "domain": "hq", "detector": {"severity_error": -1}}]}))
+    assert main(["testbed", "check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "incidents[0].detector.severity_error: -1 reports severity 0, outside 1..4" in err
 
 
 def test_check_refuses_a_bad_timeline_naming_the_field(

@@ -75,6 +75,31 @@ def test_detector_notifications_pass_the_collector_validator(kind: str) -> None:
     assert list(inner) == ["ietf-nmrg-nict-resource-anticipation:events"]
 
 
+def test_imperfect_detectors_send_what_the_timeline_says() -> None:
+    doc = {"duration_s": 120, "seed": 4, "incidents": [
+        {"at_s": 10, "severity": 3, "domain": "building-2", "detector": {"missed": True}},
+        {"at_s": 40, "severity": 4, "domain": "building-3", "detector": {"severity_error": -2}},
+        {"at_s": 70, "severity": 2, "domain": "building-4", "detector": {"delay_s": 6}}],
+        "false_alarms": [{"at_s": 100, "severity": 1, "domain": "hq"}]}
+    model = TestbedModel(parse_timeline(doc), ModelParams(detector_delay_s=0.5))
+    sink = ListSink()
+    Detectors(model, sink)
+    model.run()
+    seen = []
+    for sent in sink.sent:
+        parsed = parse_notification(sent.body)
+        severity, _ = event_severity(parsed, DEFAULT_SCALE, (0, 4))
+        onset = (parsed.timestamp - model.time_of(0)).total_seconds()
+        delay = (parsed.event_time - parsed.timestamp).total_seconds()
+        seen.append((parsed.source, onset, severity, delay))
+    # missed: nothing; wrong severity: the reported one; late: the extra delay; false alarm: an event
+    assert seen == [("seismometer-building-3", 40.0, 2, 0.5), ("seismometer-building-4", 70.0, 2, 6.5),
+                    ("seismometer-hq", 100.0, 1, 0.5)]
+    # the burst of the missed incident still comes, and the false alarm brings none
+    assert model.demand.total(20) > 3 * model.demand.total(5)
+    assert model.demand.total(110) < 40
+
+
 def test_detectors_post_to_an_http_collector() -> None:
     received: list[tuple[str, bytes]] = []
     app = Flask("receiver")
