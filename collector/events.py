@@ -63,9 +63,11 @@ def parse_datetime(text: Any, path: str) -> datetime:
         raise IngestError("datetime", path, f"not an RFC 3339 date-time with offset: {text!r}")
     try:
         value = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+        return value.astimezone(UTC)
     except ValueError as exc:
         raise IngestError("datetime", path, f"not a real date-time {text!r}: {exc}") from None
-    return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before datetime.min in UTC
+        raise IngestError("datetime", path, f"date-time out of range: {text!r}") from None
 
 
 def load_json(body: bytes | str, path: str = "") -> Any:

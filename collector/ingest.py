@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from arca.messages import Message
@@ -60,6 +60,7 @@ class Ingestor:
         publish: Publish,
         scales: SeverityScales | None = None,
         producer: str = "collector",
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.publish = publish
@@ -67,6 +68,8 @@ class Ingestor:
         self.producer = producer
         self.tracker = EventTracker(settings.duplicate_memory)
         self.lifecycle = nova.LifecycleTracker()
+        self.cap_memory = cap.CapMemory(settings.duplicate_memory)
+        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.rejections: Counter[tuple[str, str]] = Counter()
         self.sequence_regressions: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -137,20 +140,39 @@ class Ingestor:
         return Outcome("accepted", [event], flags)
 
     # --- CAP ----------------------------------------------------------------------------------
-    def cap_alert(self, data: bytes | str) -> Outcome:
+    def cap_alert(self, data: bytes | str, now: datetime | None = None) -> Outcome:
+        """Validate and map one CAP 1.2 alert (see ``collector.cap``): duplicates (sender, identifier,
+        sent) are absorbed, Update/Cancel change/end the incidents they reference, alerts CAP says not
+        to act on and expired Alerts are ignored with a reason. ``now`` judges expiry (default: the
+        ingestor's clock)."""
+
         def run() -> Outcome:
-            result = cap.alert_to_events(
-                data, self.scale, system=self.settings.system,
-                max_bytes=self.settings.cap_max_bytes, producer=self.producer,
-            )
-            if result.ignored:
-                MESSAGES_REJECTED.labels(service="collector", reason=f"cap:{result.ignored}").inc()
+            alert = cap.parse_alert(data, self.scale, self.settings.cap_max_bytes)
+            reason = alert.ignored()
+            flags: list[str] = []
+            if reason is None:
                 with self._lock:
-                    self.rejections[("cap", result.ignored)] += 1
-                return Outcome("ignored", flags=[result.ignored])
+                    if self.cap_memory.is_duplicate(alert):
+                        reason = "duplicate"
+                    else:
+                        result = cap.events_for(alert, self.cap_memory, now or self.now(),
+                                                system=self.settings.system, producer=self.producer)
+                        self.cap_memory.record(alert, [e.event_id for e in result.events]
+                                               or alert.own_ids(), result.events)
+                        reason, flags = result.ignored, result.flags
+            if reason == "duplicate":
+                MESSAGES_REJECTED.labels(service="collector", reason="cap:duplicate").inc()
+                log.info("absorbed duplicate CAP alert %s of %s sent %s", alert.identifier, alert.sender,
+                         alert.sent.isoformat())
+                return Outcome("duplicate")
+            if reason:
+                MESSAGES_REJECTED.labels(service="collector", reason=f"cap:{reason}").inc()
+                with self._lock:
+                    self.rejections[("cap", reason)] += 1
+                return Outcome("ignored", flags=[reason, *flags])
             for ev in result.events:
                 self.publish(ev)
-            return Outcome("accepted", list(result.events))
+            return Outcome("accepted", list(result.events), flags)
 
         return self._guard("cap", run)
 

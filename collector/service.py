@@ -45,7 +45,7 @@ class CollectorService(Service):
         super().__init__(deps)
         self.cfg = self.settings.collector
         self._publish_lock = threading.RLock()
-        self.ingestor = Ingestor(self.cfg, self.emit, load_scales(self.kb))
+        self.ingestor = Ingestor(self.cfg, self.emit, load_scales(self.kb), now=self.clock.now)
         self.gnocchi = gnocchi
         self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
         self.http: HttpIngestServer | None = None

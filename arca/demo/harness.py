@@ -122,8 +122,11 @@ class _Recorder:
 
 
 def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: Any = None,
-        surface_elapsed: list[float] | None = None) -> RunResult:
-    """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before."""
+        surface_elapsed: list[float] | None = None,
+        on_step: Callable[[float, float], None] | None = None) -> RunResult:
+    """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before.
+
+    ``on_step(t, duration)`` is called after each simulated stop (progress display)."""
     from analyzer.service import AnalyzerService
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
     from collector.service import CollectorService
@@ -170,7 +173,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
             svc.attach()
         recorder = _Recorder()
         bus.subscribe("demo.recorder", ["decision.#", "enforcement.#"], recorder)
-        _play(tb, clock, bus, services, tb.detectors)
+        _play(tb, clock, bus, services, tb.detectors, on_step)
         metrics = measure(tb.model.records, [i.at_s for i in timeline.incidents])
         surface = None
         if surface_elapsed is not None:
@@ -268,7 +271,8 @@ def _known_fn(model: Any, delay_s: float) -> Callable[[float, float], bool]:
     return known
 
 
-def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], detectors: Any) -> None:
+def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], detectors: Any,
+          on_step: Callable[[float, float], None] | None = None) -> None:
     model = tb.model
     duration = float(model.timeline.duration_s)
     notify = {inc.at_s + detectors.delay_s for inc in model.timeline.incidents}
@@ -287,6 +291,8 @@ def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], d
                 next_tick[svc.name] = t + svc.tick_interval_s
                 svc.tick(now)
                 bus.drain()
+        if on_step is not None:
+            on_step(t, duration)
 
 
 def _series(records: list[Any], decisions: list[Decision]) -> Series:
