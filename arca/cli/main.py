@@ -11,8 +11,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from arca.settings import ArcaSettings
+if TYPE_CHECKING:
+    from arca.settings import ArcaSettings
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -52,11 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EARLY_NOTES = {"demo": "arca demo: starting — loading the loop, the testbed and the timelines …"}
+"""Said at once on a terminal by long commands, before the sub-command modules are imported (that
+takes a second or more: flask, yangson, openstacksdk, scikit-learn, matplotlib)."""
+
+
 def settings() -> ArcaSettings:
+    from arca.settings import ArcaSettings
+
     return ArcaSettings()
 
 
+def _early_note(argv: Sequence[str]) -> None:
+    note = EARLY_NOTES.get(argv[0]) if argv else None
+    quiet = any(a in ("-q", "--quiet", "-h", "--help") for a in argv)
+    if note and not quiet and sys.stderr.isatty():
+        print(note, file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _early_note(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -84,8 +84,7 @@ def timeline_name(path: str | None, default: str) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     from arca.demo.progress import Progress
 
-    progress = Progress(enabled=False if args.quiet else None)
-    progress.say("arca demo: loading the loop, the testbed and the timelines …")
+    progress = Progress(enabled=False if args.quiet else None)  # the first line: arca.cli.main.EARLY_NOTES
     from arca.demo.report import check_writable
 
     try:  # outputs first: a typo must not cost a whole run

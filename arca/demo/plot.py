@@ -18,7 +18,7 @@ from typing import Any
 
 SEVERITY_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
 PANEL_HEIGHT_IN = 2.5
-LEGEND_BAND_IN = 0.9
+LEGEND_BAND_IN = 0.75
 
 
 @dataclass
@@ -59,10 +59,15 @@ def _strategy_panel(ax: Any, name: str, s: Series, capacity_per_servant: float,
     ax2.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
     ax2.set_ylabel(f"servants ({capacity_per_servant:g} req/s each)", fontsize=8)
     ax2.tick_params(labelsize=8)
-    for at_s, severity in incidents:
+    span = (s.t[-1] - s.t[0]) if len(s.t) > 1 else 1.0
+    row, previous = 0, None
+    for at_s, severity in sorted(incidents):
+        # labels of close onsets are stepped down so they never print over each other
+        row = (row + 1) % 3 if previous is not None and at_s - previous < 0.035 * span else 0
+        previous = at_s
         ax.axvline(at_s, color="dimgrey", lw=0.8, ls=":")
         ax.annotate(f"sev {severity}", (at_s, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(2, -2), textcoords="offset points", ha="left", va="top", fontsize=7,
+                    xytext=(2, -2 - 8 * row), textcoords="offset points", ha="left", va="top", fontsize=7,
                     color="dimgrey")
     ax.set_title(name, loc="left", fontsize=10, fontweight="bold")
     return ax2
@@ -87,7 +92,7 @@ def _surface_panel(ax: Any, surface: Sequence[Sequence[float]], elapsed: Sequenc
     ax.set_ylabel("servants")
     ax.set_title("learned anticipation after training: MSA over (severity x seconds since the incident)",
                  loc="left", fontsize=10, fontweight="bold")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=4, frameon=False)
 
 
 def figure(runs: Mapping[str, Series], surface: Sequence[Sequence[float]] | None = None,
@@ -102,15 +107,17 @@ def figure(runs: Mapping[str, Series], surface: Sequence[Sequence[float]] | None
 
     names = list(runs)
     n = len(names) + (1 if surface is not None else 0)
-    height = PANEL_HEIGHT_IN * n + LEGEND_BAND_IN
+    height = PANEL_HEIGHT_IN * n + LEGEND_BAND_IN + (0.9 if surface is not None else 0.0)
     fig = Figure(figsize=(14, height))
-    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
-    top = 1.08 * max([capacity_per_servant, *(v for s in runs.values() for v in (
-        *s.demand, *s.capacity, *(x * capacity_per_servant for x in (*s.servants, *s.msa))))])
+    ratios = [1.0] * len(names) + ([1.35] if surface is not None else [])
+    axes = fig.subplots(n, 1, squeeze=False, gridspec_kw={"height_ratios": ratios})[:, 0]
     handles: list[Any] = []
     labels: list[str] = []
     for ax, name in zip(axes, names, strict=False):
-        ax2 = _strategy_panel(ax, name, runs[name], capacity_per_servant, incidents, top)
+        s = runs[name]
+        top = 1.1 * max([capacity_per_servant, *s.demand, *s.capacity,
+                         *(x * capacity_per_servant for x in (*s.servants, *s.msa))])
+        ax2 = _strategy_panel(ax, name, s, capacity_per_servant, incidents, top)
         if not handles:
             for a in (ax, ax2):
                 h, lab = a.get_legend_handles_labels()
@@ -128,7 +135,7 @@ def figure(runs: Mapping[str, Series], surface: Sequence[Sequence[float]] | None
                fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=11, x=0.01, y=1.0 - 0.05 / height, ha="left", va="top")
-    fig.tight_layout(rect=(0.0, 0.0, 0.86 if surface is not None else 1.0, 1.0 - band))
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - band))
     return fig
 
 
