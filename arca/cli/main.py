@@ -60,9 +60,27 @@ takes a second or more: flask, yangson, openstacksdk, scikit-learn, matplotlib).
 
 
 def settings() -> ArcaSettings:
+    """The settings (``ARCA_*`` variables, ``ARCA_CONFIG_FILE``); a bad file or value is a ``CliError``."""
+    import os
+    import tomllib
+
+    from pydantic import ValidationError
+
     from arca.settings import ArcaSettings
 
-    return ArcaSettings()
+    path = os.environ.get("ARCA_CONFIG_FILE")
+    if path and not Path(path).is_file():
+        raise CliError(f"ARCA_CONFIG_FILE {path}: not a file")
+    try:
+        return ArcaSettings()
+    except tomllib.TOMLDecodeError as exc:
+        raise CliError(f"ARCA_CONFIG_FILE {path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise CliError(f"ARCA_CONFIG_FILE {path}: cannot read: {exc.strerror}") from None
+    except ValidationError as exc:
+        where = f"ARCA_CONFIG_FILE {path} or the ARCA_* variables" if path else "the ARCA_* variables"
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise CliError(f"invalid settings in {where}: {problems}") from None
 
 
 def _early_note(argv: Sequence[str]) -> None:
