@@ -63,9 +63,8 @@ def register(sub: Any) -> None:
 
 def _scales(path: str | None) -> SeverityScales:
     from arca.kb import EmbeddedKnowledgeBase
-    from arca.runtime import make_kb
-
     from arca.kb.base import KnowledgeBaseError
+    from arca.runtime import make_kb
 
     if path:
         kb = EmbeddedKnowledgeBase(None)
