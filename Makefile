@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 
 .PHONY: install demo test lint unit bench clean
 
+HEARTBEAT := $(PYTHON) scripts/heartbeat.py
+
 $(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(HEARTBEAT) "creating $(VENV)" $(PYTHON) -m venv $(VENV)
+	$(HEARTBEAT) "upgrading pip" $(BIN)/pip install -q --upgrade pip
+	$(HEARTBEAT) "installing ARCA and its dependencies" $(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 install: $(BIN)/.installed

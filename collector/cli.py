@@ -63,12 +63,19 @@ def register(sub: Any) -> None:
 
 def _scales(path: str | None) -> SeverityScales:
     from arca.kb import EmbeddedKnowledgeBase
+    from arca.kb.base import KnowledgeBaseError
     from arca.runtime import make_kb
 
     if path:
         kb = EmbeddedKnowledgeBase(None)
-        kb.load_turtle(read_file(path))
-        return load_scales(kb)
+        try:
+            kb.load_turtle(read_file(path))
+        except KnowledgeBaseError as exc:
+            raise CliError(f"{path}: invalid severity scales: {exc}") from None
+        scales = load_scales(kb)
+        if not scales.by_source:
+            raise CliError(f"{path}: no arca:SeverityScale in it")
+        return scales
     scales = load_scales(make_kb(settings()))
     if not scales.by_source:
         print(f"arca: no severity scales in the knowledge base; using {EXAMPLE_SCALES}", file=sys.stderr)

@@ -65,8 +65,10 @@ def parse_datetime(text: Any, path: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
         return value.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:  # e.g. 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
-        raise IngestError("datetime", path, f"not a representable date-time {text!r}: {exc}") from None
+    except ValueError as exc:
+        raise IngestError("datetime", path, f"not a real date-time {text!r}: {exc}") from None
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before datetime.min in UTC
+        raise IngestError("datetime", path, f"date-time out of range: {text!r}") from None
 
 
 MAX_JSON_DEPTH = 32

@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -80,6 +80,7 @@ class Ingestor:
         scales: SeverityScales | None = None,
         producer: str = "collector",
         confirm: Callable[[], None] | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.publish = publish
@@ -89,6 +90,8 @@ class Ingestor:
         self.producer = producer
         self.tracker = EventTracker(settings.duplicate_memory)
         self.lifecycle = nova.LifecycleTracker()
+        self.cap_memory = cap.CapMemory(settings.duplicate_memory)
+        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.rejections: Counter[tuple[str, str]] = Counter()
         self.sequence_regressions: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -193,25 +196,45 @@ class Ingestor:
         return Outcome("accepted", [event], flags)
 
     # --- CAP ----------------------------------------------------------------------------------
-    def cap_alert(self, data: bytes | str, *, principal: str | None = None,
+    def cap_alert(self, data: bytes | str, now: datetime | None = None, *, principal: str | None = None,
                   authenticate: bool = False, confirm: bool = False) -> Outcome:
-        """Validate, map and publish one CAP alert; with ``authenticate`` its ``sender`` must be
-        ``principal`` (the source the presented token was issued to)."""
+        """Validate and map one CAP 1.2 alert (see ``collector.cap``): duplicates (sender, identifier,
+        sent) are absorbed, Update/Cancel change/end the incidents they reference, alerts CAP says not
+        to act on and expired Alerts are ignored with a reason. ``now`` judges expiry (default: the
+        ingestor's clock). With ``authenticate`` the alert's ``sender`` must be ``principal`` (the
+        source the presented token was issued to). The alert is remembered (for duplicates and
+        references) only once its events are published (and confirmed, with ``confirm``).
+        """
+
         def run() -> Outcome:
-            result = cap.alert_to_events(
-                data, self.scale, system=self.settings.system,
-                max_bytes=self.settings.cap_max_bytes, producer=self.producer,
-            )
-            if result.ignored:
-                MESSAGES_REJECTED.labels(service="collector", reason=f"cap:{result.ignored}").inc()
-                with self._lock:
-                    self.rejections[("cap", result.ignored)] += 1
-                return Outcome("ignored", flags=[result.ignored])
+            alert = cap.parse_alert(data, self.scale, self.settings.cap_max_bytes)
             if authenticate:
-                for ev in result.events:
-                    self.auth.authorise(principal, ev.source, "/alert/sender")
+                self.auth.authorise(principal, alert.sender, "/alert/sender")
+            reason = alert.ignored()
+            flags: list[str] = []
+            if reason is None:
+                with self._lock:
+                    if self.cap_memory.is_duplicate(alert):
+                        reason = "duplicate"
+                    else:
+                        result = cap.events_for(alert, self.cap_memory, now or self.now(),
+                                                system=self.settings.system, producer=self.producer)
+                        reason, flags = result.ignored, result.flags
+            if reason == "duplicate":
+                MESSAGES_REJECTED.labels(service="collector", reason="cap:duplicate").inc()
+                log.info("absorbed duplicate CAP alert %s of %s sent %s", alert.identifier, alert.sender,
+                         alert.sent.isoformat())
+                return Outcome("duplicate")
+            if reason:
+                MESSAGES_REJECTED.labels(service="collector", reason=f"cap:{reason}").inc()
+                with self._lock:
+                    self.rejections[("cap", reason)] += 1
+                return Outcome("ignored", flags=[reason, *flags])
             self._send(list(result.events), confirm)
-            return Outcome("accepted", list(result.events))
+            with self._lock:
+                self.cap_memory.record(alert, [e.event_id for e in result.events] or alert.own_ids(),
+                                       result.events)
+            return Outcome("accepted", list(result.events), flags)
 
         return self._guard("cap", run)
 

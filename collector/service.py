@@ -46,7 +46,8 @@ class CollectorService(Service):
         super().__init__(deps)
         self.cfg = self.settings.collector
         self._publish_lock = threading.RLock()
-        self.ingestor = Ingestor(self.cfg, self.emit, SeverityScales({}), confirm=self.confirm)
+        self.ingestor = Ingestor(self.cfg, self.emit, SeverityScales({}), confirm=self.confirm,
+                                 now=self.clock.now)
         self.load_knowledge()
         self.gnocchi = gnocchi
         self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()

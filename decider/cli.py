@@ -90,8 +90,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
     data = read_file(args.file)
     try:
         graph = parse_turtle(data, args.file)
-    except PolicyInvalid as exc:
-        raise CliError(str(exc)) from exc
+    except PolicyInvalid as exc:  # the samples file's own noun, not "policy"
+        raise CliError(f"{args.file}: " + "\n  ".join(["invalid samples", *exc.problems])) from None
     problems = shacl_problems(graph)
     if problems:
         raise CliError(f"{args.file}: " + "\n  ".join(["invalid samples", *problems]))

@@ -11,8 +11,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from arca.settings import ArcaSettings
+if TYPE_CHECKING:
+    from arca.settings import ArcaSettings
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -53,15 +55,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EARLY_NOTES = {"demo": "arca demo: starting — loading the loop, the testbed and the timelines …"}
+"""Said at once on a terminal by long commands, before the sub-command modules are imported (that
+takes a second or more: flask, yangson, openstacksdk, scikit-learn, matplotlib)."""
+
+
 def settings() -> ArcaSettings:
-    """The configured settings; a bad value or secret file is a one-line error (exit 1)."""
+    """The settings (``ARCA_*`` variables, ``ARCA_CONFIG_FILE``); a bad file or value is a ``CliError``."""
+    import os
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from arca.settings import ArcaSettings
+
+    path = os.environ.get("ARCA_CONFIG_FILE")
+    if path and not Path(path).is_file():
+        raise CliError(f"ARCA_CONFIG_FILE {path}: not a file")
     try:
         return ArcaSettings()
-    except ValueError as exc:  # pydantic's ValidationError and SecretFileError
+    except tomllib.TOMLDecodeError as exc:
+        raise CliError(f"ARCA_CONFIG_FILE {path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise CliError(f"ARCA_CONFIG_FILE {path}: cannot read: {exc.strerror}") from None
+    except ValidationError as exc:
+        where = f"ARCA_CONFIG_FILE {path} or the ARCA_* variables" if path else "the ARCA_* variables"
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise CliError(f"invalid settings in {where}: {problems}") from None
+    except ValueError as exc:  # a secret file (``ARCA_<G>__<F>_FILE``) missing or unreadable
         raise CliError(f"invalid settings: {' '.join(str(exc).split())}") from None
 
 
+def _early_note(argv: Sequence[str]) -> None:
+    note = EARLY_NOTES.get(argv[0]) if argv else None
+    quiet = any(a in ("-q", "--quiet", "-h", "--help") for a in argv)
+    if note and not quiet and sys.stderr.isatty():
+        print(note, file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _early_note(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,15 +1,20 @@
 """``arca demo``: every strategy on the training then the reference timeline, compared with the oracle.
 
     arca demo [--strategy NAME ...] [--timeline FILE] [--training FILE] [--seed N]
-              [--boot-delay S] [--json FILE] [--plot FILE.png] [--no-training]
+              [--boot-delay S] [--json FILE] [--plot FILE.png] [--no-training] [--quiet]
+
+Progress (one bar per run with the overall ETA) goes to stderr when it is a terminal, unless
+``--quiet``; the table and its legend go to stdout. Output paths are checked before the run.
+Registering the command imports nothing heavy, so the first line appears at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from arca.cli.main import CliError
@@ -18,9 +23,22 @@ DEFAULT_ORDER = ("oracle", "arca", "arca-reactive", "threshold-paper", "threshol
                  "static", "oracle-notified")
 
 
-def register(sub: Any) -> None:
-    from arca.demo.harness import STRATEGIES
+class _Strategies:
+    """argparse ``choices`` read from the harness only when an option is checked (cheap start-up)."""
 
+    def _names(self) -> list[str]:
+        from arca.demo.harness import STRATEGIES
+
+        return sorted(STRATEGIES)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+
+def register(sub: Any) -> None:
     p = sub.add_parser(
         "demo",
         help="Run the whole loop on the emulated testbed for each strategy and compare them.",
@@ -28,7 +46,7 @@ def register(sub: Any) -> None:
         "each strategy, on the embedded default (in-process bus, embedded store, simulated clock) "
         "against the testbed's emulated OpenStack through the real OpenStack driver.",
     )
-    p.add_argument("--strategy", action="append", choices=sorted(STRATEGIES), metavar="NAME",
+    p.add_argument("--strategy", action="append", choices=_Strategies(), metavar="NAME",
                    help=f"Strategy to run (repeatable; default all: {', '.join(DEFAULT_ORDER)}). "
                    "The oracle always runs: costs are relative to it.")
     p.add_argument("--timeline", help="Reference timeline JSON (default: the testbed's reference).")
@@ -39,7 +57,9 @@ def register(sub: Any) -> None:
                    help="Servant boot delay in seconds (default: the testbed's 10 s; OSM in Ukko: 42 s). "
                    "The policies' provisioning lead time follows it.")
     p.add_argument("--json", dest="json_file", metavar="FILE", help="Write the results as JSON.")
-    p.add_argument("--plot", metavar="FILE.png", help="Write the figure (PNG).")
+    p.add_argument("--plot", metavar="FILE.png", help="Write the figure (.png, or .svg/.pdf).")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="No progress on stderr (it is off anyway when stderr is not a terminal).")
     p.set_defaults(func=cmd_demo)
 
 
@@ -48,16 +68,38 @@ def _load(path: str | None, default: str, seed: int | None) -> Any:
 
     try:
         tl = load_timeline(path or default)
-    except (OSError, TimelineError) as exc:
-        raise CliError(f"{path or default}: {exc}") from exc
+    except TimelineError as exc:  # its message names the file once
+        text = str(exc)
+        raise CliError(text if text.startswith("cannot read") else f"invalid timeline {text}") from exc
+    except OSError as exc:
+        raise CliError(f"timeline {path or default}: {exc.strerror or exc}") from exc
     return tl.with_seed(seed) if seed is not None else tl
 
 
+def timeline_name(path: str | None, default: str) -> str:
+    """What the table and the figure call a timeline: the shipped name or the file's name."""
+    return default if path is None else Path(path).name
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from arca.demo.progress import Progress
+
+    progress = Progress(enabled=False if args.quiet else None)  # the first line: arca.cli.main.EARLY_NOTES
+    from arca.demo.report import check_writable
+
+    try:  # outputs first: a typo must not cost a whole run
+        if args.json_file:
+            check_writable(args.json_file, "--json")
+        if args.plot:
+            check_writable(args.plot, "--plot", (".png", ".svg", ".pdf"))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.boot_delay is not None and not 0 <= args.boot_delay <= 600:
+        raise CliError(f"--boot-delay {args.boot_delay:g}: must be within [0, 600] seconds")
+
     from arca.demo.metrics import with_cost
-    from arca.demo.plot import plot
-    from arca.demo.report import document, table, timeline_facts, write_json
-    from arca.demo.runner import model_params, run_all
+    from arca.demo.report import document, legend, table, timeline_facts, write_json
+    from arca.demo.runner import model_params, plan, run_all
 
     logging.basicConfig(level=logging.ERROR)
     names = list(dict.fromkeys(args.strategy or DEFAULT_ORDER))
@@ -65,27 +107,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
         names.insert(0, "oracle")
     reference = _load(args.timeline, "reference", args.seed)
     training = None if args.no_training else _load(args.training, "training", args.seed)
+    ref_name = timeline_name(args.timeline, "reference")
+    train_name = timeline_name(args.training, "training")
     t0 = time.perf_counter()
-    if args.boot_delay is not None and not 0 <= args.boot_delay <= 600:
-        raise CliError(f"--boot-delay {args.boot_delay:g}: must be within [0, 600] seconds")
     params = model_params(args.boot_delay)
-    results = run_all(names, reference, training, progress=lambda m: print(m, file=sys.stderr),
-                      params=params)
+    tasks = plan(names, reference, training, ref_name, train_name)
+    progress.plan(tasks)
+    work = sum(t.work_s for t in tasks)
+    progress.say(f"{len(names)} strategies, {len(tasks)} runs ({work:.0f} simulated s): "
+                 f"training on {train_name if training else '-'}, then {ref_name}")
+    results = run_all(names, reference, training, progress=progress, params=params)
     metrics = with_cost({n: r.metrics for n, r in results.items()})
-    print(table(metrics, args.timeline or "reference"))
-    print(f"total wall time {time.perf_counter() - t0:.1f}s")
-    meta = {"timeline": args.timeline or "reference", "training": None if args.no_training else
-            (args.training or "training"), "seed": reference.seed,
-            "boot_delay_s": params.boot_delay_s, "timeline_facts": timeline_facts(reference),
+    print(table(metrics, ref_name))
+    print(legend())
+    print(f"total wall time {time.perf_counter() - t0:.1f} s")
+    meta = {"timeline": ref_name, "training": None if args.no_training else train_name,
+            "seed": reference.seed, "boot_delay_s": params.boot_delay_s,
+            "timeline_facts": timeline_facts(reference),
             "enforcement": {n: r.enforcement_outcomes for n, r in results.items()}}
-    if args.json_file:
-        write_json(args.json_file, document(metrics, meta))
-    if args.plot:
-        arca_run = results.get("arca")
-        surface = arca_run.surface if arca_run else None
-        from arca.demo.runner import SURFACE_ELAPSED, truth_table
+    try:
+        if args.json_file:
+            write_json(args.json_file, document(metrics, meta))
+        if args.plot:
+            from arca.demo.plot import plot
+            from arca.demo.runner import SURFACE_ELAPSED, truth_table
 
-        plot(args.plot, {n: r.series for n, r in results.items()}, surface, SURFACE_ELAPSED,
-             truth_table(SURFACE_ELAPSED) if surface else None,
-             title=f"ARCA demo, reference timeline (seed {reference.seed}, boot {params.boot_delay_s:g} s)")
+            arca_run = results.get("arca")
+            surface = arca_run.surface if arca_run else None
+            plot(args.plot, {n: r.series for n, r in results.items()}, surface, SURFACE_ELAPSED,
+                 truth_table(SURFACE_ELAPSED) if surface else None,
+                 title=f"ARCA demo, timeline {ref_name} (seed {reference.seed}, "
+                       f"boot {params.boot_delay_s:g} s)",
+                 incidents=[(i.at_s, i.severity) for i in reference.incidents],
+                 capacity_per_servant=params.capacity_rps)
+    except OSError as exc:
+        raise CliError(f"cannot write {exc.filename}: {exc.strerror}") from None
     return 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,10 +123,12 @@ class _Recorder:
 
 def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: Any = None,
         surface_elapsed: list[float] | None = None,
-        policy_overrides: Mapping[str, Any] | None = None) -> RunResult:
+        policy_overrides: Mapping[str, Any] | None = None,
+        on_step: Callable[[float, float], None] | None = None) -> RunResult:
     """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before.
 
-    ``policy_overrides``: policy properties on top of the strategy's (e.g. ``{"minServants": 3}``).
+    ``policy_overrides``: policy properties on top of the strategy's (e.g. ``{"minServants": 3}``);
+    ``on_step(t, duration)`` is called after each simulated stop (progress display).
     """
     from analyzer.service import AnalyzerService
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
@@ -172,7 +174,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
             svc.attach()
         recorder = _Recorder()
         bus.subscribe("demo.recorder", ["decision.#", "enforcement.#"], recorder)
-        _play(tb, clock, bus, services, tb.detectors)
+        _play(tb, clock, bus, services, tb.detectors, on_step)
         onsets = [i.at_s for i in timeline.incidents]
         metrics = measure(tb.model.records, onsets)
         metrics.extra["discard_by_incident"] = incident_discards(tb.model.records, onsets)
@@ -266,7 +268,8 @@ class _NovaSink:
             log.warning("nova notification refused: %s", exc)
 
 
-def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], detectors: Any) -> None:
+def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], detectors: Any,
+          on_step: Callable[[float, float], None] | None = None) -> None:
     model = tb.model
     duration = float(model.timeline.duration_s)
     notify = {n.at_s for n in model.timeline.notifications(detectors.delay_s)}
@@ -285,6 +288,8 @@ def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], d
                 next_tick[svc.name] = t + svc.tick_interval_s
                 svc.tick(now)
                 bus.drain()
+        if on_step is not None:
+            on_step(t, duration)
 
 
 def _series(records: list[Any], decisions: list[Decision]) -> Series:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +16,60 @@ def _fmt(value: float | None, spec: str, none: str = "-") -> str:
     return none if value is None else format(value, spec)
 
 
+@dataclass(frozen=True)
+class Column:
+    """One column of the table: its header, its key in the ``--json`` document, unit and meaning."""
+
+    header: str
+    key: str
+    unit: str
+    meaning: str
+    width: int
+    spec: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("discard %", "discard_ratio", "% of requests (JSON: fraction 0-1)",
+           "requests dropped for lack of serving capacity / requests offered, whole timeline", 10, ".3f"),
+    Column("servant-s", "servant_seconds", "servant x seconds",
+           "every servant that exists (booting, in service, dead but not deleted) integrated over "
+           "time: what a cloud bills", 11, ".0f"),
+    Column("vs oracle", "cost_vs_oracle", "ratio",
+           "servant-s / the clairvoyant oracle's servant-s (1.000 = the optimum's cost)", 10, ".3f"),
+    Column("peak", "peak_servants", "servants", "most servants existing at once", 6, "d"),
+    Column("reaction s", "mean_reaction_s", "seconds",
+           "mean time from an incident's onset to the first extra servant in service "
+           "('-': capacity never grew within 60 s; per incident in JSON reaction_s)", 12, ".1f"),
+    Column("wall s", "wall_s", "seconds (wall clock)",
+           "real time the reference run took on this machine (training excluded)", 8, ".2f"),
+)
+"""The table's columns; ``legend()`` prints them under the table, ``document()`` puts them in the JSON
+and ``docs/enforcer.md`` lists the same names."""
+
+FIGURE_TERMS = ("MSA (figure): minimum servant amount, the floor the decider asks for (the oracles: "
+                "servants the exact demand needs)",)
+
+
+def _value(m: RunMetrics, col: Column) -> float | int | None:
+    value = getattr(m, col.key)
+    return value * 100 if col.key == "discard_ratio" else value
+
+
 def table(metrics: Mapping[str, RunMetrics], timeline: str = "") -> str:
     """A fixed-width table, one line per strategy."""
-    head = (f"{'strategy':<16}{'discard %':>10}{'servant-s':>11}{'vs oracle':>10}{'peak':>6}"
-            f"{'reaction s':>12}{'wall s':>8}")
-    lines = [f"timeline: {timeline}" if timeline else "", head, "-" * len(head)]
+    head = f"{'strategy':<16}" + "".join(f"{c.header:>{c.width}}" for c in COLUMNS)
+    lines = [f"timeline: {timeline}"] if timeline else []
+    lines += [head, "-" * len(head)]
     for name, m in metrics.items():
-        lines.append(
-            f"{name:<16}{m.discard_ratio * 100:>10.3f}{m.servant_seconds:>11.0f}"
-            f"{_fmt(m.cost_vs_oracle, '.3f'):>10}{m.peak_servants:>6}"
-            f"{_fmt(m.mean_reaction_s, '.1f'):>12}{m.wall_s:>8.2f}"
-        )
-    lines.append("reaction s: mean time from an incident to the first extra servant in service "
-                 "('-': capacity never grew)")
-    return "\n".join(line for line in lines if line != "" or False)
+        lines.append(f"{name:<16}" + "".join(f"{_fmt(_value(m, c), c.spec):>{c.width}}" for c in COLUMNS))
+    return "\n".join(lines)
+
+
+def legend() -> str:
+    """What each column means, with its unit and JSON key (printed under the table)."""
+    width = max(len(c.header) for c in COLUMNS)
+    lines = [f"{c.header:<{width}}  [{c.unit}; JSON {c.key}] {c.meaning}" for c in COLUMNS]
+    return "\n".join(lines + list(FIGURE_TERMS))
 
 
 def document(metrics: Mapping[str, RunMetrics], meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,7 +103,8 @@ def document(metrics: Mapping[str, RunMetrics], meta: Mapping[str, Any]) -> dict
             "wall_s": m.wall_s,
             **m.extra,
         }
-    return {"strategies": strategies, **meta}
+    columns = {c.key: {"header": c.header, "unit": c.unit, "meaning": c.meaning} for c in COLUMNS}
+    return {"strategies": strategies, "columns": columns, **meta}
 
 
 def timeline_facts(timeline: Any) -> dict[str, Any]:
@@ -83,3 +125,30 @@ def timeline_facts(timeline: Any) -> dict[str, Any]:
 
 def write_json(path: str, doc: Mapping[str, Any]) -> None:
     Path(path).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def check_writable(path: str, option: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Refuse an output path that cannot be written, before the run (raises ``ValueError``).
+
+    The check creates (and removes) a scratch file beside it: permissions alone do not tell, e.g.
+    for root or a read-only mount."""
+    import os
+    import tempfile
+
+    p = Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise ValueError(f"{option} {path}: the file name must end with {' or '.join(suffixes)}")
+    if p.is_dir():
+        raise ValueError(f"{option} {path}: is a directory")
+    parent = p.parent
+    if not parent.is_dir():
+        raise ValueError(f"{option} {path}: directory {parent} does not exist")
+    if p.exists():
+        if not os.access(p, os.W_OK):
+            raise ValueError(f"{option} {path}: not writable")
+        return
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".arca-check-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot write in {parent}: {exc.strerror}") from None

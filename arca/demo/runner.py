@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from arca.demo.harness import LEARNING, RunResult, run
+from arca.demo.progress import Progress, Task
 from arca.kb import EmbeddedKnowledgeBase
 
 SURFACE_ELAPSED: list[float] = [float(t) for t in range(0, 41)]
@@ -29,26 +30,41 @@ def model_params(boot_delay_s: float | None = None) -> Any:
     return params
 
 
-def run_one(name: str, reference: Any, training: Any | None, params: Any = None) -> RunResult:
+def plan(names: Sequence[str], reference: Any, training: Any | None,
+         reference_name: str = "reference", training_name: str = "training") -> list[Task]:
+    """The runs ``run_all`` will make, with their simulated length (the progress display's plan)."""
+    tasks = []
+    for name in names:
+        if training is not None and name in LEARNING:
+            tasks.append(Task(name, "training", training_name, float(training.duration_s)))
+        tasks.append(Task(name, "reference", reference_name, float(reference.duration_s)))
+    return tasks
+
+
+def run_one(name: str, reference: Any, training: Any | None, params: Any = None,
+            progress: Progress | None = None) -> RunResult:
     """One strategy: the training timeline (if it learns), then the reference one with what it learned."""
+    progress = progress or Progress(enabled=False)
     kb = EmbeddedKnowledgeBase()
     surface = None
     if training is not None and name in LEARNING:
-        trained = run(name, training, kb=kb, params=params, surface_elapsed=SURFACE_ELAPSED)
+        progress.start(name, "training")
+        trained = run(name, training, kb=kb, params=params, surface_elapsed=SURFACE_ELAPSED,
+                      on_step=progress.step)
         surface = trained.surface
+        progress.done(f"trained, wall {trained.metrics.wall_s:.1f} s")
+    progress.start(name, "reference")
     result = run(name, reference, kb=kb, params=params,
-                 surface_elapsed=SURFACE_ELAPSED if name in LEARNING else None)
+                 surface_elapsed=SURFACE_ELAPSED if name in LEARNING else None, on_step=progress.step)
     if surface is not None:
         result.surface = surface
+    m = result.metrics
+    progress.done(f"discard {m.discard_ratio * 100:.3f} %, servant-s {m.servant_seconds:.0f}, "
+                  f"wall {m.wall_s:.1f} s")
     return result
 
 
 def run_all(names: Sequence[str], reference: Any, training: Any | None,
-            progress: Callable[[str], None] = lambda _m: None, params: Any = None) -> dict[str, RunResult]:
-    results: dict[str, RunResult] = {}
-    for name in names:
-        results[name] = run_one(name, reference, training, params)
-        m = results[name].metrics
-        progress(f"{name}: discard {m.discard_ratio * 100:.3f} %, servant-s {m.servant_seconds:.0f}, "
-                 f"wall {m.wall_s:.1f}s")
-    return results
+            progress: Progress | None = None, params: Any = None) -> dict[str, RunResult]:
+    """Every strategy in turn (``progress`` must have been given ``plan(...)`` to show an ETA)."""
+    return {name: run_one(name, reference, training, params, progress) for name in names}

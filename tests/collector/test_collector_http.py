@@ -137,15 +137,21 @@ def test_cap_alert_over_http(collector: Running) -> None:
         "JMA-EQ-20261122-0001#1", "JMA-EQ-20261122-0001#2"]
     cancel = (DATA / "cap" / "earthquake-cancel.xml").read_bytes()
     assert collector.post("/cap", cancel, {"Content-Type": "application/xml"}).status_code == 202
-    last = collector.received[-1]
-    assert isinstance(last, ExternalEvent) and last.cancelled and last.references == "JMA-EQ-20261122-0001"
+    ended = collector.received[2:]  # the Cancel ends both incidents (info blocks) of the alert
+    assert [getattr(e, "event_id", None) for e in ended] == [
+        "JMA-EQ-20261122-0001#1", "JMA-EQ-20261122-0001#2"]
+    assert all(isinstance(e, ExternalEvent) and e.cancelled and e.references == "JMA-EQ-20261122-0001"
+               for e in ended)
     laughs = collector.post("/cap", (DATA / "cap" / "billion-laughs.xml").read_bytes(),
                             {"Content-Type": "text/xml"})
     assert laughs.status_code == 400 and laughs.json()["reason"] == "xml_forbidden"
     exercise = collector.post("/cap", (DATA / "cap" / "exercise.xml").read_bytes(),
                               {"Content-Type": "text/xml"})
     assert exercise.status_code == 202 and exercise.json()["status"] == "ignored"
-    assert len(collector.received) == 3
+    assert len(collector.received) == 4
+    again = collector.post("/cap", xml, {"Content-Type": "application/cap+xml"})
+    assert again.status_code in (200, 202) and again.json()["status"] == "duplicate"
+    assert len(collector.received) == 4
 
 
 def test_osm_webhook_over_http(collector: Running) -> None:

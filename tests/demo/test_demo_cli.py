@@ -3,6 +3,7 @@ reference comparison (trained arca discards less than every reactive baseline)."
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,13 @@ def test_short_run_writes_the_documented_json_and_is_deterministic(
 def test_bad_timeline_is_refused_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = _write(tmp_path, "bad.json", {"duration_s": -5, "incidents": []})
     assert main(["demo", "--timeline", bad, "--no-training", "--strategy", "static"]) == 1
-    assert "bad.json" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("bad.json") == 1 and err.startswith("arca: invalid timeline ") and "duration_s" in err
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    assert main(["demo", "--timeline", str(garbage), "--no-training"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("garbage.json") == 1 and "Traceback" not in err
     assert main(["demo", "--timeline", str(tmp_path / "missing.json"), "--no-training"]) == 1
     assert main(["demo", "--no-training", "--boot-delay", "-3"]) == 1
     assert "--boot-delay" in capsys.readouterr().err
@@ -97,3 +104,93 @@ def test_reference_trained_arca_discards_less_than_every_reactive_baseline() -> 
     assert arca.mean_reaction_s is not None
     assert all(arca.mean_reaction_s < (metrics[b].mean_reaction_s or 1e9) for b in ("arca-reactive",
                                                                                    "proportional"))
+
+
+@pytest.mark.parametrize(("option", "target", "expected"), [
+    ("--json", "no-such-dir/out.json", "does not exist"),
+    ("--plot", "no-such-dir/fig.png", "does not exist"),
+    ("--plot", "fig.txt", "must end with .png"),
+    ("--json", ".", "is a directory"),
+], ids=["json-missing-dir", "plot-missing-dir", "plot-unknown-format", "json-is-a-dir"])
+def test_outputs_are_checked_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str,
+                                            target: str, expected: str) -> None:
+    path = str(tmp_path / target)
+    # a timeline that would take minutes: the refusal must come before any of it runs
+    long_run = _write(tmp_path, "long.json", {"duration_s": 86400, "incidents": []})
+    assert main(["demo", "--timeline", long_run, "--no-training", option, path]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"arca: {option} {path}: ") and expected in err
+
+
+def test_the_table_explains_every_column_with_the_json_names(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from arca.demo.report import COLUMNS
+
+    doc, out = _demo_short(tmp_path, capsys)
+    header = next(line for line in out.splitlines() if line.startswith("strategy"))
+    for col in COLUMNS:
+        assert col.header in header
+        [legend] = [line for line in out.splitlines() if line.startswith(col.header + " ")]
+        assert f"JSON {col.key}]" in legend and col.unit in legend
+        assert doc["columns"][col.key]["header"] == col.header
+        assert col.key in doc["strategies"]["static"]
+    assert "MSA" in out  # the figure's term too
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "enforcer.md").read_text()
+    for col in COLUMNS:
+        assert f"`{col.key}`" in docs and col.header in docs
+
+
+TINY = {"duration_s": 40, "seed": 2, "incidents": [{"at_s": 5, "severity": 2, "domain": "building-2"}],
+        "failures": []}
+
+
+def _demo_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:
+    out = tmp_path / "tiny-out.json"
+    assert main(["demo", "--timeline", _write(tmp_path, "tiny.json", TINY), "--no-training",
+                 "--strategy", "static", "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "ETA" not in captured.err and "[" not in captured.err  # not a terminal: no progress
+    return json.loads(out.read_text()), captured.out
+
+
+def test_progress_on_a_terminal_one_bar_per_run_with_an_eta(tmp_path: Path) -> None:
+    """Under a pty (as ``make demo`` in a terminal): the early note, the plan, a bar per run with an
+    ETA, its closing line. Timing (first line < 2 s, no silence > 10 s) is measured by the same
+    script on ``make demo`` itself (README), not asserted here."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    arca = str(Path(sys.executable).parent / "arca")
+    cmd = [sys.executable, str(root / "scripts" / "pty_timestamps.py"), "--json", "--", arca, "demo",
+           "--timeline", _write(tmp_path, "tiny.json", TINY), "--no-training", "--strategy", "static"]
+    report = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300).stdout)
+    assert report["rc"] == 0
+    lines = [text for _t, text in report["lines"]]
+    assert lines[0].startswith("arca demo: starting")
+    assert any(line.startswith("2 strategies, 2 runs (80 simulated s)") for line in lines)
+    for i, name in ((1, "oracle"), (2, "static")):
+        prefix = f"[ {i}/2] {name} · reference (tiny.json)"
+        run_lines = [line for line in lines if line.startswith(prefix)]
+        assert any("%" in line and "ETA" in line for line in run_lines), run_lines
+        assert "discard" in run_lines[-1] and "servant-s" in run_lines[-1]
+    assert any(line.startswith("strategy") and "discard %" in line for line in lines)  # the table
+
+
+def test_quiet_means_no_progress_even_on_a_terminal(tmp_path: Path) -> None:
+    from arca.demo.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    loud, quiet = Tty(), Tty()
+    for stream, enabled in ((loud, None), (quiet, False)):
+        p = Progress(stream, enabled, min_interval_s=0.0)
+        from arca.demo.progress import Task
+
+        p.plan([Task("arca", "reference", "tiny.json", 40.0)])
+        p.start("arca", "reference")
+        p.step(20.0, 40.0)
+        p.done("discard 0 %")
+    assert "ETA" in loud.getvalue() and "50 %" in loud.getvalue() and quiet.getvalue() == ""
