@@ -25,8 +25,8 @@ from arca.messages import (
     Situation,
     TopologyChange,
 )
+from arca.policy import Policy, PolicyError, load_policies
 from arca.service import Deps, Service
-from decider.policy import Policy, PolicyError, load_policies
 
 log = logging.getLogger(__name__)
 

@@ -112,6 +112,12 @@ ENFORCEMENT_ACTIONS = Counter(
     ["driver", "action", "outcome"],
 )
 
+GUARD_REFUSALS = Counter(
+    "arca_guard_refusals_total",
+    "Enforcer steps refused right before acting, by guard (frequency, blackout, protected, policy).",
+    ["system", "guard"],
+)
+
 _demand_lock = threading.Lock()
 _demand: dict[tuple[str, str], float] = {}
 

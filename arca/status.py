@@ -86,7 +86,8 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
     situation = situations[0] if situations else None
     recent = load_messages(kb, Decision, system, max(decisions, 1))
     latest_decision = recent[0] if recent else None
-    enforcements = load_messages(kb, Enforcement, system, 1)
+    enforcements = load_messages(kb, Enforcement, system, 20)
+    refusals = [e for e in enforcements if e.outcome == "skipped" and e.detail.startswith("refused by")]
     return {
         "system": system,
         "as_of": _iso(situation.event_time) if situation else None,
@@ -103,6 +104,8 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
         "incident": _incident(situation, now),
         "last_decisions": [_decision(d) for d in recent[:decisions]],
         "last_enforcement": _enforcement(enforcements[0] if enforcements else None),
+        "recent_refusals": [{"time": _iso(e.event_time), "action": e.action, "detail": e.detail}
+                            for e in refusals[:5]],
     }
 
 
@@ -153,6 +156,9 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
                 f"{enf['time']} (desired {enf['desired_servants']}, active {enf['active_servants']}, "
                 f"booting {enf['booting_servants']})"
             )
+        for r in s.get("recent_refusals", []):
+            text = f"   refused: {r['time']}  {r['action']}  {r['detail']}"
+            lines.append(text if len(text) <= width else text[: width - 1] + "…")
         if s["last_decisions"]:
             lines.append("   last decisions:")
         for d in s["last_decisions"]:
