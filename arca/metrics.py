@@ -118,6 +118,17 @@ GUARD_REFUSALS = Counter(
     ["system", "guard"],
 )
 
+VELOCITY_LIMITED = Counter(
+    "arca_velocity_limited_total",
+    "Decisions whose target the policy's scale velocity limits changed, by direction (up, down).",
+    ["system", "direction"],
+)
+
+FALLBACK_ACTIVE = Gauge(
+    "arca_fallback_active", "1 while the decider holds a system's fallback amount (telemetry missing).",
+    ["system"],
+)
+
 _demand_lock = threading.Lock()
 _demand: dict[tuple[str, str], float] = {}
 

@@ -81,6 +81,27 @@ class Policy(BaseModel):
     protected_servants: frozenset[str] = frozenset()
     """Servant names (``arca-<system>-<n>``) never removed by a scale-in."""
     deletion_policy: Literal["youngest-first", "oldest-first"] = "youngest-first"
+    # scale velocity (Kubernetes HPA ``behavior``), applied by the decider to every strategy's target
+    velocity_limits: bool = False
+    """Whether the decider limits scale velocity at all (see docs/policy.md for why off by default)."""
+    scale_up_rules: frozenset[str] = frozenset()
+    """``"<n> servants per <s>s"`` or ``"<n> percent per <s>s"``; none given: HPA's (4 servants, 100 %)."""
+    scale_up_select: Literal["max", "min", "disabled"] = "max"
+    scale_up_stabilisation_s: float = Field(default=0.0, ge=0)
+    scale_down_rules: frozenset[str] = frozenset()
+    """As ``scale_up_rules``; none given: HPA's (100 % per 15 s)."""
+    scale_down_select: Literal["max", "min", "disabled"] = "max"
+    scale_down_stabilisation_s: float = Field(default=300.0, ge=0)
+    velocity_limits_anticipation: bool = False
+    """Whether anticipated floors are velocity-limited too (default: exempt, see docs/policy.md)."""
+
+    # telemetry fallback (KEDA ``fallback``), applied by the decider
+    fallback_after_rounds: int | None = Field(default=None, ge=1)
+    """Missed telemetry rounds after which the fallback amount is held (None: no fallback)."""
+    fallback_servants: int | None = Field(default=None, ge=0)
+    """The amount held (None: the last amount decided on good telemetry)."""
+    telemetry_period_s: float = Field(default=10.0, gt=0)
+    """How often a telemetry round is expected."""
 
     @model_validator(mode="after")
     def _coherent(self) -> Policy:
@@ -98,6 +119,8 @@ class Policy(BaseModel):
             raise ValueError(f"unknown allowedAction {sorted(bad)}; known: {list(ACTIONS)}")
         for text in self.blackouts:
             parse_blackout(text)
+        for text in self.scale_up_rules | self.scale_down_rules:
+            parse_scaling_rule(text)
         return self
 
     def clamp(self, amount: int) -> int:
@@ -155,7 +178,32 @@ _PROPS: dict[str, tuple[str, str]] = {
     "blackoutWindow": ("blackouts", "set"),
     "protectedServant": ("protected_servants", "set"),
     "deletionPolicy": ("deletion_policy", "str"),
+    "velocityLimits": ("velocity_limits", "bool"),
+    "scaleUpRule": ("scale_up_rules", "set"),
+    "scaleUpSelect": ("scale_up_select", "str"),
+    "scaleUpStabilisationSeconds": ("scale_up_stabilisation_s", "float"),
+    "scaleDownRule": ("scale_down_rules", "set"),
+    "scaleDownSelect": ("scale_down_select", "str"),
+    "scaleDownStabilisationSeconds": ("scale_down_stabilisation_s", "float"),
+    "velocityLimitsAnticipation": ("velocity_limits_anticipation", "bool"),
+    "fallbackAfterRounds": ("fallback_after_rounds", "int"),
+    "fallbackServants": ("fallback_servants", "int"),
+    "telemetryPeriodSeconds": ("telemetry_period_s", "float"),
 }
+
+RULE_PATTERN = re.compile(r"^([0-9]+) (servants|percent) per ([0-9]+) ?s$")
+"""Syntax of ``arca:scaleUpRule`` / ``arca:scaleDownRule`` (the SHACL shape uses the same one)."""
+
+
+def parse_scaling_rule(text: str) -> tuple[str, int, int]:
+    """``"4 servants per 15s"`` -> ("servants", 4, 15) (HPA ``Pods``/``Percent`` policy, periodSeconds)."""
+    m = RULE_PATTERN.match(text)
+    if m is None:
+        raise ValueError(f"scaling rule {text!r}: expected '<n> servants per <s>s' or '<n> percent per <s>s'")
+    value, kind, period = m.groups()
+    if int(period) <= 0:
+        raise ValueError(f"scaling rule {text!r}: the period must be > 0 s")
+    return kind, int(value), int(period)
 
 
 BLACKOUT_PATTERN = re.compile(
