@@ -129,6 +129,16 @@ FALLBACK_ACTIVE = Gauge(
     ["system"],
 )
 
+EVENTS_REFUSED = Counter(
+    "arca_events_refused_total",
+    "External events the analyzer refused (dead-lettered with the reason), by source and reason.",
+    ["source", "reason"],
+)
+SOURCE_CREDIBILITY = Gauge(
+    "arca_source_credibility", "Learned credibility (0..1) of an event source (1: fully trusted).",
+    ["source"],
+)
+
 _demand_lock = threading.Lock()
 _demand: dict[tuple[str, str], float] = {}
 

@@ -114,21 +114,36 @@ def _store_and_notify(kb: Any, items: list[tuple[str, str, str, str]], *, by: st
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    import rdflib
+
+    from arca.kb.terms import arca_iri
+    from arca.namespace import ARCA_NS
     from arca.runtime import make_kb
-    from decider.validation import PolicyInvalid, policy_turtle, validate_policy
+    from decider.validation import PolicyInvalid, node_turtle, policy_turtle, validate_admin_file
 
     try:
-        valid = validate_policy(read_file(args.file), args.file)
+        valid = validate_admin_file(read_file(args.file), args.file)
     except PolicyInvalid as exc:
         raise CliError(str(exc)) from exc
+    items = [(p.system, p.iri, str(p.graph), policy_turtle(valid.graph, p)) for p in valid.policies]
+    trust_class = rdflib.URIRef(ARCA_NS + "SourceTrust")
+    for node in sorted(valid.graph.subjects(rdflib.RDF.type, trust_class), key=str):
+        source = str(valid.graph.value(node, rdflib.URIRef(ARCA_NS + "forSource")))
+        items.append((f"source:{source}", str(node), str(arca_iri("graph/trust", source)),
+                      node_turtle(valid.graph, node)))
+    if not items:
+        raise CliError(f"{args.file}: nothing to apply (arca policy apply takes arca:Policy and "
+                       f"arca:SourceTrust nodes; found {', '.join(valid.kinds)}; load others with "
+                       f"arca kb load)")
     kb = make_kb(settings())
     try:
-        items = [(p.system, p.iri, p.graph, policy_turtle(valid.graph, p)) for p in valid.policies]
         versions = _store_and_notify(kb, items, by=_by(args), change="apply")
     finally:
         kb.close()
-    for (system, version), p in zip(versions, valid.policies, strict=True):
-        print(f"applied policy for system {system!r} as version {version} (graph {p.graph})")
+    for (system, version), item in zip(versions, items, strict=True):
+        what = (f"source trust for {system[7:]!r}" if system.startswith("source:")
+                else f"policy for system {system!r}")
+        print(f"applied {what} as version {version} (graph {item[2]})")
     return 0
 
 

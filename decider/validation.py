@@ -1,7 +1,8 @@
 """Validation of admin files: Turtle syntax, SHACL shapes, then the typed models.
 
 Every kind of admin file the project ships is recognised by the classes of its nodes
-(``ADMIN_KINDS``): policies (``arca:Policy``), severity scales (``arca:SeverityScale``) and learned
+(``ADMIN_KINDS``): policies (``arca:Policy``), severity scales (``arca:SeverityScale``), detector trust
+(``arca:SourceTrust``) and learned
 samples seeded as prior knowledge (``arca:LearnedSample``). Every problem is reported with the node
 and property it concerns (or the line of a syntax error), so ``arca policy validate`` can name each
 offending triple and say which kind of file it found.
@@ -24,6 +25,7 @@ SHAPES_FILES = (SHAPES_FILE, ONTOLOGY_DIR / "severity-shapes.ttl")
 ADMIN_KINDS: dict[str, str] = {
     "Policy": "policy",
     "SeverityScale": "severity scale",
+    "SourceTrust": "source trust",
     "LearnedSample": "learned samples",
 }
 """Class local name -> the kind of admin file it makes."""
@@ -126,6 +128,11 @@ def validate_admin_file(data: bytes | str, source: str = "admin file") -> AdminF
     dupes = sorted({s for s in scale_sources if scale_sources.count(s) > 1})
     if dupes:
         raise PolicyInvalid(source, [f"more than one severity scale for source {s!r}" for s in dupes])
+    trust_sources = [str(o) for s in graph.subjects(rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "SourceTrust"))
+                     for o in graph.objects(s, rdflib.URIRef(ARCA_NS + "forSource"))]
+    dupes = sorted({s for s in trust_sources if trust_sources.count(s) > 1})
+    if dupes:
+        raise PolicyInvalid(source, [f"more than one source trust for source {s!r}" for s in dupes])
     return AdminFile(graph, kinds, policies)
 
 
@@ -154,6 +161,11 @@ def _policies(graph: rdflib.Graph, source: str) -> list[Policy]:
 
 def policy_turtle(graph: rdflib.Graph, policy: Policy) -> str:
     """The Turtle of one policy node (its concise bounded description)."""
-    sub = graph.cbd(rdflib.URIRef(policy.iri))
+    return node_turtle(graph, rdflib.URIRef(policy.iri))
+
+
+def node_turtle(graph: rdflib.Graph, node: rdflib.term.Node) -> str:
+    """The Turtle of one admin node (its concise bounded description)."""
+    sub = graph.cbd(node)
     sub.bind("arca", ARCA_NS)
     return sub.serialize(format="turtle")

@@ -46,7 +46,7 @@ def test_validate_accepts_learned_samples_and_refuses_unknown_content(
     other = tmp_path / "other.ttl"
     other.write_text(HEAD + '<urn:x> arca:system "x" .\n')
     assert main(["policy", "validate", str(other)]) == 1
-    assert "no node of class arca:Policy, arca:SeverityScale, arca:LearnedSample" in capsys.readouterr().err
+    assert "no node of class arca:Policy, arca:SeverityScale, arca:SourceTrust" in capsys.readouterr().err
     bad_scale = tmp_path / "scale.ttl"
     bad_scale.write_text(HEAD + "<urn:sc> a arca:SeverityScale ; arca:forSource 3 .\n")
     assert main(["policy", "validate", str(bad_scale)]) == 1
