@@ -38,13 +38,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     if not creds and not trusts:
         print("no source trust declared and no credibility learned: every source is fully trusted")
         return 0
-    print(f"{'source':<20} {'credibility':>11} {'confirmed':>9} {'unconfirmed':>11}  {'limit':<14} set by")
+    print(f"{'source':<20} {'credibility':>11} {'confirmed':>9} {'unconfirmed':>11} {'refused':>8}  "
+          f"{'limit':<14} set by")
     for source in sorted(set(creds) | set(trusts)):
         c = creds.get(source)
         t = trust_for(trusts, source)
         limit = f"{t.event_limit}/{t.window_s:g}s" if t and t.event_limit is not None else "-"
         print(f"{source:<20} {c.value if c else 1.0:>11.3f} {c.confirmed if c else 0:>9} "
-              f"{c.unconfirmed if c else 0:>11}  {limit:<14} {c.by if c else '-'}")
+              f"{c.unconfirmed if c else 0:>11} {c.refused if c else 0:>8}  {limit:<14} {c.by if c else '-'}")
     return 0
 
 
@@ -63,7 +64,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     kb = make_kb(settings())
     try:
         old = load_credibility(kb).get(args.source) or Credibility(args.source)
-        new = Credibility(args.source, args.to, old.confirmed, old.unconfirmed, now, by)
+        new = Credibility(args.source, args.to, old.confirmed, old.unconfirmed, now, by, old.refused)
         store_credibility(kb, new)
         kb.flush()
     finally:

@@ -9,6 +9,7 @@ Situations and events are kept in the knowledge base with buffered writes.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from analyzer.situation import AnalyzerConfig, SystemView
@@ -63,6 +64,8 @@ class AnalyzerService(Service):
         self.credibility: dict[str, Credibility] = {}
         self.accepted: dict[str, list[datetime]] = {}
         self.unjudged: dict[str, tuple[str, datetime, list[str], bool]] = {}
+        self.refused_unsaved: set[str] = set()
+        """Sources whose refused-event count changed since it was last stored (stored on ticks)."""
         self.reload_policies()
 
     def reload_policies(self) -> None:
@@ -128,6 +131,9 @@ class AnalyzerService(Service):
             count = over_limit(times, trust, event.event_time)
             if count is not None:
                 metrics.EVENTS_REFUSED.labels(event.source, "rate-limit").inc()
+                self.refused_unsaved.add(event.source)
+                known = self.credibility.get(event.source) or Credibility(event.source)
+                self.credibility[event.source] = replace(known, refused=known.refused + 1)
                 raise Reject(f"event {event.event_id} from source {event.source!r} refused by its rate "
                              f"limit: {count} events accepted in the last {trust.window_s:g}s "
                              f"(limit {trust.event_limit})")
@@ -194,6 +200,9 @@ class AnalyzerService(Service):
 
     def tick(self, now: datetime) -> None:
         self.judge_incidents(now)
+        for source in sorted(self.refused_unsaved):  # one write per source and tick, not per event
+            store_credibility(self.kb, self.credibility[source])
+        self.refused_unsaved.clear()
         for view in self.views.values():
             if view.newest_load is None or (view.published_load is not None
                                             and view.newest_load <= view.published_load):

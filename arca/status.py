@@ -109,6 +109,15 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
     }
 
 
+def sources_status(kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """Detector trust of every source with a stored credibility (``arca.trust``)."""
+    from arca.trust import load_credibility
+
+    return [{"source": c.source, "credibility": c.value, "confirmed": c.confirmed,
+             "unconfirmed": c.unconfirmed, "events_refused": c.refused, "set_by": c.by,
+             "updated_at": _iso(c.updated_at)} for _, c in sorted(load_credibility(kb).items())]
+
+
 def collect(kb: KnowledgeBase, systems: list[str] | None = None, now: datetime | None = None,
             decisions: int = 5) -> dict[str, Any]:
     """The status document of ``systems`` (default: every controlled system found in the store)."""
@@ -118,6 +127,7 @@ def collect(kb: KnowledgeBase, systems: list[str] | None = None, now: datetime |
         "schema": SCHEMA,
         "generated_at": _iso(now),
         "systems": [system_status(kb, name, now, decisions) for name in names],
+        "sources": sources_status(kb),
     }
 
 
@@ -166,4 +176,8 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
                     f"[{d['rule']}] {d['reason']}")
             lines.append(text if len(text) <= width else text[: width - 1] + "…")
         lines.append("")
+    for src in doc.get("sources", []):
+        lines.append(f"source {src['source']}: credibility {src['credibility']:.3f} "
+                     f"({src['confirmed']} confirmed, {src['unconfirmed']} unconfirmed incidents, "
+                     f"set by {src['set_by']}), {src['events_refused']} events refused by its rate limit")
     return "\n".join(lines)

@@ -63,6 +63,8 @@ class Credibility:
     updated_at: datetime | None = None
     by: str = "learned"
     """``learned`` or the admin who set it last."""
+    refused: int = 0
+    """Events of the source refused by its rate limit (as last stored by the analyzer)."""
 
 
 def trust_for(trusts: dict[str, SourceTrust], source: str) -> SourceTrust | None:
@@ -143,9 +145,11 @@ def credibility_graph(source: str) -> IRI:
 def load_credibility(kb: KnowledgeBase) -> dict[str, Credibility]:
     """The stored credibility of every source."""
     rows = kb.query(
-        "SELECT ?src ?v ?c ?u ?at ?by WHERE { GRAPH ?g { ?n a arca:SourceCredibility ; arca:forSource ?src ; "
+        "SELECT ?src ?v ?c ?u ?at ?by ?r WHERE { GRAPH ?g { ?n a arca:SourceCredibility ; "
+        "arca:forSource ?src ; "
         "arca:credibility ?v ; arca:confirmedIncidents ?c ; arca:unconfirmedIncidents ?u ; "
-        "arca:credibilitySetBy ?by . OPTIONAL { ?n arca:credibilityUpdatedAt ?at } } "
+        "arca:credibilitySetBy ?by . OPTIONAL { ?n arca:credibilityUpdatedAt ?at } "
+        "OPTIONAL { ?n arca:eventsRefused ?r } } "
         "FILTER(STRSTARTS(STR(?g), $prefix)) }",
         prefix=CREDIBILITY_GRAPH_PREFIX,
     )
@@ -154,8 +158,9 @@ def load_credibility(kb: KnowledgeBase) -> dict[str, Credibility]:
         at = r.get("at")
         if at is not None and not isinstance(at, datetime):
             at = datetime.fromisoformat(str(at))
+        refused = int(r["r"]) if r.get("r") is not None else 0
         out[str(r["src"])] = Credibility(str(r["src"]), float(r["v"]), int(r["c"]), int(r["u"]), at,
-                                         str(r["by"]))
+                                         str(r["by"]), refused)
     return out
 
 
@@ -169,6 +174,7 @@ def store_credibility(kb: KnowledgeBase, cred: Credibility) -> None:
     g.add((node, ARCA.confirmedIncidents, rdflib.Literal(cred.confirmed, datatype=XSD.integer)))
     g.add((node, ARCA.unconfirmedIncidents, rdflib.Literal(cred.unconfirmed, datatype=XSD.integer)))
     g.add((node, ARCA.credibilitySetBy, rdflib.Literal(cred.by)))
+    g.add((node, ARCA.eventsRefused, rdflib.Literal(cred.refused, datatype=XSD.integer)))
     if cred.updated_at is not None:
         at = rdflib.Literal(cred.updated_at.isoformat(), datatype=XSD.dateTime)
         g.add((node, ARCA.credibilityUpdatedAt, at))

@@ -118,6 +118,8 @@ def test_a_flood_is_refused_beyond_the_limit_every_refusal_dead_lettered_with_it
     assert after - before == 197
     w.event(61, "later")  # the window moved on
     assert len([s for s in w.out if s.trigger == "event"]) == 4
+    w.tick(62)  # the refused count is stored on the analyzer's tick, shown by arca status
+    assert load_credibility(w.kb)["seismo-1"].refused == 197
 
 
 def test_unconfirmed_incidents_down_weight_the_source_and_an_admin_reverses_it() -> None:

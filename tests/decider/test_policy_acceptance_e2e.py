@@ -22,6 +22,7 @@ from arca.messages import Decision, Enforcement, ExternalEvent, Message, Observa
 from arca.policy import policy_graph
 from arca.service import Deps
 from arca.settings import ArcaSettings, BusSettings, KbSettings
+from arca.status import collect
 from decider.anticipator import LearnedSample
 from decider.samples import store_sample
 from decider.service import DeciderService
@@ -156,4 +157,7 @@ def test_flood_guard_and_fallback_end_to_end(rabbit_url: str, unique: str, oxigr
     assert _count("arca_fallback_active", {"system": "emergency"}) == 1
     round_(90)
     assert decisions[-1].rule != "fallback"
+    analyzer.kb.flush()
+    (src,) = collect(admin, ["emergency"])["sources"]  # arca status
+    assert (src["source"], src["events_refused"]) == ("seismo-flood", FLOOD - LIMIT)
     assert _count("arca_fallback_active", {"system": "emergency"}) == 0
