@@ -9,7 +9,8 @@ Situations and events are kept in the knowledge base with buffered writes.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from analyzer.situation import AnalyzerConfig, SystemView
 from arca import metrics
@@ -26,8 +27,19 @@ from arca.messages import (
     TopologyChange,
 )
 from arca.messages.ids import derived_id
+from arca.policy import Policy, PolicyError, load_policies
 from arca.service import Deps, Service
-from decider.policy import Policy, PolicyError, load_policies
+from arca.trust import (
+    Credibility,
+    SourceTrust,
+    effective_severity,
+    judge,
+    load_credibility,
+    load_trusts,
+    over_limit,
+    store_credibility,
+    trust_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +60,13 @@ class AnalyzerService(Service):
         self.views: dict[str, SystemView] = {}
         self.policies: dict[str, Policy] = {}
         self.pending_events: list[ExternalEvent] = []
+        # detector trust (arca.trust): accepted event times per source, incidents awaiting a verdict
+        self.trusts: dict[str, SourceTrust] = {}
+        self.credibility: dict[str, Credibility] = {}
+        self.accepted: dict[str, list[datetime]] = {}
+        self.unjudged: dict[str, tuple[str, datetime, list[str], bool]] = {}
+        self.refused_unsaved: set[str] = set()
+        """Sources whose refused-event count changed since it was last stored (stored on ticks)."""
         self.load_knowledge()
 
     def refresh_knowledge(self) -> None:
@@ -55,6 +74,10 @@ class AnalyzerService(Service):
             self.policies = load_policies(self.kb)
         except PolicyError as exc:
             log.error("policies not reloaded: %s", exc)
+        self.trusts = load_trusts(self.kb)
+        self.credibility = load_credibility(self.kb)
+        for source, cred in self.credibility.items():
+            metrics.SOURCE_CREDIBILITY.labels(source).set(cred.value)
         for system in self.policies:
             self.view(system)
 
@@ -96,9 +119,43 @@ class AnalyzerService(Service):
         else:
             raise Reject(f"the analyzer does not take {type(message).__name__} messages")
 
-    def on_event(self, event: ExternalEvent) -> None:
+    def screen(self, event: ExternalEvent) -> ExternalEvent:
+        """Detector trust: refuse the excess of a source (``Reject``: dead-lettered with the reason,
+        counted) and weigh the severity by the source's learned credibility."""
+        trust = trust_for(self.trusts, event.source)
+        if trust is None:
+            return event
+        if not event.cancelled:
+            times = self.accepted.setdefault(event.source, [])
+            horizon = event.event_time.timestamp() - trust.window_s
+            times[:] = [t for t in times if t.timestamp() > horizon]
+            count = over_limit(times, trust, event.event_time)
+            if count is not None:
+                metrics.EVENTS_REFUSED.labels(event.source, "rate-limit").inc()
+                self.refused_unsaved.add(event.source)
+                known = self.credibility.get(event.source) or Credibility(event.source)
+                self.credibility[event.source] = replace(known, refused=known.refused + 1)
+                raise Reject(f"event {event.event_id} from source {event.source!r} refused by its rate "
+                             f"limit: {count} events accepted in the last {trust.window_s:g}s "
+                             f"(limit {trust.event_limit})")
+            times.append(event.event_time)
+        cred = self.credibility.get(event.source)
+        if trust.learn and cred is not None and event.severity and cred.value < 1.0:
+            weighed = effective_severity(event.severity, cred.value)
+            log.info("event %s from %s: severity %d weighed by credibility %.3f -> %d", event.event_id,
+                     event.source, event.severity, cred.value, weighed)
+            event = event.model_copy(update={"severity": weighed})
+        return event
+
+    def on_event(self, announced: ExternalEvent) -> None:
+        event = self.screen(announced)
         store_message(self.kb, event)
         systems = self.systems_for(event)
+        trust = trust_for(self.trusts, event.source)
+        # judged on the announced severity: a source down to 0 can still earn its credibility back
+        if trust is not None and trust.learn and announced.severity and not event.cancelled \
+                and event.event_id not in self.unjudged:
+            self.unjudged[event.event_id] = (event.source, event.onset, list(systems), False)
         if not systems:
             self.pending_events.append(event)
             self.pending_events = self.pending_events[-100:]
@@ -109,7 +166,46 @@ class AnalyzerService(Service):
             # handled again after a crash: the same situation id, dropped downstream as a duplicate
             self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))
 
+    def _confirm(self, situation: Situation) -> None:
+        """Mark the incidents this telemetry round confirms (demand beyond the default amount's)."""
+        policy = self.policies.get(situation.system)
+        if policy is None or situation.trigger != "telemetry":
+            return
+        demand = situation.demand_servants
+        if demand is None:
+            served = max(0.05, 1 - situation.discard_ratio)
+            demand = situation.servants_active * situation.average_load / served
+        if demand <= policy.default_servants * policy.high_threshold:
+            return
+        t = situation.load_time or situation.event_time
+        for event_id, (source, onset, systems, done) in list(self.unjudged.items()):
+            trust = trust_for(self.trusts, source)
+            if (not done and trust is not None and situation.system in systems
+                    and onset <= t <= onset + timedelta(seconds=trust.confirmation_s)):
+                self.unjudged[event_id] = (source, onset, systems, True)
+
+    def judge_incidents(self, now: datetime) -> None:
+        """Credibility verdict for every incident whose confirmation window is over."""
+        for event_id, (source, onset, _systems, confirmed) in list(self.unjudged.items()):
+            trust = trust_for(self.trusts, source)
+            if trust is None:
+                del self.unjudged[event_id]
+                continue
+            if now <= onset + timedelta(seconds=trust.confirmation_s):
+                continue
+            del self.unjudged[event_id]
+            cred = judge(self.credibility.get(source) or Credibility(source), confirmed, trust, now)
+            self.credibility[source] = cred
+            store_credibility(self.kb, cred)
+            metrics.SOURCE_CREDIBILITY.labels(source).set(cred.value)
+            log.info("incident %s from %s %s by load: credibility %.3f", event_id, source,
+                     "confirmed" if confirmed else "not confirmed", cred.value)
+
     def tick(self, now: datetime) -> None:
+        self.judge_incidents(now)
+        for source in sorted(self.refused_unsaved):  # one write per source and tick, not per event
+            store_credibility(self.kb, self.credibility[source])
+        self.refused_unsaved.clear()
         for view in self.views.values():
             if view.newest_load is None or (view.published_load is not None
                                             and view.newest_load <= view.published_load):
@@ -122,6 +218,7 @@ class AnalyzerService(Service):
                 "message_id": derived_id(view.system, "telemetry", view.newest_load.isoformat())}))
 
     def publish(self, situation: Situation) -> None:
+        self._confirm(situation)
         self.bus.publish(situation)
         store_message(self.kb, situation)
         system = situation.system

@@ -123,6 +123,33 @@ ENFORCEMENT_ACTIONS = Counter(
     ["driver", "action", "outcome"],
 )
 
+GUARD_REFUSALS = Counter(
+    "arca_guard_refusals_total",
+    "Enforcer steps refused right before acting, by guard (frequency, blackout, protected, policy).",
+    ["system", "guard"],
+)
+
+VELOCITY_LIMITED = Counter(
+    "arca_velocity_limited_total",
+    "Decisions whose target the policy's scale velocity limits changed, by direction (up, down).",
+    ["system", "direction"],
+)
+
+FALLBACK_ACTIVE = Gauge(
+    "arca_fallback_active", "1 while the decider holds a system's fallback amount (telemetry missing).",
+    ["system"],
+)
+
+EVENTS_REFUSED = Counter(
+    "arca_events_refused_total",
+    "External events the analyzer refused (dead-lettered with the reason), by source and reason.",
+    ["source", "reason"],
+)
+SOURCE_CREDIBILITY = Gauge(
+    "arca_source_credibility", "Learned credibility (0..1) of an event source (1: fully trusted).",
+    ["source"],
+)
+
 _demand_lock = threading.Lock()
 _demand: dict[tuple[str, str], float] = {}
 

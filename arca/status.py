@@ -86,7 +86,8 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
     situation = situations[0] if situations else None
     recent = load_messages(kb, Decision, system, max(decisions, 1))
     latest_decision = recent[0] if recent else None
-    enforcements = load_messages(kb, Enforcement, system, 1)
+    enforcements = load_messages(kb, Enforcement, system, 20)
+    refusals = [e for e in enforcements if e.outcome == "skipped" and e.detail.startswith("refused by")]
     return {
         "system": system,
         "as_of": _iso(situation.event_time) if situation else None,
@@ -103,7 +104,18 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
         "incident": _incident(situation, now),
         "last_decisions": [_decision(d) for d in recent[:decisions]],
         "last_enforcement": _enforcement(enforcements[0] if enforcements else None),
+        "recent_refusals": [{"time": _iso(e.event_time), "action": e.action, "detail": e.detail}
+                            for e in refusals[:5]],
     }
+
+
+def sources_status(kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """Detector trust of every source with a stored credibility (``arca.trust``)."""
+    from arca.trust import load_credibility
+
+    return [{"source": c.source, "credibility": c.value, "confirmed": c.confirmed,
+             "unconfirmed": c.unconfirmed, "events_refused": c.refused, "set_by": c.by,
+             "updated_at": _iso(c.updated_at)} for _, c in sorted(load_credibility(kb).items())]
 
 
 def collect(kb: KnowledgeBase, systems: list[str] | None = None, now: datetime | None = None,
@@ -115,6 +127,7 @@ def collect(kb: KnowledgeBase, systems: list[str] | None = None, now: datetime |
         "schema": SCHEMA,
         "generated_at": _iso(now),
         "systems": [system_status(kb, name, now, decisions) for name in names],
+        "sources": sources_status(kb),
     }
 
 
@@ -153,6 +166,9 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
                 f"{enf['time']} (desired {enf['desired_servants']}, active {enf['active_servants']}, "
                 f"booting {enf['booting_servants']})"
             )
+        for r in s.get("recent_refusals", []):
+            text = f"   refused: {r['time']}  {r['action']}  {r['detail']}"
+            lines.append(text if len(text) <= width else text[: width - 1] + "…")
         if s["last_decisions"]:
             lines.append("   last decisions:")
         for d in s["last_decisions"]:
@@ -160,4 +176,8 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
                     f"[{d['rule']}] {d['reason']}")
             lines.append(text if len(text) <= width else text[: width - 1] + "…")
         lines.append("")
+    for src in doc.get("sources", []):
+        lines.append(f"source {src['source']}: credibility {src['credibility']:.3f} "
+                     f"({src['confirmed']} confirmed, {src['unconfirmed']} unconfirmed incidents, "
+                     f"set by {src['set_by']}), {src['events_refused']} events refused by its rate limit")
     return "\n".join(lines)

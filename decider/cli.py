@@ -1,4 +1,10 @@
-"""Decider commands: ``arca policy validate|apply``, ``arca anticipation seed|show``, ``arca bench-svr``."""
+"""Decider commands: ``arca policy validate|apply|diff|history|rollback``, ``arca anticipation
+seed|show``, ``arca bench-svr``.
+
+``apply`` and ``rollback`` replace the system's policy graph, record the version in the knowledge
+base (``arca.policy_history``: when, by whom, the Turtle) and publish ``PolicyUpdated`` so the
+running services reload it without restart.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,28 @@ from arca.cli.main import CliError, read_file, settings
 def register(sub: Any) -> None:
     policy = sub.add_parser("policy", help="Admin policies (Turtle, checked with SHACL).")
     psub = policy.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
-    validate = psub.add_parser("validate", help="Check a policy file; exit 1 naming each problem.")
-    validate.add_argument("file", help="Turtle file with one or more arca:Policy nodes.")
+    validate = psub.add_parser("validate", help="Check an admin file (policies, severity scales, learned "
+                               "samples); say which kind it is; exit 1 naming each problem.")
+    validate.add_argument("file", help="Turtle admin file.")
     validate.set_defaults(func=cmd_validate)
-    apply = psub.add_parser("apply", help="Validate, store in the knowledge base and notify the services.")
+    apply = psub.add_parser("apply", help="Validate, store in the knowledge base (a new version in the "
+                            "history) and notify the services.")
     apply.add_argument("file", help="Turtle file with one or more arca:Policy nodes.")
+    apply.add_argument("--by", default=None, help="Who applies it (default: the login name).")
     apply.set_defaults(func=cmd_apply)
+    diff = psub.add_parser("diff", help="What applying FILE would change against the knowledge base.")
+    diff.add_argument("file", help="Turtle file with one or more arca:Policy nodes.")
+    diff.set_defaults(func=cmd_diff)
+    history = psub.add_parser("history", help="Versions of a system's policy: when, by whom, what.")
+    history.add_argument("system", help="Controlled system id.")
+    history.add_argument("--show", type=int, metavar="VERSION", help="Print the Turtle of that version.")
+    history.set_defaults(func=cmd_history)
+    rollback = psub.add_parser("rollback", help="Re-apply an earlier version (default: the one before "
+                               "the current) as a new version.")
+    rollback.add_argument("system", help="Controlled system id.")
+    rollback.add_argument("version", nargs="?", type=int, help="Version to restore.")
+    rollback.add_argument("--by", default=None, help="Who rolls back (default: the login name).")
+    rollback.set_defaults(func=cmd_rollback)
 
     ant = sub.add_parser("anticipation", help="The decider's learned anticipation (SVR samples).")
     asub = ant.add_subparsers(dest="anticipation_command", metavar="ACTION", required=True)
@@ -37,46 +59,179 @@ def register(sub: Any) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from decider.validation import PolicyInvalid, validate_admin_file
+
+    try:
+        valid = validate_admin_file(read_file(args.file), args.file)
+    except PolicyInvalid as exc:
+        raise CliError(str(exc)) from exc
+    found = ", ".join(f"{kind} ({n} node{'s' if n > 1 else ''})" for kind, n in valid.kinds.items())
+    print(f"{args.file}: valid admin file of kind {found}")
+    for p in valid.policies:
+        print(f"{args.file}: policy for system {p.system!r} is valid (strategy {p.strategy})")
+    return 0
+
+
+def _by(args: argparse.Namespace) -> str:
+    import getpass
+
+    if args.by:
+        return str(args.by)
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _store_and_notify(kb: Any, items: list[tuple[str, str, str, str]], *, by: str, change: str,
+                      rolled_back_to: int | None = None) -> list[tuple[str, int]]:
+    """Replace each (system, policy IRI, graph, Turtle), record the version, publish PolicyUpdated."""
+    from arca.kb import KnowledgeBaseError
+    from arca.messages import PolicyUpdated
+    from arca.policy_history import record_version
+    from arca.runtime import make_bus
+
+    now = datetime.now(UTC)  # an admin action: wall time is its event time
+    versions = []
+    try:
+        for system, _iri, graph, turtle in items:
+            kb.replace_graph(turtle, graph)
+            kb.flush()
+            v = record_version(kb, system, turtle, by=by, at=now, change=change,
+                               rolled_back_to=rolled_back_to)
+            versions.append((system, v.version))
+    except KnowledgeBaseError as exc:
+        raise CliError(f"the knowledge base refused the policy: {exc}") from exc
+    bus = make_bus(settings())
+    bus.start()
+    try:
+        for system, iri, _graph, _turtle in items:
+            bus.publish(PolicyUpdated(event_time=now, producer="arca-cli", system=system, policy=iri))
+        bus.flush()
+    finally:
+        bus.stop()
+    return versions
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    import rdflib
+
+    from arca.kb.terms import arca_iri
+    from arca.namespace import ARCA_NS
+    from arca.runtime import make_kb
+    from decider.validation import PolicyInvalid, node_turtle, policy_turtle, validate_admin_file
+
+    try:
+        valid = validate_admin_file(read_file(args.file), args.file)
+    except PolicyInvalid as exc:
+        raise CliError(str(exc)) from exc
+    items = [(p.system, p.iri, str(p.graph), policy_turtle(valid.graph, p)) for p in valid.policies]
+    trust_class = rdflib.URIRef(ARCA_NS + "SourceTrust")
+    for node in sorted(valid.graph.subjects(rdflib.RDF.type, trust_class), key=str):
+        source = str(valid.graph.value(node, rdflib.URIRef(ARCA_NS + "forSource")))
+        items.append((f"source:{source}", str(node), str(arca_iri("graph/trust", source)),
+                      node_turtle(valid.graph, node)))
+    if not items:
+        raise CliError(f"{args.file}: nothing to apply (arca policy apply takes arca:Policy and "
+                       f"arca:SourceTrust nodes; found {', '.join(valid.kinds)}; load others with "
+                       f"arca kb load)")
+    kb = make_kb(settings())
+    try:
+        versions = _store_and_notify(kb, items, by=_by(args), change="apply")
+    finally:
+        kb.close()
+    for (system, version), item in zip(versions, items, strict=True):
+        what = (f"source trust for {system[7:]!r}" if system.startswith("source:")
+                else f"policy for system {system!r}")
+        print(f"applied {what} as version {version} (graph {item[2]})")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from arca.policy import PolicyError, load_policy
+    from arca.policy_history import diff_policies
+    from arca.runtime import make_kb
     from decider.validation import PolicyInvalid, validate_policy
 
     try:
         valid = validate_policy(read_file(args.file), args.file)
     except PolicyInvalid as exc:
         raise CliError(str(exc)) from exc
-    for p in valid.policies:
-        print(f"{args.file}: policy for system {p.system!r} is valid (strategy {p.strategy})")
+    kb = make_kb(settings())
+    try:
+        for p in valid.policies:
+            try:
+                stored = load_policy(kb, p.system)
+            except PolicyError as exc:
+                print(f"{p.system}: the stored policy is invalid ({exc}); applying replaces it")
+                continue
+            lines = diff_policies(stored, p)
+            print(f"{p.system}: " + ("no change" if not lines else f"{len(lines)} change(s)"))
+            for line in lines:
+                print(f"  {line}")
+    finally:
+        kb.close()
     return 0
 
 
-def cmd_apply(args: argparse.Namespace) -> int:
-    from arca.kb import KnowledgeBaseError
-    from arca.messages import PolicyUpdated
-    from arca.runtime import make_bus, make_kb
-    from decider.validation import PolicyInvalid, policy_turtle, validate_policy
+def cmd_history(args: argparse.Namespace) -> int:
+    from arca.policy_history import load_history
+    from arca.runtime import make_kb
 
+    kb = make_kb(settings())
     try:
-        valid = validate_policy(read_file(args.file), args.file)
-    except PolicyInvalid as exc:
-        raise CliError(str(exc)) from exc
-    s = settings()
-    kb = make_kb(s)
-    bus = make_bus(s)
-    try:
-        for p in valid.policies:
-            kb.replace_graph(policy_turtle(valid.graph, p), p.graph)
-        kb.flush()
-    except KnowledgeBaseError as exc:
-        raise CliError(f"{args.file}: the knowledge base refused the policy: {exc}") from exc
-    bus.start()
-    try:
-        now = datetime.now(UTC)  # an admin action: wall time is its event time
-        for p in valid.policies:
-            bus.publish(PolicyUpdated(event_time=now, producer="arca-cli", system=p.system, policy=p.iri))
-            print(f"applied policy for system {p.system!r} (graph {p.graph})")
-        bus.flush()
+        versions = load_history(kb, args.system)
     finally:
-        bus.stop()
         kb.close()
+    if not versions:
+        raise CliError(f"no policy history for system {args.system!r}")
+    if args.show is not None:
+        chosen = [v for v in versions if v.version == args.show]
+        if not chosen:
+            raise CliError(f"system {args.system!r} has no policy version {args.show} "
+                           f"(versions 1..{versions[-1].version})")
+        print(chosen[0].turtle)
+        return 0
+    print(f"{'version':>7}  {'applied at (UTC)':<25} {'by':<12} change")
+    for v in versions:
+        change = v.change + (f" to version {v.rolled_back_to}" if v.rolled_back_to else "")
+        current = "  (current)" if v is versions[-1] else ""
+        print(f"{v.version:>7}  {v.applied_at.astimezone(UTC).isoformat(timespec='seconds'):<25} "
+              f"{v.applied_by:<12} {change}{current}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from arca.policy import policy_graph
+    from arca.policy_history import load_history
+    from arca.runtime import make_kb
+    from decider.validation import PolicyInvalid, validate_policy
+
+    kb = make_kb(settings())
+    try:
+        versions = load_history(kb, args.system)
+        if not versions:
+            raise CliError(f"no policy history for system {args.system!r}: nothing to roll back to")
+        if args.version is None:
+            if len(versions) < 2:
+                raise CliError(f"system {args.system!r} has only version 1: nothing before it")
+            target = versions[-2]
+        else:
+            found = [v for v in versions if v.version == args.version]
+            if not found:
+                raise CliError(f"system {args.system!r} has no policy version {args.version} "
+                               f"(versions 1..{versions[-1].version})")
+            target = found[0]
+        try:
+            (p,) = [q for q in validate_policy(target.turtle, f"version {target.version}").policies
+                    if q.system == args.system]
+        except (PolicyInvalid, ValueError) as exc:
+            raise CliError(f"version {target.version} of {args.system!r} is no longer valid: {exc}") from exc
+        (_, version), = _store_and_notify(kb, [(p.system, p.iri, policy_graph(p.system), target.turtle)],
+                                          by=_by(args), change="rollback", rolled_back_to=target.version)
+    finally:
+        kb.close()
+    print(f"rolled back policy of {args.system!r} to version {target.version} (now version {version})")
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,13 @@ from arca.messages import Decision, Message, PolicyUpdated, Situation
 from arca.messages.ids import derived_id
 from arca.service import Deps, Service
 from decider.anticipator import Anticipator, AnticipatorConfig
+from decider.fallback import FallbackState, fallback
 from decider.loop import ArcaState
 from decider.policy import Policy, PolicyError, load_policies
 from decider.samples import LEARNED_GRAPH, forget_sample, load_samples, store_sample, systems_with_samples
 from decider.strategies import make_strategy
 from decider.strategy import Outcome, Strategy, seconds
+from decider.velocity import VelocityState, directions, limit
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class DeciderService(Service):
         self.last_decision: dict[str, Decision] = {}
         self._strategies: dict[str, Strategy] = {}
         self._loaded: dict[str, bool] = {}  # system -> anticipator built from the store's samples
+        self.velocity: dict[str, VelocityState] = {}
+        self.fallbacks: dict[str, FallbackState] = {}
         if cfg.strategy_override:
             self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
         self.load_knowledge()
@@ -170,6 +175,8 @@ class DeciderService(Service):
         if isinstance(new_state, ArcaState):
             self.anticipators[system] = new_state.anticipator
         self._persist(system, outcome)
+        outcome = self._fallback(situation, policy, outcome, now)
+        outcome = self._limit_velocity(situation, policy, outcome, now)
         decision = self._decision(situation, policy, outcome, now)
         if force:  # the decision on a situation: the same id when that situation is handled again
             decision = decision.model_copy(
@@ -187,6 +194,36 @@ class DeciderService(Service):
         metrics.LEARNED_SAMPLES.labels(system).set(decision.learned_samples)
         metrics.DECISIONS.labels(system, decision.rule).inc()
         return decision
+
+    def _fallback(self, situation: Situation, policy: Policy, outcome: Outcome, now: datetime) -> Outcome:
+        """The policy's telemetry fallback (``decider.fallback``) applied to the strategy's target."""
+        system = situation.system
+        target, state, note = fallback(outcome.target, outcome.rule, situation, policy,
+                                       self.fallbacks.get(system, FallbackState()), now)
+        self.fallbacks[system] = state
+        metrics.FALLBACK_ACTIVE.labels(system).set(1 if state.active else 0)
+        if not note:
+            return outcome
+        return replace(outcome, target=target, rule="fallback", reason=f"{outcome.reason}; {note}")
+
+    def _limit_velocity(self, situation: Situation, policy: Policy, outcome: Outcome,
+                        now: datetime) -> Outcome:
+        """The policy's scale velocity limits (``decider.velocity``) applied to the strategy's target."""
+        system = situation.system
+        if not policy.velocity_limits:
+            self.velocity.pop(system, None)
+            return outcome
+        state = self.velocity.get(system) or VelocityState(
+            current=situation.servants_active + situation.servants_booting)
+        up, down = directions(policy)
+        exempt = outcome.rule.startswith("anticipated") and not policy.velocity_limits_anticipation
+        target, self.velocity[system], note = limit(
+            outcome.target, state, up, down, now, min_servants=policy.min_servants,
+            max_servants=policy.max_servants, exempt=exempt)
+        if not note:
+            return outcome
+        metrics.VELOCITY_LIMITED.labels(system, "up" if target < outcome.target else "down").inc()
+        return replace(outcome, target=target, reason=f"{outcome.reason}; {note}")
 
     def _persist(self, system: str, outcome: Outcome) -> None:
         for sample in outcome.forgotten:

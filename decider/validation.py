@@ -1,11 +1,16 @@
-"""Validation of admin policy files: Turtle syntax, SHACL shapes, then the typed ``Policy`` model.
+"""Validation of admin files: Turtle syntax, SHACL shapes, then the typed models.
 
-Every problem is reported with the node and property it concerns (or the line of a syntax error),
-so ``arca policy validate`` can name each offending triple. Before SHACL runs, every ``arca:``
-property value is checked to be a well-typed, finite literal (pyshacl and rdflib fail with
-``TypeError``/``InvalidOperation``/``ReportableRuntimeError`` on ``arca:thresholdUp []``,
-``"abc"^^xsd:integer`` or ``"NaN"^^xsd:double``); anything pyshacl still raises becomes a named
-problem too, so a bad file is always a ``PolicyInvalid``, never a traceback.
+Every kind of admin file the project ships is recognised by the classes of its nodes
+(``ADMIN_KINDS``): policies (``arca:Policy``), severity scales (``arca:SeverityScale``), detector trust
+(``arca:SourceTrust``) and learned
+samples seeded as prior knowledge (``arca:LearnedSample``). Every problem is reported with the node
+and property it concerns (or the line of a syntax error), so ``arca policy validate`` can name each
+offending triple and say which kind of file it found.
+
+Before SHACL runs, every ``arca:`` property value is checked to be a well-typed, finite literal
+(pyshacl and rdflib fail with ``TypeError``/``InvalidOperation``/``ReportableRuntimeError`` on
+``arca:thresholdUp []``, ``"abc"^^xsd:integer`` or ``"NaN"^^xsd:double``); anything pyshacl still
+raises becomes a named problem too, so a bad file is always a ``PolicyInvalid``, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,6 +32,14 @@ from arca.namespace import ARCA_NS, ONTOLOGY_DIR
 from decider.policy import Policy, PolicyError, policy_from_graph
 
 SHAPES_FILE = ONTOLOGY_DIR / "policy-shapes.ttl"
+SHAPES_FILES = (SHAPES_FILE, ONTOLOGY_DIR / "severity-shapes.ttl")
+ADMIN_KINDS: dict[str, str] = {
+    "Policy": "policy",
+    "SeverityScale": "severity scale",
+    "SourceTrust": "source trust",
+    "LearnedSample": "learned samples",
+}
+"""Class local name -> the kind of admin file it makes."""
 
 
 class PolicyInvalid(ValueError):
@@ -46,13 +59,25 @@ class ValidPolicies:
     policies: list[Policy]
 
 
+@dataclass(frozen=True)
+class AdminFile:
+    """A valid admin file: the kinds found (with node counts) and the typed policies it holds."""
+
+    graph: rdflib.Graph
+    kinds: dict[str, int]
+    policies: list[Policy]
+
+
 _shapes: rdflib.Graph | None = None
 
 
 def shapes() -> rdflib.Graph:
     global _shapes
     if _shapes is None:
-        _shapes = rdflib.Graph().parse(SHAPES_FILE, format="turtle")
+        graph = rdflib.Graph()
+        for path in SHAPES_FILES:
+            graph.parse(path, format="turtle")
+        _shapes = graph
     return _shapes
 
 
@@ -141,14 +166,45 @@ def shacl_problems(graph: rdflib.Graph) -> list[str]:
     return sorted(out)
 
 
+def validate_admin_file(data: bytes | str, source: str = "admin file") -> AdminFile:
+    """Any shipped kind of admin file: syntax, shapes, kind, then the typed models."""
+    graph = parse_turtle(data, source)
+    problems = literal_problems(graph) or shacl_problems(graph)
+    if problems:
+        raise PolicyInvalid(source, problems)
+    kinds = {kind: len(set(graph.subjects(rdflib.RDF.type, rdflib.URIRef(ARCA_NS + cls))))
+             for cls, kind in ADMIN_KINDS.items()}
+    kinds = {k: n for k, n in kinds.items() if n}
+    if not kinds:
+        known = ", ".join(f"arca:{c}" for c in ADMIN_KINDS)
+        raise PolicyInvalid(source, [f"no node of class {known} (the kinds of admin file: "
+                                     f"{', '.join(ADMIN_KINDS.values())})"])
+    policies = _policies(graph, source) if "policy" in kinds else []
+    scale_sources = [str(o) for s in graph.subjects(rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "SeverityScale"))
+                     for o in graph.objects(s, rdflib.URIRef(ARCA_NS + "forSource"))]
+    dupes = sorted({s for s in scale_sources if scale_sources.count(s) > 1})
+    if dupes:
+        raise PolicyInvalid(source, [f"more than one severity scale for source {s!r}" for s in dupes])
+    trust_sources = [str(o) for s in graph.subjects(rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "SourceTrust"))
+                     for o in graph.objects(s, rdflib.URIRef(ARCA_NS + "forSource"))]
+    dupes = sorted({s for s in trust_sources if trust_sources.count(s) > 1})
+    if dupes:
+        raise PolicyInvalid(source, [f"more than one source trust for source {s!r}" for s in dupes])
+    return AdminFile(graph, kinds, policies)
+
+
 def validate_policy(data: bytes | str, source: str = "policy") -> ValidPolicies:
-    """Syntax, shapes and model checks; raises ``PolicyInvalid`` listing every problem."""
+    """Syntax, shapes and model checks of a policy file; raises ``PolicyInvalid`` listing every problem."""
     graph = parse_turtle(data, source)
     problems = literal_problems(graph) or shacl_problems(graph)
     if problems:
         raise PolicyInvalid(source, problems)
     if (None, rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "Policy")) not in graph:
         raise PolicyInvalid(source, ["no node of class arca:Policy"])
+    return ValidPolicies(graph, _policies(graph, source))
+
+
+def _policies(graph: rdflib.Graph, source: str) -> list[Policy]:
     try:
         with _quiet_rdflib():
             policies = policy_from_graph(graph)
@@ -160,11 +216,16 @@ def validate_policy(data: bytes | str, source: str = "policy") -> ValidPolicies:
     dupes = sorted({s for s in systems if systems.count(s) > 1})
     if dupes:
         raise PolicyInvalid(source, [f"more than one policy for system {s!r}" for s in dupes])
-    return ValidPolicies(graph, policies)
+    return policies
 
 
 def policy_turtle(graph: rdflib.Graph, policy: Policy) -> str:
     """The Turtle of one policy node (its concise bounded description)."""
-    sub = graph.cbd(rdflib.URIRef(policy.iri))
+    return node_turtle(graph, rdflib.URIRef(policy.iri))
+
+
+def node_turtle(graph: rdflib.Graph, node: rdflib.term.Node) -> str:
+    """The Turtle of one admin node (its concise bounded description)."""
+    sub = graph.cbd(node)
     sub.bind("arca", ARCA_NS)
     return sub.serialize(format="turtle")

@@ -1,7 +1,8 @@
 """What the enforcer reads from the infrastructure and the bounds it must keep.
 
 ``Servant`` is one server ARCA owns as the driver sees it (status, pool membership, age);
-``Bounds`` are a system's policy limits, re-checked by the reconciler before every action.
+``Bounds`` are a system's policy limits and guards (built from the one policy model,
+``arca.policy.Policy``), re-checked by the reconciler before every action.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from arca.policy import ACTIONS as ACTION_CATEGORIES
+from arca.policy import DELETION_POLICIES, parse_blackout
+
 ServantStatus = Literal["building", "active", "error", "shutoff", "deleted", "unknown"]
 
-ACTION_CATEGORIES = ("scale-out", "scale-in", "heal")
-"""Kinds of change a policy may allow: add servants, remove servants, repair broken ones."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,15 @@ class Bounds:
     min_servants: int = 1
     max_servants: int = 15
     allowed: frozenset[str] = field(default_factory=lambda: frozenset(ACTION_CATEGORIES))
+    frequency_limit: int | None = None
+    """Guard: at most this many actions of one kind (scale-out, scale-in) per window."""
+    frequency_window_s: float = 3600.0
+    blackouts: tuple[str, ...] = ()
+    """Guard: ``"<action|*> HH:MM-HH:MM"`` daily UTC windows refusing that action."""
+    protected: frozenset[str] = frozenset()
+    """Guard: servant names never removed by a scale-in."""
+    deletion: str = "youngest-first"
+    """Which surplus servants a scale-in removes first (Senlin deletion policy)."""
 
     def __post_init__(self) -> None:
         if self.min_servants < 0 or self.max_servants < self.min_servants:
@@ -52,6 +63,10 @@ class Bounds:
         unknown = set(self.allowed) - set(ACTION_CATEGORIES)
         if unknown:
             raise ValueError(f"bounds: unknown allowed action(s) {sorted(unknown)}")
+        if self.deletion not in DELETION_POLICIES:
+            raise ValueError(f"bounds: unknown deletion policy {self.deletion!r}; known: {DELETION_POLICIES}")
+        for text in self.blackouts:
+            parse_blackout(text)
 
     def clip(self, desired: int) -> tuple[int, bool]:
         """The desired amount forced inside ``[min, max]`` and whether it had to be changed."""

@@ -20,12 +20,14 @@ from arca.messages import Decision, Enforcement, Message
 from arca.metrics import (
     DECISION_TO_ENFORCEMENT_SECONDS,
     ENFORCEMENT_ACTIONS,
+    GUARD_REFUSALS,
     SERVANTS_ACTIVE,
     SERVANTS_BOOTING,
 )
 from enforcer.actions import ActionState, OsmScale, OsmScaleParams, RetryPolicy
 from enforcer.drivers.base import DriverError
 from enforcer.drivers.osm import OsmClient
+from enforcer.guards import frequency_count, in_blackout
 from enforcer.model import Bounds
 from enforcer.settings import EnforcerSettings
 
@@ -41,6 +43,8 @@ class _System:
     not_before: datetime | None = None
     failures: int = 0
     refused: set[tuple[str, str]] = field(default_factory=set)
+    history: list[tuple[datetime, str]] = field(default_factory=list)
+    """(start, category) of the scale operations started, for the frequency guard."""
 
 
 class OsmReconciler:
@@ -132,6 +136,17 @@ class OsmReconciler:
                 self._report(system, st, "osm_scale", "skipped", now, now, None,
                              f"refused by policy: {category} not allowed")
             return
+        why = self._guarded(st, bounds, category, now)
+        if why:
+            key = (st.decision.message_id, why[0])
+            if key not in st.refused:
+                st.refused.add(key)
+                ENFORCEMENT_ACTIONS.labels("osm", "osm_scale", "refused").inc()
+                GUARD_REFUSALS.labels(system, why[0]).inc()
+                self._report(system, st, "osm_scale", "skipped", now, now, None,
+                             f"refused by guard {why[0]}: {why[1]}")
+            return
+        st.history.append((now, category))
         s = self.settings
         action = OsmScale(OsmScaleParams(system=system, ns_id=self.ns_id(), scaling_group=s.osm_scaling_group,
                                          member_vnf_index=s.osm_member_vnf_index, direction=direction),
@@ -142,6 +157,19 @@ class OsmReconciler:
         if action.done:
             self._finish(system, st, action, now)
             st.action = None
+
+    @staticmethod
+    def _guarded(st: _System, bounds: Bounds, category: str, now: datetime) -> tuple[str, str] | None:
+        """(guard, reason) when a guard refuses one ``category`` scale operation now (one per VDU)."""
+        window = in_blackout(bounds.blackouts, category, now)
+        if window is not None:
+            return "blackout", f"{category} refused during blackout {window!r}"
+        if bounds.frequency_limit is not None:
+            count = frequency_count(st.history, category, bounds.frequency_window_s, now)
+            if count >= bounds.frequency_limit:
+                return "frequency", (f"{category} refused: {count} already in the last "
+                                     f"{bounds.frequency_window_s:g}s (limit {bounds.frequency_limit})")
+        return None
 
     def _finish(self, system: str, st: _System, action: OsmScale, now: datetime) -> None:
         self.finished.append(action)

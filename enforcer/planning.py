@@ -10,7 +10,10 @@ duplicated or redelivered decision plans nothing new. The rules, in order:
    from the pool are added back;
 3. count = live servants (active or booting) + creations in flight whose server is not visible yet;
    below the target -> create the difference (``scale-out``); above -> remove the surplus
-   (``scale-in``), booting ones first, then those out of the pool, then the newest;
+   (``scale-in``), booting ones first, then those out of the pool, then by the policy's deletion
+   order (Senlin: ``youngest-first``, the default, or ``oldest-first``); servants the policy
+   protects are never removed by a scale-in (a surplus made only of them is refused, reason
+   ``protected: ...``);
 4. one change in flight per system: while servants are being created no surplus is removed, and
    while surplus is being removed nothing is created (the next tick re-plans once it is done);
 5. a step whose category the policy does not allow is refused (reported), never executed.
@@ -95,11 +98,13 @@ def _new_names(system: str, used: set[int], count: int) -> list[str]:
     return names
 
 
-def _surplus_order(s: Servant) -> tuple[int, float, int]:
-    """Sort key: booting first, then out of the pool, then the newest."""
+def _surplus_order(s: Servant, deletion: str = "youngest-first") -> tuple[int, float, int]:
+    """Sort key: booting first, then out of the pool, then the youngest (or the oldest)."""
     rank = 0 if s.status == "building" else (1 if not s.in_pool else 2)
-    created = -s.created_at.timestamp() if s.created_at else 0.0
-    return (rank, created, -s.index)
+    created = s.created_at.timestamp() if s.created_at else 0.0
+    if deletion == "oldest-first":
+        return (rank, created, s.index)
+    return (rank, -created, -s.index)
 
 
 def plan(
@@ -133,6 +138,7 @@ def plan(
             steps.append(Step("join", "heal", s.name, s.id, f"{s.name} is ACTIVE but not in the pool"))
 
     waiting = ""
+    protected_refusals: list[Step] = []
     if count < target:
         if in_flight.scaling_in:
             waiting = "scale-in in flight"
@@ -145,12 +151,19 @@ def plan(
         if in_flight.creating:
             waiting = "scale-out in flight"
         else:
-            surplus = sorted(live, key=_surplus_order)[: count - target]
+            removable = [s for s in live if s.name not in bounds.protected]
+            surplus = sorted(removable, key=lambda s: _surplus_order(s, bounds.deletion))[: count - target]
             for s in surplus:
                 steps.append(Step("remove", "scale-in", s.name, s.id, f"{count} servants > target {target}"))
+            if len(surplus) < count - target:
+                kept = sorted(s.name for s in live if s.name in bounds.protected)
+                protected_refusals.append(Step(
+                    "remove", "scale-in", ",".join(kept), None,
+                    f"protected: {count - target - len(surplus)} more to remove but {', '.join(kept)} "
+                    f"protected from scale-in"))
 
     allowed = tuple(s for s in steps if s.category in bounds.allowed)
-    refused = tuple(s for s in steps if s.category not in bounds.allowed)
+    refused = tuple(s for s in steps if s.category not in bounds.allowed) + tuple(protected_refusals)
     return Plan(
         desired=desired, target=target, clipped=clipped, live=count, active=active, booting=booting,
         steps=allowed, refused=refused, waiting=waiting, broken=tuple(s.id for s in broken),

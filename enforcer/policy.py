@@ -1,9 +1,8 @@
-"""Policy bounds as the enforcer re-checks them: read from the admins' policy in the knowledge base.
+"""Policy bounds and guards as the enforcer re-checks them, from the one policy model.
 
-The policy vocabulary is the decider's (``ontology/policy.ttl``): a node ``a arca:Policy`` with
-``arca:system``, ``arca:minServants``, ``arca:maxServants`` and ``arca:allowedAction`` (names
-``scale-out``/``scale-in``/``heal`` or IRIs ``arca:ScaleOut``...), one named graph per system
-under ``arca:graph/policy/``. Missing values fall back to the enforcer's settings.
+The policy is read with ``arca.policy.load_policy`` (the same model the analyzer and decider use);
+this module only maps it onto the enforcer's ``Bounds``. Without a stored policy the enforcer's
+settings apply; a policy the model refuses is logged and the defaults are enforced.
 """
 
 from __future__ import annotations
@@ -11,40 +10,27 @@ from __future__ import annotations
 import logging
 
 from arca.kb import KnowledgeBase
-from arca.namespace import ARCA_NS
-from enforcer.model import ACTION_CATEGORIES, Bounds
+from arca.policy import Policy, PolicyError, load_policy
+from enforcer.model import Bounds
 
 log = logging.getLogger(__name__)
 
-_QUERY = (
-    "SELECT ?min ?max ?allowed WHERE { GRAPH ?g { ?p a arca:Policy ; arca:system ?sys . "
-    "OPTIONAL { ?p arca:minServants ?min } OPTIONAL { ?p arca:maxServants ?max } "
-    "OPTIONAL { ?p arca:allowedAction ?allowed } } FILTER(STR(?sys) = $system) }"
-)
-_IRI_ACTIONS = {"ScaleOut": "scale-out", "ScaleIn": "scale-in", "Heal": "heal"}
 
-
-def _action(value: object) -> str:
-    text = str(value)
-    if text.startswith(ARCA_NS):
-        text = _IRI_ACTIONS.get(text[len(ARCA_NS):], text[len(ARCA_NS):])
-    return text
+def bounds_of(policy: Policy) -> Bounds:
+    """The enforcer's view of a policy: [min, max], allowed actions and guards."""
+    return Bounds(
+        policy.min_servants, policy.max_servants, frozenset(policy.allowed_actions),
+        frequency_limit=policy.frequency_limit, frequency_window_s=policy.frequency_window_s,
+        blackouts=tuple(sorted(policy.blackouts)), protected=frozenset(policy.protected_servants),
+        deletion=policy.deletion_policy,
+    )
 
 
 def load_bounds(kb: KnowledgeBase, system: str, default: Bounds) -> Bounds:
-    """The bounds of ``system``'s policy (``default`` where the policy says nothing)."""
-    rows = kb.query(_QUERY, system=system)
-    if not rows:
-        return default
-    mins = {int(r["min"]) for r in rows if r.get("min") is not None}
-    maxs = {int(r["max"]) for r in rows if r.get("max") is not None}
-    allowed = {_action(r["allowed"]) for r in rows if r.get("allowed") is not None}
+    """The bounds of ``system``'s policy (``default`` when there is no valid policy)."""
     try:
-        return Bounds(
-            min(mins) if mins else default.min_servants,
-            max(maxs) if maxs else default.max_servants,
-            frozenset(a for a in allowed if a in ACTION_CATEGORIES) if allowed else default.allowed,
-        )
-    except ValueError as exc:
-        log.error("policy of %s has incoherent bounds (%s): enforcing the defaults", system, exc)
+        policy = load_policy(kb, system)
+    except PolicyError as exc:
+        log.error("policy of %s is invalid (%s): enforcing the defaults", system, exc)
         return default
+    return default if policy is None else bounds_of(policy)

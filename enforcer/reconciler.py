@@ -20,6 +20,7 @@ from arca.messages import Decision, Enforcement, Message
 from arca.metrics import (
     DECISION_TO_ENFORCEMENT_SECONDS,
     ENFORCEMENT_ACTIONS,
+    GUARD_REFUSALS,
     INCIDENT_TO_CAPACITY_SECONDS,
     SERVANTS_ACTIVE,
     SERVANTS_BOOTING,
@@ -35,6 +36,7 @@ from enforcer.actions import (
     ServantParams,
 )
 from enforcer.drivers.base import DriverError, ServantDriver, TransientError
+from enforcer.guards import Refusal, guard
 from enforcer.model import Bounds, Servant
 from enforcer.planning import InFlight, Plan, Step, is_broken, plan
 from enforcer.settings import EnforcerSettings
@@ -61,6 +63,8 @@ class SystemState:
     """(incident id, onset, servants in service at the decision) until capacity is added."""
     seen_incidents: set[str] = field(default_factory=set)
     watched: bool = False
+    history: list[tuple[datetime, str]] = field(default_factory=list)
+    """(start time, category) of the actions started, for the frequency guard."""
 
     @property
     def in_flight(self) -> InFlight:
@@ -171,6 +175,9 @@ class Reconciler:
         p = plan(system, desired, bounds, st.servants, now,
                  in_flight=st.in_flight, boot_timeout_s=self.settings.boot_timeout_s,
                  condemned=frozenset(st.condemned))
+        horizon = now - timedelta(seconds=bounds.frequency_window_s)
+        st.history = [h for h in st.history if h[0] > horizon]
+        p, refusals = guard(p, bounds, st.history, now)
         st.last_plan = p
         st.dirty = False
         st.next_resync = now + timedelta(seconds=self.settings.resync_interval_s)
@@ -178,9 +185,10 @@ class Reconciler:
             log.warning("decision %s for %s: %d servants outside [%d, %d], clipped to %d",
                         st.decision.message_id if st.decision else "-", system, p.desired,
                         bounds.min_servants, bounds.max_servants, p.target)
-        for step in p.refused:
-            self._report_refusal(st, step, p, now)
+        for refusal in refusals:
+            self._report_refusal(st, refusal, now)
         for step in p.steps:
+            st.history.append((now, step.category))
             action = self._make(st, step)
             st.actions.append(action)
             action.step(now, st.servants)
@@ -259,15 +267,19 @@ class Reconciler:
                       target=action.target, detail=action.detail, decision_id=action.decision_id,
                       driver=action.driver_name)
 
-    def _report_refusal(self, st: SystemState, step: Step, p: Plan, now: datetime) -> None:
-        key = (st.decision.message_id if st.decision else "", f"{step.op}:{step.name}")
+    def _report_refusal(self, st: SystemState, refusal: Refusal, now: datetime) -> None:
+        """Report a refused step once per decision (skipped Enforcement, counters)."""
+        step = refusal.step
+        key = (st.decision.message_id if st.decision else "", f"{refusal.guard}:{step.op}:{step.name}")
         if key in st.reported_refusals:
             return
         st.reported_refusals.add(key)
         kind = {"create": CreateServant.kind, "remove": RemoveServant.kind, "join": JoinPool.kind}[step.op]
         ENFORCEMENT_ACTIONS.labels(self.driver.name, kind, "refused").inc()
+        GUARD_REFUSALS.labels(st.system, refusal.guard).inc()
+        what = "policy" if refusal.guard == "policy" else f"guard {refusal.guard}"
         self._publish(st, kind, "skipped", now, started=now, target=step.server_id or step.name,
-                      detail=f"refused by policy: {step.category} not allowed ({step.reason})",
+                      detail=f"refused by {what}: {refusal.reason}",
                       decision_id=st.decision.message_id if st.decision else None,
                       driver=self.driver.name)
 

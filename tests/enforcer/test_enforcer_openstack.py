@@ -304,3 +304,17 @@ def test_a_servant_joined_to_the_pool_is_reported_in_service(tb: Testbed, conn: 
     joins = loop.enforcements("join_pool")
     assert [e.outcome for e in joins] == ["succeeded"]
     assert (joins[0].active_servants, joins[0].booting_servants) == (1, 0)
+
+
+def test_frequency_guard_limits_creations_and_reports_each_refusal(tb: Testbed, conn: Any) -> None:
+    before = _sample("arca_guard_refusals_total", {"system": SYSTEM, "guard": "frequency"})
+    loop = Loop(tb, conn, bounds=Bounds(1, 15, frequency_limit=2, frequency_window_s=600))
+    loop.decide(6)
+    loop.run(15)
+    loop.decide(8)  # a new decision: refused again, and reported again
+    loop.run(3)
+    assert len(loop.servers()) == 3  # the one there + the guard's 2 actions
+    refused = [e for e in loop.enforcements() if e.detail.startswith("refused by guard frequency")]
+    assert len(refused) == 3 + 5 and all(e.outcome == "skipped" for e in refused)
+    after = _sample("arca_guard_refusals_total", {"system": SYSTEM, "guard": "frequency"})
+    assert after - before == len(refused)

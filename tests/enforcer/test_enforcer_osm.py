@@ -223,3 +223,21 @@ def test_osm_reconciler_respects_the_policy_maximum(tb: Testbed) -> None:
         tb.model.advance(1.0)
         rec.tick(tb.model.now())
     assert len(relays(tb)) == 1
+
+
+def test_osm_reconciler_applies_the_frequency_guard(tb: Testbed) -> None:
+    from enforcer.model import Bounds
+    from enforcer.osm_reconciler import OsmReconciler
+
+    c = client(tb)
+    published: list[Message] = []
+    rec = OsmReconciler(c, c.settings, publish=published.append,
+                        bounds_for=lambda _s: Bounds(0, 10, frequency_limit=2, frequency_window_s=3600))
+    before = len(relays(tb))
+    rec.set_desired(_decision(tb, before + 4))
+    for _ in range(300):
+        tb.model.advance(1.0)
+        rec.tick(tb.model.now())
+    assert len(relays(tb)) == before + 2  # two scale operations, then the guard refuses
+    refused = [m for m in published if isinstance(m, Enforcement) and m.outcome == "skipped"]
+    assert len(refused) == 1 and refused[0].detail.startswith("refused by guard frequency")

@@ -1,0 +1,307 @@
+"""Admin policies: the one typed ``Policy`` model and its loaders (Turtle graph, knowledge base).
+
+The single policy model of ARCA, in the spine: the analyzer (which events concern a system), the
+decider (thresholds, bounds, anticipation, strategy) and the enforcer (bounds and guards re-checked
+right before acting) all read policies through this module, so a new policy term is added here
+(``Policy`` field + ``_PROPS`` entry), in ``ontology/policy.ttl`` and in
+``ontology/policy-shapes.ttl`` -- nowhere else.
+
+A policy is one node ``a arca:Policy`` with flat properties. Each policy lives in its own named
+graph ``arca:graph/policy/<system>`` of the knowledge base; ``load_policies`` reads them all back,
+``load_policy`` one system's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import rdflib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from arca.kb import KnowledgeBase
+from arca.kb.terms import IRI, arca_iri
+from arca.namespace import ARCA_NS
+
+StrategyName = Literal["arca", "arca-reactive", "threshold", "proportional", "static"]
+STRATEGIES: tuple[str, ...] = ("arca", "arca-reactive", "threshold", "proportional", "static")
+ACTIONS: tuple[str, ...] = ("scale-out", "scale-in", "heal")
+"""Kinds of change a policy may allow: add servants, remove servants, repair broken ones."""
+ACTION_IRIS: dict[str, str] = {"ScaleOut": "scale-out", "ScaleIn": "scale-in", "Heal": "heal"}
+"""Actions may also be named by IRI (``arca:ScaleOut``...): local name -> action name."""
+DELETION_POLICIES: tuple[str, ...] = ("youngest-first", "oldest-first")
+POLICY_GRAPH_PREFIX = f"{ARCA_NS}graph/policy/"
+
+
+class PolicyError(ValueError):
+    """A policy graph that does not make a valid ``Policy`` (message names node and property)."""
+
+
+class Policy(BaseModel):
+    """What admins set for one controlled system (every bound the decider must respect)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    system: str = Field(min_length=1)
+    iri: str = ""
+    low_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    high_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
+    min_servants: int = Field(default=1, ge=0)
+    max_servants: int = Field(default=15, ge=1)
+    default_servants: int = Field(default=1, ge=0)
+    expiration_s: float = Field(default=45.0, gt=0)
+    scale_out_cooldown_s: float = Field(default=0.0, ge=0)
+    scale_in_cooldown_s: float = Field(default=0.0, ge=0)
+    anticipation: bool = True
+    lead_time_s: float = Field(default=10.0, ge=0)
+    allowed_actions: frozenset[str] = frozenset({"scale-out", "scale-in", "heal"})
+    strategy: StrategyName = "arca"
+    # threshold (Ukko / OSM)
+    threshold_up: float = Field(default=0.7, gt=0.0, le=1.0)
+    threshold_down: float = Field(default=0.3, ge=0.0, le=1.0)
+    cooloff_s: float = Field(default=300.0, ge=0)
+    threshold_time_s: float = Field(default=0.0, ge=0)
+    # proportional (Kubernetes HPA)
+    target_load: float = Field(default=0.7, gt=0.0, le=1.0)
+    tolerance: float = Field(default=0.1, ge=0.0, lt=1.0)
+    sync_period_s: float = Field(default=15.0, ge=0)
+    stabilisation_s: float = Field(default=300.0, ge=0)
+    # static
+    static_amount: int | None = Field(default=None, ge=0)
+    # which external events concern this system (empty: every event)
+    sources: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+    # guards (ONAP guard policies), checked by the enforcer right before acting
+    frequency_limit: int | None = Field(default=None, ge=0)
+    """At most this many actions of one kind (scale-out, scale-in) per window (None: no limit)."""
+    frequency_window_s: float = Field(default=3600.0, gt=0)
+    blackouts: frozenset[str] = frozenset()
+    """``"<action|*> HH:MM-HH:MM"`` daily UTC windows during which the action is refused."""
+    protected_servants: frozenset[str] = frozenset()
+    """Servant names (``arca-<system>-<n>``) never removed by a scale-in."""
+    deletion_policy: Literal["youngest-first", "oldest-first"] = "youngest-first"
+    # scale velocity (Kubernetes HPA ``behavior``), applied by the decider to every strategy's target
+    velocity_limits: bool = False
+    """Whether the decider limits scale velocity at all (see docs/policy.md for why off by default)."""
+    scale_up_rules: frozenset[str] = frozenset()
+    """``"<n> servants per <s>s"`` or ``"<n> percent per <s>s"``; none given: HPA's (4 servants, 100 %)."""
+    scale_up_select: Literal["max", "min", "disabled"] = "max"
+    scale_up_stabilisation_s: float = Field(default=0.0, ge=0)
+    scale_down_rules: frozenset[str] = frozenset()
+    """As ``scale_up_rules``; none given: HPA's (100 % per 15 s)."""
+    scale_down_select: Literal["max", "min", "disabled"] = "max"
+    scale_down_stabilisation_s: float = Field(default=300.0, ge=0)
+    velocity_limits_anticipation: bool = False
+    """Whether anticipated floors are velocity-limited too (default: exempt, see docs/policy.md)."""
+
+    # telemetry fallback (KEDA ``fallback``), applied by the decider
+    fallback_after_rounds: int | None = Field(default=None, ge=1)
+    """Missed telemetry rounds after which the fallback amount is held (None: no fallback)."""
+    fallback_servants: int | None = Field(default=None, ge=0)
+    """The amount held (None: the last amount decided on good telemetry)."""
+    telemetry_period_s: float = Field(default=10.0, gt=0)
+    """How often a telemetry round is expected."""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Policy:
+        if self.min_servants > self.max_servants:
+            raise ValueError(f"minServants {self.min_servants} > maxServants {self.max_servants}")
+        if not self.min_servants <= self.default_servants <= self.max_servants:
+            raise ValueError(f"defaultServants {self.default_servants} outside "
+                             f"[{self.min_servants}, {self.max_servants}]")
+        if self.low_threshold >= self.high_threshold:
+            raise ValueError(f"lowThreshold {self.low_threshold} >= highThreshold {self.high_threshold}")
+        if self.threshold_down >= self.threshold_up:
+            raise ValueError(f"thresholdDown {self.threshold_down} >= thresholdUp {self.threshold_up}")
+        bad = self.allowed_actions - set(ACTIONS)
+        if bad:
+            raise ValueError(f"unknown allowedAction {sorted(bad)}; known: {list(ACTIONS)}")
+        for text in self.blackouts:
+            parse_blackout(text)
+        for text in self.scale_up_rules | self.scale_down_rules:
+            parse_scaling_rule(text)
+        return self
+
+    def clamp(self, amount: int) -> int:
+        return max(self.min_servants, min(self.max_servants, amount))
+
+    def compliant(self, amount: int) -> bool:
+        return self.min_servants <= amount <= self.max_servants
+
+    def listens_to(self, source: str | None, domain: str | None) -> bool:
+        """Whether an event from ``source`` about ``domain`` concerns this system."""
+        if not self.sources and not self.domains:
+            return True
+        return (source is not None and source in self.sources) or (
+            domain is not None and domain in self.domains
+        )
+
+    @property
+    def graph(self) -> str:
+        return policy_graph(self.system)
+
+
+def policy_graph(system: str) -> str:
+    """Named graph holding the policy of ``system``."""
+    return arca_iri("graph/policy", system)
+
+
+# property local name -> (field, kind)
+_PROPS: dict[str, tuple[str, str]] = {
+    "system": ("system", "str"),
+    "lowThreshold": ("low_threshold", "float"),
+    "highThreshold": ("high_threshold", "float"),
+    "minServants": ("min_servants", "int"),
+    "maxServants": ("max_servants", "int"),
+    "defaultServants": ("default_servants", "int"),
+    "expirationSeconds": ("expiration_s", "float"),
+    "scaleOutCooldownSeconds": ("scale_out_cooldown_s", "float"),
+    "scaleInCooldownSeconds": ("scale_in_cooldown_s", "float"),
+    "anticipation": ("anticipation", "bool"),
+    "leadTimeSeconds": ("lead_time_s", "float"),
+    "allowedAction": ("allowed_actions", "set"),
+    "strategy": ("strategy", "str"),
+    "thresholdUp": ("threshold_up", "float"),
+    "thresholdDown": ("threshold_down", "float"),
+    "coolOffSeconds": ("cooloff_s", "float"),
+    "thresholdTimeSeconds": ("threshold_time_s", "float"),
+    "targetLoad": ("target_load", "float"),
+    "tolerance": ("tolerance", "float"),
+    "syncPeriodSeconds": ("sync_period_s", "float"),
+    "stabilisationSeconds": ("stabilisation_s", "float"),
+    "staticAmount": ("static_amount", "int"),
+    "listensToSource": ("sources", "set"),
+    "listensToDomain": ("domains", "set"),
+    "guardFrequencyLimit": ("frequency_limit", "int"),
+    "guardFrequencyWindowSeconds": ("frequency_window_s", "float"),
+    "blackoutWindow": ("blackouts", "set"),
+    "protectedServant": ("protected_servants", "set"),
+    "deletionPolicy": ("deletion_policy", "str"),
+    "velocityLimits": ("velocity_limits", "bool"),
+    "scaleUpRule": ("scale_up_rules", "set"),
+    "scaleUpSelect": ("scale_up_select", "str"),
+    "scaleUpStabilisationSeconds": ("scale_up_stabilisation_s", "float"),
+    "scaleDownRule": ("scale_down_rules", "set"),
+    "scaleDownSelect": ("scale_down_select", "str"),
+    "scaleDownStabilisationSeconds": ("scale_down_stabilisation_s", "float"),
+    "velocityLimitsAnticipation": ("velocity_limits_anticipation", "bool"),
+    "fallbackAfterRounds": ("fallback_after_rounds", "int"),
+    "fallbackServants": ("fallback_servants", "int"),
+    "telemetryPeriodSeconds": ("telemetry_period_s", "float"),
+}
+
+RULE_PATTERN = re.compile(r"^([0-9]+) (servants|percent) per ([0-9]+) ?s$")
+"""Syntax of ``arca:scaleUpRule`` / ``arca:scaleDownRule`` (the SHACL shape uses the same one)."""
+
+
+def parse_scaling_rule(text: str) -> tuple[str, int, int]:
+    """``"4 servants per 15s"`` -> ("servants", 4, 15) (HPA ``Pods``/``Percent`` policy, periodSeconds)."""
+    m = RULE_PATTERN.match(text)
+    if m is None:
+        raise ValueError(f"scaling rule {text!r}: expected '<n> servants per <s>s' or '<n> percent per <s>s'")
+    value, kind, period = m.groups()
+    if int(period) <= 0:
+        raise ValueError(f"scaling rule {text!r}: the period must be > 0 s")
+    return kind, int(value), int(period)
+
+
+BLACKOUT_PATTERN = re.compile(
+    r"^(scale-out|scale-in|heal|\*) ([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+"""Syntax of ``arca:blackoutWindow`` (the SHACL shape uses the same expression)."""
+
+
+def parse_blackout(text: str) -> tuple[str, int, int]:
+    """``"scale-in 22:00-06:00"`` -> (action or ``*``, start minute, end minute of the UTC day)."""
+    m = BLACKOUT_PATTERN.match(text)
+    if m is None:
+        raise ValueError(f"blackoutWindow {text!r}: expected '<scale-out|scale-in|heal|*> HH:MM-HH:MM' (UTC)")
+    action, h1, m1, h2, m2 = m.groups()
+    start, end = int(h1) * 60 + int(m1), int(h2) * 60 + int(m2)
+    if start == end:
+        raise ValueError(f"blackoutWindow {text!r}: empty window (start = end)")
+    return action, start, end
+
+
+def policy_from_pairs(node: str, pairs: Iterable[tuple[str, Any]]) -> Policy:
+    """Build a ``Policy`` from (property IRI, Python value) pairs of one policy node."""
+    data: dict[str, Any] = {"iri": node}
+    for prop, value in pairs:
+        if not prop.startswith(ARCA_NS):
+            continue
+        local = prop[len(ARCA_NS):]
+        spec = _PROPS.get(local)
+        if spec is None:
+            continue
+        name, kind = spec
+        if kind == "set":
+            data.setdefault(name, set()).add(action_name(value))
+        elif name in data:
+            raise PolicyError(f"{node}: arca:{local} given more than once")
+        else:
+            data[name] = value
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{_prop_of(str(e['loc'][0])) if e['loc'] else 'policy'}: {e['msg']}" for e in exc.errors()
+        )
+        raise PolicyError(f"{node}: {details}") from exc
+
+
+def action_name(value: object) -> str:
+    """``"scale-out"`` for ``"scale-out"`` or the IRI ``arca:ScaleOut`` (unknown names unchanged)."""
+    text = str(value)
+    if text.startswith(ARCA_NS):
+        local = text[len(ARCA_NS):]
+        return ACTION_IRIS.get(local, local)
+    return text
+
+
+def _prop_of(field: str) -> str:
+    for local, (name, _) in _PROPS.items():
+        if name == field:
+            return f"arca:{local}"
+    return field
+
+
+def policy_from_graph(graph: rdflib.Graph) -> list[Policy]:
+    """Every ``arca:Policy`` of an rdflib graph (e.g. a parsed Turtle file), sorted by system."""
+    out = []
+    for node in sorted(set(graph.subjects(rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "Policy"))), key=str):
+        pairs = [(str(p), o.toPython() if isinstance(o, rdflib.Literal) else str(o))
+                 for p, o in graph.predicate_objects(node)]
+        out.append(policy_from_pairs(str(node), pairs))
+    return sorted(out, key=lambda p: p.system)
+
+
+def load_policies(kb: KnowledgeBase) -> dict[str, Policy]:
+    """Every policy stored in the knowledge base (one named graph per policy), by system."""
+    rows = kb.query(
+        "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s a arca:Policy ; ?p ?o } "
+        "FILTER(STRSTARTS(STR(?g), $prefix)) }",
+        prefix=POLICY_GRAPH_PREFIX,
+    )
+    return _policies_of(rows)
+
+
+def load_policy(kb: KnowledgeBase, system: str) -> Policy | None:
+    """The stored policy of ``system`` (None when there is none; ``PolicyError`` when invalid)."""
+    rows = kb.query("SELECT ?s ?p ?o WHERE { GRAPH $g { ?s a arca:Policy ; ?p ?o } }",
+                    g=IRI(policy_graph(system)))
+    return _policies_of(rows).get(system)
+
+
+def _policies_of(rows: Iterable[Mapping[str, Any]]) -> dict[str, Policy]:
+    by_node: dict[str, list[tuple[str, Any]]] = {}
+    for row in rows:
+        by_node.setdefault(str(row["s"]), []).append((str(row["p"]), row["o"]))
+    policies: dict[str, Policy] = {}
+    for node, pairs in sorted(by_node.items()):
+        policy = policy_from_pairs(node, pairs)
+        policies[policy.system] = policy
+    return policies
+
+
+def policy_node(system: str) -> IRI:
+    return arca_iri("policy", system)
