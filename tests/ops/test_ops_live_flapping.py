@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +23,6 @@ import pytest
 import rdflib
 import requests
 from opskit import REPO
-from test_ops_live_services import SERVICES, Proc, _free_port, _wait_http, _wait_log
 
 from arca.kb.messages import load_messages
 from arca.kb.sparql import SparqlKnowledgeBase
@@ -38,10 +33,20 @@ from decider.policy import policy_from_graph, policy_graph
 from decider.samples import LEARNED_GRAPH
 from testbed import model as tbmodel
 from testbed.model import ModelParams
-from testbed.platform import REGION, Testbed
+from testbed.platform import Testbed
 from testbed.scenario import BUILDINGS
 from testbed.sinks import HttpSink
 from testbed.timeline import parse_timeline
+from tests.livekit import (
+    SERVICES,
+    Proc,
+    free_port,
+    service_env,
+    start_service,
+    stop_services,
+    wait_http,
+    wait_log,
+)
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
 
@@ -69,10 +74,12 @@ def live(rabbit_url: str, oxigraph_server: Any,
     kb.flush()
     kb.close()
 
-    collector_port = _free_port()
+    collector_port = free_port()
     timeline = {"duration_s": 3600, "seed": 5, "failures": [],
                 "incidents": [{"at_s": INCIDENT_AT_S, "severity": 4, "domain": "building-3"}]}
-    sink = HttpSink(f"http://127.0.0.1:{collector_port}{EVENT_PATH}")
+    detector_token = uuid.uuid4().hex  # the collector authenticates the testbed's seismometer
+    sink = HttpSink(f"http://127.0.0.1:{collector_port}{EVENT_PATH}",
+                    headers={"Authorization": f"Bearer {detector_token}"})
     bed = Testbed(parse_timeline(timeline), ModelParams(require_pool_membership=True),
                   start=datetime.now(UTC), detector_sink=sink).start()
     events: list[tbmodel.TestbedEvent] = []
@@ -86,64 +93,30 @@ def live(rabbit_url: str, oxigraph_server: Any,
     lbs = {f"lb-{b}": urls[f"haproxy:{b}"] for b in BUILDINGS}
     token = uuid.uuid4().hex[:8]
     env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
+        **service_env(rabbit_url, oxigraph_server, bed, token, collector_port),
         "OS_CLIENT_CONFIG_FILE": str(clouds),
-        "ARCA_BUS__KIND": "rabbitmq",
-        "ARCA_BUS__URL": rabbit_url,
-        "ARCA_BUS__EXCHANGE": f"arca-{token}",
-        "ARCA_BUS__DEAD_LETTER_EXCHANGE": f"arca-{token}.dlx",
-        "ARCA_BUS__DEAD_LETTER_QUEUE": f"arca-{token}.dead-letter",
-        "ARCA_BUS__QUEUE_PREFIX": f"arca-{token}.",
-        "ARCA_KB__KIND": "sparql",
-        "ARCA_KB__QUERY_URL": oxigraph_server.query_url,
-        "ARCA_KB__UPDATE_URL": oxigraph_server.update_url,
-        "ARCA_KB__STORE_URL": oxigraph_server.store_url,
-        "ARCA_OPS__METRICS_HOST": "127.0.0.1",
-        "ARCA_OPS__LOG_JSON": "true",
-        "ARCA_COLLECTOR__HTTP_PORT": str(collector_port),
-        "ARCA_COLLECTOR__HTTP_HOST": "127.0.0.1",
-        "ARCA_COLLECTOR__DETECTORS_EXCHANGE": f"arca-{token}.detectors",
-        "ARCA_COLLECTOR__DETECTORS_QUEUE": f"arca-{token}.detectors",
+        "ARCA_COLLECTOR__TOKENS": json.dumps({"seismometer-building-3": detector_token}),
         "ARCA_COLLECTOR__GNOCCHI_ENABLED": "true",
         "ARCA_COLLECTOR__OPENSTACK_CLOUD": "arca-testbed",
         "ARCA_COLLECTOR__HAPROXY_URLS": json.dumps(lbs),
         "ARCA_COLLECTOR__HAPROXY_DOMAINS": json.dumps({lb: lb[3:] for lb in lbs}),
-        "ARCA_ENFORCER__DRIVER": "openstack",
-        "ARCA_ENFORCER__SYSTEMS": '["emergency"]',
-        "ARCA_ENFORCER__REGION_NAME": REGION,
-        **{f"ARCA_ENFORCER__{k.upper()}": v for k, v in bed.auth().items()},
     }
-    env.pop("ARCA_CONFIG_FILE", None)
     procs: dict[str, Proc] = {}
     try:
         for name in SERVICES:
-            port = _free_port()
-            log = work / f"{name}.jsonl"
-            with log.open("wb") as out:
-                popen = subprocess.Popen([sys.executable, "-m", "arca.cli.main", "run", name],
-                                         env={**env, "ARCA_OPS__METRICS_PORT": str(port)},
-                                         stdout=subprocess.DEVNULL, stderr=out, cwd=REPO)
-            procs[name] = Proc(name, port, log, popen)
+            procs[name] = start_service(name, env, work)
         deadline = time.monotonic() + 60
         for proc in procs.values():
-            _wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
+            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
         for proc in procs.values():
-            _wait_log(proc, f"service {proc.name} started", deadline)
+            wait_log(proc, f"service {proc.name} started", deadline)
         assert bed.model.t < INCIDENT_AT_S - 2, "the services started too late for the incident"
         end = INCIDENT_AT_S + WATCH_S
         while bed.model.t < end:
             time.sleep(0.5)
         yield {"bed": bed, "events": events, "procs": procs, "oxigraph": oxigraph_server, "sink": sink}
     finally:
-        for proc in procs.values():
-            if proc.popen.poll() is None:
-                proc.popen.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.popen.kill()
+        stop_services(procs)
         bed.stop()
 
 
