@@ -226,10 +226,14 @@ class DeciderService(Service):
         return replace(outcome, target=target, reason=f"{outcome.reason}; {note}")
 
     def _persist(self, system: str, outcome: Outcome) -> None:
+        # a sample learned and decimated in the same decision (two incidents sharing one bucket)
+        # never reaches the store: storing it after the delete would leave it there for good
+        gone = {id(s) for s in outcome.forgotten}
         for sample in outcome.forgotten:
             forget_sample(self.kb, sample)
         for sample in outcome.learned:
-            store_sample(self.kb, system, sample)
+            if id(sample) not in gone:
+                store_sample(self.kb, system, sample)
 
     def _decision(self, situation: Situation, policy: Policy, outcome: Outcome, now: datetime) -> Decision:
         return Decision(
