@@ -26,6 +26,10 @@ Interpretation choices (each documented where it is made):
   expires on its own (``expiration_s`` after its onset, so a restarted decider does not anticipate
   an old incident again), their floors combine (``combine``), and a correction is learned for each
   one as its share of what the others do not explain (``attribute``).
+* An anticipated incident the load does not confirm ends early: at a telemetry round where the model
+  expected at least ``UNCONFIRMED_MARGIN`` servants above the default (at the measured time) and the
+  load needs only the default, the incident is treated as a false alarm (back to the default, nothing
+  learned from it, not anticipated again): the draft holds it until the expiration.
 * The MSA is the floor of every decision while an incident is anticipated: a reactive correction
   may go above it, never below (draft 7.4: the second sub-algorithm "uses the minimum amount
   established by the other sub-algorithm as the basis"), and the correction is held, in either
@@ -75,6 +79,10 @@ class Anticipation:
             floor = min(floor, self.last)
         return floor, replace(self, peak=max(self.peak, floor), last=floor)
 
+
+UNCONFIRMED_MARGIN = 2.0
+"""Servants above the default the model must expect at the measured time for a quiet telemetry round
+(demand the default amount carries) to end an incident's anticipation as not confirmed."""
 
 Combine = Literal["sum", "max"]
 COMBINE: Combine = "sum"
@@ -215,6 +223,27 @@ class ArcaStrategy:
             reasons.append(f"back to the default {policy.default_servants}")
             current, correction, rule = policy.default_servants, None, "expired"
         antics = alive
+
+        # -- not confirmed by load: a false alarm ends at the first telemetry round that shows none of
+        # the burst the model expected there, instead of holding its floor until the expiration
+        if antics and model.trained and load_round(situation, st.last_load_time) is not None:
+            demand_now = demand_servants(situation)
+            quiet = demand_now is not None and needed_for(demand_now, policy) <= policy.default_servants
+            kept = []
+            for a in antics:
+                e_m = measured_elapsed(situation, a.onset)
+                p = model.predict_one(a.severity, e_m) if quiet and e_m >= 0 else None
+                if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
+                    reasons.append(f"incident {a.incident_id} not confirmed by load: {p:.1f} servants "
+                                   f"expected {e_m:.0f}s after it, the load measured then needs "
+                                   f"{policy.default_servants}")
+                    expired.add((a.incident_id, a.severity))
+                else:
+                    kept.append(a)
+            if antics and not kept:
+                reasons.append(f"back to the default {policy.default_servants}")
+                current, correction, rule = policy.default_servants, None, "unconfirmed"
+            antics = kept
 
         # -- Anticipator.Get + IsPolicyCompliant -------------------------------------------------
         anticipating = bool(antics) and model.trained

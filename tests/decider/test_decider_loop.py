@@ -220,3 +220,45 @@ def test_load_measured_before_the_onset_is_not_learned(model: str | None, expect
         assert outcome.target == expected_target
     else:
         assert outcome.rule == "anticipated"
+
+
+@pytest.mark.parametrize(
+    ("t", "demand", "unconfirmed"),
+    [
+        (20, 0.3, True),   # window (10, 20]: the model expects 5.8 servants at 15 s, the load needs 1
+        (20, 0.71, False),  # the load needs 2: a smaller burst, corrected and learned, not a false alarm
+        (10, 0.3, False),  # window (0, 10]: 2.1 expected at 5 s, too little to tell a late burst from none
+        (40, 0.3, False),  # window (30, 40]: the burst is over, nothing more was expected there
+    ],
+    ids=["quiet-where-a-burst-was-expected", "smaller-burst-is-a-correction",
+         "quiet-before-the-burst-could-show", "quiet-after-the-burst"],
+)
+def test_an_incident_the_load_does_not_confirm_ends_early(t: float, demand: float, unconfirmed: bool) -> None:
+    """A false alarm (an event with no burst) ends at the first telemetry round where the model
+    expected at least ``UNCONFIRMED_MARGIN`` servants above the default and the load needs only the
+    default: back to the default, nothing learned, not anticipated again while still reported."""
+    model = trained()
+    event = situation(0, trigger="event", severity=3, onset=0)
+    tele = situation(t, severity=3, onset=0, demand=demand, active=6)
+    _, (outcome, st) = run(ARCA, [(0, event), (t, tele)], ArcaState(anticipator=model))
+    assert (outcome.rule == "unconfirmed") is unconfirmed, outcome.reason
+    if unconfirmed:
+        assert outcome.target == 1 and not outcome.learned and not st.anticipations
+        assert "not confirmed by load" in outcome.reason
+        reported = situation(t + 1, trigger="event", severity=3, onset=0)
+        again, _ = ARCA.decide(reported, policy(), st, at(t + 1))
+        assert again.target == 1 and not again.rule.startswith("anticipated")
+    else:
+        assert st.anticipations  # still anticipated
+
+
+def test_an_unconfirmed_incident_leaves_the_others_anticipated() -> None:
+    """Two incidents, the load quiet where only one of them expected a burst: only that one ends."""
+    model = trained()
+    both = ((("fa", 4, 0.0)), ("real", 1, 8.0))
+    event = situation(8, trigger="event", incidents=both)
+    tele = situation(20, demand=0.3, active=9, incidents=both)
+    _, (outcome, st) = run(ARCA, [(8, event), (20, tele)], ArcaState(anticipator=model))
+    assert [a.incident_id for a in st.anticipations] == ["real"], outcome.reason
+    assert "incident fa not confirmed by load" in outcome.reason
+    assert outcome.rule != "unconfirmed"
