@@ -66,6 +66,12 @@ MUTANTS = [
  ("analyzer/situation.py", "if (self.jump_rounds >= self.config.jump_rounds and not announced", "if (self.jump_rounds > self.config.jump_rounds and not announced", "load detection one round late"),
  ("analyzer/situation.py", "return sorted(alive, key=lambda v: (v.onset, v.severity, v.incident_id))", "return alive", "incidents unordered"),
  ("analyzer/situation.py", "del self.incidents[key]  # a detector spoke", "pass  # a detector spoke", "load-detected guess not superseded"),
+ ("decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if p is not None and p > policy.default_servants:", "unconfirmed: any expectation above the default"),
+ ("decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if False:", "unconfirmed incidents never end early"),
+ ("decider/loop.py", "needed_for(demand_now, policy) <= policy.default_servants", "needed_for(demand_now, policy) <= policy.default_servants + 1", "unconfirmed: a smaller burst taken for none"),
+ ("decider/loop.py", "                    expired.add((a.incident_id, a.severity))\n                else:\n                    kept.append(a)", "                    pass\n                else:\n                    kept.append(a)", "unconfirmed incident re-anticipated"),
+ ("decider/loop.py", "                    kept.append(a)\n            if antics and not kept:", "                    kept.append(a)\n            if False:", "unconfirmed: not back to the default"),
+ ("decider/loop.py", "            antics = kept\n", "", "unconfirmed incident kept"),
 ]
 
 ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}
