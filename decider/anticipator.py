@@ -116,6 +116,14 @@ class Anticipator:
             kept = kept[len(kept) - self.config.max_samples:]
         return Anticipator(kept, self.config), dropped
 
+    def without(self, sample_ids: Iterable[str]) -> tuple[Anticipator, list[LearnedSample]]:
+        """A new anticipator without the samples of these ids; returns it and the samples removed."""
+        ids = {i for i in sample_ids if i}
+        removed = [s for s in self.samples if s.sample_id in ids]
+        if not removed:
+            return self, []
+        return Anticipator([s for s in self.samples if s.sample_id not in ids], self.config), removed
+
     def with_config(self, config: AnticipatorConfig) -> Anticipator:
         return self if config == self.config else Anticipator(self.samples, config)
 

@@ -70,6 +70,8 @@ class Anticipation:
     """Highest floor anticipated for this incident so far."""
     last: float | None = None
     """Floor anticipated for it at the previous iteration."""
+    learned_ids: tuple[str, ...] = ()
+    """Ids of the samples learned from this incident (forgotten if the load never confirms it)."""
 
     def settle(self, floor: float) -> tuple[float, Anticipation]:
         """This incident's floor now, unimodal: once it has fallen a whole servant below its peak it
@@ -238,6 +240,10 @@ class ArcaStrategy:
                                    f"expected {e_m:.0f}s after it, the load measured then needs "
                                    f"{policy.default_servants}")
                     expired.add((a.incident_id, a.severity))
+                    model, removed = model.without(a.learned_ids)  # a burst that never came teaches nothing
+                    if removed:
+                        forgotten.extend(removed)
+                        reasons.append(f"forgot the {len(removed)} sample(s) learned from it")
                 else:
                     kept.append(a)
             if antics and not kept:
@@ -319,6 +325,8 @@ class ArcaStrategy:
                                 before, (model, dropped) = model, model.with_sample(sample)
                                 if model is not before:  # not learned already (a redelivered situation)
                                     learned.append(sample)
+                                    i = antics.index(a)
+                                    antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))
                                 forgotten.extend(dropped)
                                 reasons.append(f"learned (incident {a.incident_id}, severity {a.severity}, "
                                                f"{e_m:.1f}s) -> {amount}")

@@ -72,6 +72,8 @@ MUTANTS = [
  ("decider/loop.py", "                    expired.add((a.incident_id, a.severity))\n                else:\n                    kept.append(a)", "                    pass\n                else:\n                    kept.append(a)", "unconfirmed incident re-anticipated"),
  ("decider/loop.py", "                    kept.append(a)\n            if antics and not kept:", "                    kept.append(a)\n            if False:", "unconfirmed: not back to the default"),
  ("decider/loop.py", "            antics = kept\n", "", "unconfirmed incident kept"),
+ ("decider/loop.py", "model, removed = model.without(a.learned_ids)", "removed = []", "unconfirmed: learned samples kept"),
+ ("decider/loop.py", "antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))", "antics[i] = a", "samples learned from an incident not tracked"),
 ]
 
 ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}

@@ -262,3 +262,21 @@ def test_an_unconfirmed_incident_leaves_the_others_anticipated() -> None:
     assert [a.incident_id for a in st.anticipations] == ["real"], outcome.reason
     assert "incident fa not confirmed by load" in outcome.reason
     assert outcome.rule != "unconfirmed"
+
+
+def test_samples_learned_from_an_unconfirmed_incident_are_forgotten() -> None:
+    """The first round of a false alarm (window (0, 10], too early to tell) corrects and learns
+    "severity 3 needs 1 at 5 s"; once the next round shows the burst never came, that sample is
+    forgotten (model and store), so a burst that never came is not learned."""
+    model = trained()
+    event = situation(0, trigger="event", severity=3, onset=0)
+    early = situation(10, severity=3, onset=0, demand=0.3, active=6)
+    late = situation(20, severity=3, onset=0, demand=0.3, active=6)
+    _, (first, st1), (second, st2) = run(ARCA, [(0, event), (10, early), (20, late)],
+                                         ArcaState(anticipator=model))
+    assert first.rule == "learned-in" and len(first.learned) == 1
+    assert st1.anticipations[0].learned_ids == (first.learned[0].sample_id,)
+    assert second.rule == "unconfirmed"
+    assert [s.sample_id for s in second.forgotten] == [first.learned[0].sample_id]
+    assert "forgot the 1 sample(s)" in second.reason
+    assert len(st2.anticipator) == len(model) and len(st1.anticipator) == len(model) + 1

@@ -38,6 +38,21 @@ def test_a_false_alarm_is_anticipated_then_expires_back_to_the_default(runs: dic
     assert set(clean.servants[:80]) == {default}
 
 
+def test_a_false_alarm_ends_when_the_load_does_not_confirm_it(runs: dict[str, RunResult]) -> None:
+    """Well before its expiration: the first telemetry round that shows none of the expected burst
+    ends it, and what was learned from it is forgotten."""
+    decisions = runs["false-alarm"].decisions
+    ended = [d for d in decisions if d.rule == "unconfirmed"]
+    assert len(ended) == 1 and "not confirmed by load" in ended[0].reason
+    s = runs["false-alarm"].series
+    default = int(BASE_POLICY["defaultServants"])
+    back = [n for t, n in zip(s.t, s.servants, strict=True) if 10 + 25 <= t < 80]
+    assert back and set(back) == {default}  # 45 s expiration: it would hold until 55 s
+    # the first round (too early to tell) corrected and learned; that sample is forgotten
+    assert any(d.rule == "learned-in" and d.event_time < ended[0].event_time for d in decisions)
+    assert "forgot the 1 sample(s) learned from it" in ended[0].reason
+
+
 def test_a_false_alarm_does_not_poison_the_next_real_incident(runs: dict[str, RunResult]) -> None:
     clean, alarmed = runs["clean"].metrics, runs["false-alarm"].metrics
     assert alarmed.discard_ratio <= clean.discard_ratio + 0.01
