@@ -7,7 +7,7 @@ from decider_helpers import at, burst_need, policy, situation, trained
 
 from decider.anticipator import Anticipator, LearnedSample
 from decider.loop import ArcaState, ArcaStrategy
-from decider.strategy import is_acceptable, needed_for
+from decider.strategy import bound, is_acceptable, needed_for
 
 ARCA = ArcaStrategy()
 REACTIVE = ArcaStrategy(anticipation=False)
@@ -280,3 +280,22 @@ def test_samples_learned_from_an_unconfirmed_incident_are_forgotten() -> None:
     assert [s.sample_id for s in second.forgotten] == [first.learned[0].sample_id]
     assert "forgot the 1 sample(s)" in second.reason
     assert len(st2.anticipator) == len(model) and len(st1.anticipator) == len(model) + 1
+
+
+@pytest.mark.parametrize(
+    ("allowed", "target", "actual", "expected", "note"),
+    [
+        (("scale-in", "heal"), 5, 3, 3, "scale-out not allowed"),
+        (("scale-in", "heal"), 2, 3, 2, ""),
+        (("scale-out", "heal"), 2, 3, 3, "scale-in not allowed"),
+        (("scale-out", "heal"), 5, 3, 5, ""),
+        (("scale-out", "scale-in"), 20, 3, 15, "clamped 20->15 to [1, 15]"),
+    ],
+    ids=["out-banned-holds", "out-banned-still-scales-in", "in-banned-holds", "in-banned-still-scales-out",
+         "max-wins"],
+)
+def test_bound_applies_allowed_actions_then_the_policy_bounds(
+        allowed: tuple[str, ...], target: int, actual: int, expected: int, note: str) -> None:
+    pol = policy(allowed_actions=frozenset(allowed))
+    got, why = bound(target, pol, situation(0, active=actual))
+    assert (got, why) == (expected, note)
