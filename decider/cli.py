@@ -1,7 +1,8 @@
 """Decider commands: ``arca policy validate|apply|diff|history|rollback``, ``arca anticipation
 seed|show``, ``arca bench-svr``.
 
-``apply`` and ``rollback`` replace the system's policy graph, record the version in the knowledge
+``apply`` and ``rollback`` replace the policy graph of a system (or a source's severity scale or trust),
+record the version in the knowledge
 base (``arca.policy_history``: when, by whom, the Turtle) and publish ``PolicyUpdated`` so the
 running services reload it without restart.
 """
@@ -203,11 +204,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     finally:
         kb.close()
     if not versions:
-        raise CliError(f"no policy history for system {args.system!r}")
+        raise CliError(f"no policy history for {_what(args.system)}")
     if args.show is not None:
         chosen = [v for v in versions if v.version == args.show]
         if not chosen:
-            raise CliError(f"system {args.system!r} has no policy version {args.show} "
+            raise CliError(f"{_what(args.system)} has no policy version {args.show} "
                            f"(versions 1..{versions[-1].version})")
         print(chosen[0].turtle)
         return 0
@@ -218,6 +219,17 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"{v.version:>7}  {v.applied_at.astimezone(UTC).isoformat(timespec='seconds'):<25} "
               f"{v.applied_by:<12} {change}{current}")
     return 0
+
+
+def _what(key: str) -> str:
+    """What a history key names, for messages."""
+    from arca.policy import SCALE_KEY
+
+    if key.startswith(SCALE_KEY):
+        return f"the severity scale of source {key[len(SCALE_KEY):]!r}"
+    if key.startswith("source:"):
+        return f"the trust of source {key[7:]!r}"
+    return f"system {key!r}"
 
 
 def _rollback_item(key: str, turtle: str, source: str) -> tuple[str, str, str, str]:
@@ -253,15 +265,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     try:
         versions = load_history(kb, args.system)
         if not versions:
-            raise CliError(f"no policy history for system {args.system!r}: nothing to roll back to")
+            raise CliError(f"no policy history for {_what(args.system)}: nothing to roll back to")
         if args.version is None:
             if len(versions) < 2:
-                raise CliError(f"system {args.system!r} has only version 1: nothing before it")
+                raise CliError(f"{_what(args.system)} has only version 1: nothing before it")
             target = versions[-2]
         else:
             found = [v for v in versions if v.version == args.version]
             if not found:
-                raise CliError(f"system {args.system!r} has no policy version {args.version} "
+                raise CliError(f"{_what(args.system)} has no policy version {args.version} "
                                f"(versions 1..{versions[-1].version})")
             target = found[0]
         try:

@@ -116,3 +116,27 @@ def test_apply_diff_rollback_history_of_a_severity_scale_and_the_running_collect
     assert "arca:stepSeverity 4" in capsys.readouterr().out
     assert main(["policy", "rollback", "scale:seismo-x", "7"]) == 1
     assert "no policy version 7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "text"), [
+    (["policy", "diff", "{trust}"], "nothing to compare (arca policy diff takes arca:Policy and "
+                                    "arca:SeverityScale nodes; found source trust)"),
+    (["policy", "diff", "{bad}"], "arca:stepSeverity"),
+    (["policy", "apply", "{bad}"], "arca:fromMagnitude"),
+    (["policy", "history", "scale:nobody"], "no policy history for the severity scale of source 'nobody'"),
+    (["policy", "rollback", "scale:nobody"], "no policy history for the severity scale of source 'nobody'"),
+], ids=["diff-trust-only", "diff-bad-steps", "apply-bad-steps", "history-unknown", "rollback-unknown"])
+def test_wrong_input_is_one_clear_line_and_exit_1(argv: list[str], text: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ARCA_KB__KIND", "embedded")
+    monkeypatch.setenv("ARCA_KB__PATH", str(tmp_path / "kb"))
+    trust = tmp_path / "trust.ttl"
+    trust.write_text(HEAD + '<urn:t> a arca:SourceTrust ; arca:forSource "s" ; arca:eventLimit 5 .\n')
+    bad = tmp_path / "bad.ttl"
+    bad.write_text(HEAD + '<urn:s> a arca:SeverityScale ; arca:forSource "x" ; arca:step [ a arca:SeverityStep ; '
+                   'arca:fromMagnitude "abc" ; arca:stepSeverity -2 ] .\n')
+    files = {"trust": str(trust), "bad": str(bad)}
+    assert main([a.format(**files) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert text in err and "Traceback" not in err
