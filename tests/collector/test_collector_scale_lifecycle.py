@@ -71,8 +71,9 @@ def test_apply_diff_rollback_history_of_a_severity_scale_and_the_running_collect
     old = tmp_path / "loaded.ttl"
     old.write_text(scale("seismo-x", (2.0, 1), (4.0, 4), node="urn:scale:loaded"))
     assert main(["kb", "load", str(old)]) == 0
+    clock = SimClock(datetime(2026, 1, 1, tzinfo=UTC))
     collector = CollectorService(Deps(RabbitBus(bus_s, service="collector"), SparqlKnowledgeBase(kb_s),
-                                      SimClock(datetime(2026, 1, 1, tzinfo=UTC)), ArcaSettings(bus=bus_s, kb=kb_s)))
+                                      clock, ArcaSettings(bus=bus_s, kb=kb_s)))
     cleanup.extend([collector.kb.close, collector.bus.stop])
     collector.attach()
     collector.bus.start()
@@ -85,7 +86,7 @@ def test_apply_diff_rollback_history_of_a_severity_scale_and_the_running_collect
     path.write_text(scale("seismo-x", (3.0, 1), (5.0, 2), (6.0, 3), (7.0, 4)))
     assert main(["policy", "diff", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "scale:seismo-x: 6 change(s)" in out  # magnitudes 2 to 7: the applied scale replaces the loaded one
+    assert "scale:seismo-x: 6 change(s)" in out  # magnitudes 2 to 7: it replaces the loaded one
     assert "from magnitude 4: severity 4 -> -" in out and "from magnitude 3: severity - -> 1" in out
     assert main(["policy", "apply", str(path), "--by", "alice"]) == 0
     assert "applied severity scale for source 'seismo-x' as version 1" in capsys.readouterr().out
@@ -95,7 +96,8 @@ def test_apply_diff_rollback_history_of_a_severity_scale_and_the_running_collect
     assert main(["policy", "diff", str(path)]) == 0
     out = capsys.readouterr().out
     assert "scale:seismo-x: 3 change(s)" in out
-    assert all(line in out for line in ("from magnitude 5: severity 2 -> 3", "from magnitude 6: severity 3 -> 4",
+    assert all(line in out for line in ("from magnitude 5: severity 2 -> 3",
+                                        "from magnitude 6: severity 3 -> 4",
                                         "from magnitude 7: severity 4 -> -"))
     assert main(["policy", "apply", str(path), "--by", "bob"]) == 0
     wait_for(lambda: steps() == [(3.0, 1), (5.0, 3), (6.0, 4)], "the collector reloads v2")
@@ -104,7 +106,7 @@ def test_apply_diff_rollback_history_of_a_severity_scale_and_the_running_collect
 
     assert main(["policy", "rollback", "scale:seismo-x", "--by", "carol"]) == 0
     assert "to version 1 (now version 3)" in capsys.readouterr().out
-    wait_for(lambda: steps() == [(3.0, 1), (5.0, 2), (6.0, 3), (7.0, 4)], "the collector follows the rollback")
+    wait_for(lambda: steps() == [(3.0, 1), (5.0, 2), (6.0, 3), (7.0, 4)], "the collector follows rollback")
     assert load_scale_steps(kb)["seismo-x"] == [(3.0, 1), (5.0, 2), (6.0, 3), (7.0, 4)]
 
     versions = load_history(kb, "scale:seismo-x")
@@ -134,8 +136,8 @@ def test_wrong_input_is_one_clear_line_and_exit_1(argv: list[str], text: str, tm
     trust = tmp_path / "trust.ttl"
     trust.write_text(HEAD + '<urn:t> a arca:SourceTrust ; arca:forSource "s" ; arca:eventLimit 5 .\n')
     bad = tmp_path / "bad.ttl"
-    bad.write_text(HEAD + '<urn:s> a arca:SeverityScale ; arca:forSource "x" ; arca:step [ a arca:SeverityStep ; '
-                   'arca:fromMagnitude "abc" ; arca:stepSeverity -2 ] .\n')
+    bad.write_text(HEAD + '<urn:s> a arca:SeverityScale ; arca:forSource "x" ; '
+                   'arca:step [ a arca:SeverityStep ; arca:fromMagnitude "abc" ; arca:stepSeverity -2 ] .\n')
     files = {"trust": str(trust), "bad": str(bad)}
     assert main([a.format(**files) for a in argv]) == 1
     err = capsys.readouterr().err
