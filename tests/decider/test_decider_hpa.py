@@ -31,7 +31,9 @@ CASES: list[tuple[str, int, list[float | None], int, float, int | None]] = [
     ("hpa-ScaleUp", 3, [0.3, 0.5, 0.7], 0, 0.3, 5),
     ("desired-against-the-new-ratio-keeps-current", 2, [0.5, None, None], 0, 1.0, 2),
     ("no-ready-servant-reported", 3, [None, None], 0, 0.5, None),
-    ("exactly-on-target-with-missing-keeps-current", 3, [0.5, None], 0, 0.5, 3),
+    ("exactly-on-target-with-missing-keeps-current", 2, [0.5, None], 0, 0.5, 2),
+    ("unready-ignored-when-scaling-in-within-tolerance", 4, [0.475, 0.475, 0.475], 1, 0.5, 4),
+    ("scale-in-fill-flips-to-out-keeps-current", 2, [0.4, None], 0, 0.5, 2),
 ]
 
 
