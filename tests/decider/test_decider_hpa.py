@@ -34,6 +34,7 @@ CASES: list[tuple[str, int, list[float | None], int, float, int | None]] = [
     ("exactly-on-target-with-missing-keeps-current", 2, [0.5, None], 0, 0.5, 2),
     ("unready-ignored-when-scaling-in-within-tolerance", 4, [0.475, 0.475, 0.475], 1, 0.5, 4),
     ("scale-in-fill-flips-to-out-keeps-current", 2, [0.4, None], 0, 0.5, 2),
+    ("missing-at-0%-brings-the-ratio-on-target-keeps-current", 2, [1.5, None, None], 0, 0.5, 2),
 ]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -34,6 +35,8 @@ class Gate:
     base: str
     seen: list[tuple[str, str, str, str]] = field(default_factory=list)
     """(method, path, content type, query string) of each authorised request."""
+    form_keys: list[set[str]] = field(default_factory=list)
+    """Parameter names of each form-encoded body."""
     status: int | None = None
     """Answer this status instead of passing the request on."""
 
@@ -52,7 +55,10 @@ def gate(oxigraph: Any) -> Iterator[Gate]:
                 self._answer(401, b"unauthorised", "text/plain", {"WWW-Authenticate": 'Basic realm="arca"'})
                 return
             path, _, query = self.path.partition("?")
-            state.seen.append((self.command, path, self.headers.get("Content-Type", ""), query))
+            ctype = self.headers.get("Content-Type", "")
+            state.seen.append((self.command, path, ctype, query))
+            if ctype.startswith("application/x-www-form-urlencoded"):
+                state.form_keys.append(set(parse_qs(body.decode())))
             if state.status is not None:
                 self._answer(state.status, b"gate says no", "text/plain")
                 return
@@ -110,8 +116,9 @@ def test_every_request_kind_carries_basic_auth_from_the_password_file(gate: Gate
     assert kinds == {("POST", "/update", "application/sparql-update"),
                      ("POST", "/query", "application/x-www-form-urlencoded"),
                      ("POST", "/store", "text/turtle")}
-    # protocol-pure queries: content negotiation only, no format=/output= parameters in the URL
+    # protocol-pure queries: content negotiation only, no format=/output= parameters anywhere
     assert all(q == "" for m, p, _, q in gate.seen if p == "/query")
+    assert gate.form_keys and all(keys == {"query"} for keys in gate.form_keys), gate.form_keys
 
 
 def test_a_wrong_password_is_an_error_naming_the_endpoint_and_401(gate: Gate, tmp_path: Path) -> None:
