@@ -5,7 +5,8 @@ Everything is computed from event time (the time carried by each message), never
 * servants active/booting — from ``TopologyChange`` (per server) and ``Enforcement`` (counts),
   whichever told us last;
 * load — the latest ``cpu_util`` of each servant inside the telemetry window ending at the newest
-  measurement; the average, and the sum (servant-equivalents of work being done);
+  measurement; the average, the sum (servant-equivalents of work being done) and how many servants
+  reported one (``servants_reporting``: active servants without a figure are *missing*);
 * discard ratio — sum of ``discard_rate`` over sum of ``request_rate`` of the load balancers;
 * demand in servant-equivalents — what the offered load would cost at 100 % CPU: the load
   balancers' offered request rate divided by a servant's capacity, itself estimated (EWMA) from the
@@ -252,6 +253,7 @@ class SystemView:
             demand_servants=demand if self.newest_load is not None else None,
             load_time=self.newest_load,
             load_window_s=self.config.window_s if self.newest_load is not None else None,
+            servants_reporting=len(self._window_cpu()) if self.newest_load is not None else None,
             incidents=tuple(ActiveIncident(incident_id=v.incident_id, severity=v.severity, onset=v.onset,
                                            source=v.source, domain=v.domain,
                                            detected_from_load=v.detected_from_load) for v in alive),

@@ -305,3 +305,54 @@ def _policies_of(rows: Iterable[Mapping[str, Any]]) -> dict[str, Policy]:
 
 def policy_node(system: str) -> IRI:
     return arca_iri("policy", system)
+
+
+# ------------------------------------------------------------------ severity scales (admin policy too)
+
+SCALE_GRAPH_PREFIX = f"{ARCA_NS}graph/severity/"
+SCALE_KEY = "scale:"
+"""History key of a source's severity scale: ``arca policy history scale:<source>``."""
+ScaleSteps = list[tuple[float, int]]
+"""(lowest magnitude, severity) steps of one source's scale, lowest magnitude first."""
+
+_SCALE_PATTERN = ("?scale a arca:SeverityScale ; arca:forSource ?source ; arca:step ?step . "
+                  "?step arca:fromMagnitude ?from ; arca:stepSeverity ?severity")
+
+
+def scale_graph(source: str) -> IRI:
+    """Named graph of the severity scale ``arca policy apply`` stored for ``source``."""
+    return arca_iri("graph/severity", source)
+
+
+def load_scale_steps(kb: KnowledgeBase, source: str | None = None) -> dict[str, ScaleSteps]:
+    """Every severity scale of the knowledge base by source (or only ``source``'s).
+
+    A scale applied with ``arca policy apply`` (graph ``arca:graph/severity/<source>``) replaces,
+    for its source, any scale of the default graph (``arca kb load``): one source, one scale.
+    """
+    rows = kb.query(
+        "SELECT ?g ?source ?from ?severity WHERE { { " + _SCALE_PATTERN + " } UNION { GRAPH ?g { "
+        + _SCALE_PATTERN + " } FILTER(STRSTARTS(STR(?g), $prefix)) } }", prefix=SCALE_GRAPH_PREFIX)
+    applied: dict[str, ScaleSteps] = {}
+    loaded: dict[str, ScaleSteps] = {}
+    for row in rows:
+        name = str(row["source"])
+        if source is not None and name != source:
+            continue
+        steps = applied if row.get("g") is not None else loaded
+        steps.setdefault(name, []).append((float(str(row["from"])), int(row["severity"])))
+    merged = {**loaded, **applied}
+    return {name: sorted(set(steps)) for name, steps in sorted(merged.items())}
+
+
+def scale_steps_from_graph(graph: rdflib.Graph) -> dict[str, ScaleSteps]:
+    """Every ``arca:SeverityScale`` of an rdflib graph (an admin file), by source."""
+    arca = rdflib.Namespace(ARCA_NS)
+    out: dict[str, ScaleSteps] = {}
+    for scale in graph.subjects(rdflib.RDF.type, arca.SeverityScale):
+        name = str(graph.value(scale, arca.forSource))
+        for step in graph.objects(scale, arca.step):
+            lower, severity = graph.value(step, arca.fromMagnitude), graph.value(step, arca.stepSeverity)
+            if lower is not None and severity is not None:
+                out.setdefault(name, []).append((float(str(lower)), int(str(severity))))
+    return {name: sorted(set(steps)) for name, steps in sorted(out.items())}

@@ -103,3 +103,13 @@ def diff_policies(old: Policy | None, new: Policy) -> list[str]:
         return [f"new policy for system {new.system!r}"]
     a, b = old.model_dump(exclude={"iri"}), new.model_dump(exclude={"iri"})
     return [f"{_term(k)}: {_show(a[k])} -> {_show(b[k])}" for k in a if a[k] != b[k]]
+
+
+def diff_scales(source: str, old: list[tuple[float, int]] | None,
+                new: list[tuple[float, int]]) -> list[str]:
+    """One line per magnitude step of ``source``'s severity scale that changes (``-``: no such step)."""
+    if not old:
+        return [f"new severity scale for source {source!r}"]
+    a, b = dict(old), dict(new)
+    return [f"from magnitude {lower:g}: severity {_show(a.get(lower))} -> {_show(b.get(lower))}"
+            for lower in sorted(set(a) | set(b)) if a.get(lower) != b.get(lower)]

@@ -1,7 +1,9 @@
 """Severity scales: per-source magnitude -> severity mappings read from the knowledge base.
 
 Vocabulary in ``ontology/severity.ttl`` (``arca:SeverityScale``, ``arca:forSource``, ``arca:step``,
-``arca:fromMagnitude``, ``arca:stepSeverity``); example policy ``ontology/policies/severity-scales.ttl``.
+``arca:fromMagnitude``, ``arca:stepSeverity``); example policy ``ontology/policies/severity-scales.ttl``,
+applied with ``arca policy apply`` (one named graph per source, versioned like every policy) or
+loaded with ``arca kb load``; the store is read by ``arca.policy.load_scale_steps``.
 The mapping itself (``severity_of``) is a pure function.
 """
 
@@ -9,18 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from arca.kb import KnowledgeBase
+from arca.policy import load_scale_steps
 
 ANY_SOURCE = "*"
-
-SCALES_QUERY = """
-SELECT ?source ?from ?severity WHERE {
-  ?scale a arca:SeverityScale ; arca:forSource ?source ; arca:step ?step .
-  ?step arca:fromMagnitude ?from ; arca:stepSeverity ?severity .
-}
-"""
 
 Steps = Sequence[tuple[float, int]]
 
@@ -50,10 +45,5 @@ class SeverityScales:
 
 
 def load_scales(kb: KnowledgeBase) -> SeverityScales:
-    """Read every ``arca:SeverityScale`` of the knowledge base."""
-    scales: dict[str, list[tuple[float, int]]] = {}
-    for row in kb.query(SCALES_QUERY):
-        lower = row["from"]
-        value = float(lower) if isinstance(lower, int | float | Decimal) else float(str(lower))
-        scales.setdefault(str(row["source"]), []).append((value, int(row["severity"])))
-    return SeverityScales({k: sorted(v) for k, v in scales.items()})
+    """Every ``arca:SeverityScale`` of the knowledge base (an applied one wins for its source)."""
+    return SeverityScales(load_scale_steps(kb))

@@ -4,8 +4,9 @@
   above ``threshold_up`` for ``threshold_time_s``, -1 when it stays below ``threshold_down``; one
   cool-off shared by both directions.
 * ``proportional`` — Kubernetes HPA: every ``sync_period_s``, ``ceil(ready x load / target)`` unless
-  the ratio is within ``tolerance`` of 1; scale-down takes the highest recommendation of the last
-  ``stabilisation_s`` seconds.
+  the ratio is within ``tolerance`` of 1, with servants missing a CPU figure or booting filled in as
+  HPA does (``decider.hpa``: 0 % when scaling out, 100 % when scaling in); scale-down takes the
+  highest recommendation of the last ``stabilisation_s`` seconds.
 * ``static`` — a fixed amount (``static_amount``, default the policy maximum).
 
 None of them uses external events: they see what a reactive scaler sees (CPU load of ready servants).
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from arca.messages import Situation
+from decider.hpa import hpa_replicas
 from decider.policy import Policy
 from decider.strategy import Outcome, bound, load_round, seconds
 
@@ -117,14 +119,24 @@ class ProportionalStrategy:
             why = "no new telemetry" if round_time is None else "waiting for the sync period"
             return (_outcome(target, "hold", f"{why}; keeping {target}", policy, situation),
                     replace(state, target=target))
-        ready = situation.servants_active
-        usage = ready * situation.average_load  # unready servants count as 0 % (HPA)
-        ratio = usage / (policy.target_load * target) if target > 0 else math.inf
-        if abs(ratio - 1.0) <= policy.tolerance:
-            desired, why = target, f"ratio {ratio:.2f} within tolerance {policy.tolerance:g}"
+        if situation.servants_reporting is not None:  # who reported is known: HPA's calculation
+            calc = hpa_replicas(target, ready=situation.servants_active,
+                                reporting=situation.servants_reporting,
+                                unready=situation.servants_booting, average_load=situation.average_load,
+                                target_load=policy.target_load, tolerance=policy.tolerance)
+            if calc.desired is None:
+                return (_outcome(target, "hold", f"{calc.why}; keeping {target}", policy, situation),
+                        replace(state, target=target, last_load_time=round_time))
+            desired, why = policy.clamp(max(1, calc.desired)), calc.why
         else:
-            desired = policy.clamp(max(1, math.ceil(usage / policy.target_load - 1e-9)))
-            why = f"ceil({ready} x {situation.average_load:.2f} / {policy.target_load:g}) = {desired}"
+            ready = situation.servants_active
+            usage = ready * situation.average_load  # unready servants count as 0 % (HPA)
+            ratio = usage / (policy.target_load * target) if target > 0 else math.inf
+            if abs(ratio - 1.0) <= policy.tolerance:
+                desired, why = target, f"ratio {ratio:.2f} within tolerance {policy.tolerance:g}"
+            else:
+                desired = policy.clamp(max(1, math.ceil(usage / policy.target_load - 1e-9)))
+                why = f"ceil({ready} x {situation.average_load:.2f} / {policy.target_load:g}) = {desired}"
         recent = tuple((t, d) for t, d in state.recommendations if seconds(now, t) < policy.stabilisation_s)
         window = (*recent, (now, desired))
         new = max(d for _, d in window) if desired < target else desired

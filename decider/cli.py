@@ -1,7 +1,8 @@
 """Decider commands: ``arca policy validate|apply|diff|history|rollback``, ``arca anticipation
 seed|show``, ``arca bench-svr``.
 
-``apply`` and ``rollback`` replace the system's policy graph, record the version in the knowledge
+``apply`` and ``rollback`` replace the policy graph of a system (or a source's severity scale or trust),
+record the version in the knowledge
 base (``arca.policy_history``: when, by whom, the Turtle) and publish ``PolicyUpdated`` so the
 running services reload it without restart.
 """
@@ -24,19 +25,21 @@ def register(sub: Any) -> None:
     validate.set_defaults(func=cmd_validate)
     apply = psub.add_parser("apply", help="Validate, store in the knowledge base (a new version in the "
                             "history) and notify the services.")
-    apply.add_argument("file", help="Turtle file with one or more arca:Policy nodes.")
+    apply.add_argument("file", help="Turtle file with arca:Policy, arca:SeverityScale and/or "
+                       "arca:SourceTrust nodes.")
     apply.add_argument("--by", default=None, help="Who applies it (default: the login name).")
     apply.set_defaults(func=cmd_apply)
     diff = psub.add_parser("diff", help="What applying FILE would change against the knowledge base.")
-    diff.add_argument("file", help="Turtle file with one or more arca:Policy nodes.")
+    diff.add_argument("file", help="Turtle file with arca:Policy and/or arca:SeverityScale nodes.")
     diff.set_defaults(func=cmd_diff)
-    history = psub.add_parser("history", help="Versions of a system's policy: when, by whom, what.")
-    history.add_argument("system", help="Controlled system id.")
+    history = psub.add_parser("history", help="Versions of a system's policy (or of a source's severity "
+                              "scale or trust): when, by whom, what.")
+    history.add_argument("system", help="Controlled system id, scale:SOURCE or source:SOURCE.")
     history.add_argument("--show", type=int, metavar="VERSION", help="Print the Turtle of that version.")
     history.set_defaults(func=cmd_history)
     rollback = psub.add_parser("rollback", help="Re-apply an earlier version (default: the one before "
                                "the current) as a new version.")
-    rollback.add_argument("system", help="Controlled system id.")
+    rollback.add_argument("system", help="Controlled system id, scale:SOURCE or source:SOURCE.")
     rollback.add_argument("version", nargs="?", type=int, help="Version to restore.")
     rollback.add_argument("--by", default=None, help="Who rolls back (default: the login name).")
     rollback.set_defaults(func=cmd_rollback)
@@ -118,6 +121,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
     from arca.kb.terms import arca_iri
     from arca.namespace import ARCA_NS
+    from arca.policy import SCALE_KEY, scale_graph
     from arca.runtime import make_kb
     from decider.validation import PolicyInvalid, node_turtle, policy_turtle, validate_admin_file
 
@@ -126,15 +130,21 @@ def cmd_apply(args: argparse.Namespace) -> int:
     except PolicyInvalid as exc:
         raise CliError(str(exc)) from exc
     items = [(p.system, p.iri, str(p.graph), policy_turtle(valid.graph, p)) for p in valid.policies]
+    for_source = rdflib.URIRef(ARCA_NS + "forSource")
     trust_class = rdflib.URIRef(ARCA_NS + "SourceTrust")
     for node in sorted(valid.graph.subjects(rdflib.RDF.type, trust_class), key=str):
-        source = str(valid.graph.value(node, rdflib.URIRef(ARCA_NS + "forSource")))
+        source = str(valid.graph.value(node, for_source))
         items.append((f"source:{source}", str(node), str(arca_iri("graph/trust", source)),
                       node_turtle(valid.graph, node)))
+    scale_class = rdflib.URIRef(ARCA_NS + "SeverityScale")
+    for node in sorted(valid.graph.subjects(rdflib.RDF.type, scale_class), key=str):
+        source = str(valid.graph.value(node, for_source))
+        items.append((f"{SCALE_KEY}{source}", str(node), str(scale_graph(source)),
+                      node_turtle(valid.graph, node)))
     if not items:
-        raise CliError(f"{args.file}: nothing to apply (arca policy apply takes arca:Policy and "
-                       f"arca:SourceTrust nodes; found {', '.join(valid.kinds)}; load others with "
-                       f"arca kb load)")
+        raise CliError(f"{args.file}: nothing to apply (arca policy apply takes arca:Policy, "
+                       f"arca:SeverityScale and arca:SourceTrust nodes; found {', '.join(valid.kinds)}; "
+                       f"load others with arca kb load)")
     kb = make_kb(settings())
     try:
         versions = _store_and_notify(kb, items, by=_by(args), change="apply")
@@ -142,21 +152,26 @@ def cmd_apply(args: argparse.Namespace) -> int:
         kb.close()
     for (system, version), item in zip(versions, items, strict=True):
         what = (f"source trust for {system[7:]!r}" if system.startswith("source:")
+                else f"severity scale for source {system[len(SCALE_KEY):]!r}" if system.startswith(SCALE_KEY)
                 else f"policy for system {system!r}")
         print(f"applied {what} as version {version} (graph {item[2]})")
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from arca.policy import PolicyError, load_policy
-    from arca.policy_history import diff_policies
+    from arca.policy import SCALE_KEY, PolicyError, load_policy, load_scale_steps, scale_steps_from_graph
+    from arca.policy_history import diff_policies, diff_scales
     from arca.runtime import make_kb
-    from decider.validation import PolicyInvalid, validate_policy
+    from decider.validation import PolicyInvalid, validate_admin_file
 
     try:
-        valid = validate_policy(read_file(args.file), args.file)
+        valid = validate_admin_file(read_file(args.file), args.file)
     except PolicyInvalid as exc:
         raise CliError(str(exc)) from exc
+    scales = scale_steps_from_graph(valid.graph)
+    if not valid.policies and not scales:
+        raise CliError(f"{args.file}: nothing to compare (arca policy diff takes arca:Policy and "
+                       f"arca:SeverityScale nodes; found {', '.join(valid.kinds)})")
     kb = make_kb(settings())
     try:
         for p in valid.policies:
@@ -167,6 +182,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 continue
             lines = diff_policies(stored, p)
             print(f"{p.system}: " + ("no change" if not lines else f"{len(lines)} change(s)"))
+            for line in lines:
+                print(f"  {line}")
+        for source, steps in scales.items():
+            lines = diff_scales(source, load_scale_steps(kb, source).get(source), steps)
+            print(f"{SCALE_KEY}{source}: " + ("no change" if not lines else f"{len(lines)} change(s)"))
             for line in lines:
                 print(f"  {line}")
     finally:
@@ -184,11 +204,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     finally:
         kb.close()
     if not versions:
-        raise CliError(f"no policy history for system {args.system!r}")
+        raise CliError(f"no policy history for {_what(args.system)}")
     if args.show is not None:
         chosen = [v for v in versions if v.version == args.show]
         if not chosen:
-            raise CliError(f"system {args.system!r} has no policy version {args.show} "
+            raise CliError(f"{_what(args.system)} has no policy version {args.show} "
                            f"(versions 1..{versions[-1].version})")
         print(chosen[0].turtle)
         return 0
@@ -201,34 +221,67 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _what(key: str) -> str:
+    """What a history key names, for messages."""
+    from arca.policy import SCALE_KEY
+
+    if key.startswith(SCALE_KEY):
+        return f"the severity scale of source {key[len(SCALE_KEY):]!r}"
+    if key.startswith("source:"):
+        return f"the trust of source {key[7:]!r}"
+    return f"system {key!r}"
+
+
+def _rollback_item(key: str, turtle: str, source: str) -> tuple[str, str, str, str]:
+    """(history key, node IRI, graph, Turtle) to store for a version of ``key``: a system's policy,
+    ``scale:<source>`` (severity scale) or ``source:<source>`` (detector trust)."""
+    import rdflib
+
+    from arca.kb.terms import arca_iri
+    from arca.namespace import ARCA_NS
+    from arca.policy import SCALE_KEY, policy_graph, scale_graph
+    from decider.validation import validate_admin_file, validate_policy
+
+    for prefix, cls, graph_of in ((SCALE_KEY, "SeverityScale", scale_graph),
+                                  ("source:", "SourceTrust", lambda s: arca_iri("graph/trust", s))):
+        if key.startswith(prefix):
+            name = key[len(prefix):]
+            graph = validate_admin_file(turtle, source).graph
+            nodes = [n for n in graph.subjects(rdflib.RDF.type, rdflib.URIRef(ARCA_NS + cls))
+                     if str(graph.value(n, rdflib.URIRef(ARCA_NS + "forSource"))) == name]
+            if len(nodes) != 1:
+                raise ValueError(f"no arca:{cls} for source {name!r} in it")
+            return key, str(nodes[0]), str(graph_of(name)), turtle
+    (p,) = [q for q in validate_policy(turtle, source).policies if q.system == key]
+    return p.system, p.iri, policy_graph(p.system), turtle
+
+
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from arca.policy import policy_graph
     from arca.policy_history import load_history
     from arca.runtime import make_kb
-    from decider.validation import PolicyInvalid, validate_policy
+    from decider.validation import PolicyInvalid
 
     kb = make_kb(settings())
     try:
         versions = load_history(kb, args.system)
         if not versions:
-            raise CliError(f"no policy history for system {args.system!r}: nothing to roll back to")
+            raise CliError(f"no policy history for {_what(args.system)}: nothing to roll back to")
         if args.version is None:
             if len(versions) < 2:
-                raise CliError(f"system {args.system!r} has only version 1: nothing before it")
+                raise CliError(f"{_what(args.system)} has only version 1: nothing before it")
             target = versions[-2]
         else:
             found = [v for v in versions if v.version == args.version]
             if not found:
-                raise CliError(f"system {args.system!r} has no policy version {args.version} "
+                raise CliError(f"{_what(args.system)} has no policy version {args.version} "
                                f"(versions 1..{versions[-1].version})")
             target = found[0]
         try:
-            (p,) = [q for q in validate_policy(target.turtle, f"version {target.version}").policies
-                    if q.system == args.system]
+            item = _rollback_item(args.system, target.turtle, f"version {target.version}")
         except (PolicyInvalid, ValueError) as exc:
             raise CliError(f"version {target.version} of {args.system!r} is no longer valid: {exc}") from exc
-        (_, version), = _store_and_notify(kb, [(p.system, p.iri, policy_graph(p.system), target.turtle)],
-                                          by=_by(args), change="rollback", rolled_back_to=target.version)
+        (_, version), = _store_and_notify(kb, [item], by=_by(args), change="rollback",
+                                          rolled_back_to=target.version)
     finally:
         kb.close()
     print(f"rolled back policy of {args.system!r} to version {target.version} (now version {version})")

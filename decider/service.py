@@ -67,6 +67,14 @@ class DeciderService(Service):
         if self.settings.decider.prior_file:
             self.seed_prior(self.settings.decider.prior_file)
         stale = [system for system, known in self._loaded.items() if not known]
+        if stale:
+            # the writes queued while the store was away land first (a predecessor's queued before
+            # ours, the queue is FIFO): merged before them, its samples would reach the store and
+            # never this model
+            try:
+                self.kb.flush(10.0)
+            except KnowledgeBaseError as exc:
+                log.warning("merging learned samples before every queued write landed: %s", exc)
         for system in stale:  # learned while the store was away: add what the store has
             model = self.anticipators.pop(system)
             stored = load_samples(self.kb, system)

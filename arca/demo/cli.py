@@ -1,7 +1,12 @@
 """``arca demo``: every strategy on the training then the reference timeline, compared with the oracle.
 
     arca demo [--strategy NAME ...] [--timeline FILE] [--training FILE] [--seed N]
-              [--boot-delay S] [--json FILE] [--plot FILE.png] [--no-training] [--quiet]
+              [--driver openstack|osm] [--boot-delay S] [--json FILE] [--plot FILE.png]
+              [--no-training] [--quiet]
+
+``--driver osm`` plays the same timelines through the testbed's emulated OSM NBI (the Ukko-style NS:
+its relay VDUs are the servants, one LCM operation per NS at a time, a VDU boots in 42 s as Ukko
+measured) instead of OpenStack; ``threshold-repo`` is Ukko's own controller there.
 
 Progress (one bar per run with the overall ETA) goes to stderr when it is a terminal, unless
 ``--quiet``; the table and its legend go to stdout. Output paths are checked before the run.
@@ -53,9 +58,12 @@ def register(sub: Any) -> None:
     p.add_argument("--training", help="Training timeline JSON (default: the testbed's training).")
     p.add_argument("--no-training", action="store_true", help="Skip training (a cold arca is reactive).")
     p.add_argument("--seed", type=int, help="Override the timelines' seeds (demand noise).")
+    p.add_argument("--driver", choices=("openstack", "osm"), default="openstack",
+                   help="How the enforcer changes the servants: 'openstack' (Nova + Octavia, default) or "
+                   "'osm' (scale/heal of the emulated Ukko-style NS through the OSM NBI, Ukko's timings).")
     p.add_argument("--boot-delay", type=float, metavar="S",
-                   help="Servant boot delay in seconds (default: the testbed's 10 s; OSM in Ukko: 42 s). "
-                   "The policies' provisioning lead time follows it.")
+                   help="Servant boot delay in seconds (default: the testbed's 10 s; with --driver osm, "
+                   "Ukko's measured 42 s). The policies' provisioning lead time follows it.")
     p.add_argument("--json", dest="json_file", metavar="FILE", help="Write the results as JSON.")
     p.add_argument("--plot", metavar="FILE.png", help="Write the figure (.png, or .svg/.pdf).")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -110,19 +118,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ref_name = timeline_name(args.timeline, "reference")
     train_name = timeline_name(args.training, "training")
     t0 = time.perf_counter()
-    params = model_params(args.boot_delay)
+    params = model_params(args.boot_delay, args.driver)
     tasks = plan(names, reference, training, ref_name, train_name)
     progress.plan(tasks)
     work = sum(t.work_s for t in tasks)
-    progress.say(f"{len(names)} strategies, {len(tasks)} runs ({work:.0f} simulated s): "
+    via = (f"through the OSM NBI (VDU boot {params.osm_boot_delay_s:g} s, one LCM operation per NS "
+           f"at a time)" if args.driver == "osm" else "through OpenStack")
+    progress.say(f"{len(names)} strategies, {len(tasks)} runs ({work:.0f} simulated s) {via}: "
                  f"training on {train_name if training else '-'}, then {ref_name}")
     results = run_all(names, reference, training, progress=progress, params=params)
     metrics = with_cost({n: r.metrics for n, r in results.items()})
+    if args.driver == "osm":
+        print(f"driver: osm -- {via}; Ukko's controller is threshold-repo")
     print(table(metrics, ref_name))
     print(legend())
     print(f"total wall time {time.perf_counter() - t0:.1f} s")
     meta = {"timeline": ref_name, "training": None if args.no_training else train_name,
-            "seed": reference.seed, "boot_delay_s": params.boot_delay_s,
+            "seed": reference.seed, "driver": args.driver,
+            "boot_delay_s": params.osm_boot_delay_s if args.driver == "osm" else params.boot_delay_s,
             "timeline_facts": timeline_facts(reference),
             "enforcement": {n: r.enforcement_outcomes for n, r in results.items()}}
     try:
@@ -137,7 +150,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             plot(args.plot, {n: r.series for n, r in results.items()}, surface, SURFACE_ELAPSED,
                  truth_table(SURFACE_ELAPSED) if surface else None,
                  title=f"ARCA demo, timeline {ref_name} (seed {reference.seed}, "
-                       f"boot {params.boot_delay_s:g} s)",
+                       f"{'OSM NBI, ' if args.driver == 'osm' else ''}"
+                       f"boot {meta['boot_delay_s']:g} s)",
                  incidents=[(i.at_s, i.severity) for i in reference.incidents],
                  capacity_per_servant=params.capacity_rps)
     except OSError as exc:

@@ -12,6 +12,12 @@ of ``ontology/policies/severity-scales.ttl``.
 The testbed's Nova versioned notifications go to the collector's Nova adapter too (topology
 changes: the analyzer counts servants from them, the enforcer repairs a dead one at once).
 
+Through OSM (``ModelParams(initial_owner="osm")``, ``arca demo --driver osm``): the servants are the
+relay VDUs of the testbed's Ukko-style NS, the enforcer scales its ``relay-scaling`` group through the
+emulated OSM NBI (``OsmClient``: one LCM operation per NS at a time, a VDU boots in
+``osm_boot_delay_s``, 42 s as Ukko measured) and heals dead VDUs from OSM MON/POL's alarm webhooks,
+which reach the collector's OSM adapter; the policy's ``maxServants`` is the scaling group's bound.
+
 Time advances in 1 s steps (plus a stop at each detector notification); at every stop the bus is
 drained and each service ticks when its interval is due, so a 10-minute timeline runs in seconds.
 The same seed gives the same run: the model, the services and the bus are deterministic.
@@ -26,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
+
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
 from arca.demo.metrics import RunMetrics, incident_discards, measure
@@ -36,6 +44,7 @@ from arca.messages import Decision, Message
 from arca.service import Deps, Service
 from arca.settings import ArcaSettings
 from enforcer.drivers.openstack import OpenStackDriver
+from enforcer.drivers.osm import OsmClient
 from enforcer.service import EnforcerService
 from enforcer.settings import EnforcerSettings
 
@@ -139,22 +148,28 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
 
     wall0 = time.perf_counter()
     params = params or ModelParams(require_pool_membership=True)
+    osm = params.initial_owner == "osm"  # the NS's relay VDUs, scaled through the OSM NBI
     kb = kb if kb is not None else EmbeddedKnowledgeBase()
-    # the admin sets the provisioning lead time to the infrastructure's boot delay
-    apply_policy(kb, name, overrides={"leadTimeSeconds": float(params.boot_delay_s),
-                                      **(policy_overrides or {})})
     clock = SimClock(START)
-    detector_sink, nova_sink = _IngestSink(), _NovaSink()
+    detector_sink, nova_sink, alarm_sink = _IngestSink(), _NovaSink(), _AlarmSink(clock)
     tb = Testbed(timeline, params, clock=clock, detector_sink=detector_sink,
-                 notification_sink=nova_sink).start()
+                 notification_sink=nova_sink, alarm_sink=alarm_sink if osm else None).start()
     try:
+        # the admin sets the provisioning lead time to the infrastructure's boot delay; through OSM
+        # the NSD's scaling group bounds the servants (its relay VDUs plus max-instance-count steps)
+        boot = params.osm_boot_delay_s if osm else params.boot_delay_s
+        bounds = {"maxServants": params.initial_servants + tb.osm.max_scale} if osm else {}
+        apply_policy(kb, name, overrides={"leadTimeSeconds": float(boot), **bounds,
+                                          **(policy_overrides or {})})
         conn = tb.connect()
         conn.session.session.trust_env = False  # loopback only: skip the per-request proxy lookup
         auth = tb.auth()
+        via_osm: dict[str, Any] = {"driver": "osm", "osm_url": tb.served["osm"].url,
+                                   "osm_ns_id": tb.osm.ns.id} if osm else {}
         settings = ArcaSettings(enforcer=EnforcerSettings(
             auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
             project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
-            resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0,
+            resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0, **via_osm,
         ))
         bus = InMemoryBus(manual=True)
         deps = Deps(bus=bus, kb=kb, clock=clock, settings=settings)
@@ -162,13 +177,18 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         gnocchi = GnocchiPoller(*openstack_fetchers(conn), interval_s=granularity)
         _load_scales(kb)
         collector = CollectorService(deps, gnocchi=gnocchi, haproxy=_haproxy_pollers(tb, granularity))
-        detector_sink.collector = nova_sink.collector = collector
+        detector_sink.collector = nova_sink.collector = alarm_sink.collector = collector
         analyzer = AnalyzerService(deps)
         custom = {}
         if name in ("oracle", "oracle-notified"):
             custom["static"] = oracle_strategy(name, tb.model, tb.detectors.delay_s)
         decider = DeciderService(deps, strategies=custom)
-        enforcer = EnforcerService(deps, driver=OpenStackDriver(settings.enforcer, conn))
+        if osm:
+            nbi = requests.Session()
+            nbi.trust_env = False
+            enforcer = EnforcerService(deps, osm=OsmClient(settings.enforcer, nbi))
+        else:
+            enforcer = EnforcerService(deps, driver=OpenStackDriver(settings.enforcer, conn))
         services: list[Service] = [collector, analyzer, decider, enforcer]
         for svc in services:
             svc.attach()
@@ -251,6 +271,22 @@ class _IngestSink:
             return
         if outcome.status != "accepted":
             log.warning("detector notification %s", outcome.status)
+
+
+class _AlarmSink:
+    """Testbed sink delivering OSM MON/POL alarm webhooks to the collector (as its /osm/alarm)."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self.collector: Any = None
+
+    def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None:
+        from collector.errors import IngestError
+
+        try:
+            self.collector.ingestor.osm_alarm(body, self.clock.now())
+        except IngestError as exc:
+            log.warning("OSM alarm refused: %s", exc)
 
 
 class _NovaSink:

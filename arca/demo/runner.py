@@ -20,10 +20,22 @@ def truth_table(elapsed: Sequence[float]) -> list[list[float]]:
     return [[float(servants_needed(sev, t)) for t in elapsed] for sev in (1, 2, 3, 4)]
 
 
-def model_params(boot_delay_s: float | None = None) -> Any:
-    """The testbed parameters of the demo (servants serve only once in a pool)."""
+DRIVERS = ("openstack", "osm")
+
+
+def model_params(boot_delay_s: float | None = None, driver: str = "openstack") -> Any:
+    """The testbed parameters of the demo.
+
+    ``openstack``: Nova servers that serve only once in an Octavia pool (boot 10 s unless given);
+    ``osm``: the relay VDUs of the OSM NS (boot ``osm_boot_delay_s``, 42 s unless given).
+    """
     from testbed.model import ModelParams
 
+    if driver == "osm":
+        boot = ModelParams().osm_boot_delay_s if boot_delay_s is None else boot_delay_s
+        return ModelParams(initial_owner="osm", boot_delay_s=boot, osm_boot_delay_s=boot)
+    if driver != "openstack":
+        raise ValueError(f"no demo driver {driver!r} (known: {', '.join(DRIVERS)})")
     params = ModelParams(require_pool_membership=True)
     if boot_delay_s is not None:
         params = ModelParams(require_pool_membership=True, boot_delay_s=boot_delay_s)

@@ -173,7 +173,7 @@ class StoreWriter:
         delay = 0.1
         while True:
             try:
-                self.kb._update_text(" ;\n".join(texts), self.kb._write_session)
+                self.kb._update_text(" ;\n".join(texts))
                 self._healthy()
                 return []
             except KnowledgeBaseError as exc:

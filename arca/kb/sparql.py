@@ -1,15 +1,24 @@
-"""SPARQL 1.1 Protocol client (query, update, Graph Store HTTP Protocol) with batched background writes.
+"""SPARQL 1.1 Protocol client: query and update through SPARQLWrapper, the Graph Store HTTP Protocol
+on ``requests``, with batched background writes.
 
 Works unchanged on Fuseki (``/<ds>/query|update|data``) and Oxigraph (``/query|update|store``):
-only the three URLs differ, and both speak the standard protocol (form-encoded ``query=`` /
-``update=`` POSTs, ``?graph=IRI`` / ``?default`` on the graph store).
+only the three URLs differ, and both speak the standard protocol. Queries are form-encoded
+``query=`` POSTs with content negotiation only (``setOnlyConneg``: no ``format=``/``output=``
+parameters a strict server could refuse); updates are POSTed as the request body
+(``application/sparql-update``, SPARQL 1.1 Protocol 2.2.2: no URL-encoding of a batch that can be
+megabytes long). Basic auth (``kb.username`` with ``kb.password`` or ``kb.password_file``) is sent
+pre-emptively by both.
 
-Why plain ``requests`` and not SPARQLWrapper: the protocol is three POST shapes, and what this
-client needs beyond them is what SPARQLWrapper does not offer — one keep-alive ``Session`` shared
-by the loop (SPARQLWrapper opens a new urllib connection per query, ~1 ms more each), the Graph
-Store Protocol (SPARQLWrapper has none), precise errors naming endpoint, status and body, and
-thread-safe use from a background writer. Values never reach the query text unescaped: templates
-are rendered by ``arca.kb.terms.render``.
+SPARQLWrapper (the design card's SPARQL client) is used through its documented attributes: the
+operation kind is set (``queryType``), never guessed from the text -- its guess is a regular
+expression over the whole text that costs ~80 ms on a 150 kB batch and reads
+``WITH <urn:task> DELETE ...`` as an ASK. One ``SPARQLWrapper`` per request: the object is
+stateful, and the loop and the writer thread use the client concurrently. SPARQLWrapper opens one
+connection per request (urllib); measured against a keep-alive ``requests.Session`` on a local
+Oxigraph server: ``scripts/bench_sparql.py``, numbers in ``docs/architecture.md``. SPARQLWrapper has
+no Graph Store Protocol, so ``load_turtle``/``replace_graph`` stay on one keep-alive ``requests``
+session. Errors name the endpoint, the HTTP status and the server's answer. Values never reach the
+query text unescaped: templates are rendered by ``arca.kb.terms.render``.
 
 Writes: ``submit`` only appends to a buffer; a writer thread joins pending updates with `` ;\\n``
 into one request per batch (at most ``write_batch_max`` updates, sent at least every
@@ -20,12 +29,25 @@ A failed batch is retried with backoff, logged and counted; the failure is re-ra
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
+import math
 import threading
 import time
+import urllib.error
 from typing import Any
 
 import requests
+from SPARQLWrapper import BASIC, JSON, POST, POSTDIRECTLY, SELECT, URLENCODED, SPARQLWrapper
+from SPARQLWrapper.SPARQLExceptions import (
+    EndPointInternalError,
+    EndPointNotFound,
+    QueryBadFormed,
+    SPARQLWrapperException,
+    Unauthorized,
+    URITooLong,
+)
 
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row, with_prefixes
 from arca.kb.terms import IRI, from_sparql_json, render, render_term
@@ -33,9 +55,13 @@ from arca.settings import KbSettings
 
 log = logging.getLogger(__name__)
 
-RESULTS_JSON = "application/sparql-results+json"
-UPDATE_TYPE = "application/sparql-update; charset=utf-8"
+USER_AGENT = "arca (SPARQLWrapper)"
+UPDATE_KIND = "INSERT"
+"""``queryType`` of every update: any update form makes SPARQLWrapper POST to the update endpoint."""
 _RETRIES = 3
+_STATUS = {QueryBadFormed: 400, Unauthorized: 401, EndPointNotFound: 404, URITooLong: 414,
+           EndPointInternalError: 500}
+"""HTTP status of each SPARQLWrapper error (when the urllib error it wraps is not at hand)."""
 
 
 class SparqlKnowledgeBase(KnowledgeBase):
@@ -43,8 +69,10 @@ class SparqlKnowledgeBase(KnowledgeBase):
 
     def __init__(self, settings: KbSettings) -> None:
         self.settings = settings
-        self.session = self._new_session()
-        self._write_session = self._new_session()  # the writer thread's own keep-alive connection
+        self._credentials: tuple[str, str] | None = None  # basic auth, read once (password_file too)
+        if settings.username is not None:
+            self._credentials = (settings.username, settings.secret() or "")
+        self.session = self._new_session()  # Graph Store Protocol (SPARQLWrapper has none)
         self._lock = threading.Condition()
         self._pending: list[str] = []
         self._submitted = 0  # updates submitted so far
@@ -58,38 +86,61 @@ class SparqlKnowledgeBase(KnowledgeBase):
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
-        if self.settings.username is not None:
-            session.auth = (self.settings.username, self.settings.secret() or "")
+        if self._credentials is not None:
+            session.auth = self._credentials
         return session
 
-    # ------------------------------------------------------------------ reads and direct writes
+    # ------------------------------------------------------------------ query and update (SPARQLWrapper)
 
-    def _post(self, url: str, *, data: Any, headers: dict[str, str] | None = None,
-              params: dict[str, str] | None = None, method: str = "POST",
-              session: requests.Session | None = None) -> requests.Response:
-        try:
-            r = (session or self.session).request(method, url, data=data, headers=headers, params=params,
-                                                  timeout=self.settings.timeout_s)
-        except requests.RequestException as exc:
-            raise KnowledgeBaseError(f"{url}: {exc.__class__.__name__}: {exc}") from exc
-        if r.status_code >= 400:
-            excerpt = r.text[:500].strip()
-            raise KnowledgeBaseError(f"{url}: HTTP {r.status_code}: {excerpt}")
-        return r
+    def _wrapper(self, text: str, kind: str) -> SPARQLWrapper:
+        """A one-request SPARQLWrapper for ``text`` of query form ``kind`` (set, not guessed)."""
+        s = self.settings
+        sw = SPARQLWrapper(s.query_url, updateEndpoint=s.update_url, agent=USER_AGENT)
+        sw.setMethod(POST)
+        sw.setOnlyConneg(True)
+        sw.setTimeout(max(1, math.ceil(s.timeout_s)))  # whole seconds (SPARQLWrapper's type)
+        if self._credentials is not None:
+            sw.setHTTPAuth(BASIC)
+            sw.setCredentials(*self._credentials)
+        sw.queryString, sw.queryType = with_prefixes(text), kind
+        return sw
 
-    def _select(self, text: str) -> dict[str, Any]:
-        r = self._post(self.settings.query_url, data={"query": with_prefixes(text)},
-                       headers={"Accept": RESULTS_JSON})
+    def _send(self, sw: SPARQLWrapper, url: str) -> bytes:
+        """Run the request; the answer's body, or ``KnowledgeBaseError`` naming ``url`` and the cause."""
         try:
-            doc: dict[str, Any] = r.json()
+            result = sw.query()
+            try:
+                body: bytes = result.response.read()
+            finally:
+                result.response.close()
+            return body
+        except SPARQLWrapperException as exc:
+            text = " ".join(str(exc).split())[:500]  # one line: class, meaning, the server's answer
+            raise KnowledgeBaseError(f"{url}: HTTP {_status(exc)}: {text}") from exc
+        except urllib.error.HTTPError as exc:  # statuses SPARQLWrapper has no class for (503, 403, ...)
+            raise KnowledgeBaseError(f"{url}: HTTP {exc.code}: {_read(exc)[:500].strip()}") from exc
+        except urllib.error.URLError as exc:
+            raise KnowledgeBaseError(f"{url}: {type(exc.reason).__name__}: {exc.reason}") from exc
+        except (OSError, http.client.HTTPException) as exc:  # timeouts, resets mid-answer
+            raise KnowledgeBaseError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+    def _select(self, text: str, kind: str) -> dict[str, Any]:
+        sw = self._wrapper(text, kind)
+        sw.setReturnFormat(JSON)
+        sw.setRequestMethod(URLENCODED)
+        body = self._send(sw, self.settings.query_url)
+        try:
+            doc: dict[str, Any] = json.loads(body)
         except ValueError as exc:
             raise KnowledgeBaseError(
-                f"{self.settings.query_url}: not SPARQL JSON results: {r.text[:200]!r}"
+                f"{self.settings.query_url}: not SPARQL JSON results: {body[:200]!r}"
             ) from exc
+        if not isinstance(doc, dict):
+            raise KnowledgeBaseError(f"{self.settings.query_url}: not SPARQL JSON results: {body[:200]!r}")
         return doc
 
     def query(self, template: str, **bindings: Any) -> list[Row]:
-        doc = self._select(render(template, bindings))
+        doc = self._select(render(template, bindings), SELECT)
         if "results" not in doc:
             raise KnowledgeBaseError(f"{self.settings.query_url}: query() takes SELECT queries")
         names = doc.get("head", {}).get("vars", [])
@@ -99,7 +150,7 @@ class SparqlKnowledgeBase(KnowledgeBase):
         ]
 
     def ask(self, template: str, **bindings: Any) -> bool:
-        doc = self._select(render(template, bindings))
+        doc = self._select(render(template, bindings), "ASK")
         if "boolean" not in doc:
             raise KnowledgeBaseError(f"{self.settings.query_url}: ask() takes ASK queries")
         return bool(doc["boolean"])
@@ -107,11 +158,25 @@ class SparqlKnowledgeBase(KnowledgeBase):
     def update(self, template: str, **bindings: Any) -> None:
         self._update_text(render(template, bindings))
 
-    def _update_text(self, text: str, session: requests.Session | None = None) -> None:
-        # the update as the request body (SPARQL 1.1 Protocol 2.2.2): no URL-encoding of a batch
-        # that can be megabytes long (measured: ~55 % less writer CPU than an ``update=`` form)
-        self._post(self.settings.update_url, data=with_prefixes(text).encode(),
-                   headers={"Content-Type": UPDATE_TYPE}, session=session)
+    def _update_text(self, text: str) -> None:
+        """One SPARQL Update request (the text as the body); safe from any thread."""
+        sw = self._wrapper(text, UPDATE_KIND)
+        sw.setRequestMethod(POSTDIRECTLY)
+        self._send(sw, self.settings.update_url)
+
+    # ------------------------------------------------------------------ Graph Store Protocol (requests)
+
+    def _post(self, url: str, *, data: Any, headers: dict[str, str] | None = None,
+              params: dict[str, str] | None = None, method: str = "POST") -> requests.Response:
+        try:
+            r = self.session.request(method, url, data=data, headers=headers, params=params,
+                                     timeout=self.settings.timeout_s)
+        except requests.RequestException as exc:
+            raise KnowledgeBaseError(f"{url}: {exc.__class__.__name__}: {exc}") from exc
+        if r.status_code >= 400:
+            excerpt = r.text[:500].strip()
+            raise KnowledgeBaseError(f"{url}: HTTP {r.status_code}: {excerpt}")
+        return r
 
     def _store(self, method: str, data: str | bytes, graph: str | None) -> int:
         body = data.encode() if isinstance(data, str) else data
@@ -170,7 +235,6 @@ class SparqlKnowledgeBase(KnowledgeBase):
                 self._lock.notify_all()
             self._writer.join(5)
             self.session.close()
-            self._write_session.close()
 
     def _write_loop(self) -> None:
         interval = self.settings.write_flush_interval_s
@@ -197,7 +261,7 @@ class SparqlKnowledgeBase(KnowledgeBase):
         delay = 0.1
         for attempt in range(1, _RETRIES + 1):
             try:
-                self._update_text(text, self._write_session)
+                self._update_text(text)
                 self.batches += 1
                 return
             except KnowledgeBaseError as exc:
@@ -216,6 +280,21 @@ class SparqlKnowledgeBase(KnowledgeBase):
                 log.warning("batch write failed (attempt %d): %s; retrying", attempt, exc)
                 time.sleep(delay)
                 delay *= 4
+
+
+def _status(exc: SPARQLWrapperException) -> int:
+    """The HTTP status behind a SPARQLWrapper error (it raises them from the urllib error)."""
+    cause = exc.__context__
+    if isinstance(cause, urllib.error.HTTPError):
+        return int(cause.code)
+    return _STATUS.get(type(exc), 500)
+
+
+def _read(exc: urllib.error.HTTPError) -> str:
+    try:
+        return exc.read().decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):
+        return ""
 
 
 def _is_client_error(exc: KnowledgeBaseError) -> bool:

@@ -182,6 +182,9 @@ class Situation(Message):
     """End of the telemetry window the load figures were averaged over."""
     load_window_s: float | None = Field(default=None, ge=0.0)
     """Length of that window (the load is centred half a window before ``load_time``)."""
+    servants_reporting: int | None = Field(default=None, ge=0)
+    """Servants whose CPU figure is in ``average_load`` (None: not counted); the active ones beyond
+    it have no figure in the window (the HPA strategy fills them in, ``decider.hpa``)."""
     incidents: tuple[ActiveIncident, ...] = Field(
         default=(), json_schema_extra={"rdf_property": "activeIncident"},
         description="An incident still active for the system (every one counts, not only the latest).")

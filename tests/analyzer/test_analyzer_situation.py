@@ -274,3 +274,23 @@ def test_capacity_is_not_learned_from_misaligned_windows() -> None:
     v = view_with(topo(0, "a", "active"), obs(10, "cpu_util", 0.5, "a"), obs(20, "request_rate", 300.0, "lb"))
     v.close_round()
     assert v.capacity is None
+
+
+REPORTING = {
+    "all-report": ([topo(0, "a", "active"), topo(0, "b", "active"), obs(10, "cpu_util", 0.4, "a"),
+                    obs(10, "cpu_util", 0.6, "b")], 2),
+    "one-active-without-cpu": ([topo(0, "a", "active"), topo(0, "b", "active"),
+                                obs(10, "cpu_util", 0.4, "a")], 1),
+    "stale-figure-is-missing": ([topo(0, "a", "active"), topo(0, "b", "active"),
+                                 obs(10, "cpu_util", 0.9, "b"), obs(30, "cpu_util", 0.3, "a")], 1),
+    "booting-not-reporting": ([topo(0, "a", "active"), topo(5, "b", "building"),
+                               obs(10, "cpu_util", 0.8, "a")], 1),
+    "no-telemetry-yet": ([topo(0, "a", "active")], None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REPORTING), ids=sorted(REPORTING))
+def test_servants_reporting_counts_the_cpu_figures_in_the_window(case: str) -> None:
+    """The HPA strategy needs who reported (``decider.hpa``): the others are missing."""
+    messages, expected = REPORTING[case]
+    assert view_with(*messages).situation(at(35), "telemetry").servants_reporting == expected

@@ -1,0 +1,89 @@
+"""``arca demo --driver osm``: the same loop enforcing through the testbed's emulated OSM NBI, with
+OSM's own timings (a relay VDU boots in 42 s, one LCM operation per NS at a time) and Ukko's
+controller (``threshold-repo``) in the same table and JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arca.cli.main import main
+from arca.demo.harness import run
+from arca.demo.runner import model_params
+from testbed.timeline import parse_timeline
+
+SHORT = {"duration_s": 200, "seed": 4, "incidents": [{"at_s": 30, "severity": 3, "domain": "building-2"}],
+         "failures": []}
+FAILURE = {"duration_s": 160, "seed": 6, "incidents": [],
+           "failures": [{"at_s": 40, "servants": 1}]}
+
+
+def test_scaling_out_through_osm_boots_one_vdu_at_a_time_in_42_s() -> None:
+    """Four relays wanted at once: OSM takes one scale step per LCM operation, one at a time, each
+    done when its VDU is ACTIVE (42 s): three steps, one after the other."""
+    result = run("static", parse_timeline(SHORT), params=model_params(driver="osm"),
+                 policy_overrides={"staticAmount": 4})
+    assert result.enforcement_outcomes == {"osm_scale:succeeded": 3}
+    s = result.series
+    booting = [n - k for n, k in zip(s.servants, s.in_service, strict=True)]
+    assert max(booting) == 1  # one LCM operation per NS at a time: never two VDUs booting at once
+    first_boot = next(t for t, b in zip(s.t, booting, strict=True) if b)
+    ups = [next(t for t, k in zip(s.t, s.in_service, strict=True) if k >= n) for n in (2, 3, 4)]
+    gaps = [b - a for a, b in zip([first_boot, *ups], ups, strict=False)]
+    assert all(42 <= g <= 46 for g in gaps), (first_boot, ups)  # each step waits for the one before
+
+
+def test_the_policy_bound_is_the_nsd_scaling_group() -> None:
+    """Static 15 through OSM: the policy's maxServants is one relay plus the group's ten steps."""
+    result = run("static", parse_timeline(SHORT | {"duration_s": 60}), params=model_params(driver="osm"))
+    assert {d.target_servants for d in result.decisions} == {11}
+
+
+def test_a_dead_vdu_is_healed_through_osm_from_the_mon_pol_alarm() -> None:
+    result = run("static", parse_timeline(FAILURE), params=model_params(driver="osm"),
+                 policy_overrides={"staticAmount": 2})
+    assert result.enforcement_outcomes.get("osm_heal:succeeded") == 1, result.enforcement_outcomes
+    s = result.series
+    after = [k for t, k in zip(s.t, s.in_service, strict=True) if t >= 150]
+    assert after and min(after) == 2  # back to two relays in service after the heal
+
+
+def test_the_cli_runs_every_strategy_asked_through_osm_in_the_same_table_and_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    timeline = tmp_path / "short.json"
+    timeline.write_text(json.dumps(SHORT))
+    out = tmp_path / "osm.json"
+    argv = ["demo", "--driver", "osm", "--timeline", str(timeline), "--no-training", "--quiet",
+            "--strategy", "threshold-repo", "--strategy", "arca-reactive", "--json", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "driver: osm" in text and "VDU boot 42 s" in text and "threshold-repo" in text
+    doc: dict[str, Any] = json.loads(out.read_text())
+    assert (doc["driver"], doc["boot_delay_s"]) == ("osm", 42.0)
+    assert set(doc["strategies"]) == {"oracle", "threshold-repo", "arca-reactive"}
+    for name, outcomes in doc["enforcement"].items():
+        assert outcomes and all(k.startswith("osm_") for k in outcomes), name
+
+
+@pytest.mark.parametrize(("argv", "text"), [
+    (["demo", "--driver", "nova"], "argument --driver: invalid choice: 'nova'"),
+    (["demo", "--driver", "osm", "--boot-delay", "-3"], "--boot-delay -3: must be within [0, 600] seconds"),
+], ids=["unknown-driver", "negative-boot-delay"])
+def test_wrong_driver_input_is_refused_naming_the_option(argv: list[str], text: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) if "nova" in argv else _no_exit():
+        code = main(argv)
+        assert code == 1
+    err = capsys.readouterr().err
+    assert text in err and "Traceback" not in err
+
+
+class _no_exit:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
