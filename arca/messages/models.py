@@ -211,6 +211,8 @@ class Decision(Message):
     learned_samples: int = Field(default=0, ge=0)
     situation_id: str | None = None
     incident_id: str | None = None
+    standby_servants: int | None = Field(default=None, ge=0)
+    """Servants the warm pool should keep standing by (None: the system has no warm pool)."""
 
 
 class Enforcement(Message):
