@@ -345,6 +345,7 @@ class Reconciler:
             event_time=now, producer=self.producer, system=st.system, action=action, driver=driver,
             outcome=outcome,  # type: ignore[arg-type]
             desired_servants=desired, active_servants=active, booting_servants=booting,
+            standby_servants=sum(1 for s in st.servants if s.standing_by and s.id not in st.condemned),
             started_at=started, finished_at=now, decision_id=decision_id, target=target,
             detail=detail[:500], **envelope,
         )

@@ -226,6 +226,7 @@ class Enforcement(Message):
     desired_servants: int = Field(ge=0)
     active_servants: int = Field(ge=0)
     booting_servants: int = Field(default=0, ge=0)
+    standby_servants: int = Field(default=0, ge=0)
     started_at: datetime
     finished_at: datetime | None = None
     decision_id: str | None = None

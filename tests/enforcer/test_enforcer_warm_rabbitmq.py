@@ -68,8 +68,8 @@ def tb() -> Iterator[Testbed]:
 def standby_pair(tb: Testbed) -> list[Servant]:
     """Two ARCA-owned servers, booted then stopped (os-stop): the warm pool."""
     model = tb.model
-    made = [model.create_servant(f"arca-{SYSTEM}-{n}", metadata={"arca_system": SYSTEM}, tags=["arca-managed"])
-            for n in (2, 3)]
+    made = [model.create_servant(f"arca-{SYSTEM}-{n}", metadata={"arca_system": SYSTEM},
+                                 tags=["arca-managed"]) for n in (2, 3)]
     model.advance(model.params.boot_delay_s + 1)
     for s in made:
         model.server_action(s.id, "os-stop")
@@ -145,7 +145,7 @@ def test_duplicates_and_restart_while_resuming_never_resume_nor_create_twice(
         tb: Testbed, rabbit_url: str, unique: str) -> None:
     pool = standby_pair(tb)
     starts: list[str] = []
-    tb.model.subscribe(lambda ev: starts.append(ev.servant.id) if _is_start(ev) else None)
+    tb.model.subscribe(lambda ev: starts.extend([ev.servant.id] if ev.servant and _is_start(ev) else []))
     h = Harness(tb, rabbit_url, unique)
     try:
         service, bus = h.enforcer()
