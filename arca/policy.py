@@ -112,7 +112,7 @@ class Policy(BaseModel):
     warm_pool_auto: bool = False
     """Size the pool from the learned model (see ``decider.warm.auto_pool_size``), within [min, max]."""
     warm_pool_reuse: bool = True
-    """Servants removed by a scale-in go back to the pool while below its max (EC2 reuse on scale-in)."""
+    """Servants removed by a scale-in go back to the pool while below its size (EC2 reuse on scale-in)."""
     warm_pool_lead_time_s: float | None = Field(default=None, ge=0)
     """Seconds a standby servant takes to serve again (None: ``WARM_POOL_RESUME_S`` of the state)."""
 

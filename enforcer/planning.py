@@ -24,10 +24,13 @@ SUSPENDED, PAUSED, SHELVED) are the pool, not broken, and do not count towards t
 6. scale-out resumes ready pool servants first (``resume``), then claims pool refills still booting
    (``claim``: they join the load balancers instead of standing by), and creates only the rest;
 7. scale-in puts surplus servants in standby (``standby``) while the pool (ready + entering standby
-   + refills) is below ``warm_max`` and reuse on scale-in is on, and deletes only the rest;
-8. the pool is refilled (``refill``: create, then stand by) up to its target, and standby servants
-   beyond ``warm_max`` are deleted; a resume that never reaches ACTIVE condemns its servant, which is
-   then removed and replaced like any broken one.
+   + refills) is below its target and reuse on scale-in is on, and deletes only the rest;
+8. the pool is kept at its target (the decision's ``standby_servants`` within [``warm_min``,
+   ``warm_max``], as EC2 keeps a warm pool at its size): refilled (``refill``: create, then stand
+   by) below it -- with reuse on scale-in, servants running above ``min_servants`` count as coming
+   back (EC2 sizes the pool as prepared minus desired capacity), so a resume is not answered by a
+   boot --, ready standby servants deleted above it; a resume that never reaches ACTIVE
+   condemns its servant, which is then removed and replaced like any broken one.
 
 Categories: ``resume``, ``claim`` and ``refill`` are ``scale-out`` (they add a servant), ``standby``
 is ``scale-in``; the guards treat them as such.
@@ -208,7 +211,7 @@ def plan(
         else:
             removable = [s for s in live if s.name not in bounds.protected]
             surplus = sorted(removable, key=lambda s: _surplus_order(s, bounds.deletion))[: count - target]
-            room = max(0, bounds.warm_max - pool) if warm and bounds.warm_reuse else 0
+            room = max(0, pool_target - pool) if warm and bounds.warm_reuse else 0
             for s in surplus:
                 why = f"{count} servants > target {target}"
                 if room > 0 and s.status == "active":
@@ -223,13 +226,16 @@ def plan(
                     "remove", "scale-in", ",".join(kept), None,
                     f"protected: {count - target - len(surplus)} more to remove but {', '.join(kept)} "
                     f"protected from scale-in"))
-    if warm and pool < pool_target:
-        for name in _new_names(system, used, pool_target - pool):
+    # with reuse on scale-in, servants running above the minimum come back to the pool (EC2: the warm
+    # pool is the prepared capacity minus the desired one), so a resume is not refilled by a boot
+    returning = max(0, max(count, target) - bounds.min_servants) if warm and bounds.warm_reuse else 0
+    if warm and pool + returning < pool_target:
+        for name in _new_names(system, used, pool_target - pool - returning):
             steps.append(Step("refill", "scale-out", name, None, f"warm pool {pool} < {pool_target}"))
-    elif warm and pool > bounds.warm_max:
-        extra = sorted(ready, key=lambda s: _surplus_order(s, bounds.deletion))[: pool - bounds.warm_max]
+    elif warm and pool > pool_target:
+        extra = sorted(ready, key=lambda s: _surplus_order(s, bounds.deletion))[: pool - pool_target]
         for s in extra:
-            steps.append(Step("remove", "scale-in", s.name, s.id, f"pool {pool} > max {bounds.warm_max}"))
+            steps.append(Step("remove", "scale-in", s.name, s.id, f"pool {pool} > target {pool_target}"))
 
     allowed = tuple(s for s in steps if s.category in bounds.allowed)
     refused = tuple(s for s in steps if s.category not in bounds.allowed) + tuple(protected_refusals)

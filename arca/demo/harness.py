@@ -188,6 +188,9 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         onsets = [i.at_s for i in timeline.incidents]
         metrics = measure(tb.model.records, onsets)
         metrics.extra["discard_by_incident"] = incident_discards(tb.model.records, onsets)
+        pools = [d.standby_servants for d in recorder.decisions if d.standby_servants is not None]
+        if pools:  # the warm pool the decisions asked for (auto: from the learned model)
+            metrics.extra["pool_size"] = max(pools)
         surface = None
         if surface_elapsed is not None:
             surface = _surface(decider, surface_elapsed)

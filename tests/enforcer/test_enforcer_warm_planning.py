@@ -28,8 +28,12 @@ CASES = [
     ("converged-with-pool", 2, WARM, [sv(1), sv(2), sv(3, OFF)], InFlight(), 1, [], ""),
     ("resume-before-create", 4, WARM, [sv(1), sv(2, OFF), sv(3, OFF)], InFlight(), 0,
      ["resume:arca-emergency-2", "resume:arca-emergency-3", "create:arca-emergency-4"], ""),
-    ("resume-then-refill", 2, WARM, [sv(1), sv(2, OFF)], InFlight(), 1,
+    ("resume-not-refilled-with-reuse", 2, WARM, [sv(1), sv(2, OFF)], InFlight(), 1,
+     ["resume:arca-emergency-2"], ""),
+    ("resume-then-refill-without-reuse", 2, NO_REUSE, [sv(1), sv(2, OFF)], InFlight(), 1,
      ["resume:arca-emergency-2", "refill:arca-emergency-3"], ""),
+    ("refill-beyond-what-comes-back", 3, WARM, [sv(1), sv(2, OFF)], InFlight(), 3,
+     ["resume:arca-emergency-2", "create:arca-emergency-3", "refill:arca-emergency-4"], ""),
     ("duplicate-decision-no-second-resume", 2, WARM, [sv(1), sv(2, OFF, task="powering-on")],
      InFlight(resuming=frozenset({"id-2"})), 0, [], ""),
     ("restart-while-resuming-resumes-again", 2, WARM, [sv(1), sv(2, OFF, task="powering-on")],
@@ -42,23 +46,24 @@ CASES = [
      [], ""),
     ("refill-in-flight-counts-for-pool", 1, WARM, [sv(1), sv(2, "building", False, 3)],
      InFlight(refilling=frozenset({"arca-emergency-2"})), 1, [], ""),
-    ("scale-in-to-pool-first", 1, WARM, [sv(1, age_s=100), sv(2, age_s=50), sv(3, age_s=10)], InFlight(), 0,
+    ("scale-in-to-pool-first", 1, WARM, [sv(1, age_s=100), sv(2, age_s=50), sv(3, age_s=10)], InFlight(), 2,
      ["standby:arca-emergency-3", "standby:arca-emergency-2"], ""),
-    ("scale-in-pool-full-deletes", 1, WARM, [sv(1, age_s=100), sv(2, age_s=50), sv(3, OFF), sv(4, OFF),
-                                             sv(5, OFF)], InFlight(), 1, ["remove:arca-emergency-2"], ""),
-    ("scale-in-partly-to-pool", 1, WARM, [sv(1, age_s=100), sv(2, age_s=50), sv(3, age_s=10), sv(4, OFF),
-                                          sv(5, OFF)], InFlight(), 1,
-     ["standby:arca-emergency-3", "remove:arca-emergency-2"], ""),
-    ("no-reuse-deletes", 1, NO_REUSE, [sv(1, age_s=100), sv(2, age_s=50)], InFlight(), 0,
+    ("scale-in-pool-full-deletes", 1, WARM, [sv(1, age_s=100), sv(2, age_s=50), sv(3, OFF)], InFlight(), 1,
      ["remove:arca-emergency-2"], ""),
+    ("scale-in-partly-to-pool", 1, WARM, [sv(1, age_s=100), sv(2, age_s=50), sv(3, age_s=10), sv(4, OFF)],
+     InFlight(), 2, ["standby:arca-emergency-3", "remove:arca-emergency-2"], ""),
+    ("no-reuse-deletes", 1, NO_REUSE, [sv(1, age_s=100), sv(2, age_s=50)], InFlight(), 2,
+     ["remove:arca-emergency-2", "refill:arca-emergency-3", "refill:arca-emergency-4"], ""),
     ("standby-in-flight-not-counted", 1, WARM, [sv(1), sv(2, task="powering-off")],
      InFlight(standing_by=frozenset({"id-2"}), scaling_in=True), 1, [], ""),
     ("scale-out-waits-for-standby", 3, WARM, [sv(1), sv(2, task="powering-off")],
      InFlight(standing_by=frozenset({"id-2"}), scaling_in=True), 1, [], "scale-in in flight"),
     ("scale-in-waits-for-resume", 1, WARM, [sv(1), sv(2), sv(3, OFF, task="powering-on")],
      InFlight(resuming=frozenset({"id-3"})), 0, [], "scale-out in flight"),
+    ("pool-above-target-trimmed", 1, WARM, [sv(1), sv(2, OFF), sv(3, OFF)], InFlight(), 1,
+     ["remove:arca-emergency-3"], ""),
     ("pool-above-max-trimmed", 1, WARM, [sv(1), sv(2, OFF), sv(3, OFF), sv(4, OFF), sv(5, OFF)],
-     InFlight(), 1, ["remove:arca-emergency-5"], ""),
+     InFlight(), 9, ["remove:arca-emergency-5"], ""),
     ("pool-target-clipped-to-max", 1, WARM, [sv(1)], InFlight(), 9,
      ["refill:arca-emergency-2", "refill:arca-emergency-3", "refill:arca-emergency-4"], ""),
     ("cold-shutoff-is-broken", 1, COLD, [sv(1), sv(2, OFF)], InFlight(), 0, ["remove:arca-emergency-2"], ""),
@@ -79,7 +84,7 @@ def test_warm_plan(desired: int, bounds: Bounds, servants: list[Servant], in_fli
 
 
 def test_categories_and_pool_count() -> None:
-    p = plan("emergency", 3, WARM, [sv(1), sv(2, OFF)], NOW, pool_target=1)
+    p = plan("emergency", 3, NO_REUSE, [sv(1), sv(2, OFF)], NOW, pool_target=1)
     assert [(s.op, s.category) for s in p.steps] == [
         ("resume", "scale-out"), ("create", "scale-out"), ("refill", "scale-out")]
     assert (p.live, p.pool, p.pool_target) == (1, 0, 1)
