@@ -32,8 +32,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("discard %", "discard_ratio", "% of requests (JSON: fraction 0-1)",
            "requests dropped for lack of serving capacity / requests offered, whole timeline", 10, ".3f"),
     Column("servant-s", "servant_seconds", "servant x seconds",
-           "every servant that exists (booting, in service, dead but not deleted) integrated over "
-           "time: what a cloud bills", 11, ".0f"),
+           "every servant that exists and is not standing by (booting, in service, dead but not "
+           "deleted) integrated over time: what a cloud bills in full", 11, ".0f"),
     Column("vs oracle", "cost_vs_oracle", "ratio",
            "servant-s / the clairvoyant oracle's servant-s (1.000 = the optimum's cost)", 10, ".3f"),
     Column("standby-s", "standby_seconds", "servant x seconds",
