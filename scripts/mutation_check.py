@@ -85,6 +85,8 @@ WARM_MUTANTS = [
  ("enforcer/actions.py", "            return False  # a transition in flight (ours, before a restart, or another): wait\n        if server.standing_by:", "        if server.standing_by:", "warm: resume asked again during a transition"),
  ("enforcer/model.py", "        return max(self.warm_min, min(self.warm_max, self.warm_min if asked is None else asked))", "        return self.warm_min", "warm: decision's pool size ignored"),
  ("enforcer/reconciler.py", "and isinstance(action, CreateServant | ResumeServant | RefillPool | StandbyServant)):", "and isinstance(action, CreateServant | RefillPool | StandbyServant)):", "warm: failed resume not condemned"),
+ ("decider/loop.py", "                if pool and raw is not None:", "                if False and raw is not None:", "warm: loop ignores the pool"),
+ ("decider/loop.py", "            standby=pool,\n", "", "warm: decision without the pool size"),
  ("decider/warm.py", "    return max(short, long - pool)", "    return short", "warm: boot horizon beyond the pool ignored"),
  ("decider/warm.py", "            needs.append(to_amount(need) - policy.default_servants)", "            needs.append(to_amount(need))", "warm: auto size counts the running default"),
  ("decider/warm.py", "    if policy.warm_pool_auto and model is not None and model.trained:", "    if model is not None and model.trained:", "warm: auto used when not asked"),
