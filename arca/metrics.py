@@ -92,6 +92,9 @@ INCIDENT_TO_CAPACITY_SECONDS = Histogram(
 SERVANTS_DESIRED = Gauge("arca_servants_desired", "Servants the decider wants.", ["system"])
 SERVANTS_ACTIVE = Gauge("arca_servants_active", "Servants in service.", ["system"])
 SERVANTS_BOOTING = Gauge("arca_servants_booting", "Servants being created.", ["system"])
+SERVANTS_STANDBY = Gauge("arca_servants_standby",
+                         "Servants standing by in the warm pool (SHUTOFF, SUSPENDED, PAUSED, SHELVED).",
+                         ["system"])
 MSA = Gauge("arca_msa_servants", "Minimum servant amount predicted by the anticipator.", ["system"])
 AVERAGE_LOAD = Gauge("arca_average_load_ratio", "Average servant load (0..1).", ["system"])
 DISCARD_RATIO = Gauge("arca_discard_ratio", "Share of client requests discarded.", ["system"])

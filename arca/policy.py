@@ -31,6 +31,13 @@ ACTIONS: tuple[str, ...] = ("scale-out", "scale-in", "heal")
 ACTION_IRIS: dict[str, str] = {"ScaleOut": "scale-out", "ScaleIn": "scale-in", "Heal": "heal"}
 """Actions may also be named by IRI (``arca:ScaleOut``...): local name -> action name."""
 DELETION_POLICIES: tuple[str, ...] = ("youngest-first", "oldest-first")
+WARM_POOL_STATES: tuple[str, ...] = ("none", "stopped", "suspended", "paused", "shelved")
+"""Standby state of a warm pool's servants (Nova ``os-stop``, ``suspend``, ``pause``, ``shelve``);
+``none``: no warm pool."""
+WARM_POOL_RESUME_S: dict[str, float] = {"stopped": 5.0, "suspended": 4.0, "paused": 0.5}
+"""Default seconds to bring a standby servant back to ACTIVE per state (``os-start``, ``resume``,
+``unpause``: the testbed's defaults, ``testbed/lifecycle.py``); ``shelved`` unshelves as slowly as a
+boot, so its default is the policy's ``leadTimeSeconds``."""
 POLICY_GRAPH_PREFIX = f"{ARCA_NS}graph/policy/"
 
 
@@ -95,6 +102,20 @@ class Policy(BaseModel):
     velocity_limits_anticipation: bool = False
     """Whether anticipated floors are velocity-limited too (default: exempt, see docs/policy.md)."""
 
+    # warm pool (EC2 Auto Scaling warm pools): servants kept in a cheap standby state, resumed first
+    warm_pool_state: Literal["none", "stopped", "suspended", "paused", "shelved"] = "none"
+    """Standby state of the pool's servants (``none``: no warm pool)."""
+    warm_pool_min: int = Field(default=0, ge=0)
+    """Servants kept standing by (at least; ``warm_pool_auto`` may ask for more, up to the max)."""
+    warm_pool_max: int | None = Field(default=None, ge=0)
+    """Most servants standing by (None: ``max_servants``)."""
+    warm_pool_auto: bool = False
+    """Size the pool from the learned model (see ``decider.warm.auto_pool_size``), within [min, max]."""
+    warm_pool_reuse: bool = True
+    """Servants removed by a scale-in go back to the pool while below its size (EC2 reuse on scale-in)."""
+    warm_pool_lead_time_s: float | None = Field(default=None, ge=0)
+    """Seconds a standby servant takes to serve again (None: ``WARM_POOL_RESUME_S`` of the state)."""
+
     # telemetry fallback (KEDA ``fallback``), applied by the decider
     fallback_after_rounds: int | None = Field(default=None, ge=1)
     """Missed telemetry rounds after which the fallback amount is held (None: no fallback)."""
@@ -119,9 +140,33 @@ class Policy(BaseModel):
             raise ValueError(f"unknown allowedAction {sorted(bad)}; known: {list(ACTIONS)}")
         for text in self.blackouts:
             parse_blackout(text)
+        if self.warm_pool_min > self.pool_max:
+            raise ValueError(f"warmPoolMinSize {self.warm_pool_min} > warmPoolMaxSize {self.pool_max}")
+        if self.pool_max > self.max_servants:
+            raise ValueError(f"warmPoolMaxSize {self.pool_max} > maxServants {self.max_servants}")
         for text in self.scale_up_rules | self.scale_down_rules:
             parse_scaling_rule(text)
         return self
+
+    @property
+    def warm(self) -> bool:
+        """Whether the system has a warm pool."""
+        return self.warm_pool_state != "none"
+
+    @property
+    def pool_max(self) -> int:
+        return self.max_servants if self.warm_pool_max is None else self.warm_pool_max
+
+    @property
+    def resume_lead_time_s(self) -> float:
+        """Seconds a standby servant needs to serve again (the decider's lead time for the pool)."""
+        if self.warm_pool_lead_time_s is not None:
+            return self.warm_pool_lead_time_s
+        return WARM_POOL_RESUME_S.get(self.warm_pool_state, self.lead_time_s)
+
+    def clamp_pool(self, size: int) -> int:
+        """A pool size forced into [warmPoolMinSize, warmPoolMaxSize] (0 without a warm pool)."""
+        return max(self.warm_pool_min, min(self.pool_max, size)) if self.warm else 0
 
     def clamp(self, amount: int) -> int:
         return max(self.min_servants, min(self.max_servants, amount))
@@ -186,6 +231,12 @@ _PROPS: dict[str, tuple[str, str]] = {
     "scaleDownSelect": ("scale_down_select", "str"),
     "scaleDownStabilisationSeconds": ("scale_down_stabilisation_s", "float"),
     "velocityLimitsAnticipation": ("velocity_limits_anticipation", "bool"),
+    "warmPoolState": ("warm_pool_state", "str"),
+    "warmPoolMinSize": ("warm_pool_min", "int"),
+    "warmPoolMaxSize": ("warm_pool_max", "int"),
+    "warmPoolAuto": ("warm_pool_auto", "bool"),
+    "warmPoolReuseOnScaleIn": ("warm_pool_reuse", "bool"),
+    "warmPoolLeadTimeSeconds": ("warm_pool_lead_time_s", "float"),
     "fallbackAfterRounds": ("fallback_after_rounds", "int"),
     "fallbackServants": ("fallback_servants", "int"),
     "telemetryPeriodSeconds": ("telemetry_period_s", "float"),

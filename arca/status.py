@@ -75,6 +75,7 @@ def _enforcement(e: Enforcement | None) -> dict[str, Any] | None:
         "desired_servants": e.desired_servants,
         "active_servants": e.active_servants,
         "booting_servants": e.booting_servants,
+        "standby_servants": e.standby_servants,
         "detail": e.detail,
         "correlation_id": e.correlation_id,
     }
@@ -100,6 +101,8 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
             "active": situation.servants_active if situation else None,
             "booting": situation.servants_booting if situation else None,
             "msa": latest_decision.msa if latest_decision else None,
+            "standby": enforcements[0].standby_servants if enforcements else None,
+            "standby_desired": latest_decision.standby_servants if latest_decision else None,
         },
         "incident": _incident(situation, now),
         "last_decisions": [_decision(d) for d in recent[:decisions]],
@@ -150,6 +153,9 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
             f"servants desired {_fmt(sv['desired'])} / active {_fmt(sv['active'])} / "
             f"booting {_fmt(sv['booting'])}   MSA {_fmt(sv['msa'])}"
         )
+        if sv.get("standby_desired") is not None or sv.get("standby"):
+            lines.append(f"   warm pool: standing by {_fmt(sv.get('standby'))} "
+                         f"(pool asked {_fmt(sv.get('standby_desired'))})")
         inc = s["incident"]
         if inc is None:
             lines.append("   incident: none")
@@ -164,7 +170,7 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
             lines.append(
                 f"   last enforcement: {enf['action']} via {enf['driver']} {enf['outcome']} at "
                 f"{enf['time']} (desired {enf['desired_servants']}, active {enf['active_servants']}, "
-                f"booting {enf['booting_servants']})"
+                f"booting {enf['booting_servants']}, standby {enf.get('standby_servants', 0)})"
             )
         for r in s.get("recent_refusals", []):
             text = f"   refused: {r['time']}  {r['action']}  {r['detail']}"

@@ -56,6 +56,7 @@ from decider.strategy import (
     needed_for,
     seconds,
 )
+from decider.warm import pool_size, warm_floor
 
 
 @dataclass(frozen=True)
@@ -253,10 +254,15 @@ class ArcaStrategy:
 
         # -- Anticipator.Get + IsPolicyCompliant -------------------------------------------------
         anticipating = bool(antics) and model.trained
+        pool = pool_size(policy, model) if self.anticipation else pool_size(policy)
         if anticipating:
             floors = []
             for k, a in enumerate(antics):
-                raw = model.floor(a.severity, seconds(now, a.onset), policy.lead_time_s)
+                elapsed = seconds(now, a.onset)
+                raw = model.floor(a.severity, elapsed, policy.lead_time_s)
+                if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
+                    short = model.floor(a.severity, elapsed, policy.resume_lead_time_s)
+                    raw = warm_floor(short if short is not None else raw, raw, pool)
                 floors.append(raw if raw is not None else float(policy.default_servants))
                 floors[k], antics[k] = a.settle(floors[k])
             predicted = combine(floors, policy.default_servants, self.combine)
@@ -356,6 +362,7 @@ class ArcaStrategy:
             incident_id=latest.incident_id if latest else situation.incident_id,
             learned=tuple(learned),
             forgotten=tuple(forgotten),
+            standby=pool,
         )
         return outcome, new_state
 

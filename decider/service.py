@@ -30,6 +30,7 @@ from decider.samples import LEARNED_GRAPH, forget_sample, load_samples, store_sa
 from decider.strategies import make_strategy
 from decider.strategy import Outcome, Strategy, seconds
 from decider.velocity import VelocityState, directions, limit
+from decider.warm import pool_size
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +252,10 @@ class DeciderService(Service):
             predicted_msa=outcome.predicted_msa, clipped=outcome.clipped,
             learned_samples=outcome.learned_samples, situation_id=situation.message_id,
             incident_id=outcome.incident_id,
+            standby_servants=outcome.standby if outcome.standby is not None else pool_size(policy),
         )
 
 
 def _same(a: Decision, b: Decision) -> bool:
-    return (a.target_servants, a.msa, a.rule, a.clipped) == (b.target_servants, b.msa, b.rule, b.clipped)
+    return ((a.target_servants, a.msa, a.rule, a.clipped, a.standby_servants)
+            == (b.target_servants, b.msa, b.rule, b.clipped, b.standby_servants))

@@ -34,6 +34,8 @@ class Outcome:
     """Samples to add to the knowledge base."""
     forgotten: tuple[LearnedSample, ...] = ()
     """Samples to remove from the knowledge base (decimated)."""
+    standby: int | None = None
+    """Servants the warm pool should keep standing by (None: the policy's minimum, if it has a pool)."""
 
 
 class Strategy(Protocol):

@@ -24,7 +24,7 @@ from typing import ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from enforcer.drivers.base import DriverError, PermanentError, ServantDriver, TransientError
-from enforcer.model import Servant
+from enforcer.model import STANDBY_STATUS, Servant
 
 
 class ActionState(StrEnum):
@@ -285,6 +285,169 @@ class JoinPool(Action):
         if server is None:
             raise PermanentError(f"server {self.params.server_id} is gone")
         return server.in_pool
+
+
+# --- warm pool (EC2 Auto Scaling warm pools over Nova server actions) ------------------------------
+
+
+class StandbyParams(ServantParams):
+    state: str = Field(pattern="^(stopped|suspended|paused|shelved)$")
+
+
+class RefillParams(CreateParams):
+    state: str = Field(pattern="^(stopped|suspended|paused|shelved)$")
+
+
+class ResumeServant(Action):
+    """Bring a pool servant back: resume it (ACTIVE), add it to every pool, verify both.
+
+    Idempotent: a servant already resuming (task_state set, e.g. after an enforcer restart) is not
+    asked again, only waited for; a servant that never reaches ACTIVE within the deadline is
+    condemned by the reconciler (removed and replaced)."""
+
+    kind = "resume_servant"
+    category = "scale-out"
+    params: ServantParams
+
+    def __init__(self, params: ServantParams, driver: ServantDriver, **kw: object) -> None:
+        super().__init__(params, **kw)  # type: ignore[arg-type]
+        self.driver = driver
+        self.driver_name = driver.name
+        self.target = params.server_id
+        self.joined = False
+
+    def precondition(self, servants: Sequence[Servant]) -> bool:
+        return any(s.id == self.params.server_id and s.status == "active" and s.in_pool
+                   and s.task_state is None for s in servants)
+
+    def execute(self, now: datetime) -> bool:
+        p = self.params
+        server = self.driver.get_servant(p.system, p.server_id, pools=False)
+        if server is None:
+            raise PermanentError(f"server {p.server_id} ({p.name}) disappeared while resuming")
+        if server.status in ("error", "deleted"):
+            raise PermanentError(f"server {p.server_id} ({p.name}) went {server.status} while resuming")
+        if server.task_state is not None:
+            return False  # a transition in flight (ours, before a restart, or another): wait
+        if server.standing_by:
+            self.driver.resume_servant(p.system, p.server_id)
+            return False
+        if server.status != "active":
+            return False
+        if not self.joined:
+            self.driver.add_to_pool(p.system, p.server_id)
+            self.joined = True
+        return True
+
+    def postcondition(self, now: datetime) -> bool:
+        server = self.driver.get_servant(self.params.system, self.params.server_id)
+        return server is not None and server.status == "active" and server.in_pool
+
+
+class StandbyServant(Action):
+    """Put a surplus servant back in the warm pool: drain it out of the pools, then stand it by."""
+
+    kind = "standby_servant"
+    category = "scale-in"
+    params: StandbyParams
+
+    def __init__(self, params: StandbyParams, driver: ServantDriver, *, drain_s: float = 0.0,
+                 **kw: object) -> None:
+        super().__init__(params, **kw)  # type: ignore[arg-type]
+        self.driver = driver
+        self.driver_name = driver.name
+        self.drain_s = drain_s
+        self.target = params.server_id
+        self.drained_at: datetime | None = None
+        self.asked = False
+
+    def precondition(self, servants: Sequence[Servant]) -> bool:
+        want = STANDBY_STATUS[self.params.state]
+        return any(s.id == self.params.server_id and s.status == want and s.task_state is None
+                   for s in servants)
+
+    def execute(self, now: datetime) -> bool:
+        p = self.params
+        if self.drained_at is None:
+            self.driver.remove_from_pool(p.system, p.server_id)
+            self.drained_at = now
+        if now - self.drained_at < timedelta(seconds=self.drain_s):
+            return False
+        if not self.asked:
+            self.driver.standby_servant(p.system, p.server_id, p.state)
+            self.asked = True
+        return True
+
+    def postcondition(self, now: datetime) -> bool:
+        p = self.params
+        server = self.driver.get_servant(p.system, p.server_id, pools=False)
+        if server is None or server.status in ("error", "deleted"):
+            raise PermanentError(f"server {p.server_id} ({p.name}) is gone or broken while standing by")
+        return server.status == STANDBY_STATUS[p.state] and server.task_state is None
+
+
+class RefillPool(Action):
+    """Create a servant for the warm pool: boot it, then stand it by (or, once claimed by a scale-out
+    before it stood by, add it to the pools instead)."""
+
+    kind = "refill_pool"
+    category = "scale-out"
+    params: RefillParams
+
+    def __init__(self, params: RefillParams, driver: ServantDriver, **kw: object) -> None:
+        super().__init__(params, **kw)  # type: ignore[arg-type]
+        self.driver = driver
+        self.driver_name = driver.name
+        self.claimed = False
+        self.asked = False
+        self.joined = False
+
+    def claim(self) -> bool:
+        """Serve instead of standing by; False once the standby was asked (resume it later)."""
+        if self.asked or self.done:
+            return False
+        self.claimed = True
+        return True
+
+    def precondition(self, servants: Sequence[Servant]) -> bool:
+        want = STANDBY_STATUS[self.params.state]
+        for s in servants:
+            if s.name == self.params.name:
+                self.target = s.id
+                return s.status == want and s.task_state is None
+        return False
+
+    def execute(self, now: datetime) -> bool:
+        p = self.params
+        if self.target is None:
+            found = self.driver.find_servant(p.system, p.name) if self.attempts else None
+            self.target = found.id if found else self.driver.create_servant(p.system, p.name)
+        server = self.driver.get_servant(p.system, self.target, pools=False)
+        if server is None:
+            raise PermanentError(f"server {self.target} ({p.name}) disappeared while booting")
+        if server.status in ("error", "deleted"):
+            raise PermanentError(f"server {self.target} ({p.name}) went {server.status} while booting")
+        if server.status != "active" or server.task_state is not None:
+            # booting, or entering standby (asked by us, or before a restart): done once it stands by
+            return server.standing_by and server.task_state is None and not self.claimed
+        if self.claimed:
+            if not self.joined:
+                self.driver.add_to_pool(p.system, self.target)
+                self.joined = True
+            return True
+        if not self.asked:
+            self.driver.standby_servant(p.system, self.target, p.state)
+            self.asked = True
+        return True
+
+    def postcondition(self, now: datetime) -> bool:
+        assert self.target is not None
+        server = self.driver.get_servant(self.params.system, self.target, pools=self.claimed)
+        if server is None or server.status in ("error", "deleted"):
+            raise PermanentError(f"server {self.target} ({self.params.name}) is gone or broken")
+        if self.claimed:
+            return server.status == "active" and server.in_pool
+        return server.status == STANDBY_STATUS[self.params.state] and server.task_state is None
 
 
 # --- OSM network-service operations -----------------------------------------------------------

@@ -14,8 +14,13 @@ from typing import Literal
 from arca.policy import ACTIONS as ACTION_CATEGORIES
 from arca.policy import DELETION_POLICIES, parse_blackout
 
-ServantStatus = Literal["building", "active", "error", "shutoff", "deleted", "unknown"]
-
+ServantStatus = Literal["building", "active", "error", "shutoff", "suspended", "paused", "shelved",
+                        "deleted", "unknown"]
+STANDBY_STATUS: dict[str, ServantStatus] = {
+    "stopped": "shutoff", "suspended": "suspended", "paused": "paused", "shelved": "shelved",
+}
+"""Warm-pool state (policy ``warmPoolState``) -> the status a servant standing by in it shows."""
+STANDBY_STATUSES: frozenset[str] = frozenset(STANDBY_STATUS.values())
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,13 @@ class Servant:
     created_at: datetime | None = None
     healthy: bool = True
     """False when the infrastructure reports it dead (e.g. an ``insufficient-data`` alarm)."""
+    task_state: str | None = None
+    """Nova's task_state while a server action runs (``powering-on``...), else None."""
+
+    @property
+    def standing_by(self) -> bool:
+        """In a standby status (SHUTOFF, SUSPENDED, PAUSED, SHELVED*), whatever the pool's state."""
+        return self.status in STANDBY_STATUSES
 
     @property
     def index(self) -> int:
@@ -53,6 +65,22 @@ class Bounds:
     """Guard: servant names never removed by a scale-in."""
     deletion: str = "youngest-first"
     """Which surplus servants a scale-in removes first (Senlin deletion policy)."""
+    warm_state: str = "none"
+    """Warm pool standby state (``stopped``, ``suspended``, ``paused``, ``shelved``; ``none``: no pool)."""
+    warm_min: int = 0
+    warm_max: int = 0
+    warm_reuse: bool = True
+    """Scale-in puts servants back in the pool (below ``warm_max``) before deleting any."""
+
+    @property
+    def warm(self) -> bool:
+        return self.warm_state != "none"
+
+    def pool_target(self, asked: int | None) -> int:
+        """The pool to keep: what the decision asked (else the minimum) within [warm_min, warm_max]."""
+        if not self.warm:
+            return 0
+        return max(self.warm_min, min(self.warm_max, self.warm_min if asked is None else asked))
 
     def __post_init__(self) -> None:
         if self.min_servants < 0 or self.max_servants < self.min_servants:
@@ -67,6 +95,11 @@ class Bounds:
             raise ValueError(f"bounds: unknown deletion policy {self.deletion!r}; known: {DELETION_POLICIES}")
         for text in self.blackouts:
             parse_blackout(text)
+        if self.warm and self.warm_state not in STANDBY_STATUS:
+            raise ValueError(f"bounds: unknown warm pool state {self.warm_state!r}; "
+                             f"known: {sorted(STANDBY_STATUS)}")
+        if self.warm_min < 0 or self.warm_max < self.warm_min:
+            raise ValueError(f"bounds: need 0 <= warm_min ({self.warm_min}) <= warm_max ({self.warm_max})")
 
     def clip(self, desired: int) -> tuple[int, bool]:
         """The desired amount forced inside ``[min, max]`` and whether it had to be changed."""

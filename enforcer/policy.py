@@ -23,6 +23,8 @@ def bounds_of(policy: Policy) -> Bounds:
         frequency_limit=policy.frequency_limit, frequency_window_s=policy.frequency_window_s,
         blackouts=tuple(sorted(policy.blackouts)), protected=frozenset(policy.protected_servants),
         deletion=policy.deletion_policy,
+        warm_state=policy.warm_pool_state, warm_min=policy.warm_pool_min if policy.warm else 0,
+        warm_max=policy.pool_max if policy.warm else 0, warm_reuse=policy.warm_pool_reuse,
     )
 
 

@@ -24,6 +24,7 @@ from arca.metrics import (
     INCIDENT_TO_CAPACITY_SECONDS,
     SERVANTS_ACTIVE,
     SERVANTS_BOOTING,
+    SERVANTS_STANDBY,
 )
 from enforcer.actions import (
     Action,
@@ -31,9 +32,14 @@ from enforcer.actions import (
     CreateParams,
     CreateServant,
     JoinPool,
+    RefillParams,
+    RefillPool,
     RemoveServant,
+    ResumeServant,
     RetryPolicy,
     ServantParams,
+    StandbyParams,
+    StandbyServant,
 )
 from enforcer.drivers.base import DriverError, ServantDriver, TransientError
 from enforcer.guards import Refusal, guard
@@ -71,8 +77,14 @@ class SystemState:
         creating = frozenset(a.params.name for a in self.actions if isinstance(a, CreateServant))
         removing = frozenset(a.params.server_id for a in self.actions if isinstance(a, RemoveServant))
         joining = frozenset(a.params.server_id for a in self.actions if isinstance(a, JoinPool))
-        scaling_in = any(isinstance(a, RemoveServant) and a.category == "scale-in" for a in self.actions)
-        return InFlight(creating, removing, joining, scaling_in)
+        scaling_in = any((isinstance(a, RemoveServant) and a.category == "scale-in")
+                         or isinstance(a, StandbyServant) for a in self.actions)
+        resuming = frozenset(a.params.server_id for a in self.actions if isinstance(a, ResumeServant))
+        standing_by = frozenset(a.params.server_id for a in self.actions if isinstance(a, StandbyServant))
+        refills = [a for a in self.actions if isinstance(a, RefillPool)]
+        return InFlight(creating, removing, joining, scaling_in, resuming=resuming, standing_by=standing_by,
+                        refilling=frozenset(a.params.name for a in refills),
+                        claimed=frozenset(a.params.name for a in refills if a.claimed))
 
     @property
     def in_service(self) -> int:
@@ -126,7 +138,8 @@ class Reconciler:
         if cur is not None and (decision.message_id == cur.message_id
                                 or decision.event_time < cur.event_time):
             return False
-        if cur is None or cur.target_servants != decision.target_servants:
+        if (cur is None or cur.target_servants != decision.target_servants
+                or cur.standby_servants != decision.standby_servants):
             st.dirty = True
         st.decision = decision
         if decision.incident_id and decision.incident_id not in st.seen_incidents:
@@ -172,9 +185,10 @@ class Reconciler:
             self._finish(st, action, now)
         bounds = self.bounds_for(system)
         desired = st.decision.target_servants if st.decision else self._live_count(st, now)
+        asked = st.decision.standby_servants if st.decision else None
         p = plan(system, desired, bounds, st.servants, now,
                  in_flight=st.in_flight, boot_timeout_s=self.settings.boot_timeout_s,
-                 condemned=frozenset(st.condemned))
+                 condemned=frozenset(st.condemned), pool_target=bounds.pool_target(asked))
         horizon = now - timedelta(seconds=bounds.frequency_window_s)
         st.history = [h for h in st.history if h[0] > horizon]
         p, refusals = guard(p, bounds, st.history, now)
@@ -189,7 +203,10 @@ class Reconciler:
             self._report_refusal(st, refusal, now)
         for step in p.steps:
             st.history.append((now, step.category))
-            action = self._make(st, step)
+            if step.op == "claim":
+                self._claim(st, step, now)
+                continue
+            action = self._make(st, step, bounds)
             st.actions.append(action)
             action.step(now, st.servants)
             if action.done:
@@ -198,6 +215,14 @@ class Reconciler:
         return p
 
     # --- helpers ------------------------------------------------------------------------------
+    def _claim(self, st: SystemState, step: Step, now: datetime) -> None:
+        """A scale-out takes a pool refill still booting: it joins the pools instead of standing by."""
+        for action in st.actions:
+            if isinstance(action, RefillPool) and action.params.name == step.name and action.claim():
+                log.info("%s: pool refill %s claimed for service (%s)", st.system, step.name, step.reason)
+                st.dirty = True
+                return
+
     def _live_count(self, st: SystemState, now: datetime) -> int:
         timeout = self.settings.boot_timeout_s
         condemned = frozenset(st.condemned)
@@ -219,23 +244,38 @@ class Reconciler:
         st.condemned &= present
         active = sum(1 for s in st.servants if s.status == "active" and s.id not in st.condemned)
         booting = sum(1 for s in st.servants if s.status == "building" and s.id not in st.condemned)
+        standby = sum(1 for s in st.servants if s.standing_by and s.id not in st.condemned)
         SERVANTS_ACTIVE.labels(st.system).set(active)
         SERVANTS_BOOTING.labels(st.system).set(booting)
+        SERVANTS_STANDBY.labels(st.system).set(standby)
         if st.incident is not None and st.in_service > st.incident[2]:
             INCIDENT_TO_CAPACITY_SECONDS.observe(max(0.0, (now - st.incident[1]).total_seconds()))
             st.incident = None
         return True
 
-    def _make(self, st: SystemState, step: Step) -> Action:
+    def _make(self, st: SystemState, step: Step, bounds: Bounds | None = None) -> Action:
         decision_id = st.decision.message_id if st.decision else None
         action_id = f"{st.system}-{next(self._ids)}"
         s = self.settings
+        state = bounds.warm_state if bounds is not None else "none"
         if step.op == "create":
             return CreateServant(CreateParams(system=st.system, name=step.name), self.driver,
                                  action_id=action_id, retry=self._retry(s.boot_timeout_s),
                                  decision_id=decision_id)
+        if step.op == "refill":
+            return RefillPool(RefillParams(system=st.system, name=step.name, state=state), self.driver,
+                              action_id=action_id, retry=self._retry(s.boot_timeout_s),
+                              decision_id=decision_id)
         assert step.server_id is not None
         params = ServantParams(system=st.system, server_id=step.server_id, name=step.name)
+        if step.op == "resume":
+            return ResumeServant(params, self.driver, action_id=action_id,
+                                 retry=self._retry(s.resume_timeout_s), decision_id=decision_id)
+        if step.op == "standby":
+            return StandbyServant(StandbyParams(system=st.system, server_id=step.server_id, name=step.name,
+                                                state=state), self.driver, drain_s=s.drain_s,
+                                  action_id=action_id, retry=self._retry(s.remove_timeout_s),
+                                  decision_id=decision_id)
         if step.op == "join":
             return JoinPool(params, self.driver, action_id=action_id,
                             retry=self._retry(s.remove_timeout_s), decision_id=decision_id)
@@ -244,8 +284,9 @@ class Reconciler:
                              decision_id=decision_id)
 
     def _finish(self, st: SystemState, action: Action, now: datetime) -> None:
-        if action.state is ActionState.FAILED and isinstance(action, CreateServant) and action.target:
-            st.condemned.add(action.target)  # never ACTIVE in time (or broken): remove and replace
+        if (action.state is ActionState.FAILED and action.target
+                and isinstance(action, CreateServant | ResumeServant | RefillPool | StandbyServant)):
+            st.condemned.add(action.target)  # never ACTIVE (or standing by) in time: remove and replace
             st.dirty = True
         if action.state is ActionState.SUCCEEDED:  # what the action verified is the state now
             if isinstance(action, CreateServant):
@@ -256,6 +297,11 @@ class Reconciler:
                                for s in st.servants]
             elif isinstance(action, RemoveServant):
                 st.servants = [s for s in st.servants if s.id != action.params.server_id]
+            elif isinstance(action, ResumeServant):
+                st.servants = [replace(s, status="active", in_pool=True, task_state=None)
+                               if s.id == action.params.server_id else s for s in st.servants]
+            elif isinstance(action, StandbyServant | RefillPool):
+                st.dirty = True  # re-read: the standby status (or the claimed servant) is what counts
         self.finished.append(action)
         outcome = action.state.value
         ENFORCEMENT_ACTIONS.labels(action.driver_name, action.kind, outcome).inc()
@@ -274,7 +320,9 @@ class Reconciler:
         if key in st.reported_refusals:
             return
         st.reported_refusals.add(key)
-        kind = {"create": CreateServant.kind, "remove": RemoveServant.kind, "join": JoinPool.kind}[step.op]
+        kind = {"create": CreateServant.kind, "remove": RemoveServant.kind, "join": JoinPool.kind,
+                "resume": ResumeServant.kind, "standby": StandbyServant.kind, "refill": RefillPool.kind,
+                "claim": RefillPool.kind}[step.op]
         ENFORCEMENT_ACTIONS.labels(self.driver.name, kind, "refused").inc()
         GUARD_REFUSALS.labels(st.system, refusal.guard).inc()
         what = "policy" if refusal.guard == "policy" else f"guard {refusal.guard}"
@@ -297,6 +345,7 @@ class Reconciler:
             event_time=now, producer=self.producer, system=st.system, action=action, driver=driver,
             outcome=outcome,  # type: ignore[arg-type]
             desired_servants=desired, active_servants=active, booting_servants=booting,
+            standby_servants=sum(1 for s in st.servants if s.standing_by and s.id not in st.condemned),
             started_at=started, finished_at=now, decision_id=decision_id, target=target,
             detail=detail[:500], **envelope,
         )

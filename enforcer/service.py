@@ -105,7 +105,9 @@ class EnforcerService(Service):
             if self.reconciler is not None and message.state in ("error", "shutoff", "deleted"):
                 st = self.reconciler.state(message.system)
                 if st.decision is not None or st.watched:
-                    if message.state != "deleted":
+                    # with a warm pool a SHUTOFF servant stands by (ours, or resumed like one), not dead
+                    standby = message.state == "shutoff" and self.bounds(message.system).warm
+                    if message.state != "deleted" and not standby:
                         self.reconciler.condemn(message.system, message.server_id)
                     st.dirty = True
                     self.reconciler.reconcile(message.system, now)

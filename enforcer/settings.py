@@ -30,6 +30,11 @@ class EnforcerSettings(BaseModel):
         description="Deadline for a servant to be ACTIVE and in the pool; past it the server is "
         "condemned, removed and replaced.",
     )
+    resume_timeout_s: float = Field(
+        default=60.0, gt=0,
+        description="Seconds a warm-pool servant may take to be ACTIVE and in the pools again; past it the "
+        "servant is condemned (removed and replaced).",
+    )
     remove_timeout_s: float = Field(
         default=60.0, gt=0, description="Deadline for a removal (drain + delete) to be verified."
     )

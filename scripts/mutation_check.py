@@ -8,7 +8,7 @@ COPY of the code, runs the given fast tests, and counts the survivors (issue 10)
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
         tests/decider/test_decider_anticipation.py tests/analyzer/test_analyzer_situation.py
 
-``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead. ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
 import json
@@ -93,6 +93,34 @@ MUTANTS = [
  ("arca/policy_history.py", "for lower in sorted(set(a) | set(b)) if a.get(lower) != b.get(lower)]", "for lower in sorted(set(a) | set(b))]", "scale diff lists unchanged steps"),
  ("arca/demo/harness.py", "bounds = {\"maxServants\": params.initial_servants + tb.osm.max_scale} if osm else {}", "bounds = {}", "osm demo: policy bound not the scaling group"),
 ]
+
+WARM_MUTANTS = [
+ ("enforcer/planning.py", "        return not warm\n", "        return True\n", "warm: standby servants broken"),
+ ("enforcer/planning.py", "    count = len(live) + len(pending_creates) + len(resuming)\n", "    count = len(live) + len(pending_creates)\n", "warm: resuming not counted"),
+ ("enforcer/planning.py", "    pool = len(ready) + len(entering) + len(refills)\n", "    pool = len(ready)\n", "warm: pool ignores standby and refills in flight"),
+ ("enforcer/planning.py", "            for s in sorted(ready, key=lambda s: s.name)[:deficit]:", "            for s in sorted(ready, key=lambda s: s.name)[:0]:", "warm: scale-out never resumes"),
+ ("enforcer/planning.py", "            for name in sorted(refills)[:deficit]:", "            for name in sorted(refills)[:0]:", "warm: refills never claimed"),
+ ("enforcer/planning.py", "            deficit -= min(deficit, len(ready))\n", "", "warm: resumed servants created too"),
+ ("enforcer/planning.py", "            room = max(0, pool_target - pool) if warm and bounds.warm_reuse else 0", "            room = max(0, pool_target - pool) if warm else 0", "warm: reuse on scale-in ignored"),
+ ("enforcer/planning.py", "                if room > 0 and s.status == \"active\":", "                if room >= 0 and s.status == \"active\":", "warm: pool target ignored on scale-in"),
+ ("enforcer/planning.py", "    growing = bool(in_flight.creating or in_flight.resuming or in_flight.claimed)", "    growing = bool(in_flight.creating)", "warm: scale-in during a resume"),
+ ("enforcer/planning.py", "    if warm and pool + returning < pool_target:", "    if warm and pool + returning < pool_target - 1:", "warm: refill one short"),
+ ("enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if warm and bounds.warm_reuse else 0", "    returning = 0", "warm: resumes refilled by boots despite reuse"),
+ ("enforcer/planning.py", "    elif warm and pool > pool_target:", "    elif warm and pool > pool_target + 1:", "warm: pool over target kept"),
+ ("enforcer/planning.py", "    pool_target = max(0, min(pool_target, bounds.warm_max)) if warm else 0", "    pool_target = max(0, pool_target) if warm else 0", "warm: pool target not clipped"),
+ ("enforcer/actions.py", "            return False  # a transition in flight (ours, before a restart, or another): wait\n        if server.standing_by:", "        if server.standing_by:", "warm: resume asked again during a transition"),
+ ("enforcer/model.py", "        return max(self.warm_min, min(self.warm_max, self.warm_min if asked is None else asked))", "        return self.warm_min", "warm: decision's pool size ignored"),
+ ("enforcer/reconciler.py", "and isinstance(action, CreateServant | ResumeServant | RefillPool | StandbyServant)):", "and isinstance(action, CreateServant | RefillPool | StandbyServant)):", "warm: failed resume not condemned"),
+ ("decider/loop.py", "                if pool and raw is not None:", "                if False and raw is not None:", "warm: loop ignores the pool"),
+ ("decider/loop.py", "            standby=pool,\n", "", "warm: decision without the pool size"),
+ ("decider/warm.py", "    return max(short, long - pool)", "    return short", "warm: boot horizon beyond the pool ignored"),
+ ("decider/warm.py", "            needs.append(to_amount(need) - policy.default_servants)", "            needs.append(to_amount(need))", "warm: auto size counts the running default"),
+ ("decider/warm.py", "    if policy.warm_pool_auto and model is not None and model.trained:", "    if model is not None and model.trained:", "warm: auto used when not asked"),
+ ("arca/policy.py", "        return max(self.warm_pool_min, min(self.pool_max, size)) if self.warm else 0", "        return max(self.warm_pool_min, size) if self.warm else 0", "warm: pool size above the max"),
+ ("testbed/model.py", "        existing = [s for s in alive if s.status not in lifecycle.STANDBY_STATUSES]", "        existing = alive", "warm: standby billed as running"),
+]
+if os.environ.get("MUTANTS_SET") == "warm":
+    MUTANTS = WARM_MUTANTS
 
 ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}
 if ONLY:

@@ -5,7 +5,10 @@ Definitions (the demo's table uses them):
   ``discard_ratio`` = discarded / total (requests still queued at the end count as neither).
 - ``servant_seconds`` = integral of the servants that exist (booting, active, or dead but not yet
   deleted), i.e. what a cloud bills; ``active_servant_seconds`` counts ACTIVE ones only.
-- ``peak_servants`` = most servants existing at once.
+- ``standby_seconds`` = integral of the servants standing by (a warm pool: SHUTOFF, SUSPENDED,
+  PAUSED, SHELVED...), not in ``servant_seconds``; ``weighted_cost`` = integral of every servant's
+  billing weight (``lifecycle.DEFAULT_BILLING_WEIGHTS``: 1 per running servant), in servant-seconds.
+- ``peak_servants`` = most servants existing at once (standby excluded).
 - ``time_to_first_extra_s`` per incident: from the incident to the first moment more servants are in
   service (eligible) than at the incident; ``None`` if that never happens before the next incident.
 - ``oracle_servant_seconds`` = integral of the servants the actual demand needs (``Record.required``).
@@ -26,6 +29,8 @@ class Summary:
     discard_ratio: float
     servant_seconds: float
     active_servant_seconds: float
+    standby_seconds: float
+    weighted_cost: float
     oracle_servant_seconds: float
     peak_servants: int
     peak_required: int
@@ -69,6 +74,8 @@ def summarize(model: TestbedModel) -> Summary:
         discard_ratio=discarded / total if total else 0.0,
         servant_seconds=sum(r.existing * r.dt for r in records),
         active_servant_seconds=sum(r.active * r.dt for r in records),
+        standby_seconds=sum(r.standby * r.dt for r in records),
+        weighted_cost=sum(r.weighted * r.dt for r in records),
         oracle_servant_seconds=sum(r.required * r.dt for r in records),
         peak_servants=max((r.existing for r in records), default=0),
         peak_required=max((r.required for r in records), default=0),

@@ -26,6 +26,28 @@ Default durations (``DEFAULT_DURATIONS_S``) and where each comes from:
   defaults to 0 (offload immediately); ``shelve_offload`` 2 s (the domain is undefined).
 - ``unshelve``: the server is spawned again from its snapshot: the model's boot delay
   (``ModelParams.boot_delay_s``), like a create.
+
+Standby (warm pool) and billing. A servant in one of ``STANDBY_STATUSES`` is *standing by*: it exists
+but serves nothing. The accounting integrates it as ``standby_seconds`` (not in ``servant_seconds``,
+which keeps meaning running + booting) and weighs every status by ``DEFAULT_BILLING_WEIGHTS``
+(share of a running servant's price; ``ModelParams.billing_weights`` overrides them). The defaults
+follow EC2, whose warm pools the issue copies, priced for ``m1.servant`` (2 vCPU, 2 GiB RAM, 20 GiB
+disk) as an on-demand t3.small ($0.0208/h, us-east-1) with a 20 GiB gp3 root volume ($0.08 per
+GB-month = $0.0022/h):
+
+- ACTIVE, BUILD, ERROR, REBOOT, HARD_REBOOT 1.0: instance + volume ($0.0230/h).
+- SHUTOFF 0.1: EC2 bills a stopped instance only for its EBS volumes ("Stopped" warm pool state):
+  0.0022 / 0.0230 = 0.095, rounded up.
+- SUSPENDED 0.11: EC2 "Hibernated": the volumes plus the saved RAM (2 GiB more on the volume:
+  22 GiB -> 0.105), rounded up.
+- PAUSED 1.0: the guest stays in the host's memory with its vCPUs reserved; no cloud discounts it
+  (EC2 has no such state; a "Running" warm pool is billed in full).
+- SHELVED 0.1 (still on its host, as stopped); SHELVED_OFFLOADED 0.01: only the Glance snapshot
+  (~1 GiB used of 20 GiB) is kept, EBS-snapshot-like storage ($0.05 per GB-month): ~0.003, rounded up.
+
+Caveat: many OpenStack public clouds bill SHUTOFF and SUSPENDED at the full flavor price (Nova keeps
+their Placement allocations on the host; only a shelved-offloaded server frees them), so on such a
+cloud set SHUTOFF/SUSPENDED to 1.0 and only ``shelve`` saves money.
 """
 
 from __future__ import annotations
@@ -83,6 +105,16 @@ DEFAULT_DURATIONS_S: dict[str, float] = {
     "shelve": 10.0, "shelve_offload": 2.0, "reboot:SOFT": 5.0, "reboot:HARD": 3.0,
 }
 """Simulated seconds per action (sources in the module docstring); ``unshelve`` = the boot delay."""
+
+
+STANDBY_STATUSES: frozenset[str] = frozenset({SHUTOFF, SUSPENDED, PAUSED, SHELVED, SHELVED_OFFLOADED})
+"""Statuses of a servant that exists but stands by (a warm pool's member)."""
+
+DEFAULT_BILLING_WEIGHTS: dict[str, float] = {
+    ACTIVE: 1.0, BUILD: 1.0, ERROR: 1.0, REBOOT: 1.0, HARD_REBOOT: 1.0,
+    SHUTOFF: 0.1, SUSPENDED: 0.11, PAUSED: 1.0, SHELVED: 0.1, SHELVED_OFFLOADED: 0.01, DELETED: 0.0,
+}
+"""Share of a running servant's price billed per status (sources in the module docstring)."""
 
 
 class Conflict(Exception):

@@ -12,9 +12,11 @@ in proportion to their backlog (work-conserving). Each load balancer holds at mo
 counted per domain. Servant CPU utilisation = served / (eligible servants x capacity).
 
 Accounting per step (``records``): demand, capacity, served, discarded, queue per building;
-servants existing / booting / active / eligible. Servant-seconds integrate the servants that
-*exist* (created and not deleted: booting, active and dead-but-not-deleted alike), as a cloud
-bills them.
+servants existing / booting / active / eligible / standing by, and the billed weight. Servant-seconds
+integrate the servants that *exist* and are not standing by (created and not deleted: booting,
+active and dead-but-not-deleted alike), as a cloud bills them in full; servants in a standby status
+(``lifecycle.STANDBY_STATUSES``: a warm pool) are counted apart (``standby``), and ``weighted`` sums
+every servant's billing weight (``lifecycle.DEFAULT_BILLING_WEIGHTS``).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class ModelParams:
     high_threshold: float = DEFAULT_HIGH_THRESHOLD
     action_durations_s: tuple[tuple[str, float], ...] = ()
     """Overrides of ``lifecycle.DEFAULT_DURATIONS_S`` (simulated seconds per server action)."""
+    billing_weights: tuple[tuple[str, float], ...] = ()
+    """Overrides of ``lifecycle.DEFAULT_BILLING_WEIGHTS`` (share of a running servant's price per status)."""
     initial_owner: str = "nova"
     """Who owns the initial servants: ``nova`` (ARCA-managed servers) or ``osm`` (the NS's relay VDUs)."""
 
@@ -113,6 +117,10 @@ class Record:
     utilisation: float
     required: int
     """Servants the actual demand needs at the high threshold (the oracle's target)."""
+    standby: int = 0
+    """Servants standing by (``lifecycle.STANDBY_STATUSES``), not in ``existing``."""
+    weighted: float = 0.0
+    """Sum of the billing weights of every servant not deleted (1.0 per running one)."""
 
     @property
     def demand_total(self) -> float:
@@ -267,7 +275,9 @@ class TestbedModel:
         for s in self.servants.values():
             if s.status == ACTIVE:
                 s.util.append((t, util if s.id in eligible_ids else 0.01))
-        existing = [s for s in self.servants.values() if s.status != DELETED]
+        alive = [s for s in self.servants.values() if s.status != DELETED]
+        existing = [s for s in alive if s.status not in lifecycle.STANDBY_STATUSES]
+        weights = {**lifecycle.DEFAULT_BILLING_WEIGHTS, **dict(self.params.billing_weights)}
         for b in BUILDINGS:
             cum = self.cumulative[b]
             cum["requests"] += demand[b] * dt
@@ -291,6 +301,8 @@ class TestbedModel:
                 required=self.demand.required_servants(
                     t, self.params.high_threshold, self.params.capacity_rps
                 ),
+                standby=len(alive) - len(existing),
+                weighted=sum(weights.get(s.status, 1.0) for s in alive),
             )
         )
         self.t = t + dt

@@ -25,7 +25,7 @@ from typing import Any
 from arca.cli.main import CliError
 
 DEFAULT_ORDER = ("oracle", "arca", "arca-reactive", "threshold-paper", "threshold-repo", "proportional",
-                 "static", "oracle-notified")
+                 "static", "oracle-notified", "arca-warm", "oracle-warm")
 
 
 class _Strategies:

@@ -57,6 +57,13 @@ BASE_POLICY: dict[str, Any] = {
     "lowThreshold": 0.5, "highThreshold": 0.7, "minServants": 1, "maxServants": 15,
     "defaultServants": 1, "leadTimeSeconds": 10.0, "expirationSeconds": 45.0,
 }
+WARM_POLICY: dict[str, Any] = {
+    "warmPoolState": "stopped", "warmPoolMinSize": 1, "warmPoolMaxSize": 10, "warmPoolReuseOnScaleIn": True,
+}
+"""The warm pool of the demo's warm strategies: stopped servants (EC2's default state; bills storage
+only, ``testbed/lifecycle.py``), the pool sized by the strategy (``auto`` for ``arca-warm``, the
+oracle's exact need for ``oracle-warm``) within [1, 10]."""
+ORACLES = ("oracle", "oracle-notified", "oracle-warm")
 STRATEGIES: dict[str, dict[str, Any]] = {
     "arca": {"strategy": "arca", "anticipation": True},
     "arca-reactive": {"strategy": "arca-reactive", "anticipation": False},
@@ -70,9 +77,12 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     # the oracles are plugged where the decider's strategy goes: they replace the 'static' strategy
     "oracle": {"strategy": "static", "staticAmount": 1},
     "oracle-notified": {"strategy": "static", "staticAmount": 1},
+    # warm pool (EC2 Auto Scaling warm pools): servants standing by stopped (os-stop), resumed first
+    "arca-warm": {"strategy": "arca", "anticipation": True, **WARM_POLICY, "warmPoolAuto": True},
+    "oracle-warm": {"strategy": "static", "staticAmount": 1, **WARM_POLICY},
 }
 """Demo strategy name -> policy properties (``arca:<name>``) on top of ``BASE_POLICY``."""
-LEARNING = frozenset({"arca"})
+LEARNING = frozenset({"arca", "arca-warm"})
 """Strategies that learn: they run the training timeline before the reference one."""
 
 
@@ -169,7 +179,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         settings = ArcaSettings(enforcer=EnforcerSettings(
             auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
             project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
-            resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0, **via_osm,
+            resume_timeout_s=30.0, resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0, **via_osm,
         ))
         bus = InMemoryBus(manual=True)
         deps = Deps(bus=bus, kb=kb, clock=clock, settings=settings)
@@ -180,7 +190,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         detector_sink.collector = nova_sink.collector = alarm_sink.collector = collector
         analyzer = AnalyzerService(deps)
         custom = {}
-        if name in ("oracle", "oracle-notified"):
+        if name in ORACLES:
             custom["static"] = oracle_strategy(name, tb.model, tb.detectors.delay_s)
         decider = DeciderService(deps, strategies=custom)
         if osm:
@@ -198,6 +208,9 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         onsets = [i.at_s for i in timeline.incidents]
         metrics = measure(tb.model.records, onsets)
         metrics.extra["discard_by_incident"] = incident_discards(tb.model.records, onsets)
+        pools = [d.standby_servants for d in recorder.decisions if d.standby_servants is not None]
+        if pools:  # the warm pool the decisions asked for (auto: from the learned model)
+            metrics.extra["pool_size"] = max(pools)
         surface = None
         if surface_elapsed is not None:
             surface = _surface(decider, surface_elapsed)
@@ -241,6 +254,19 @@ def oracle_strategy(name: str, model: Any, detector_delay_s: float) -> OracleStr
     if name == "oracle-notified":
         notes = model.timeline.notifications(detector_delay_s)
         return OracleStrategy(notified_need(model.demand, notes, high, capacity), START, boot)
+    if name == "oracle-warm":  # clairvoyant, with a pool as large as the most extra servants ever needed
+        need = clairvoyant_need(model.demand, high, capacity)
+        quiet = int(BASE_POLICY["defaultServants"])
+        peak = max(model.demand.required_servants(float(t), high, capacity)
+                   for t in range(int(model.timeline.duration_s) + 1))
+        low, high_pool = int(WARM_POLICY["warmPoolMinSize"]), int(WARM_POLICY["warmPoolMaxSize"])
+        pool = max(low, min(high_pool, peak - quiet))
+        from testbed.lifecycle import DEFAULT_DURATIONS_S
+
+        start = dict(model.params.action_durations_s).get("os-start", DEFAULT_DURATIONS_S["os-start"])
+        resume = start + 1.0  # + the enforcer's tick and the pool join
+        return OracleStrategy(need, START, boot, spares=failure_spares(model.timeline.failures, boot),
+                              pool=pool, resume_s=resume)
     raise ValueError(f"no oracle named {name!r}")
 
 
@@ -344,6 +370,7 @@ def _series(records: list[Any], decisions: list[Decision]) -> Series:
         s.demand.append(sum(r.demand.values()))
         s.capacity.append(r.capacity_rps)
         s.servants.append(r.existing)
+        s.standby.append(getattr(r, "standby", 0))
         s.in_service.append(r.eligible)
         s.msa.append(msa)
         s.target.append(target)

@@ -1,7 +1,10 @@
 """What the demo measures of one run, from the testbed's per-step accounting (pure functions).
 
 Discard ratio = requests discarded / requests offered; servant-seconds integrate every servant
-that exists (booting, in service or dead-but-not-deleted: what a cloud bills); the reaction time
+that exists and is not standing by (booting, in service or dead-but-not-deleted: what a cloud bills
+in full); standby-seconds integrate the warm pool's servants; the weighted cost integrates every
+servant's billing weight (``testbed.lifecycle.DEFAULT_BILLING_WEIGHTS``: 1 running, 0.1 stopped...);
+the reaction time
 of an incident is from its onset to the first step where more servants are in service than at
 the onset (None when capacity never grows within ``window_s``).
 """
@@ -37,6 +40,10 @@ class RunMetrics:
     reaction_s: tuple[float | None, ...] = ()
     cost_vs_oracle: float | None = None
     wall_s: float = 0.0
+    standby_seconds: float = 0.0
+    weighted_cost: float = 0.0
+    weighted_cost_vs_oracle: float | None = None
+    peak_standby: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -58,11 +65,15 @@ def measure(records: Sequence[Any], incident_times: Sequence[float] = (),
     dropped = sum(sum(r.discarded.values()) for r in records)
     servant_s = sum(r.existing * r.dt for r in records)
     peak = max((r.existing for r in records), default=0)
+    standby_s = sum(getattr(r, "standby", 0) * r.dt for r in records)
+    weighted = sum(getattr(r, "weighted", r.existing) * r.dt for r in records)
     return RunMetrics(
         requests_total=round(total, 3), requests_discarded=round(dropped, 3),
         discard_ratio=round(dropped / total, 6) if total else 0.0,
         servant_seconds=round(servant_s, 3), peak_servants=peak,
         reaction_s=tuple(reaction_time(records, t, window_s) for t in incident_times),
+        standby_seconds=round(standby_s, 3), weighted_cost=round(weighted, 3),
+        peak_standby=max((getattr(r, "standby", 0) for r in records), default=0),
     )
 
 
@@ -93,10 +104,13 @@ def reaction_time(records: Sequence[StepRecord], onset_s: float, window_s: float
 
 
 def with_cost(metrics: Mapping[str, RunMetrics], reference: str = "oracle") -> dict[str, RunMetrics]:
-    """The same metrics with ``cost_vs_oracle`` filled in (when the oracle ran)."""
+    """The same metrics with ``cost_vs_oracle`` (running + booting servant-seconds over the oracle's)
+    and ``weighted_cost_vs_oracle`` (billing-weighted cost over the oracle's) filled in (when it ran)."""
     ref = metrics.get(reference)
     out = {}
     for name, m in metrics.items():
         cost = round(m.servant_seconds / ref.servant_seconds, 4) if ref and ref.servant_seconds else None
-        out[name] = RunMetrics(**{**asdict(m), "cost_vs_oracle": cost, "reaction_s": m.reaction_s})
+        weighted = round(m.weighted_cost / ref.weighted_cost, 4) if ref and ref.weighted_cost else None
+        out[name] = RunMetrics(**{**asdict(m), "cost_vs_oracle": cost, "weighted_cost_vs_oracle": weighted,
+                                  "reaction_s": m.reaction_s})
     return out

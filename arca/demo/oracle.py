@@ -9,6 +9,9 @@ when the demand it serves arrives, and none is kept once the demand it served is
 - ``oracle`` (``clairvoyant_need`` + ``failure_spares``): knows the whole demand and the timeline's
   servant failures; a servant that will die within a boot delay gets its replacement started now.
   Nothing can discard less.
+- ``oracle-warm``: ``oracle`` with a warm pool of ``pool`` servants resumed in ``resume_s``: it asks
+  for the most servants needed within ``resume_s`` and, of those needed within the boot delay, the
+  ones the pool cannot supply (``decider.warm.warm_floor``), and for the pool itself.
 - ``oracle-notified`` (``notified_need``): knows, at ``t``, the quiet demand plus the exact extra
   demand of every incident whose detector event was sent by ``t`` — each incident on its own, so an
   incident notified later never hides one notified earlier — and nothing of incidents not yet (or
@@ -67,19 +70,27 @@ class OracleStrategy:
     name = "oracle"
 
     def __init__(self, need: NeedFn, start: datetime, lead_s: float, step_s: float = 1.0,
-                 spares: Callable[[float], int] | None = None) -> None:
+                 spares: Callable[[float], int] | None = None, pool: int = 0,
+                 resume_s: float | None = None) -> None:
         self.need = need
         self.start = start
         self.lead_s = lead_s
         self.step_s = step_s
         self.spares = spares
+        self.pool = pool
+        self.resume_s = resume_s
 
     def initial_state(self, policy: Any) -> None:
         return None
 
+    def _most(self, t_s: float, lead_s: float) -> int:
+        n = int(lead_s / self.step_s) + 1
+        return max(self.need(t_s, t_s + k * self.step_s) for k in range(n))
+
     def target(self, t_s: float) -> int:
-        n = int(self.lead_s / self.step_s) + 1
-        most = max(self.need(t_s, t_s + k * self.step_s) for k in range(n))
+        most = self._most(t_s, self.lead_s)
+        if self.pool and self.resume_s is not None:
+            most = max(self._most(t_s, self.resume_s), most - self.pool)
         return most + (self.spares(t_s) if self.spares is not None else 0)
 
     def decide(self, situation: Situation, policy: Any, state: Any, now: datetime) -> tuple[Any, Any]:
@@ -89,4 +100,5 @@ class OracleStrategy:
         need = self.target(t)
         target = policy.clamp(need)
         return Outcome(target=target, msa=need, reason=f"clairvoyant: {need} servants needed within "
-                       f"{self.lead_s:g}s", rule="oracle", clipped=target != need), state
+                       f"{self.lead_s:g}s", rule="oracle", clipped=target != need,
+                       standby=self.pool if self.pool else None), state

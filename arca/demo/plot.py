@@ -33,6 +33,8 @@ class Series:
     msa: list[float] = field(default_factory=list)
     target: list[float] = field(default_factory=list)
     discarded: list[float] = field(default_factory=list)
+    standby: list[int] = field(default_factory=list)
+    """Servants standing by in the warm pool (not in ``servants``)."""
 
 
 def _strategy_panel(ax: Any, name: str, s: Series, capacity_per_servant: float,
@@ -52,7 +54,9 @@ def _strategy_panel(ax: Any, name: str, s: Series, capacity_per_servant: float,
     ax.tick_params(labelsize=8)
     ax2 = ax.twinx()
     ax2.step(s.t, s.servants, where="post", color="black", lw=1.2,
-             label="servants existing (right; booting included)")
+             label="servants existing (right; booting included, standby not)")
+    ax2.step(s.t, s.standby or [0] * len(s.t), where="post", color="tab:purple", lw=1.2, ls="-.",
+             label="servants standing by (warm pool, right)")
     ax2.step(s.t, [max(0.0, m) for m in s.msa], where="post", color="tab:green", lw=1.0, ls="--",
              label="MSA: floor the decider asks for (servants, right)")
     ax2.set_ylim(0, top / capacity_per_servant)  # one scale: N servants = N x capacity req/s
@@ -116,7 +120,7 @@ def figure(runs: Mapping[str, Series], surface: Sequence[Sequence[float]] | None
     for ax, name in zip(axes, names, strict=False):
         s = runs[name]
         top = 1.1 * max([capacity_per_servant, *s.demand, *s.capacity,
-                         *(x * capacity_per_servant for x in (*s.servants, *s.msa))])
+                         *(x * capacity_per_servant for x in (*s.servants, *s.msa, *s.standby))])
         ax2 = _strategy_panel(ax, name, s, capacity_per_servant, incidents, top)
         if not handles:
             for a in (ax, ax2):

@@ -32,10 +32,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("discard %", "discard_ratio", "% of requests (JSON: fraction 0-1)",
            "requests dropped for lack of serving capacity / requests offered, whole timeline", 10, ".3f"),
     Column("servant-s", "servant_seconds", "servant x seconds",
-           "every servant that exists (booting, in service, dead but not deleted) integrated over "
-           "time: what a cloud bills", 11, ".0f"),
+           "every servant that exists and is not standing by (booting, in service, dead but not "
+           "deleted) integrated over time: what a cloud bills in full", 11, ".0f"),
     Column("vs oracle", "cost_vs_oracle", "ratio",
            "servant-s / the clairvoyant oracle's servant-s (1.000 = the optimum's cost)", 10, ".3f"),
+    Column("standby-s", "standby_seconds", "servant x seconds",
+           "servants standing by in a warm pool (stopped) integrated over time; not in servant-s", 10, ".0f"),
+    Column("w-cost vs", "weighted_cost_vs_oracle", "ratio",
+           "billing-weighted cost (running 1, stopped 0.1 per servant-second: testbed/lifecycle.py) / "
+           "the oracle's", 10, ".3f"),
     Column("peak", "peak_servants", "servants", "most servants existing at once", 6, "d"),
     Column("reaction s", "mean_reaction_s", "seconds",
            "mean time from an incident's onset to the first extra servant in service "
@@ -95,6 +100,10 @@ def document(metrics: Mapping[str, RunMetrics], meta: Mapping[str, Any]) -> dict
             "discard_ratio": m.discard_ratio,
             "servant_seconds": m.servant_seconds,
             "cost_vs_oracle": m.cost_vs_oracle,
+            "standby_seconds": m.standby_seconds,
+            "peak_standby": m.peak_standby,
+            "weighted_cost": m.weighted_cost,
+            "weighted_cost_vs_oracle": m.weighted_cost_vs_oracle,
             "requests_total": m.requests_total,
             "requests_discarded": m.requests_discarded,
             "peak_servants": m.peak_servants,

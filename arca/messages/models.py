@@ -214,6 +214,8 @@ class Decision(Message):
     learned_samples: int = Field(default=0, ge=0)
     situation_id: str | None = None
     incident_id: str | None = None
+    standby_servants: int | None = Field(default=None, ge=0)
+    """Servants the warm pool should keep standing by (None: the system has no warm pool)."""
 
 
 class Enforcement(Message):
@@ -227,6 +229,7 @@ class Enforcement(Message):
     desired_servants: int = Field(ge=0)
     active_servants: int = Field(ge=0)
     booting_servants: int = Field(default=0, ge=0)
+    standby_servants: int = Field(default=0, ge=0)
     started_at: datetime
     finished_at: datetime | None = None
     decision_id: str | None = None

@@ -37,6 +37,7 @@ _DOCS = {
     "onset": "When the incident began.",
     "payload_kind": "Kind of detector payload: basic, seismometer, bigdata or cap.",
     "target_servants": "Servant amount the decision asks for.",
+    "standby_servants": "Servants standing by in the warm pool (decision: to keep; enforcement: observed).",
     "msa": "Minimum servant amount predicted by the anticipator.",
     "reason": "Human-readable reason of a decision.",
     "rule": "Rule of the decider that produced the decision (provenance).",

@@ -57,3 +57,13 @@ class ServantDriver(Protocol):
     def delete_servant(self, system: str, server_id: str) -> None:
         """Delete an owned servant (idempotent: gone already is fine)."""
         ...
+
+    def standby_servant(self, system: str, server_id: str, state: str) -> None:
+        """Start putting an owned ACTIVE servant in standby (``stopped``, ``suspended``, ``paused``,
+        ``shelved``); returns at once. A server already changing state is left alone (no error)."""
+        ...
+
+    def resume_servant(self, system: str, server_id: str) -> None:
+        """Start bringing an owned standby servant back to ACTIVE (the inverse of its standby
+        status); returns at once. A server already changing state is left alone (no error)."""
+        ...

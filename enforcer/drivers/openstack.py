@@ -51,7 +51,19 @@ NOVA_CREATE_MICROVERSION = "2.52"
 _STATUS: dict[str, ServantStatus] = {
     "BUILD": "building", "REBUILD": "building", "ACTIVE": "active", "ERROR": "error",
     "SHUTOFF": "shutoff", "DELETED": "deleted", "SOFT_DELETED": "deleted",
+    "SUSPENDED": "suspended", "PAUSED": "paused", "SHELVED": "shelved", "SHELVED_OFFLOADED": "shelved",
 }
+STANDBY_CALLS: dict[str, str] = {
+    "stopped": "stop_server", "suspended": "suspend_server", "paused": "pause_server",
+    "shelved": "shelve_server",
+}
+"""Warm-pool state -> the openstacksdk compute call that enters it (Nova ``os-stop``, ``suspend``,
+``pause``, ``shelve`` server actions)."""
+RESUME_CALLS: dict[str, str] = {
+    "SHUTOFF": "start_server", "SUSPENDED": "resume_server", "PAUSED": "unpause_server",
+    "SHELVED": "unshelve_server", "SHELVED_OFFLOADED": "unshelve_server",
+}
+"""Nova status of a standby server -> the call that brings it back to ACTIVE."""
 T = TypeVar("T")
 
 
@@ -180,8 +192,10 @@ class OpenStackDriver:
                     created = created.replace(tzinfo=UTC)
             except ValueError:
                 created = None
+        task = server.get("OS-EXT-STS:task_state")
         return Servant(str(server["id"]), str(server.get("name", "")),
-                       _STATUS.get(str(server.get("status", "")).upper(), "unknown"), in_pool, created)
+                       _STATUS.get(str(server.get("status", "")).upper(), "unknown"), in_pool, created,
+                       task_state=str(task) if task else None)
 
     def list_servants(self, system: str) -> list[Servant]:
         compute = self.conn.compute
@@ -274,3 +288,32 @@ class OpenStackDriver:
             return
         _call("delete server", lambda: self.conn.compute.delete_server(server_id, ignore_missing=True))
         log.info("deleted server %s (%s) of %s", server_id, server.get("name"), system)
+
+    def _server_action(self, system: str, server_id: str, call: str) -> None:
+        """One Nova server action through openstacksdk; 409 (already changing state) is not an error."""
+        fn = getattr(self.conn.compute, call)
+        try:
+            _call(f"{call} {server_id}", partial(fn, server_id))
+        except PermanentError as exc:
+            if isinstance(exc.__cause__, os_exc.ConflictException):
+                log.info("%s %s of %s: conflict (%s), left to the next check", call, server_id, system, exc)
+                return
+            raise
+        log.info("%s %s of %s", call, server_id, system)
+
+    def standby_servant(self, system: str, server_id: str, state: str) -> None:
+        if state not in STANDBY_CALLS:
+            raise PermanentError(f"unknown standby state {state!r}; known: {sorted(STANDBY_CALLS)}")
+        server = self._owned_or_refuse(system, server_id)
+        if server is None:
+            raise PermanentError(f"server {server_id} does not exist")
+        self._server_action(system, server_id, STANDBY_CALLS[state])
+
+    def resume_servant(self, system: str, server_id: str) -> None:
+        server = self._owned_or_refuse(system, server_id)
+        if server is None:
+            raise PermanentError(f"server {server_id} does not exist")
+        call = RESUME_CALLS.get(str(server.get("status", "")).upper())
+        if call is None:
+            return  # not standing by (any more): the postcondition says whether it serves
+        self._server_action(system, server_id, call)

@@ -83,7 +83,9 @@ def test_on_an_overlapping_timeline_no_strategy_beats_the_notified_oracle_at_its
         {"at_s": 20, "severity": 1, "domain": "building-3"},
         {"at_s": 50, "severity": 1, "domain": "building-4"},
         {"at_s": 56, "severity": 3, "domain": "building-4"}]})
-    metrics = with_cost({n: r.metrics for n, r in run_all(list(DEFAULT_ORDER), tl, None).items()})
+    # warm pools (arca-warm, oracle-warm) resume standby servants in seconds: they are meant to beat it
+    cold = [n for n in DEFAULT_ORDER if not n.endswith("-warm")]
+    metrics = with_cost({n: r.metrics for n, r in run_all(cold, tl, None).items()})
     floor, oracle = metrics["oracle-notified"], metrics["oracle"]
     assert floor.discard_ratio > 0.0  # the notification comes after the burst starts to rise
     for name, m in metrics.items():

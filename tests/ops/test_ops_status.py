@@ -31,7 +31,8 @@ def fill(kb: KnowledgeBase) -> None:
                                           (5, "load 20 % below 30 %")]):
         store_message(kb, Decision(event_time=T0 + timedelta(seconds=i), system="emergency",
                                    strategy="anticipation", target_servants=target, msa=target - 1,
-                                   reason=reason, rule=f"rule-{i}"), sync=True)
+                                   reason=reason, rule=f"rule-{i}", standby_servants=3 if i == 2 else None),
+                      sync=True)
     store_message(kb, Situation(event_time=T0 + timedelta(seconds=1), system="emergency",
                                 servants_active=1, average_load=0.9, incident_severity=1), sync=True)
     store_message(kb, Situation(event_time=T0 + timedelta(seconds=2), system="emergency",
@@ -42,7 +43,7 @@ def fill(kb: KnowledgeBase) -> None:
     store_message(kb, Enforcement(event_time=T0 + timedelta(seconds=3), system="emergency",
                                   action="scale_out", driver="openstack", outcome="in_progress",
                                   desired_servants=6, active_servants=2, booting_servants=4,
-                                  started_at=T0 + timedelta(seconds=2)), sync=True)
+                                  standby_servants=2, started_at=T0 + timedelta(seconds=2)), sync=True)
     store_message(kb, Situation(event_time=T0, system="quiet", servants_active=1,
                                 average_load=0.1), sync=True)
     kb.flush()
@@ -56,7 +57,8 @@ def check_document(doc: dict[str, Any], now: datetime) -> None:
     em = systems["emergency"]
     assert em["as_of"] == (T0 + timedelta(seconds=2)).isoformat()  # the latest situation wins
     assert em["load"] == {"average": 0.8, "discard_ratio": 0.05}
-    assert em["servants"] == {"desired": 5, "active": 2, "booting": 4, "msa": 4}
+    assert em["servants"] == {"desired": 5, "active": 2, "booting": 4, "msa": 4, "standby": 2,
+                              "standby_desired": 3}
     assert em["incident"]["severity"] == 3
     assert em["incident"]["id"] == "quake-1" and em["incident"]["source"] == "seismo-1"
     assert em["incident"]["elapsed_s"] == (now - ONSET).total_seconds()
@@ -68,7 +70,8 @@ def check_document(doc: dict[str, Any], now: datetime) -> None:
     assert em["last_enforcement"]["booting_servants"] == 4
     quiet = systems["quiet"]
     assert quiet["incident"] is None and quiet["last_decisions"] == []
-    assert quiet["servants"] == {"desired": None, "active": 1, "booting": 0, "msa": None}
+    assert quiet["servants"] == {"desired": None, "active": 1, "booting": 0, "msa": None, "standby": None,
+                                 "standby_desired": None}
     assert quiet["last_enforcement"] is None
 
 
@@ -94,6 +97,8 @@ def test_text_view_shows_load_servants_incident_and_reasons() -> None:
     assert "== emergency" in text and "== quiet" in text
     assert "load 80%" in text and "discard 5.00%" in text
     assert "servants desired 5 / active 2 / booting 4   MSA 4" in text
+    assert "warm pool: standing by 2 (pool asked 3)" in text
+    assert text.count("warm pool:") == 1  # the quiet system has none
     assert "incident: severity 3 from seismo-1 (quake-1)" in text and "elapsed 34.0 s" in text
     assert "[rule-1] MSA 6 for severity 3 at 10 s" in text
     assert "incident: none" in text  # the quiet system
