@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from arca.settings import OpsSettings
+from arca.config import OpsSettings
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None

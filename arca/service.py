@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from arca import metrics
 from arca.bus import Bus
@@ -32,7 +32,9 @@ from arca.clock import Clock
 from arca.kb import KnowledgeBase, KnowledgeBaseError
 from arca.logs import current_service
 from arca.messages import Decision, Message, Situation
-from arca.settings import ArcaSettings
+
+if TYPE_CHECKING:  # the composition root's aggregate: given to a service, never imported by the spine
+    from arca.settings import ArcaSettings
 
 log = logging.getLogger("arca.service")
 

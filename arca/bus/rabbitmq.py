@@ -51,9 +51,9 @@ from arca.bus.base import (
     SeenIds,
     reason_class,
 )
+from arca.config import BusSettings
 from arca.logs import correlation_id
 from arca.messages import CONTENT_TYPE, Message, MessageError, decode, encode
-from arca.settings import BusSettings
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import requests
 
+from arca.config import KbSettings
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row, with_prefixes
 from arca.kb.terms import IRI, from_sparql_json, render, render_term
-from arca.settings import KbSettings
 
 log = logging.getLogger(__name__)
 
