@@ -45,7 +45,8 @@ PLANS = {  # window (message, done) in arrival order -> (next, superseded)
     "telemetry-folds-into-newer-telemetry": (DECIDER, [(A1, False), (A2, False)], (1, [0])),
     "telemetry-folds-into-newer-event": (DECIDER, [(A1, False), (EA2, False)], (1, [0])),
     "event-not-folded-into-newer-telemetry": (DECIDER, [(EA1, False), (A2, False)], (0, [])),
-    "event-burst-folds-to-the-latest-event": (DECIDER, [(EA1, False), (EA2, False), (EA3, False)], (2, [0, 1])),
+    "event-burst-folds-to-the-latest-event": (
+        DECIDER, [(EA1, False), (EA2, False), (EA3, False)], (2, [0, 1])),
     "other-systems-not-folded": (DECIDER, [(A1, False), (B1, False)], (0, [])),
     "older-telemetry-after-its-newer-one-was-handled": (DECIDER, [(A1, False), (EA2, True)], (None, [0])),
     "handled-older-does-not-cover-newer": (DECIDER, [(A1, True), (A2, False)], (1, [])),
