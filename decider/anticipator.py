@@ -267,6 +267,27 @@ class Anticipator:
         out = self.predict(severity, grid)
         return None if out is None else float(out.max())
 
+    def floors(self, incidents: Sequence[tuple[int, float]], lead_s: float,
+               step_s: float = 1.0) -> list[float] | None:
+        """``floor`` of each (severity, elapsed) at once: one prediction per severity, not per
+        incident (a flood of incidents is one decision's worth of numpy calls, not thousands)."""
+        if not self.trained:
+            return None
+        n = max(1, math.ceil(max(0.0, lead_s) / step_s) + 1)
+        out = [0.0] * len(incidents)
+        by_severity: dict[int, list[int]] = {}
+        for k, (severity, _) in enumerate(incidents):
+            by_severity.setdefault(severity, []).append(k)
+        for severity, ks in by_severity.items():
+            start = np.array([incidents[k][1] for k in ks], dtype=float)
+            grid = np.linspace(start, start + max(0.0, lead_s), n, axis=1)  # one row per incident
+            predicted = self.predict(severity, grid.ravel())
+            if predicted is None:
+                return None
+            for k, top in zip(ks, predicted.reshape(len(ks), n).max(axis=1), strict=True):
+                out[k] = float(top)
+        return out
+
 
 def to_amount(prediction: float) -> int:
     """Whole servants for a prediction (rounded half up)."""

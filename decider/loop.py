@@ -219,9 +219,10 @@ class ArcaStrategy:
         # -- Anticipator.Get + IsPolicyCompliant -------------------------------------------------
         anticipating = bool(antics) and model.trained
         if anticipating:
+            raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
             floors = []
             for k, a in enumerate(antics):
-                raw = model.floor(a.severity, seconds(now, a.onset), policy.lead_time_s)
+                raw = raws[k] if raws is not None else None
                 floors.append(raw if raw is not None else float(policy.default_servants))
                 floors[k], antics[k] = a.settle(floors[k])
             predicted = combine(floors, policy.default_servants, self.combine)

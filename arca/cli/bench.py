@@ -52,6 +52,7 @@ def register(sub: Any) -> None:
     p.add_argument("--rate", type=float, default=10.0, help="Events per second of the latency run.")
     p.add_argument("--burst", type=int, default=2000, help="Events of the throughput burst (--systems).")
     p.add_argument("--json", metavar="FILE", help="Also write the report to FILE.")
+    p.add_argument("--logs", metavar="DIR", help="Keep the services' JSON logs in DIR (--systems).")
     p.set_defaults(func=cmd_bench)
 
 
@@ -343,7 +344,7 @@ def _loop_report(args: argparse.Namespace) -> dict[str, Any]:
     url = args.rabbit_url or settings().bus.url
     try:
         return bench_loop(url, args.systems, args.servants, args.events, args.burst, args.rate,
-                          args.sparql_base)
+                          args.sparql_base, args.logs)
     except (OSError, BusError, KnowledgeBaseError, pika.exceptions.AMQPError) as exc:
         raise CliError(f"cannot reach the broker or store: {exc}") from exc
 

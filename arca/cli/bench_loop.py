@@ -169,7 +169,7 @@ class Watcher:
 
 
 def bench_loop(url: str, systems_n: int, servants: int, events: int, burst: int, rate: float,
-               sparql_base: str | None) -> dict[str, Any]:
+               sparql_base: str | None, logs: str | None = None) -> dict[str, Any]:
     from arca.bus.rabbitmq import RabbitBus
     from arca.clock import SystemClock
     from arca.config import BusSettings, KbSettings
@@ -182,7 +182,9 @@ def bench_loop(url: str, systems_n: int, servants: int, events: int, burst: int,
                       queue_prefix=f"bench-{token}.")
     systems = [f"bench-{i}" for i in range(systems_n)]
     clock = SystemClock()
-    with sparql_server(sparql_base) as base, tempfile.TemporaryDirectory(prefix="arca-bench-") as tmp:
+    with sparql_server(sparql_base) as base, tempfile.TemporaryDirectory(prefix="arca-bench-") as scratch:
+        tmp = logs or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         kb_settings = KbSettings(kind="sparql", query_url=base + "/query", update_url=base + "/update",
                                  store_url=base + "/store")
         kb = SparqlKnowledgeBase(kb_settings)

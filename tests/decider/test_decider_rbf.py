@@ -43,3 +43,20 @@ def test_anticipator_floors_equal_sklearn_floors() -> None:
             want = float((svr.predict(_features(np.full_like(grid, severity), grid)) + base).max())
             got = anticipator.floor(severity, elapsed, 10.0)
             assert got == pytest.approx(want, abs=1e-9)
+
+
+@pytest.mark.parametrize("lead", [0.0, 2.5, 10.0], ids=["no-lead", "lead-2.5", "lead-10"])
+def test_floors_of_many_incidents_equal_one_floor_each(lead: float) -> None:
+    anticipator = Anticipator(synthetic_samples(150, seed=9))
+    rng = np.random.default_rng(4)
+    incidents = [(int(s), float(e)) for s, e in zip(rng.integers(1, 7, 60), rng.uniform(0, 80, 60),
+                                                      strict=True)]
+    got = anticipator.floors(incidents, lead)
+    want = [anticipator.floor(s, e, lead) for s, e in incidents]
+    assert got is not None and len(got) == len(incidents)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)  # severities 5 and 6 borrow: covered too
+    assert [to_amount(v) for v in got] == [to_amount(v) for v in want]  # type: ignore[arg-type]
+
+
+def test_a_cold_anticipator_has_no_floors() -> None:
+    assert Anticipator().floors([(3, 1.0)], 10.0) is None
