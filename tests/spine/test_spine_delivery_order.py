@@ -51,6 +51,7 @@ PLANS = {  # window (message, done) in arrival order -> (next, superseded)
     "older-telemetry-after-its-newer-one-was-handled": (DECIDER, [(A1, False), (EA2, True)], (None, [0])),
     "handled-older-does-not-cover-newer": (DECIDER, [(A1, True), (A2, False)], (1, [])),
     "undecodable-first": (DECIDER, [(EC, False), (None, False)], (1, [])),
+    "undecodable-before-an-event": (DECIDER, [(None, False), (EC, False)], (0, [])),
     "policy-before-events": (DECIDER, [(EC, False), (policy(), False)], (1, [])),
     "nothing-left": (DECIDER, [(A1, True), (EC, True)], (None, [])),
     "empty-window": (DECIDER, [], (None, [])),
