@@ -23,6 +23,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy arca collector analyzer decider enforcer testbed
+	$(BIN)/lint-imports
 
 test: install
 	bash scripts/ensure-services.sh

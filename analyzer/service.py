@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from analyzer.situation import AnalyzerConfig, SystemView
 from arca import metrics
 from arca.bus import Reject
+from arca.bus.order import DeliveryOrder
 from arca.kb.messages import store_message
 from arca.messages import (
     Alarm,
@@ -44,11 +45,20 @@ from arca.trust import (
 log = logging.getLogger(__name__)
 
 
+def urgency(message: Message) -> int:
+    """Policy changes first, then detector events, then routine telemetry and enforcement reports
+    (nothing is folded: every observation updates the view and every event is recorded)."""
+    if isinstance(message, PolicyUpdated):
+        return -1
+    return 0 if isinstance(message, ExternalEvent) else 1
+
+
 class AnalyzerService(Service):
     """Correlates what the collector sees into one situation per controlled system."""
 
     name = "analyzer"
     patterns = ("observation.#", "event.#", "topology.#", "enforcement.#", "alarm.#", "policy.#")
+    delivery_order = DeliveryOrder(urgency=urgency)
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)

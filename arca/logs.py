@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from arca.settings import OpsSettings
+from arca.config import OpsSettings
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
@@ -36,10 +36,13 @@ _STANDARD = frozenset(
 )
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+_encode_json = json.JSONEncoder(default=str, check_circular=False).encode
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
+    return value if type(value) in _PLAIN else str(value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,22 +51,33 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        self._second = -1
+        self._prefix = ""
+
+    def timestamp(self, created: float) -> str:
+        """ISO 8601 UTC with microseconds; the part up to the second is formatted once a second."""
+        second = int(created)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1e6):06d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
         doc: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "ts": self.timestamp(record.created),
             "level": record.levelname,
-            "service": getattr(record, "service", None) or current_service.get() or self.service,
+            "service": fields.get("service") or current_service.get() or self.service,
             "logger": record.name,
             "msg": record.getMessage(),
-            "correlation_id": getattr(record, "correlation_id", None) or correlation_id.get(),
+            "correlation_id": fields.get("correlation_id") or correlation_id.get(),
         }
-        for key, value in record.__dict__.items():
+        for key in fields:  # the ``extra=`` fields, in the order given
             if key not in _STANDARD and not key.startswith("_") and key not in doc:
-                doc[key] = _jsonable(value)
+                doc[key] = _jsonable(fields[key])
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)
+        return _encode_json(doc)
 
 
 class TextFormatter(logging.Formatter):
@@ -86,4 +100,7 @@ def setup_logging(ops: OpsSettings, service: str = "arca", stream: TextIO | None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(ops.log_level.upper())
+    # the lines carry none of these: skip looking up the caller's frame, thread and process per record
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.getLogger("pika").setLevel(logging.WARNING)

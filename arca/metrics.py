@@ -49,6 +49,11 @@ MESSAGES_RECEIVED = Counter(
 MESSAGES_PUBLISHED = Counter(
     "arca_messages_published_total", "Bus messages published by a service.", ["service", "kind"]
 )
+MESSAGES_SUPERSEDED = Counter(
+    "arca_messages_superseded_total",
+    "Deliveries acknowledged without being handled: a newer delivery of the same system covered them.",
+    ["service", "kind"],
+)
 MESSAGES_REJECTED = Counter(
     "arca_messages_rejected_total",
     "Inputs refused or dead-lettered, by reason class "

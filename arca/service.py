@@ -23,16 +23,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from arca import metrics
 from arca.bus import Bus
 from arca.bus.base import BusStats, DeadLetter, Handler, Reject
+from arca.bus.order import FIFO, DeliveryOrder
 from arca.clock import Clock
 from arca.kb import KnowledgeBase, KnowledgeBaseError
 from arca.logs import current_service
 from arca.messages import Decision, Message, Situation
-from arca.settings import ArcaSettings
+
+if TYPE_CHECKING:  # the composition root's aggregate: given to a service, never imported by the spine
+    from arca.settings import ArcaSettings
 
 log = logging.getLogger("arca.service")
 
@@ -62,6 +65,8 @@ class Service(ABC):
 
     name: ClassVar[str]
     patterns: ClassVar[Sequence[str]]
+    delivery_order: ClassVar[DeliveryOrder] = FIFO
+    """How a backlog of this service's queue is handled (``arca.bus.order``; RabbitMQ bus only)."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -105,6 +110,9 @@ class Service(ABC):
     def attach(self) -> None:
         """Subscribe this service's queue on the bus."""
         self.bus.subscribe(self.queue, self.patterns, self.deliver)
+        set_order = getattr(self.bus, "set_order", None)  # the in-memory bus delivers in order
+        if callable(set_order):
+            set_order(self.queue, self.delivery_order)
 
     def deliver(self, message: Message) -> None:
         """``handle`` one delivery, timed, counted and logged with its correlation id."""

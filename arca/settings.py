@@ -1,4 +1,7 @@
-"""Typed settings (pydantic-settings): ``ARCA_*`` environment variables and an optional TOML file.
+"""Typed settings of the whole of ARCA (pydantic-settings): ``ARCA_*`` variables and an optional TOML file.
+
+This is the composition root's view: it aggregates the spine's groups (``arca.config``) and every
+service's own, so only the top floor (CLI, demo, bench, runtime) imports it; a service is given it.
 
 Groups are nested with ``__``: ``ARCA_BUS__URL``, ``ARCA_KB__QUERY_URL``, ``ARCA_DECIDER__...``.
 A TOML file named by ``ARCA_CONFIG_FILE`` (tables ``[bus]``, ``[kb]``...) is read too; environment
@@ -16,7 +19,7 @@ import json
 import os
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -27,103 +30,13 @@ from pydantic_settings import (
 )
 
 from analyzer.settings import AnalyzerSettings
+from arca.config import BusSettings, KbSettings, OpsSettings
+
+__all__ = ["ArcaSettings", "BusSettings", "KbSettings", "OpsSettings", "SecretFileError", "env_names"]
 from collector.settings import CollectorSettings
 from decider.settings import DeciderSettings
 from enforcer.settings import EnforcerSettings
 from testbed.settings import TestbedSettings
-
-
-class BusSettings(BaseModel):
-    """The message bus."""
-
-    kind: Literal["memory", "rabbitmq"] = Field(
-        default="memory", description="'memory' (in-process, embedded default) or 'rabbitmq'."
-    )
-    url: str = Field(
-        default="amqp://guest:guest@127.0.0.1:5672/%2F",
-        description="AMQP URL of the broker (credentials and vhost included).",
-    )
-    exchange: str = Field(default="arca", description="Durable topic exchange of the loop.")
-    dead_letter_exchange: str = Field(
-        default="arca.dlx", description="Exchange receiving refused/poison messages."
-    )
-    dead_letter_queue: str = Field(
-        default="arca.dead-letter", description="Durable queue bound to the dead-letter exchange."
-    )
-    queue_prefix: str = Field(default="arca.", description="Prefix of each service's queue name.")
-    prefetch: int = Field(default=100, ge=1, description="Unacknowledged deliveries per consumer.")
-    delivery_limit: int = Field(
-        default=5, ge=1, description="Deliveries of a failing message before it is dead-lettered."
-    )
-    reconnect_initial_s: float = Field(default=0.5, gt=0, description="First reconnect backoff.")
-    reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect backoff.")
-    confirm_timeout_s: float = Field(
-        default=30.0, gt=0, description="How long flush() waits for publisher confirms."
-    )
-
-
-class KbSettings(BaseModel):
-    """The knowledge base (SPARQL store)."""
-
-    kind: Literal["embedded", "sparql"] = Field(
-        default="embedded", description="'embedded' (pyoxigraph in process) or 'sparql' (HTTP)."
-    )
-    path: str | None = Field(
-        default=None, description="Directory of the embedded store (in memory when unset)."
-    )
-    query_url: str = Field(
-        default="http://127.0.0.1:3030/arca/query",
-        description="SPARQL 1.1 query endpoint (Fuseki /<ds>/query, Oxigraph /query).",
-    )
-    update_url: str = Field(
-        default="http://127.0.0.1:3030/arca/update",
-        description="SPARQL 1.1 update endpoint (Fuseki /<ds>/update, Oxigraph /update).",
-    )
-    store_url: str = Field(
-        default="http://127.0.0.1:3030/arca/data",
-        description="Graph Store Protocol endpoint (Fuseki /<ds>/data, Oxigraph /store).",
-    )
-    username: str | None = Field(default=None, description="HTTP basic-auth user, if any.")
-    password: str | None = Field(
-        default=None, description="HTTP basic-auth password (prefer password_file for secrets)."
-    )
-    password_file: str | None = Field(
-        default=None,
-        description="File holding the basic-auth password (a Docker secret); read when password is unset.",
-    )
-    timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per request.")
-    write_batch_max: int = Field(
-        default=500, ge=1, description="Most buffered updates sent in one request."
-    )
-    write_flush_interval_s: float = Field(
-        default=0.2, gt=0, description="Longest time a buffered write waits before being sent."
-    )
-
-
-    def secret(self) -> str | None:
-        """The basic-auth password: ``password``, else the stripped content of ``password_file``."""
-        if self.password is not None:
-            return self.password
-        if self.password_file:
-            try:
-                return Path(self.password_file).read_text().strip()
-            except OSError as exc:
-                raise ValueError(f"kb.password_file {self.password_file!r}: {exc.strerror}") from exc
-        return None
-
-
-class OpsSettings(BaseModel):
-    """Observability."""
-
-    metrics_port: int | None = Field(
-        default=None, description="Port of the Prometheus /metrics endpoint (off when unset)."
-    )
-    metrics_host: str = Field(
-        default="127.0.0.1",
-        description="Address /metrics listens on (loopback unless configured, e.g. 0.0.0.0 in a container).",
-    )
-    log_level: str = Field(default="INFO", description="Python logging level.")
-    log_json: bool = Field(default=True, description="One JSON object per log line.")
 
 
 class ArcaSettings(BaseSettings):

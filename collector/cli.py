@@ -17,15 +17,18 @@ import logging
 import sys
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arca.cli.main import CliError, read_file, settings
 from arca.namespace import ONTOLOGY_DIR
 from collector.errors import IngestError
-from collector.events import build_notification, build_payload
-from collector.http import EVENT_PATH
-from collector.ingest import Ingestor
-from collector.severity import SeverityScales, load_scales
+from collector.severity import load_scales
+
+if TYPE_CHECKING:
+    from collector.severity import SeverityScales
+
+# collector.events (yangson), collector.http (flask) and collector.ingest are imported by the
+# commands that use them: every ``arca`` command registers this module's parsers
 
 EXAMPLE_SCALES = ONTOLOGY_DIR / "policies" / "severity-scales.ttl"
 
@@ -86,6 +89,8 @@ def _scales(path: str | None) -> SeverityScales:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from collector.ingest import Ingestor
+
     logging.getLogger("collector").setLevel(logging.ERROR)  # the verdict below says it once
     data = read_file(args.file)
     cfg = settings().collector
@@ -107,6 +112,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def build_from_args(args: argparse.Namespace, now: datetime) -> dict[str, Any]:
+    from collector.events import build_notification, build_payload
+
     if args.magnitude is not None:
         if not 0 <= args.magnitude <= 255:
             raise CliError("--magnitude must be 0..255 (uint8 in the YANG module)")
@@ -172,6 +179,8 @@ def _send_amqp(url: str, exchange: str, source: str, body: bytes, token: str | N
 
 def _send_http(url: str | None, s: Any, body: bytes, token: str | None) -> int:
     import requests
+
+    from collector.http import EVENT_PATH
 
     if url is None:
         if s.collector.http_port is None:

@@ -27,14 +27,48 @@ def measures_path(server_id: str) -> str:
     return f"/v1/resource/instance/{server_id}/metric/cpu_util/measures"
 
 
-def openstack_fetchers(conn: Any) -> tuple[ListServers, FetchMeasures]:
-    """(list_servers, fetch_measures) over an ``openstack.connection.Connection``."""
+def server_rows(data: Any) -> list[dict[str, Any]]:
+    """``{"id", "name", "metadata"}`` of each server of a Nova ``GET /servers/detail`` answer."""
+    if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
+        raise IngestError("gnocchi", "/servers", "the server list must be an object with a 'servers' array")
+    rows = []
+    for i, s in enumerate(data["servers"]):
+        if not isinstance(s, dict) or not isinstance(s.get("id"), str):
+            raise IngestError("gnocchi", f"/servers/{i}/id", "a server needs a string id")
+        meta = s.get("metadata")
+        rows.append({"id": s["id"], "name": str(s.get("name") or ""),
+                     "metadata": dict(meta) if isinstance(meta, dict) else {}})
+    return rows
+
+
+def _more(data: Mapping[str, Any], got: int, page_size: int) -> bool:
+    """Whether Nova has a next page: a ``servers_links`` rel ``next``, or a full page."""
+    links = data.get("servers_links")
+    linked = isinstance(links, list) and any(isinstance(x, dict) and x.get("rel") == "next" for x in links)
+    return got > 0 and (linked or got >= page_size)
+
+
+def openstack_fetchers(conn: Any, page_size: int = 1000) -> tuple[ListServers, FetchMeasures]:
+    """(list_servers, fetch_measures) over an ``openstack.connection.Connection``.
+
+    Servers are listed as JSON on the SDK's session (``GET /servers/detail`` through the compute
+    proxy, which adds auth, endpoint and microversion), ``page_size`` at a time (``limit`` and
+    ``marker``, as Nova pages): building openstacksdk ``Server`` resources for every server on every
+    poll cost ~20x the request itself (80 vs 3.8 ms for 15 servers).
+    """
 
     def list_servers() -> list[dict[str, Any]]:
-        return [
-            {"id": s.id, "name": s.name, "metadata": dict(s.metadata or {})}
-            for s in conn.compute.servers(details=True)
-        ]
+        rows: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": page_size}
+        while True:
+            resp = conn.compute.get("/servers/detail", params=params)
+            resp.raise_for_status()
+            data = resp.json()
+            page = server_rows(data)
+            rows.extend(page)
+            if not _more(data, len(page), page_size) or page[-1]["id"] == params.get("marker"):
+                return rows
+            params = {"limit": page_size, "marker": page[-1]["id"]}
 
     def fetch_measures(server_id: str, start: datetime | None) -> list[Any]:
         params = {"start": start.isoformat()} if start else None

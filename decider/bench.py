@@ -55,6 +55,6 @@ def bench_svr(sizes: Iterable[int], repeat: int = 3) -> list[BenchRow]:
                 model.floor(1 + k % 4, float(k), 10.0)
             floor = min(floor, (time.perf_counter() - t0) / 20)
             assert model._model is not None
-            support = len(model._model.support_)
+            support = len(model._model.support_vectors)
         rows.append(BenchRow(n, fit, floor, support))
     return rows

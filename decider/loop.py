@@ -256,12 +256,12 @@ class ArcaStrategy:
         anticipating = bool(antics) and model.trained
         pool = pool_size(policy, model) if self.anticipation else pool_size(policy)
         if anticipating:
+            raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
             floors = []
             for k, a in enumerate(antics):
-                elapsed = seconds(now, a.onset)
-                raw = model.floor(a.severity, elapsed, policy.lead_time_s)
+                raw = raws[k] if raws is not None else None
                 if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
-                    short = model.floor(a.severity, elapsed, policy.resume_lead_time_s)
+                    short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)
                     raw = warm_floor(short if short is not None else raw, raw, pool)
                 floors.append(raw if raw is not None else float(policy.default_servants))
                 floors[k], antics[k] = a.settle(floors[k])

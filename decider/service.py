@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from arca import metrics
+from arca.bus.order import DeliveryOrder
 from arca.kb import KnowledgeBaseError
 from arca.kb.messages import store_message
 from arca.messages import Decision, Message, PolicyUpdated, Situation
@@ -35,11 +36,37 @@ from decider.warm import pool_size
 log = logging.getLogger(__name__)
 
 
+def urgency(message: Message) -> int:
+    """Policy changes first, then the situations of detector events, then telemetry situations."""
+    if isinstance(message, PolicyUpdated):
+        return -1
+    return 0 if isinstance(message, Situation) and message.trigger == "event" else 1
+
+
+def folds_under(message: Message) -> tuple[str, str] | None:
+    """A telemetry situation is superseded by any newer situation of its system, an event's
+    situation only by a newer event's (the decision of an event is not folded into telemetry)."""
+    if not isinstance(message, Situation):
+        return None
+    return ("event" if message.trigger == "event" else "any", message.system)
+
+
+def covers(message: Message) -> tuple[tuple[str, str], ...]:
+    """What a situation supersedes among the older ones queued: it carries its system's latest
+    state and every incident still active."""
+    if not isinstance(message, Situation):
+        return ()
+    if message.trigger == "event":
+        return (("any", message.system), ("event", message.system))
+    return (("any", message.system),)
+
+
 class DeciderService(Service):
     """Decides the servants of every controlled system."""
 
     name = "decider"
     patterns = ("situation.#", "policy.#")
+    delivery_order = DeliveryOrder(urgency=urgency, folds_under=folds_under, covers=covers)
 
     def __init__(self, deps: Deps, strategies: Mapping[str, Strategy] | None = None) -> None:
         super().__init__(deps)

@@ -92,6 +92,26 @@ MUTANTS = [
  ("arca/policy.py", "merged = {**loaded, **applied}", "merged = {**applied, **loaded}", "scales: a loaded scale wins over the applied one"),
  ("arca/policy_history.py", "for lower in sorted(set(a) | set(b)) if a.get(lower) != b.get(lower)]", "for lower in sorted(set(a) | set(b))]", "scale diff lists unchanged steps"),
  ("arca/demo/harness.py", "bounds = {\"maxServants\": params.initial_servants + tb.osm.max_scale} if osm else {}", "bounds = {}", "osm demo: policy bound not the scaling group"),
+ # issue 15 (scale): delivery order, folding, numpy RBF, batched floors, encode once, JSON server pages
+ ("arca/bus/order.py", "if key is not None and key in covered:", "if key is not None:", "fold whatever has a key"),
+ ("arca/bus/order.py", "        covered.update(order.covers(m))", "        covered.update(order.covers(m)) if not slot.done else None", "a handled newer delivery covers nothing"),
+ ("arca/bus/order.py", "elif best is None or (order.urgency(m), i) <= best:", "elif best is None or (order.urgency(m), i) >= best:", "least urgent, newest first"),
+ ("arca/bus/order.py", "    superseded.reverse()\n", "", "superseded listed newest first"),
+ ("arca/bus/order.py", "if not slot.done and (best is None or (_FIRST, i) <= best):", "if not slot.done and best is None:", "undecodable not first"),
+ ("decider/service.py", 'return 0 if isinstance(message, Situation) and message.trigger == "event" else 1', "return 1", "event situations not urgent"),
+ ("decider/service.py", 'return ("event" if message.trigger == "event" else "any", message.system)', 'return ("any", message.system)', "event situation folded into telemetry"),
+ ("decider/service.py", '        return (("any", message.system), ("event", message.system))', '        return (("any", message.system),)', "event burst not folded"),
+ ("decider/service.py", "    if isinstance(message, PolicyUpdated):\n        return -1\n    return 0 if isinstance(message, Situation)", "    return 0 if isinstance(message, Situation)", "policy not first in the decider"),
+ ("analyzer/service.py", "return 0 if isinstance(message, ExternalEvent) else 1", "return 1", "analyzer events not urgent"),
+ ("decider/anticipator.py", "            sq += d * d", "            sq += d", "RBF distance not squared"),
+ ("decider/anticipator.py", "kernel = np.exp(-self.gamma * sq)", "kernel = np.exp(-sq)", "RBF gamma ignored"),
+ ("decider/anticipator.py", "out: np.ndarray = kernel @ self.dual_coef + self.intercept", "out: np.ndarray = kernel @ self.dual_coef", "RBF intercept dropped"),
+ ("decider/anticipator.py", "grid = np.linspace(start, start + max(0.0, lead_s), n, axis=1)", "grid = np.linspace(start, start + lead_s / 2, n, axis=1)", "batched floors over half the lead"),
+ ("decider/anticipator.py", "predicted.reshape(len(ks), n).max(axis=1)", "predicted.reshape(len(ks), n).min(axis=1)", "batched floors take the minimum"),
+ ("arca/messages/codec.py", "        while len(_recent) > _RECENT_MAX:", "        while False:", "encode cache unbounded"),
+ ("collector/gnocchi.py", 'if not _more(data, len(page), page_size) or page[-1]["id"] == params.get("marker"):', "if True:", "server list: first page only"),
+ ("collector/gnocchi.py", "return got > 0 and (linked or got >= page_size)", "return got > 0 and linked", "server list: a full page is not a next page"),
+ ("collector/gnocchi.py", 'if not isinstance(s, dict) or not isinstance(s.get("id"), str):', "if not isinstance(s, dict):", "server without a string id accepted"),
 ]
 
 WARM_MUTANTS = [

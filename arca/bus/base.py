@@ -44,6 +44,8 @@ class BusStats:
     published: int = 0
     delivered: int = 0
     duplicates: int = 0
+    superseded: int = 0
+    """Deliveries acknowledged unhandled: a newer one of the window covered them (``arca.bus.order``)."""
     unroutable: int = 0
     dead_lettered: dict[str, int] = field(default_factory=dict)
 

@@ -51,9 +51,10 @@ from arca.bus.base import (
     SeenIds,
     reason_class,
 )
+from arca.bus.order import FIFO, DeliveryOrder, Slot, plan
+from arca.config import BusSettings
 from arca.logs import correlation_id
 from arca.messages import CONTENT_TYPE, Message, MessageError, decode, encode
-from arca.settings import BusSettings
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,16 @@ class _Delivery:
 
 
 @dataclass
+class _Pending:
+    """A delivery received by the delivery thread, until it is settled (in arrival order)."""
+
+    delivery: _Delivery
+    slot: Slot
+    error: str | None = None
+    ack: bool = True
+
+
+@dataclass
 class _Settle:
     """What to do with a delivery once every publish up to ``watermark`` is confirmed."""
 
@@ -115,6 +126,7 @@ class RabbitBus(Bus):
         self._params = pika.URLParameters(settings.url)
         self._service = service
         self._subs: dict[str, _Subscription] = {}
+        self._orders: dict[str, DeliveryOrder] = {}
         self._declared: dict[str, tuple[list[str], dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -369,36 +381,100 @@ class RabbitBus(Bus):
                     method: pika.spec.Basic.Deliver, props: pika.BasicProperties, body: bytes) -> None:
         self._work.put(_Delivery(sub, generation, method.delivery_tag, method.routing_key, body, props))
 
+    def set_order(self, queue: str, order: DeliveryOrder) -> None:
+        """Handle ``queue``'s backlog in this order (``arca.bus.order``; default first in, first out)."""
+        self._orders[queue] = order
+
     def _work_loop(self) -> None:  # delivery thread
+        """Handle deliveries and scheduled calls; settle deliveries in arrival order.
+
+        The window is the deliveries received and not yet settled; ``arca.bus.order.plan`` picks the
+        next one to handle among those that arrived before the first waiting scheduled call (a
+        call runs once every delivery before it is handled, as in first in, first out).
+        """
+        window: list[_Pending] = []
+        calls: deque[tuple[int, Callable[[], None]]] = deque()  # (deliveries received before it, fn)
+        received = 0  # deliveries received so far (= arrival index of the next one)
+        settled = 0  # arrival index of window[0]
         while True:
-            item = self._work.get()
-            if item is None:
-                return
-            if isinstance(item, _Delivery):
+            idle = all(p.slot.done for p in window) and not calls
+            items: list[_Delivery | Callable[[], None] | None] = []
+            try:
+                items.append(self._work.get(block=idle))
+                while True:
+                    items.append(self._work.get_nowait())
+            except queue_mod.Empty:
+                pass
+            for item in items:
+                if item is None:
+                    return
+                if isinstance(item, _Delivery):
+                    window.append(self._receive(item))
+                    received += 1
+                else:
+                    calls.append((received, item))
+            limit = calls[0][0] - settled if calls else len(window)
+            if limit > 0:
+                self._handle_next(window[:limit])
+            while window and window[0].slot.done:
+                pending = window.pop(0)
+                settled += 1
+                self._finish(pending.delivery, ack=pending.ack)
+            while calls and calls[0][0] <= settled:
+                _, fn = calls.popleft()
                 try:
-                    self._deliver(item)
-                except Exception:  # never let the delivery thread die
-                    log.exception("delivery of %s failed unexpectedly", item.routing_key)
-                    self._finish(item, ack=False)
-            else:
-                try:
-                    item()
+                    fn()
                 except Exception:
                     log.exception("scheduled call failed")
 
-    def _deliver(self, d: _Delivery) -> None:
+    def _receive(self, d: _Delivery) -> _Pending:
+        try:
+            message: Message | None = decode(d.body)
+            error = None
+        except MessageError as exc:
+            message, error = None, str(exc)
+        return _Pending(d, Slot(message), error)
+
+    def _handle_next(self, window: list[_Pending]) -> None:
+        if not window:
+            return
+        order = self._orders.get(window[0].delivery.sub.queue, FIFO)
+        slots = [p.slot for p in window]
+        nxt, superseded = plan(slots, order)
+        for i in superseded:
+            pending = window[i]
+            pending.slot.done = True
+            message = pending.slot.message
+            assert message is not None
+            pending.delivery.sub.seen.add(message.message_id)
+            with self._lock:
+                self.stats.superseded += 1
+            service = pending.delivery.sub.queue.removeprefix(self.settings.queue_prefix)
+            metrics.MESSAGES_SUPERSEDED.labels(service, message.kind).inc()
+            log.debug("%s superseded by a newer delivery: not handled", message.message_id)
+        if nxt is None:
+            return
+        pending = window[nxt]
+        try:
+            pending.ack = self._deliver(pending)
+        except Exception:  # never let the delivery thread die
+            log.exception("delivery of %s failed unexpectedly", pending.delivery.routing_key)
+            pending.ack = False
+        pending.slot.done = True
+
+    def _deliver(self, p: _Pending) -> bool:
+        """Handle one delivery; True to ack it (handled, duplicate or dead-lettered), False to requeue."""
+        d = p.delivery
         service = d.sub.queue.removeprefix(self.settings.queue_prefix)
         kind = _kind(d.routing_key)
-        try:
-            message = decode(d.body)
-        except MessageError as exc:
-            self._dead_letter(d, str(exc), service)
-            return
+        message = p.slot.message
+        if message is None:
+            self._dead_letter(d, p.error or "unreadable", service)
+            return True
         if d.sub.seen.seen(message.message_id):
             with self._lock:
                 self.stats.duplicates += 1
-            self._finish(d, ack=True)
-            return
+            return True
         with self._lock:
             self.stats.delivered += 1
         metrics.MESSAGES_RECEIVED.labels(service, kind).inc()
@@ -409,21 +485,20 @@ class RabbitBus(Bus):
                 handler(message)
         except Reject as exc:
             self._dead_letter(d, f"rejected: {exc}", service)
-            return
+            return True
         except Exception as exc:
             attempts = int((d.properties.headers or {}).get("x-delivery-count", 0)) + 1
             log.exception("handler of %s failed (delivery %d of %d)", d.sub.queue, attempts,
                           self.settings.delivery_limit)
             if attempts >= self.settings.delivery_limit:
                 self._dead_letter(d, f"handler failed {attempts} times: {exc!r}", service)
-            else:
-                self._finish(d, ack=False)
-            return
+                return True
+            return False
         finally:
             correlation_id.reset(token)
             metrics.HANDLER_SECONDS.labels(service, kind).observe(time.perf_counter() - started)
         d.sub.seen.add(message.message_id)
-        self._finish(d, ack=True)
+        return True
 
     def _dead_letter(self, d: _Delivery, reason: str, service: str) -> None:
         log.warning("dead-lettering from %s (%s): %s", d.sub.queue, d.routing_key, reason)
@@ -442,7 +517,6 @@ class RabbitBus(Bus):
             headers=headers,
         )
         self._enqueue(self.settings.dead_letter_exchange, d.routing_key, d.body, props)
-        self._finish(d, ack=True)
 
     def _finish(self, d: _Delivery, *, ack: bool) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from arca.cli.main import CliError, settings
@@ -43,6 +44,15 @@ def register(sub: Any) -> None:
     p.add_argument("--loop", type=int, default=0, metavar="N",
                    help="Also measure detector event -> decision through the real analyzer and "
                         "decider services, N events (0: skip).")
+    p.add_argument("--systems", type=int, metavar="N",
+                   help="Measure the whole loop instead (arca run analyzer and decider on RabbitMQ and a "
+                        "SPARQL server) with N controlled systems, beside raw pika (arca.cli.bench_loop).")
+    p.add_argument("--servants", type=int, default=3, metavar="M", help="Servants per system (--systems).")
+    p.add_argument("--events", type=int, default=200, help="Events of the latency run (--systems).")
+    p.add_argument("--rate", type=float, default=10.0, help="Events per second of the latency run.")
+    p.add_argument("--burst", type=int, default=2000, help="Events of the throughput burst (--systems).")
+    p.add_argument("--json", metavar="FILE", help="Also write the report to FILE.")
+    p.add_argument("--logs", metavar="DIR", help="Keep the services' JSON logs in DIR (--systems).")
     p.set_defaults(func=cmd_bench)
 
 
@@ -307,6 +317,39 @@ def bench_event_to_decision(url: str, events: int, sparql_base: str | None) -> d
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.messages < 1 or args.round_trips < 1:
         raise CliError("--messages and --round-trips must be at least 1")
+    report = _loop_report(args) if args.systems is not None else _plumbing_report(args)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        try:
+            Path(args.json).write_text(text + "\n")
+        except OSError as exc:
+            raise CliError(f"--json {args.json}: {exc.strerror}") from None
+    return 0
+
+
+def _loop_report(args: argparse.Namespace) -> dict[str, Any]:
+    import pika.exceptions
+
+    from arca.bus.rabbitmq import BusError
+    from arca.cli.bench_loop import bench_loop
+    from arca.kb import KnowledgeBaseError
+
+    for name, value, low in (("--systems", args.systems, 1), ("--servants", args.servants, 1),
+                             ("--events", args.events, 1), ("--burst", args.burst, 1)):
+        if value < low:
+            raise CliError(f"{name} must be at least {low}")
+    if not args.rate > 0:
+        raise CliError("--rate must be positive")
+    url = args.rabbit_url or settings().bus.url
+    try:
+        return bench_loop(url, args.systems, args.servants, args.events, args.burst, args.rate,
+                          args.sparql_base, args.logs)
+    except (OSError, BusError, KnowledgeBaseError, pika.exceptions.AMQPError) as exc:
+        raise CliError(f"cannot reach the broker or store: {exc}") from exc
+
+
+def _plumbing_report(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"codec": bench_codec()}
     if not args.no_bus:
         import pika.exceptions
@@ -322,5 +365,4 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 report["event_to_decision"] = bench_event_to_decision(url, args.loop, args.sparql_base)
         except (OSError, BusError, KnowledgeBaseError, pika.exceptions.AMQPError) as exc:
             raise CliError(f"cannot reach the broker or store: {exc}") from exc
-    print(json.dumps(report, indent=2))
-    return 0
+    return report

@@ -39,10 +39,10 @@ import pika.exceptions
 
 from arca import metrics
 from arca.bus.base import REASON_HEADER, Bus
+from arca.config import BusSettings
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row
 from arca.kb.sparql import SparqlKnowledgeBase, _is_client_error
 from arca.kb.terms import render
-from arca.settings import BusSettings
 
 log = logging.getLogger(__name__)
 

@@ -49,9 +49,9 @@ from SPARQLWrapper.SPARQLExceptions import (
     URITooLong,
 )
 
+from arca.config import KbSettings
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row, with_prefixes
 from arca.kb.terms import IRI, from_sparql_json, render, render_term
-from arca.settings import KbSettings
 
 log = logging.getLogger(__name__)
 

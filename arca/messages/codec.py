@@ -12,6 +12,7 @@ names the offending triple or property, so the bus can dead-letter it with a rea
 
 from __future__ import annotations
 
+import threading
 import types
 import typing
 from datetime import UTC, datetime
@@ -139,8 +140,31 @@ def _literals(node: ox.NamedNode, model: BaseModel, out: list[ox.Triple]) -> Non
             out.append(ox.Triple(node, ox.NamedNode(predicate), _literal(value, kind)))
 
 
+_RECENT_MAX = 64
+_recent: dict[int, tuple[Message, bytes]] = {}
+_recent_lock = threading.Lock()
+
+
 def encode(message: Message) -> bytes:
-    """Serialise a message to N-Triples bytes."""
+    """Serialise a message to N-Triples bytes, once per message object.
+
+    A message is encoded for the bus and again for the knowledge base (``store_message``): the
+    bytes of the last few messages are kept by object identity (the entry holds the message, so
+    its id cannot be reused while it is there; messages are frozen, so the bytes stay true).
+    """
+    key = id(message)
+    hit = _recent.get(key)
+    if hit is not None and hit[0] is message:
+        return hit[1]
+    body = _encode(message)
+    with _recent_lock:
+        _recent[key] = (message, body)
+        while len(_recent) > _RECENT_MAX:
+            del _recent[next(iter(_recent))]
+    return body
+
+
+def _encode(message: Message) -> bytes:
     if type(message).__name__ not in MESSAGE_TYPES:
         raise MessageError(f"{type(message).__name__} is not a registered message type")
     try:

@@ -336,27 +336,38 @@ def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """Per accepted event id: stored events, event situations, and the decision taken on each such
     situation when it arrived (id ``derived_id(situation, "decision")``), counted as the number of
     values its ``arca:targetServants`` has (2 would be a second copy written over the first; the
-    decider's later tick decisions on the same situation are legitimate and not counted)."""
+    decider's later tick decisions on the same situation are legitimate and not counted).
+
+    An event's situation that a newer event's situation of its system superseded in the decider's
+    backlog (``arca.bus.order``: a burst folds into one decision on the latest state) has no decision
+    of its own; it counts as decided (-1) when a newer event situation of its system was decided."""
     events = {str(r["id"]): int(r["n"]) for r in _rows(loop, (
         "SELECT ?id (COUNT(DISTINCT ?m) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
         "arca:eventId ?id } } GROUP BY ?id"))}
     rows = _rows(loop, (
-        "SELECT ?id ?s (COUNT(DISTINCT ?load) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
+        "SELECT ?id ?s ?sys ?t (COUNT(DISTINCT ?load) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
         "arca:eventId ?id ; arca:correlationId ?c } GRAPH ?h { ?s a arca:Situation ; "
-        "arca:correlationId ?c ; arca:trigger \"event\" ; arca:averageLoad ?load } } GROUP BY ?id ?s"))
+        "arca:correlationId ?c ; arca:trigger \"event\" ; arca:averageLoad ?load ; arca:system ?sys ; "
+        "arca:eventTime ?t } } GROUP BY ?id ?s ?sys ?t"))
     situations: dict[str, int] = {}
     wanted: dict[str, str] = {}  # forced decision node -> event id
+    when: dict[str, tuple[str, str]] = {}  # event id -> (system, situation time)
     for r in rows:
         eid = str(r["id"])
         situations[eid] = situations.get(eid, 0) + max(1, int(r["n"]))
         sid = str(r["s"]).removeprefix("urn:uuid:")
         wanted[f"urn:uuid:{derived_id(sid, 'decision')}"] = eid
+        when[eid] = (str(r["sys"]), str(r["t"]))
     decisions: dict[str, int] = {}
     for r in _rows(loop, "SELECT ?d (COUNT(?n) AS ?k) WHERE { GRAPH ?g { ?d a arca:Decision ; "
                          "arca:targetServants ?n } } GROUP BY ?d"):
         eid = wanted.get(str(r["d"]))
         if eid is not None:
             decisions[eid] = decisions.get(eid, 0) + int(r["k"])
+    decided = [when[e] for e in decisions if e in when]
+    for eid, (system, t) in when.items():
+        if eid not in decisions and any(s == system and u > t for s, u in decided):
+            decisions[eid] = -1  # folded into a newer event's decision
     return events, situations, decisions
 
 
@@ -369,12 +380,15 @@ def audit(loop: Loop, timeout_s: float = 120.0) -> tuple[int, int]:
         except Exception:
             events, situations, decisions = {}, {}, {}
         lost = [e for e in loop.accepted
-                if events.get(e, 0) < 1 or situations.get(e, 0) < 1 or decisions.get(e, 0) < 1]
+                if events.get(e, 0) < 1 or situations.get(e, 0) < 1 or decisions.get(e, 0) == 0]
         if not lost or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     dups = [e for e in loop.accepted
             if events.get(e, 0) > 1 or situations.get(e, 0) > 1 or decisions.get(e, 0) > 1]
+    folded = sum(1 for e in loop.accepted if decisions.get(e, 0) == -1)
+    if folded:
+        print(f"  {folded} events folded into a newer event's decision")
     for e in lost + dups:
         print(f"  event {e}: {events.get(e, 0)} stored, {situations.get(e, 0)} situations, "
               f"{decisions.get(e, 0)} decisions")
@@ -421,7 +435,7 @@ def recovery(loop: Loop, since: float) -> float:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
-            if ledger(loop)[2].get(event_id, 0) >= 1:
+            if ledger(loop)[2].get(event_id, 0) != 0:
                 return time.monotonic() - since
         except Exception:
             pass

@@ -39,3 +39,34 @@ def test_bench_through_rabbitmq_and_oxigraph(capsys: pytest.CaptureFixture[str],
 def test_bench_refuses_nonsense_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--messages", "0"]) == 1
     assert "--messages" in capsys.readouterr().err
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.slow
+def test_bench_loop_with_systems_writes_the_json_report(tmp_path: object, capsys: pytest.CaptureFixture[str],
+                                                        rabbit_url: str) -> None:
+    from pathlib import Path
+
+    out = Path(str(tmp_path)) / "bench.json"
+    rc = main(["bench", "--systems", "3", "--servants", "2", "--events", "6", "--rate", "20",
+               "--burst", "30", "--rabbit-url", rabbit_url, "--json", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report == json.loads(capsys.readouterr().out)
+    assert (report["systems"], report["servants"], report["events"]) == (3, 2, 6)
+    lat = report["event_to_decision_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]
+    assert report["events_per_s"] > 0
+    burst = report["burst"]  # every event recorded by the analyzer in the store the bench started
+    assert burst["events_published"] == 6 + 5 + 30 and burst["lossless"], burst
+    ref = report["reference"]
+    ref_lat = ref["raw_pika_3_hops_event_to_decision_ms"]
+    assert 0 < ref_lat["p50"] <= ref_lat["p99"] and ref["raw_pika_3_hops_events_per_s"] > 0
+
+
+@pytest.mark.parametrize("args", [["--systems", "0"], ["--systems", "2", "--servants", "0"],
+                                  ["--systems", "2", "--rate", "0"], ["--systems", "2", "--burst", "0"]],
+                         ids=["no-systems", "no-servants", "no-rate", "no-burst"])
+def test_bench_loop_refuses_nonsense(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", *args]) == 1
+    assert args[-2] in capsys.readouterr().err

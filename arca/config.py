@@ -1,0 +1,106 @@
+"""The spine's own settings groups: the bus, the knowledge base and observability.
+
+They live here, below the services, so the spine (bus, store, logs) is configured without importing
+any service; ``arca.settings.ArcaSettings`` (the composition root) aggregates them with every
+service's own group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class BusSettings(BaseModel):
+    """The message bus."""
+
+    kind: Literal["memory", "rabbitmq"] = Field(
+        default="memory", description="'memory' (in-process, embedded default) or 'rabbitmq'."
+    )
+    url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/%2F",
+        description="AMQP URL of the broker (credentials and vhost included).",
+    )
+    exchange: str = Field(default="arca", description="Durable topic exchange of the loop.")
+    dead_letter_exchange: str = Field(
+        default="arca.dlx", description="Exchange receiving refused/poison messages."
+    )
+    dead_letter_queue: str = Field(
+        default="arca.dead-letter", description="Durable queue bound to the dead-letter exchange."
+    )
+    queue_prefix: str = Field(default="arca.", description="Prefix of each service's queue name.")
+    prefetch: int = Field(default=100, ge=1, description="Unacknowledged deliveries per consumer.")
+    delivery_limit: int = Field(
+        default=5, ge=1, description="Deliveries of a failing message before it is dead-lettered."
+    )
+    reconnect_initial_s: float = Field(default=0.5, gt=0, description="First reconnect backoff.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect backoff.")
+    confirm_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long flush() waits for publisher confirms."
+    )
+
+
+class KbSettings(BaseModel):
+    """The knowledge base (SPARQL store)."""
+
+    kind: Literal["embedded", "sparql"] = Field(
+        default="embedded", description="'embedded' (pyoxigraph in process) or 'sparql' (HTTP)."
+    )
+    path: str | None = Field(
+        default=None, description="Directory of the embedded store (in memory when unset)."
+    )
+    query_url: str = Field(
+        default="http://127.0.0.1:3030/arca/query",
+        description="SPARQL 1.1 query endpoint (Fuseki /<ds>/query, Oxigraph /query).",
+    )
+    update_url: str = Field(
+        default="http://127.0.0.1:3030/arca/update",
+        description="SPARQL 1.1 update endpoint (Fuseki /<ds>/update, Oxigraph /update).",
+    )
+    store_url: str = Field(
+        default="http://127.0.0.1:3030/arca/data",
+        description="Graph Store Protocol endpoint (Fuseki /<ds>/data, Oxigraph /store).",
+    )
+    username: str | None = Field(default=None, description="HTTP basic-auth user, if any.")
+    password: str | None = Field(
+        default=None, description="HTTP basic-auth password (prefer password_file for secrets)."
+    )
+    password_file: str | None = Field(
+        default=None,
+        description="File holding the basic-auth password (a Docker secret); read when password is unset.",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per request.")
+    write_batch_max: int = Field(
+        default=500, ge=1, description="Most buffered updates sent in one request."
+    )
+    write_flush_interval_s: float = Field(
+        default=0.2, gt=0, description="Longest time a buffered write waits before being sent."
+    )
+
+
+    def secret(self) -> str | None:
+        """The basic-auth password: ``password``, else the stripped content of ``password_file``."""
+        if self.password is not None:
+            return self.password
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"kb.password_file {self.password_file!r}: {exc.strerror}") from exc
+        return None
+
+
+class OpsSettings(BaseModel):
+    """Observability."""
+
+    metrics_port: int | None = Field(
+        default=None, description="Port of the Prometheus /metrics endpoint (off when unset)."
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address /metrics listens on (loopback unless configured, e.g. 0.0.0.0 in a container).",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_json: bool = Field(default=True, description="One JSON object per log line.")
