@@ -396,8 +396,7 @@ class Osm:
             "count-index": vdur.count_index,
             "name": self.vdu_name(vnfr, vdur.count_index),
             "vim-id": s.id if s is not None else _uid("vm", vnfr.id),
-            "status": status,
-            "status-detailed": None,
+            "status": status,  # no "status-detailed": the NBI's OpenAPI types it a string (VIM error text)
             "ip-address": ip,
             "interfaces": [{"name": "eth0", "ip-address": ip, "mgmt-vnf": True, "ns-vld-id": "mgmtnet"}],
         }
