@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -199,9 +199,7 @@ class CreateServant(Action):
     def execute(self, now: datetime) -> bool:
         p = self.params
         if self.target is None:
-            # a retried or redelivered create first looks for the server it may already have made
-            found = self.driver.find_servant(p.system, p.name) if self.attempts else None
-            self.target = found.id if found else self.driver.create_servant(p.system, p.name)
+            self.target = _find_or_create(self.driver, p, bool(self.attempts))
         server = self.driver.get_servant(p.system, self.target, pools=False)
         if server is None:
             raise PermanentError(f"server {self.target} ({p.name}) disappeared while booting")
@@ -211,15 +209,39 @@ class CreateServant(Action):
             return False
         if self.active_at is None:
             self.active_at = now
-        if not self.joined:
-            self.driver.add_to_pool(p.system, self.target)
-            self.joined = True
+        _join_once(self, p.system, self.target)
         return True
 
     def postcondition(self, now: datetime) -> bool:
         assert self.target is not None
-        server = self.driver.get_servant(self.params.system, self.target)
-        return server is not None and server.status == "active" and server.in_pool
+        return _serving(self.driver, self.params.system, self.target)
+
+
+def _find_or_create(driver: ServantDriver, p: CreateParams, retried: bool) -> str:
+    """The server of a create: a retried or redelivered one first looks for what it may have made."""
+    found = driver.find_servant(p.system, p.name) if retried else None
+    return found.id if found else driver.create_servant(p.system, p.name)
+
+
+def _join_once(action: Any, system: str, server_id: str) -> None:
+    """Add the servant to every pool, once per action (``action.joined`` remembers it)."""
+    if not action.joined:
+        action.driver.add_to_pool(system, server_id)
+        action.joined = True
+
+
+def _drained(action: Any, system: str, server_id: str, now: datetime) -> bool:
+    """Take the servant out of every pool (once), then True when ``action.drain_s`` has passed."""
+    if action.drained_at is None:
+        action.driver.remove_from_pool(system, server_id)
+        action.drained_at = now
+    return bool(now - action.drained_at >= timedelta(seconds=action.drain_s))
+
+
+def _serving(driver: ServantDriver, system: str, server_id: str) -> bool:
+    """The postcondition of a servant put in service: ACTIVE and in every pool."""
+    server = driver.get_servant(system, server_id)
+    return server is not None and server.status == "active" and server.in_pool
 
 
 class RemoveServant(Action):
@@ -245,10 +267,7 @@ class RemoveServant(Action):
 
     def execute(self, now: datetime) -> bool:
         p = self.params
-        if self.drained_at is None:
-            self.driver.remove_from_pool(p.system, p.server_id)
-            self.drained_at = now
-        if now - self.drained_at < timedelta(seconds=self.drain_s):
+        if not _drained(self, p.system, p.server_id, now):
             return False
         if not self.deleted:
             self.driver.delete_servant(p.system, p.server_id)
@@ -334,14 +353,11 @@ class ResumeServant(Action):
             return False
         if server.status != "active":
             return False
-        if not self.joined:
-            self.driver.add_to_pool(p.system, p.server_id)
-            self.joined = True
+        _join_once(self, p.system, p.server_id)
         return True
 
     def postcondition(self, now: datetime) -> bool:
-        server = self.driver.get_servant(self.params.system, self.params.server_id)
-        return server is not None and server.status == "active" and server.in_pool
+        return _serving(self.driver, self.params.system, self.params.server_id)
 
 
 class StandbyServant(Action):
@@ -368,10 +384,7 @@ class StandbyServant(Action):
 
     def execute(self, now: datetime) -> bool:
         p = self.params
-        if self.drained_at is None:
-            self.driver.remove_from_pool(p.system, p.server_id)
-            self.drained_at = now
-        if now - self.drained_at < timedelta(seconds=self.drain_s):
+        if not _drained(self, p.system, p.server_id, now):
             return False
         if not self.asked:
             self.driver.standby_servant(p.system, p.server_id, p.state)
@@ -420,8 +433,7 @@ class RefillPool(Action):
     def execute(self, now: datetime) -> bool:
         p = self.params
         if self.target is None:
-            found = self.driver.find_servant(p.system, p.name) if self.attempts else None
-            self.target = found.id if found else self.driver.create_servant(p.system, p.name)
+            self.target = _find_or_create(self.driver, p, bool(self.attempts))
         server = self.driver.get_servant(p.system, self.target, pools=False)
         if server is None:
             raise PermanentError(f"server {self.target} ({p.name}) disappeared while booting")
@@ -431,9 +443,7 @@ class RefillPool(Action):
             # booting, or entering standby (asked by us, or before a restart): done once it stands by
             return server.standing_by and server.task_state is None and not self.claimed
         if self.claimed:
-            if not self.joined:
-                self.driver.add_to_pool(p.system, self.target)
-                self.joined = True
+            _join_once(self, p.system, self.target)
             return True
         if not self.asked:
             self.driver.standby_servant(p.system, self.target, p.state)

@@ -69,7 +69,7 @@ MUTANTS = [
  ("decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if p is not None and p > policy.default_servants:", "unconfirmed: any expectation above the default"),
  ("decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if False:", "unconfirmed incidents never end early"),
  ("decider/loop.py", "needed_for(demand_now, policy) <= policy.default_servants", "needed_for(demand_now, policy) <= policy.default_servants + 1", "unconfirmed: a smaller burst taken for none"),
- ("decider/loop.py", "                    expired.add((a.incident_id, a.severity))\n                else:\n                    kept.append(a)", "                    pass\n                else:\n                    kept.append(a)", "unconfirmed incident re-anticipated"),
+ ("decider/loop.py", "                    expired.add((a.incident_id, a.severity))\n                    model, removed", "                    model, removed", "unconfirmed incident re-anticipated"),
  ("decider/loop.py", "                    kept.append(a)\n            if antics and not kept:", "                    kept.append(a)\n            if False:", "unconfirmed: not back to the default"),
  ("decider/loop.py", "            antics = kept\n", "", "unconfirmed incident kept"),
  ("decider/loop.py", "model, removed = model.without(a.learned_ids)", "removed = []", "unconfirmed: learned samples kept"),
