@@ -3,6 +3,9 @@
 Wiring only (the logic is ``analyzer.situation``). A situation is published at once for every
 external event (for each system the event concerns, with the event's correlation id), and for
 every new telemetry round on the next tick (with the correlation id of its last observation).
+A burst of events is coalesced: while another event for the same system waits in the backlog
+(``arca.bus.order.waiting``), the system's situation is left to that later event, which publishes
+one situation with every incident announced so far (level-triggered; every event is still stored).
 Situations and events are kept in the knowledge base with buffered writes.
 """
 
@@ -15,7 +18,7 @@ from datetime import datetime, timedelta
 from analyzer.situation import AnalyzerConfig, SystemView
 from arca import metrics
 from arca.bus import Reject
-from arca.bus.order import DeliveryOrder
+from arca.bus.order import DeliveryOrder, waiting
 from arca.kb.messages import store_message
 from arca.messages import (
     Alarm,
@@ -77,6 +80,8 @@ class AnalyzerService(Service):
         self.unjudged: dict[str, tuple[str, datetime, list[str], bool]] = {}
         self.refused_unsaved: set[str] = set()
         """Sources whose refused-event count changed since it was last stored (stored on ticks)."""
+        self.unpublished: dict[str, ExternalEvent] = {}
+        """System -> its latest announced event whose situation is not published yet (coalescing)."""
         self.load_knowledge()
 
     def refresh_knowledge(self) -> None:
@@ -158,6 +163,12 @@ class AnalyzerService(Service):
         return event
 
     def on_event(self, announced: ExternalEvent) -> None:
+        try:
+            self.announce(announced)
+        finally:  # a refused event still lets the systems it was to cover publish theirs
+            self.publish_events()
+
+    def announce(self, announced: ExternalEvent) -> None:
         event = self.screen(announced)
         store_message(self.kb, event)
         systems = self.systems_for(event)
@@ -170,9 +181,22 @@ class AnalyzerService(Service):
             self.pending_events.append(event)
             self.pending_events = self.pending_events[-100:]
         for system in systems:
-            view = self.view(system)
-            view.announce(event)
-            situation = view.situation(event.event_time, "event", event.correlation_id)
+            self.view(system).announce(event)
+            if system in self.unpublished:
+                metrics.EVENT_SITUATIONS_COALESCED.labels(system).inc()
+            self.unpublished[system] = event
+
+    def publish_events(self) -> None:
+        """Publish the situation of every system with an announced event, except those a later
+        event already waiting in the backlog will publish anyway (on a newer state)."""
+        if not self.unpublished:
+            return
+        later = [m for m in waiting() if isinstance(m, ExternalEvent)]
+        for system, event in list(self.unpublished.items()):
+            if any(self._concerns(m, system) for m in later):
+                continue
+            del self.unpublished[system]
+            situation = self.view(system).situation(event.event_time, "event", event.correlation_id)
             # handled again after a crash: the same situation id, dropped downstream as a duplicate
             self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))
 
@@ -212,6 +236,7 @@ class AnalyzerService(Service):
                      "confirmed" if confirmed else "not confirmed", cred.value)
 
     def tick(self, now: datetime) -> None:
+        self.publish_events()  # nothing waits on a tick: whatever a failed delivery left behind
         self.judge_incidents(now)
         for source in sorted(self.refused_unsaved):  # one write per source and tick, not per event
             store_credibility(self.kb, self.credibility[source])

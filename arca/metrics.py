@@ -148,6 +148,12 @@ FALLBACK_ACTIVE = Gauge(
     ["system"],
 )
 
+EVENT_SITUATIONS_COALESCED = Counter(
+    "arca_event_situations_coalesced_total",
+    "Events whose situation the analyzer left to a later event of the same system already waiting "
+    "in its backlog (one situation for the burst, on the latest state; every event is still stored).",
+    ["system"],
+)
 EVENTS_REFUSED = Counter(
     "arca_events_refused_total",
     "External events the analyzer refused (dead-lettered with the reason), by source and reason.",

@@ -12,11 +12,18 @@ service may give its queue a ``DeliveryOrder`` (pure functions of a message):
 
 ``plan`` is the choice, a pure function of the window; the RabbitMQ bus applies it and still
 acknowledges deliveries in arrival order. Without an order a queue is handled first in, first out.
+
+While a handler runs, ``waiting()`` gives the messages of its window not handled yet, so a handler
+can leave to a later delivery work that delivery will redo on a newer state (the analyzer publishes
+one situation per system for a burst of events, on the last of them). The in-memory bus delivers one
+at a time: nothing is waiting there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from arca.messages import Message
@@ -82,3 +89,24 @@ def plan(window: Sequence[Slot], order: DeliveryOrder) -> tuple[int | None, list
         covered.update(order.covers(m))
     superseded.reverse()
     return (None if best is None else best[1]), superseded
+
+
+_window: ContextVar[tuple[Sequence[Slot], int]] = ContextVar("arca_bus_window", default=((), -1))
+
+
+@contextmanager
+def handling(window: Sequence[Slot], index: int) -> Iterator[None]:
+    """While the delivery at ``index`` of ``window`` is handled, ``waiting()`` sees the rest."""
+    token = _window.set((window, index))
+    try:
+        yield
+    finally:
+        _window.reset(token)
+
+
+def waiting() -> list[Message]:
+    """Messages received by the running handler's consumer and not handled yet, in arrival order
+    (empty outside a handler and on the in-memory bus)."""
+    window, index = _window.get()
+    return [s.message for i, s in enumerate(window)
+            if i != index and not s.done and s.message is not None]

@@ -51,7 +51,7 @@ from arca.bus.base import (
     SeenIds,
     reason_class,
 )
-from arca.bus.order import FIFO, DeliveryOrder, Slot, plan
+from arca.bus.order import FIFO, DeliveryOrder, Slot, handling, plan
 from arca.config import BusSettings
 from arca.logs import correlation_id
 from arca.messages import CONTENT_TYPE, Message, MessageError, decode, encode
@@ -456,7 +456,8 @@ class RabbitBus(Bus):
             return
         pending = window[nxt]
         try:
-            pending.ack = self._deliver(pending)
+            with handling(slots, nxt):
+                pending.ack = self._deliver(pending)
         except Exception:  # never let the delivery thread die
             log.exception("delivery of %s failed unexpectedly", pending.delivery.routing_key)
             pending.ack = False

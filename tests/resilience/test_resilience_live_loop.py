@@ -110,20 +110,49 @@ class RabbitNode:
         if out.returncode != 0:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {out.stderr[-2000:]}")
 
+    def logs(self) -> str:
+        return "".join(p.read_text(errors="replace")[-3000:] for p in (self.base / "log").glob("*.log"))
+
+    def reachable(self) -> bool:
+        try:
+            pika.BlockingConnection(pika.URLParameters(self.url)).close()
+            return True
+        except Exception:
+            return False
+
     def start(self) -> None:
         self.popen = subprocess.Popen(["rabbitmq-server"], env=self.env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 90
+        self.wait_reachable(time.monotonic() + 120)
+
+    def wait_reachable(self, deadline: float) -> None:
+        assert self.popen is not None
+        while not self.reachable():
+            if self.popen.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"own RabbitMQ node not reachable (exit {self.popen.poll()}):\n{self.logs()}")
+            time.sleep(0.5)
+
+    def start_app(self) -> None:
+        """``rabbitmqctl start_app``, retried on a loaded machine, until AMQP answers again."""
+        deadline = time.monotonic() + 180
         while True:
             try:
-                pika.BlockingConnection(pika.URLParameters(self.url)).close()
-                return
-            except Exception:
-                if self.popen.poll() is not None or time.monotonic() > deadline:
-                    logs = "".join(p.read_text(errors="replace")[-3000:]
-                                   for p in (self.base / "log").glob("*.log"))
-                    pytest.fail(f"own RabbitMQ node did not start:\n{logs}")
-                time.sleep(0.5)
+                self.ctl("start_app", timeout=120)
+                break
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"start_app failed: {exc}\n{self.logs()}")
+                time.sleep(2)
+        self.wait_reachable(deadline)
+
+    def ensure_up(self) -> None:
+        """Bring the node back if an earlier test left it down (so one failure does not cascade)."""
+        if self.reachable():
+            return
+        if self.popen is None or self.popen.poll() is not None:
+            self.start()
+        else:
+            self.start_app()
 
     def stop(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
@@ -328,6 +357,12 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
 
 # ------------------------------------------------------------------------------ counting
 
+@pytest.fixture(autouse=True)
+def node_up(loop: Loop) -> None:
+    """Each test starts on a reachable broker, whatever the test before it left behind."""
+    loop.node.ensure_up()
+
+
 def _rows(loop: Loop, text: str) -> list[dict[str, Any]]:
     return loop.kb.query(text)
 
@@ -493,9 +528,9 @@ def test_connection_drops(loop: Loop) -> None:
 def test_broker_stop_start(loop: Loop, seconds: int) -> None:
     with Poster(loop):
         time.sleep(1.5)
-        loop.node.ctl("stop_app")
+        loop.node.ctl("stop_app", timeout=120)
         time.sleep(seconds)
-        loop.node.ctl("start_app")
+        loop.node.start_app()
         ended = time.monotonic()
         time.sleep(1)
     record(loop, f"broker stopped {seconds} s", recovery(loop, ended))

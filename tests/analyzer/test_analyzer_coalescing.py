@@ -1,0 +1,143 @@
+"""A burst of events for one system becomes one situation on the latest state (issue 15, item 1).
+
+On a real RabbitMQ backlog: while another event for the same system waits in the analyzer's
+window, the system's situation is left to that later event; every event is still stored and
+counted, other systems are not held back, and a later event that is refused does not swallow the
+situation of the one before it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prometheus_client import REGISTRY
+
+from analyzer.service import AnalyzerService
+from arca.bus.rabbitmq import RabbitBus
+from arca.clock import SimClock
+from arca.kb import EmbeddedKnowledgeBase
+from arca.kb.messages import load_messages
+from arca.kb.terms import arca_iri
+from arca.messages import ExternalEvent, Message, Situation
+from arca.policy import policy_graph
+from arca.service import Deps
+from arca.settings import ArcaSettings
+from tests.spine.spine_helpers import bus_settings, wait_for
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
+
+
+def event(i: int, *, system: str | None = None, source: str = "seismo-1") -> ExternalEvent:
+    t = T0 + timedelta(seconds=i)
+    return ExternalEvent(event_time=t, event_id=f"e{i}", source=source, onset=t, payload_kind="basic",
+                         severity=1 + i % 4, domain="building-2", system=system)
+
+
+def coalesced(system: str) -> float:
+    return REGISTRY.get_sample_value("arca_event_situations_coalesced_total", {"system": system}) or 0.0
+
+
+def run_backlog(rabbit_url: str, unique: str, backlog: list[ExternalEvent], trust: str = "",
+                want: int = 1) -> tuple[list[Situation], EmbeddedKnowledgeBase]:
+    """Queue ``backlog`` for the analyzer before it consumes; the event situations it publishes."""
+    bus = bus_settings(rabbit_url, unique)
+    settings = ArcaSettings(bus=bus)
+    kb = EmbeddedKnowledgeBase()
+    for system in ("emergency", "other"):
+        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" ; '
+                         'arca:listensToSource "seismo-1" .', policy_graph(system))
+    if trust:
+        kb.load_turtle(HEAD + trust, arca_iri("graph/trust", "seismo-1"))
+    queue = f"{bus.queue_prefix}analyzer"
+    producer = RabbitBus(bus, service="test")
+    producer.declare(queue, list(AnalyzerService.patterns))
+    producer.start()
+    for m in backlog:
+        producer.publish(m)
+    producer.flush()
+    producer.stop()
+
+    out: list[Situation] = []
+    got = threading.Event()
+
+    def collect(m: Message) -> None:
+        assert isinstance(m, Situation)
+        out.append(m)
+        if len(out) >= want:
+            got.set()
+
+    listener = RabbitBus(bus, service="test-listener")
+    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], collect)
+    listener.start()
+    consumer = RabbitBus(bus, service="analyzer")
+    analyzer = AnalyzerService(Deps(consumer, kb, SimClock(T0), settings))
+    analyzer.attach()
+    consumer.call_soon_threadsafe(lambda: time.sleep(0.8))  # the whole backlog is in the window
+    consumer.start()
+    try:
+        assert got.wait(30), f"{len(out)} situations of {want}"
+        time.sleep(0.5)  # anything published beyond what was expected arrives too
+    finally:
+        consumer.stop()
+        listener.stop()
+    return out, kb
+
+
+@pytest.mark.rabbitmq
+def test_a_burst_for_one_system_is_one_situation_with_every_incident(rabbit_url: str, unique: str) -> None:
+    burst = [event(i, system="emergency") for i in range(20)]
+    lone = event(100, system="other")
+    before = coalesced("emergency")
+    out, kb = run_backlog(rabbit_url, unique, [*burst[:10], lone, *burst[10:]], want=2)
+    mine = [s for s in out if s.system == "emergency"]
+    assert len(mine) == 1, [s.correlation_id for s in mine]
+    (situation,) = mine
+    assert situation.trigger == "event"
+    assert situation.correlation_id == burst[-1].correlation_id  # the latest event's
+    assert sorted(i.incident_id for i in situation.incidents) == sorted(e.event_id for e in burst)
+    assert [s.correlation_id for s in out if s.system == "other"] == [lone.correlation_id]
+    assert coalesced("emergency") - before == 19
+    stored = {e.event_id for e in load_messages(kb, ExternalEvent, limit=100)}
+    assert stored == {e.event_id for e in [*burst, lone]}, "every event is recorded"
+
+
+@pytest.mark.rabbitmq
+def test_a_refused_later_event_does_not_swallow_the_situation_before_it(rabbit_url: str,
+                                                                         unique: str) -> None:
+    # the source may have one event per minute: e1 is taken, e2 (waiting behind it) is refused
+    trust = '[] a arca:SourceTrust ; arca:forSource "seismo-1" ; arca:eventLimit 1 ; arca:eventWindowSeconds 60 .'
+    first, refused = event(1), event(2)
+    out, _kb = run_backlog(rabbit_url, unique, [first, refused], trust=trust, want=2)
+    assert sorted((s.system, s.correlation_id) for s in out) == [
+        ("emergency", first.correlation_id), ("other", first.correlation_id)]
+    assert [[i.incident_id for i in s.incidents] for s in out] == [["e1"], ["e1"]]
+
+
+@pytest.mark.rabbitmq
+def test_without_a_backlog_every_event_gets_its_situation(rabbit_url: str, unique: str) -> None:
+    """Events apart in time (nothing waiting behind them) are not held back."""
+    bus = bus_settings(rabbit_url, unique)
+    kb = EmbeddedKnowledgeBase()
+    kb.replace_graph(HEAD + '<urn:p> a arca:Policy ; arca:system "emergency" .', policy_graph("emergency"))
+    out: list[Situation] = []
+    listener = RabbitBus(bus, service="test-listener")
+    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
+    listener.start()
+    consumer = RabbitBus(bus, service="analyzer")
+    AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus))).attach()
+    consumer.start()
+    producer = RabbitBus(bus, service="test")
+    producer.start()
+    try:
+        for i in range(3):
+            producer.publish(event(i, system="emergency"))
+            producer.flush()
+            wait_for(lambda n=i: len(out) == n + 1, what=f"situation {i + 1}")
+    finally:
+        for b in (producer, consumer, listener):
+            b.stop()
+    assert [len(s.incidents) for s in out] == [1, 2, 3]
