@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from arca.messages import Message
 
@@ -62,6 +62,20 @@ class Slot:
 
     message: Message | None
     done: bool = False
+    facts: tuple[DeliveryOrder, int, Hashable | None, tuple[Hashable, ...]] | None = field(
+        default=None, repr=False, compare=False)
+    """(order, urgency, folds_under, covers) of the message, computed once per order."""
+
+
+def _facts(slot: Slot, order: DeliveryOrder) -> tuple[int, Hashable | None, tuple[Hashable, ...]]:
+    """The order's view of one message, cached on its slot (``plan`` runs once per handled delivery
+    over the whole window: without the cache a window of n costs n² calls of the order's functions)."""
+    f = slot.facts
+    if f is None or f[0] is not order:
+        m = slot.message
+        assert m is not None
+        f = slot.facts = (order, order.urgency(m), order.folds_under(m), tuple(order.covers(m)))
+    return f[1], f[2], f[3]
 
 
 def plan(window: Sequence[Slot], order: DeliveryOrder) -> tuple[int | None, list[int]]:
@@ -80,13 +94,13 @@ def plan(window: Sequence[Slot], order: DeliveryOrder) -> tuple[int | None, list
             if not slot.done and (best is None or (_FIRST, i) <= best):
                 best = (_FIRST, i)
             continue
+        urgency, key, covers = _facts(slot, order)
         if not slot.done:
-            key = order.folds_under(m)
             if key is not None and key in covered:
                 superseded.append(i)
-            elif best is None or (order.urgency(m), i) <= best:
-                best = (order.urgency(m), i)
-        covered.update(order.covers(m))
+            elif best is None or (urgency, i) <= best:
+                best = (urgency, i)
+        covered.update(covers)
     superseded.reverse()
     return (None if best is None else best[1]), superseded
 

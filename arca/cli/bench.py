@@ -136,6 +136,7 @@ def bench_throughput(url: str, n: int) -> dict[str, Any]:
     try:
         msgs = [Observation(event_time=SAMPLE_TIME, system="emergency", metric="cpu_util", value=i / n)
                 for i in range(n)]
+        cpu = time.process_time()
         start = time.perf_counter()
         for m in msgs:
             publisher.publish(m)
@@ -143,11 +144,16 @@ def bench_throughput(url: str, n: int) -> dict[str, Any]:
         confirmed = time.perf_counter() - start
         done.wait(max(10.0, n / 500))
         consumed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
     finally:
         publisher.stop()
         consumer.stop()
         _cleanup(url, token, [queue])
     lost = len({m.message_id for m in msgs} - got)
+    from arca.messages.codec import encode
+
+    reference = raw_pika_throughput(url, [encode(m) for m in msgs])
+    cpu_us = cpu / n * 1e6
     return {
         "messages": n,
         "published_confirmed_per_s": round(n / confirmed),
@@ -155,7 +161,52 @@ def bench_throughput(url: str, n: int) -> dict[str, Any]:
         "seconds": round(consumed, 3),
         "consumed": len(got),
         "lost": lost,
+        "cpu_us_per_message": round(cpu_us, 1),
+        "reference": reference,
+        "vs_reference": {"end_to_end_per_s": round(n / consumed / reference["end_to_end_per_s"], 2),
+                         "cpu_us_per_message": round(cpu_us / reference["cpu_us_per_message"], 2)},
     }
+
+
+def raw_pika_throughput(url: str, bodies: list[bytes]) -> dict[str, Any]:
+    """The same bodies through raw pika in this process: one publisher with asynchronous confirms,
+    one consumer acking each delivery, a quorum queue; wall time and this process's CPU time (every
+    thread: the publisher's and consumer's I/O included, as for the bus above)."""
+    import pika
+
+    from arca.cli.bench_loop import _Hop
+
+    params = pika.URLParameters(url)
+    q = f"ref-{uuid.uuid4().hex[:8]}"
+    setup = pika.BlockingConnection(params)
+    ch = setup.channel()
+    ch.queue_declare(q, durable=True, arguments={"x-queue-type": "quorum"})
+    arrived: dict[str, float] = {}
+    cond = threading.Condition()
+    hops = [_Hop(params, None, q), _Hop(params, q, None, arrived, cond)]
+    try:
+        for hop in hops:
+            if not hop.ready.wait(30):
+                raise CliError("the raw pika reference did not connect")
+        props = [pika.BasicProperties(message_id=f"m{i}", delivery_mode=pika.DeliveryMode.Persistent,
+                                      content_type="application/n-triples") for i in range(len(bodies))]
+        cpu = time.process_time()
+        start = time.perf_counter()
+        for body, prop in zip(bodies, props, strict=True):
+            hops[0].send(body, prop)
+        with cond:
+            ok = cond.wait_for(lambda: len(arrived) >= len(bodies), max(30.0, len(bodies) / 200))
+        wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    finally:
+        for hop in hops:
+            hop.close()
+        ch.queue_delete(q)
+        setup.close()
+    return {"what": "raw pika, same bodies: publisher with asynchronous confirms -> quorum queue -> "
+                    "consumer acking each delivery, same process",
+            "end_to_end_per_s": round(len(bodies) / wall), "lost": len(bodies) - len(arrived),
+            "complete": ok, "cpu_us_per_message": round(cpu / len(bodies) * 1e6, 1)}
 
 
 def bench_latency(url: str, rounds: int, sparql_base: str | None) -> dict[str, Any]:

@@ -29,6 +29,11 @@ def test_bench_through_rabbitmq_and_oxigraph(capsys: pytest.CaptureFixture[str],
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     assert report["bus_throughput"]["consumed"] == 300 and report["bus_throughput"]["lost"] == 0
+    ref = report["bus_throughput"]["reference"]  # raw pika, same bodies, same run
+    assert ref["lost"] == 0 and ref["complete"] is True and ref["cpu_us_per_message"] > 0
+    ratio = report["bus_throughput"]["vs_reference"]["cpu_us_per_message"]
+    assert ratio == pytest.approx(report["bus_throughput"]["cpu_us_per_message"] / ref["cpu_us_per_message"],
+                                  abs=0.01)
     lat = report["round_trip_latency"]
     assert lat["round_trips"] == 20 and 0 < lat["p50_ms"] <= lat["p99_ms"] <= lat["max_ms"]
     assert lat["store"] == base

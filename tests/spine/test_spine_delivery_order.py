@@ -11,7 +11,7 @@ import pika
 import pytest
 
 from analyzer.service import urgency as analyzer_urgency
-from arca.bus.order import FIFO, Slot, plan
+from arca.bus.order import FIFO, DeliveryOrder, Slot, plan
 from arca.bus.rabbitmq import RabbitBus
 from arca.messages import ExternalEvent, Message, Observation, PolicyUpdated, Situation
 from decider.service import DeciderService
@@ -127,3 +127,29 @@ def test_rabbit_backlog_is_handled_event_first_and_folded_and_every_delivery_ack
     finally:
         conn.close()
     assert left == 0, "every delivery, handled or superseded, was acknowledged"
+
+
+def test_plan_asks_the_order_once_per_message_however_often_it_runs() -> None:
+    calls: list[str] = []
+
+    def urgency(m: Message) -> int:
+        calls.append(m.message_id)
+        return DECIDER.urgency(m)
+
+    order = DeliveryOrder(urgency=urgency, folds_under=DECIDER.folds_under, covers=DECIDER.covers)
+    window = slots((A1, False), (B1, False), (EC, False), (A2, False))
+    handled = []
+    for _ in range(4):  # as the bus does: plan, handle the pick, plan again on the same window
+        nxt, superseded = plan(window, order)
+        for i in superseded:
+            window[i].done = True
+        if nxt is None:
+            break
+        handled.append(window[nxt].message)
+        window[nxt].done = True
+    assert handled == [EC, B1, A2]  # the same choice as without the cache
+    assert sorted(calls) == sorted(m.message_id for m in (A1, B1, EC, A2))
+    calls.clear()
+    other = DeliveryOrder(urgency=urgency)
+    plan(window, other)  # another order is asked afresh, not served the first one's answers
+    assert sorted(calls) == sorted(m.message_id for m in (A1, B1, EC, A2))
