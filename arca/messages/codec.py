@@ -133,11 +133,17 @@ def to_triples(message: Message) -> list[ox.Triple]:
     return triples
 
 
+@cache
+def _predicates(cls: type[BaseModel]) -> tuple[tuple[ox.NamedNode, str, type], ...]:
+    """(predicate node, field name, scalar type) of the literal fields: the IRIs checked once."""
+    return tuple((ox.NamedNode(p), name, kind) for p, (name, kind) in _schema(cls).items())
+
+
 def _literals(node: ox.NamedNode, model: BaseModel, out: list[ox.Triple]) -> None:
-    for predicate, (name, kind) in _schema(type(model)).items():
+    for predicate, name, kind in _predicates(type(model)):
         value = getattr(model, name)
         if value is not None:
-            out.append(ox.Triple(node, ox.NamedNode(predicate), _literal(value, kind)))
+            out.append(ox.Triple(node, predicate, _literal(value, kind)))
 
 
 _RECENT_MAX = 64
