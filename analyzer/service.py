@@ -12,14 +12,17 @@ Situations and events are kept in the knowledge base with buffered writes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from analyzer.situation import AnalyzerConfig, SystemView
 from arca import metrics
 from arca.bus import Reject
 from arca.bus.order import DeliveryOrder, waiting
 from arca.kb.messages import store_message
+from arca.logs import current_service
 from arca.messages import (
     Alarm,
     Enforcement,
@@ -46,6 +49,9 @@ from arca.trust import (
 )
 
 log = logging.getLogger(__name__)
+
+TICK_CHUNK = 10
+"""Telemetry situations a tick publishes before letting waiting deliveries (events) go first."""
 
 
 def urgency(message: Message) -> int:
@@ -241,16 +247,37 @@ class AnalyzerService(Service):
         for source in sorted(self.refused_unsaved):  # one write per source and tick, not per event
             store_credibility(self.kb, self.credibility[source])
         self.refused_unsaved.clear()
-        for view in self.views.values():
-            if view.newest_load is None or (view.published_load is not None
-                                            and view.newest_load <= view.published_load):
-                continue
+        self.publish_rounds(now, list(self.views))
+
+    def publish_rounds(self, now: datetime, systems: list[str]) -> None:
+        """The telemetry situation of every system in ``systems`` with a new round, ``TICK_CHUNK``
+        at a time: the rest is left to a call the delivery thread runs once it has handled what
+        arrived meanwhile, so an event does not wait behind a hundred routine situations (the
+        in-memory bus runs the call at once: the same order as one loop)."""
+        published = 0
+        for i, system in enumerate(systems):
+            view = self.views.get(system)
+            if view is None or view.newest_load is None or (
+                    view.published_load is not None and view.newest_load <= view.published_load):
+                continue  # nothing new, or a later tick already published it
+            if published == TICK_CHUNK:
+                self.bus.call_soon_threadsafe(partial(self._named, partial(self.publish_rounds, now,
+                                                                           systems[i:])))
+                return
+            published += 1
             view.published_load = view.newest_load
             view.close_round()
             situation = view.situation(max(now, view.newest_load), "telemetry", view.last_correlation)
             # one id per system and telemetry round, whichever process closes the round
             self.publish(situation.model_copy(update={
                 "message_id": derived_id(view.system, "telemetry", view.newest_load.isoformat())}))
+
+    def _named(self, fn: Callable[[], None]) -> None:
+        token = current_service.set(self.name)
+        try:
+            fn()
+        finally:
+            current_service.reset(token)
 
     def publish(self, situation: Situation) -> None:
         self._confirm(situation)

@@ -37,6 +37,19 @@ def event(i: int, *, system: str | None = None, source: str = "seismo-1") -> Ext
                          severity=1 + i % 4, domain="building-2", system=system)
 
 
+def delivered(rabbit_url: str, queue: str) -> None:
+    """Wait until the broker has handed every message of ``queue`` to its consumer (none ready)."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
+    try:
+        wait_for(lambda: conn.channel().queue_declare(queue, passive=True).method.message_count == 0,
+                 what=f"{queue} delivered")
+    finally:
+        conn.close()
+    time.sleep(0.3)  # off the socket and onto the consumer's delivery queue
+
+
 def coalesced(system: str) -> float:
     return REGISTRY.get_sample_value("arca_event_situations_coalesced_total", {"system": system}) or 0.0
 
@@ -109,7 +122,8 @@ def test_a_burst_for_one_system_is_one_situation_with_every_incident(rabbit_url:
 def test_a_refused_later_event_does_not_swallow_the_situation_before_it(rabbit_url: str,
                                                                          unique: str) -> None:
     # the source may have one event per minute: e1 is taken, e2 (waiting behind it) is refused
-    trust = '[] a arca:SourceTrust ; arca:forSource "seismo-1" ; arca:eventLimit 1 ; arca:eventWindowSeconds 60 .'
+    trust = ('[] a arca:SourceTrust ; arca:forSource "seismo-1" ; arca:eventLimit 1 ; '
+             'arca:eventWindowSeconds 60 .')
     first, refused = event(1), event(2)
     out, _kb = run_backlog(rabbit_url, unique, [first, refused], trust=trust, want=2)
     assert sorted((s.system, s.correlation_id) for s in out) == [
@@ -141,3 +155,51 @@ def test_without_a_backlog_every_event_gets_its_situation(rabbit_url: str, uniqu
         for b in (producer, consumer, listener):
             b.stop()
     assert [len(s.incidents) for s in out] == [1, 2, 3]
+
+
+@pytest.mark.rabbitmq
+def test_an_event_does_not_wait_behind_a_whole_tick_of_routine_situations(rabbit_url: str,
+                                                                         unique: str) -> None:
+    """A tick with 30 new telemetry rounds publishes them TICK_CHUNK at a time; an event that
+    arrived meanwhile gets its situation after the first chunk, not after all 30."""
+    from analyzer.service import TICK_CHUNK
+    from arca.messages import Observation
+
+    bus = bus_settings(rabbit_url, unique)
+    systems = [f"s{k:02d}" for k in range(30)]
+    kb = EmbeddedKnowledgeBase()
+    for system in systems:
+        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" .',
+                         policy_graph(system))
+    out: list[Situation] = []
+    listener = RabbitBus(bus, service="test-listener")
+    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
+    listener.start()
+    consumer = RabbitBus(bus, service="analyzer")
+    analyzer = AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus)))
+    analyzer.attach()
+    producer = RabbitBus(bus, service="test")
+    producer.declare(f"{bus.queue_prefix}analyzer", list(AnalyzerService.patterns))
+    producer.start()
+    try:
+        gate = threading.Event()
+        consumer.call_soon_threadsafe(lambda: gate.wait(60) and None)  # what follows queues up meanwhile
+        consumer.start()
+        queue = f"{bus.queue_prefix}analyzer"
+        for system in systems:
+            producer.publish(Observation(event_time=T0, system=system, metric="cpu_util", value=0.5,
+                                         resource=f"{system}-a"))
+        producer.flush()
+        delivered(rabbit_url, queue)
+        consumer.call_soon_threadsafe(lambda: analyzer.run_tick(T0 + timedelta(seconds=10)))
+        producer.publish(event(50, system="s29"))
+        producer.flush()
+        delivered(rabbit_url, queue)
+        gate.set()
+        wait_for(lambda: len(out) == len(systems) + 1, what="30 telemetry situations and the event's")
+    finally:
+        for b in (producer, consumer, listener):
+            b.stop()
+    triggers = [s.trigger for s in out]
+    assert triggers.index("event") == TICK_CHUNK, triggers
+    assert sorted(s.system for s in out if s.trigger == "telemetry") == systems  # each round once
