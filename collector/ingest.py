@@ -41,7 +41,9 @@ from collector.severity import SeverityScales
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[Message], None]
+Publish = Callable[[Message], Any]
+"""Publishes one message; may return a ticket (``Confirm`` waits for the tickets' confirms)."""
+Confirm = Callable[[list[Any]], None]
 AUTH_REASONS = ("unauthenticated", "forbidden", "unmanaged")
 
 
@@ -79,7 +81,7 @@ class Ingestor:
         publish: Publish,
         scales: SeverityScales | None = None,
         producer: str = "collector",
-        confirm: Callable[[], None] | None = None,
+        confirm: Confirm | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
@@ -131,11 +133,10 @@ class Ingestor:
                 encode(message)  # a message the codec cannot write is refused here, not by the bus
             except MessageError as exc:
                 raise IngestError("invalid", "/", f"cannot be encoded as a message: {exc}") from None
-        for message in messages:
-            self.publish(message)
+        tickets = [self.publish(message) for message in messages]
         if confirm and messages and self.confirm is not None:
             try:
-                self.confirm()
+                self.confirm(tickets)  # this input's messages only: concurrent inputs wait together
             except Exception as exc:  # the broker did not confirm
                 log.error("bus did not confirm %d message(s): %r", len(messages), exc)
                 raise Unconfirmed(f"not confirmed by the bus: {exc}") from exc

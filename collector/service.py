@@ -59,23 +59,30 @@ class CollectorService(Service):
         self.ingestor.scales = load_scales(self.kb)
 
     # --- output -------------------------------------------------------------------------------
-    def emit(self, message: Message) -> None:
-        """Publish from any thread (HTTP, AMQP consumers, tick), one at a time.
+    def emit(self, message: Message) -> Any:
+        """Publish from any thread (HTTP, AMQP consumers, tick); returns the ticket ``confirm`` takes.
 
-        ``RabbitBus.publish`` only appends to its outbox (thread-safe); the in-process bus delivers
-        in the calling thread, which the lock serialises.
+        ``RabbitBus`` publishes concurrently (it only appends to its outbox), so no lock is taken;
+        the in-process bus delivers in the calling thread, which the lock serialises.
         """
+        if self.bus.concurrent_publish:
+            return self.bus.publish_tracked(message)
         with self._publish_lock:
-            self.bus.publish(message)
+            return self.bus.publish_tracked(message)
 
-    def confirm(self) -> None:
-        """Wait until everything published so far is confirmed by the broker (raises ``BusError``).
+    def confirm(self, tickets: Sequence[Any] = ()) -> None:
+        """Wait until the broker confirmed the messages of ``tickets`` (raises ``BusError``).
 
         Called before an input is acknowledged (HTTP 202, AMQP ack), so an accepted input is never
-        lost between the collector and the bus.
+        lost between the collector and the bus. On RabbitMQ no lock is held while waiting: the
+        publishes of concurrent requests are in flight together and each waits for its own confirms.
         """
+        timeout = self.settings.bus.confirm_timeout_s
+        if self.bus.concurrent_publish:
+            self.bus.wait_confirmed(tickets, timeout)
+            return
         with self._publish_lock:
-            self.bus.flush(self.settings.bus.confirm_timeout_s)
+            self.bus.flush(timeout)
 
     # --- lifecycle ----------------------------------------------------------------------------
     def attach(self) -> None:
@@ -86,7 +93,8 @@ class CollectorService(Service):
         cfg = self.cfg
         if cfg.http_port is not None and self.http is None:
             app = create_app(self.ingestor, self.clock.now)
-            self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port)
+            self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port, threads=cfg.http_threads,
+                                         max_body_bytes=max(cfg.http_max_body_bytes, cfg.cap_max_bytes))
             self.http.start()
         if self.amqp:
             return

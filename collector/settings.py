@@ -23,6 +23,11 @@ class CollectorSettings(BaseModel):
         default=None, description="Port of the HTTP ingest endpoint (events, CAP, OSM); off when unset."
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP ingest endpoint listens on.")
+    http_threads: int = Field(
+        default=8, ge=1, le=256,
+        description="Worker threads of the HTTP ingest server (waitress); each request holds one while "
+        "it is validated and its messages are confirmed by the bus.",
+    )
     http_max_body_bytes: int = Field(
         default=65536, ge=256, description="Largest accepted HTTP body (larger -> 413)."
     )
