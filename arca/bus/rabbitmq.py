@@ -78,6 +78,14 @@ class _Out:
 
 
 @dataclass
+class _Waiter:
+    """One ``wait_confirmed`` call: the seqs it still waits for, set when none is left."""
+
+    left: set[int] = field(default_factory=set)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class _Subscription:
     queue: str
     patterns: list[str]
@@ -139,6 +147,7 @@ class RabbitBus(Bus):
         self._unconfirmed: dict[int, _Out] = {}  # seq -> sent, awaiting confirm
         self._tag_to_seq: dict[int, int] = {}
         self._inflight: set[int] = set()  # seqs published and not yet confirmed (outbox or sent)
+        self._waiters: dict[int, _Waiter] = {}  # seq -> the wait_confirmed call waiting for it
         self._errors: list[tuple[int, str]] = []  # (seq, nack), reported by flush / wait_confirmed
         self._settle: deque[_Settle] = deque()
         self._conn: pika.SelectConnection | None = None
@@ -195,15 +204,23 @@ class RabbitBus(Bus):
         ``BusError`` on a nack of one of them or a timeout.
         """
         timeout = self.settings.confirm_timeout_s if timeout is None else timeout
-        deadline = time.monotonic() + timeout
         mine = set(tickets)
-        with self._changed:
-            while mine & self._inflight:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    n = len(mine & self._inflight)
-                    raise BusError(f"{n} message(s) not confirmed by {self._safe_url()} after {timeout}s")
-                self._changed.wait(min(left, 0.5))
+        waiter = _Waiter()
+        with self._lock:  # only the waiter's own confirms wake it (no notify_all to every waiter)
+            waiter.left = mine & self._inflight
+            for seq in waiter.left:
+                self._waiters[seq] = waiter
+            if not waiter.left:
+                waiter.done.set()
+        if not waiter.done.wait(timeout):
+            with self._lock:
+                for seq in mine:
+                    if self._waiters.get(seq) is waiter:
+                        del self._waiters[seq]
+                n = len(mine & self._inflight)
+            if n:
+                raise BusError(f"{n} message(s) not confirmed by {self._safe_url()} after {timeout}s")
+        with self._lock:
             if self._errors:
                 own = [text for seq, text in self._errors if seq in mine]
                 if own:
@@ -386,6 +403,11 @@ class RabbitBus(Bus):
                     continue
                 out = self._unconfirmed.pop(seq, None)
                 self._inflight.discard(seq)
+                waiter = self._waiters.pop(seq, None)
+                if waiter is not None:
+                    waiter.left.discard(seq)
+                    if not waiter.left:
+                        waiter.done.set()
                 if nack and out is not None:
                     self._errors.append((seq, f"broker nacked message to {out.routing_key!r}"))
             self._changed.notify_all()
