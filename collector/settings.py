@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -17,7 +19,15 @@ class CollectorSettings(BaseModel):
     )
     system: str = Field(
         default="emergency",
-        description="Controlled system that detector events, LB statistics and OSM alarms belong to.",
+        description="Controlled system that detector events, LB statistics and OSM alarms belong to "
+        "(routing 'system').",
+    )
+    routing: Literal["system", "policies"] = Field(
+        default="system",
+        description="'system': every input belongs to `system`. 'policies': one collector serves many "
+        "systems; detector events go to the systems whose policy listens to their source or domain, LB "
+        "statistics to those listing the LB's domain, OSM alarms by osm_ns_systems; an input that "
+        "concerns no system is refused (reason 'unrouted') and counted.",
     )
     http_port: int | None = Field(
         default=None, description="Port of the HTTP ingest endpoint (events, CAP, OSM); off when unset."
