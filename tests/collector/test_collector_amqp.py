@@ -175,7 +175,8 @@ def test_events_routed_by_policies_over_amqp_and_an_unsubscribed_one_dead_letter
         events_dir = DATA / "events"
         harness.publish(harness.exchange, "event.seismo-hq", (events_dir / "seismometer.json").read_bytes())
         # no location nor context: concerns only a system listening to its source, and none does
-        harness.publish(harness.exchange, "event.bigdata-analyser", (events_dir / "bigdata.json").read_bytes())
+        bigdata = (events_dir / "bigdata.json").read_bytes()
+        harness.publish(harness.exchange, "event.bigdata-analyser", bigdata)
         wait_for(lambda: harness.service.amqp[0].consumed == 2)
         wait_for(lambda: len(harness.received) >= 2)
         events = [m for m in harness.received if isinstance(m, ExternalEvent)]
