@@ -13,8 +13,9 @@ shape and a Lua script that gives every request a fresh event id (no duplicates)
 by status class. After the runs the bench checks that the queue holds exactly one message per event
 the server accepted (every accepted event was confirmed and none was published twice).
 
-``--yang-lock`` measures the alternative to per-thread yangson models: one shared model with a lock
-around only the yangson calls.
+``--server werkzeug`` serves the same app on werkzeug's threaded development server, which the
+collector used before waitress (the figures of issue 15). ``--yang-lock`` measures the alternative
+to per-thread yangson models: one shared model with a lock around only the yangson calls.
 
 Prints one JSON document (also written to ``--json FILE``) with, per connection count and route:
 req/s, p50/p99/max ms, counts of 2xx/4xx/5xx and socket errors, the CPU seconds this process spent
@@ -149,6 +150,25 @@ def use_locked_yang() -> None:
         setattr(events_mod, name, locked)
 
 
+class WerkzeugServer:
+    """werkzeug's threaded development server, as the collector ran it before waitress."""
+
+    def __init__(self, app: Any) -> None:
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.server.server_close()
+
+
 def queue_depth(url: str, queue: str) -> int:
     conn = pika.BlockingConnection(pika.URLParameters(url))
     try:
@@ -175,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="waitress worker threads (collector.http_threads)")
     ap.add_argument("--rabbit-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     ap.add_argument("--yang-lock", action="store_true", help="shared yangson model behind a lock")
+    ap.add_argument("--server", choices=["waitress", "werkzeug"], default="waitress",
+                    help="werkzeug: the development server the collector used before (for comparison)")
     ap.add_argument("--json", type=Path, help="also write the result here")
     args = ap.parse_args(argv)
     if os.environ.get("BENCH_SWITCH"):
@@ -215,10 +237,12 @@ def main(argv: list[str] | None = None) -> int:
         return Response(json.dumps({"status": "accepted", "members": len(doc)}), status=202,
                         mimetype="application/json")
 
-    server = HttpIngestServer(app, "127.0.0.1", 0, threads=args.threads)
+    server: Any = (HttpIngestServer(app, "127.0.0.1", 0, threads=args.threads) if args.server == "waitress"
+                   else WerkzeugServer(app))
     server.start()
     result: dict[str, Any] = {
-        "server": "waitress", "threads": args.threads, "duration_s": args.duration,
+        "server": args.server, "duration_s": args.duration,
+        "threads": args.threads if args.server == "waitress" else "one per request",
         "yang": "shared model + lock" if args.yang_lock else "per-thread models",
         "cpus": os.cpu_count(), "load_before": [round(x, 2) for x in os.getloadavg()], "runs": [],
     }
