@@ -79,7 +79,7 @@ class CollectorService(Service):
         with self._publish_lock:
             return self.bus.publish_tracked(message)
 
-    def confirm(self, tickets: Sequence[Any] = ()) -> None:
+    def confirm(self, tickets: Sequence[Any]) -> None:
         """Wait until the broker confirmed the messages of ``tickets`` (raises ``BusError``).
 
         Called before an input is acknowledged (HTTP 202, AMQP ack), so an accepted input is never
