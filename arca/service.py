@@ -182,7 +182,14 @@ class ServiceBus(Bus):
     def stats(self) -> BusStats:  # type: ignore[override]
         return self.inner.stats
 
+    @property
+    def concurrent_publish(self) -> bool:  # type: ignore[override]
+        return self.inner.concurrent_publish
+
     def publish(self, message: Message, routing_key: str | None = None) -> None:
+        self.publish_tracked(message, routing_key)
+
+    def publish_tracked(self, message: Message, routing_key: str | None = None) -> Any:
         level = _level(message.kind)
         if log.isEnabledFor(level):
             log.log(
@@ -199,7 +206,7 @@ class ServiceBus(Bus):
             )
         token = current_service.set(self.service)
         try:
-            self.inner.publish(message, routing_key)
+            ticket = self.inner.publish_tracked(message, routing_key)
         finally:
             current_service.reset(token)
         metrics.record_published(message)
@@ -209,6 +216,10 @@ class ServiceBus(Bus):
             # the situation of a detector event carries the event's time: detector event -> decision
             elapsed = (self.clock.now() - cause.event_time).total_seconds()
             metrics.EVENT_TO_DECISION_SECONDS.observe(max(0.0, elapsed))
+        return ticket
+
+    def wait_confirmed(self, tickets: Sequence[Any], timeout: float | None = None) -> None:
+        self.inner.wait_confirmed(tickets, timeout)
 
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         token = current_service.set(self.service)

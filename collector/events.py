@@ -245,6 +245,12 @@ def event_severity(
     return severity, magnitude
 
 
+def event_domain(parsed: ParsedEvent) -> str | None:
+    """The domain an event is about (routing by ``arca:listensToDomain``): its location or context."""
+    location = parsed.payload.get("location") or parsed.context
+    return location if isinstance(location, str) else None
+
+
 def to_external_event(
     parsed: ParsedEvent,
     scales: SeverityScales,

@@ -22,26 +22,33 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from arca.messages import Message
+from arca.messages import ExternalEvent, Message
 from arca.messages.codec import MessageError, encode
+from arca.messages.ids import derived_id
 from arca.metrics import INGEST_AUTH_REFUSED, MESSAGES_REJECTED
 from collector import cap, nova, osm
 from collector.auth import TokenAuth
 from collector.errors import IngestError
 from collector.events import (
     ENVELOPE,
+    EVENT_PATH,
     NOTIFICATION,
     EventTracker,
+    ParsedEvent,
+    event_domain,
     load_json,
     parse_notification,
     to_external_event,
 )
+from collector.routing import Router
 from collector.settings import CollectorSettings
 from collector.severity import SeverityScales
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[Message], None]
+Publish = Callable[[Message], Any]
+"""Publishes one message; may return a ticket (``Confirm`` waits for the tickets' confirms)."""
+Confirm = Callable[[list[Any]], None]
 AUTH_REASONS = ("unauthenticated", "forbidden", "unmanaged")
 
 
@@ -79,12 +86,13 @@ class Ingestor:
         publish: Publish,
         scales: SeverityScales | None = None,
         producer: str = "collector",
-        confirm: Callable[[], None] | None = None,
+        confirm: Confirm | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.publish = publish
         self.confirm = confirm
+        self.router = Router()  # the stored policies (``routing = "policies"``), set by the service
         self.auth = TokenAuth(settings.tokens, allow_unauthenticated=settings.allow_unauthenticated)
         self.scales = scales or SeverityScales()
         self.producer = producer
@@ -131,11 +139,10 @@ class Ingestor:
                 encode(message)  # a message the codec cannot write is refused here, not by the bus
             except MessageError as exc:
                 raise IngestError("invalid", "/", f"cannot be encoded as a message: {exc}") from None
-        for message in messages:
-            self.publish(message)
+        tickets = [self.publish(message) for message in messages]
         if confirm and messages and self.confirm is not None:
             try:
-                self.confirm()
+                self.confirm(tickets)  # this input's messages only: concurrent inputs wait together
             except Exception as exc:  # the broker did not confirm
                 log.error("bus did not confirm %d message(s): %r", len(messages), exc)
                 raise Unconfirmed(f"not confirmed by the bus: {exc}") from exc
@@ -169,16 +176,14 @@ class Ingestor:
                 duplicate = True
             else:
                 duplicate = False
-                event = to_external_event(
-                    parsed, self.scales, self.scale, system=self.settings.system, producer=self.producer
-                )
+                events = self._routed(parsed)
                 self.tracker.begin(parsed.source, parsed.event_id)
         if duplicate:
             MESSAGES_REJECTED.labels(service="collector", reason="event:duplicate").inc()
             log.info("absorbed duplicate event %s of %s", parsed.event_id, parsed.source)
             return Outcome("duplicate")
         try:
-            self._send([event], confirm)
+            self._send(list(events), confirm)
         except BaseException:
             with self._lock:  # not confirmed: not seen, so the sender's retry is processed again
                 self.tracker.abandon(parsed.source, parsed.event_id)
@@ -193,7 +198,25 @@ class Ingestor:
             flags.append(f"sequence went backwards: {parsed.sequence} after {previous}")
             log.warning("event %s of %s: sequence %s after %s (accepted)",
                         parsed.event_id, parsed.source, parsed.sequence, previous)
-        return Outcome("accepted", [event], flags)
+        return Outcome("accepted", list(events), flags)
+
+    def _routed(self, parsed: ParsedEvent) -> list[ExternalEvent]:
+        """One message per system the event concerns (``IngestError`` ``unrouted`` when none)."""
+        if self.settings.routing == "system":
+            return [to_external_event(parsed, self.scales, self.scale, system=self.settings.system,
+                                      producer=self.producer)]
+        domain = event_domain(parsed)
+        systems = self.router.systems_for_event(parsed.source, domain)
+        if not systems:
+            raise IngestError(
+                "unrouted", f"{EVENT_PATH}/source",
+                f"no system's policy listens to source {parsed.source!r} or domain {domain!r}", status=422,
+            )
+        base = to_external_event(parsed, self.scales, self.scale, producer=self.producer)
+        # one message per system, each its own id (a pure function of the event and the system)
+        return [base.model_copy(update={"system": s, "domain": domain,
+                                        "message_id": derived_id("event", parsed.source, parsed.event_id, s)})
+                for s in systems]
 
     # --- CAP ----------------------------------------------------------------------------------
     def cap_alert(self, data: bytes | str, now: datetime | None = None, *, principal: str | None = None,
@@ -252,7 +275,8 @@ class Ingestor:
                 ns_systems=self.settings.osm_ns_systems, producer=self.producer,
             )
             managed = self.settings.osm_ns_systems
-            if managed and alarm.ns_id not in managed:
+            # routing by policies: only the NS instances mapped to a system (no default system)
+            if (managed or self.settings.routing == "policies") and alarm.ns_id not in managed:
                 raise IngestError("unmanaged", "/notify_details/ns_id",
                                   f"NS instance {alarm.ns_id!r} is not managed by ARCA", status=403)
             self._send([alarm], confirm)

@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from arca.messages import Message, PolicyUpdated
+from arca.messages import Message, Observation, PolicyUpdated
+from arca.messages.models import new_id
 from arca.metrics import MESSAGES_REJECTED
+from arca.policy import PolicyError, load_policies
 from arca.service import Deps, Service
 from collector.amqp import AmqpIngest
 from collector.auth import TOKEN_HEADER
@@ -25,6 +27,7 @@ from collector.gnocchi import GnocchiPoller, openstack_fetchers
 from collector.haproxy import HaproxyPoller
 from collector.http import HttpIngestServer, create_app
 from collector.ingest import Ingestor, Outcome
+from collector.routing import Router
 from collector.severity import SeverityScales, load_scales
 
 log = logging.getLogger(__name__)
@@ -55,27 +58,40 @@ class CollectorService(Service):
         self.amqp: list[AmqpIngest] = []
 
     def refresh_knowledge(self) -> None:
-        """The detectors' severity scales (none while the store was never reachable)."""
+        """The detectors' severity scales (none while the store was never reachable), and with
+        ``routing = "policies"`` the stored policies the inputs are routed by."""
         self.ingestor.scales = load_scales(self.kb)
+        if self.cfg.routing == "policies":
+            try:
+                self.ingestor.router = Router(load_policies(self.kb))
+            except PolicyError as exc:  # an invalid stored policy: keep routing by the last good ones
+                log.error("policies not reloaded for routing: %s", exc)
 
     # --- output -------------------------------------------------------------------------------
-    def emit(self, message: Message) -> None:
-        """Publish from any thread (HTTP, AMQP consumers, tick), one at a time.
+    def emit(self, message: Message) -> Any:
+        """Publish from any thread (HTTP, AMQP consumers, tick); returns the ticket ``confirm`` takes.
 
-        ``RabbitBus.publish`` only appends to its outbox (thread-safe); the in-process bus delivers
-        in the calling thread, which the lock serialises.
+        ``RabbitBus`` publishes concurrently (it only appends to its outbox), so no lock is taken;
+        the in-process bus delivers in the calling thread, which the lock serialises.
         """
+        if self.bus.concurrent_publish:
+            return self.bus.publish_tracked(message)
         with self._publish_lock:
-            self.bus.publish(message)
+            return self.bus.publish_tracked(message)
 
-    def confirm(self) -> None:
-        """Wait until everything published so far is confirmed by the broker (raises ``BusError``).
+    def confirm(self, tickets: Sequence[Any]) -> None:
+        """Wait until the broker confirmed the messages of ``tickets`` (raises ``BusError``).
 
         Called before an input is acknowledged (HTTP 202, AMQP ack), so an accepted input is never
-        lost between the collector and the bus.
+        lost between the collector and the bus. On RabbitMQ no lock is held while waiting: the
+        publishes of concurrent requests are in flight together and each waits for its own confirms.
         """
+        timeout = self.settings.bus.confirm_timeout_s
+        if self.bus.concurrent_publish:
+            self.bus.wait_confirmed(tickets, timeout)
+            return
         with self._publish_lock:
-            self.bus.flush(self.settings.bus.confirm_timeout_s)
+            self.bus.flush(timeout)
 
     # --- lifecycle ----------------------------------------------------------------------------
     def attach(self) -> None:
@@ -86,7 +102,8 @@ class CollectorService(Service):
         cfg = self.cfg
         if cfg.http_port is not None and self.http is None:
             app = create_app(self.ingestor, self.clock.now)
-            self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port)
+            self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port, threads=cfg.http_threads,
+                                         max_body_bytes=max(cfg.http_max_body_bytes, cfg.cap_max_bytes))
             self.http.start()
         if self.amqp:
             return
@@ -128,7 +145,7 @@ class CollectorService(Service):
     # --- bus input ----------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
         if isinstance(message, PolicyUpdated) and self.load_knowledge():
-            log.info("severity scales reloaded after policy %s", message.policy)
+            log.info("severity scales (and routing policies) reloaded after policy %s", message.policy)
 
     # --- pollers ------------------------------------------------------------------------------
     def _haproxy_from_settings(self) -> list[HaproxyPoller]:
@@ -176,8 +193,22 @@ class CollectorService(Service):
             except Exception as exc:
                 self._poll_failed(channel, exc)
                 continue
+            if channel == "haproxy" and self.cfg.routing == "policies":
+                observations = self._route_lb(poller, observations)
             for obs in observations:
                 self.emit(obs)
+
+    def _route_lb(self, poller: HaproxyPoller, observations: list[Observation]) -> list[Observation]:
+        """LB statistics for every system whose policy lists the LB's domain (none: counted, refused)."""
+        systems = self.ingestor.router.systems_for_domain(poller.domain)
+        if not systems:
+            self.ingestor.reject("haproxy", IngestError(
+                "unrouted", f"haproxy_domains/{poller.lb_name}",
+                f"no system's policy lists the domain {poller.domain!r} of load balancer {poller.lb_name!r}",
+            ))
+            return []
+        return [obs.model_copy(update={"system": s, "message_id": new_id()})
+                for obs in observations for s in systems]
 
     def _poll_failed(self, channel: str, exc: Exception) -> None:
         MESSAGES_REJECTED.labels(service=self.name, reason=f"{channel}:unreachable").inc()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -17,12 +19,25 @@ class CollectorSettings(BaseModel):
     )
     system: str = Field(
         default="emergency",
-        description="Controlled system that detector events, LB statistics and OSM alarms belong to.",
+        description="Controlled system that detector events, LB statistics and OSM alarms belong to "
+        "(routing 'system').",
+    )
+    routing: Literal["system", "policies"] = Field(
+        default="system",
+        description="'system': every input belongs to `system`. 'policies': one collector serves many "
+        "systems; detector events go to the systems whose policy listens to their source or domain, LB "
+        "statistics to those listing the LB's domain, OSM alarms by osm_ns_systems; an input that "
+        "concerns no system is refused (reason 'unrouted') and counted.",
     )
     http_port: int | None = Field(
         default=None, description="Port of the HTTP ingest endpoint (events, CAP, OSM); off when unset."
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP ingest endpoint listens on.")
+    http_threads: int = Field(
+        default=8, ge=1, le=256,
+        description="Worker threads of the HTTP ingest server (waitress); each request holds one while "
+        "it is validated and its messages are confirmed by the bus.",
+    )
     http_max_body_bytes: int = Field(
         default=65536, ge=256, description="Largest accepted HTTP body (larger -> 413)."
     )

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from arca.messages import Message
 
@@ -113,6 +114,20 @@ class Bus(ABC):
     @abstractmethod
     def publish(self, message: Message, routing_key: str | None = None) -> None:
         """Publish persistently; confirmed asynchronously (``flush`` waits for confirms)."""
+
+    # Publishing threads that each wait for their own messages' confirms. ``publish_tracked`` is
+    # thread-safe where ``concurrent_publish`` is true (RabbitMQ: it only appends to an outbox);
+    # the in-process bus delivers in the caller's thread, so its callers serialise publishes.
+    concurrent_publish: bool = False
+
+    def publish_tracked(self, message: Message, routing_key: str | None = None) -> Any:
+        """Publish; returns a ticket for ``wait_confirmed`` (default: none, ``flush`` waits for all)."""
+        self.publish(message, routing_key)
+        return None
+
+    def wait_confirmed(self, tickets: Sequence[Any], timeout: float | None = None) -> None:
+        """Block until the messages of ``tickets`` are confirmed (default: ``flush``, everything)."""
+        self.flush(10.0 if timeout is None else timeout)
 
     @abstractmethod
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:

@@ -9,8 +9,10 @@ Threads:
 Publishing: ``publish`` encodes in the caller's thread and appends to an outbox (never blocks on
 the broker). The I/O thread sends it on a channel in confirm mode and tracks its delivery tag;
 ``flush`` waits until every message published so far is confirmed and raises ``BusError`` on a
-nack or a timeout. Messages unconfirmed when the connection drops are republished after the
-reconnect (consumers dedup the rare duplicate by message id), so a confirmed message is never lost.
+nack or a timeout; ``publish_tracked`` + ``wait_confirmed`` wait for given messages only, so
+concurrent publishers (the collector's HTTP threads) each wait for their own confirms, together.
+Messages unconfirmed when the connection drops are republished after the reconnect (consumers
+dedup the rare duplicate by message id), so a confirmed message is never lost.
 
 Consuming: one durable quorum queue per ``subscribe`` (``x-delivery-limit``, dead-letter exchange),
 ``prefetch`` unacked deliveries. A delivery is acked only after its handler succeeded **and** every
@@ -76,6 +78,14 @@ class _Out:
 
 
 @dataclass
+class _Waiter:
+    """One ``wait_confirmed`` call: the seqs it still waits for, set when none is left."""
+
+    left: set[int] = field(default_factory=set)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class _Subscription:
     queue: str
     patterns: list[str]
@@ -120,6 +130,8 @@ def _kind(routing_key: str) -> str:
 class RabbitBus(Bus):
     """``Bus`` on a RabbitMQ broker (see the module docstring for threads and guarantees)."""
 
+    concurrent_publish = True
+
     def __init__(self, settings: BusSettings, *, service: str | None = None) -> None:
         self.settings = settings
         self.stats = BusStats()
@@ -134,7 +146,9 @@ class RabbitBus(Bus):
         self._outbox: deque[_Out] = deque()  # not yet sent on the current channel
         self._unconfirmed: dict[int, _Out] = {}  # seq -> sent, awaiting confirm
         self._tag_to_seq: dict[int, int] = {}
-        self._errors: list[str] = []  # nacks, reported by the next flush
+        self._inflight: set[int] = set()  # seqs published and not yet confirmed (outbox or sent)
+        self._waiters: dict[int, _Waiter] = {}  # seq -> the wait_confirmed call waiting for it
+        self._errors: list[tuple[int, str]] = []  # (seq, nack), reported by flush / wait_confirmed
         self._settle: deque[_Settle] = deque()
         self._conn: pika.SelectConnection | None = None
         self._channel: pika.channel.Channel | None = None
@@ -165,6 +179,10 @@ class RabbitBus(Bus):
         return self._ready.is_set()
 
     def publish(self, message: Message, routing_key: str | None = None) -> None:
+        self.publish_tracked(message, routing_key)
+
+    def publish_tracked(self, message: Message, routing_key: str | None = None) -> int:
+        """Publish; the returned ticket (publish sequence number) is what ``wait_confirmed`` waits for."""
         key = routing_key or message.routing_key()
         props = pika.BasicProperties(
             content_type=CONTENT_TYPE,
@@ -175,8 +193,39 @@ class RabbitBus(Bus):
             app_id=message.producer,
             timestamp=int(message.event_time.timestamp()),
         )
-        self._enqueue(self.settings.exchange, key, encode(message), props)
+        seq = self._enqueue(self.settings.exchange, key, encode(message), props)
         metrics.MESSAGES_PUBLISHED.labels(self.service, message.kind).inc()
+        return seq
+
+    def wait_confirmed(self, tickets: Sequence[Any], timeout: float | None = None) -> None:
+        """Block until the broker confirmed the messages of ``tickets`` (not the others' messages).
+
+        Any number of threads wait at once, none holding a lock while the broker answers; raises
+        ``BusError`` on a nack of one of them or a timeout.
+        """
+        timeout = self.settings.confirm_timeout_s if timeout is None else timeout
+        mine = set(tickets)
+        waiter = _Waiter()
+        with self._lock:  # only the waiter's own confirms wake it (no notify_all to every waiter)
+            waiter.left = mine & self._inflight
+            for seq in waiter.left:
+                self._waiters[seq] = waiter
+            if not waiter.left:
+                waiter.done.set()
+        if not waiter.done.wait(timeout):
+            with self._lock:
+                for seq in mine:
+                    if self._waiters.get(seq) is waiter:
+                        del self._waiters[seq]
+                n = len(mine & self._inflight)
+            if n:
+                raise BusError(f"{n} message(s) not confirmed by {self._safe_url()} after {timeout}s")
+        with self._lock:
+            if self._errors:
+                own = [text for seq, text in self._errors if seq in mine]
+                if own:
+                    self._errors = [(seq, text) for seq, text in self._errors if seq not in mine]
+                    raise BusError("; ".join(own))
 
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         props = pika.BasicProperties(
@@ -252,8 +301,10 @@ class RabbitBus(Bus):
                     raise BusError(f"{n} message(s) not confirmed by {self._safe_url()} after {timeout}s")
                 self._changed.wait(min(left, 0.5))
             if self._errors:
-                errors, self._errors = self._errors, []
-                raise BusError("; ".join(errors))
+                errors = [text for seq, text in self._errors if seq <= upto]
+                self._errors = [(seq, text) for seq, text in self._errors if seq > upto]
+                if errors:
+                    raise BusError("; ".join(errors))
 
     def call_soon_threadsafe(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the delivery thread (serialised with the handlers)."""
@@ -281,15 +332,18 @@ class RabbitBus(Bus):
 
     # ----------------------------------------------------------------- publishing internals
 
-    def _enqueue(self, exchange: str, key: str, body: bytes, props: pika.BasicProperties) -> None:
+    def _enqueue(self, exchange: str, key: str, body: bytes, props: pika.BasicProperties) -> int:
         with self._lock:
             self._seq += 1
-            self._outbox.append(_Out(self._seq, exchange, key, body, props))
+            seq = self._seq
+            self._outbox.append(_Out(seq, exchange, key, body, props))
+            self._inflight.add(seq)
             self.stats.published += 1
             schedule = not self._wake_scheduled
             self._wake_scheduled = True
         if schedule:
             self._threadsafe(self._send_outbox)
+        return seq
 
     def _threadsafe(self, fn: Callable[[], None]) -> None:
         conn = self._conn
@@ -348,8 +402,14 @@ class RabbitBus(Bus):
                 if seq is None:
                     continue
                 out = self._unconfirmed.pop(seq, None)
+                self._inflight.discard(seq)
+                waiter = self._waiters.pop(seq, None)
+                if waiter is not None:
+                    waiter.left.discard(seq)
+                    if not waiter.left:
+                        waiter.done.set()
                 if nack and out is not None:
-                    self._errors.append(f"broker nacked message to {out.routing_key!r}")
+                    self._errors.append((seq, f"broker nacked message to {out.routing_key!r}"))
             self._changed.notify_all()
         self._settle_ready()
 

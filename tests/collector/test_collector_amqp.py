@@ -44,14 +44,17 @@ def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 class Harness:
-    def __init__(self, rabbit_url: str, unique: str) -> None:
+    def __init__(self, rabbit_url: str, unique: str, policies: dict[str, str] | None = None,
+                 **collector: Any) -> None:
         kb = EmbeddedKnowledgeBase(None)
         kb.load_turtle((ONTOLOGY_DIR / "policies" / "severity-scales.ttl").read_bytes())
+        for turtle, graph in (policies or {}).items():
+            kb.load_turtle(turtle, graph)
         self.exchange = f"arca.detectors.{unique}"
         self.nova_exchange = f"nova.{unique}"
         cfg = CollectorSettings(amqp_ingest=True, amqp_url=rabbit_url, detectors_exchange=self.exchange,
                                 detectors_queue=self.exchange, nova_notifications_url=rabbit_url,
-                                nova_exchange=self.nova_exchange, tokens=TOKENS)
+                                nova_exchange=self.nova_exchange, tokens=TOKENS, **collector)
         bus_cfg = BusSettings(kind="rabbitmq", url=rabbit_url, exchange=f"arca-{unique}",
                               dead_letter_exchange=f"dlx-{unique}", dead_letter_queue=f"dlq-{unique}",
                               queue_prefix=f"t-{unique}.")
@@ -155,6 +158,36 @@ def test_amqp_events_need_the_token_of_their_source(harness: Harness) -> None:
     wait_for(lambda: len(harness.received) >= 1)
     events = [m for m in harness.received if isinstance(m, ExternalEvent)]
     assert [e.source for e in events] == ["seismo-hq"]
+
+
+def test_events_routed_by_policies_over_amqp_and_an_unsubscribed_one_dead_lettered(
+    rabbit_url: str, unique: str
+) -> None:
+    from arca.policy import policy_graph
+
+    head = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
+    policies = {f'{head}<urn:p:{s}> a arca:Policy ; arca:system "{s}" ; {subs} .\n': policy_graph(s)
+                for s, subs in (("hq-care", 'arca:listensToDomain "hq"'),
+                                ("hq-ops", 'arca:listensToSource "seismo-hq"'),
+                                ("rain", 'arca:listensToDomain "building-3"'))}
+    harness = Harness(rabbit_url, unique, policies, routing="policies")
+    try:
+        events_dir = DATA / "events"
+        harness.publish(harness.exchange, "event.seismo-hq", (events_dir / "seismometer.json").read_bytes())
+        # no location nor context: concerns only a system listening to its source, and none does
+        bigdata = (events_dir / "bigdata.json").read_bytes()
+        harness.publish(harness.exchange, "event.bigdata-analyser", bigdata)
+        wait_for(lambda: harness.service.amqp[0].consumed == 2)
+        wait_for(lambda: len(harness.received) >= 2)
+        events = [m for m in harness.received if isinstance(m, ExternalEvent)]
+        assert sorted((e.event_id, e.system) for e in events) == [
+            ("seismo-hq-2026-0017", "hq-care"), ("seismo-hq-2026-0017", "hq-ops")]
+        [(headers, body)] = harness.dead(f"{harness.exchange}.dead", 1)
+        assert headers[REASON_CLASS_HEADER] == "unrouted" and "bigdata-analyser" in headers[REASON_HEADER]
+        assert b"bd-flood-881" in body
+        assert harness.service.ingestor.rejections[("event", "unrouted")] == 1
+    finally:
+        harness.close()
 
 
 def test_nova_notifications_over_the_openstack_bus(harness: Harness) -> None:

@@ -196,7 +196,7 @@ def test_503_when_the_bus_does_not_confirm_and_the_retry_is_accepted() -> None:
     published: list[Message] = []
     confirms = iter([RuntimeError("broker gone"), None])
 
-    def confirm() -> None:
+    def confirm(_tickets: list[object]) -> None:
         err = next(confirms)
         if err is not None:
             raise err
