@@ -59,6 +59,8 @@ class AnalyzerService(Service):
     name = "analyzer"
     patterns = ("observation.#", "event.#", "topology.#", "enforcement.#", "alarm.#", "policy.#")
     delivery_order = DeliveryOrder(urgency=urgency)
+    sharding = "single"
+    broadcast = ("policy.#",)
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)

@@ -40,6 +40,24 @@ class BusSettings(BaseModel):
     confirm_timeout_s: float = Field(
         default=30.0, gt=0, description="How long flush() waits for publisher confirms."
     )
+    shards: int = Field(
+        default=0, ge=0, le=256,
+        description="Virtual shards of the decider's and enforcer's queues (0: one queue per service, "
+                    "one consumer process). N > 0: N quorum queues per service with single active "
+                    "consumer, a system always on the same one, so replicas share systems and take "
+                    "over a dead one's (docs/topology.md). Every process of a deployment must agree.",
+    )
+    replicas: int = Field(
+        default=1, ge=1, description="Expected replicas per service (spreads the shards' first claims)."
+    )
+    replica_index: int | None = Field(
+        default=None, ge=0,
+        description="This replica's index in 0..replicas-1: it claims shards i with i % replicas == "
+                    "index at once and the others shard_claim_delay_s later (unset: all at once).",
+    )
+    shard_claim_delay_s: float = Field(
+        default=3.0, ge=0, description="Delay before a replica subscribes to the shards not its own."
+    )
 
 
 class KbSettings(BaseModel):

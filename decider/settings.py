@@ -34,3 +34,8 @@ class DeciderSettings(BaseModel):
         default=30.0, gt=0,
         description="On ticks, a decision is republished when its target changed or after this long.",
     )
+    persist_state: bool = Field(
+        default=True,
+        description="Save each system's incident/anticipation state in the knowledge base when it "
+        "changes, and rebuild it from there when a replica takes the system over or restarts.",
+    )

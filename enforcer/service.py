@@ -42,6 +42,8 @@ class EnforcerService(Service):
 
     name = "enforcer"
     patterns = ("decision.#", "alarm.#", "event.#", "policy.#", "topology.#")
+    sharding = "shards"
+    broadcast = ("policy.#", "event.#")
 
     def __init__(self, deps: Deps, *, driver: ServantDriver | None = None, osm: OsmClient | None = None,
                  bounds_for: Callable[[str], Bounds] | None = None) -> None:
