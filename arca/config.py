@@ -21,7 +21,8 @@ class BusSettings(BaseModel):
     )
     url: str = Field(
         default="amqp://guest:guest@127.0.0.1:5672/%2F",
-        description="AMQP URL of the broker (credentials and vhost included).",
+        description="AMQP URL of the broker (credentials and vhost included); the nodes of a "
+                    "cluster as several URLs separated by commas, tried in turn on (re)connection.",
     )
     exchange: str = Field(default="arca", description="Durable topic exchange of the loop.")
     dead_letter_exchange: str = Field(
@@ -58,6 +59,14 @@ class BusSettings(BaseModel):
     shard_claim_delay_s: float = Field(
         default=3.0, ge=0, description="Delay before a replica subscribes to the shards not its own."
     )
+
+
+def broker_urls(url: str) -> list[str]:
+    """The AMQP URLs of ``bus.url`` (one, or a cluster's nodes separated by commas)."""
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    if not urls:
+        raise ValueError("bus.url names no broker")
+    return urls
 
 
 class KbSettings(BaseModel):

@@ -22,7 +22,7 @@ itself with the exception as reason (the broker's delivery limit stays as a back
 Reconnects use exponential backoff and re-declare the whole topology and consumers.
 
 Sharding (``bus.shards`` = N > 0, ``subscribe_sharded``): every published message carries the header
-``x-arca-shard`` = ``shard_of(subject, N)`` (a CRC-32 of the routing key's subject, i.e. the system),
+``arca-shard`` = ``shard_of(subject, N)`` (a CRC-32 of the routing key's subject, i.e. the system),
 and a service's topic patterns are bound exchange-to-exchange to its own headers exchange
 ``<queue>.shards``, which routes each message to one of N quorum queues ``<queue>.sNN`` by that
 header. Each shard queue has ``x-single-active-consumer``: every replica consumes every shard, the
@@ -65,7 +65,7 @@ from arca.bus.base import (
     reason_class,
 )
 from arca.bus.order import FIFO, DeliveryOrder, Slot, plan
-from arca.config import BusSettings
+from arca.config import BusSettings, broker_urls
 from arca.logs import correlation_id
 from arca.messages import CONTENT_TYPE, Message, MessageError, decode, encode
 
@@ -74,8 +74,9 @@ log = logging.getLogger(__name__)
 QUEUE_HEADER = "x-arca-queue"
 """Header naming the queue a message was dead-lettered from (set by this bus)."""
 
-SHARD_HEADER = "x-arca-shard"
-"""Header carrying the shard of a message's subject (``shard_of``) when ``bus.shards`` > 0."""
+SHARD_HEADER = "arca-shard"
+"""Header carrying the shard of a message's subject (``shard_of``) when ``bus.shards`` > 0 (not
+``x-``: a headers exchange ignores binding arguments starting with ``x-``)."""
 
 
 def shard_of(routing_key: str, shards: int) -> int:
@@ -160,7 +161,9 @@ class RabbitBus(Bus):
     def __init__(self, settings: BusSettings, *, service: str | None = None) -> None:
         self.settings = settings
         self.stats = BusStats()
-        self._params = pika.URLParameters(settings.url)
+        self._all_params = [pika.URLParameters(u) for u in broker_urls(settings.url)]
+        self._node = 0
+        self._params = self._all_params[0]
         self._service = service
         self._subs: dict[str, _Subscription] = {}
         self._orders: dict[str, DeliveryOrder] = {}
@@ -663,7 +666,12 @@ class RabbitBus(Bus):
                 break
             if self.connections > opened_before:
                 backoff = self.settings.reconnect_initial_s
-            log.warning("broker %s connection lost; reconnecting in %.1fs", self._safe_url(), backoff)
+            # a cluster: the next node (a stopped node's clients move to a live one)
+            self._node = (self._node + 1) % len(self._all_params)
+            self._params = self._all_params[self._node]
+            if len(self._all_params) > 1 and self.connections > opened_before:
+                backoff = 0.1  # another node may be up: try it at once
+            log.warning("broker connection lost; reconnecting to %s in %.1fs", self._safe_url(), backoff)
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, self.settings.reconnect_max_s)
         self._conn = None
@@ -745,7 +753,7 @@ class RabbitBus(Bus):
 
     def _declare_shards(self, queue: str, patterns: Sequence[str]) -> None:  # I/O thread
         """The headers exchange of ``queue``, bound to the topic exchange by ``patterns``, and its
-        ``bus.shards`` SAC quorum queues, each bound by its ``x-arca-shard`` value."""
+        ``bus.shards`` SAC quorum queues, each bound by its ``arca-shard`` value."""
         ch = self._channel
         if ch is None:
             return

@@ -39,7 +39,7 @@ import pika.exceptions
 
 from arca import metrics
 from arca.bus.base import REASON_HEADER, Bus
-from arca.config import BusSettings
+from arca.config import BusSettings, broker_urls
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row
 from arca.kb.sparql import SparqlKnowledgeBase, _is_client_error
 from arca.kb.terms import IRI, arca_iri, render
@@ -123,7 +123,8 @@ class StoreWriter:
             backoff = min(backoff * 2, self.bus.reconnect_max_s)
 
     def _consume(self) -> None:
-        self._conn = conn = pika.BlockingConnection(pika.URLParameters(self.bus.url))
+        self._conn = conn = pika.BlockingConnection(
+            [pika.URLParameters(u) for u in broker_urls(self.bus.url)])
         ch = conn.channel()
         ch.confirm_delivery()  # a dead-lettered update is on the broker before its ack
         ch.basic_qos(prefetch_count=self.kb.settings.write_batch_max)
