@@ -9,6 +9,7 @@ Situations and events are kept in the knowledge base with buffered writes.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -16,7 +17,8 @@ from analyzer.situation import AnalyzerConfig, SystemView
 from arca import metrics
 from arca.bus import Reject
 from arca.bus.order import DeliveryOrder
-from arca.kb.messages import store_message
+from arca.kb import KnowledgeBaseError
+from arca.kb.messages import load_messages, store_message
 from arca.messages import (
     Alarm,
     Enforcement,
@@ -79,7 +81,46 @@ class AnalyzerService(Service):
         self.unjudged: dict[str, tuple[str, datetime, list[str], bool]] = {}
         self.refused_unsaved: set[str] = set()
         """Sources whose refused-event count changed since it was last stored (stored on ticks)."""
+        self.rebuilt = False
+        """Incidents announced before this process (or this connection) rebuilt from the store."""
+        self._rebuild_at = 0.0
         self.load_knowledge()
+
+    def rebuild_incidents(self) -> int:
+        """Re-announce the incidents still alive from the events in the knowledge base: a restarted
+        analyzer, or a standby taking over, reports the incidents announced before it (each event is
+        stored before its situation is published). First waits for every write a predecessor queued.
+        Returns the incidents re-announced (0 when the store is away: logged, retried later)."""
+        barrier = getattr(self.kb, "barrier", None)
+        if callable(barrier) and self.kb_ready and getattr(self.kb, "ready", True):
+            try:
+                barrier(5.0)
+            except KnowledgeBaseError as exc:
+                log.warning("rebuilding incidents before every queued write landed: %s", exc)
+        try:
+            events = load_messages(self.kb, ExternalEvent, limit=500)
+        except KnowledgeBaseError as exc:
+            self.knowledge_unavailable(exc)
+            self._rebuild_at = time.monotonic() + 10.0  # not on every message while the store is away
+            return 0
+        self.rebuilt = True
+        now = self.clock.now()
+        ttl = timedelta(seconds=self.config.incident_ttl_s)
+        count = 0
+        for event in sorted(events, key=lambda e: e.event_time):  # a cancellation after its event
+            if now - event.onset > ttl:
+                continue
+            for system in self.systems_for(event):
+                self.view(system).announce(event)
+                count += 1
+        if count:
+            log.info("%d incidents rebuilt from the knowledge base", count)
+        return count
+
+    def ownership_changed(self) -> None:
+        """The bus reconnected: another replica may have been active meanwhile; rebuild the
+        incidents (announced to it) on the next message."""
+        self.rebuilt = False
 
     def refresh_knowledge(self) -> None:
         try:
@@ -116,6 +157,9 @@ class AnalyzerService(Service):
 
     # -- messages ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
+        if not self.rebuilt and not isinstance(message, PolicyUpdated) \
+                and time.monotonic() >= self._rebuild_at:
+            self.rebuild_incidents()  # the first message this process is active for
         if isinstance(message, Observation):
             self.view(message.system).observe(message)
         elif isinstance(message, ExternalEvent):

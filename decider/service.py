@@ -190,10 +190,11 @@ class DeciderService(Service):
             return
         started = time.monotonic()
         barrier = getattr(self.kb, "barrier", None)
-        if callable(barrier) and started - self._barrier_at > 1.0:
+        if callable(barrier) and started - self._barrier_at > 1.0 and self.kb_ready \
+                and getattr(self.kb, "ready", True):
             self._barrier_at = started
             try:
-                barrier(10.0)
+                barrier(5.0)
             except KnowledgeBaseError as exc:
                 log.warning("taking %s over before every queued write landed: %s", system, exc)
         try:
@@ -225,7 +226,7 @@ class DeciderService(Service):
         every system's state; each is rebuilt from the store on its next situation here."""
         for table in (self.states, self.last_situation, self.last_decision, self.velocity,
                       self.fallbacks, self._saved):
-            table.clear()  # type: ignore[attr-defined]
+            table.clear()
         self._owned.clear()
 
     def _save_state(self, system: str, now: datetime) -> None:

@@ -799,9 +799,10 @@ class RabbitBus(Bus):
         gen = self._generation
 
         def consume_now() -> None:
-            if gen != self._generation or self._channel is not ch or not ch.is_open:
+            now = self._channel
+            if now is None or now is not ch or gen != self._generation or not now.is_open:
                 return  # the channel this claim was for is gone (the new one claims again)
-            ch.basic_consume(
+            now.basic_consume(
                 sub.queue, lambda c, m, p, b: self._on_message(sub, gen, c, m, p, b), auto_ack=False
             )
 

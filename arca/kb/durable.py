@@ -285,7 +285,8 @@ class BrokerBufferedKnowledgeBase(KnowledgeBase):
             mine = self._last  # the marker's own sequence number (or later)
         try:
             while True:
-                if self.writer.wait_applied(self.origin, mine, min(0.2, max(0.0, deadline - time.monotonic()))):
+                left = max(0.0, deadline - time.monotonic())
+                if self.writer.wait_applied(self.origin, mine, min(0.2, left)):
                     break
                 with contextlib.suppress(KnowledgeBaseError):  # the store away: keep waiting
                     if self.inner.ask("ASK { GRAPH $g { $m a arca:Barrier } }", g=BARRIER_GRAPH,

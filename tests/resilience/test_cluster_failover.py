@@ -117,6 +117,14 @@ def decision_on_event(loop: Loop, event_id: str) -> tuple[int, str] | None:
     return None
 
 
+def timeline(loop: Loop) -> list[tuple[str, int, str, str]]:
+    """(time, target, rule, reason) of every decision of the system, oldest first."""
+    found = rows(loop, "SELECT ?t ?n ?rule ?why WHERE { GRAPH ?g { ?d a arca:Decision ; arca:eventTime ?t ; "
+                       "arca:targetServants ?n ; arca:rule ?rule ; arca:reason ?why ; "
+                       f"arca:system \"{SYSTEM}\" }} }} ORDER BY ?t")
+    return [(str(r["t"]), int(r["n"]), str(r["rule"]), str(r["why"])) for r in found]
+
+
 def decisions_by_rule(loop: Loop, rule: str) -> int:
     found = rows(loop, "SELECT (COUNT(?d) AS ?n) WHERE { GRAPH ?g { ?d a arca:Decision ; "
                        f"arca:rule \"{rule}\" ; arca:system \"{SYSTEM}\" }} }}")
@@ -135,7 +143,7 @@ class Telemetry:
         while not self.stop_flag.is_set():
             self.loop.telemetry.publish(Observation(
                 event_time=datetime.now(UTC), producer="test-telemetry", system=SYSTEM, metric="cpu_util",
-                value=5.0, unit="%", resource="obs-0"))
+                value=0.05, resource="obs-0"))  # a fraction: 5 % of one servant
             self.stop_flag.wait(0.5)
 
     def __enter__(self) -> Telemetry:
@@ -234,8 +242,13 @@ def test_a_decider_replica_killed_hands_its_system_over_without_a_jump(cluster_l
     with Telemetry(loop):
         first = loop.post_event(time.monotonic() + 60)
         before = wait_for("the first incident's decision", lambda: decision_on_event(loop, first))
-        wait_for("the incident ended as unconfirmed by the load",
-                 lambda: decisions_by_rule(loop, "unconfirmed") >= 1)
+        try:
+            wait_for("the incident ended as unconfirmed by the load",
+                     lambda: decisions_by_rule(loop, "unconfirmed") >= 1, 90)
+        except BaseException:
+            for line in timeline(loop):
+                print("decision", line)
+            raise
         dead, survivor = owner(loop, "decider", "situation")
         after = len(loop.procs[survivor].lines())
         loop.procs[dead].popen.send_signal(signal.SIGKILL)
@@ -250,11 +263,14 @@ def test_a_decider_replica_killed_hands_its_system_over_without_a_jump(cluster_l
         recovered = time.monotonic() - killed
     FIGURES.append(f"decider kill -9: the survivor took {SYSTEM} over {handover:.2f} s after the kill "
                    f"(its next situation), a new event decided {recovered:.2f} s after the kill")
-    FIGURES.append(f"decider kill -9: decision on the incident before {before[0]}, on a new incident "
-                   f"after the handover {decided[0]} (a fresh state would add the ended incident's floor)")
+    FIGURES.append(f"decider kill -9: first incident decided {before[0]} ({before[1][:60]}...), a new "
+                   f"incident after the handover {decided[0]} ({decided[1][:60]}...)")
     assert handled_since(loop.procs[survivor], "situation", after) > 0
+    # the first incident is still reported by the analyzer (it has not expired): a fresh state would
+    # anticipate it again and add its floor to the new one's (tests/decider/test_decider_handover.py)
     assert first not in decided[1], f"the ended incident {first} was anticipated again: {decided[1]}"
-    assert decided[0] == before[0], f"decisions jumped: {before[0]} before, {decided[0]} after"
+    # one severity-3 incident: the seeded prior's 4 servants (tests/livekit.py seed_store), no more
+    assert decided[0] == 4, f"decisions jumped: {decided[0]} servants for one incident ({decided[1]})"
     assert_whole(loop, "decider kill -9")
     loop.restart(dead)  # two replicas again for the next tests (it stands by: SAC)
 
