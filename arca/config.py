@@ -31,6 +31,12 @@ class BusSettings(BaseModel):
     dead_letter_queue: str = Field(
         default="arca.dead-letter", description="Durable queue bound to the dead-letter exchange."
     )
+    dead_letter_quorum: bool = Field(
+        default=False,
+        description="Make the dead-letter queue a quorum queue (set it on a cluster: a classic queue is "
+                    "unavailable while its node is down). An existing classic queue of that name must be "
+                    "deleted first (a queue's type cannot change).",
+    )
     queue_prefix: str = Field(default="arca.", description="Prefix of each service's queue name.")
     prefetch: int = Field(default=100, ge=1, description="Unacknowledged deliveries per consumer.")
     delivery_limit: int = Field(

@@ -267,7 +267,8 @@ def open_loop(broker: RabbitNode | RabbitCluster, tmp_path_factory: pytest.TempP
         settings = BusSettings(kind="rabbitmq", url=broker.url, exchange=f"arca-{token}",
                                dead_letter_exchange=f"arca-{token}.dlx",
                                dead_letter_queue=f"arca-{token}.dead-letter", queue_prefix=f"arca-{token}.",
-                               reconnect_max_s=4, shards=int(env.get("ARCA_BUS__SHARDS", "0")))
+                               reconnect_max_s=4, shards=int(env.get("ARCA_BUS__SHARDS", "0")),
+                               dead_letter_quorum=env.get("ARCA_BUS__DEAD_LETTER_QUORUM") == "true")
         loop = Loop(broker, store, cloud, env, logs, f"http://127.0.0.1:{collector_port}", procs)
         loop.services = {label: service for label, (service, _) in plan.items()}
         loop.extra = {label: extra for label, (_, extra) in plan.items()}

@@ -713,7 +713,8 @@ class RabbitBus(Bus):
         ch.basic_qos(prefetch_count=self.settings.prefetch)
         ch.exchange_declare(self.settings.exchange, exchange_type="topic", durable=True)
         ch.exchange_declare(self.settings.dead_letter_exchange, exchange_type="topic", durable=True)
-        ch.queue_declare(self.settings.dead_letter_queue, durable=True)
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True,
+                         arguments=self._dead_letter_arguments())
         ch.queue_bind(self.settings.dead_letter_queue, self.settings.dead_letter_exchange, "#")
         with self._lock:
             subs = list(self._subs.values())
@@ -728,7 +729,11 @@ class RabbitBus(Bus):
         for sub in subs:
             self._declare_subscription(sub, consume=True)
         # channel RPCs run in order: when this one answers, the whole topology is in place
-        ch.queue_declare(self.settings.dead_letter_queue, durable=True, callback=self._on_ready)
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True,
+                         arguments=self._dead_letter_arguments(), callback=self._on_ready)
+
+    def _dead_letter_arguments(self) -> dict[str, Any] | None:
+        return {"x-queue-type": "quorum"} if self.settings.dead_letter_quorum else None
 
     def queue_arguments(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Arguments of every ARCA queue (quorum, delivery limit, dead-letter exchange)."""
@@ -835,7 +840,8 @@ class RabbitBus(Bus):
 
     def _declare_dlq_blocking(self, ch: Any) -> None:
         ch.exchange_declare(self.settings.dead_letter_exchange, exchange_type="topic", durable=True)
-        ch.queue_declare(self.settings.dead_letter_queue, durable=True)
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True,
+                         arguments=self._dead_letter_arguments())
         ch.queue_bind(self.settings.dead_letter_queue, self.settings.dead_letter_exchange, "#")
 
     @staticmethod
