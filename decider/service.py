@@ -186,9 +186,10 @@ class DeciderService(Service):
         state from the knowledge base (``decider.handover``), after every write a predecessor queued
         has landed (a marker through the same FIFO write queue, at most once a second)."""
         self._owned.add(system)
-        if not self.settings.decider.persist_state:
-            return
         started = time.monotonic()
+        if not self.settings.decider.persist_state:
+            log.info("system %s taken over: no state saved, started fresh", system, extra={"system": system})
+            return
         barrier = getattr(self.kb, "barrier", None)
         if callable(barrier) and started - self._barrier_at > 1.0 and self.kb_ready \
                 and getattr(self.kb, "ready", True):
@@ -206,6 +207,7 @@ class DeciderService(Service):
             self.knowledge_unavailable(exc)
             return
         if saved is None:
+            log.info("system %s taken over: no state saved, started fresh", system, extra={"system": system})
             return
         policy = self.policy(system)
         if saved.strategy == policy.strategy:
