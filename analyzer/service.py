@@ -108,7 +108,7 @@ class AnalyzerService(Service):
         ttl = timedelta(seconds=self.config.incident_ttl_s)
         count = 0
         for event in sorted(events, key=lambda e: e.event_time):  # a cancellation after its event
-            if now - event.onset > ttl:
+            if now - event.onset > ttl or event.event_time > now:  # expired, or another timeline's
                 continue
             for system in self.systems_for(event):
                 self.view(system).announce(event)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,11 @@ class DeciderService(Service):
         except KnowledgeBaseError as exc:
             self.knowledge_unavailable(exc)
             return
+        if saved is not None and saved.saved_at > self.clock.now() + timedelta(seconds=30):
+            # saved in this clock's future: another timeline (a replayed simulation on the same store)
+            log.info("system %s: saved state of %s ignored (after the clock's now)", system,
+                     saved.saved_at.isoformat())
+            saved = None
         if saved is None:
             log.info("system %s taken over: no state saved, started fresh", system, extra={"system": system})
             return
