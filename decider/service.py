@@ -89,6 +89,7 @@ class DeciderService(Service):
         self.fallbacks: dict[str, FallbackState] = {}
         self._owned: set[str] = set()  # systems whose saved state was looked for (take_over)
         self._saved: dict[str, str] = {}  # system -> state text last saved
+        self._saved_core: dict[str, tuple[Any, datetime]] = {}  # system -> (what matters, when saved)
         self._barrier_at = float("-inf")
         if cfg.strategy_override:
             self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
@@ -232,17 +233,30 @@ class DeciderService(Service):
         """The bus reconnected: its shards may have gone to another replica meanwhile, so forget
         every system's state; each is rebuilt from the store on its next situation here."""
         for table in (self.states, self.last_situation, self.last_decision, self.velocity,
-                      self.fallbacks, self._saved):
+                      self.fallbacks, self._saved, self._saved_core):
             table.clear()
         self._owned.clear()
 
     def _save_state(self, system: str, now: datetime) -> None:
+        """Save the system's state (``decider.handover``): at once when what a successor decides
+        from changed (strategy, the decision, the incidents anticipated or ended, the held amounts),
+        otherwise (floors moving, timestamps) at most every ``state_save_interval_s``."""
         if not self.settings.decider.persist_state:
             return
         entry = self.states.get(system)
-        text = handover.encode(entry[0] if entry else "", entry[1] if entry else None,
-                               self.velocity.get(system), self.fallbacks.get(system),
-                               self.last_decision.get(system))
+        state = entry[1] if entry else None
+        last = self.last_decision.get(system)
+        core = (entry[0] if entry else "", (last.target_servants, last.rule) if last else None,
+                tuple(a.incident_id for a in getattr(state, "anticipations", ())),
+                getattr(state, "expired", None), getattr(state, "current", None),
+                getattr(state, "correction", None))
+        previous = self._saved_core.get(system)
+        if previous is not None and previous[0] == core and \
+                seconds(now, previous[1]) < self.settings.decider.state_save_interval_s:
+            return
+        text = handover.encode(entry[0] if entry else "", state, self.velocity.get(system),
+                               self.fallbacks.get(system), last)
+        self._saved_core[system] = (core, now)
         if self._saved.get(system) != text:
             self._saved[system] = text
             handover.save(self.kb, system, text, now)
