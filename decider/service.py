@@ -183,27 +183,32 @@ class DeciderService(Service):
 
     # -- messages ----------------------------------------------------------------------------------
     def take_over(self, system: str) -> None:
-        """First situation of ``system`` in this process (or since the bus reconnected): rebuild its
-        state from the knowledge base (``decider.handover``), after every write a predecessor queued
-        has landed (a marker through the same FIFO write queue, at most once a second)."""
+        """First situation of ``system`` in this process (or since the bus reconnected): once every
+        write a predecessor queued has landed (a marker through the same FIFO write queue, at most
+        once a second), rebuild its anticipator from the stored samples and its state from the
+        knowledge base (``decider.handover``)."""
         self._owned.add(system)
         started = time.monotonic()
+        barrier = getattr(self.kb, "barrier", None)
+        if callable(barrier) and self.kb_ready and getattr(self.kb, "ready", True):
+            if started - self._barrier_at > 1.0:
+                self._barrier_at = started
+                try:
+                    barrier(5.0)
+                except KnowledgeBaseError as exc:
+                    log.warning("taking %s over before every queued write landed: %s", system, exc)
+            # the samples as the store has them now (a predecessor's last ones included)
+            model = self.anticipators.pop(system, None)
+            try:
+                self.anticipator(system)
+            except KnowledgeBaseError:
+                if model is not None:
+                    self.anticipators[system] = model
         if not self.settings.decider.persist_state:
             log.info("system %s taken over: no state saved, started fresh", system, extra={"system": system})
             return
-        barrier = getattr(self.kb, "barrier", None)
-        if callable(barrier) and started - self._barrier_at > 1.0 and self.kb_ready \
-                and getattr(self.kb, "ready", True):
-            self._barrier_at = started
-            try:
-                barrier(5.0)
-            except KnowledgeBaseError as exc:
-                log.warning("taking %s over before every queued write landed: %s", system, exc)
         try:
             saved = handover.fetch(self.kb, system)
-            if self.sharded:  # a predecessor may have learned: the samples as the store has them
-                self.anticipators.pop(system, None)
-                self.anticipator(system)
         except KnowledgeBaseError as exc:
             self.knowledge_unavailable(exc)
             return

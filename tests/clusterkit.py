@@ -171,22 +171,35 @@ class StoreServer:
         self.port = free_port()
         self.endpoints = Endpoints(f"http://127.0.0.1:{self.port}")
         self.popen: subprocess.Popen[bytes] | None = None
+        self.started = False
         candidate = Path(sys.executable).parent / "oxigraph"
         self.binary = str(candidate) if candidate.exists() else (shutil.which("oxigraph") or "oxigraph")
 
     def start(self) -> None:
-        self.popen = subprocess.Popen([self.binary, "serve", "--location", str(self.location),
-                                       "--bind", f"127.0.0.1:{self.port}"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(self.endpoints.query_url, params={"query": "ASK {}"}, timeout=1)
-                return
-            except requests.ConnectionError:
-                if self.popen.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("oxigraph server did not start")
-                time.sleep(0.1)
+        """Start (or restart, on the same port) the server; on its first start a port taken
+        meanwhile (``free_port`` does not reserve it: a broker node may bind it first) is replaced."""
+        for _attempt in range(3):
+            self.popen = subprocess.Popen([self.binary, "serve", "--location", str(self.location),
+                                           "--bind", f"127.0.0.1:{self.port}"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    requests.get(self.endpoints.query_url, params={"query": "ASK {}"}, timeout=1)
+                    self.started = True
+                    return
+                except requests.ConnectionError:
+                    if self.popen.poll() is not None or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+            if self.popen.poll() is None:
+                self.popen.kill()
+                self.popen.wait(10)
+            if self.started:
+                break
+            self.port = free_port()
+            self.endpoints = Endpoints(f"http://127.0.0.1:{self.port}")
+        pytest.fail("oxigraph server did not start")
 
     def kill(self) -> None:
         if self.popen is not None:
