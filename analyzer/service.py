@@ -12,6 +12,7 @@ Situations and events are kept in the knowledge base with buffered writes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,7 +22,8 @@ from analyzer.situation import AnalyzerConfig, SystemView
 from arca import metrics
 from arca.bus import Reject
 from arca.bus.order import DeliveryOrder, waiting
-from arca.kb.messages import store_message
+from arca.kb import KnowledgeBaseError
+from arca.kb.messages import load_messages, store_message
 from arca.logs import current_service
 from arca.messages import (
     Alarm,
@@ -68,6 +70,8 @@ class AnalyzerService(Service):
     name = "analyzer"
     patterns = ("observation.#", "event.#", "topology.#", "enforcement.#", "alarm.#", "policy.#")
     delivery_order = DeliveryOrder(urgency=urgency)
+    sharding = "single"
+    broadcast = ("policy.#",)
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(deps)
@@ -88,7 +92,46 @@ class AnalyzerService(Service):
         """Sources whose refused-event count changed since it was last stored (stored on ticks)."""
         self.unpublished: dict[str, ExternalEvent] = {}
         """System -> its latest announced event whose situation is not published yet (coalescing)."""
+        self.rebuilt = False
+        """Incidents announced before this process (or this connection) rebuilt from the store."""
+        self._rebuild_at = 0.0
         self.load_knowledge()
+
+    def rebuild_incidents(self) -> int:
+        """Re-announce the incidents still alive from the events in the knowledge base: a restarted
+        analyzer, or a standby taking over, reports the incidents announced before it (each event is
+        stored before its situation is published). First waits for every write a predecessor queued.
+        Returns the incidents re-announced (0 when the store is away: logged, retried later)."""
+        barrier = getattr(self.kb, "barrier", None)
+        if callable(barrier) and self.kb_ready and getattr(self.kb, "ready", True):
+            try:
+                barrier(5.0)
+            except KnowledgeBaseError as exc:
+                log.warning("rebuilding incidents before every queued write landed: %s", exc)
+        try:
+            events = load_messages(self.kb, ExternalEvent, limit=500)
+        except KnowledgeBaseError as exc:
+            self.knowledge_unavailable(exc)
+            self._rebuild_at = time.monotonic() + 10.0  # not on every message while the store is away
+            return 0
+        self.rebuilt = True
+        now = self.clock.now()
+        ttl = timedelta(seconds=self.config.incident_ttl_s)
+        count = 0
+        for event in sorted(events, key=lambda e: e.event_time):  # a cancellation after its event
+            if now - event.onset > ttl or event.event_time > now:  # expired, or another timeline's
+                continue
+            for system in self.systems_for(event):
+                self.view(system).announce(event)
+                count += 1
+        if count:
+            log.info("%d incidents rebuilt from the knowledge base", count)
+        return count
+
+    def ownership_changed(self) -> None:
+        """The bus reconnected: another replica may have been active meanwhile; rebuild the
+        incidents (announced to it) on the next message."""
+        self.rebuilt = False
 
     def refresh_knowledge(self) -> None:
         try:
@@ -125,6 +168,9 @@ class AnalyzerService(Service):
 
     # -- messages ----------------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
+        if not self.rebuilt and not isinstance(message, PolicyUpdated) \
+                and time.monotonic() >= self._rebuild_at:
+            self.rebuild_incidents()  # the first message this process is active for
         if isinstance(message, Observation):
             self.view(message.system).observe(message)
         elif isinstance(message, ExternalEvent):

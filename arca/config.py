@@ -21,7 +21,8 @@ class BusSettings(BaseModel):
     )
     url: str = Field(
         default="amqp://guest:guest@127.0.0.1:5672/%2F",
-        description="AMQP URL of the broker (credentials and vhost included).",
+        description="AMQP URL of the broker (credentials and vhost included); the nodes of a "
+                    "cluster as several URLs separated by commas, tried in turn on (re)connection.",
     )
     exchange: str = Field(default="arca", description="Durable topic exchange of the loop.")
     dead_letter_exchange: str = Field(
@@ -29,6 +30,12 @@ class BusSettings(BaseModel):
     )
     dead_letter_queue: str = Field(
         default="arca.dead-letter", description="Durable queue bound to the dead-letter exchange."
+    )
+    dead_letter_quorum: bool = Field(
+        default=False,
+        description="Make the dead-letter queue a quorum queue (set it on a cluster: a classic queue is "
+                    "unavailable while its node is down). An existing classic queue of that name must be "
+                    "deleted first (a queue's type cannot change).",
     )
     queue_prefix: str = Field(default="arca.", description="Prefix of each service's queue name.")
     prefetch: int = Field(default=100, ge=1, description="Unacknowledged deliveries per consumer.")
@@ -40,6 +47,32 @@ class BusSettings(BaseModel):
     confirm_timeout_s: float = Field(
         default=30.0, gt=0, description="How long flush() waits for publisher confirms."
     )
+    shards: int = Field(
+        default=0, ge=0, le=256,
+        description="Virtual shards of the decider's and enforcer's queues (0: one queue per service, "
+                    "one consumer process). N > 0: N quorum queues per service with single active "
+                    "consumer, a system always on the same one, so replicas share systems and take "
+                    "over a dead one's (docs/topology.md). Every process of a deployment must agree.",
+    )
+    replicas: int = Field(
+        default=1, ge=1, description="Expected replicas per service (spreads the shards' first claims)."
+    )
+    replica_index: int | None = Field(
+        default=None, ge=0,
+        description="This replica's index in 0..replicas-1: it claims shards i with i % replicas == "
+                    "index at once and the others shard_claim_delay_s later (unset: all at once).",
+    )
+    shard_claim_delay_s: float = Field(
+        default=3.0, ge=0, description="Delay before a replica subscribes to the shards not its own."
+    )
+
+
+def broker_urls(url: str) -> list[str]:
+    """The AMQP URLs of ``bus.url`` (one, or a cluster's nodes separated by commas)."""
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    if not urls:
+        raise ValueError("bus.url names no broker")
+    return urls
 
 
 class KbSettings(BaseModel):

@@ -79,10 +79,27 @@ TOPOLOGY: dict[str, tuple[str, ...]] = {
 declares the whole topology without importing the other services (OpenStack SDK, scikit-learn…)."""
 
 
+SHARDING: dict[str, tuple[str, tuple[str, ...]]] = {
+    "collector": ("none", ()),
+    "analyzer": ("single", ("policy.#",)),
+    "decider": ("shards", ("policy.#",)),
+    "enforcer": ("shards", ("policy.#", "event.#")),
+}
+"""Each service's ``sharding`` and ``broadcast`` (= its class's, checked by a test): with
+``bus.shards`` > 0 the decider's and enforcer's systems are spread over their replicas; the analyzer
+(events are keyed by source and fan out to systems) has one active replica and hot standbys."""
+
+
 def declare_topology(bus: Bus, settings: ArcaSettings) -> None:
     """Declare every service's queue and bindings on ``bus`` (a ``RabbitBus``), consumed or not."""
     for name, patterns in TOPOLOGY.items():
-        bus.declare(f"{settings.bus.queue_prefix}{name}", patterns)  # type: ignore[attr-defined]
+        queue = f"{settings.bus.queue_prefix}{name}"
+        mode, broadcast = SHARDING[name]
+        if settings.bus.shards > 0 and mode != "none":
+            rest = [p for p in patterns if p not in broadcast]
+            bus.declare_sharded(queue, rest, single=mode == "single")  # type: ignore[attr-defined]
+        else:
+            bus.declare(queue, patterns)  # type: ignore[attr-defined]
 
 
 def service_class(name: str) -> type[Service]:

@@ -67,6 +67,11 @@ class Service(ABC):
     patterns: ClassVar[Sequence[str]]
     delivery_order: ClassVar[DeliveryOrder] = FIFO
     """How a backlog of this service's queue is handled (``arca.bus.order``; RabbitMQ bus only)."""
+    sharding: ClassVar[str] = "none"
+    """With ``bus.shards`` > 0 on RabbitMQ: ``shards`` (systems spread over the replicas, one owner
+    each), ``single`` (one active replica, the others on standby) or ``none`` (one shared queue)."""
+    broadcast: ClassVar[Sequence[str]] = ()
+    """Patterns every replica receives (policy changes) when sharded."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -107,9 +112,22 @@ class Service(ABC):
     def queue(self) -> str:
         return f"{self.settings.bus.queue_prefix}{self.name}"
 
+    @property
+    def sharded(self) -> bool:
+        """Consuming through shard queues (``arca.bus.rabbitmq``: ``bus.shards`` > 0 on RabbitMQ)."""
+        return (self.sharding != "none" and self.settings.bus.shards > 0
+                and callable(getattr(self.deps.bus, "subscribe_sharded", None)))
+
     def attach(self) -> None:
-        """Subscribe this service's queue on the bus."""
-        self.bus.subscribe(self.queue, self.patterns, self.deliver)
+        """Subscribe this service's queue on the bus (its shards when ``sharded``)."""
+        if self.sharded:
+            rest = [p for p in self.patterns if p not in self.broadcast]
+            self.deps.bus.subscribe_sharded(  # type: ignore[attr-defined]
+                self.queue, rest, self.broadcast, self.deliver, single=self.sharding == "single")
+            self.deps.bus.on_channel_open(  # type: ignore[attr-defined]
+                lambda: self.ownership_changed())
+        else:
+            self.bus.subscribe(self.queue, self.patterns, self.deliver)
         set_order = getattr(self.bus, "set_order", None)  # the in-memory bus delivers in order
         if callable(set_order):
             set_order(self.queue, self.delivery_order)
@@ -156,6 +174,9 @@ class Service(ABC):
             self.tick(now)
         finally:
             current_service.reset(token)
+
+    def ownership_changed(self) -> None:  # noqa: B027 - optional hook
+        """The bus reconnected: this replica may have lost systems to another (sharded only)."""
 
     @abstractmethod
     def handle(self, message: Message) -> None:

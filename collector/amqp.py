@@ -22,6 +22,7 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from arca.bus.base import REASON_HEADER
+from arca.config import broker_urls
 from collector.errors import IngestError
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ class AmqpIngest:
         backoff = 0.5
         while not self._stop.is_set():
             try:
-                self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
+                self._conn = pika.BlockingConnection(
+                    [pika.URLParameters(u) for u in broker_urls(self.url)])
                 ch = self._channel = self.declare(self._conn)
                 ch.basic_qos(prefetch_count=self.prefetch)
                 ch.basic_consume(self.queue, self._on_message)

@@ -10,9 +10,10 @@ when telemetry is silent; a tick publishes only when the decision changed (or ``
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from arca.kb.messages import store_message
 from arca.messages import Decision, Message, PolicyUpdated, Situation
 from arca.messages.ids import derived_id
 from arca.service import Deps, Service
+from decider import handover
 from decider.anticipator import Anticipator, AnticipatorConfig
 from decider.fallback import FallbackState, fallback
 from decider.loop import ArcaState
@@ -67,6 +69,8 @@ class DeciderService(Service):
     name = "decider"
     patterns = ("situation.#", "policy.#")
     delivery_order = DeliveryOrder(urgency=urgency, folds_under=folds_under, covers=covers)
+    sharding = "shards"
+    broadcast = ("policy.#",)
 
     def __init__(self, deps: Deps, strategies: Mapping[str, Strategy] | None = None) -> None:
         super().__init__(deps)
@@ -83,6 +87,10 @@ class DeciderService(Service):
         self._loaded: dict[str, bool] = {}  # system -> anticipator built from the store's samples
         self.velocity: dict[str, VelocityState] = {}
         self.fallbacks: dict[str, FallbackState] = {}
+        self._owned: set[str] = set()  # systems whose saved state was looked for (take_over)
+        self._saved: dict[str, str] = {}  # system -> state text last saved
+        self._saved_core: dict[str, tuple[Any, datetime]] = {}  # system -> (what matters, when saved)
+        self._barrier_at = float("-inf")
         if cfg.strategy_override:
             self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
         self.load_knowledge()
@@ -174,8 +182,94 @@ class DeciderService(Service):
         return self._strategies[name]
 
     # -- messages ----------------------------------------------------------------------------------
+    def take_over(self, system: str) -> None:
+        """First situation of ``system`` in this process (or since the bus reconnected): once every
+        write a predecessor queued has landed (a marker through the same FIFO write queue, at most
+        once a second), rebuild its anticipator from the stored samples and its state from the
+        knowledge base (``decider.handover``)."""
+        self._owned.add(system)
+        started = time.monotonic()
+        barrier = getattr(self.kb, "barrier", None)
+        if callable(barrier) and self.kb_ready and getattr(self.kb, "ready", True):
+            if started - self._barrier_at > 1.0:
+                self._barrier_at = started
+                try:
+                    barrier(5.0)
+                except KnowledgeBaseError as exc:
+                    log.warning("taking %s over before every queued write landed: %s", system, exc)
+            # the samples as the store has them now (a predecessor's last ones included)
+            model = self.anticipators.pop(system, None)
+            try:
+                self.anticipator(system)
+            except KnowledgeBaseError:
+                if model is not None:
+                    self.anticipators[system] = model
+        if not self.settings.decider.persist_state:
+            log.info("system %s taken over: no state saved, started fresh", system, extra={"system": system})
+            return
+        try:
+            saved = handover.fetch(self.kb, system)
+        except KnowledgeBaseError as exc:
+            self.knowledge_unavailable(exc)
+            return
+        if saved is not None and saved.saved_at > self.clock.now() + timedelta(seconds=30):
+            # saved in this clock's future: another timeline (a replayed simulation on the same store)
+            log.info("system %s: saved state of %s ignored (after the clock's now)", system,
+                     saved.saved_at.isoformat())
+            saved = None
+        if saved is None:
+            log.info("system %s taken over: no state saved, started fresh", system, extra={"system": system})
+            return
+        policy = self.policy(system)
+        if saved.strategy == policy.strategy:
+            fresh = self.strategy(policy.strategy).initial_state(policy)
+            self.states[system] = (policy.strategy, handover.load(fresh, saved.state))
+        if saved.velocity is not None:
+            self.velocity[system] = saved.velocity
+        if saved.fallback is not None:
+            self.fallbacks[system] = saved.fallback
+        if saved.decision is not None:
+            self.last_decision[system] = saved.decision
+        log.info("system %s taken over: state saved at %s rebuilt in %.0f ms", system,
+                 saved.saved_at.isoformat(), (time.monotonic() - started) * 1000,
+                 extra={"system": system})
+
+    def ownership_changed(self) -> None:
+        """The bus reconnected: its shards may have gone to another replica meanwhile, so forget
+        every system's state; each is rebuilt from the store on its next situation here."""
+        for table in (self.states, self.last_situation, self.last_decision, self.velocity,
+                      self.fallbacks, self._saved, self._saved_core):
+            table.clear()
+        self._owned.clear()
+
+    def _save_state(self, system: str, now: datetime) -> None:
+        """Save the system's state (``decider.handover``): at once when what a successor decides
+        from changed (strategy, the decision, the incidents anticipated or ended, the held amounts),
+        otherwise (floors moving, timestamps) at most every ``state_save_interval_s``."""
+        if not self.settings.decider.persist_state:
+            return
+        entry = self.states.get(system)
+        state = entry[1] if entry else None
+        last = self.last_decision.get(system)
+        core = (entry[0] if entry else "", (last.target_servants, last.rule) if last else None,
+                tuple(a.incident_id for a in getattr(state, "anticipations", ())),
+                getattr(state, "expired", None), getattr(state, "current", None),
+                getattr(state, "correction", None))
+        previous = self._saved_core.get(system)
+        if previous is not None and previous[0] == core and \
+                seconds(now, previous[1]) < self.settings.decider.state_save_interval_s:
+            return
+        text = handover.encode(entry[0] if entry else "", state, self.velocity.get(system),
+                               self.fallbacks.get(system), last)
+        self._saved_core[system] = (core, now)
+        if self._saved.get(system) != text:
+            self._saved[system] = text
+            handover.save(self.kb, system, text, now)
+
     def handle(self, message: Message) -> None:
         if isinstance(message, Situation):
+            if message.system not in self._owned:
+                self.take_over(message.system)
             self.last_situation[message.system] = message
             self.decide(message, message.event_time, force=True)
         elif isinstance(message, PolicyUpdated):
@@ -219,9 +313,11 @@ class DeciderService(Service):
                 update={"message_id": derived_id(situation.message_id, "decision")})
         if not force and last is not None and _same(last, decision) and \
                 seconds(now, last.event_time) < self.settings.decider.republish_s:
+            self._save_state(system, now)
             return None
         self.last_decision[system] = decision
         self.bus.publish(decision)
+        self._save_state(system, now)
         if outcome.learned and isinstance(new_state, ArcaState):
             new_state.anticipator.refit()  # after publishing: off the decision's path
         store_message(self.kb, decision)

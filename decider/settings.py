@@ -34,3 +34,13 @@ class DeciderSettings(BaseModel):
         default=30.0, gt=0,
         description="On ticks, a decision is republished when its target changed or after this long.",
     )
+    persist_state: bool = Field(
+        default=True,
+        description="Save each system's incident/anticipation state in the knowledge base when it "
+        "changes, and rebuild it from there when a replica takes the system over or restarts.",
+    )
+    state_save_interval_s: float = Field(
+        default=5.0, ge=0,
+        description="A system's saved state is rewritten at once when its decision or incidents "
+        "change, otherwise (anticipated floors moving) at most this often.",
+    )

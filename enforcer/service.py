@@ -42,6 +42,8 @@ class EnforcerService(Service):
 
     name = "enforcer"
     patterns = ("decision.#", "alarm.#", "event.#", "policy.#", "topology.#")
+    sharding = "shards"
+    broadcast = ("policy.#", "event.#")
 
     def __init__(self, deps: Deps, *, driver: ServantDriver | None = None, osm: OsmClient | None = None,
                  bounds_for: Callable[[str], Bounds] | None = None) -> None:
@@ -51,7 +53,10 @@ class EnforcerService(Service):
         self._bounds: dict[str, Bounds] = {}
         self.reconciler = (Reconciler(driver, s, publish=self._publish, bounds_for=bounds_for or self.bounds)
                            if driver is not None else None)
-        if self.reconciler is not None:
+        self.owned: set[str] = set()
+        """Sharded: the systems this replica received a message of since it (re)connected; only
+        those are reconciled on ticks (another replica owns the others)."""
+        if self.reconciler is not None and not self.sharded:
             for system in s.systems:
                 self.reconciler.watch(system)
         if osm is None and s.driver == "osm":
@@ -83,8 +88,26 @@ class EnforcerService(Service):
     def _publish(self, message: Message) -> None:
         self.bus.publish(message)  # counted by the bus (arca_messages_published_total)
 
+    def own(self, system: str) -> None:
+        """Sharded: a message of ``system`` came through its shard, so this replica owns it now."""
+        if system in self.owned:
+            return
+        self.owned.add(system)
+        if self.reconciler is not None and system in self.settings.enforcer.systems:
+            self.reconciler.watch(system)
+        log.info("system %s owned by this replica", system, extra={"system": system})
+
+    def ownership_changed(self) -> None:
+        """The bus reconnected: another replica may own our systems now. Forget them (actions in
+        flight included: the owner observes the cloud and finishes or repairs them)."""
+        self.owned.clear()
+        if self.reconciler is not None:
+            self.reconciler.systems.clear()
+
     def handle(self, message: Message) -> None:
         now = self.clock.now()  # deliveries are counted by the bus (arca_messages_received_total)
+        if self.sharded and isinstance(message, Decision | Alarm | TopologyChange):
+            self.own(message.system)
         if isinstance(message, Decision):
             if self.osm_scaler is not None:
                 if self.osm_scaler.set_desired(message):
@@ -134,7 +157,10 @@ class EnforcerService(Service):
         self.reconciler.reconcile(alarm.system, now)
 
     def tick(self, now: datetime) -> None:
-        if self.reconciler is not None:
+        if self.reconciler is not None and self.sharded:
+            for system in sorted(self.owned):
+                self.reconciler.reconcile(system, now)
+        elif self.reconciler is not None:
             self.reconciler.tick(now)
         if self.faults is not None:
             self.faults.tick(now)

@@ -107,17 +107,19 @@ def service_env(rabbit_url: str, sparql: Any, cloud: Any, token: str, collector_
     return env
 
 
-def start_service(name: str, env: dict[str, str], logs: Path, metrics_port: int | None = None) -> Proc:
-    """``arca run <name>`` with JSON logs appended to ``logs/<name>.jsonl``."""
+def start_service(name: str, env: dict[str, str], logs: Path, metrics_port: int | None = None,
+                  label: str | None = None) -> Proc:
+    """``arca run <name>`` with JSON logs appended to ``logs/<label or name>.jsonl`` (a label per
+    replica when a service runs several)."""
     port = metrics_port or free_port()
-    log = logs / f"{name}.jsonl"
+    log = logs / f"{label or name}.jsonl"
     with log.open("ab") as sink:
         popen = subprocess.Popen(
             [sys.executable, "-m", "arca.cli.main", "run", name],
             env={**env, "ARCA_OPS__METRICS_PORT": str(port)},
             stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO,
         )
-    return Proc(name, port, log, popen)
+    return Proc(label or name, port, log, popen)
 
 
 def stop_services(procs: dict[str, Proc]) -> None:

@@ -22,6 +22,17 @@ with the reason in the ``x-arca-reason`` header, then acked. A handler crash is 
 on the last allowed delivery (``x-delivery-count`` header of quorum queues) the bus dead-letters it
 itself with the exception as reason (the broker's delivery limit stays as a backstop).
 Reconnects use exponential backoff and re-declare the whole topology and consumers.
+
+Sharding (``bus.shards`` = N > 0, ``subscribe_sharded``): every published message carries the header
+``arca-shard`` = ``shard_of(subject, N)`` (a CRC-32 of the routing key's subject, i.e. the system),
+and a service's topic patterns are bound exchange-to-exchange to its own headers exchange
+``<queue>.shards``, which routes each message to one of N quorum queues ``<queue>.sNN`` by that
+header. Each shard queue has ``x-single-active-consumer``: every replica consumes every shard, the
+broker delivers a shard to one of them at a time and hands it to the next consumer when that one's
+channel dies. A replica subscribes at once to its own shards (``i % replicas == replica_index``) and
+``shard_claim_delay_s`` later to the others, so replicas started together each own some. Patterns
+every replica must see (``policy.#``) go to a per-replica exclusive queue instead. ``single``: the
+service keeps one queue, with single active consumer (hot standby). No plugin is needed.
 """
 
 from __future__ import annotations
@@ -31,6 +42,8 @@ import logging
 import queue as queue_mod
 import threading
 import time
+import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +67,7 @@ from arca.bus.base import (
     reason_class,
 )
 from arca.bus.order import FIFO, DeliveryOrder, Slot, handling, plan
-from arca.config import BusSettings
+from arca.config import BusSettings, broker_urls
 from arca.logs import correlation_id
 from arca.messages import CONTENT_TYPE, Message, MessageError, decode, encode
 
@@ -62,6 +75,21 @@ log = logging.getLogger(__name__)
 
 QUEUE_HEADER = "x-arca-queue"
 """Header naming the queue a message was dead-lettered from (set by this bus)."""
+
+SHARD_HEADER = "arca-shard"
+"""Header carrying the shard of a message's subject (``shard_of``) when ``bus.shards`` > 0 (not
+``x-``: a headers exchange ignores binding arguments starting with ``x-``)."""
+
+
+def shard_of(routing_key: str, shards: int) -> int:
+    """The shard of a routing key ``<kind>.<subject>``: a stable hash of the subject (the same in
+    every process and every release: CRC-32, not Python's salted ``hash``)."""
+    subject = routing_key.split(".", 1)[1] if "." in routing_key else routing_key
+    return zlib.crc32(subject.encode()) % shards
+
+
+def shard_label(shard: int) -> str:
+    return f"s{shard:02d}"
 
 
 class BusError(RuntimeError):
@@ -91,6 +119,16 @@ class _Subscription:
     patterns: list[str]
     handlers: list[Handler]
     seen: SeenIds = field(default_factory=SeenIds)
+    base: str = ""
+    """The service's queue name (delivery order and metric labels); ``queue`` when unsharded."""
+    mode: str = "plain"
+    """plain | shard (behind the headers exchange) | single (SAC) | broadcast (per-replica, exclusive)."""
+    shard: str | None = None
+    delay_s: float = 0.0
+    """Seconds after the channel opens before consuming (a shard not this replica's own)."""
+
+    def __post_init__(self) -> None:
+        self.base = self.base or self.queue
 
 
 @dataclass
@@ -135,7 +173,9 @@ class RabbitBus(Bus):
     def __init__(self, settings: BusSettings, *, service: str | None = None) -> None:
         self.settings = settings
         self.stats = BusStats()
-        self._params = pika.URLParameters(settings.url)
+        self._all_params = [pika.URLParameters(u) for u in broker_urls(settings.url)]
+        self._node = 0
+        self._params = self._all_params[0]
         self._service = service
         self._subs: dict[str, _Subscription] = {}
         self._orders: dict[str, DeliveryOrder] = {}
@@ -162,6 +202,9 @@ class RabbitBus(Bus):
         self._io_thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self.connections = 0  # successful (re)connections, for tests and logs
+        self._declared_sharded: dict[str, list[str]] = {}  # service queue -> patterns (sharded)
+        self._on_channel: list[Callable[[], None]] = []
+        self.replica_id = uuid.uuid4().hex[:8]
 
     # ----------------------------------------------------------------- public API
 
@@ -192,6 +235,8 @@ class RabbitBus(Bus):
             type=type(message).__name__,
             app_id=message.producer,
             timestamp=int(message.event_time.timestamp()),
+            headers={SHARD_HEADER: shard_label(shard_of(key, self.settings.shards))}
+            if self.settings.shards else None,
         )
         seq = self._enqueue(self.settings.exchange, key, encode(message), props)
         metrics.MESSAGES_PUBLISHED.labels(self.service, message.kind).inc()
@@ -244,6 +289,47 @@ class RabbitBus(Bus):
                 sub.handlers.append(handler)
         if self._ready.is_set():
             self._threadsafe(lambda: self._declare_subscription(sub, consume=True))
+
+    def subscribe_sharded(self, queue: str, patterns: Sequence[str], broadcast: Sequence[str],
+                          handler: Handler, *, single: bool = False) -> None:
+        """Consume ``patterns`` through the shard queues of ``queue`` (``single``: one SAC queue) and
+        ``broadcast`` through a queue of this replica's own (see the module docstring)."""
+        n = self.settings.shards
+        subs: list[_Subscription] = []
+        if single:
+            subs.append(_Subscription(f"{queue}.single", list(patterns), [handler], base=queue,
+                                      mode="single"))
+        else:
+            replicas, index = self.settings.replicas, self.settings.replica_index
+            for i in range(n):
+                own = index is None or i % replicas == index
+                subs.append(_Subscription(f"{queue}.{shard_label(i)}", list(patterns), [handler],
+                                          base=queue, mode="shard", shard=shard_label(i),
+                                          delay_s=0.0 if own else self.settings.shard_claim_delay_s))
+        if broadcast:
+            subs.append(_Subscription(f"{queue}.replica-{self.replica_id}", list(broadcast), [handler],
+                                      base=queue, mode="broadcast"))
+        with self._lock:
+            for sub in subs:
+                self._subs[sub.queue] = sub
+        if self._ready.is_set():
+            for sub in subs:
+                self._threadsafe(lambda sub=sub: self._declare_subscription(sub, consume=True))  # type: ignore[misc]
+
+    def declare_sharded(self, queue: str, patterns: Sequence[str], *, single: bool = False) -> None:
+        """Declare the shard queues of ``queue`` (or its single SAC queue) with the topology."""
+        if single:
+            self.declare(f"{queue}.single", patterns, {"x-single-active-consumer": True})
+            return
+        with self._lock:
+            self._declared_sharded[queue] = list(patterns)
+        if self._ready.is_set():
+            self._threadsafe(lambda: self._declare_shards(queue, patterns))
+
+    def on_channel_open(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the delivery thread each time a new channel opens after the first, before
+        any of its deliveries (a replica may have lost or gained shards: forget per-system state)."""
+        self._on_channel.append(fn)
 
     def declare(self, queue: str, patterns: Sequence[str],
                 arguments: dict[str, Any] | None = None) -> None:
@@ -498,7 +584,7 @@ class RabbitBus(Bus):
     def _handle_next(self, window: list[_Pending]) -> None:
         if not window:
             return
-        order = self._orders.get(window[0].delivery.sub.queue, FIFO)
+        order = self._orders.get(window[0].delivery.sub.base, FIFO)
         slots = [p.slot for p in window]
         nxt, superseded = plan(slots, order)
         for i in superseded:
@@ -509,7 +595,7 @@ class RabbitBus(Bus):
             pending.delivery.sub.seen.add(message.message_id)
             with self._lock:
                 self.stats.superseded += 1
-            service = pending.delivery.sub.queue.removeprefix(self.settings.queue_prefix)
+            service = pending.delivery.sub.base.removeprefix(self.settings.queue_prefix)
             metrics.MESSAGES_SUPERSEDED.labels(service, message.kind).inc()
             log.debug("%s superseded by a newer delivery: not handled", message.message_id)
         if nxt is None:
@@ -526,7 +612,7 @@ class RabbitBus(Bus):
     def _deliver(self, p: _Pending) -> bool:
         """Handle one delivery; True to ack it (handled, duplicate or dead-lettered), False to requeue."""
         d = p.delivery
-        service = d.sub.queue.removeprefix(self.settings.queue_prefix)
+        service = d.sub.base.removeprefix(self.settings.queue_prefix)
         kind = _kind(d.routing_key)
         message = p.slot.message
         if message is None:
@@ -641,7 +727,12 @@ class RabbitBus(Bus):
                 break
             if self.connections > opened_before:
                 backoff = self.settings.reconnect_initial_s
-            log.warning("broker %s connection lost; reconnecting in %.1fs", self._safe_url(), backoff)
+            # a cluster: the next node (a stopped node's clients move to a live one)
+            self._node = (self._node + 1) % len(self._all_params)
+            self._params = self._all_params[self._node]
+            if len(self._all_params) > 1 and self.connections > opened_before:
+                backoff = 0.1  # another node may be up: try it at once
+            log.warning("broker connection lost; reconnecting to %s in %.1fs", self._safe_url(), backoff)
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, self.settings.reconnect_max_s)
         self._conn = None
@@ -672,6 +763,9 @@ class RabbitBus(Bus):
 
     def _on_channel_open(self, ch: pika.channel.Channel) -> None:
         self._generation += 1
+        if self._generation > 1:
+            for fn in self._on_channel:  # queued before any delivery of the new channel
+                self._work.put(fn)
         self._next_tag = 0
         self._channel = ch
         ch.add_on_close_callback(self._on_channel_closed)
@@ -680,7 +774,8 @@ class RabbitBus(Bus):
         ch.basic_qos(prefetch_count=self.settings.prefetch)
         ch.exchange_declare(self.settings.exchange, exchange_type="topic", durable=True)
         ch.exchange_declare(self.settings.dead_letter_exchange, exchange_type="topic", durable=True)
-        ch.queue_declare(self.settings.dead_letter_queue, durable=True)
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True,
+                         arguments=self._dead_letter_arguments())
         ch.queue_bind(self.settings.dead_letter_queue, self.settings.dead_letter_exchange, "#")
         with self._lock:
             subs = list(self._subs.values())
@@ -688,10 +783,18 @@ class RabbitBus(Bus):
                         if q not in self._subs]
         for queue, patterns, arguments in declared:
             self._declare_queue(queue, patterns, arguments)
+        with self._lock:
+            sharded = [(q, list(p)) for q, p in self._declared_sharded.items()]
+        for queue, patterns in sharded:
+            self._declare_shards(queue, patterns)
         for sub in subs:
             self._declare_subscription(sub, consume=True)
         # channel RPCs run in order: when this one answers, the whole topology is in place
-        ch.queue_declare(self.settings.dead_letter_queue, durable=True, callback=self._on_ready)
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True,
+                         arguments=self._dead_letter_arguments(), callback=self._on_ready)
+
+    def _dead_letter_arguments(self) -> dict[str, Any] | None:
+        return {"x-queue-type": "quorum"} if self.settings.dead_letter_quorum else None
 
     def queue_arguments(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Arguments of every ARCA queue (quorum, delivery limit, dead-letter exchange)."""
@@ -711,18 +814,68 @@ class RabbitBus(Bus):
         for pattern in patterns:
             ch.queue_bind(queue, self.settings.exchange, pattern)
 
+    def _shard_exchange(self, queue: str) -> str:
+        return f"{queue}.shards"
+
+    def _declare_shards(self, queue: str, patterns: Sequence[str]) -> None:  # I/O thread
+        """The headers exchange of ``queue``, bound to the topic exchange by ``patterns``, and its
+        ``bus.shards`` SAC quorum queues, each bound by its ``arca-shard`` value."""
+        ch = self._channel
+        if ch is None:
+            return
+        hx = self._shard_exchange(queue)
+        ch.exchange_declare(hx, exchange_type="headers", durable=True)
+        for pattern in patterns:
+            ch.exchange_bind(hx, self.settings.exchange, pattern)
+        for i in range(self.settings.shards):
+            self._declare_shard_queue(queue, shard_label(i))
+
+    def _declare_shard_queue(self, queue: str, shard: str) -> None:
+        ch = self._channel
+        assert ch is not None
+        name = f"{queue}.{shard}"
+        ch.queue_declare(name, durable=True,
+                         arguments=self.queue_arguments({"x-single-active-consumer": True}))
+        ch.queue_bind(name, self._shard_exchange(queue), "",
+                      arguments={"x-match": "all", SHARD_HEADER: shard})
+
     def _declare_subscription(self, sub: _Subscription, *, consume: bool) -> None:
         ch = self._channel
         if ch is None:
             return
-        with self._lock:
-            extra = self._declared.get(sub.queue, ([], {}))[1]
-        self._declare_queue(sub.queue, sub.patterns, extra)
-        if consume:
-            gen = self._generation
-            ch.basic_consume(
+        if sub.mode == "shard":
+            assert sub.shard is not None
+            hx = self._shard_exchange(sub.base)
+            ch.exchange_declare(hx, exchange_type="headers", durable=True)
+            for pattern in sub.patterns:
+                ch.exchange_bind(hx, self.settings.exchange, pattern)
+            self._declare_shard_queue(sub.base, sub.shard)
+        elif sub.mode == "broadcast":
+            ch.queue_declare(sub.queue, durable=False, exclusive=True, auto_delete=True)
+            for pattern in sub.patterns:
+                ch.queue_bind(sub.queue, self.settings.exchange, pattern)
+        elif sub.mode == "single":
+            self._declare_queue(sub.queue, sub.patterns, {"x-single-active-consumer": True})
+        else:
+            with self._lock:
+                extra = self._declared.get(sub.queue, ([], {}))[1]
+            self._declare_queue(sub.queue, sub.patterns, extra)
+        if not consume:
+            return
+        gen = self._generation
+
+        def consume_now() -> None:
+            now = self._channel
+            if now is None or now is not ch or gen != self._generation or not now.is_open:
+                return  # the channel this claim was for is gone (the new one claims again)
+            now.basic_consume(
                 sub.queue, lambda c, m, p, b: self._on_message(sub, gen, c, m, p, b), auto_ack=False
             )
+
+        if sub.delay_s > 0 and self._conn is not None:
+            self._conn.ioloop.call_later(sub.delay_s, consume_now)
+        else:
+            consume_now()
 
     def _on_ready(self, _frame: Any) -> None:
         self.connections += 1
@@ -748,7 +901,8 @@ class RabbitBus(Bus):
 
     def _declare_dlq_blocking(self, ch: Any) -> None:
         ch.exchange_declare(self.settings.dead_letter_exchange, exchange_type="topic", durable=True)
-        ch.queue_declare(self.settings.dead_letter_queue, durable=True)
+        ch.queue_declare(self.settings.dead_letter_queue, durable=True,
+                         arguments=self._dead_letter_arguments())
         ch.queue_bind(self.settings.dead_letter_queue, self.settings.dead_letter_exchange, "#")
 
     @staticmethod

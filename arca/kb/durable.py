@@ -39,10 +39,11 @@ import pika.exceptions
 
 from arca import metrics
 from arca.bus.base import REASON_HEADER, Bus
-from arca.config import BusSettings
+from arca.config import BusSettings, broker_urls
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row
 from arca.kb.sparql import SparqlKnowledgeBase, _is_client_error
-from arca.kb.terms import render
+from arca.kb.terms import IRI, arca_iri, render
+from arca.namespace import ARCA_NS
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ def writer_key(service: str) -> str:
 
 
 WRITER_QUEUE_ARGUMENTS: dict[str, Any] = {"x-single-active-consumer": True}
+
+BARRIER_GRAPH = IRI(f"{ARCA_NS}graph/barrier")
+"""Graph of the short-lived markers ``flush`` and ``barrier`` wait for in the store."""
 
 
 class StoreWriter:
@@ -119,7 +123,8 @@ class StoreWriter:
             backoff = min(backoff * 2, self.bus.reconnect_max_s)
 
     def _consume(self) -> None:
-        self._conn = conn = pika.BlockingConnection(pika.URLParameters(self.bus.url))
+        self._conn = conn = pika.BlockingConnection(
+            [pika.URLParameters(u) for u in broker_urls(self.bus.url)])
         ch = conn.channel()
         ch.confirm_delivery()  # a dead-lettered update is on the broker before its ack
         ch.basic_qos(prefetch_count=self.kb.settings.write_batch_max)
@@ -251,16 +256,48 @@ class BrokerBufferedKnowledgeBase(KnowledgeBase):
         return self.writer.store_ok
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait until every update submitted so far is applied to the store."""
+        """Wait until every update submitted so far is applied to the store.
+
+        With replicas the queue has one active writer, maybe another process's: when this one's
+        does not report our updates, a marker submitted after them is looked for in the store."""
+        with self._lock:
+            last = self._last
+        if self.writer.applied.get(self.origin, 0) >= last:
+            return
+        self._wait(last, self.barrier_marker(), timeout)
+
+    def barrier(self, timeout: float = 30.0) -> None:
+        """Wait until every update queued so far by *any* process of this service (a dead replica's
+        included: the queue is FIFO) is applied: a marker is submitted and waited for."""
+        with self._lock:
+            last = self._last
+        self._wait(last, self.barrier_marker(), timeout)
+
+    def barrier_marker(self) -> IRI:
+        marker = arca_iri("barrier", uuid.uuid4().hex)
+        self.submit("INSERT DATA { GRAPH $g { $m a arca:Barrier } }", g=BARRIER_GRAPH, m=marker)
+        return marker
+
+    def _wait(self, last: int, marker: IRI, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         self.bus.flush(timeout)
         with self._lock:
-            last = self._last
-        if not self.writer.wait_applied(self.origin, last, max(0.0, deadline - time.monotonic())):
-            raise KnowledgeBaseError(
-                f"{self.inner.settings.update_url}: updates up to #{last} not applied after {timeout}s"
-                + (f" ({self.writer.last_error})" if self.writer.last_error else "")
-            )
+            mine = self._last  # the marker's own sequence number (or later)
+        try:
+            while True:
+                left = max(0.0, deadline - time.monotonic())
+                if self.writer.wait_applied(self.origin, mine, min(0.2, left)):
+                    break
+                with contextlib.suppress(KnowledgeBaseError):  # the store away: keep waiting
+                    if self.inner.ask("ASK { GRAPH $g { $m a arca:Barrier } }", g=BARRIER_GRAPH,
+                                      m=marker):
+                        break
+                if time.monotonic() >= deadline:
+                    raise KnowledgeBaseError(
+                        f"{self.inner.settings.update_url}: updates up to #{last} not applied after "
+                        f"{timeout}s" + (f" ({self.writer.last_error})" if self.writer.last_error else ""))
+        finally:
+            self.submit("DELETE WHERE { GRAPH $g { $m ?p ?o } }", g=BARRIER_GRAPH, m=marker)
 
     def close(self) -> None:
         """Stop the writer; what it has not applied stays in its queue for the next start."""

@@ -28,7 +28,7 @@ from arca.kb.durable import BrokerBufferedKnowledgeBase, writer_queue
 from arca.kb.messages import load_messages, store_message
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Observation, Situation
-from arca.runtime import SERVICES, TOPOLOGY, service_class
+from arca.runtime import SERVICES, SHARDING, TOPOLOGY, service_class
 from arca.service import Deps
 from arca.settings import ArcaSettings, KbSettings
 from decider.anticipator import Anticipator, LearnedSample
@@ -234,3 +234,6 @@ def test_the_store_password_comes_from_a_file(tmp_path: Path) -> None:
 def test_the_declared_topology_is_each_services_own_bindings(service: str) -> None:
     assert TOPOLOGY[service] == tuple(service_class(service).patterns)
     assert set(TOPOLOGY) == set(SERVICES)
+    cls = service_class(service)
+    assert SHARDING[service] == (cls.sharding, tuple(cls.broadcast))
+    assert set(cls.broadcast) <= set(cls.patterns)

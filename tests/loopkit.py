@@ -1,0 +1,296 @@
+"""The live loop of the suites that run the four ``arca run`` services as processes, and its ledger.
+
+``Loop`` holds the broker (one node or a cluster), the Oxigraph server, the testbed and the service
+processes; ``Poster`` is a detector posting events to the collector (and telemetry on the bus);
+``audit`` counts, in the store, every accepted event's event, situation and decision (lost or
+duplicated); ``servers_created_twice`` counts servants the enforcer created twice in the testbed.
+Shared by ``tests/resilience`` (faults on one node) and the cluster tests (node stop, replica kill).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pika
+import pytest
+import requests
+
+from arca.bus.rabbitmq import RabbitBus
+from arca.kb.sparql import SparqlKnowledgeBase
+from arca.messages import Observation
+from arca.messages.ids import derived_id
+from arca.settings import BusSettings, KbSettings
+from collector.http import EVENT_PATH
+from testbed.model import ModelParams
+from testbed.platform import Testbed
+from testbed.timeline import parse_timeline
+from tests.clusterkit import RabbitCluster, RabbitNode, StoreServer
+from tests.livekit import (
+    LIVE_TOKEN,
+    SERVICES,
+    Proc,
+    free_port,
+    fresh_event,
+    seed_store,
+    service_env,
+    start_service,
+    stop_services,
+    wait_http,
+    wait_log,
+)
+
+SYSTEM = "emergency"
+
+
+@dataclass
+class Loop:
+    node: RabbitNode | RabbitCluster
+    store: StoreServer
+    cloud: Testbed
+    env: dict[str, str]
+    logs: Path
+    collector_url: str
+    procs: dict[str, Proc]
+    kb: SparqlKnowledgeBase | Any = None
+    telemetry: RabbitBus | Any = None
+    accepted: list[str] = field(default_factory=list)  # event ids the collector accepted
+    starts: dict[str, list[int]] = field(default_factory=dict)  # log line index of each restart
+    observations: int = 0
+
+    services: dict[str, str] = field(default_factory=dict)  # process label -> service
+    extra: dict[str, dict[str, str]] = field(default_factory=dict)  # process label -> its own env
+
+    def env_for(self, label: str) -> dict[str, str]:
+        return {**self.env, **self.extra.get(label, {})}
+
+    def start(self, label: str) -> Proc:
+        return start_service(self.services.get(label, label), self.env_for(label), self.logs, label=label)
+
+    def restart(self, label: str, *, wait_ready: bool = True) -> Proc:
+        before = len(self.procs[label].lines())  # the old process is dead: its lines all precede
+        self.starts.setdefault(label, []).append(before)
+        proc = self.procs[label] = self.start(label)
+        deadline = time.monotonic() + 60
+        wait_log(proc, f"service {self.services.get(label, label)} started", deadline, after=before)
+        if wait_ready:
+            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/readyz", deadline)
+        return proc
+
+    def post_event(self, deadline: float) -> str:
+        """Post one fresh event until the collector accepts it (a detector's retry); its event id."""
+        body = fresh_event()
+        event_id = json.loads(body)["ietf-restconf:notification"][
+            "ietf-nmrg-nict-resource-anticipation:event"]["id"]
+        while True:
+            try:
+                r = requests.post(self.collector_url + EVENT_PATH, data=body, timeout=40,
+                                  headers={"Content-Type": "application/yang-data+json",
+                                           "Authorization": f"Bearer {LIVE_TOKEN}"})
+                if r.status_code in (200, 202):
+                    self.accepted.append(event_id)
+                    return event_id
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"event {event_id} never accepted by the collector")
+            time.sleep(0.5)
+
+    def publish_observations(self, n: int) -> None:
+        now = datetime.now(UTC)
+        for i in range(n):
+            self.telemetry.publish(Observation(event_time=now, producer="test-telemetry", system=SYSTEM,
+                                               metric="cpu_util", value=40.0 + i % 7, unit="%",
+                                               resource=f"obs-{i % 3}"))
+        self.observations += n
+
+
+class Poster:
+    """A detector in a thread: one event every ``period_s`` until stopped."""
+
+    def __init__(self, loop: Loop, period_s: float = 0.3) -> None:
+        self.loop, self.period_s = loop, period_s
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        while not self.stop_flag.is_set():
+            self.loop.post_event(time.monotonic() + 180)
+            self.loop.publish_observations(3)
+            self.stop_flag.wait(self.period_s)
+
+    def __enter__(self) -> Poster:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_flag.set()
+        self.thread.join(200)
+
+
+# ------------------------------------------------------------------------------ counting
+
+def rows(loop: Loop, text: str) -> list[dict[str, Any]]:
+    return loop.kb.query(text)
+
+
+def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Per accepted event id: stored events, event situations, and the decision taken on each such
+    situation when it arrived (id ``derived_id(situation, "decision")``), counted as the number of
+    values its ``arca:targetServants`` has (2 would be a second copy written over the first; the
+    decider's later tick decisions on the same situation are legitimate and not counted).
+
+    An event's situation that a newer event's situation of its system superseded in the decider's
+    backlog (``arca.bus.order``: a burst folds into one decision on the latest state) has no decision
+    of its own; it counts as decided (-1) when a newer event situation of its system was decided."""
+    events = {str(r["id"]): int(r["n"]) for r in rows(loop, (
+        "SELECT ?id (COUNT(DISTINCT ?m) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
+        "arca:eventId ?id } } GROUP BY ?id"))}
+    found = rows(loop, (
+        "SELECT ?id ?s ?sys ?t (COUNT(DISTINCT ?load) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
+        "arca:eventId ?id ; arca:correlationId ?c } GRAPH ?h { ?s a arca:Situation ; "
+        "arca:correlationId ?c ; arca:trigger \"event\" ; arca:averageLoad ?load ; arca:system ?sys ; "
+        "arca:eventTime ?t } } GROUP BY ?id ?s ?sys ?t"))
+    situations: dict[str, int] = {}
+    wanted: dict[str, str] = {}  # forced decision node -> event id
+    when: dict[str, tuple[str, str]] = {}  # event id -> (system, situation time)
+    for r in found:
+        eid = str(r["id"])
+        situations[eid] = situations.get(eid, 0) + max(1, int(r["n"]))
+        sid = str(r["s"]).removeprefix("urn:uuid:")
+        wanted[f"urn:uuid:{derived_id(sid, 'decision')}"] = eid
+        when[eid] = (str(r["sys"]), str(r["t"]))
+    decisions: dict[str, int] = {}
+    for r in rows(loop, "SELECT ?d (COUNT(?n) AS ?k) WHERE { GRAPH ?g { ?d a arca:Decision ; "
+                         "arca:targetServants ?n } } GROUP BY ?d"):
+        eid = wanted.get(str(r["d"]))
+        if eid is not None:
+            decisions[eid] = decisions.get(eid, 0) + int(r["k"])
+    decided = [when[e] for e in decisions if e in when]
+    for eid, (system, t) in when.items():
+        if eid not in decisions and any(s == system and u > t for s, u in decided):
+            decisions[eid] = -1  # folded into a newer event's decision
+    return events, situations, decisions
+
+
+def audit(loop: Loop, timeout_s: float = 120.0) -> tuple[int, int]:
+    """Wait until every accepted event's effects are in the store; (lost, duplicates)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            events, situations, decisions = ledger(loop)
+        except Exception:
+            events, situations, decisions = {}, {}, {}
+        lost = [e for e in loop.accepted
+                if events.get(e, 0) < 1 or situations.get(e, 0) < 1 or decisions.get(e, 0) == 0]
+        if not lost or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    dups = [e for e in loop.accepted
+            if events.get(e, 0) > 1 or situations.get(e, 0) > 1 or decisions.get(e, 0) > 1]
+    folded = sum(1 for e in loop.accepted if decisions.get(e, 0) == -1)
+    if folded:
+        print(f"  {folded} events folded into a newer event's decision")
+    for e in lost + dups:
+        print(f"  event {e}: {events.get(e, 0)} stored, {situations.get(e, 0)} situations, "
+              f"{decisions.get(e, 0)} decisions")
+    return len(lost), len(dups)
+
+
+def servers_created_twice(loop: Loop) -> int:
+    """Live servers sharing a name: the enforcer created one servant twice (names are reused only
+    after a deletion, by scale-in then scale-out)."""
+    names = [s.name for s in loop.cloud.model.live_servants()]
+    return len(names) - len(set(names))
+
+
+def recovery(loop: Loop, since: float) -> float:
+    """Seconds from ``since`` until a fresh event's decision is in the store."""
+    event_id = loop.post_event(time.monotonic() + 180)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if ledger(loop)[2].get(event_id, 0) != 0:
+                return time.monotonic() - since
+        except Exception:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the loop did not recover: no decision on {event_id}")
+
+
+def dead_letters(loop: Loop) -> int:
+    conn = pika.BlockingConnection([pika.URLParameters(u) for u in loop.node.url.split(",")])
+    try:
+        ch = conn.channel()
+        q = ch.queue_declare(loop.env["ARCA_BUS__DEAD_LETTER_QUEUE"], durable=True, passive=True)
+        return int(q.method.message_count)
+    finally:
+        conn.close()
+
+
+
+
+@contextlib.contextmanager
+def open_loop(broker: RabbitNode | RabbitCluster, tmp_path_factory: pytest.TempPathFactory, name: str,
+              env_extra: dict[str, str] | None = None,
+              replicas: dict[str, tuple[str, dict[str, str]]] | None = None) -> Iterator[Loop]:
+    """Start ``broker``, an Oxigraph server, the testbed and the services (``replicas``: process
+    label -> (service, its own extra environment); default one process per service, labelled by
+    its name), wait until each is ready, and stop everything on exit."""
+    store = StoreServer(tmp_path_factory.mktemp(f"{name}-store"))
+    cloud = Testbed(parse_timeline({"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}),
+                    ModelParams()).start()
+    cloud.start_ticker(speed=20.0)
+    procs: dict[str, Proc] = {}
+    telemetry: RabbitBus | None = None
+    kb: SparqlKnowledgeBase | None = None
+    plan = replicas or {s: (s, {}) for s in SERVICES}
+    try:
+        broker.start()
+        store.start()
+        seed_store(store.endpoints)
+        token = uuid.uuid4().hex[:8]
+        logs = tmp_path_factory.mktemp(f"{name}-logs")
+        collector_port = free_port()
+        env = service_env(broker.url, store.endpoints, cloud, token, collector_port)
+        env["ARCA_BUS__RECONNECT_MAX_S"] = "4"  # reconnect within seconds of the broker's return
+        env["ARCA_BUS__CONFIRM_TIMEOUT_S"] = "20"
+        env.update(env_extra or {})
+        settings = BusSettings(kind="rabbitmq", url=broker.url, exchange=f"arca-{token}",
+                               dead_letter_exchange=f"arca-{token}.dlx",
+                               dead_letter_queue=f"arca-{token}.dead-letter", queue_prefix=f"arca-{token}.",
+                               reconnect_max_s=4, shards=int(env.get("ARCA_BUS__SHARDS", "0")),
+                               dead_letter_quorum=env.get("ARCA_BUS__DEAD_LETTER_QUORUM") == "true")
+        loop = Loop(broker, store, cloud, env, logs, f"http://127.0.0.1:{collector_port}", procs)
+        loop.services = {label: service for label, (service, _) in plan.items()}
+        loop.extra = {label: extra for label, (_, extra) in plan.items()}
+        for label in plan:
+            procs[label] = loop.start(label)
+        deadline = time.monotonic() + 120
+        for label, proc in procs.items():
+            wait_log(proc, f"service {loop.services[label]} started", deadline)
+            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/readyz", deadline)
+        loop.telemetry = telemetry = RabbitBus(settings, service="test-telemetry")
+        telemetry.start()
+        loop.kb = kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=store.endpoints.query_url,
+                                                      update_url=store.endpoints.update_url,
+                                                      store_url=store.endpoints.store_url))
+        yield loop
+    finally:
+        if telemetry is not None:
+            telemetry.stop()
+        stop_services(procs)
+        if kb is not None:
+            kb.close()
+        broker.stop()
+        store.kill()
+        cloud.stop_ticker()
+        cloud.stop()
