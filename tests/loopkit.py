@@ -150,7 +150,9 @@ def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
 
     An event's situation that a newer event's situation of its system superseded in the decider's
     backlog (``arca.bus.order``: a burst folds into one decision on the latest state) has no decision
-    of its own; it counts as decided (-1) when a newer event situation of its system was decided."""
+    of its own; it counts as decided (-1) when a newer event situation of its system was decided.
+    An event whose situation the analyzer coalesced into a later event's (``analyzer.service``) is
+    situated by the first event situation of its system that carries its incident."""
     events = {str(r["id"]): int(r["n"]) for r in rows(loop, (
         "SELECT ?id (COUNT(DISTINCT ?m) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
         "arca:eventId ?id } } GROUP BY ?id"))}
@@ -160,19 +162,32 @@ def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
         "arca:correlationId ?c ; arca:trigger \"event\" ; arca:averageLoad ?load ; arca:system ?sys ; "
         "arca:eventTime ?t } } GROUP BY ?id ?s ?sys ?t"))
     situations: dict[str, int] = {}
-    wanted: dict[str, str] = {}  # forced decision node -> event id
+    wanted: dict[str, list[str]] = {}  # forced decision node -> event ids
     when: dict[str, tuple[str, str]] = {}  # event id -> (system, situation time)
     for r in found:
         eid = str(r["id"])
         situations[eid] = situations.get(eid, 0) + max(1, int(r["n"]))
         sid = str(r["s"]).removeprefix("urn:uuid:")
-        wanted[f"urn:uuid:{derived_id(sid, 'decision')}"] = eid
+        wanted.setdefault(f"urn:uuid:{derived_id(sid, 'decision')}", []).append(eid)
+        when[eid] = (str(r["sys"]), str(r["t"]))
+    # an event the analyzer coalesced (a later event of its system was waiting behind it) has no
+    # situation of its own: its incident is in the first event situation of its system after it
+    carried = rows(loop, (
+        "SELECT ?id ?s ?sys ?t WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; arca:eventId ?id } "
+        "GRAPH ?h { ?s a arca:Situation ; arca:trigger \"event\" ; arca:system ?sys ; arca:eventTime ?t ; "
+        "arca:activeIncident ?i . ?i arca:incidentId ?id } } ORDER BY ?t"))
+    for r in carried:
+        eid = str(r["id"])
+        if eid in situations:
+            continue
+        situations[eid] = 1
+        sid = str(r["s"]).removeprefix("urn:uuid:")
+        wanted.setdefault(f"urn:uuid:{derived_id(sid, 'decision')}", []).append(eid)
         when[eid] = (str(r["sys"]), str(r["t"]))
     decisions: dict[str, int] = {}
     for r in rows(loop, "SELECT ?d (COUNT(?n) AS ?k) WHERE { GRAPH ?g { ?d a arca:Decision ; "
                          "arca:targetServants ?n } } GROUP BY ?d"):
-        eid = wanted.get(str(r["d"]))
-        if eid is not None:
+        for eid in wanted.get(str(r["d"]), []):
             decisions[eid] = decisions.get(eid, 0) + int(r["k"])
     decided = [when[e] for e in decisions if e in when]
     for eid, (system, t) in when.items():
