@@ -1,28 +1,50 @@
 #!/usr/bin/env bash
-# Make sure the real components the tests use are here: RabbitMQ on 127.0.0.1:5672 (started if it
-# does not answer) and the Debian tools the tests call (promtool). Fails loudly when it cannot.
+# Make sure the real components the tests use are here, on a fresh machine that has none of them:
+#   - RabbitMQ on 127.0.0.1:5672 (guest/guest): installed from Debian's packages when missing, started
+#     when it does not answer;
+#   - Apache Jena Fuseki Main (the version ops/fuseki/pom.xml names), resolved from Maven Central by
+#     scripts/ensure-fuseki.sh into a cache folder (the tests start their own Fuseki servers from it);
+#   - the Debian tools the tests call (promtool and the prometheus server).
+# Fails loudly when it cannot. Needs root or sudo for the Debian packages (as on the CI/dev machine).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-rabbit_up() { rabbitmq-diagnostics -q check_port_connectivity >/dev/null 2>&1 || \
-  (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  # RUNLEVEL=1: the packages' maintainer scripts do not start their services (this script does, below)
+  $SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- RabbitMQ ------------------------------------------------------------------------------------
+if ! command -v rabbitmq-server >/dev/null 2>&1; then
+  echo "ensure-services: RabbitMQ is not installed, installing the Debian package rabbitmq-server" >&2
+  apt_install rabbitmq-server
+  command -v rabbitmq-server >/dev/null 2>&1 || { echo "ensure-services: rabbitmq-server not installed" >&2; exit 1; }
+fi
+
+rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 
 if ! rabbit_up; then
   echo "ensure-services: RabbitMQ not answering on 127.0.0.1:5672, starting it" >&2
   rabbitmq-server -detached || true
-  for _ in $(seq 1 60); do rabbit_up && break; sleep 1; done
+  for _ in $(seq 1 90); do rabbit_up && break; sleep 1; done
   rabbit_up || { echo "ensure-services: RabbitMQ did not come up" >&2; exit 1; }
-  rabbitmqctl await_startup >/dev/null 2>&1 || true
 fi
-echo "ensure-services: RabbitMQ is up" >&2
+# the port answers before the broker is ready for clients: wait for the application itself
+rabbitmqctl -q await_startup --timeout 120 >/dev/null || { echo "ensure-services: RabbitMQ did not start" >&2; exit 1; }
+echo "ensure-services: RabbitMQ is up ($(rabbitmqctl -q version 2>/dev/null || echo '?'))" >&2
 
-# promtool and the prometheus server (Debian package "prometheus") check the metrics exposition, the
-# shipped Prometheus configuration and the dashboard's queries in tests/ops; install them when missing
-# (needs root or sudo, as on the CI/dev machine).
+# --- Apache Jena Fuseki --------------------------------------------------------------------------
+bash scripts/ensure-fuseki.sh >/dev/null
+
+# --- promtool and the prometheus server (Debian package "prometheus") ------------------------------
+# They check the metrics exposition, the shipped Prometheus configuration and the dashboard's queries
+# in tests/ops.
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
   echo "ensure-services: promtool missing, installing the Debian package prometheus" >&2
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  apt_install prometheus
   command -v promtool >/dev/null 2>&1 || { echo "ensure-services: promtool not installed" >&2; exit 1; }
 fi
 echo "ensure-services: promtool is here ($(promtool --version 2>&1 | head -1))" >&2
