@@ -1,4 +1,5 @@
-"""RabbitMQ nodes, a three-node cluster and an Oxigraph server of a suite's own, as processes.
+"""RabbitMQ nodes and a three-node cluster of a suite's own, as processes (the store servers are in
+tests/storekit.py).
 
 Shared by ``tests/resilience`` (one node, stopped and restarted under the live loop) and the cluster
 tests (three nodes joined with ``rabbitmqctl join_cluster``, quorum queues replicated on all three).
@@ -10,19 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pika
 import pytest
-import requests
 
 from tests.livekit import free_port
 
@@ -173,64 +170,3 @@ class RabbitCluster:
     def stop(self) -> None:
         for node in reversed(self.nodes):
             node.stop()
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    base: str
-
-    @property
-    def query_url(self) -> str:
-        return self.base + "/query"
-
-    @property
-    def update_url(self) -> str:
-        return self.base + "/update"
-
-    @property
-    def store_url(self) -> str:
-        return self.base + "/store"
-
-
-class StoreServer:
-    """An Oxigraph server of the suite's own, on a fixed port so it can be killed and restarted."""
-
-    def __init__(self, location: Path) -> None:
-        self.location = location
-        self.port = free_port()
-        self.endpoints = Endpoints(f"http://127.0.0.1:{self.port}")
-        self.popen: subprocess.Popen[bytes] | None = None
-        self.started = False
-        candidate = Path(sys.executable).parent / "oxigraph"
-        self.binary = str(candidate) if candidate.exists() else (shutil.which("oxigraph") or "oxigraph")
-
-    def start(self) -> None:
-        """Start (or restart, on the same port) the server; on its first start a port taken
-        meanwhile (``free_port`` does not reserve it: a broker node may bind it first) is replaced."""
-        for _attempt in range(3):
-            self.popen = subprocess.Popen([self.binary, "serve", "--location", str(self.location),
-                                           "--bind", f"127.0.0.1:{self.port}"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    requests.get(self.endpoints.query_url, params={"query": "ASK {}"}, timeout=1)
-                    self.started = True
-                    return
-                except requests.ConnectionError:
-                    if self.popen.poll() is not None or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.1)
-            if self.popen.poll() is None:
-                self.popen.kill()
-                self.popen.wait(10)
-            if self.started:
-                break
-            self.port = free_port()
-            self.endpoints = Endpoints(f"http://127.0.0.1:{self.port}")
-        pytest.fail("oxigraph server did not start")
-
-    def kill(self) -> None:
-        if self.popen is not None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait(10)

@@ -1,37 +1,36 @@
-"""Shared fixtures: the real RabbitMQ broker (throw-away vhost), a real Oxigraph SPARQL server, and
-the testbed's emulated OpenStack with an unmodified openstacksdk connection.
+"""Shared fixtures: the real RabbitMQ broker (throw-away vhost), the real SPARQL servers (Oxigraph and
+Apache Jena Fuseki, tests/storekit.py), and the testbed's emulated OpenStack with an unmodified
+openstacksdk connection.
 
-A missing service is a test failure, never a skip: ``make test`` starts RabbitMQ beforehand, and
-the Oxigraph server is started here from the ``oxigraph`` package's binary.
+A missing service is a test failure, never a skip: ``make test`` starts RabbitMQ and resolves Fuseki
+beforehand (scripts/ensure-services.sh); the Oxigraph server is started from the ``oxigraph``
+package's binary, Fuseki Main from the jars scripts/ensure-fuseki.sh resolved.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pika
 import pytest
-import requests
+
+from tests.storekit import (  # noqa: F401  (free_port and SparqlEndpoints are imported from here)
+    STORE_PARAMS,
+    FusekiServer,
+    OxigraphServer,
+    SparqlEndpoints,
+    StoreUnavailable,
+    free_port,
+)
 
 BROKER_HOST = os.environ.get("ARCA_TEST_BROKER_HOST", "127.0.0.1")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -69,66 +68,48 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
-@dataclass(frozen=True)
-class SparqlEndpoints:
-    base: str
-
-    @property
-    def query_url(self) -> str:
-        return self.base + "/query"
-
-    @property
-    def update_url(self) -> str:
-        return self.base + "/update"
-
-    @property
-    def store_url(self) -> str:
-        return self.base + "/store"
-
-
-def _oxigraph_binary() -> str:
-    candidate = Path(sys.executable).parent / "oxigraph"
-    found = str(candidate) if candidate.exists() else shutil.which("oxigraph")
-    if not found:
-        pytest.fail("the oxigraph server binary is missing: pip install oxigraph")
-    return found
-
-
 @pytest.fixture(scope="session")
 def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparqlEndpoints]:
     """A real Oxigraph SPARQL 1.1 server on a free loopback port, for the whole session."""
-    port = free_port()
-    location = tmp_path_factory.mktemp("oxigraph")
-    proc = subprocess.Popen(
-        [_oxigraph_binary(), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(base + "/query", params={"query": "ASK {}"}, timeout=1)
-            break
-        except requests.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                pytest.fail(f"oxigraph server did not start: {err}")
-            time.sleep(0.1)
-    yield SparqlEndpoints(base)
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        server = OxigraphServer(tmp_path_factory.mktemp("oxigraph")).start()
+    except StoreUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server.endpoints
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fuseki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparqlEndpoints]:
+    """A real Apache Jena Fuseki Main server with the shipped ops/fuseki/config.ttl (TDB2 on disk,
+    basic auth from a password file), on a free loopback port, for the whole session."""
+    try:
+        server = FusekiServer(tmp_path_factory.mktemp("fuseki")).start()
+    except StoreUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server.endpoints
+    server.stop()
 
 
 @pytest.fixture
 def oxigraph(oxigraph_server: SparqlEndpoints) -> SparqlEndpoints:
     """The session's Oxigraph server, emptied before the test."""
-    r = requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10)
-    r.raise_for_status()
+    oxigraph_server.clear()
     return oxigraph_server
+
+
+@pytest.fixture
+def fuseki(fuseki_server: SparqlEndpoints) -> SparqlEndpoints:
+    """The session's Fuseki server, emptied before the test."""
+    fuseki_server.clear()
+    return fuseki_server
+
+
+@pytest.fixture(params=STORE_PARAMS)
+def sparql_store(request: pytest.FixtureRequest) -> SparqlEndpoints:
+    """Each real SPARQL server in turn (Oxigraph, then Fuseki), emptied before the test."""
+    endpoints: SparqlEndpoints = request.getfixturevalue(request.param)
+    return endpoints
 
 
 QUIET_TIMELINE = {"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}

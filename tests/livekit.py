@@ -86,10 +86,7 @@ def service_env(rabbit_url: str, sparql: Any, cloud: Any, token: str, collector_
         "ARCA_BUS__DEAD_LETTER_EXCHANGE": f"arca-{token}.dlx",
         "ARCA_BUS__DEAD_LETTER_QUEUE": f"arca-{token}.dead-letter",
         "ARCA_BUS__QUEUE_PREFIX": f"arca-{token}.",
-        "ARCA_KB__KIND": "sparql",
-        "ARCA_KB__QUERY_URL": sparql.query_url,
-        "ARCA_KB__UPDATE_URL": sparql.update_url,
-        "ARCA_KB__STORE_URL": sparql.store_url,
+        **sparql.env(),
         "ARCA_OPS__METRICS_HOST": "127.0.0.1",
         "ARCA_OPS__LOG_JSON": "true",
         "ARCA_OPS__LOG_LEVEL": "INFO",
@@ -144,9 +141,8 @@ def seed_store(sparql: Any) -> None:
     from decider.policy import policy_from_graph, policy_graph
     from decider.samples import store_sample
 
-    requests.post(sparql.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
-    kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=sparql.query_url,
-                                        update_url=sparql.update_url, store_url=sparql.store_url))
+    sparql.clear()
+    kb = SparqlKnowledgeBase(KbSettings.model_validate(sparql.kb_fields()))
     kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
     policy = REPO / "ontology" / "policies" / "emergency.ttl"  # the reference system's policy
     (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]

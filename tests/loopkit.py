@@ -1,7 +1,8 @@
 """The live loop of the suites that run the four ``arca run`` services as processes, and its ledger.
 
-``Loop`` holds the broker (one node or a cluster), the Oxigraph server, the testbed and the service
-processes; ``Poster`` is a detector posting events to the collector (and telemetry on the bus);
+``Loop`` holds the broker (one node or a cluster), the store server (Oxigraph or Fuseki), the testbed
+and the service processes; ``Poster`` is a detector posting events to the collector (and telemetry on
+the bus);
 ``audit`` counts, in the store, every accepted event's event, situation and decision (lost or
 duplicated); ``servers_created_twice`` counts servants the enforcer created twice in the testbed.
 Shared by ``tests/resilience`` (faults on one node) and the cluster tests (node stop, replica kill).
@@ -33,7 +34,7 @@ from collector.http import EVENT_PATH
 from testbed.model import ModelParams
 from testbed.platform import Testbed
 from testbed.timeline import parse_timeline
-from tests.clusterkit import RabbitCluster, RabbitNode, StoreServer
+from tests.clusterkit import RabbitCluster, RabbitNode
 from tests.livekit import (
     LIVE_TOKEN,
     SERVICES,
@@ -47,6 +48,7 @@ from tests.livekit import (
     wait_http,
     wait_log,
 )
+from tests.storekit import StoreServer, make_server
 
 SYSTEM = "emergency"
 
@@ -256,11 +258,12 @@ def dead_letters(loop: Loop) -> int:
 @contextlib.contextmanager
 def open_loop(broker: RabbitNode | RabbitCluster, tmp_path_factory: pytest.TempPathFactory, name: str,
               env_extra: dict[str, str] | None = None,
-              replicas: dict[str, tuple[str, dict[str, str]]] | None = None) -> Iterator[Loop]:
-    """Start ``broker``, an Oxigraph server, the testbed and the services (``replicas``: process
-    label -> (service, its own extra environment); default one process per service, labelled by
-    its name), wait until each is ready, and stop everything on exit."""
-    store = StoreServer(tmp_path_factory.mktemp(f"{name}-store"))
+              replicas: dict[str, tuple[str, dict[str, str]]] | None = None,
+              store_kind: str = "oxigraph") -> Iterator[Loop]:
+    """Start ``broker``, a store server (``store_kind``: oxigraph or fuseki), the testbed and the
+    services (``replicas``: process label -> (service, its own extra environment); default one process
+    per service, labelled by its name), wait until each is ready, and stop everything on exit."""
+    store = make_server(store_kind, tmp_path_factory.mktemp(f"{name}-{store_kind}"))
     cloud = Testbed(parse_timeline({"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}),
                     ModelParams()).start()
     cloud.start_ticker(speed=20.0)
@@ -295,9 +298,7 @@ def open_loop(broker: RabbitNode | RabbitCluster, tmp_path_factory: pytest.TempP
             wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/readyz", deadline)
         loop.telemetry = telemetry = RabbitBus(settings, service="test-telemetry")
         telemetry.start()
-        loop.kb = kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=store.endpoints.query_url,
-                                                      update_url=store.endpoints.update_url,
-                                                      store_url=store.endpoints.store_url))
+        loop.kb = kb = SparqlKnowledgeBase(KbSettings.model_validate(store.endpoints.kb_fields()))
         yield loop
     finally:
         if telemetry is not None:

@@ -38,8 +38,13 @@ def register(sub: Any) -> None:
     p.add_argument("--messages", type=int, default=5000, help="Messages for the throughput run.")
     p.add_argument("--round-trips", type=int, default=300, help="Round trips for the latency run.")
     p.add_argument("--rabbit-url", help="AMQP URL (default: ARCA_BUS__URL / settings).")
+    p.add_argument("--store", choices=("embedded", "oxigraph", "fuseki", "settings"),
+                   help="The knowledge base the services write to: 'oxigraph' or 'fuseki' start a server of "
+                        "that kind on a free port for the run (Fuseki Main with ops/fuseki/config.ttl), "
+                        "'settings' uses the configured one (ARCA_KB__*), 'embedded' an in-process store. "
+                        "Default: embedded, and oxigraph with --systems.")
     p.add_argument("--sparql-base", help="Base URL of an Oxigraph-style SPARQL server for the "
-                   "latency run's store writes (…/query, …/update, …/store).")
+                   "latency run's store writes (…/query, …/update, …/store); overrides --store.")
     p.add_argument("--no-bus", action="store_true", help="Only the codec measurements.")
     p.add_argument("--loop", type=int, default=0, metavar="N",
                    help="Also measure detector event -> decision through the real analyzer and "
@@ -209,20 +214,18 @@ def raw_pika_throughput(url: str, bodies: list[bytes]) -> dict[str, Any]:
             "complete": ok, "cpu_us_per_message": round(cpu / len(bodies) * 1e6, 1)}
 
 
-def bench_latency(url: str, rounds: int, sparql_base: str | None) -> dict[str, Any]:
+def bench_latency(url: str, rounds: int, kb_settings: Any = None,
+                  store_label: str = "embedded") -> dict[str, Any]:
     from arca.bus.rabbitmq import RabbitBus
     from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
     from arca.kb.messages import store_message
     from arca.messages import Message, Observation, Situation
-    from arca.settings import KbSettings
 
     def make_kb() -> KnowledgeBase:
-        if sparql_base:
+        if kb_settings is not None:
             from arca.kb.sparql import SparqlKnowledgeBase
 
-            base = sparql_base.rstrip("/")
-            return SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=base + "/query",
-                                                  update_url=base + "/update", store_url=base + "/store"))
+            return SparqlKnowledgeBase(kb_settings)
         return EmbeddedKnowledgeBase()
 
     token = uuid.uuid4().hex[:8]
@@ -267,7 +270,7 @@ def bench_latency(url: str, rounds: int, sparql_base: str | None) -> dict[str, A
     return {
         "round_trips": rounds,
         "hops": 2,
-        "store": sparql_base or "embedded",
+        "store": store_label,
         "store_writes": "one buffered store_message per hop (flushed by the background writer)",
         "p50_ms": round(statistics.median(samples), 2),
         "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 2),
@@ -275,7 +278,8 @@ def bench_latency(url: str, rounds: int, sparql_base: str | None) -> dict[str, A
     }
 
 
-def bench_event_to_decision(url: str, events: int, sparql_base: str | None) -> dict[str, Any]:
+def bench_event_to_decision(url: str, events: int, kb_settings: Any = None,
+                            store_label: str = "embedded") -> dict[str, Any]:
     from analyzer.service import AnalyzerService
     from arca.bus.rabbitmq import RabbitBus
     from arca.clock import SystemClock
@@ -289,17 +293,11 @@ def bench_event_to_decision(url: str, events: int, sparql_base: str | None) -> d
 
     token = uuid.uuid4().hex[:8]
     bus_settings = _bus_settings(url, token)
-    if sparql_base:
-        base = sparql_base.rstrip("/")
-        kb_settings = KbSettings(kind="sparql", query_url=base + "/query", update_url=base + "/update",
-                                 store_url=base + "/store")
-    else:
-        kb_settings = KbSettings()
-    arca_settings = ArcaSettings(bus=bus_settings, kb=kb_settings)
+    arca_settings = ArcaSettings(bus=bus_settings, kb=kb_settings or KbSettings())
     shared_embedded = EmbeddedKnowledgeBase()
 
     def make_kb() -> KnowledgeBase:
-        if sparql_base:
+        if kb_settings is not None:
             from arca.kb.sparql import SparqlKnowledgeBase
 
             return SparqlKnowledgeBase(kb_settings)
@@ -358,7 +356,7 @@ def bench_event_to_decision(url: str, events: int, sparql_base: str | None) -> d
     return {
         "events": events,
         "path": "detector -> RabbitMQ -> analyzer -> RabbitMQ -> decider -> RabbitMQ -> watcher",
-        "store": sparql_base or "embedded",
+        "store": store_label,
         "p50_ms": round(statistics.median(samples), 2),
         "p99_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 2),
         "max_ms": round(samples[-1], 2),
@@ -395,7 +393,7 @@ def _loop_report(args: argparse.Namespace) -> dict[str, Any]:
     url = args.rabbit_url or settings().bus.url
     try:
         return bench_loop(url, args.systems, args.servants, args.events, args.burst, args.rate,
-                          args.sparql_base, args.logs)
+                          args.sparql_base, args.logs, store=args.store or "oxigraph")
     except (OSError, BusError, KnowledgeBaseError, pika.exceptions.AMQPError) as exc:
         raise CliError(f"cannot reach the broker or store: {exc}") from exc
 
@@ -406,14 +404,22 @@ def _plumbing_report(args: argparse.Namespace) -> dict[str, Any]:
         import pika.exceptions
 
         from arca.bus.rabbitmq import BusError
+        from arca.cli.bench_loop import bench_store
         from arca.kb import KnowledgeBaseError
 
         url = args.rabbit_url or settings().bus.url
         try:
             report["bus_throughput"] = bench_throughput(url, args.messages)
-            report["round_trip_latency"] = bench_latency(url, args.round_trips, args.sparql_base)
-            if args.loop > 0:
-                report["event_to_decision"] = bench_event_to_decision(url, args.loop, args.sparql_base)
+            if args.store in (None, "embedded") and not args.sparql_base:
+                report["round_trip_latency"] = bench_latency(url, args.round_trips)
+                if args.loop > 0:
+                    report["event_to_decision"] = bench_event_to_decision(url, args.loop)
+            else:
+                with bench_store(args.store, args.sparql_base) as (kb_settings, label):
+                    report["round_trip_latency"] = bench_latency(url, args.round_trips, kb_settings, label)
+                    if args.loop > 0:
+                        report["event_to_decision"] = bench_event_to_decision(url, args.loop, kb_settings,
+                                                                              label)
         except (OSError, BusError, KnowledgeBaseError, pika.exceptions.AMQPError) as exc:
             raise CliError(f"cannot reach the broker or store: {exc}") from exc
     return report

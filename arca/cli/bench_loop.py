@@ -1,8 +1,9 @@
 """``arca bench --systems N --servants M``: the loop at scale, beside raw pika measured in the same run.
 
 What runs: the real ``arca run analyzer`` and ``arca run decider`` processes on RabbitMQ (the URL of
-the settings or ``--rabbit-url``) and a SPARQL server (``--sparql-base``, or an Oxigraph server this
-command starts on a free port), with N systems whose policies are the reference system's, each with
+the settings or ``--rabbit-url``) and a SPARQL server (``--store oxigraph|fuseki``: one this command
+starts on a free port, the default Oxigraph; ``--store settings``: the configured one; or the
+Oxigraph-style ``--sparql-base``), with N systems whose policies are the reference system's, each with
 M servants. The bench process plays the collector: it announces the servants (topology), publishes
 their ``cpu_util`` every Gnocchi round (10 s, spread over the round as the poller does), and
 publishes detector events.
@@ -25,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -64,37 +64,43 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def sparql_server(base: str | None) -> Iterator[str]:
-    """The SPARQL server's base URL: ``base``, or an Oxigraph server started on a free port."""
-    import requests
+def bench_store(kind: str, sparql_base: str | None) -> Iterator[tuple[Any, str]]:
+    """The knowledge-base settings of the bench's store and a description of it: an Oxigraph-style
+    server at ``sparql_base``; the store of the settings (``kind`` "settings", e.g. compose's Fuseki);
+    or an Oxigraph or Fuseki server (``kind``) started on a free port for the run and stopped after."""
+    from arca.cli.main import settings
+    from arca.cli.stores import StoreUnavailable, make_server
+    from arca.config import KbSettings
 
-    if base:
-        yield base.rstrip("/")
+    if sparql_base:
+        base = sparql_base.rstrip("/")
+        yield KbSettings(kind="sparql", query_url=base + "/query", update_url=base + "/update",
+                         store_url=base + "/store"), base
         return
-    search = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    binary = shutil.which("oxigraph", path=search)
-    if binary is None:
-        raise CliError("no --sparql-base and no oxigraph server binary to start (pip install oxigraph)")
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="arca-bench-store-") as location:
-        proc = subprocess.Popen([binary, "serve", "--location", location, "--bind", f"127.0.0.1:{port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
+    if kind == "settings":
+        kb = settings().kb
+        if kb.kind != "sparql":
+            raise CliError("--store settings needs ARCA_KB__KIND=sparql (a SPARQL server to measure)")
+        yield kb, f"the configured store {kb.query_url}"
+        return
+    with tempfile.TemporaryDirectory(prefix=f"arca-bench-{kind}-") as location:
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    requests.get(url + "/query", params={"query": "ASK {}"}, timeout=1)
-                    break
-                except requests.ConnectionError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise CliError("the oxigraph server did not start") from None
-                    time.sleep(0.1)
-            yield url
+            server = make_server(kind, Path(location)).start()
+        except StoreUnavailable as exc:
+            raise CliError(f"--store {kind}: {exc}") from None
+        try:
+            yield server.endpoints.kb_settings(), f"{kind} server started by the bench"
         finally:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
+            server.stop()
+
+
+def kb_env(kb: Any) -> dict[str, str]:
+    """The ``ARCA_KB__*`` variables of services on the store of settings ``kb``."""
+    env = {"ARCA_KB__KIND": "sparql", "ARCA_KB__QUERY_URL": kb.query_url,
+           "ARCA_KB__UPDATE_URL": kb.update_url, "ARCA_KB__STORE_URL": kb.store_url}
+    if kb.username is not None:
+        env.update(ARCA_KB__USERNAME=kb.username, ARCA_KB__PASSWORD=kb.secret() or "")
+    return env
 
 
 def _policy(system: str, servants: int) -> str:
@@ -169,10 +175,10 @@ class Watcher:
 
 
 def bench_loop(url: str, systems_n: int, servants: int, events: int, burst: int, rate: float,
-               sparql_base: str | None, logs: str | None = None) -> dict[str, Any]:
+               sparql_base: str | None, logs: str | None = None, store: str = "oxigraph") -> dict[str, Any]:
     from arca.bus.rabbitmq import RabbitBus
     from arca.clock import SystemClock
-    from arca.config import BusSettings, KbSettings
+    from arca.config import BusSettings
     from arca.kb.sparql import SparqlKnowledgeBase
     from arca.messages import ExternalEvent, Observation, TopologyChange
 
@@ -182,20 +188,17 @@ def bench_loop(url: str, systems_n: int, servants: int, events: int, burst: int,
                       queue_prefix=f"bench-{token}.")
     systems = [f"bench-{i}" for i in range(systems_n)]
     clock = SystemClock()
-    with sparql_server(sparql_base) as base, tempfile.TemporaryDirectory(prefix="arca-bench-") as scratch:
+    with bench_store(store, sparql_base) as (kb_settings, store_label), \
+            tempfile.TemporaryDirectory(prefix="arca-bench-") as scratch:
         tmp = logs or scratch
         Path(tmp).mkdir(parents=True, exist_ok=True)
-        kb_settings = KbSettings(kind="sparql", query_url=base + "/query", update_url=base + "/update",
-                                 store_url=base + "/store")
         kb = SparqlKnowledgeBase(kb_settings)
         _seed(kb, systems, servants)
         env = {**os.environ, "ARCA_BUS__KIND": "rabbitmq", "ARCA_BUS__URL": url,
                "ARCA_BUS__EXCHANGE": bus.exchange, "ARCA_BUS__DEAD_LETTER_EXCHANGE": bus.dead_letter_exchange,
                "ARCA_BUS__DEAD_LETTER_QUEUE": bus.dead_letter_queue,
                "ARCA_BUS__QUEUE_PREFIX": bus.queue_prefix,
-               "ARCA_KB__KIND": "sparql", "ARCA_KB__QUERY_URL": kb_settings.query_url,
-               "ARCA_KB__UPDATE_URL": kb_settings.update_url, "ARCA_KB__STORE_URL": kb_settings.store_url,
-               "ARCA_OPS__LOG_JSON": "true", "ARCA_OPS__LOG_LEVEL": "INFO"}
+               **kb_env(kb_settings), "ARCA_OPS__LOG_JSON": "true", "ARCA_OPS__LOG_LEVEL": "INFO"}
         env.pop("ARCA_CONFIG_FILE", None)
         procs: dict[str, tuple[subprocess.Popen[bytes], int, Path]] = {}
         feeder = RabbitBus(bus, service="collector")
@@ -308,7 +311,7 @@ def bench_loop(url: str, systems_n: int, servants: int, events: int, burst: int,
                   "store_caught_up_s_after_the_last_decision": round(store_lag_s, 1),
                   "lossless": recorded == want},
         "telemetry_per_s": round(systems_n * servants / GNOCCHI_ROUND_S, 1),
-        "store": sparql_base or "oxigraph server started by the bench",
+        "store": store_label,
         "reference": reference,
         "path": "bench (as collector) -> RabbitMQ -> arca run analyzer -> RabbitMQ -> arca run decider "
                 "-> RabbitMQ -> bench watcher; knowledge-base writes through the broker to the SPARQL server",

@@ -2,7 +2,8 @@
 
 The suite starts its own RabbitMQ node (own ``RABBITMQ_NODENAME``, ports, mnesia and log dirs in a
 temporary directory, so it can be stopped and have its connections closed without touching the
-shared broker), its own Oxigraph server (killed for the store outage), the testbed's emulated
+shared broker), its own store server -- the whole table runs once on Oxigraph and once on Apache Jena
+Fuseki with the shipped config.ttl (killed for the store outage) --, the testbed's emulated
 OpenStack, and the four services as processes. A detector keeps posting seismometer events to the
 collector over HTTP (retrying what is refused, as a detector does) and a telemetry source keeps
 publishing observations, while each fault is injected in turn:
@@ -46,25 +47,29 @@ from tests.loopkit import (
     rows,
     servers_created_twice,
 )
+from tests.storekit import STORE_PARAMS
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
+pytestmark = [pytest.mark.rabbitmq]
 
 RESULTS: list[dict[str, Any]] = []
 
 
 # ------------------------------------------------------------------------------ the live loop
 
-@pytest.fixture(scope="module")
-def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+@pytest.fixture(scope="module", params=STORE_PARAMS)
+def loop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    """The live loop on its own broker node, with each store in turn (the whole fault table per store)."""
     # the analyzer logs each observation it handles (DEBUG): counted for duplicates
     plan = {s: (s, {"ARCA_OPS__LOG_LEVEL": "DEBUG"} if s == "analyzer" else {}) for s in SERVICES}
+    RESULTS.clear()
     try:
-        with open_loop(RabbitNode(), tmp_path_factory, "resilience", replicas=plan) as loop:
+        with open_loop(RabbitNode(), tmp_path_factory, "resilience", replicas=plan,
+                       store_kind=request.param) as loop:
             yield loop
     finally:
         if RESULTS:
-            print("\n\nresilience: fault                      | recovery s | events | observations | "
-                  "lost | duplicate effects | re-handled after kill")
+            print(f"\n\nresilience ({request.param}): fault          | recovery s | events | "
+                  "observations | lost | duplicate effects | re-handled after kill")
             for r in RESULTS:
                 print(f"resilience: {r['fault']:<30} | {r['recovery_s']:>10.1f} | {r['events']:>6} | "
                       f"{r['observations']:>12} | {r['lost']:>4} | {r['duplicates']:>17} | "

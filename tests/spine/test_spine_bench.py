@@ -7,6 +7,7 @@ import json
 import pytest
 
 from arca.cli.main import main
+from tests.storekit import STORE_PARAMS
 
 
 def test_bench_codec_only(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,6 +42,27 @@ def test_bench_through_rabbitmq_and_oxigraph(capsys: pytest.CaptureFixture[str],
     assert loop["events"] == 10 and 0 < loop["p50_ms"] <= loop["p99_ms"] <= loop["max_ms"]
 
 
+@pytest.mark.rabbitmq
+@pytest.mark.fuseki
+def test_bench_latency_on_a_fuseki_server_it_starts(capsys: pytest.CaptureFixture[str],
+                                                    rabbit_url: str) -> None:
+    rc = main(["bench", "--messages", "100", "--round-trips", "10", "--rabbit-url", rabbit_url,
+               "--store", "fuseki", "--loop", "5"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["round_trip_latency"]["store"] == "fuseki server started by the bench"
+    assert report["event_to_decision"]["events"] == 5
+    assert report["event_to_decision"]["store"] == "fuseki server started by the bench"
+
+
+def test_bench_store_settings_refuses_the_embedded_store(capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCA_KB__KIND", "embedded")
+    assert main(["bench", "--systems", "2", "--store", "settings"]) == 1
+    err = capsys.readouterr().err
+    assert "ARCA_KB__KIND=sparql" in err and "Traceback" not in err
+
+
 def test_bench_refuses_nonsense_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--messages", "0"]) == 1
     assert "--messages" in capsys.readouterr().err
@@ -48,16 +70,18 @@ def test_bench_refuses_nonsense_counts(capsys: pytest.CaptureFixture[str]) -> No
 
 @pytest.mark.rabbitmq
 @pytest.mark.slow
+@pytest.mark.parametrize("store_kind", STORE_PARAMS)
 def test_bench_loop_with_systems_writes_the_json_report(tmp_path: object, capsys: pytest.CaptureFixture[str],
-                                                        rabbit_url: str) -> None:
+                                                        rabbit_url: str, store_kind: str) -> None:
     from pathlib import Path
 
     out = Path(str(tmp_path)) / "bench.json"
     rc = main(["bench", "--systems", "3", "--servants", "2", "--events", "6", "--rate", "20",
-               "--burst", "30", "--rabbit-url", rabbit_url, "--json", str(out)])
+               "--burst", "30", "--rabbit-url", rabbit_url, "--store", store_kind, "--json", str(out)])
     assert rc == 0
     report = json.loads(out.read_text())
     assert report == json.loads(capsys.readouterr().out)
+    assert report["store"] == f"{store_kind} server started by the bench"
     assert (report["systems"], report["servants"], report["events"]) == (3, 2, 6)
     lat = report["event_to_decision_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]

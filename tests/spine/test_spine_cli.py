@@ -1,4 +1,4 @@
-"""``arca kb load`` against the real Oxigraph server, configured only by ARCA_* variables."""
+"""``arca kb load`` against each real SPARQL server (Oxigraph, Fuseki), configured by ARCA_* variables."""
 
 from __future__ import annotations
 
@@ -11,18 +11,16 @@ from arca.kb import IRI
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.namespace import ARCA_NS, ONTOLOGY_DIR
 from arca.settings import KbSettings
+from tests.storekit import SparqlEndpoints
 
 GRAPH = ARCA_NS + "graph/ontology/arca"
 
 
 @pytest.fixture
-def kb_env(oxigraph: object, monkeypatch: pytest.MonkeyPatch) -> SparqlKnowledgeBase:
-    monkeypatch.setenv("ARCA_KB__KIND", "sparql")
-    for part in ("query", "update", "store"):
-        monkeypatch.setenv(f"ARCA_KB__{part.upper()}_URL", getattr(oxigraph, f"{part}_url"))
-    return SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=oxigraph.query_url,  # type: ignore[attr-defined]
-                                          update_url=oxigraph.update_url,  # type: ignore[attr-defined]
-                                          store_url=oxigraph.store_url))  # type: ignore[attr-defined]
+def kb_env(sparql_store: SparqlEndpoints, monkeypatch: pytest.MonkeyPatch) -> SparqlKnowledgeBase:
+    for name, value in sparql_store.env().items():
+        monkeypatch.setenv(name, value)
+    return SparqlKnowledgeBase(KbSettings.model_validate(sparql_store.kb_fields()))
 
 
 def count(kb: SparqlKnowledgeBase) -> int:
@@ -30,7 +28,6 @@ def count(kb: SparqlKnowledgeBase) -> int:
     return int(rows[0]["n"])
 
 
-@pytest.mark.oxigraph
 def test_kb_load_replace_is_idempotent(kb_env: SparqlKnowledgeBase,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     path = str(ONTOLOGY_DIR / "arca.ttl")
@@ -45,7 +42,6 @@ def test_kb_load_replace_is_idempotent(kb_env: SparqlKnowledgeBase,
     kb_env.close()
 
 
-@pytest.mark.oxigraph
 def test_kb_load_rejects_bad_input(kb_env: SparqlKnowledgeBase, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.ttl"
@@ -60,7 +56,6 @@ def test_kb_load_rejects_bad_input(kb_env: SparqlKnowledgeBase, tmp_path: Path,
     kb_env.close()
 
 
-@pytest.mark.oxigraph
 def test_every_ontology_file_loads_as_kb_init_does(kb_env: SparqlKnowledgeBase) -> None:
     """compose's kb-init loads each ontology/*.ttl into graph arca:graph/ontology/<stem>."""
     files = sorted(ONTOLOGY_DIR.glob("*.ttl"))

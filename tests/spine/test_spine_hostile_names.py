@@ -21,6 +21,7 @@ from arca.kb.sparql import SparqlKnowledgeBase
 from arca.kb.terms import check_iri
 from arca.messages import ExternalEvent, Situation
 from arca.settings import KbSettings
+from tests.storekit import STORE_PARAMS
 
 ISSUE_PAYLOAD = "urn:x> ; DROP ALL ; DROP SILENT GRAPH <urn:y"
 HOSTILE_GRAPHS = [
@@ -49,14 +50,13 @@ T0 = datetime(2026, 11, 22, 2, tzinfo=UTC)
 
 
 def sparql_kb(endpoints: Any) -> SparqlKnowledgeBase:
-    return SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=endpoints.query_url,
-                                          update_url=endpoints.update_url, store_url=endpoints.store_url))
+    return SparqlKnowledgeBase(KbSettings.model_validate(endpoints.kb_fields()))
 
 
-@pytest.fixture(params=["embedded", pytest.param("oxigraph", marks=pytest.mark.oxigraph)])
+@pytest.fixture(params=["embedded", *STORE_PARAMS])
 def kb(request: pytest.FixtureRequest) -> Iterator[KnowledgeBase]:
     store: KnowledgeBase = (EmbeddedKnowledgeBase() if request.param == "embedded"
-                            else sparql_kb(request.getfixturevalue("oxigraph")))
+                            else sparql_kb(request.getfixturevalue(request.param)))
     store.load_turtle(KEEP)
     store.load_turtle(KEEP, "urn:y")
     yield store
@@ -106,18 +106,16 @@ def test_hostile_system_names_in_messages_and_policy_graphs(kb: KnowledgeBase, n
     assert intact(kb)
 
 
-@pytest.mark.oxigraph
 @pytest.mark.parametrize("replace", [True, False], ids=["replace", "add"])
 def test_cli_kb_load_with_the_issue_payload_exits_1_and_keeps_the_store(
-    oxigraph: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    sparql_store: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     replace: bool,
 ) -> None:
     from arca.cli.main import main
 
-    monkeypatch.setenv("ARCA_KB__KIND", "sparql")
-    for part in ("query", "update", "store"):
-        monkeypatch.setenv(f"ARCA_KB__{part.upper()}_URL", getattr(oxigraph, f"{part}_url"))
-    kb = sparql_kb(oxigraph)
+    for name, value in sparql_store.env().items():
+        monkeypatch.setenv(name, value)
+    kb = sparql_kb(sparql_store)
     kb.load_turtle(KEEP)
     kb.load_turtle(KEEP, "urn:y")
     path = tmp_path / "x.ttl"

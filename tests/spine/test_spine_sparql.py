@@ -1,4 +1,5 @@
-"""SPARQL escaping on both stores, and the SPARQL 1.1 Protocol client against a real Oxigraph server."""
+"""SPARQL escaping on every store (embedded, and the real Oxigraph and Fuseki servers), and the SPARQL 1.1
+Protocol client against each real server."""
 
 from __future__ import annotations
 
@@ -30,18 +31,16 @@ NASTY_IDS = ["plain", "quotes", "braces", "injection", "newlines", "backslash", 
 
 
 def sparql_kb(endpoints: Any, **overrides: Any) -> SparqlKnowledgeBase:
-    s = KbSettings.model_validate(dict(kind="sparql", query_url=endpoints.query_url,
-                                       update_url=endpoints.update_url, store_url=endpoints.store_url,
-                                       **overrides))
-    return SparqlKnowledgeBase(s)
+    return SparqlKnowledgeBase(KbSettings.model_validate(endpoints.kb_fields(**overrides)))
 
 
-@pytest.fixture(params=["embedded", pytest.param("oxigraph", marks=pytest.mark.oxigraph)])
+@pytest.fixture(params=["embedded", pytest.param("oxigraph", marks=pytest.mark.oxigraph),
+                        pytest.param("fuseki", marks=pytest.mark.fuseki)])
 def kb(request: pytest.FixtureRequest) -> Iterator[KnowledgeBase]:
     if request.param == "embedded":
         store: KnowledgeBase = EmbeddedKnowledgeBase()
     else:
-        store = sparql_kb(request.getfixturevalue("oxigraph"))
+        store = sparql_kb(request.getfixturevalue(request.param))
     yield store
     store.close()
 
@@ -115,9 +114,8 @@ def test_load_turtle_and_replace_graph(kb: KnowledgeBase) -> None:
 # ------------------------------------------------------------------ SPARQL-protocol specifics
 
 
-@pytest.mark.oxigraph
-def test_submit_batches_updates_into_few_requests(oxigraph: object) -> None:
-    kb = sparql_kb(oxigraph, write_batch_max=50, write_flush_interval_s=5.0)
+def test_submit_batches_updates_into_few_requests(sparql_store: Any) -> None:
+    kb = sparql_kb(sparql_store, write_batch_max=50, write_flush_interval_s=5.0)
     try:
         for i in range(200):
             kb.submit("INSERT DATA { $s arca:n $i }", s=IRI(f"urn:n:{i}"), i=i)
@@ -128,9 +126,8 @@ def test_submit_batches_updates_into_few_requests(oxigraph: object) -> None:
         kb.close()
 
 
-@pytest.mark.oxigraph
-def test_submit_does_not_wait_for_the_store(oxigraph: object) -> None:
-    kb = sparql_kb(oxigraph, write_flush_interval_s=5.0, write_batch_max=10_000)
+def test_submit_does_not_wait_for_the_store(sparql_store: Any) -> None:
+    kb = sparql_kb(sparql_store, write_flush_interval_s=5.0, write_batch_max=10_000)
     try:
         kb.submit("INSERT DATA { <urn:a> arca:p 1 }")
         assert kb.batches == 0  # nothing sent yet: the caller did not wait for a request
@@ -141,9 +138,8 @@ def test_submit_does_not_wait_for_the_store(oxigraph: object) -> None:
         kb.close()
 
 
-@pytest.mark.oxigraph
-def test_a_bad_buffered_update_is_reported_at_flush_and_spares_the_others(oxigraph: object) -> None:
-    kb = sparql_kb(oxigraph, write_flush_interval_s=5.0)
+def test_a_bad_buffered_update_is_reported_at_flush_and_spares_the_others(sparql_store: Any) -> None:
+    kb = sparql_kb(sparql_store, write_flush_interval_s=5.0)
     try:
         kb.submit("INSERT DATA { <urn:good:1> arca:p 1 }")
         kb.submit("INSERT DATA { GRAPH <urn:g> { <urn:x> arca:p ?unbound } }")  # invalid update
@@ -168,9 +164,8 @@ def test_unreachable_store_names_the_endpoint() -> None:
     kb.session.close()
 
 
-@pytest.mark.oxigraph
-def test_wrong_kind_of_query_is_an_error(oxigraph: object) -> None:
-    kb = sparql_kb(oxigraph)
+def test_wrong_kind_of_query_is_an_error(sparql_store: Any) -> None:
+    kb = sparql_kb(sparql_store)
     try:
         with pytest.raises(KnowledgeBaseError, match="SELECT"):
             kb.query("ASK { ?s ?p ?o }")
