@@ -5,6 +5,7 @@ effects (keep-first message storage, sample learning), readiness and store crede
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -135,6 +136,42 @@ def test_writes_go_on_through_a_30_s_outage_of_a_running_store_and_none_is_lost(
         assert bus.dead_letters() == []
     finally:
         server.stop()
+
+
+@pytest.mark.rabbitmq
+def test_a_barrier_is_sent_at_once_not_after_the_flush_interval(
+        buses: list[Any], rabbit_url: str, unique: str, sparql_store: SparqlEndpoints) -> None:
+    """Someone waits for a barrier (a decider taking a system over): the writer sends the batch that
+    holds it at once. While writes keep the queue busy, a batch is otherwise sent only when full or
+    after the flush interval (60 s here): the barrier would time out."""
+    settings = bus_settings(rabbit_url, unique)
+    bus = RabbitBus(settings, service="decider")
+    buses.append(bus)
+    kb = BrokerBufferedKnowledgeBase(
+        SparqlKnowledgeBase(kb_settings(sparql_store, write_flush_interval_s=60.0, write_batch_max=5000)),
+        bus, settings, "decider")
+    buses.append(kb)
+    bus.start()
+    stop = threading.Event()
+
+    def busy() -> None:  # the analyzer's steady stream of writes
+        i = 0
+        while not stop.is_set():
+            store_message(kb, Situation(event_time=T0, system="busy", servants_active=i, average_load=0.5))
+            i += 1
+            time.sleep(0.01)
+
+    writer = threading.Thread(target=busy)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        mine = Situation(event_time=T0, system="emergency", servants_active=1, average_load=0.5)
+        store_message(kb, mine)
+        kb.barrier(5.0)  # raises KnowledgeBaseError after 5 s if the batch waited for its interval
+        assert [m.message_id for m in load_messages(kb.inner, Situation, "emergency")] == [mine.message_id]
+    finally:
+        stop.set()
+        writer.join()
 
 
 @pytest.mark.rabbitmq
