@@ -242,6 +242,9 @@ class ServiceBus(Bus):
     def wait_confirmed(self, tickets: Sequence[Any], timeout: float | None = None) -> None:
         self.inner.wait_confirmed(tickets, timeout)
 
+    def consumer_activations(self) -> int | None:
+        return self.inner.consumer_activations()
+
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         token = current_service.set(self.service)
         try:

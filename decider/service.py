@@ -91,6 +91,7 @@ class DeciderService(Service):
         self._saved: dict[str, str] = {}  # system -> state text last saved
         self._saved_core: dict[str, tuple[Any, datetime]] = {}  # system -> (what matters, when saved)
         self._barrier_at = float("-inf")
+        self._barrier_activations: int | None = None  # bus.activations at the last barrier
         if cfg.strategy_override:
             self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
         self.load_knowledge()
@@ -184,15 +185,23 @@ class DeciderService(Service):
     # -- messages ----------------------------------------------------------------------------------
     def take_over(self, system: str) -> None:
         """First situation of ``system`` in this process (or since the bus reconnected): once every
-        write a predecessor queued has landed (a marker through the same FIFO write queue, at most
-        once a second), rebuild its anticipator from the stored samples and its state from the
-        knowledge base (``decider.handover``)."""
+        write a predecessor queued has landed, rebuild its anticipator from the stored samples and its
+        state from the knowledge base (``decider.handover``).
+
+        The wait is a marker through the same FIFO write queue. A predecessor's writes were all queued
+        before this replica became the active consumer of the queue the situation came from, so one
+        wait per activation covers every system of that queue (``bus.consumer_activations()``: one per
+        queue per channel; on a TDB2 store a wait costs a commit). A bus that does not count them gets
+        one wait a second at most."""
         self._owned.add(system)
         started = time.monotonic()
         barrier = getattr(self.kb, "barrier", None)
         if callable(barrier) and self.kb_ready and getattr(self.kb, "ready", True):
-            if started - self._barrier_at > 1.0:
-                self._barrier_at = started
+            activations = self.bus.consumer_activations()
+            due = (activations != self._barrier_activations if activations is not None
+                   else started - self._barrier_at > 1.0)
+            if due:
+                self._barrier_at, self._barrier_activations = started, activations
                 try:
                     barrier(5.0)
                 except KnowledgeBaseError as exc:

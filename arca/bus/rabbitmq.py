@@ -202,6 +202,8 @@ class RabbitBus(Bus):
         self._io_thread: threading.Thread | None = None
         self._worker: threading.Thread | None = None
         self.connections = 0  # successful (re)connections, for tests and logs
+        self._activations = 0  # consumer_activations(); a decider's take-over waits once per one
+        self._activated: set[tuple[str, int]] = set()
         self._declared_sharded: dict[str, list[str]] = {}  # service queue -> patterns (sharded)
         self._on_channel: list[Callable[[], None]] = []
         self.replica_id = uuid.uuid4().hex[:8]
@@ -525,7 +527,14 @@ class RabbitBus(Bus):
 
     def _on_message(self, sub: _Subscription, generation: int, ch: pika.channel.Channel,
                     method: pika.spec.Basic.Deliver, props: pika.BasicProperties, body: bytes) -> None:
+        if (sub.queue, generation) not in self._activated:  # before the delivery is handled
+            self._activated.add((sub.queue, generation))
+            self._activations += 1
         self._work.put(_Delivery(sub, generation, method.delivery_tag, method.routing_key, body, props))
+
+    def consumer_activations(self) -> int:
+        """Consumers that got their first delivery, one per queue per channel (``Bus``)."""
+        return self._activations
 
     def set_order(self, queue: str, order: DeliveryOrder) -> None:
         """Handle ``queue``'s backlog in this order (``arca.bus.order``; default first in, first out)."""

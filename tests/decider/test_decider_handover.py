@@ -3,6 +3,9 @@ and anticipation state from the knowledge base, so its decisions go on where the
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from decider_helpers import at, situation, trained
 from test_decider_service import World, apply
 
@@ -73,3 +76,49 @@ def test_without_the_saved_state_the_decisions_jump() -> None:
     """The reference: the same takeover with nothing saved re-anticipates the incident (a jump)."""
     kept, taken = _targets(persist=False)
     assert max(taken) > max(kept), (kept, taken)
+
+
+class _CountingKb(EmbeddedKnowledgeBase):
+    """The embedded store with a barrier that only counts (the wait itself is the durable writer's,
+    tested in tests/spine/test_spine_durability.py)."""
+
+    barriers = 0
+
+    def barrier(self, timeout: float = 30.0) -> None:
+        self.barriers += 1
+
+
+@pytest.mark.rabbitmq
+def test_a_takeover_waits_for_a_predecessors_writes_once_per_queue_activation(rabbit_url: str,
+                                                                             unique: str) -> None:
+    """Every system of a queue is covered by one wait: a predecessor queued its writes before this
+    replica got the queue's first delivery. A new channel (a reconnection) is a new activation."""
+    from arca.bus.rabbitmq import RabbitBus
+    from arca.clock import SimClock
+    from arca.service import Deps
+    from decider.service import DeciderService
+    from tests.spine.spine_helpers import bus_settings, wait_for
+
+    settings = ArcaSettings()
+    settings.bus = bus_settings(rabbit_url, unique, shards=1)  # one single-active-consumer shard queue
+    bus = RabbitBus(settings.bus, service="decider")
+    kb = _CountingKb()
+    apply(kb)
+    decider = DeciderService(Deps(bus, kb, SimClock(at(0)), settings))
+    decider.attach()
+    bus.start()
+    try:
+        for wave in range(3):  # systems first seen over more than two seconds, one activation
+            for i in range(wave * 4, wave * 4 + 4):
+                bus.publish(situation(1, system=f"sys-{i}"))
+            wait_for(lambda n=wave * 4 + 4: len(decider._owned) == n, what="the wave taken over")  # type: ignore[misc]
+            time.sleep(1.1)
+        assert kb.barriers == bus.consumer_activations() == 1  # one wait covered twelve systems
+        bus._threadsafe(lambda: bus._channel.close())  # type: ignore[union-attr]  # the channel dies
+        wait_for(lambda: not decider._owned, what="ownership forgotten on the new channel")
+        for i in range(4):
+            bus.publish(situation(2, system=f"sys-{i}"))
+        wait_for(lambda: len(decider._owned) == 4, what="systems taken over again")
+        assert kb.barriers == bus.consumer_activations() == 2  # another replica may have had it meanwhile
+    finally:
+        bus.stop()
