@@ -123,9 +123,21 @@ def fetch(kb: KnowledgeBase, system: str) -> Saved | None:
                     g=STATE_GRAPH, s=state_iri(system))
     if not rows:
         return None
-    at = rows[0].get("at")
+    return parse(system, str(rows[0]["json"]), rows[0].get("at"))
+
+
+def fetch_all(kb: KnowledgeBase) -> dict[str, tuple[str, Any]]:
+    """Every system's saved state as stored (its JSON text and when it was saved), in one query;
+    ``parse`` reads one."""
+    rows = kb.query("SELECT ?system ?json ?at WHERE { GRAPH $g { ?s a arca:DeciderState ; "
+                    "arca:system ?system ; arca:stateJson ?json ; arca:savedAt ?at } }", g=STATE_GRAPH)
+    return {str(r["system"]): (str(r["json"]), r.get("at")) for r in rows}
+
+
+def parse(system: str, text: str, at: Any) -> Saved | None:
+    """A saved state read back, or None when unreadable (logged: the system starts fresh)."""
     try:
-        return decode(str(rows[0]["json"]), at if isinstance(at, datetime) else datetime.now(UTC))
+        return decode(text, at if isinstance(at, datetime) else datetime.now(UTC))
     except (ValueError, KeyError, TypeError) as exc:
         log.error("saved decider state of %s unreadable, starting it fresh: %s", system, exc)
         return None

@@ -43,20 +43,27 @@ def forget_sample(kb: KnowledgeBase, sample: LearnedSample, *, sync: bool = Fals
 
 def load_samples(kb: KnowledgeBase, system: str) -> list[LearnedSample]:
     """Every sample of ``system``, oldest first (the order they were learned in)."""
+    return load_all_samples(kb, system).get(system, [])
+
+
+def load_all_samples(kb: KnowledgeBase, system: str | None = None) -> dict[str, list[LearnedSample]]:
+    """Every system's samples (or one ``system``'s), each list oldest first, in one query."""
+    who = "$system" if system is not None else "?sys"
     rows = kb.query(
-        "SELECT ?s ?sev ?el ?n ?at ?src WHERE { GRAPH $g { ?s a arca:LearnedSample ; "
-        "arca:system $system ; arca:severity ?sev ; arca:elapsedSeconds ?el ; arca:servants ?n . "
-        "OPTIONAL { ?s arca:learnedAt ?at } OPTIONAL { ?s arca:sampleSource ?src } } } "
+        f"SELECT {'' if system is not None else '?sys '}?s ?sev ?el ?n ?at ?src WHERE {{ GRAPH $g {{ "
+        f"?s a arca:LearnedSample ; arca:system {who} ; arca:severity ?sev ; arca:elapsedSeconds ?el ; "
+        "arca:servants ?n . OPTIONAL { ?s arca:learnedAt ?at } OPTIONAL { ?s arca:sampleSource ?src } } } "
         "ORDER BY ?at ?s",
-        g=LEARNED_GRAPH, system=system,
+        g=LEARNED_GRAPH, **({"system": system} if system is not None else {}),
     )
-    out = []
+    out: dict[str, list[LearnedSample]] = {}
     for r in rows:
         ident = unquote(str(r["s"]).rsplit("/", 1)[-1])
         at = r.get("at")
-        out.append(LearnedSample(int(r["sev"]), float(r["el"]), int(r["n"]),
-                                 learned_at=at if isinstance(at, datetime) else None,
-                                 sample_id=ident, source=str(r.get("src") or "learned")))
+        out.setdefault(system if system is not None else str(r["sys"]), []).append(
+            LearnedSample(int(r["sev"]), float(r["el"]), int(r["n"]),
+                          learned_at=at if isinstance(at, datetime) else None,
+                          sample_id=ident, source=str(r.get("src") or "learned")))
     return out
 
 

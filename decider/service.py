@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,18 @@ from arca.messages import Decision, Message, PolicyUpdated, Situation
 from arca.messages.ids import derived_id
 from arca.service import Deps, Service
 from decider import handover
-from decider.anticipator import Anticipator, AnticipatorConfig
+from decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
 from decider.fallback import FallbackState, fallback
 from decider.loop import ArcaState
 from decider.policy import Policy, PolicyError, load_policies
-from decider.samples import LEARNED_GRAPH, forget_sample, load_samples, store_sample, systems_with_samples
+from decider.samples import (
+    LEARNED_GRAPH,
+    forget_sample,
+    load_all_samples,
+    load_samples,
+    store_sample,
+    systems_with_samples,
+)
 from decider.strategies import make_strategy
 from decider.strategy import Outcome, Strategy, seconds
 from decider.velocity import VelocityState, directions, limit
@@ -63,6 +70,14 @@ def covers(message: Message) -> tuple[tuple[str, str], ...]:
     return (("any", message.system),)
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What the store held right after a take-over barrier: every system's samples and saved state."""
+
+    samples: dict[str, list[LearnedSample]]
+    states: dict[str, tuple[str, Any]]
+
+
 class DeciderService(Service):
     """Decides the servants of every controlled system."""
 
@@ -91,7 +106,8 @@ class DeciderService(Service):
         self._saved: dict[str, str] = {}  # system -> state text last saved
         self._saved_core: dict[str, tuple[Any, datetime]] = {}  # system -> (what matters, when saved)
         self._barrier_at = float("-inf")
-        self._barrier_activations: int | None = None  # bus.activations at the last barrier
+        self._barrier_activations: int | None = None  # bus.consumer_activations() at the last barrier
+        self._taken: _Snapshot | None = None  # the store read once after the last barrier (take_over)
         if cfg.strategy_override:
             self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
         self.load_knowledge()
@@ -100,6 +116,7 @@ class DeciderService(Service):
     def refresh_knowledge(self) -> None:
         """Policies, prior samples and every anticipator from the store (after an outage: merged
         with what was learned meanwhile, by sample id)."""
+        self._taken = None  # later take-overs read the store again
         self.reload_policies()
         if self.settings.decider.prior_file:
             self.seed_prior(self.settings.decider.prior_file)
@@ -164,10 +181,16 @@ class DeciderService(Service):
             except KnowledgeBaseError as exc:  # store away: start cold, merge its samples later
                 self.knowledge_unavailable(exc)
                 samples, self._loaded[system] = [], False
-            model = Anticipator(samples, self._config(system))
-            model.refit()
-            self.anticipators[system] = model
-            metrics.LEARNED_SAMPLES.labels(system).set(len(model))
+            model = self._fit(system, samples, loaded=self._loaded[system])
+        return model
+
+    def _fit(self, system: str, samples: list[LearnedSample], *, loaded: bool = True) -> Anticipator:
+        """The system's anticipator built and fitted from ``samples`` (as read from the store)."""
+        self._loaded[system] = loaded
+        model = Anticipator(samples, self._config(system))
+        model.refit()
+        self.anticipators[system] = model
+        metrics.LEARNED_SAMPLES.labels(system).set(len(model))
         return model
 
     def _config(self, system: str) -> AnticipatorConfig:
@@ -202,14 +225,23 @@ class DeciderService(Service):
                    else started - self._barrier_at > 1.0)
             if due:
                 self._barrier_at, self._barrier_activations = started, activations
+                self._taken = None
                 try:
                     barrier(5.0)
+                    if activations is not None:
+                        # what the store holds once the predecessors' writes landed: the systems taken
+                        # over under this activation are read from it (two queries, not two each)
+                        self._taken = _Snapshot(load_all_samples(self.kb), handover.fetch_all(self.kb)
+                                                if self.settings.decider.persist_state else {})
                 except KnowledgeBaseError as exc:
                     log.warning("taking %s over before every queued write landed: %s", system, exc)
             # the samples as the store has them now (a predecessor's last ones included)
             model = self.anticipators.pop(system, None)
             try:
-                self.anticipator(system)
+                if self._taken is not None:
+                    self._fit(system, self._taken.samples.get(system, []))
+                else:
+                    self.anticipator(system)
             except KnowledgeBaseError:
                 if model is not None:
                     self.anticipators[system] = model
@@ -217,7 +249,11 @@ class DeciderService(Service):
             log.info("system %s taken over: no state saved, started fresh", system, extra={"system": system})
             return
         try:
-            saved = handover.fetch(self.kb, system)
+            if self._taken is not None and callable(barrier) and self.kb_ready:
+                raw = self._taken.states.get(system)
+                saved = handover.parse(system, *raw) if raw is not None else None
+            else:
+                saved = handover.fetch(self.kb, system)
         except KnowledgeBaseError as exc:
             self.knowledge_unavailable(exc)
             return

@@ -4,12 +4,14 @@ and anticipation state from the knowledge base, so its decisions go on where the
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from decider_helpers import at, situation, trained
 from test_decider_service import World, apply
 
-from arca.kb import EmbeddedKnowledgeBase
+from arca.bus.memory import InMemoryBus
+from arca.kb import EmbeddedKnowledgeBase, Row
 from arca.settings import ArcaSettings
 from decider import handover
 from decider.anticipator import Anticipator
@@ -34,9 +36,11 @@ def test_the_state_codec_round_trips_every_field_but_the_anticipator() -> None:
     assert handover.encode("arca", restored, velocity, saved.fallback, None) == text
 
 
-def _targets(persist: bool) -> tuple[list[int], list[int]]:
-    """(targets of a decider that kept the system, targets of one that took it over at 15 s)."""
-    kb = EmbeddedKnowledgeBase()
+def _targets(persist: bool, standby: bool = False) -> tuple[list[int], list[int]]:
+    """(targets of a decider that kept the system, targets of one that took it over at 15 s;
+    ``standby``: as a replica that became its queue's active consumer, reading the store once after
+    its barrier for every system it takes over)."""
+    kb = _CountingKb() if standby else EmbeddedKnowledgeBase()
     settings = ArcaSettings()
     settings.decider.persist_state = persist
     first = World(kb, settings)
@@ -53,7 +57,7 @@ def _targets(persist: bool) -> tuple[list[int], list[int]]:
     quiet = situation(14, severity=3, onset=0, demand=0.5, load=0.2, discard=0.0)
     first.bus.publish(quiet)
     kb.flush()
-    second = World(kb, settings)
+    second = World(kb, settings, bus=_ActivatedBus() if standby else None)
     b = second.start()
     # then the detector repeats the incident (an event situation, no telemetry round)
     later = situation(15, trigger="event", severity=3, onset=0)
@@ -66,26 +70,40 @@ def _targets(persist: bool) -> tuple[list[int], list[int]]:
     return kept, taken
 
 
-def test_a_decider_taking_a_system_over_decides_as_the_one_that_kept_it() -> None:
-    kept, taken = _targets(persist=True)
+@pytest.mark.parametrize("standby", [False, True], ids=["read-per-system", "read-once-after-barrier"])
+def test_a_decider_taking_a_system_over_decides_as_the_one_that_kept_it(standby: bool) -> None:
+    kept, taken = _targets(persist=True, standby=standby)
     assert taken and taken == kept[:len(taken)], (kept, taken)
     assert max(taken) == 1  # the incident the load did not confirm stays ended
 
 
-def test_without_the_saved_state_the_decisions_jump() -> None:
+@pytest.mark.parametrize("standby", [False, True], ids=["read-per-system", "read-once-after-barrier"])
+def test_without_the_saved_state_the_decisions_jump(standby: bool) -> None:
     """The reference: the same takeover with nothing saved re-anticipates the incident (a jump)."""
-    kept, taken = _targets(persist=False)
+    kept, taken = _targets(persist=False, standby=standby)
     assert max(taken) > max(kept), (kept, taken)
 
 
 class _CountingKb(EmbeddedKnowledgeBase):
     """The embedded store with a barrier that only counts (the wait itself is the durable writer's,
-    tested in tests/spine/test_spine_durability.py)."""
+    tested in tests/spine/test_spine_durability.py), and its queries counted."""
 
     barriers = 0
+    queries = 0
 
     def barrier(self, timeout: float = 30.0) -> None:
         self.barriers += 1
+
+    def query(self, template: str, **bindings: Any) -> list[Row]:
+        self.queries += 1
+        return super().query(template, **bindings)
+
+
+class _ActivatedBus(InMemoryBus):
+    """The in-process bus as a replica's that became its queue's active consumer once."""
+
+    def consumer_activations(self) -> int:
+        return 1
 
 
 @pytest.mark.rabbitmq
@@ -112,8 +130,11 @@ def test_a_takeover_waits_for_a_predecessors_writes_once_per_queue_activation(ra
             for i in range(wave * 4, wave * 4 + 4):
                 bus.publish(situation(1, system=f"sys-{i}"))
             wait_for(lambda n=wave * 4 + 4: len(decider._owned) == n, what="the wave taken over")  # type: ignore[misc]
+            if wave == 0:
+                queries = kb.queries
             time.sleep(1.1)
         assert kb.barriers == bus.consumer_activations() == 1  # one wait covered twelve systems
+        assert kb.queries == queries  # and one read of the store after it: none per later system
         bus._threadsafe(lambda: bus._channel.close())  # type: ignore[union-attr]  # the channel dies
         wait_for(lambda: not decider._owned, what="ownership forgotten on the new channel")
         for i in range(4):

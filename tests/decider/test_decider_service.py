@@ -30,8 +30,9 @@ def apply(kb: KnowledgeBase, ttl: str = EXAMPLE, **replace: str) -> None:
 
 
 class World:
-    def __init__(self, kb: KnowledgeBase | None = None, settings: ArcaSettings | None = None) -> None:
-        self.bus = InMemoryBus()
+    def __init__(self, kb: KnowledgeBase | None = None, settings: ArcaSettings | None = None,
+                 bus: InMemoryBus | None = None) -> None:
+        self.bus = bus or InMemoryBus()
         self.kb = kb or EmbeddedKnowledgeBase()
         self.clock = SimClock(at(0))
         self.settings = settings or ArcaSettings()
