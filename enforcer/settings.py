@@ -27,8 +27,9 @@ class EnforcerSettings(BaseModel):
     )
     boot_timeout_s: float = Field(
         default=120.0, gt=0,
-        description="Deadline for a servant to be ACTIVE and in the pool; past it the server is "
-        "condemned, removed and replaced.",
+        description="Deadline for a servant to be ACTIVE and in the pool, timed on the enforcer's own "
+        "clock (from its create, or from when it first saw the server building; never from the "
+        "cloud's 'created' time); past it the server is condemned, removed and replaced.",
     )
     resume_timeout_s: float = Field(
         default=60.0, gt=0,
