@@ -35,6 +35,7 @@ from collector.events import (
     NOTIFICATION,
     EventTracker,
     ParsedEvent,
+    check_dates,
     event_domain,
     load_json,
     parse_notification,
@@ -171,6 +172,7 @@ class Ingestor:
 
     def _detector_event(self, doc: Any, confirm: bool) -> Outcome:
         parsed = parse_notification(doc)
+        check_dates(parsed, self.now())
         with self._lock:
             if self.tracker.is_duplicate(parsed.source, parsed.event_id):
                 duplicate = True
