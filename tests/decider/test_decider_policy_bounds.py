@@ -40,16 +40,18 @@ def trust(extra: str) -> str:
     return HEAD + f'<urn:t:s> a arca:SourceTrust ; arca:forSource "s" ; {extra} .\n'
 
 
-WIDE = "arca:maxServants 1000 ; "  # room for the other servant amounts (each is <= maxServants)
+W = "arca:maxServants 1000 ; "  # room for the other servant amounts (each is <= maxServants)
 BOUNDED = [
     # id (the property), the file at its maximum, the file just over it
     ("maxServants", policy("arca:maxServants 1000"), policy("arca:maxServants 1001")),
-    ("minServants", policy(WIDE + "arca:minServants 1000 ; arca:defaultServants 1000"),
+    ("minServants", policy(W + "arca:minServants 1000 ; arca:defaultServants 1000"),
      policy("arca:maxServants 1000 ; arca:minServants 1001 ; arca:defaultServants 1000")),
-    ("defaultServants", policy(WIDE + "arca:defaultServants 1000"), policy(WIDE + "arca:defaultServants 1001")),
+    ("defaultServants", policy(W + "arca:defaultServants 1000"),
+     policy(W + "arca:defaultServants 1001")),
     ("staticAmount", policy("arca:staticAmount 1000"), policy("arca:staticAmount 1001")),
     ("fallbackServants", policy("arca:fallbackServants 1000"), policy("arca:fallbackServants 1001")),
-    ("warmPoolMaxSize", policy(WIDE + "arca:warmPoolMaxSize 1000"), policy(WIDE + "arca:warmPoolMaxSize 1001")),
+    ("warmPoolMaxSize", policy(W + "arca:warmPoolMaxSize 1000"),
+     policy(W + "arca:warmPoolMaxSize 1001")),
     ("expirationSeconds", policy("arca:expirationSeconds 604800"), policy("arca:expirationSeconds 604800.5")),
     ("guardFrequencyWindowSeconds", policy("arca:guardFrequencyWindowSeconds 604800"),
      policy("arca:guardFrequencyWindowSeconds 604801")),
@@ -59,9 +61,11 @@ BOUNDED = [
     ("scaleInCooldownSeconds", policy("arca:scaleInCooldownSeconds 86400"),
      policy("arca:scaleInCooldownSeconds 86401")),
     ("coolOffSeconds", policy("arca:coolOffSeconds 86400"), policy("arca:coolOffSeconds 86401")),
-    ("thresholdTimeSeconds", policy("arca:thresholdTimeSeconds 86400"), policy("arca:thresholdTimeSeconds 86401")),
+    ("thresholdTimeSeconds", policy("arca:thresholdTimeSeconds 86400"),
+     policy("arca:thresholdTimeSeconds 86401")),
     ("syncPeriodSeconds", policy("arca:syncPeriodSeconds 86400"), policy("arca:syncPeriodSeconds 86401")),
-    ("stabilisationSeconds", policy("arca:stabilisationSeconds 86400"), policy("arca:stabilisationSeconds 86401")),
+    ("stabilisationSeconds", policy("arca:stabilisationSeconds 86400"),
+     policy("arca:stabilisationSeconds 86401")),
     ("scaleUpStabilisationSeconds", policy("arca:scaleUpStabilisationSeconds 86400"),
      policy("arca:scaleUpStabilisationSeconds 86401")),
     ("scaleDownStabilisationSeconds", policy("arca:scaleDownStabilisationSeconds 86400"),
@@ -70,8 +74,10 @@ BOUNDED = [
      policy("arca:warmPoolLeadTimeSeconds 86401")),
     ("telemetryPeriodSeconds", policy("arca:telemetryPeriodSeconds 86400"),
      policy("arca:telemetryPeriodSeconds 86401")),
-    ("guardFrequencyLimit", policy("arca:guardFrequencyLimit 1000000"), policy("arca:guardFrequencyLimit 1000001")),
-    ("fallbackAfterRounds", policy("arca:fallbackAfterRounds 1000000"), policy("arca:fallbackAfterRounds 1000001")),
+    ("guardFrequencyLimit", policy("arca:guardFrequencyLimit 1000000"),
+     policy("arca:guardFrequencyLimit 1000001")),
+    ("fallbackAfterRounds", policy("arca:fallbackAfterRounds 1000000"),
+     policy("arca:fallbackAfterRounds 1000001")),
     ("eventLimit", trust("arca:eventLimit 1000000"), trust("arca:eventLimit 1000001")),
     ("eventWindowSeconds", trust("arca:eventWindowSeconds 86400"), trust("arca:eventWindowSeconds 86400.5")),
     ("confirmationSeconds", trust("arca:confirmationSeconds 86400"), trust("arca:confirmationSeconds 86401")),
@@ -189,14 +195,16 @@ def test_reused_policy_nodes(node: str, system: str, stored: dict[str, set[str]]
 
 
 @pytest.fixture
-def store_env(monkeypatch: pytest.MonkeyPatch, oxigraph: object, rabbit_url: str, unique: str) -> Iterator[None]:
+def store_env(monkeypatch: pytest.MonkeyPatch, oxigraph: object, rabbit_url: str,
+              unique: str) -> Iterator[None]:
     ox = oxigraph
     for k, v in {"ARCA_KB__KIND": "sparql", "ARCA_KB__QUERY_URL": ox.query_url,  # type: ignore[attr-defined]
                  "ARCA_KB__UPDATE_URL": ox.update_url,  # type: ignore[attr-defined]
                  "ARCA_KB__STORE_URL": ox.store_url,  # type: ignore[attr-defined]
                  "ARCA_BUS__KIND": "rabbitmq", "ARCA_BUS__URL": rabbit_url,
                  "ARCA_BUS__EXCHANGE": f"arca-{unique}", "ARCA_BUS__DEAD_LETTER_EXCHANGE": f"dlx-{unique}",
-                 "ARCA_BUS__DEAD_LETTER_QUEUE": f"dlq-{unique}", "ARCA_BUS__QUEUE_PREFIX": f"t-{unique}."}.items():
+                 "ARCA_BUS__DEAD_LETTER_QUEUE": f"dlq-{unique}",
+                 "ARCA_BUS__QUEUE_PREFIX": f"t-{unique}."}.items():
         monkeypatch.setenv(k, v)
     yield
 
