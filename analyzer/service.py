@@ -41,6 +41,7 @@ from arca.service import Deps, Service
 from arca.trust import (
     Credibility,
     SourceTrust,
+    confirmation_end,
     effective_severity,
     judge,
     load_credibility,
@@ -48,6 +49,7 @@ from arca.trust import (
     over_limit,
     store_credibility,
     trust_for,
+    window_start,
 )
 
 log = logging.getLogger(__name__)
@@ -194,8 +196,8 @@ class AnalyzerService(Service):
             return event
         if not event.cancelled:
             times = self.accepted.setdefault(event.source, [])
-            horizon = event.event_time.timestamp() - trust.window_s
-            times[:] = [t for t in times if t.timestamp() > horizon]
+            since = window_start(event.event_time, trust)
+            times[:] = [t for t in times if t > since]
             count = over_limit(times, trust, event.event_time)
             if count is not None:
                 metrics.EVENTS_REFUSED.labels(event.source, "rate-limit").inc()
@@ -267,7 +269,7 @@ class AnalyzerService(Service):
         for event_id, (source, onset, systems, done) in list(self.unjudged.items()):
             trust = trust_for(self.trusts, source)
             if (not done and trust is not None and situation.system in systems
-                    and onset <= t <= onset + timedelta(seconds=trust.confirmation_s)):
+                    and onset <= t <= confirmation_end(onset, trust)):
                 self.unjudged[event_id] = (source, onset, systems, True)
 
     def judge_incidents(self, now: datetime) -> None:
@@ -277,7 +279,7 @@ class AnalyzerService(Service):
             if trust is None:
                 del self.unjudged[event_id]
                 continue
-            if now <= onset + timedelta(seconds=trust.confirmation_s):
+            if now <= confirmation_end(onset, trust):
                 continue
             del self.unjudged[event_id]
             cred = judge(self.credibility.get(source) or Credibility(source), confirmed, trust, now)

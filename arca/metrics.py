@@ -212,10 +212,13 @@ HealthCheck = Callable[[], dict[str, Any]]
 """Returns the readiness report of the process: ``{"ready": bool, ...details}``."""
 
 
-def serve(port: int, host: str = "0.0.0.0",
+NOT_FOUND = b"not found: this server answers /metrics, /healthz and /readyz\n"
+
+
+def serve(port: int, host: str = "127.0.0.1",
           health: HealthCheck | None = None) -> tuple[WSGIServer, int]:
     """Expose ``/metrics`` (and ``/healthz``, ``/readyz``) over HTTP in a daemon thread; returns the
-    server and its bound port.
+    server and its bound port. Any other path is 404 (nothing else is served).
 
     ``/healthz`` answers 200 while the process serves (liveness); ``/readyz`` answers 200 when
     ``health()`` says ready and 503 otherwise, with the report as JSON either way (e.g. bus
@@ -233,8 +236,12 @@ def serve(port: int, host: str = "0.0.0.0",
             start_response("200 OK" if ok else "503 Service Unavailable",
                            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
-        result: list[bytes] = metrics_app(environ, start_response)
-        return result
+        if path == "/metrics":
+            result: list[bytes] = metrics_app(environ, start_response)
+            return result
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8"),
+                                         ("Content-Length", str(len(NOT_FOUND)))])
+        return [NOT_FOUND]
 
     server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_SilentHandler)
     threading.Thread(target=server.serve_forever, name="arca-metrics-http", daemon=True).start()

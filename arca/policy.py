@@ -41,6 +41,16 @@ boot, so its default is the policy's ``leadTimeSeconds``."""
 POLICY_GRAPH_PREFIX = f"{ARCA_NS}graph/policy/"
 
 
+MAX_SERVANTS = 1000
+"""ARCA's stated maximum of servants per system (every servant amount of a policy is within it)."""
+DAY_S = 86_400.0
+"""Bound of every delay, period and cooldown of a policy or source trust (seconds)."""
+WEEK_S = 604_800.0
+"""Bound of an incident's expiration and of the guard's frequency window (seconds)."""
+MAX_COUNT = 1_000_000
+"""Bound of the counts of a policy or source trust (guard frequency limit, event limit, rounds)."""
+
+
 class PolicyError(ValueError):
     """A policy graph that does not make a valid ``Policy`` (message names node and property)."""
 
@@ -54,35 +64,35 @@ class Policy(BaseModel):
     iri: str = ""
     low_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     high_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
-    min_servants: int = Field(default=1, ge=0)
-    max_servants: int = Field(default=15, ge=1)
-    default_servants: int = Field(default=1, ge=0)
-    expiration_s: float = Field(default=45.0, gt=0)
-    scale_out_cooldown_s: float = Field(default=0.0, ge=0)
-    scale_in_cooldown_s: float = Field(default=0.0, ge=0)
+    min_servants: int = Field(default=1, ge=0, le=MAX_SERVANTS)
+    max_servants: int = Field(default=15, ge=1, le=MAX_SERVANTS)
+    default_servants: int = Field(default=1, ge=0, le=MAX_SERVANTS)
+    expiration_s: float = Field(default=45.0, gt=0, le=WEEK_S)
+    scale_out_cooldown_s: float = Field(default=0.0, ge=0, le=DAY_S)
+    scale_in_cooldown_s: float = Field(default=0.0, ge=0, le=DAY_S)
     anticipation: bool = True
-    lead_time_s: float = Field(default=10.0, ge=0)
+    lead_time_s: float = Field(default=10.0, ge=0, le=DAY_S)
     allowed_actions: frozenset[str] = frozenset({"scale-out", "scale-in", "heal"})
     strategy: StrategyName = "arca"
     # threshold (Ukko / OSM)
     threshold_up: float = Field(default=0.7, gt=0.0, le=1.0)
     threshold_down: float = Field(default=0.3, ge=0.0, le=1.0)
-    cooloff_s: float = Field(default=300.0, ge=0)
-    threshold_time_s: float = Field(default=0.0, ge=0)
+    cooloff_s: float = Field(default=300.0, ge=0, le=DAY_S)
+    threshold_time_s: float = Field(default=0.0, ge=0, le=DAY_S)
     # proportional (Kubernetes HPA)
     target_load: float = Field(default=0.7, gt=0.0, le=1.0)
     tolerance: float = Field(default=0.1, ge=0.0, lt=1.0)
-    sync_period_s: float = Field(default=15.0, ge=0)
-    stabilisation_s: float = Field(default=300.0, ge=0)
+    sync_period_s: float = Field(default=15.0, ge=0, le=DAY_S)
+    stabilisation_s: float = Field(default=300.0, ge=0, le=DAY_S)
     # static
-    static_amount: int | None = Field(default=None, ge=0)
+    static_amount: int | None = Field(default=None, ge=0, le=MAX_SERVANTS)
     # which external events concern this system (empty: every event)
     sources: frozenset[str] = frozenset()
     domains: frozenset[str] = frozenset()
     # guards (ONAP guard policies), checked by the enforcer right before acting
-    frequency_limit: int | None = Field(default=None, ge=0)
+    frequency_limit: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     """At most this many actions of one kind (scale-out, scale-in) per window (None: no limit)."""
-    frequency_window_s: float = Field(default=3600.0, gt=0)
+    frequency_window_s: float = Field(default=3600.0, gt=0, le=WEEK_S)
     blackouts: frozenset[str] = frozenset()
     """``"<action|*> HH:MM-HH:MM"`` daily UTC windows during which the action is refused."""
     protected_servants: frozenset[str] = frozenset()
@@ -94,34 +104,34 @@ class Policy(BaseModel):
     scale_up_rules: frozenset[str] = frozenset()
     """``"<n> servants per <s>s"`` or ``"<n> percent per <s>s"``; none given: HPA's (4 servants, 100 %)."""
     scale_up_select: Literal["max", "min", "disabled"] = "max"
-    scale_up_stabilisation_s: float = Field(default=0.0, ge=0)
+    scale_up_stabilisation_s: float = Field(default=0.0, ge=0, le=DAY_S)
     scale_down_rules: frozenset[str] = frozenset()
     """As ``scale_up_rules``; none given: HPA's (100 % per 15 s)."""
     scale_down_select: Literal["max", "min", "disabled"] = "max"
-    scale_down_stabilisation_s: float = Field(default=300.0, ge=0)
+    scale_down_stabilisation_s: float = Field(default=300.0, ge=0, le=DAY_S)
     velocity_limits_anticipation: bool = False
     """Whether anticipated floors are velocity-limited too (default: exempt, see docs/policy.md)."""
 
     # warm pool (EC2 Auto Scaling warm pools): servants kept in a cheap standby state, resumed first
     warm_pool_state: Literal["none", "stopped", "suspended", "paused", "shelved"] = "none"
     """Standby state of the pool's servants (``none``: no warm pool)."""
-    warm_pool_min: int = Field(default=0, ge=0)
+    warm_pool_min: int = Field(default=0, ge=0, le=MAX_SERVANTS)
     """Servants kept standing by (at least; ``warm_pool_auto`` may ask for more, up to the max)."""
-    warm_pool_max: int | None = Field(default=None, ge=0)
+    warm_pool_max: int | None = Field(default=None, ge=0, le=MAX_SERVANTS)
     """Most servants standing by (None: ``max_servants``)."""
     warm_pool_auto: bool = False
     """Size the pool from the learned model (see ``decider.warm.auto_pool_size``), within [min, max]."""
     warm_pool_reuse: bool = True
     """Servants removed by a scale-in go back to the pool while below its size (EC2 reuse on scale-in)."""
-    warm_pool_lead_time_s: float | None = Field(default=None, ge=0)
+    warm_pool_lead_time_s: float | None = Field(default=None, ge=0, le=DAY_S)
     """Seconds a standby servant takes to serve again (None: ``WARM_POOL_RESUME_S`` of the state)."""
 
     # telemetry fallback (KEDA ``fallback``), applied by the decider
-    fallback_after_rounds: int | None = Field(default=None, ge=1)
+    fallback_after_rounds: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     """Missed telemetry rounds after which the fallback amount is held (None: no fallback)."""
-    fallback_servants: int | None = Field(default=None, ge=0)
+    fallback_servants: int | None = Field(default=None, ge=0, le=MAX_SERVANTS)
     """The amount held (None: the last amount decided on good telemetry)."""
-    telemetry_period_s: float = Field(default=10.0, gt=0)
+    telemetry_period_s: float = Field(default=10.0, gt=0, le=DAY_S)
     """How often a telemetry round is expected."""
 
     @model_validator(mode="after")
@@ -334,6 +344,20 @@ def load_policies(kb: KnowledgeBase) -> dict[str, Policy]:
         prefix=POLICY_GRAPH_PREFIX,
     )
     return _policies_of(rows)
+
+
+def stored_policy_nodes(kb: KnowledgeBase) -> dict[str, set[str]]:
+    """Policy node IRI -> the systems it is the policy of, over every stored policy graph (one
+    system per node is the rule; ``decider.validation.reused_policy_nodes`` keeps it at apply)."""
+    rows = kb.query(
+        "SELECT DISTINCT ?s ?sys WHERE { GRAPH ?g { ?s a arca:Policy ; arca:system ?sys } "
+        "FILTER(STRSTARTS(STR(?g), $prefix)) }",
+        prefix=POLICY_GRAPH_PREFIX,
+    )
+    out: dict[str, set[str]] = {}
+    for r in rows:
+        out.setdefault(str(r["s"]), set()).add(str(r["sys"]))
+    return out
 
 
 def load_policy(kb: KnowledgeBase, system: str) -> Policy | None:

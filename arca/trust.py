@@ -72,12 +72,32 @@ def trust_for(trusts: dict[str, SourceTrust], source: str) -> SourceTrust | None
     return trusts.get(source) or trusts.get(ANY_SOURCE)
 
 
+def shifted(t: datetime, seconds: float) -> datetime:
+    """``t`` moved by ``seconds``, held within the datetimes Python represents: never an
+    ``OverflowError``, whatever the window (a bound in the shapes keeps real ones within a day)."""
+    try:
+        return t + timedelta(seconds=seconds)
+    except OverflowError:  # beyond year 1 or 9999 (or a timedelta of over 999999999 days)
+        edge = datetime.max if seconds > 0 else datetime.min
+        return edge.replace(tzinfo=t.tzinfo)
+
+
+def window_start(now: datetime, trust: SourceTrust) -> datetime:
+    """The start of the source's rate-limit window ending at ``now``."""
+    return shifted(now, -trust.window_s)
+
+
+def confirmation_end(onset: datetime, trust: SourceTrust) -> datetime:
+    """When the confirmation window of an incident announced at ``onset`` closes."""
+    return shifted(onset, trust.confirmation_s)
+
+
 def over_limit(times: Sequence[datetime], trust: SourceTrust, now: datetime) -> int | None:
     """Events already accepted from the source in ``(now - window, now]`` when that reaches the
     limit (the new event must be refused), else None."""
     if trust.event_limit is None:
         return None
-    since = now - timedelta(seconds=trust.window_s)
+    since = window_start(now, trust)
     count = sum(1 for t in times if since < t <= now)
     return count if count >= trust.event_limit else None
 

@@ -22,7 +22,7 @@ import json
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arca.messages import ExternalEvent
@@ -78,6 +78,15 @@ MAX_INT_DIGITS = 40
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKETS = re.compile(r"[\[\]{}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_YANG = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters a YANG string may not hold (RFC 7950 §9.4: XML 1.0 characters only): C0 controls
+other than tab, line feed and carriage return (NUL included), U+FFFE and U+FFFF (surrogates are
+refused separately, as not encodable)."""
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""No detector or orchestrator date before this is believed (a clock reset to the epoch, year 1)."""
+MAX_AHEAD = timedelta(days=1)
+"""How far past the collector's clock a date may be (clocks disagree by minutes or hours, never by
+a day; year 9926 is refused)."""
 
 
 def _depth(text: str) -> int:
@@ -107,14 +116,20 @@ def _parse_constant(name: str) -> Any:
 
 
 def _check_strings(value: Any, path: str) -> None:
-    """Refuse lone surrogates (``\\ud800``): they cannot be encoded as UTF-8 anywhere downstream."""
+    """Refuse lone surrogates (``\\ud800``: they cannot be encoded as UTF-8 anywhere downstream) and
+    the characters YANG strings exclude (NUL and the other C0 controls but tab, LF and CR; U+FFFE,
+    U+FFFF), in every string: member names and values, at any depth."""
     if isinstance(value, str):
         if _SURROGATE.search(value):
             raise IngestError("json", path or "/", "string holds a lone UTF-16 surrogate (\\ud800-\\udfff)")
+        bad = _NOT_YANG.search(value)
+        if bad:
+            raise IngestError("yang", path or "/", f"string holds U+{ord(bad.group()):04X}, a character YANG "
+                              "strings exclude (RFC 7950 §9.4: XML 1.0 characters only)")
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_strings(key, path)
-            _check_strings(item, f"{path}/{key}" if not _SURROGATE.search(key) else path)
+            _check_strings(item, f"{path}/{key}")
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _check_strings(item, f"{path}/{i}")
@@ -177,7 +192,11 @@ def decode_payload(text: str, path: str) -> tuple[str, dict[str, Any]]:
 def parse_notification(body: Any) -> ParsedEvent:
     """Validate a RESTCONF JSON notification (raw bytes/text, or already parsed JSON) and its
     payload; raise ``IngestError`` on any fault."""
-    doc = load_json(body) if isinstance(body, bytes | bytearray | str) else body
+    if isinstance(body, bytes | bytearray | str):
+        doc = load_json(body)
+    else:
+        doc = body
+        _check_strings(doc, "")
     if not isinstance(doc, dict) or set(doc) != {ENVELOPE}:
         raise IngestError("envelope", "/", f"expected a JSON object with the single member {ENVELOPE!r}")
     notif = doc[ENVELOPE]
@@ -211,6 +230,24 @@ def parse_notification(body: Any) -> ParsedEvent:
         sequence=int(seq) if seq is not None else None,
         context=content.get("context"),
     )
+
+
+def check_date(value: datetime, now: datetime, path: str) -> datetime:
+    """``value`` if it lies in the sane window [``EARLIEST``, ``now`` + ``MAX_AHEAD``], else an
+    ``IngestError`` (reason ``datetime``) naming the field; ``now`` is the collector's clock."""
+    if value < EARLIEST:
+        raise IngestError("datetime", path, f"{value.isoformat()} is before {EARLIEST.date()}: not a real "
+                          "date")
+    if value > now + MAX_AHEAD:
+        raise IngestError("datetime", path, f"{value.isoformat()} is more than {MAX_AHEAD} after the "
+                          f"collector's clock ({now.isoformat()})")
+    return value
+
+
+def check_dates(parsed: ParsedEvent, now: datetime) -> None:
+    """Both dates of an event (``eventTime``, ``timestamp``) within the sane window of ``now``."""
+    check_date(parsed.event_time, now, f"/{ENVELOPE}/eventTime")
+    check_date(parsed.timestamp, now, f"{EVENT_PATH}/timestamp")
 
 
 def event_severity(

@@ -35,6 +35,7 @@ from collector.events import (
     NOTIFICATION,
     EventTracker,
     ParsedEvent,
+    check_dates,
     event_domain,
     load_json,
     parse_notification,
@@ -171,6 +172,7 @@ class Ingestor:
 
     def _detector_event(self, doc: Any, confirm: bool) -> Outcome:
         parsed = parse_notification(doc)
+        check_dates(parsed, self.now())
         with self._lock:
             if self.tracker.is_duplicate(parsed.source, parsed.event_id):
                 duplicate = True
@@ -265,8 +267,9 @@ class Ingestor:
     def osm_alarm(self, body: bytes | str, now: datetime, *, principal: str | None = None,
                   authenticate: bool = False, confirm: bool = False) -> Outcome:
         """Validate, map and publish one OSM alarm webhook. With ``authenticate`` the principal must
-        be one of ``osm_principals``; when ``osm_ns_systems`` is configured the alarm must name one
-        of those NS instances (else 403 ``unmanaged``)."""
+        be one of ``osm_principals``; the alarm must name one of the NS instances
+        ``collector.osm_ns_systems`` maps to a system (else 403 ``unmanaged``, counted): an unset map
+        manages no NS, so every alarm is refused, naming the setting."""
         def run() -> Outcome:
             if authenticate:
                 self.auth.authorise_any(principal, self.settings.osm_principals, "Authorization")
@@ -275,10 +278,15 @@ class Ingestor:
                 ns_systems=self.settings.osm_ns_systems, producer=self.producer,
             )
             managed = self.settings.osm_ns_systems
-            # routing by policies: only the NS instances mapped to a system (no default system)
-            if (managed or self.settings.routing == "policies") and alarm.ns_id not in managed:
+            if not managed:
                 raise IngestError("unmanaged", "/notify_details/ns_id",
-                                  f"NS instance {alarm.ns_id!r} is not managed by ARCA", status=403)
+                                  f"NS instance {alarm.ns_id!r} is not managed by ARCA: "
+                                  "collector.osm_ns_systems is not set (no OSM NS instance is managed)",
+                                  status=403)
+            if alarm.ns_id not in managed:
+                raise IngestError("unmanaged", "/notify_details/ns_id",
+                                  f"NS instance {alarm.ns_id!r} is not managed by ARCA (not in "
+                                  "collector.osm_ns_systems)", status=403)
             self._send([alarm], confirm)
             return Outcome("accepted", [alarm])
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from arca.messages import Alarm
 from collector.errors import IngestError
-from collector.events import load_json
+from collector.events import check_date, load_json
 
 STATUSES = {"alarm", "ok", "insufficient-data"}
 _DATE_FORMATS = ("%d-%m-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
@@ -80,7 +80,8 @@ def to_alarm(
     ns_id = get("ns_id")
     start = get("start_date")
     return Alarm(
-        event_time=parse_osm_date(str(start)) if start else now,
+        event_time=(check_date(parse_osm_date(str(start)), now, "/notify_details/start_date") if start
+                    else now),
         producer=producer,
         system=(ns_systems or {}).get(str(ns_id), default_system),
         alarm_id=str(get("alarm_uuid")),

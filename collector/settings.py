@@ -97,5 +97,6 @@ class CollectorSettings(BaseModel):
         default="versioned_notifications.info", description="Routing key of versioned notifications."
     )
     osm_ns_systems: dict[str, str] = Field(
-        default_factory=dict, description="OSM NS instance id -> controlled system (else `system`)."
+        default_factory=dict, description="OSM NS instance id -> controlled system: the NS instances ARCA "
+        "manages. An OSM alarm of any other NS is refused (403 unmanaged); unset, every OSM alarm is."
     )

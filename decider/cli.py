@@ -119,11 +119,18 @@ def _store_and_notify(kb: Any, items: list[tuple[str, str, str, str]], *, by: st
 def cmd_apply(args: argparse.Namespace) -> int:
     import rdflib
 
+    from arca.kb import KnowledgeBaseError
     from arca.kb.terms import arca_iri
     from arca.namespace import ARCA_NS
-    from arca.policy import SCALE_KEY, scale_graph
+    from arca.policy import SCALE_KEY, scale_graph, stored_policy_nodes
     from arca.runtime import make_kb
-    from decider.validation import PolicyInvalid, node_turtle, policy_turtle, validate_admin_file
+    from decider.validation import (
+        PolicyInvalid,
+        node_turtle,
+        policy_turtle,
+        reused_policy_nodes,
+        validate_admin_file,
+    )
 
     try:
         valid = validate_admin_file(read_file(args.file), args.file)
@@ -147,6 +154,13 @@ def cmd_apply(args: argparse.Namespace) -> int:
                        f"load others with arca kb load)")
     kb = make_kb(settings())
     try:
+        if valid.policies:  # one policy per node, across the knowledge base too
+            try:
+                reused = reused_policy_nodes(valid.policies, stored_policy_nodes(kb))
+            except KnowledgeBaseError as exc:
+                raise CliError(f"the knowledge base did not answer: {exc}") from exc
+            if reused:
+                raise CliError(str(PolicyInvalid(args.file, reused)))
         versions = _store_and_notify(kb, items, by=_by(args), change="apply")
     finally:
         kb.close()

@@ -178,10 +178,38 @@ def shacl_problems(graph: rdflib.Graph) -> list[str]:
     return sorted(out)
 
 
+def shared_policy_nodes(graph: rdflib.Graph) -> list[str]:
+    """One policy per node: a node of class ``arca:Policy`` naming two systems or more (each system
+    needs its own node), named with every system it names."""
+    system = rdflib.URIRef(ARCA_NS + "system")
+    out = []
+    for node in sorted(graph.subjects(rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "Policy")), key=str):
+        systems = sorted(str(o) for o in graph.objects(node, system))
+        if len(systems) > 1:
+            out.append(f"node {_short(node)} is the policy of {len(systems)} systems "
+                       f"({', '.join(repr(s) for s in systems)}): one policy per node, give each "
+                       "system its own node")
+    return out
+
+
+def reused_policy_nodes(policies: list[Policy], stored: dict[str, set[str]]) -> list[str]:
+    """Policies of a file whose node the knowledge base already holds as another system's policy
+    (``stored``: node IRI -> systems, ``arca.policy.stored_policy_nodes``): applying one would give
+    that node two systems and stop every policy reload. Pure; one problem per node, naming both."""
+    out = []
+    for p in policies:
+        others = sorted(stored.get(p.iri, set()) - {p.system})
+        if others:
+            out.append(f"node <{p.iri}> is already the policy of system {', '.join(repr(s) for s in others)} "
+                       f"in the knowledge base; this file makes it the policy of system {p.system!r}: "
+                       "one policy per node, give each system its own node")
+    return out
+
+
 def validate_admin_file(data: bytes | str, source: str = "admin file") -> AdminFile:
     """Any shipped kind of admin file: syntax, shapes, kind, then the typed models."""
     graph = parse_turtle(data, source)
-    problems = literal_problems(graph) or shacl_problems(graph)
+    problems = literal_problems(graph) or shared_policy_nodes(graph) or shacl_problems(graph)
     if problems:
         raise PolicyInvalid(source, problems)
     kinds = {kind: len(set(graph.subjects(rdflib.RDF.type, rdflib.URIRef(ARCA_NS + cls))))
@@ -208,7 +236,7 @@ def validate_admin_file(data: bytes | str, source: str = "admin file") -> AdminF
 def validate_policy(data: bytes | str, source: str = "policy") -> ValidPolicies:
     """Syntax, shapes and model checks of a policy file; raises ``PolicyInvalid`` listing every problem."""
     graph = parse_turtle(data, source)
-    problems = literal_problems(graph) or shacl_problems(graph)
+    problems = literal_problems(graph) or shared_policy_nodes(graph) or shacl_problems(graph)
     if problems:
         raise PolicyInvalid(source, problems)
     if (None, rdflib.RDF.type, rdflib.URIRef(ARCA_NS + "Policy")) not in graph:

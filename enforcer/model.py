@@ -36,6 +36,9 @@ class Servant:
     """False when the infrastructure reports it dead (e.g. an ``insufficient-data`` alarm)."""
     task_state: str | None = None
     """Nova's task_state while a server action runs (``powering-on``...), else None."""
+    ns_id: str | None = None
+    """The OSM NS instance the servant belongs to, by its own record (server metadata ``osm_ns_id``);
+    None: it belongs to no NS, and no OSM alarm acts on it."""
 
     @property
     def standing_by(self) -> bool:

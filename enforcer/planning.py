@@ -7,7 +7,10 @@ duplicated or redelivered decision plans nothing new. The rules, in order:
    never enforced as is);
 2. repairs (``heal``): broken servants (error/shutoff, reported dead, condemned after a failed boot,
    or still building past the boot deadline) are removed and do not count; ACTIVE servants missing
-   from the pool are added back;
+   from the pool are added back. The boot deadline is timed by the enforcer's own clock from when it
+   first saw the servant building (``building_since``), never by the cloud's ``created`` time against
+   the enforcer's clock: two machines' clocks are never compared (a cloud an hour ahead or behind
+   would otherwise condemn every server still booting, and recreate them forever);
 3. count = live servants (active or booting) + creations in flight whose server is not visible yet;
    below the target -> create the difference (``scale-out``); above -> remove the surplus
    (``scale-in``), booting ones first, then those out of the pool, then by the policy's deletion
@@ -38,7 +41,7 @@ is ``scale-in``; the guards treat them as such.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -108,18 +111,18 @@ class Plan:
 
 
 def is_broken(s: Servant, now: datetime, boot_timeout_s: float, condemned: frozenset[str],
-              warm: bool = False) -> bool:
+              warm: bool = False, building_since: Mapping[str, datetime] | None = None) -> bool:
+    """Broken: reported dead, condemned, in an error status (or standing by without a pool), or
+    building for longer than ``boot_timeout_s`` since ``building_since[s.id]`` (the enforcer's first
+    observation of it building, on the enforcer's clock; a servant not in it is not timed here)."""
     if not s.healthy or s.id in condemned:
         return True
     if s.status in STANDBY_STATUSES:
         return not warm
     if s.status in BROKEN_STATUSES:
         return True
-    return (
-        s.status == "building"
-        and s.created_at is not None
-        and now - s.created_at > timedelta(seconds=boot_timeout_s)
-    )
+    since = (building_since or {}).get(s.id) if s.status == "building" else None
+    return since is not None and now - since > timedelta(seconds=boot_timeout_s)
 
 
 def _new_names(system: str, used: set[int], count: int) -> list[str]:
@@ -153,13 +156,14 @@ def plan(
     boot_timeout_s: float = 120.0,
     condemned: frozenset[str] = frozenset(),
     pool_target: int = 0,
+    building_since: Mapping[str, datetime] | None = None,
 ) -> Plan:
     """The next change for ``system`` (pure; see the module docstring for the rules)."""
     target, clipped = bounds.clip(desired)
     warm = bounds.warm
     pool_target = max(0, min(pool_target, bounds.warm_max)) if warm else 0
     candidates = [s for s in servants if s.status != "deleted" and s.id not in in_flight.removing]
-    broken = [s for s in candidates if is_broken(s, now, boot_timeout_s, condemned, warm)]
+    broken = [s for s in candidates if is_broken(s, now, boot_timeout_s, condemned, warm, building_since)]
     ok = [s for s in candidates if s not in broken]
     standby = [s for s in ok if s.standing_by and s.id not in in_flight.standing_by]
     resuming = [s for s in standby if s.id in in_flight.resuming]

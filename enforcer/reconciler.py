@@ -1,11 +1,12 @@
 """Level-triggered reconciliation: latest desired servants vs actual state, one change at a time.
 
 The reconciler keeps, per controlled system, the latest decision (older or duplicated decisions
-change nothing), the actions in flight, the servants last observed and the servers condemned after
-a failed boot. ``reconcile(system, now)`` is called on every decision and every tick: it steps the
-actions in flight (never waiting), re-reads the actual state when something finished, the desired
-amount changed or the resync period elapsed, and starts the steps ``planning.plan`` returns.
-Each finished action is reported as an ``Enforcement`` message through ``publish``.
+change nothing), the actions in flight, the servants last observed, when it first saw each server
+building (boots are timed on this enforcer's clock, never against the cloud's ``created`` time) and
+the servers condemned after a failed boot. ``reconcile(system, now)`` is called on every decision
+and every tick: it steps the actions in flight (never waiting), re-reads the actual state when
+something finished, the desired amount changed or the resync period elapsed, and starts the steps
+``planning.plan`` returns. Each finished action is reported as an ``Enforcement`` message through ``publish``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class SystemState:
     watched: bool = False
     history: list[tuple[datetime, str]] = field(default_factory=list)
     """(start time, category) of the actions started, for the frequency guard."""
+    building_since: dict[str, datetime] = field(default_factory=dict)
+    """Server id -> when this enforcer first observed it building (its own clock): boots are timed
+    from here, never from the cloud's ``created`` time (the two clocks may disagree by hours)."""
 
     @property
     def in_flight(self) -> InFlight:
@@ -188,7 +192,8 @@ class Reconciler:
         asked = st.decision.standby_servants if st.decision else None
         p = plan(system, desired, bounds, st.servants, now,
                  in_flight=st.in_flight, boot_timeout_s=self.settings.boot_timeout_s,
-                 condemned=frozenset(st.condemned), pool_target=bounds.pool_target(asked))
+                 condemned=frozenset(st.condemned), pool_target=bounds.pool_target(asked),
+                 building_since=st.building_since)
         horizon = now - timedelta(seconds=bounds.frequency_window_s)
         st.history = [h for h in st.history if h[0] > horizon]
         p, refusals = guard(p, bounds, st.history, now)
@@ -227,7 +232,7 @@ class Reconciler:
         timeout = self.settings.boot_timeout_s
         condemned = frozenset(st.condemned)
         return sum(1 for s in st.servants if s.status in ("active", "building")
-                   and not is_broken(s, now, timeout, condemned))
+                   and not is_broken(s, now, timeout, condemned, building_since=st.building_since))
 
     def _observe(self, st: SystemState, now: datetime) -> bool:
         try:
@@ -240,6 +245,8 @@ class Reconciler:
             return False
         st.observe_failures = 0
         st.observed_at = now
+        building = {s.id for s in st.servants if s.status == "building"}
+        st.building_since = {sid: st.building_since.get(sid, now) for sid in building}
         present = {s.id for s in st.servants}
         st.condemned &= present
         active = sum(1 for s in st.servants if s.status == "active" and s.id not in st.condemned)

@@ -143,7 +143,9 @@ class EnforcerService(Service):
 
     def _dead_servant_alarm(self, alarm: Alarm, now: datetime) -> None:
         """OpenStack mode: the alarm names a dead server, removed and replaced — only when it is a
-        servant ARCA manages (owned by a watched/decided system); anything else is counted, ignored."""
+        servant ARCA manages (owned by a watched/decided system) whose own NS record (``ns_id``)
+        is the alarm's NS; anything else is counted (``alarm:unmanaged``, ``alarm:other-ns``) and
+        ignored."""
         assert self.reconciler is not None
         st = self.reconciler.state(alarm.system)
         named = [s for s in st.servants if alarm.vdu_name in (s.id, s.name)]
@@ -152,7 +154,14 @@ class EnforcerService(Service):
             log.warning("alarm %s names %r, not a servant ARCA manages in %s: ignored",
                         alarm.alarm_id, alarm.vdu_name, alarm.system)
             return
-        for servant in named:
+        mine = [s for s in named if alarm.ns_id is not None and s.ns_id == alarm.ns_id]
+        if not mine:
+            MESSAGES_REJECTED.labels(service=self.name, reason="alarm:other-ns").inc()
+            log.warning("alarm %s for NS %r names %r, a servant of NS %r in %s: ignored",
+                        alarm.alarm_id, alarm.ns_id, alarm.vdu_name,
+                        ", ".join(sorted({s.ns_id or "none" for s in named})), alarm.system)
+            return
+        for servant in mine:
             self.reconciler.condemn(alarm.system, servant.id)
         self.reconciler.reconcile(alarm.system, now)
 

@@ -27,8 +27,9 @@ class EnforcerSettings(BaseModel):
     )
     boot_timeout_s: float = Field(
         default=120.0, gt=0,
-        description="Deadline for a servant to be ACTIVE and in the pool; past it the server is "
-        "condemned, removed and replaced.",
+        description="Deadline for a servant to be ACTIVE and in the pool, timed on the enforcer's own "
+        "clock (from its create, or from when it first saw the server building; never from the "
+        "cloud's 'created' time); past it the server is condemned, removed and replaced.",
     )
     resume_timeout_s: float = Field(
         default=60.0, gt=0,
@@ -85,7 +86,10 @@ class EnforcerSettings(BaseModel):
     osm_username: str = Field(default="admin", description="OSM user.")
     osm_password: str = Field(default="admin", description="OSM password.")
     osm_project: str = Field(default="admin", description="OSM project.")
-    osm_ns_id: str | None = Field(default=None, description="NS instance scaled for the system.")
+    osm_ns_id: str | None = Field(
+        default=None, description="NS instance scaled for the system (OSM mode); in OpenStack mode, "
+        "recorded on the servers ARCA creates (metadata osm_ns_id): an OSM alarm acts only on a "
+        "servant whose own NS record is the alarm's NS.")
     osm_scaling_group: str = Field(default="relay-scaling", description="Scaling-group descriptor.")
     osm_member_vnf_index: str = Field(default="2", description="member-vnf-index of the scaled VNF.")
     osm_fault_mode: Literal["heal", "replace"] = Field(

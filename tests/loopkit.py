@@ -4,13 +4,15 @@
 and the service processes; ``Poster`` is a detector posting events to the collector (and telemetry on
 the bus);
 ``audit`` counts, in the store, every accepted event's event, situation and decision (lost or
-duplicated); ``servers_created_twice`` counts servants the enforcer created twice in the testbed.
+duplicated); ``servers_created_twice`` counts servants the enforcer created twice in the testbed,
+over every server the testbed ever created (its record of creates), not only the live ones.
 Shared by ``tests/resilience`` (faults on one node) and the cluster tests (node stop, replica kill).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 import time
@@ -222,11 +224,35 @@ def audit(loop: Loop, timeout_s: float = 120.0) -> tuple[int, int]:
     return len(lost), len(dups)
 
 
+def servers_ever_created(loop: Loop) -> int:
+    """Every server the testbed ever created (deleted ones included: its record of creates)."""
+    with loop.cloud.model.lock:
+        return len(loop.cloud.model.servants)
+
+
 def servers_created_twice(loop: Loop) -> int:
-    """Live servers sharing a name: the enforcer created one servant twice (names are reused only
-    after a deletion, by scale-in then scale-out)."""
-    names = [s.name for s in loop.cloud.model.live_servants()]
-    return len(names) - len(set(names))
+    """Servers created for a servant the enforcer already had, counted over every server the testbed
+    ever created (deleted ones included), not only the live ones:
+
+    * a server deleted before it ever became ACTIVE, though no fault touched it (not killed, not made
+      to stay in BUILD): a boot thrown away and made again (e.g. condemned as "stuck" by a clock
+      that disagrees with the cloud's). A scale-in never removes a server this enforcer is still
+      creating (one change in flight per system), so in these loops nothing else deletes a boot;
+    * two servers of one name alive at the same time (names are reused only after a deletion)."""
+    model = loop.cloud.model
+    with model.lock:
+        servers = list(model.servants.values())
+    thrown = sum(1 for s in servers if s.deleted_s is not None and s.active_s is None
+                 and s.died_s is None and not s.never_active)
+    overlap = 0
+    by_name: dict[str, list[tuple[float, float]]] = {}
+    for s in servers:
+        by_name.setdefault(s.name, []).append((s.created_s, s.deleted_s if s.deleted_s is not None
+                                               else float("inf")))
+    for spans in by_name.values():
+        spans.sort()
+        overlap += sum(1 for (_, end), (start, _) in itertools.pairwise(spans) if start < end)
+    return thrown + overlap
 
 
 def recovery(loop: Loop, since: float) -> float:
@@ -259,13 +285,15 @@ def dead_letters(loop: Loop) -> int:
 def open_loop(broker: RabbitNode | RabbitCluster, tmp_path_factory: pytest.TempPathFactory, name: str,
               env_extra: dict[str, str] | None = None,
               replicas: dict[str, tuple[str, dict[str, str]]] | None = None,
-              store_kind: str = "oxigraph") -> Iterator[Loop]:
+              store_kind: str = "oxigraph", cloud_start: datetime | None = None) -> Iterator[Loop]:
     """Start ``broker``, a store server (``store_kind``: oxigraph or fuseki), the testbed and the
     services (``replicas``: process label -> (service, its own extra environment); default one process
-    per service, labelled by its name), wait until each is ready, and stop everything on exit."""
+    per service, labelled by its name), wait until each is ready, and stop everything on exit. The
+    testbed's clock starts at ``cloud_start`` (default its 2026-01-01) and runs 20 times faster than
+    the wall clock: it never agrees with the services' clocks."""
     store = make_server(store_kind, tmp_path_factory.mktemp(f"{name}-{store_kind}"))
     cloud = Testbed(parse_timeline({"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}),
-                    ModelParams()).start()
+                    ModelParams(), start=cloud_start).start()
     cloud.start_ticker(speed=20.0)
     procs: dict[str, Proc] = {}
     telemetry: RabbitBus | None = None

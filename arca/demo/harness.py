@@ -152,6 +152,7 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
     from analyzer.service import AnalyzerService
     from collector.gnocchi import GnocchiPoller, openstack_fetchers
     from collector.service import CollectorService
+    from collector.settings import CollectorSettings
     from decider.service import DeciderService
     from testbed.model import ModelParams
     from testbed.platform import Testbed
@@ -176,7 +177,9 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
         auth = tb.auth()
         via_osm: dict[str, Any] = {"driver": "osm", "osm_url": tb.served["osm"].url,
                                    "osm_ns_id": tb.osm.ns.id} if osm else {}
-        settings = ArcaSettings(enforcer=EnforcerSettings(
+        # through OSM the collector accepts the alarms of the testbed's NS instance (and no other)
+        managed = CollectorSettings(osm_ns_systems={tb.osm.ns.id: SYSTEM}) if osm else CollectorSettings()
+        settings = ArcaSettings(collector=managed, enforcer=EnforcerSettings(
             auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
             project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
             resume_timeout_s=30.0, resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0, **via_osm,

@@ -3,6 +3,9 @@
 The connection comes from ``clouds.yaml``/``OS_CLOUD`` like every OpenStack tool, or from explicit
 settings. ARCA owns a server only when it carries metadata ``arca_system=<system>`` *and* the tag
 ``arca-managed``; anything else is invisible to this driver, so it is never drained nor deleted.
+With ``enforcer.osm_ns_id`` set, the servers it creates also carry ``osm_ns_id=<NS>`` (the NS
+instance they serve), read back as ``Servant.ns_id``: an OSM alarm acts only on a servant whose own
+record names the alarm's NS.
 
 Microversions: the rule needs tags, which Nova shows (``tags`` field, ``?tags=`` filter,
 ``GET /servers/{id}/tags``) only from microversion 2.26 and accepts at create only from 2.52. The
@@ -43,6 +46,9 @@ from enforcer.settings import EnforcerSettings
 log = logging.getLogger(__name__)
 
 OWNER_KEY = "arca_system"
+NS_KEY = "osm_ns_id"
+"""Server metadata naming the OSM NS instance the servant belongs to (its own NS record): OSM alarms
+act on a servant only when they name this NS."""
 OWNER_TAG = "arca-managed"
 NOVA_READ_MICROVERSION = "2.26"
 """Servers' ``tags`` field, the ``?tags=`` filter and ``GET /servers/{id}/tags`` are 2.26+."""
@@ -193,9 +199,10 @@ class OpenStackDriver:
             except ValueError:
                 created = None
         task = server.get("OS-EXT-STS:task_state")
+        ns_id = (server.get("metadata") or {}).get(NS_KEY)
         return Servant(str(server["id"]), str(server.get("name", "")),
                        _STATUS.get(str(server.get("status", "")).upper(), "unknown"), in_pool, created,
-                       task_state=str(task) if task else None)
+                       task_state=str(task) if task else None, ns_id=str(ns_id) if ns_id else None)
 
     def list_servants(self, system: str) -> list[Servant]:
         compute = self.conn.compute
@@ -241,9 +248,11 @@ class OpenStackDriver:
                 f"Nova does not serve microversion {NOVA_CREATE_MICROVERSION} (tags at create): ARCA cannot "
                 "mark the servers it owns there and refuses to create any")
         image, flavor, network = self._resolve()
+        metadata = {OWNER_KEY: system}
+        if self.settings.osm_ns_id:
+            metadata[NS_KEY] = self.settings.osm_ns_id
         kwargs: dict[str, Any] = {
-            "name": name, "image_id": image, "flavor_id": flavor,
-            "metadata": {OWNER_KEY: system}, "tags": [OWNER_TAG],
+            "name": name, "image_id": image, "flavor_id": flavor, "metadata": metadata, "tags": [OWNER_TAG],
         }
         kwargs["networks"] = [{"uuid": network}] if network else "auto"
         server = _call("create server", lambda: self.conn.compute.create_server(**kwargs))

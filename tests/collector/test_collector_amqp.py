@@ -213,6 +213,7 @@ def test_cli_send_over_amqp_reaches_the_collector(
 
     monkeypatch.setenv("ARCA_COLLECTOR__AMQP_URL", rabbit_url)
     monkeypatch.setenv("ARCA_COLLECTOR__DETECTORS_EXCHANGE", harness.exchange)
+    harness.service.clock.set(datetime.now(UTC))  # the CLI stamps the wall clock: the collector runs on it
     code = main(["event", "send", "--source", "bigdata-analyser", "--severity", "2", "--id", "cli-1",
                  "--sequence", "5", "--location", "building-3", "--amqp",
                  "--token", TOKENS["bigdata-analyser"]])

@@ -154,14 +154,36 @@ def test_cap_alert_over_http(collector: Running) -> None:
     assert len(collector.received) == 4
 
 
-def test_osm_webhook_over_http(collector: Running) -> None:
+SAMPLE_NS = "a8c4e1f0-2d3b-4c5a-9e8f-7a6b5c4d3e2f"  # the NS instance of tests/data/collector/osm
+
+
+def test_osm_webhook_over_http() -> None:
+    collector = start_collector(osm_ns_systems={SAMPLE_NS: "emergency"})
+    try:
+        body = (DATA / "osm" / "vm-status-insufficient-data.body").read_bytes()
+        resp = collector.post("/osm/alarm", body, {"Content-Type": "application/json"})
+        assert resp.status_code == 202, resp.text
+        [alarm] = collector.received
+        assert isinstance(alarm, Alarm) and alarm.status == "insufficient-data" and alarm.ns_id == SAMPLE_NS
+        bad = collector.post("/osm/alarm", json.dumps({"schema_type": "x"}),
+                             {"Content-Type": "application/json"})
+        assert bad.status_code == 400 and bad.json()["path"] == "/schema_type"
+    finally:
+        collector.service.close()
+
+
+def test_osm_webhook_refused_when_no_ns_is_managed(collector: Running) -> None:
+    """``collector.osm_ns_systems`` unset (the shipped default): ARCA manages no NS instance, so
+    every OSM alarm is refused (403 ``unmanaged``, naming the setting, counted), never accepted."""
+    refused = MESSAGES_REJECTED.labels(service="collector", reason="osm:unmanaged")._value.get()
     body = (DATA / "osm" / "vm-status-insufficient-data.body").read_bytes()
     resp = collector.post("/osm/alarm", body, {"Content-Type": "application/json"})
-    assert resp.status_code == 202, resp.text
-    [alarm] = collector.received
-    assert isinstance(alarm, Alarm) and alarm.status == "insufficient-data"
-    bad = collector.post("/osm/alarm", json.dumps({"schema_type": "x"}), {"Content-Type": "application/json"})
-    assert bad.status_code == 400 and bad.json()["path"] == "/schema_type"
+    assert resp.status_code == 403, resp.text
+    problem = resp.json()
+    assert problem["reason"] == "unmanaged" and problem["path"] == "/notify_details/ns_id"
+    assert "collector.osm_ns_systems" in problem["detail"] and SAMPLE_NS in problem["detail"]
+    assert collector.received == []
+    assert MESSAGES_REJECTED.labels(service="collector", reason="osm:unmanaged")._value.get() == refused + 1
 
 
 def test_bearer_token_per_source(secured: Running) -> None:

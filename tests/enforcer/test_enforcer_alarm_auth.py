@@ -33,22 +33,31 @@ SYSTEM = "emergency"
 TOKENS = {"osm": "osm-webhook-token", "seismo-hq": "hq-token"}
 
 
-def alarm_body(vdu_name: str) -> str:
-    details = {"alarm_uuid": "a-1", "vdu_name": vdu_name, "vnf_member_index": "1", "ns_id": "ns-1",
+MANAGED_NS = "ns-1"
+"""The NS instance ARCA manages: the collector maps it to the system, the enforcer records it on the
+servers it creates (``enforcer.osm_ns_id``)."""
+
+
+def alarm_body(vdu_name: str, ns_id: str = MANAGED_NS) -> str:
+    details = {"alarm_uuid": "a-1", "vdu_name": vdu_name, "vnf_member_index": "1", "ns_id": ns_id,
                "metric_name": "vm_status", "status": "insufficient-data", "severity": "critical"}
     return json.dumps(json.dumps({"schema_version": "1.1", "schema_type": "notify_alarm",
                                   "notify_details": details}))
 
 
 class Loop:
-    def __init__(self, testbed: Any, conn: Any) -> None:
+    def __init__(self, testbed: Any, conn: Any, ns_systems: dict[str, str] | None = None) -> None:
         self.tb = testbed
+        for s in testbed.model.live_servants():  # the initial servant: created by an earlier ARCA for
+            s.metadata["osm_ns_id"] = MANAGED_NS  # the managed NS, with its NS record (as ours are)
         self.clock = SimClock(testbed.model.now())
         self.bus = InMemoryBus()
         settings = ArcaSettings(
-            collector=CollectorSettings(http_port=free_port(), tokens=TOKENS),
+            collector=CollectorSettings(http_port=free_port(), tokens=TOKENS,
+                                        osm_ns_systems={MANAGED_NS: SYSTEM} if ns_systems is None
+                                        else ns_systems),
             enforcer=EnforcerSettings(systems=[SYSTEM], boot_timeout_s=30.0, resync_interval_s=5.0,
-                                      retry_initial_s=0.5, retry_max_s=2.0),
+                                      retry_initial_s=0.5, retry_max_s=2.0, osm_ns_id=MANAGED_NS),
         )
         self.alarms: list[Message] = []
         self.bus.subscribe("test.alarms", ["alarm.#"], self.alarms.append)
@@ -148,3 +157,59 @@ def test_osm_alarm_naming_an_unmanaged_ns_is_refused_when_ns_are_configured() ->
     else:
         raise AssertionError("an alarm for an unmanaged NS was accepted")
     assert published == []
+
+
+def managed_loop(testbed: Any, conn: Any, ns_systems: dict[str, str] | None = None) -> tuple[Loop, Any]:
+    """A loop whose enforcer has created and joined a second servant (``arca-emergency-2``)."""
+    loop = Loop(testbed, conn, ns_systems)
+    loop.bus.publish(Decision(event_time=loop.clock.now(), system=SYSTEM, strategy="test",
+                              target_servants=2, reason="test", rule="test"))
+    loop.run(15)
+    servant = next(s for s in loop.tb.model.live_servants() if s.name == "arca-emergency-2")
+    assert servant.status == "ACTIVE"
+    assert servant.metadata.get("osm_ns_id") == MANAGED_NS  # its own NS record, written by ARCA's create
+    return loop, servant
+
+
+def test_osm_alarm_is_refused_when_no_ns_is_managed(testbed: Any, conn: Any) -> None:
+    """Issue 25: with ``collector.osm_ns_systems`` unset (as shipped), an authenticated alarm for any
+    NS naming ``arca-emergency-1`` is refused at the door (403 naming the setting, counted), and the
+    server lives on."""
+    loop, servant = managed_loop(testbed, conn, ns_systems={})
+    try:
+        unmanaged = INGEST_AUTH_REFUSED.labels(input="osm", reason="unmanaged")._value.get()
+        resp = loop.post(alarm_body(servant.name, ns_id="ns-random"), TOKENS["osm"])
+        assert resp.status_code == 403, resp.text
+        assert resp.json()["reason"] == "unmanaged" and "collector.osm_ns_systems" in resp.json()["detail"]
+        assert INGEST_AUTH_REFUSED.labels(input="osm", reason="unmanaged")._value.get() == unmanaged + 1
+        loop.run(20)
+        assert loop.alarms == []
+        assert status(testbed, servant.id) == "ACTIVE"
+        assert len(testbed.model.servants) == 2  # nothing deleted, nothing created
+    finally:
+        loop.close()
+
+
+def test_osm_alarm_of_another_ns_never_touches_a_servant(testbed: Any, conn: Any) -> None:
+    """An alarm that reaches the enforcer (from a collector that maps another NS instance to the same
+    system) naming a servant whose own NS record is a different NS: ignored and counted; the same
+    alarm for the servant's own NS replaces it (the positive control)."""
+    loop, servant = managed_loop(testbed, conn, ns_systems={MANAGED_NS: SYSTEM, "ns-other": SYSTEM})
+    try:
+        other = MESSAGES_REJECTED.labels(service="enforcer", reason="alarm:other-ns")._value.get()
+        resp = loop.post(alarm_body(servant.name, ns_id="ns-other"), TOKENS["osm"])
+        assert resp.status_code == 202, resp.text
+        loop.run(20)
+        assert [m.ns_id for m in loop.alarms if isinstance(m, Alarm)] == ["ns-other"]
+        assert status(testbed, servant.id) == "ACTIVE"
+        assert len(testbed.model.servants) == 2
+        assert MESSAGES_REJECTED.labels(service="enforcer", reason="alarm:other-ns")._value.get() == other + 1
+
+        resp = loop.post(alarm_body(servant.name), TOKENS["osm"])
+        assert resp.status_code == 202, resp.text
+        loop.run(20)
+        assert status(testbed, servant.id) == "DELETED"
+        live = testbed.model.live_servants()
+        assert len(live) == 2 and all(s.status == "ACTIVE" for s in live) and servant not in live
+    finally:
+        loop.close()

@@ -4,7 +4,7 @@ openstacksdk over loopback HTTP: lifecycle, idempotency, retries, deadlines, dri
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -57,8 +57,10 @@ def settings(**kw: Any) -> EnforcerSettings:
 class Loop:
     """A reconciler on the testbed, with its published messages and a helper to move time."""
 
-    def __init__(self, tb: Testbed, conn: Any, bounds: Bounds | None = None, **kw: Any) -> None:
+    def __init__(self, tb: Testbed, conn: Any, bounds: Bounds | None = None, skew: timedelta = timedelta(),
+                 **kw: Any) -> None:
         self.tb = tb
+        self.skew = skew  # the cloud's clock minus the enforcer's
         self.published: list[Message] = []
         self.driver = OpenStackDriver(settings(**kw), conn)
         self.rec = Reconciler(self.driver, settings(**kw), publish=self.published.append,
@@ -66,7 +68,8 @@ class Loop:
 
     @property
     def now(self) -> datetime:
-        return self.tb.model.now()
+        """The enforcer's clock: the cloud's, ``skew`` off."""
+        return self.tb.model.now() - self.skew
 
     def decide(self, target: int, **kw: Any) -> Decision:
         d = Decision(event_time=self.now, system=SYSTEM, strategy="test", target_servants=target,
@@ -171,6 +174,52 @@ def test_server_never_active_times_out_is_removed_and_replaced(tb: Testbed, conn
     assert tb.model.servants[stuck.id].status == "DELETED"
     removed = loop.enforcements("remove_servant")
     assert removed and removed[0].target == stuck.id and removed[0].outcome == "succeeded"
+    live = loop.servers()
+    assert len(live) == 2 and all(s.status == "ACTIVE" and s.pools for s in live)
+
+
+SKEWS = [pytest.param(timedelta(hours=1), id="cloud-hour-ahead"),
+         pytest.param(-timedelta(hours=1), id="cloud-hour-behind")]
+
+
+def servers_ever_created(tb: Testbed) -> list[str]:
+    """Names of every server the cloud ever created (deleted ones included), in creation order."""
+    return [s.name for s in sorted(tb.model.servants.values(), key=lambda s: s.created_s)]
+
+
+@pytest.mark.parametrize("skew", SKEWS)
+def test_cloud_clock_skew_creates_no_server_twice(tb: Testbed, conn: Any, skew: timedelta) -> None:
+    """The cloud's clock an hour off the enforcer's: servers still booting are never condemned for
+    their age (the boot is timed by the enforcer's own clock), so each servant is created once."""
+    loop = Loop(tb, conn, skew=skew, boot_timeout_s=30.0)
+    loop.decide(4)
+    loop.run(120)  # many resyncs (every 5 s) while and after the servers boot
+    assert servers_ever_created(tb) == [f"arca-emergency-{i}" for i in (1, 2, 3, 4)]
+    live = loop.servers()
+    assert len(live) == 4 and all(s.status == "ACTIVE" and s.pools for s in live)
+    assert not [e for e in loop.enforcements() if e.outcome == "failed"]
+
+
+@pytest.mark.parametrize("skew", SKEWS)
+def test_cloud_clock_skew_still_replaces_a_server_stuck_building(tb: Testbed, conn: Any,
+                                                                  skew: timedelta) -> None:
+    """A server stuck in BUILD that no create action of this enforcer watches (it was started by a
+    previous enforcer process) is replaced once the enforcer has seen it building for the boot
+    timeout, whichever way the cloud's clock is off."""
+    image = conn.image.find_image("emergency-servant", ignore_missing=False)
+    flavor = conn.compute.find_flavor("m1.servant")
+    tb.model.never_active_next = 1
+    stuck = conn.compute.create_server(name="arca-emergency-2", image_id=image.id, flavor_id=flavor.id,
+                                       networks="auto", metadata={"arca_system": SYSTEM},
+                                       tags=["arca-managed"])
+    tb.model.advance(2)
+    loop = Loop(tb, conn, skew=skew, boot_timeout_s=30.0)
+    loop.decide(2)
+    loop.run(25)
+    assert tb.model.servants[stuck.id].status == "BUILD"  # not condemned before the enforcer's timeout
+    loop.run(40)
+    assert tb.model.servants[stuck.id].status == "DELETED"
+    assert servers_ever_created(tb) == ["arca-emergency-1", "arca-emergency-2", "arca-emergency-3"]
     live = loop.servers()
     assert len(live) == 2 and all(s.status == "ACTIVE" and s.pools for s in live)
 

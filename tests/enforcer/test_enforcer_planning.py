@@ -68,12 +68,38 @@ CASES = [
 )
 def test_plan(desired: int, bounds: Bounds, servants: list[Servant], in_flight: InFlight,
               condemned: set[str], expected: list[str], waiting: str, target: int) -> None:
+    # in these cases the enforcer saw each servant building from its creation on (no clock skew)
+    seen = {s.id: s.created_at for s in servants if s.created_at is not None}
     p = plan("emergency", desired, bounds, servants, NOW, in_flight=in_flight, boot_timeout_s=120,
-             condemned=frozenset(condemned))
+             condemned=frozenset(condemned), building_since=seen)
     assert [f"{s.op}:{s.name}" for s in p.steps] == expected
     assert p.waiting == waiting
     assert p.target == target
     assert p.clipped == (target != desired)
+
+
+HOUR = timedelta(hours=1)
+SKEW = [
+    # id, cloud clock minus the enforcer's, enforcer saw it building for (s), expected steps
+    ("cloud-hour-ahead-just-booted", HOUR, 5, []),
+    ("cloud-hour-behind-just-booted", -HOUR, 5, []),
+    ("cloud-hour-ahead-stuck", HOUR, 500, ["remove:arca-emergency-2", "create:arca-emergency-3"]),
+    ("cloud-hour-behind-stuck", -HOUR, 500, ["remove:arca-emergency-2", "create:arca-emergency-3"]),
+    ("cloud-day-behind-just-booted", -24 * HOUR, 0, []),
+]
+
+
+@pytest.mark.parametrize("skew,seen_s,expected", [c[1:] for c in SKEW], ids=[c[0] for c in SKEW])
+def test_boot_deadline_is_timed_by_the_enforcers_own_clock(skew: timedelta, seen_s: float,
+                                                           expected: list[str]) -> None:
+    """The cloud's ``created`` (its clock, ``skew`` off the enforcer's) never decides a boot timeout:
+    only how long the enforcer itself has seen the servant building."""
+    booting = Servant("id-2", "arca-emergency-2", "building", False, NOW + skew - timedelta(seconds=seen_s))
+    seen = {"id-2": NOW - timedelta(seconds=seen_s)}
+    p = plan("emergency", 2, ALL, [sv(1), booting], NOW, boot_timeout_s=120, building_since=seen)
+    assert [f"{s.op}:{s.name}" for s in p.steps] == expected
+    never_seen = plan("emergency", 2, ALL, [sv(1), booting], NOW, boot_timeout_s=120)
+    assert never_seen.steps == ()  # not yet seen building by this enforcer: its timer has not started
 
 
 REFUSALS = [
