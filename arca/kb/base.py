@@ -1,8 +1,8 @@
 """The knowledge-base interface: SPARQL 1.1 query/update plus buffered writes and Turtle loading.
 
 Reads are synchronous. Writes made with ``submit`` are buffered and applied in batches off the
-caller's path (a Fuseki TDB2 commit costs ~300 ms: the loop must never wait on one); ``flush``
-waits for them. ``update`` is synchronous, for admin tools and tests.
+caller's path (a Fuseki TDB2 commit costs ~45 ms whatever it carries: the loop must never wait on
+one); ``flush`` waits for them. ``update`` is synchronous, for admin tools and tests.
 """
 
 from __future__ import annotations

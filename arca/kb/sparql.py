@@ -22,7 +22,7 @@ query text unescaped: templates are rendered by ``arca.kb.terms.render``.
 
 Writes: ``submit`` only appends to a buffer; a writer thread joins pending updates with `` ;\\n``
 into one request per batch (at most ``write_batch_max`` updates, sent at least every
-``write_flush_interval_s``), so a 300 ms TDB2 commit is paid once per batch and never by the caller.
+``write_flush_interval_s``), so a TDB2 commit (~45 ms) is paid once per batch and never by the caller.
 A failed batch is retried with backoff, logged and counted; the failure is re-raised by the next
 ``flush``.
 """
