@@ -12,7 +12,7 @@ HEARTBEAT := $(PYTHON) scripts/heartbeat.py
 $(BIN)/.installed: pyproject.toml
 	$(HEARTBEAT) "creating $(VENV)" $(PYTHON) -m venv $(VENV)
 	$(HEARTBEAT) "upgrading pip" $(BIN)/pip install -q --upgrade pip
-	$(HEARTBEAT) "installing ARCA and its dependencies" $(BIN)/pip install -q -e '.[test]'
+	$(HEARTBEAT) "installing ARCA and its dependencies" $(BIN)/pip install -q -e '.[test,lint]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -22,7 +22,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy arca collector analyzer decider enforcer testbed
+	$(BIN)/mypy arca
 	$(BIN)/lint-imports
 
 test: install

@@ -1,7 +1,7 @@
 """The spine's own settings groups: the bus, the knowledge base and observability.
 
 They live here, below the services, so the spine (bus, store, logs) is configured without importing
-any service; ``arca.settings.ArcaSettings`` (the composition root) aggregates them with every
+any service; ``arca.app.settings.ArcaSettings`` (the composition root) aggregates them with every
 service's own group.
 """
 

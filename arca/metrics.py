@@ -19,7 +19,7 @@ Two kinds of updates:
   the enforcer, model fit time in the decider, decisions by rule, enforcement actions by driver
   and outcome, the collector's refused inputs).
 
-``serve`` exposes ``/metrics`` over HTTP (``arca.runtime`` calls it when ``ARCA_OPS__METRICS_PORT``
+``serve`` exposes ``/metrics`` over HTTP (``arca.app.runtime`` calls it when ``ARCA_OPS__METRICS_PORT``
 is set).
 """
 

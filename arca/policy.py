@@ -120,7 +120,7 @@ class Policy(BaseModel):
     warm_pool_max: int | None = Field(default=None, ge=0, le=MAX_SERVANTS)
     """Most servants standing by (None: ``max_servants``)."""
     warm_pool_auto: bool = False
-    """Size the pool from the learned model (see ``decider.warm.auto_pool_size``), within [min, max]."""
+    """Size the pool from the learned model (see ``arca.decider.warm.auto_pool_size``), within [min, max]."""
     warm_pool_reuse: bool = True
     """Servants removed by a scale-in go back to the pool while below its size (EC2 reuse on scale-in)."""
     warm_pool_lead_time_s: float | None = Field(default=None, ge=0, le=DAY_S)
@@ -348,7 +348,7 @@ def load_policies(kb: KnowledgeBase) -> dict[str, Policy]:
 
 def stored_policy_nodes(kb: KnowledgeBase) -> dict[str, set[str]]:
     """Policy node IRI -> the systems it is the policy of, over every stored policy graph (one
-    system per node is the rule; ``decider.validation.reused_policy_nodes`` keeps it at apply)."""
+    system per node is the rule; ``arca.decider.validation.reused_policy_nodes`` keeps it at apply)."""
     rows = kb.query(
         "SELECT DISTINCT ?s ?sys WHERE { GRAPH ?g { ?s a arca:Policy ; arca:system ?sys } "
         "FILTER(STRSTARTS(STR(?g), $prefix)) }",

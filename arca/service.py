@@ -2,7 +2,7 @@
 
 A service gets everything from outside (``Deps``: bus, knowledge base, clock, settings) and only
 wires decisions that live in pure functions elsewhere. ``attach`` subscribes its queue; the host
-(``arca.runtime`` in production, the simulation driver in ``arca demo``) calls ``tick`` on a period.
+(``arca.app.runtime`` in production, the simulation driver in ``arca demo``) calls ``tick`` on a period.
 
 Observability is done here once for every service (the buses count and time deliveries,
 publishes and dead letters): each delivery is logged as ``handled <kind>`` with its correlation id,
@@ -35,7 +35,7 @@ from arca.logs import current_service
 from arca.messages import Decision, Message, Situation
 
 if TYPE_CHECKING:  # the composition root's aggregate: given to a service, never imported by the spine
-    from arca.settings import ArcaSettings
+    from arca.app.settings import ArcaSettings
 
 log = logging.getLogger("arca.service")
 

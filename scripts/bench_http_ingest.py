@@ -4,7 +4,7 @@
         [--threads 8] [--rabbit-url amqp://guest:guest@127.0.0.1:5672/%2F] [--yang-lock] [--json FILE]
 
 Needs ``wrk`` (Debian package ``wrk``) and a RabbitMQ broker. Serves the collector's real Flask app
-(``collector.http.create_app``) on the collector's real server (``HttpIngestServer``: waitress) with
+(``arca.collector.http.create_app``) on the collector's real server (``HttpIngestServer``: waitress) with
 an ``Ingestor`` publishing to RabbitMQ with publisher confirms (a fresh exchange and queue, deleted
 afterwards), plus one extra route on the same app and server: ``/bench/bare``, which parses the
 JSON body and answers 202 with a JSON body (the reference). For each connection count, wrk drives
@@ -48,14 +48,14 @@ import pika  # noqa: E402
 from flask import Response, request  # noqa: E402
 
 from arca.bus.rabbitmq import RabbitBus  # noqa: E402
+from arca.collector import events as events_mod  # noqa: E402
+from arca.collector import yang_model  # noqa: E402
+from arca.collector.events import build_notification, build_payload  # noqa: E402
+from arca.collector.http import EVENT_PATH, HttpIngestServer, create_app  # noqa: E402
+from arca.collector.ingest import Ingestor, Outcome  # noqa: E402
+from arca.collector.settings import CollectorSettings  # noqa: E402
+from arca.collector.severity import SeverityScales  # noqa: E402
 from arca.config import BusSettings  # noqa: E402
-from collector import events as events_mod  # noqa: E402
-from collector import yang_model  # noqa: E402
-from collector.events import build_notification, build_payload  # noqa: E402
-from collector.http import EVENT_PATH, HttpIngestServer, create_app  # noqa: E402
-from collector.ingest import Ingestor, Outcome  # noqa: E402
-from collector.settings import CollectorSettings  # noqa: E402
-from collector.severity import SeverityScales  # noqa: E402
 
 TOKEN = "bench-token"  # a throwaway token of the bench's own collector
 SOURCE = "bench-detector"

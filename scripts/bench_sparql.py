@@ -32,10 +32,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from arca.app.settings import KbSettings  # noqa: E402
 from arca.kb.base import with_prefixes  # noqa: E402
 from arca.kb.sparql import SparqlKnowledgeBase  # noqa: E402
 from arca.kb.terms import IRI, render  # noqa: E402
-from arca.settings import KbSettings  # noqa: E402
 
 SELECT = "SELECT ?s ?v WHERE { ?s arca:n ?v } ORDER BY ?v LIMIT 20"
 ASK = "ASK { ?s arca:n 7 }"

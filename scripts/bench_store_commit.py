@@ -28,7 +28,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arca.cli.stores import STORE_KINDS, SparqlEndpoints, make_server
+from arca.app.cli.stores import STORE_KINDS, SparqlEndpoints, make_server
 from arca.kb.messages import store_message
 from arca.kb.terms import render
 from arca.messages import ActiveIncident, Situation

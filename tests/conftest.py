@@ -118,9 +118,9 @@ QUIET_TIMELINE = {"duration_s": 3600, "seed": 3, "incidents": [], "failures": []
 @pytest.fixture
 def testbed() -> Iterator[Any]:
     """A quiet hour-long timeline served on free loopback ports; time moves only when a test moves it."""
-    from testbed.model import ModelParams
-    from testbed.platform import Testbed
-    from testbed.timeline import parse_timeline
+    from arca.testbed.model import ModelParams
+    from arca.testbed.platform import Testbed
+    from arca.testbed.timeline import parse_timeline
 
     tb = Testbed(parse_timeline(QUIET_TIMELINE), ModelParams()).start()
     try:

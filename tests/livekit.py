@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from testbed.platform import REGION
+from arca.testbed.platform import REGION
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = ("collector", "analyzer", "decider", "enforcer")
@@ -112,7 +112,7 @@ def start_service(name: str, env: dict[str, str], logs: Path, metrics_port: int 
     log = logs / f"{label or name}.jsonl"
     with log.open("ab") as sink:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "arca.cli.main", "run", name],
+            [sys.executable, "-m", "arca.app.cli.main", "run", name],
             env={**env, "ARCA_OPS__METRICS_PORT": str(port)},
             stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO,
         )
@@ -135,11 +135,11 @@ def seed_store(sparql: Any) -> None:
     (a severity-3 incident needs 4 servants)."""
     import rdflib
 
+    from arca.app.settings import KbSettings
+    from arca.decider.anticipator import LearnedSample
+    from arca.decider.policy import policy_from_graph, policy_graph
+    from arca.decider.samples import store_sample
     from arca.kb.sparql import SparqlKnowledgeBase
-    from arca.settings import KbSettings
-    from decider.anticipator import LearnedSample
-    from decider.policy import policy_from_graph, policy_graph
-    from decider.samples import store_sample
 
     sparql.clear()
     kb = SparqlKnowledgeBase(KbSettings.model_validate(sparql.kb_fields()))

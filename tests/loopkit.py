@@ -27,15 +27,15 @@ import pika
 import pytest
 import requests
 
+from arca.app.settings import BusSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
+from arca.collector.http import EVENT_PATH
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Observation
 from arca.messages.ids import derived_id
-from arca.settings import BusSettings, KbSettings
-from collector.http import EVENT_PATH
-from testbed.model import ModelParams
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.testbed.model import ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 from tests.clusterkit import RabbitCluster, RabbitNode
 from tests.livekit import (
     LIVE_TOKEN,
@@ -155,7 +155,7 @@ def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     An event's situation that a newer event's situation of its system superseded in the decider's
     backlog (``arca.bus.order``: a burst folds into one decision on the latest state) has no decision
     of its own; it counts as decided (-1) when a newer event situation of its system was decided.
-    An event whose situation the analyzer coalesced into a later event's (``analyzer.service``) is
+    An event whose situation the analyzer coalesced into a later event's (``arca.analyzer.service``) is
     situated by the first event situation of its system that carries its incident."""
     events = {str(r["id"]): int(r["n"]) for r in rows(loop, (
         "SELECT ?id (COUNT(DISTINCT ?m) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "

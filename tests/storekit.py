@@ -1,16 +1,16 @@
 """The SPARQL stores the tests run on, as real servers: Oxigraph and Apache Jena Fuseki.
 
 One kit for every suite that needs a store endpoint (store tests, the live loop, resilience): the
-servers themselves are ``arca.cli.stores`` (the same classes ``arca bench --store`` starts); this
+servers themselves are ``arca.app.cli.stores`` (the same classes ``arca bench --store`` starts); this
 module adds what only pytest needs. Fuseki runs the shipped ``ops/fuseki/config.ttl`` with only the
-two paths compose mounts moved (``arca.cli.stores.fuseki_config``).
+two paths compose mounts moved (``arca.app.cli.stores.fuseki_config``).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from arca.cli.stores import (
+from arca.app.cli.stores import (
     FUSEKI_CONFIG,
     FUSEKI_DB_PATH,
     FUSEKI_PASSWD_PATH,

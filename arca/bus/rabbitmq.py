@@ -21,7 +21,8 @@ handler's output. Undecodable payloads and ``Reject`` are republished to the dea
 with the reason in the ``x-arca-reason`` header, then acked. A handler crash is nacked with requeue;
 on the last allowed delivery (``x-delivery-count`` header of quorum queues) the bus dead-letters it
 itself with the exception as reason (the broker's delivery limit stays as a backstop).
-Reconnects use exponential backoff and re-declare the whole topology and consumers.
+Reconnects wait ``arca.backoff.Backoff`` (exponential, with jitter) and re-declare the whole topology
+and consumers.
 
 Sharding (``bus.shards`` = N > 0, ``subscribe_sharded``): every published message carries the header
 ``arca-shard`` = ``shard_of(subject, N)`` (a CRC-32 of the routing key's subject, i.e. the system),
@@ -56,6 +57,7 @@ import pika.frame
 import pika.spec
 
 from arca import metrics
+from arca.backoff import Backoff
 from arca.bus.base import (
     REASON_HEADER,
     Bus,
@@ -717,7 +719,7 @@ class RabbitBus(Bus):
         return f"amqp://{p.host}:{p.port}/{p.virtual_host}"
 
     def _io_loop(self) -> None:  # I/O thread
-        backoff = self.settings.reconnect_initial_s
+        backoff = Backoff.for_bus(self.settings)
         while not self._stopping.is_set():
             self._conn = pika.SelectConnection(
                 self._params,
@@ -735,15 +737,15 @@ class RabbitBus(Bus):
             if self._stopping.is_set():
                 break
             if self.connections > opened_before:
-                backoff = self.settings.reconnect_initial_s
+                backoff.reset()
             # a cluster: the next node (a stopped node's clients move to a live one)
             self._node = (self._node + 1) % len(self._all_params)
             self._params = self._all_params[self._node]
+            wait = backoff.next()
             if len(self._all_params) > 1 and self.connections > opened_before:
-                backoff = 0.1  # another node may be up: try it at once
-            log.warning("broker connection lost; reconnecting to %s in %.1fs", self._safe_url(), backoff)
-            self._stopping.wait(backoff)
-            backoff = min(backoff * 2, self.settings.reconnect_max_s)
+                wait = min(wait, 0.1)  # another node may be up: try it at once
+            log.warning("broker connection lost; reconnecting to %s in %.1fs", self._safe_url(), wait)
+            self._stopping.wait(wait)
         self._conn = None
 
     def _on_connection_open(self, conn: pika.connection.Connection) -> None:

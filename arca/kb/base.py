@@ -16,7 +16,19 @@ Row = dict[str, Any]
 
 
 class KnowledgeBaseError(RuntimeError):
-    """The store refused or failed a request (message names the endpoint and the reason)."""
+    """The store refused or failed a request (message names the endpoint and the reason).
+
+    ``status``: the HTTP status the store answered, or None when there was no answer (refused
+    connection, timeout) or no request (a local error)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def client_error(self) -> bool:
+        """The store refused the request itself (4xx): sending it again will not help."""
+        return self.status is not None and 400 <= self.status < 500
 
 
 def with_prefixes(text: str) -> str:

@@ -38,10 +38,11 @@ import pika
 import pika.exceptions
 
 from arca import metrics
+from arca.backoff import Backoff
 from arca.bus.base import REASON_HEADER, Bus
 from arca.config import BusSettings, broker_urls
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row
-from arca.kb.sparql import SparqlKnowledgeBase, _is_client_error
+from arca.kb.sparql import SparqlKnowledgeBase
 from arca.kb.terms import IRI, arca_iri, render
 from arca.namespace import ARCA_NS
 
@@ -110,20 +111,21 @@ class StoreWriter:
     # ------------------------------------------------------------------ the thread
 
     def _run(self) -> None:
-        backoff = self.bus.reconnect_initial_s
+        backoff = Backoff.for_bus(self.bus)
         while not self._stop.is_set():
             try:
                 self._consume()
-                backoff = self.bus.reconnect_initial_s
             except (pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("kb writer: broker connection lost (%s); reconnecting in %.1fs", exc, backoff)
+                if self._conn is not None:  # it had connected: a new outage starts from the beginning
+                    backoff.reset()
+                wait = backoff.next()
+                log.warning("kb writer: broker connection lost (%s); reconnecting in %.1fs", exc, wait)
+                self._stop.wait(wait)
             finally:
                 conn, self._conn = self._conn, None
                 if conn is not None and conn.is_open:
                     with contextlib.suppress(Exception):
                         conn.close()
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, self.bus.reconnect_max_s)
 
     def _consume(self) -> None:
         self._conn = conn = pika.BlockingConnection(
@@ -179,14 +181,14 @@ class StoreWriter:
 
     def _commit(self, texts: list[str], ch: Any) -> list[tuple[int, KnowledgeBaseError]]:
         """Send the batch until the store takes it; returns the updates it refused (4xx) alone."""
-        delay = 0.1
+        backoff = Backoff(min(0.1, self.bus.reconnect_max_s), self.bus.reconnect_max_s)
         while True:
             try:
-                self.kb._update_text(" ;\n".join(texts))
+                self.kb.send_update(" ;\n".join(texts))
                 self._healthy()
                 return []
             except KnowledgeBaseError as exc:
-                if _is_client_error(exc):
+                if exc.client_error:
                     self._healthy()
                     if len(texts) == 1:
                         return [(0, exc)]
@@ -201,8 +203,7 @@ class StoreWriter:
                 if self._stop.is_set() and self._conn is not None:
                     raise pika.exceptions.AMQPError("stopping with the store down") from exc
                 # conn.sleep keeps heartbeats going while we wait for the store
-                ch.connection.sleep(delay)
-                delay = min(delay * 2, self.bus.reconnect_max_s)
+                ch.connection.sleep(backoff.next())
 
     def _healthy(self) -> None:
         if not self.store_ok:

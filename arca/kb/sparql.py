@@ -23,8 +23,8 @@ query text unescaped: templates are rendered by ``arca.kb.terms.render``.
 Writes: ``submit`` only appends to a buffer; a writer thread joins pending updates with `` ;\\n``
 into one request per batch (at most ``write_batch_max`` updates, sent at least every
 ``write_flush_interval_s``), so a TDB2 commit (~45 ms) is paid once per batch and never by the caller.
-A failed batch is retried with backoff, logged and counted; the failure is re-raised by the next
-``flush``.
+A failed batch is retried with backoff (``arca.backoff``), logged and counted; the failure is re-raised
+by the next ``flush``. Every error carries the store's HTTP status (``KnowledgeBaseError.status``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from SPARQLWrapper.SPARQLExceptions import (
     URITooLong,
 )
 
+from arca.backoff import Backoff
 from arca.config import KbSettings
 from arca.kb.base import KnowledgeBase, KnowledgeBaseError, Row, with_prefixes
 from arca.kb.terms import IRI, from_sparql_json, render, render_term
@@ -116,9 +117,9 @@ class SparqlKnowledgeBase(KnowledgeBase):
             return body
         except SPARQLWrapperException as exc:
             text = " ".join(str(exc).split())[:500]  # one line: class, meaning, the server's answer
-            raise KnowledgeBaseError(f"{url}: HTTP {_status(exc)}: {text}") from exc
+            raise KnowledgeBaseError(f"{url}: HTTP {_status(exc)}: {text}", _status(exc)) from exc
         except urllib.error.HTTPError as exc:  # statuses SPARQLWrapper has no class for (503, 403, ...)
-            raise KnowledgeBaseError(f"{url}: HTTP {exc.code}: {_read(exc)[:500].strip()}") from exc
+            raise KnowledgeBaseError(f"{url}: HTTP {exc.code}: {_read(exc)[:500].strip()}", exc.code) from exc
         except urllib.error.URLError as exc:
             raise KnowledgeBaseError(f"{url}: {type(exc.reason).__name__}: {exc.reason}") from exc
         except (OSError, http.client.HTTPException) as exc:  # timeouts, resets mid-answer
@@ -156,10 +157,11 @@ class SparqlKnowledgeBase(KnowledgeBase):
         return bool(doc["boolean"])
 
     def update(self, template: str, **bindings: Any) -> None:
-        self._update_text(render(template, bindings))
+        self.send_update(render(template, bindings))
 
-    def _update_text(self, text: str) -> None:
-        """One SPARQL Update request (the text as the body); safe from any thread."""
+    def send_update(self, text: str) -> None:
+        """One SPARQL Update request of already rendered text (the body as is); safe from any thread.
+        The durable writer sends its joined batches through this."""
         sw = self._wrapper(text, UPDATE_KIND)
         sw.setRequestMethod(POSTDIRECTLY)
         self._send(sw, self.settings.update_url)
@@ -175,7 +177,7 @@ class SparqlKnowledgeBase(KnowledgeBase):
             raise KnowledgeBaseError(f"{url}: {exc.__class__.__name__}: {exc}") from exc
         if r.status_code >= 400:
             excerpt = r.text[:500].strip()
-            raise KnowledgeBaseError(f"{url}: HTTP {r.status_code}: {excerpt}")
+            raise KnowledgeBaseError(f"{url}: HTTP {r.status_code}: {excerpt}", r.status_code)
         return r
 
     def _store(self, method: str, data: str | bytes, graph: str | None) -> int:
@@ -258,19 +260,19 @@ class SparqlKnowledgeBase(KnowledgeBase):
 
     def _send_batch(self, batch: list[str]) -> None:
         text = " ;\n".join(batch)
-        delay = 0.1
+        backoff = Backoff(0.1, 1.6, factor=4.0)
         for attempt in range(1, _RETRIES + 1):
             try:
-                self._update_text(text)
+                self.send_update(text)
                 self.batches += 1
                 return
             except KnowledgeBaseError as exc:
-                if _is_client_error(exc) and len(batch) > 1:
+                if exc.client_error and len(batch) > 1:
                     # one bad update must not sink the others: apply them one by one
                     for text in batch:
                         self._send_batch([text])
                     return
-                if attempt == _RETRIES or _is_client_error(exc):
+                if attempt == _RETRIES or exc.client_error:
                     self.failures += 1
                     log.error("dropping a batch of %d update(s) after %d attempt(s): %s",
                               len(batch), attempt, exc)
@@ -278,8 +280,7 @@ class SparqlKnowledgeBase(KnowledgeBase):
                         self._error = exc
                     return
                 log.warning("batch write failed (attempt %d): %s; retrying", attempt, exc)
-                time.sleep(delay)
-                delay *= 4
+                time.sleep(backoff.next())
 
 
 def _status(exc: SPARQLWrapperException) -> int:
@@ -295,12 +296,6 @@ def _read(exc: urllib.error.HTTPError) -> str:
         return exc.read().decode("utf-8", "replace")
     except (OSError, http.client.HTTPException):
         return ""
-
-
-def _is_client_error(exc: KnowledgeBaseError) -> bool:
-    """4xx answers (bad update) will not succeed on retry."""
-    text = str(exc)
-    return any(f"HTTP {code}" in text for code in range(400, 500))
 
 
 def _count_triples(body: bytes) -> int:

@@ -184,7 +184,7 @@ class Situation(Message):
     """Length of that window (the load is centred half a window before ``load_time``)."""
     servants_reporting: int | None = Field(default=None, ge=0)
     """Servants whose CPU figure is in ``average_load`` (None: not counted); the active ones beyond
-    it have no figure in the window (the HPA strategy fills them in, ``decider.hpa``)."""
+    it have no figure in the window (the HPA strategy fills them in, ``arca.decider.hpa``)."""
     incidents: tuple[ActiveIncident, ...] = Field(
         default=(), json_schema_extra={"rdf_property": "activeIncident"},
         description="An incident still active for the system (every one counts, not only the latest).")

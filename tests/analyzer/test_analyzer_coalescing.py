@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from analyzer.service import AnalyzerService
+from arca.analyzer.service import AnalyzerService
+from arca.app.settings import ArcaSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
 from arca.kb import EmbeddedKnowledgeBase
@@ -24,7 +25,6 @@ from arca.kb.terms import arca_iri
 from arca.messages import ExternalEvent, Message, Situation
 from arca.policy import policy_graph
 from arca.service import Deps
-from arca.settings import ArcaSettings
 from tests.spine.spine_helpers import bus_settings, wait_for
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -162,7 +162,7 @@ def test_an_event_does_not_wait_behind_a_whole_tick_of_routine_situations(rabbit
                                                                          unique: str) -> None:
     """A tick with 30 new telemetry rounds publishes them TICK_CHUNK at a time; an event that
     arrived meanwhile gets its situation after the first chunk, not after all 30."""
-    from analyzer.service import TICK_CHUNK
+    from arca.analyzer.service import TICK_CHUNK
     from arca.messages import Observation
 
     bus = bus_settings(rabbit_url, unique)

@@ -3,7 +3,8 @@ alive from the events in the knowledge base, so its situations go on reporting t
 
 from __future__ import annotations
 
-from analyzer.service import AnalyzerService
+from arca.analyzer.service import AnalyzerService
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
 from arca.kb import EmbeddedKnowledgeBase
@@ -11,7 +12,6 @@ from arca.kb.messages import store_message
 from arca.messages import ExternalEvent, Observation, Situation
 from arca.policy import policy_graph
 from arca.service import Deps
-from arca.settings import ArcaSettings
 from tests.analyzer.test_analyzer_trust import HEAD, World, at
 
 

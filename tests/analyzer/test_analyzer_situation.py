@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analyzer.service import AnalyzerService
-from analyzer.situation import AnalyzerConfig, SystemView
+from arca.analyzer.service import AnalyzerService
+from arca.analyzer.situation import AnalyzerConfig, SystemView
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.decider.policy import policy_graph
 from arca.kb import EmbeddedKnowledgeBase
 from arca.kb.messages import load_messages
 from arca.messages import (
@@ -21,8 +23,6 @@ from arca.messages import (
     TopologyChange,
 )
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from decider.policy import policy_graph
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
@@ -291,6 +291,6 @@ REPORTING = {
 
 @pytest.mark.parametrize("case", sorted(REPORTING), ids=sorted(REPORTING))
 def test_servants_reporting_counts_the_cpu_figures_in_the_window(case: str) -> None:
-    """The HPA strategy needs who reported (``decider.hpa``): the others are missing."""
+    """The HPA strategy needs who reported (``arca.decider.hpa``): the others are missing."""
     messages, expected = REPORTING[case]
     assert view_with(*messages).situation(at(35), "telemetry").servants_reporting == expected

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from analyzer.service import AnalyzerService
+from arca.analyzer.service import AnalyzerService
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
 from arca.kb import EmbeddedKnowledgeBase
@@ -16,7 +17,6 @@ from arca.kb.terms import arca_iri
 from arca.messages import ExternalEvent, Observation, PolicyUpdated, Situation, TopologyChange
 from arca.policy import policy_graph
 from arca.service import Deps
-from arca.settings import ArcaSettings
 from arca.trust import (
     Credibility,
     SourceTrust,

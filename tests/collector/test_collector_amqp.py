@@ -17,18 +17,18 @@ import pika
 import pytest
 from collector_shacl import assert_conforms
 
+from arca.app.settings import ArcaSettings, BusSettings
 from arca.bus.base import REASON_HEADER
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
+from arca.collector.amqp import REASON_CLASS_HEADER, wait_ready
+from arca.collector.auth import TOKEN_HEADER
+from arca.collector.service import CollectorService
+from arca.collector.settings import CollectorSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import ExternalEvent, Message, TopologyChange, decode
 from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
-from arca.settings import ArcaSettings, BusSettings
-from collector.amqp import REASON_CLASS_HEADER, wait_ready
-from collector.auth import TOKEN_HEADER
-from collector.service import CollectorService
-from collector.settings import CollectorSettings
 
 TOKENS = {"seismo-hq": "tok-hq", "bigdata-analyser": "tok-bd", "x": "tok-x"}
 
@@ -209,7 +209,7 @@ def test_nova_notifications_over_the_openstack_bus(harness: Harness) -> None:
 def test_cli_send_over_amqp_reaches_the_collector(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, rabbit_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from arca.cli.main import main
+    from arca.app.cli.main import main
 
     monkeypatch.setenv("ARCA_COLLECTOR__AMQP_URL", rabbit_url)
     monkeypatch.setenv("ARCA_COLLECTOR__DETECTORS_EXCHANGE", harness.exchange)
@@ -224,7 +224,7 @@ def test_cli_send_over_amqp_reaches_the_collector(
 
 
 def test_a_failing_handler_is_requeued_once_then_dead_lettered(rabbit_url: str, unique: str) -> None:
-    from collector.amqp import AmqpIngest
+    from arca.collector.amqp import AmqpIngest
 
     calls: list[bytes] = []
 

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.situation import AnalyzerConfig, SystemView
+from arca.analyzer.situation import AnalyzerConfig, SystemView
+from arca.collector.cap import alert_to_events, cap_severity, parse_alert, parse_number
+from arca.collector.errors import IngestError
+from arca.collector.ingest import Ingestor
+from arca.collector.settings import CollectorSettings
 from arca.messages import ExternalEvent, decode, encode
-from collector.cap import alert_to_events, cap_severity, parse_alert, parse_number
-from collector.errors import IngestError
-from collector.ingest import Ingestor
-from collector.settings import CollectorSettings
 
 CAP = Path(__file__).resolve().parents[1] / "data" / "collector" / "cap"
 

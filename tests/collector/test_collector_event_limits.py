@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from arca.collector.events import EVENT_PATH as FIELD
+from arca.collector.http import EVENT_PATH
 from arca.messages import Alarm, ExternalEvent
-from collector.events import EVENT_PATH as FIELD
-from collector.http import EVENT_PATH
 from tests.collector.test_collector_http import Running, sample, start_collector
 
 ENV = "ietf-restconf:notification"

@@ -11,18 +11,18 @@ from typing import Any
 
 import pytest
 
-from arca.messages import ExternalEvent, decode, encode
-from collector.errors import IngestError
-from collector.events import (
+from arca.collector.errors import IngestError
+from arca.collector.events import (
     ENVELOPE,
     EVENTS,
     parse_notification,
     to_external_event,
 )
-from collector.ingest import Ingestor
-from collector.settings import CollectorSettings
-from collector.severity import SeverityScales
-from collector.yang_model import NOTIFICATION
+from arca.collector.ingest import Ingestor
+from arca.collector.settings import CollectorSettings
+from arca.collector.severity import SeverityScales
+from arca.collector.yang_model import NOTIFICATION
+from arca.messages import ExternalEvent, decode, encode
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector" / "events"
 SCALES = SeverityScales.from_mapping({"seismo-hq": [(3, 1), (5, 2), (6, 3), (7, 4)]})

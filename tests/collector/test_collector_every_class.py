@@ -14,16 +14,16 @@ import pytest
 import requests
 from test_collector_events import REJECTED, sample
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.collector.amqp import REASON_CLASS_HEADER, wait_ready
+from arca.collector.http import EVENT_PATH
+from arca.collector.service import CollectorService
+from arca.collector.settings import CollectorSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Message
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from collector.amqp import REASON_CLASS_HEADER, wait_ready
-from collector.http import EVENT_PATH
-from collector.service import CollectorService
-from collector.settings import CollectorSettings
 from tests.conftest import free_port
 
 SCALES_TTL = """

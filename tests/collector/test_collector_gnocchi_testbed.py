@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from arca.collector.gnocchi import GnocchiPoller, openstack_fetchers
 from arca.messages import decode, encode
-from collector.gnocchi import GnocchiPoller, openstack_fetchers
-from testbed.platform import Testbed
+from arca.testbed.platform import Testbed
 
 
 def test_poller_reads_cpu_util_of_servants_through_openstacksdk(testbed: Testbed, conn: Any) -> None:
@@ -27,8 +27,8 @@ def test_poller_reads_cpu_util_of_servants_through_openstacksdk(testbed: Testbed
 
 
 def test_servers_are_listed_page_by_page_as_json_on_the_sdk_session(testbed: Testbed, conn: Any) -> None:
-    from collector.gnocchi import openstack_fetchers as fetchers
-    from testbed.api.nova import NETWORKS
+    from arca.collector.gnocchi import openstack_fetchers as fetchers
+    from arca.testbed.api.nova import NETWORKS
 
     image = next(i for i in conn.image.images() if i.name == "emergency-servant")
     flavor = next(f for f in conn.compute.flavors() if f.name == "m1.servant")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from collector.http import EVENT_PATH
+from arca.collector.http import EVENT_PATH
 from tests.collector.test_collector_http import DATA, Running, sample, start_collector
 
 ENV = "ietf-restconf:notification"
@@ -80,7 +80,7 @@ def test_http_answers_400_naming_the_problem(collector: Running, case: str) -> N
 @pytest.mark.parametrize("case", sorted(CASES), ids=sorted(CASES))
 def test_cli_event_validate_prints_one_line_and_exits_1(case: str, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from arca.cli.main import main
+    from arca.app.cli.main import main
 
     body, reason, _ = CASES[case]
     path = tmp_path / "event.json"

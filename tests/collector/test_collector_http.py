@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 import requests
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.collector.http import EVENT_PATH
+from arca.collector.service import CollectorService
+from arca.collector.settings import CollectorSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Alarm, ExternalEvent, Message
 from arca.metrics import MESSAGES_REJECTED
 from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from collector.http import EVENT_PATH
-from collector.service import CollectorService
-from collector.settings import CollectorSettings
 from tests.conftest import free_port
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
@@ -211,9 +211,9 @@ def test_body_size_limit(secured: Running) -> None:
 
 
 def test_503_when_the_bus_does_not_confirm_and_the_retry_is_accepted() -> None:
-    from collector.http import HttpIngestServer, create_app
-    from collector.ingest import Ingestor
-    from collector.severity import SeverityScales
+    from arca.collector.http import HttpIngestServer, create_app
+    from arca.collector.ingest import Ingestor
+    from arca.collector.severity import SeverityScales
 
     published: list[Message] = []
     confirms = iter([RuntimeError("broker gone"), None])

@@ -18,17 +18,17 @@ import pika
 import pytest
 import requests
 
+from arca.app.settings import ArcaSettings, BusSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
+from arca.collector.events import build_notification, build_payload
+from arca.collector.http import EVENT_PATH
+from arca.collector.service import CollectorService
+from arca.collector.settings import CollectorSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import ExternalEvent, decode
 from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
-from arca.settings import ArcaSettings, BusSettings
-from collector.events import build_notification, build_payload
-from collector.http import EVENT_PATH
-from collector.service import CollectorService
-from collector.settings import CollectorSettings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.rabbitmq

@@ -17,20 +17,20 @@ from typing import Any
 
 import requests
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.collector.errors import IngestError
+from arca.collector.events import build_notification, build_payload
+from arca.collector.haproxy import HaproxyPoller
+from arca.collector.http import EVENT_PATH
+from arca.collector.service import CollectorService
+from arca.collector.settings import CollectorSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Alarm, ExternalEvent, Message, Observation, PolicyUpdated
 from arca.namespace import ONTOLOGY_DIR
 from arca.policy import policy_graph
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from collector.errors import IngestError
-from collector.events import build_notification, build_payload
-from collector.haproxy import HaproxyPoller
-from collector.http import EVENT_PATH
-from collector.service import CollectorService
-from collector.settings import CollectorSettings
 from tests.conftest import free_port
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector"

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from arca.app.cli.main import main
+from arca.app.settings import ArcaSettings, BusSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
-from arca.cli.main import main
 from arca.clock import SimClock
+from arca.collector.service import CollectorService
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.policy import load_scale_steps
 from arca.policy_history import load_history
 from arca.service import Deps
-from arca.settings import ArcaSettings, BusSettings, KbSettings
-from collector.service import CollectorService
 
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
 

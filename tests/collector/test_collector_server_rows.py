@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from collector.errors import IngestError
-from collector.gnocchi import server_rows
+from arca.collector.errors import IngestError
+from arca.collector.gnocchi import server_rows
 
 GOOD: dict[str, tuple[Any, list[dict[str, Any]]]] = {
     "empty": ({"servers": []}, []),

@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
+from arca.app.cli.main import main
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
-from arca.cli.main import main
 from arca.clock import SimClock
+from arca.collector.gnocchi import GnocchiPoller
+from arca.collector.haproxy import HaproxyPoller
+from arca.collector.service import CollectorService
+from arca.collector.settings import CollectorSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import ExternalEvent, Message, Observation, PolicyUpdated
 from arca.metrics import MESSAGES_REJECTED
 from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from collector.gnocchi import GnocchiPoller
-from collector.haproxy import HaproxyPoller
-from collector.service import CollectorService
-from collector.settings import CollectorSettings
 from tests.conftest import free_port
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
@@ -148,7 +148,7 @@ def test_cli_exit_codes_as_a_process(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    run = [sys.executable, "-m", "arca.cli.main", "event", "validate"]
+    run = [sys.executable, "-m", "arca.app.cli.main", "event", "validate"]
     ok = subprocess.run([*run, str(DATA / "events" / "basic.json")], capture_output=True, text=True, env=env,
                         timeout=120)
     assert ok.returncode == 0, ok.stderr
@@ -158,7 +158,7 @@ def test_cli_exit_codes_as_a_process(tmp_path: Path) -> None:
 
 
 def test_runtime_wires_the_collector_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from arca.runtime import make_deps, service_class
+    from arca.app.runtime import make_deps, service_class
 
     port = free_port()
     monkeypatch.setenv("ARCA_COLLECTOR__HTTP_PORT", str(port))

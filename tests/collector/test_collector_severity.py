@@ -6,9 +6,9 @@ import pytest
 from pyshacl import validate
 from rdflib import Graph
 
+from arca.collector.severity import load_scales, severity_of
 from arca.kb import EmbeddedKnowledgeBase
 from arca.namespace import ONTOLOGY_DIR
-from collector.severity import load_scales, severity_of
 
 STEPS = [(3.0, 1), (5.0, 2), (6.0, 3), (7.0, 4)]
 

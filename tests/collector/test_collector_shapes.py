@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from collector_shacl import assert_conforms
 
+from arca.collector.cap import alert_to_events
+from arca.collector.events import parse_notification, to_external_event
+from arca.collector.gnocchi import GnocchiPoller
+from arca.collector.haproxy import HaproxyPoller
+from arca.collector.ingest import Ingestor
+from arca.collector.osm import parse_webhook, to_alarm
+from arca.collector.settings import CollectorSettings
+from arca.collector.severity import SeverityScales
 from arca.messages import Message, decode, encode
-from collector.cap import alert_to_events
-from collector.events import parse_notification, to_external_event
-from collector.gnocchi import GnocchiPoller
-from collector.haproxy import HaproxyPoller
-from collector.ingest import Ingestor
-from collector.osm import parse_webhook, to_alarm
-from collector.settings import CollectorSettings
-from collector.severity import SeverityScales
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
 T0 = datetime(2026, 11, 22, 2, 6, 25, tzinfo=UTC)

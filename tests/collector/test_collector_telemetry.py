@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
+from arca.collector import nova
+from arca.collector.errors import IngestError
+from arca.collector.gnocchi import GnocchiPoller, parse_measures
+from arca.collector.haproxy import HaproxyPoller, counters, parse_stats
+from arca.collector.ingest import Ingestor
+from arca.collector.osm import parse_webhook, to_alarm
+from arca.collector.settings import CollectorSettings
 from arca.messages import decode, encode
-from collector import nova
-from collector.errors import IngestError
-from collector.gnocchi import GnocchiPoller, parse_measures
-from collector.haproxy import HaproxyPoller, counters, parse_stats
-from collector.ingest import Ingestor
-from collector.osm import parse_webhook, to_alarm
-from collector.settings import CollectorSettings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
 T0 = datetime(2026, 11, 22, 2, 6, 25, tzinfo=UTC)

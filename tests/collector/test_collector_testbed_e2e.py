@@ -12,25 +12,25 @@ import pytest
 import requests
 from collector_shacl import assert_conforms
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.collector.amqp import wait_ready
+from arca.collector.gnocchi import GnocchiPoller, openstack_fetchers
+from arca.collector.haproxy import HaproxyPoller
+from arca.collector.http import EVENT_PATH
+from arca.collector.service import CollectorService
+from arca.collector.settings import CollectorSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import ExternalEvent, Message, Observation, TopologyChange, encode
 from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from collector.amqp import wait_ready
-from collector.gnocchi import GnocchiPoller, openstack_fetchers
-from collector.haproxy import HaproxyPoller
-from collector.http import EVENT_PATH
-from collector.service import CollectorService
-from collector.settings import CollectorSettings
-from testbed.api.nova import NETWORKS
-from testbed.model import ModelParams
-from testbed.notifications import ROUTING_KEY
-from testbed.platform import Testbed
-from testbed.sinks import AmqpSink, HttpSink
-from testbed.timeline import parse_timeline
+from arca.testbed.api.nova import NETWORKS
+from arca.testbed.model import ModelParams
+from arca.testbed.notifications import ROUTING_KEY
+from arca.testbed.platform import Testbed
+from arca.testbed.sinks import AmqpSink, HttpSink
+from arca.testbed.timeline import parse_timeline
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.rabbitmq

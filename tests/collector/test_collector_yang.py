@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from arca.collector.yang_model import MODULE, data_model
 from arca.namespace import YANG_DIR
-from collector.yang_model import MODULE, data_model
 
 MODULES = sorted(YANG_DIR.glob("*.yang"))
 PYANG = str(Path(sys.executable).parent / "pyang")

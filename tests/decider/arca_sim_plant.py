@@ -14,14 +14,14 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from analyzer.service import AnalyzerService
+from arca.analyzer.service import AnalyzerService
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.decider.service import DeciderService
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
 from arca.messages import Decision, ExternalEvent, Message, Observation, TopologyChange
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from decider.service import DeciderService
 
 CAPACITY = 210.0
 CLIENTS = 300

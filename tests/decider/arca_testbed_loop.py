@@ -16,19 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from analyzer.service import AnalyzerService
+from arca.analyzer.service import AnalyzerService
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.decider.service import DeciderService
+from arca.decider.strategy import Strategy
 from arca.kb import KnowledgeBase
 from arca.messages import Decision, ExternalEvent, Message, Observation, TopologyChange
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from decider.service import DeciderService
-from decider.strategy import Strategy
-from testbed.accounting import Summary, summarize
-from testbed.model import ACTIVE, BUILD, ERROR, ModelParams, TestbedEvent, TestbedModel
-from testbed.scenario import BUILDINGS
-from testbed.timeline import Timeline
+from arca.testbed.accounting import Summary, summarize
+from arca.testbed.model import ACTIVE, BUILD, ERROR, ModelParams, TestbedEvent, TestbedModel
+from arca.testbed.scenario import BUILDINGS
+from arca.testbed.timeline import Timeline
 
 SYSTEM = "emergency"
 STATES = {"servant.created": "building", "servant.active": "active", "servant.deleted": "deleted",

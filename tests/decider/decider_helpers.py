@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from arca.decider.anticipator import Anticipator, LearnedSample
+from arca.decider.policy import Policy
 from arca.messages import ActiveIncident, Situation
-from decider.anticipator import Anticipator, LearnedSample
-from decider.policy import Policy
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

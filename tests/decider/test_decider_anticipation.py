@@ -12,8 +12,8 @@ import itertools
 import pytest
 from decider_helpers import at, policy, situation
 
-from decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
-from decider.loop import Anticipation, ArcaState, ArcaStrategy, attribute, combine
+from arca.decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
+from arca.decider.loop import Anticipation, ArcaState, ArcaStrategy, attribute, combine
 
 ARCA = ArcaStrategy()
 SUM = ArcaStrategy(combine="sum")
@@ -397,8 +397,8 @@ def test_the_same_telemetry_is_not_learned_twice() -> None:
 )
 def test_demand_without_the_analyzers_figure(active: int, load: float, discard: float,
                                              expected: float | None) -> None:
+    from arca.decider.strategy import demand_servants
     from arca.messages import Situation
-    from decider.strategy import demand_servants
 
     sit = Situation(event_time=at(0), system="emergency", servants_active=active, average_load=load,
                     discard_ratio=discard)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from decider_helpers import at, policy, situation
 
+from arca.decider.baselines import ProportionalStrategy, StaticStrategy, ThresholdStrategy
+from arca.decider.strategies import make_strategy
 from arca.messages import Situation
-from decider.baselines import ProportionalStrategy, StaticStrategy, ThresholdStrategy
-from decider.strategies import make_strategy
 
 
 def loads(*points: tuple[float, float, int]) -> list[Situation]:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from arca.cli.main import main
+from arca.app.cli.main import main
+from arca.app.settings import KbSettings
+from arca.decider.samples import load_samples
 from arca.kb.sparql import SparqlKnowledgeBase
-from arca.settings import KbSettings
-from decider.samples import load_samples
 
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
 

@@ -13,17 +13,17 @@ from datetime import timedelta
 import pytest
 from decider_helpers import at, wait_for
 
-from analyzer.service import AnalyzerService
+from arca.analyzer.service import AnalyzerService
+from arca.app.settings import ArcaSettings, BusSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
+from arca.decider.policy import policy_graph
+from arca.decider.samples import load_samples
+from arca.decider.service import DeciderService
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Decision, ExternalEvent, Message, Observation, TopologyChange
 from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
-from arca.settings import ArcaSettings, BusSettings, KbSettings
-from decider.policy import policy_graph
-from decider.samples import load_samples
-from decider.service import DeciderService
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
 

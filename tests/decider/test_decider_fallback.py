@@ -7,14 +7,14 @@ from datetime import datetime
 import pytest
 from decider_helpers import at, policy, situation
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.decider.fallback import FallbackState, fallback, missed_rounds
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Decision, Message
 from arca.policy import policy_graph
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from decider.fallback import FallbackState, fallback, missed_rounds
 
 # KEDA: after failureThreshold consecutive failed reads the ScaledObject scales to fallback.replicas
 # id, fallback servants (None: last good), threshold, [(t, telemetry?, strategy target, expected, active)]
@@ -74,7 +74,7 @@ def test_decider_ticks_drive_the_fallback_and_new_telemetry_ends_it() -> None:
 
     bus.subscribe("t.d", ["decision.#"], keep)
     clock = SimClock(at(0))
-    from decider.service import DeciderService
+    from arca.decider.service import DeciderService
 
     service = DeciderService(Deps(bus, kb, clock, ArcaSettings()))
     service.attach()

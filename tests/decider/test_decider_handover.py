@@ -10,15 +10,15 @@ import pytest
 from decider_helpers import at, situation, trained
 from test_decider_service import World, apply
 
+from arca.app.settings import ArcaSettings
 from arca.bus.memory import InMemoryBus
+from arca.decider import handover
+from arca.decider.anticipator import Anticipator
+from arca.decider.fallback import FallbackState
+from arca.decider.loop import Anticipation, ArcaState
+from arca.decider.samples import store_sample
+from arca.decider.velocity import VelocityState
 from arca.kb import EmbeddedKnowledgeBase, Row
-from arca.settings import ArcaSettings
-from decider import handover
-from decider.anticipator import Anticipator
-from decider.fallback import FallbackState
-from decider.loop import Anticipation, ArcaState
-from decider.samples import store_sample
-from decider.velocity import VelocityState
 
 
 def test_the_state_codec_round_trips_every_field_but_the_anticipator() -> None:
@@ -113,8 +113,8 @@ def test_a_takeover_waits_for_a_predecessors_writes_once_per_queue_activation(ra
     replica got the queue's first delivery. A new channel (a reconnection) is a new activation."""
     from arca.bus.rabbitmq import RabbitBus
     from arca.clock import SimClock
+    from arca.decider.service import DeciderService
     from arca.service import Deps
-    from decider.service import DeciderService
     from tests.spine.spine_helpers import bus_settings, wait_for
 
     settings = ArcaSettings()

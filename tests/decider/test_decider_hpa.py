@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from decider_helpers import at, policy, situation
 
+from arca.decider.baselines import ProportionalStrategy
+from arca.decider.hpa import hpa_replicas
 from arca.messages import Situation
-from decider.baselines import ProportionalStrategy
-from decider.hpa import hpa_replicas
 
 # id, current, ready, per-ready-servant loads (None: missing), unready, target, expected (None: no figure)
 CASES: list[tuple[str, int, list[float | None], int, float, int | None]] = [

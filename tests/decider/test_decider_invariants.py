@@ -11,9 +11,9 @@ from decider_helpers import at, policy, situation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from decider.anticipator import Anticipator, LearnedSample
-from decider.loop import ArcaState, ArcaStrategy
-from decider.strategies import make_strategy
+from arca.decider.anticipator import Anticipator, LearnedSample
+from arca.decider.loop import ArcaState, ArcaStrategy
+from arca.decider.strategies import make_strategy
 
 bounds = st.tuples(st.integers(0, 5), st.integers(0, 20)).map(lambda b: (b[0], b[0] + max(1, b[1])))
 samples = st.lists(

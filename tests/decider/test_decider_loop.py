@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from decider_helpers import at, burst_need, policy, situation, trained
 
-from decider.anticipator import Anticipator, LearnedSample
-from decider.loop import ArcaState, ArcaStrategy
-from decider.strategy import bound, is_acceptable, needed_for
+from arca.decider.anticipator import Anticipator, LearnedSample
+from arca.decider.loop import ArcaState, ArcaStrategy
+from arca.decider.strategy import bound, is_acceptable, needed_for
 
 ARCA = ArcaStrategy()
 REACTIVE = ArcaStrategy(anticipation=False)

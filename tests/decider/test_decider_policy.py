@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from arca.app.cli.main import main
+from arca.app.settings import BusSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
-from arca.cli.main import main
+from arca.decider.policy import load_policies
+from arca.decider.validation import PolicyInvalid, validate_policy
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Message, PolicyUpdated
 from arca.namespace import ONTOLOGY_DIR
-from arca.settings import BusSettings, KbSettings
-from decider.policy import load_policies
-from decider.validation import PolicyInvalid, validate_policy
 
 EXAMPLE = ONTOLOGY_DIR / "policies" / "emergency.ttl"
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"

@@ -15,7 +15,8 @@ import rdflib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arca.cli.main import main
+from arca.app.cli.main import main
+from arca.decider.validation import PolicyInvalid, reused_policy_nodes, validate_admin_file
 from arca.namespace import ARCA_NS, ONTOLOGY_DIR
 from arca.policy import DAY_S, MAX_COUNT, MAX_SERVANTS, WEEK_S, Policy, load_policies
 from arca.trust import (
@@ -27,7 +28,6 @@ from arca.trust import (
     trusts_from_graph,
     window_start,
 )
-from decider.validation import PolicyInvalid, reused_policy_nodes, validate_admin_file
 
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
 
@@ -213,8 +213,8 @@ def store_env(monkeypatch: pytest.MonkeyPatch, oxigraph: object, rabbit_url: str
 @pytest.mark.oxigraph
 def test_applying_another_systems_policy_node_is_refused_and_reloads_keep_working(
         store_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from arca.app.settings import ArcaSettings
     from arca.kb.sparql import SparqlKnowledgeBase
-    from arca.settings import ArcaSettings
 
     alpha, beta = tmp_path / "alpha.ttl", tmp_path / "beta.ttl"
     alpha.write_text(policy("arca:maxServants 3", "urn:p:shared", "alpha"))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from arca.cli.main import main
-from decider.validation import PolicyInvalid, validate_policy
+from arca.app.cli.main import main
+from arca.decider.validation import PolicyInvalid, validate_policy
 
 HEAD = ("@prefix arca: <https://w3id.org/arca/ns#> .\n"
         "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n")

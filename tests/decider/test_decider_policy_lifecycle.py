@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from decider_helpers import at, situation, wait_for
 
+from arca.app.cli.main import main
+from arca.app.settings import ArcaSettings, BusSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
-from arca.cli.main import main
 from arca.clock import SimClock
+from arca.decider.service import DeciderService
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Decision, Message
 from arca.namespace import ONTOLOGY_DIR
 from arca.policy_history import load_history
 from arca.service import Deps
-from arca.settings import ArcaSettings, BusSettings, KbSettings
-from decider.service import DeciderService
 
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample, RbfModel, _features, to_amount
-from decider.bench import synthetic_samples
+from arca.decider.anticipator import (
+    Anticipator,
+    AnticipatorConfig,
+    LearnedSample,
+    RbfModel,
+    _features,
+    to_amount,
+)
+from arca.decider.bench import synthetic_samples
 
 CASES = {
     "one-sample": [LearnedSample(2, 10.0, 4)],

@@ -8,17 +8,17 @@ import pytest
 from arca_sim_plant import Plant
 from decider_helpers import at, situation, trained
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.decider.policy import policy_graph
+from arca.decider.samples import load_samples, store_sample
+from arca.decider.service import DeciderService
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
 from arca.kb.messages import load_messages
 from arca.messages import Decision, PolicyUpdated
 from arca.namespace import ONTOLOGY_DIR
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from decider.policy import policy_graph
-from decider.samples import load_samples, store_sample
-from decider.service import DeciderService
 
 EXAMPLE = (ONTOLOGY_DIR / "policies" / "emergency.ttl").read_text()
 
@@ -167,7 +167,7 @@ def test_strategy_override_setting_wins_over_the_policy() -> None:
 
 
 def test_bench_svr_measures_each_size() -> None:
-    from decider.bench import bench_svr
+    from arca.decider.bench import bench_svr
 
     rows = bench_svr([50, 200], repeat=1)
     assert [r.samples for r in rows] == [50, 200]

@@ -19,17 +19,17 @@ from datetime import datetime
 import pytest
 from arca_testbed_loop import play
 
+from arca.decider.policy import Policy, policy_graph
+from arca.decider.strategy import Outcome
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Situation
 from arca.namespace import ONTOLOGY_DIR
-from decider.policy import Policy, policy_graph
-from decider.strategy import Outcome
-from testbed.model import ModelParams
-from testbed.oracle import run_oracle
-from testbed.scenario import servants_needed
-from testbed.timeline import load_timeline
+from arca.testbed.model import ModelParams
+from arca.testbed.oracle import run_oracle
+from arca.testbed.scenario import servants_needed
+from arca.testbed.timeline import TIMELINE_DIR, load_timeline
 
-TIMELINES = ONTOLOGY_DIR.parent / "testbed" / "timelines"
+TIMELINES = TIMELINE_DIR
 POLICY = (ONTOLOGY_DIR / "policies" / "emergency.ttl").read_text()
 
 pytestmark = pytest.mark.slow

@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from decider_helpers import situation
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.decider.service import DeciderService
+from arca.decider.velocity import Direction, VelocityState, directions, limit
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Decision, Message
 from arca.policy import Policy, policy_graph
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from decider.service import DeciderService
-from decider.velocity import Direction, VelocityState, directions, limit
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HPA_UP, HPA_DOWN = directions(Policy(system="x"))
@@ -119,7 +119,7 @@ def test_velocity_off_by_default_keeps_the_strategy_target() -> None:
 
 
 def test_bad_rule_is_refused_naming_node_and_property() -> None:
-    from decider.validation import PolicyInvalid, validate_policy
+    from arca.decider.validation import PolicyInvalid, validate_policy
 
     with pytest.raises(PolicyInvalid) as err:
         validate_policy(HEAD + 'arca:scaleUpRule "4 pods every 15s" .', "p.ttl")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from decider_helpers import at, policy, situation, trained
 
-from decider.loop import ArcaState, ArcaStrategy
-from decider.warm import warm_floor
+from arca.decider.loop import ArcaState, ArcaStrategy
+from arca.decider.warm import warm_floor
 
 ARCA = ArcaStrategy()
 

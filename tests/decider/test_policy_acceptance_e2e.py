@@ -13,22 +13,22 @@ import pytest
 from decider_helpers import at, wait_for
 from prometheus_client import REGISTRY
 
-from analyzer.service import AnalyzerService
+from arca.analyzer.service import AnalyzerService
+from arca.app.settings import ArcaSettings, BusSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
+from arca.decider.anticipator import LearnedSample
+from arca.decider.samples import store_sample
+from arca.decider.service import DeciderService
+from arca.enforcer.drivers.openstack import OpenStackDriver
+from arca.enforcer.service import EnforcerService
+from arca.enforcer.settings import EnforcerSettings
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.kb.terms import arca_iri
 from arca.messages import Decision, Enforcement, ExternalEvent, Message, Observation, TopologyChange
 from arca.policy import policy_graph
 from arca.service import Deps
-from arca.settings import ArcaSettings, BusSettings, KbSettings
 from arca.status import collect
-from decider.anticipator import LearnedSample
-from decider.samples import store_sample
-from decider.service import DeciderService
-from enforcer.drivers.openstack import OpenStackDriver
-from enforcer.service import EnforcerService
-from enforcer.settings import EnforcerSettings
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from arca.cli.main import main
-from arca.demo.metrics import with_cost
-from arca.demo.runner import run_all
-from testbed.timeline import load_timeline
+from arca.app.cli.main import main
+from arca.app.demo.metrics import with_cost
+from arca.app.demo.runner import run_all
+from arca.testbed.timeline import load_timeline
 
 SHORT = {"duration_s": 140, "seed": 4, "incidents": [{"at_s": 30, "severity": 3, "domain": "building-2"},
                                                       {"at_s": 95, "severity": 2, "domain": "building-3"}],
@@ -124,7 +124,7 @@ def test_outputs_are_checked_before_the_run(tmp_path: Path, capsys: pytest.Captu
 
 def test_the_table_explains_every_column_with_the_json_names(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from arca.demo.report import COLUMNS
+    from arca.app.demo.report import COLUMNS
 
     doc, out = _demo_short(tmp_path, capsys)
     header = next(line for line in out.splitlines() if line.startswith("strategy"))
@@ -178,7 +178,7 @@ def test_progress_on_a_terminal_one_bar_per_run_with_an_eta(tmp_path: Path) -> N
 
 
 def test_quiet_means_no_progress_even_on_a_terminal(tmp_path: Path) -> None:
-    from arca.demo.progress import Progress
+    from arca.app.demo.progress import Progress
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
@@ -187,7 +187,7 @@ def test_quiet_means_no_progress_even_on_a_terminal(tmp_path: Path) -> None:
     loud, quiet = Tty(), Tty()
     for stream, enabled in ((loud, None), (quiet, False)):
         p = Progress(stream, enabled, min_interval_s=0.0)
-        from arca.demo.progress import Task
+        from arca.app.demo.progress import Task
 
         p.plan([Task("arca", "reference", "tiny.json", 40.0)])
         p.start("arca", "reference")

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from arca.demo.harness import BASE_POLICY, RunResult, run
-from arca.demo.suite import _copy
+from arca.app.demo.harness import BASE_POLICY, RunResult, run
+from arca.app.demo.suite import _copy
 from arca.kb import EmbeddedKnowledgeBase
-from testbed.timeline import parse_timeline
+from arca.testbed.timeline import parse_timeline
 
 TRAINING = {"duration_s": 200, "seed": 9, "incidents": [{"at_s": 20, "severity": 3, "domain": "building-4"},
                                                        {"at_s": 110, "severity": 2, "domain": "building-2"}]}

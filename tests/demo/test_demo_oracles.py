@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from arca.demo.cli import DEFAULT_ORDER
-from arca.demo.metrics import with_cost
-from arca.demo.oracle import OracleStrategy, clairvoyant_need, failure_spares, notified_need
-from arca.demo.runner import run_all
-from testbed.demand import Demand
-from testbed.scenario import servants_needed
-from testbed.timeline import parse_timeline
+from arca.app.demo.cli import DEFAULT_ORDER
+from arca.app.demo.metrics import with_cost
+from arca.app.demo.oracle import OracleStrategy, clairvoyant_need, failure_spares, notified_need
+from arca.app.demo.runner import run_all
+from arca.testbed.demand import Demand
+from arca.testbed.scenario import servants_needed
+from arca.testbed.timeline import parse_timeline
 
 HIGH, CAPACITY = 0.7, 210.0
 # a severity 4 in building-2, then 10 s later a severity 1 elsewhere (the example),
@@ -98,8 +98,8 @@ def test_on_an_overlapping_timeline_no_strategy_beats_the_notified_oracle_at_its
 
 
 def test_json_document_compares_every_strategy_with_the_notified_floor() -> None:
-    from arca.demo.metrics import RunMetrics
-    from arca.demo.report import document, timeline_facts
+    from arca.app.demo.metrics import RunMetrics
+    from arca.app.demo.report import document, timeline_facts
 
     def m(discard: float, servant_s: float) -> RunMetrics:
         return RunMetrics(requests_total=1000.0, requests_discarded=discard * 1000, discard_ratio=discard,
@@ -116,7 +116,7 @@ def test_json_document_compares_every_strategy_with_the_notified_floor() -> None
 
 
 def test_the_suite_plays_every_shipped_overlap_and_detector_timeline() -> None:
-    from arca.demo.suite import shipped
+    from arca.app.demo.suite import shipped
 
     names = shipped()
     assert names[0] == "reference"
@@ -128,7 +128,7 @@ def test_the_suite_plays_every_shipped_overlap_and_detector_timeline() -> None:
 @pytest.mark.parametrize("name", ["overlap-milder-after", "overlap-stronger-after", "overlap-same-domain",
                                   "overlap-chain"])
 def test_on_shipped_overlaps_the_notified_oracle_covers_every_notified_incident(name: str) -> None:
-    from testbed.timeline import load_timeline
+    from arca.testbed.timeline import load_timeline
 
     tl = load_timeline(name)
     demand = Demand(tl)
@@ -152,7 +152,7 @@ def test_on_shipped_overlaps_the_notified_oracle_covers_every_notified_incident(
 def test_incident_discards_count_each_incidents_window(onsets: list[float], expected: list[float]) -> None:
     from types import SimpleNamespace
 
-    from arca.demo.metrics import incident_discards
+    from arca.app.demo.metrics import incident_discards
 
     # 100 req/s throughout; half discarded in [10, 30), nothing after
     records = [SimpleNamespace(t=float(t), dt=1.0, demand={"b": 100.0},

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from arca.cli.main import main
-from arca.demo.harness import run
-from arca.demo.runner import model_params
-from testbed.timeline import parse_timeline
+from arca.app.cli.main import main
+from arca.app.demo.harness import run
+from arca.app.demo.runner import model_params
+from arca.testbed.timeline import parse_timeline
 
 SHORT = {"duration_s": 200, "seed": 4, "incidents": [{"at_s": 30, "severity": 3, "domain": "building-2"}],
          "failures": []}

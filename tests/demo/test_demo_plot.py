@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from arca.demo.plot import Series, figure, plot
+from arca.app.demo.plot import Series, figure, plot
 
 CAP = 210.0
 INCIDENTS = [(30.0, 2), (45.0, 4), (47.0, 1), (70.0, 3)]  # four, two of them 2 s apart

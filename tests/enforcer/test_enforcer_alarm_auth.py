@@ -15,18 +15,18 @@ from typing import Any
 
 import requests
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.collector.service import CollectorService
+from arca.collector.settings import CollectorSettings
+from arca.enforcer.drivers.openstack import OpenStackDriver
+from arca.enforcer.service import EnforcerService
+from arca.enforcer.settings import EnforcerSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Alarm, Decision, Message
 from arca.metrics import INGEST_AUTH_REFUSED, MESSAGES_REJECTED
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from collector.service import CollectorService
-from collector.settings import CollectorSettings
-from enforcer.drivers.openstack import OpenStackDriver
-from enforcer.service import EnforcerService
-from enforcer.settings import EnforcerSettings
 from tests.conftest import free_port
 
 SYSTEM = "emergency"
@@ -144,8 +144,8 @@ def test_osm_alarms_act_only_when_authenticated_and_naming_a_managed_servant(tes
 
 
 def test_osm_alarm_naming_an_unmanaged_ns_is_refused_when_ns_are_configured() -> None:
-    from collector.errors import IngestError
-    from collector.ingest import Ingestor
+    from arca.collector.errors import IngestError
+    from arca.collector.ingest import Ingestor
 
     published: list[Message] = []
     ing = Ingestor(CollectorSettings(tokens=TOKENS, osm_ns_systems={"ns-managed": SYSTEM}), published.append)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from enforcer.guards import frequency_count, guard, in_blackout
-from enforcer.model import Bounds, Servant
-from enforcer.planning import plan
+from arca.enforcer.guards import frequency_count, guard, in_blackout
+from arca.enforcer.model import Bounds, Servant
+from arca.enforcer.planning import plan
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

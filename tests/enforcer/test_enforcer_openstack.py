@@ -10,21 +10,21 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.enforcer.drivers.base import PermanentError
+from arca.enforcer.drivers.openstack import OpenStackDriver
+from arca.enforcer.model import Bounds
+from arca.enforcer.reconciler import Reconciler
+from arca.enforcer.service import EnforcerService
+from arca.enforcer.settings import EnforcerSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Decision, Enforcement, ExternalEvent, Message, TopologyChange
 from arca.service import Deps
-from arca.settings import ArcaSettings
-from enforcer.drivers.base import PermanentError
-from enforcer.drivers.openstack import OpenStackDriver
-from enforcer.model import Bounds
-from enforcer.reconciler import Reconciler
-from enforcer.service import EnforcerService
-from enforcer.settings import EnforcerSettings
-from testbed.model import ModelParams
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.testbed.model import ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 
 SYSTEM = "emergency"
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from enforcer.drivers.base import PermanentError
-from enforcer.drivers.openstack import OpenStackDriver
-from enforcer.settings import EnforcerSettings
-from testbed.model import ACTIVE, DELETED, ModelParams
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.enforcer.drivers.base import PermanentError
+from arca.enforcer.drivers.openstack import OpenStackDriver
+from arca.enforcer.settings import EnforcerSettings
+from arca.testbed.model import ACTIVE, DELETED, ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 
 QUIET = {"duration_s": 3600, "seed": 5, "incidents": [], "failures": []}
 FOREIGN = {

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 
 from arca.clock import SimClock
+from arca.collector.osm import parse_webhook, to_alarm
+from arca.enforcer.actions import ActionState, OsmScale, OsmScaleParams, RetryPolicy
+from arca.enforcer.drivers.base import PermanentError
+from arca.enforcer.drivers.osm import OsmClient
+from arca.enforcer.faults import FaultManager
+from arca.enforcer.settings import EnforcerSettings
 from arca.messages import Alarm, Enforcement, Message
-from collector.osm import parse_webhook, to_alarm
-from enforcer.actions import ActionState, OsmScale, OsmScaleParams, RetryPolicy
-from enforcer.drivers.base import PermanentError
-from enforcer.drivers.osm import OsmClient
-from enforcer.faults import FaultManager
-from enforcer.settings import EnforcerSettings
-from testbed.model import ModelParams
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.testbed.model import ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 QUIET = {"duration_s": 3600, "seed": 5, "incidents": [], "failures": []}
@@ -185,7 +185,7 @@ def _decision(tb: Testbed, target: int) -> Any:
 
 
 def test_osm_reconciler_scales_one_step_at_a_time_to_the_target_and_back(tb: Testbed) -> None:
-    from enforcer.osm_reconciler import OsmReconciler
+    from arca.enforcer.osm_reconciler import OsmReconciler
 
     c = client(tb)
     published: list[Message] = []
@@ -213,8 +213,8 @@ def test_osm_reconciler_scales_one_step_at_a_time_to_the_target_and_back(tb: Tes
 
 
 def test_osm_reconciler_respects_the_policy_maximum(tb: Testbed) -> None:
-    from enforcer.model import Bounds
-    from enforcer.osm_reconciler import OsmReconciler
+    from arca.enforcer.model import Bounds
+    from arca.enforcer.osm_reconciler import OsmReconciler
 
     c = client(tb)
     rec = OsmReconciler(c, c.settings, publish=lambda _m: None, bounds_for=lambda _s: Bounds(0, 1))
@@ -226,8 +226,8 @@ def test_osm_reconciler_respects_the_policy_maximum(tb: Testbed) -> None:
 
 
 def test_osm_reconciler_applies_the_frequency_guard(tb: Testbed) -> None:
-    from enforcer.model import Bounds
-    from enforcer.osm_reconciler import OsmReconciler
+    from arca.enforcer.model import Bounds
+    from arca.enforcer.osm_reconciler import OsmReconciler
 
     c = client(tb)
     published: list[Message] = []

@@ -10,18 +10,18 @@ from datetime import UTC, datetime
 
 import pytest
 
+from arca.app.settings import ArcaSettings, BusSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
+from arca.enforcer.drivers.openstack import OpenStackDriver
+from arca.enforcer.service import EnforcerService
+from arca.enforcer.settings import EnforcerSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Decision, Enforcement, Message
 from arca.service import Deps
-from arca.settings import ArcaSettings, BusSettings
-from enforcer.drivers.openstack import OpenStackDriver
-from enforcer.service import EnforcerService
-from enforcer.settings import EnforcerSettings
-from testbed.model import ModelParams
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.testbed.model import ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 
 pytestmark = pytest.mark.rabbitmq
 

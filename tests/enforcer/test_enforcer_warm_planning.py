@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from enforcer.model import Bounds, Servant
-from enforcer.planning import InFlight, plan
+from arca.enforcer.model import Bounds, Servant
+from arca.enforcer.planning import InFlight, plan
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -12,21 +12,21 @@ from typing import Any
 
 import pytest
 
+from arca.app.settings import ArcaSettings, BusSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
+from arca.enforcer.drivers.openstack import OpenStackDriver
+from arca.enforcer.service import EnforcerService
+from arca.enforcer.settings import EnforcerSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Decision, Enforcement, Message
 from arca.namespace import ARCA_NS
 from arca.policy import policy_graph
 from arca.service import Deps
-from arca.settings import ArcaSettings, BusSettings
-from enforcer.drivers.openstack import OpenStackDriver
-from enforcer.service import EnforcerService
-from enforcer.settings import EnforcerSettings
-from testbed import model as tbm
-from testbed.model import ACTIVE, ModelParams, Servant
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.testbed import model as tbm
+from arca.testbed.model import ACTIVE, ModelParams, Servant
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 
 pytestmark = pytest.mark.rabbitmq
 

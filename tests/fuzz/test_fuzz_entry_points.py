@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from arca.cli.fuzz import TARGETS, make_check
+from arca.app.cli.fuzz import TARGETS, make_check
 
 EXAMPLES = {"event": 30, "cap": 30, "osm": 30, "codec": 40, "policy": 8}
 
@@ -44,7 +44,7 @@ def test_entry_point_never_raises_unexpectedly(target: str) -> None:
 
 
 def test_fuzz_command_counts_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    from arca.cli.main import main
+    from arca.app.cli.main import main
 
     assert main(["fuzz", "-n", "5", "--seed", "1", "event", "codec"]) == 0
     out = capsys.readouterr().out
@@ -55,7 +55,7 @@ def test_fuzz_command_reports_an_unexpected_exception(monkeypatch: pytest.Monkey
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     """The counter can fail: a decoder that crashes is counted and makes the command exit 1."""
     import arca.messages.codec as codec
-    from arca.cli.main import main
+    from arca.app.cli.main import main
 
     def broken(data: bytes | str) -> Any:
         raise ZeroDivisionError("planted")

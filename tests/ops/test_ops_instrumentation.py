@@ -12,13 +12,13 @@ from typing import ClassVar
 import pytest
 from prometheus_client import REGISTRY
 
+from arca.app.settings import ArcaSettings, OpsSettings
 from arca.bus import InMemoryBus, Reject
 from arca.clock import SimClock
 from arca.kb import EmbeddedKnowledgeBase
 from arca.logs import setup_logging
 from arca.messages import Decision, Message, Observation, Situation
 from arca.service import Deps, Service
-from arca.settings import ArcaSettings, OpsSettings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -35,10 +35,10 @@ from opskit import (
     scrape,
 )
 
-from collector.http import EVENT_PATH
-from testbed.model import ModelParams
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.collector.http import EVENT_PATH
+from arca.testbed.model import ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 from tests.livekit import (
     LIVE_TOKEN,
     SERVICES,
@@ -188,7 +188,7 @@ def test_the_loop_state_is_exported_by_the_process_that_knows_it(loop: Loop) -> 
 
 def test_arca_status_reads_the_running_loop_from_its_sparql_store(loop: Loop) -> None:
     """The analyzer and decider stored their messages; ``arca status`` shows the incident and decision."""
-    out = subprocess.run([sys.executable, "-m", "arca.cli.main", "status", "--once", "--json"],
+    out = subprocess.run([sys.executable, "-m", "arca.app.cli.main", "status", "--once", "--json"],
                          capture_output=True, text=True, env=loop.env, timeout=60, cwd=REPO)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)

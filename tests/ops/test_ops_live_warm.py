@@ -21,18 +21,18 @@ import rdflib
 import requests
 from opskit import REPO
 
+from arca.app.settings import KbSettings
+from arca.collector.http import EVENT_PATH
+from arca.decider.policy import policy_graph
+from arca.decider.samples import LEARNED_GRAPH
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.namespace import ARCA_NS
-from arca.settings import KbSettings
-from collector.http import EVENT_PATH
-from decider.policy import policy_graph
-from decider.samples import LEARNED_GRAPH
-from testbed import model as tbmodel
-from testbed.model import ModelParams
-from testbed.platform import Testbed
-from testbed.scenario import BUILDINGS
-from testbed.sinks import HttpSink
-from testbed.timeline import parse_timeline
+from arca.testbed import model as tbmodel
+from arca.testbed.model import ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.scenario import BUILDINGS
+from arca.testbed.sinks import HttpSink
+from arca.testbed.timeline import parse_timeline
 from tests.livekit import (
     SERVICES,
     Proc,

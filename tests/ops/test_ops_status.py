@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from arca.cli.main import main
+from arca.app.cli.main import main
+from arca.app.settings import KbSettings
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
 from arca.kb.messages import store_message
 from arca.messages import Decision, Enforcement, Situation
-from arca.settings import KbSettings
 from arca.status import SCHEMA, collect, render_text
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -130,7 +130,7 @@ def test_cli_on_an_embedded_store_on_disk(tmp_path: Path) -> None:
     kb.close()
     env = {**os.environ, "PYTHONPATH": str(REPO), "ARCA_KB__KIND": "embedded", "ARCA_KB__PATH": str(path)}
     now = T0 + timedelta(seconds=30)
-    out = subprocess.run([sys.executable, "-m", "arca.cli.main", "status", "--once", "--json",
+    out = subprocess.run([sys.executable, "-m", "arca.app.cli.main", "status", "--once", "--json",
                           "--decisions", "2", "--now", now.isoformat()],
                          capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -172,7 +172,8 @@ def test_live_view_refreshes_until_interrupted(tmp_path: Path) -> None:
     fill(kb)
     kb.close()
     env = {**os.environ, "PYTHONPATH": str(REPO), "ARCA_KB__KIND": "embedded", "ARCA_KB__PATH": str(path)}
-    proc = subprocess.Popen([sys.executable, "-m", "arca.cli.main", "status", "--json", "--interval", "0.1"],
+    proc = subprocess.Popen([sys.executable, "-m", "arca.app.cli.main", "status", "--json",
+                             "--interval", "0.1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
         assert proc.stdout is not None

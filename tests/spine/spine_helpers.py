@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from arca.settings import BusSettings
+from arca.app.settings import BusSettings
 
 
 def bus_settings(rabbit_url: str, unique: str, **overrides: object) -> BusSettings:

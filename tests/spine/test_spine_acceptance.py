@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from spine_helpers import bus_settings, wait_for
 
+from arca.app.settings import ArcaSettings, KbSettings
 from arca.bus import Bus, InMemoryBus
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
@@ -22,7 +23,6 @@ from arca.kb.messages import load_messages, store_message
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Decision, Enforcement, Message, Observation, Situation
 from arca.service import Deps, Service
-from arca.settings import ArcaSettings, KbSettings
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from arca.cli.main import main
+from arca.app.cli.main import main
 from tests.storekit import STORE_PARAMS
 
 
@@ -99,3 +99,20 @@ def test_bench_loop_with_systems_writes_the_json_report(tmp_path: object, capsys
 def test_bench_loop_refuses_nonsense(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", *args]) == 1
     assert args[-2] in capsys.readouterr().err
+
+
+def test_bench_output_options_o_file_and_the_deprecated_json_file(
+        tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    out = Path(str(tmp_path)) / "report.json"
+    assert main(["bench", "--no-bus", "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(out.read_text()) == json.loads(printed.out) and printed.err == ""
+    old = Path(str(tmp_path)) / "old.json"
+    assert main(["bench", "--no-bus", "--json", str(old)]) == 0  # the former spelling, one release
+    printed = capsys.readouterr()
+    assert json.loads(old.read_text())["codec"]["triples"] == 10
+    assert "--json FILE is deprecated" in printed.err and f"-o {old}" in printed.err
+    assert main(["bench", "--no-bus", "--json", str(old), "-o", str(out.with_name("x.json"))]) == 1
+    assert "two files" in capsys.readouterr().err

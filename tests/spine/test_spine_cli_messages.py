@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from arca.cli.main import main
+from arca.app.cli.main import main
 
 GARBAGE_TTL = "garbage @@@ not turtle\n"
 NOT_JSON = "{not json"

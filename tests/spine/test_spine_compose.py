@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from arca.app.settings import ArcaSettings, env_names
 from arca.namespace import ROOT
-from arca.settings import ArcaSettings, env_names
 
 COMPOSE = ROOT / "compose.yaml"
 ARCA_SERVICES = ("collector", "analyzer", "decider", "enforcer")
@@ -30,7 +30,7 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 def test_every_arca_name_in_compose_is_a_known_setting() -> None:
     known = env_names()
-    known |= {f"{name}_FILE" for name in known}  # secrets read from files (arca.settings.SecretFiles)
+    known |= {f"{name}_FILE" for name in known}  # secrets read from files (arca.app.settings.SecretFiles)
     used = {name for svc in compose()["services"].values() for name in environment(svc)
             if name.startswith("ARCA_")}
     assert used, "compose.yaml sets no ARCA_* variable"
@@ -62,11 +62,29 @@ def test_each_service_runs_from_the_repo_image_on_rabbitmq_and_fuseki(
         assert not settings.collector.allow_unauthenticated
 
 
+@pytest.mark.rabbitmq
+def test_every_image_is_pinned_to_the_version_the_tests_run() -> None:
+    """No third-party image floats (``:latest``, a bare major): each names the version the tests run
+    here, read from the tools themselves."""
+    import re
+    import subprocess
+
+    services = compose()["services"]
+    for name, svc in services.items():
+        if "build" not in svc:
+            image = svc["image"]
+            assert not image.endswith(":latest") and re.search(r":v?\d+\.\d+\.\d+", image), (name, image)
+    promtool = subprocess.run(["promtool", "--version"], capture_output=True, text=True).stdout
+    assert f"version {services['prometheus']['image'].split(':v')[1]}" in promtool
+    rabbit = subprocess.run(["rabbitmqctl", "-q", "version"], capture_output=True, text=True).stdout.strip()
+    assert services["rabbitmq"]["image"] == f"rabbitmq:{rabbit}-management"
+
+
 def test_infrastructure_services_and_ops_mounts() -> None:
     services = compose()["services"]
-    assert services["rabbitmq"]["image"].startswith("rabbitmq:3-management")
+    assert services["rabbitmq"]["image"].startswith("rabbitmq:3.10.8-management")
     assert services["fuseki"]["command"] == ["--conf", "/fuseki/config.ttl"]
-    assert "arca kb load --replace" in " ".join(services["kb-init"]["command"])
+    assert services["kb-init"]["command"] == ["kb", "init"]  # the ontology from the installed package
     mounts = " ".join(services["prometheus"]["volumes"] + services["grafana"]["volumes"])
     for path in ("./ops/prometheus/prometheus.yml", "./ops/grafana/provisioning", "./ops/grafana/dashboards"):
         assert path in mounts

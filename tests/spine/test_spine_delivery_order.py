@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pika
 import pytest
 
-from analyzer.service import urgency as analyzer_urgency
+from arca.analyzer.service import urgency as analyzer_urgency
 from arca.bus.order import FIFO, DeliveryOrder, Slot, plan
 from arca.bus.rabbitmq import RabbitBus
+from arca.decider.service import DeciderService
 from arca.messages import ExternalEvent, Message, Observation, PolicyUpdated, Situation
-from decider.service import DeciderService
 from tests.spine.spine_helpers import bus_settings, wait_for
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -19,18 +19,18 @@ from conftest import free_port
 from spine_helpers import bus_settings, wait_for
 
 from arca import metrics
+from arca.app.runtime import SERVICES, SHARDING, TOPOLOGY, service_class
+from arca.app.settings import ArcaSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
+from arca.decider.anticipator import Anticipator, LearnedSample
+from arca.decider.service import DeciderService
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBaseError
 from arca.kb.durable import BrokerBufferedKnowledgeBase, writer_queue
 from arca.kb.messages import load_messages, store_message
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Observation, Situation
-from arca.runtime import SERVICES, SHARDING, TOPOLOGY, service_class
 from arca.service import Deps
-from arca.settings import ArcaSettings, KbSettings
-from decider.anticipator import Anticipator, LearnedSample
-from decider.service import DeciderService
 from tests.storekit import STORE_PARAMS, SparqlEndpoints, make_server
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

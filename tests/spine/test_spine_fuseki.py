@@ -18,10 +18,10 @@ import rdflib
 import requests
 from rdflib.compare import graph_diff, to_isomorphic
 
-from arca.cli.stores import CHECKOUT
+from arca.app.cli.stores import CHECKOUT
+from arca.app.settings import KbSettings
 from arca.kb import IRI, KnowledgeBaseError
 from arca.kb.sparql import SparqlKnowledgeBase
-from arca.settings import KbSettings
 from tests.storekit import (
     FUSEKI_CONFIG,
     FUSEKI_DB_PATH,

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from arca.app.settings import KbSettings
 from arca.kb import IRI, EmbeddedKnowledgeBase, KnowledgeBase, TermError
 from arca.kb.messages import load_messages, store_message
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.kb.terms import check_iri
 from arca.messages import ExternalEvent, Situation
-from arca.settings import KbSettings
 from tests.storekit import STORE_PARAMS
 
 ISSUE_PAYLOAD = "urn:x> ; DROP ALL ; DROP SILENT GRAPH <urn:y"
@@ -89,7 +89,7 @@ def test_check_iri_accepts_real_iris() -> None:
 def test_hostile_system_names_in_messages_and_policy_graphs(kb: KnowledgeBase, name: str) -> None:
     """A system/source name is data: stored verbatim, read back by it, and its policy graph (an
     %-encoded IRI) replaced without touching anything else."""
-    from decider.policy import policy_graph
+    from arca.decider.policy import policy_graph
 
     sit = Situation(event_time=T0, system=name, servants_active=2, average_load=0.4)
     event = ExternalEvent(event_time=T0, event_id=name, source=name, onset=T0, payload_kind="basic",
@@ -111,7 +111,7 @@ def test_cli_kb_load_with_the_issue_payload_exits_1_and_keeps_the_store(
     sparql_store: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     replace: bool,
 ) -> None:
-    from arca.cli.main import main
+    from arca.app.cli.main import main
 
     for name, value in sparql_store.env().items():
         monkeypatch.setenv(name, value)
@@ -131,7 +131,7 @@ def test_cli_kb_load_with_the_issue_payload_exits_1_and_keeps_the_store(
 def test_cli_kb_load_with_the_issue_payload_on_the_embedded_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from arca.cli.main import main
+    from arca.app.cli.main import main
 
     monkeypatch.setenv("ARCA_KB__KIND", "embedded")
     monkeypatch.setenv("ARCA_KB__PATH", str(tmp_path / "store"))

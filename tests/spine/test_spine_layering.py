@@ -24,9 +24,9 @@ USES = {
 
 PROBE = """
 import json, sys
-from arca.cli.main import build_parser
+from arca.app.cli.main import build_parser
 build_parser()
-from arca.runtime import service_class
+from arca.app.runtime import service_class
 service_class(sys.argv[1])
 print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
 """

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from arca.decider import policy as decider_policy
+from arca.decider.validation import PolicyInvalid, validate_policy
+from arca.enforcer.model import Bounds
+from arca.enforcer.policy import load_bounds
 from arca.kb import EmbeddedKnowledgeBase
 from arca.policy import load_policy, policy_graph
-from decider import policy as decider_policy
-from decider.validation import PolicyInvalid, validate_policy
-from enforcer.model import Bounds
-from enforcer.policy import load_bounds
 
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
 GUARDED = HEAD + """<urn:p:emergency> a arca:Policy ; arca:system "emergency" ;

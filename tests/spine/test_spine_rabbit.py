@@ -259,8 +259,8 @@ def _queue_exists(rabbit_url: str, unique: str) -> bool:
 
 
 def test_unreachable_broker_buffers_and_flush_reports_it(unique: str) -> None:
+    from arca.app.settings import BusSettings
     from arca.bus.rabbitmq import BusError
-    from arca.settings import BusSettings
 
     bus = RabbitBus(BusSettings(kind="rabbitmq", url="amqp://guest:guest@127.0.0.1:9/%2F",
                                 reconnect_initial_s=0.1, reconnect_max_s=0.2))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from arca.settings import ArcaSettings, env_names
+from arca.app.settings import ArcaSettings, env_names
 
 TOML = """
 [bus]
@@ -84,8 +84,8 @@ def test_secrets_from_files_with_the_file_convention(tmp_path: Path, monkeypatch
     or file is a clear error."""
     import json
 
-    from arca.cli.main import main
-    from arca.settings import SecretFileError
+    from arca.app.cli.main import main
+    from arca.app.settings import SecretFileError
 
     (tmp_path / "pw").write_text("s3cret\n")
     (tmp_path / "tokens").write_text(json.dumps({"seismo-hq": "abc"}))

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from arca.app.settings import KbSettings
 from arca.kb import IRI, EmbeddedKnowledgeBase, KnowledgeBase, KnowledgeBaseError, TermError, arca_iri
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.namespace import ARCA_NS
-from arca.settings import KbSettings
 
 NASTY = [
     'plain',

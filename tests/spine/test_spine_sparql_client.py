@@ -19,9 +19,9 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
+from arca.app.settings import KbSettings
 from arca.kb import IRI, KnowledgeBaseError
 from arca.kb.sparql import SparqlKnowledgeBase
-from arca.settings import KbSettings
 
 pytestmark = pytest.mark.oxigraph
 
@@ -138,15 +138,13 @@ def test_a_wrong_password_is_an_error_naming_the_endpoint_and_401(gate: Gate, tm
 @pytest.mark.parametrize("status", [500, 503, 403, 404, 414], ids=["500", "503", "403", "404", "414"])
 def test_server_statuses_are_reported_as_http_status(gate: Gate, tmp_path: Path, status: int) -> None:
     """The durable writer tells a bad update (4xx: dead-letter) from an outage (5xx: hold and retry)
-    by the status in the message, whichever exception SPARQLWrapper raised for it."""
-    from arca.kb.sparql import _is_client_error
-
+    by the status the error carries, whichever exception SPARQLWrapper raised for it."""
     kb = client(gate, tmp_path)
     gate.status = status
     try:
         with pytest.raises(KnowledgeBaseError, match=rf"/update: HTTP {status}: .*gate says no") as info:
             kb.update("INSERT DATA { <urn:a> <urn:p> 1 }")
-        assert _is_client_error(info.value) is (status < 500)
+        assert info.value.status == status and info.value.client_error is (status < 500)
         with pytest.raises(KnowledgeBaseError, match=rf"/query: HTTP {status}"):
             kb.ask("ASK { ?s ?p ?o }")
     finally:

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from arca.decider.anticipator import Anticipator, LearnedSample
+from arca.decider.validation import PolicyInvalid, validate_policy
+from arca.decider.warm import auto_pool_size, pool_size, warm_floor
+from arca.enforcer.model import Bounds
+from arca.enforcer.policy import load_bounds
 from arca.kb import EmbeddedKnowledgeBase
 from arca.policy import Policy, load_policy, policy_graph
-from decider.anticipator import Anticipator, LearnedSample
-from decider.validation import PolicyInvalid, validate_policy
-from decider.warm import auto_pool_size, pool_size, warm_floor
-from enforcer.model import Bounds
-from enforcer.policy import load_bounds
 
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
 WARM = HEAD + """<urn:p:emergency> a arca:Policy ; arca:system "emergency" ;

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from testbed.platform import Testbed
+from arca.testbed.platform import Testbed
 
 DUMMY = "00000000-0000-4000-8000-000000000000"
 UNKNOWN = ["/nope", "/v2.1/nope", "/v2.0/nope", "/v2/nope", "/v3/nope", "/v1/nope", "/osm/nope/v1/x"]

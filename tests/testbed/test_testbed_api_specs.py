@@ -20,11 +20,11 @@ import pytest
 import requests
 import yaml
 
-from testbed.api.nova import IMAGES, NETWORKS
-from testbed.api.octavia import SUBNET_ID, pool_id
-from testbed.model import ModelParams
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.testbed.api.nova import IMAGES, NETWORKS
+from arca.testbed.api.octavia import SUBNET_ID, pool_id
+from arca.testbed.model import ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 
 SPECS = Path(__file__).parents[1] / "data" / "api-specs"
 
@@ -195,8 +195,8 @@ def test_every_osm_nbi_answer_of_an_osm_demo_run_matches_the_nbi_openapi(
     from that document, are checked for the fields ARCA reads."""
     import re
 
-    from arca.demo.harness import run
-    from arca.demo.runner import model_params
+    from arca.app.demo.harness import run
+    from arca.app.demo.runner import model_params
 
     seen: list[tuple[str, str, int, Any]] = []
     start = Testbed.start

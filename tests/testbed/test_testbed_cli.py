@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from arca.cli.main import main
+from arca.app.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,7 @@ def test_run_serves_every_api_and_plays_the_timeline(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "arca.cli.main",
+            "arca.app.cli.main",
             "testbed",
             "run",
             "--timeline",
@@ -121,3 +121,18 @@ def test_run_serves_every_api_and_plays_the_timeline(tmp_path: Path) -> None:
 def test_run_refuses_a_bad_start(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["testbed", "run", "--start", "yesterday", "--clouds-yaml", "-"]) == 1
     assert "--start" in capsys.readouterr().err
+
+
+def test_the_clouds_yaml_goes_to_the_users_config_directory_readable_by_the_user_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from arca.testbed.cli import default_clouds_yaml, write_private
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+    path = write_private(default_clouds_yaml(), "clouds: {password: s3cret}\n")
+    assert path == tmp_path / "config" / "arca" / "testbed-clouds.yaml"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "testbed-clouds.yaml").exists()  # never the working directory
+    path.chmod(0o644)
+    write_private(path, "again\n")  # an existing file is made private too
+    assert path.stat().st_mode & 0o777 == 0o600 and path.read_text() == "again\n"

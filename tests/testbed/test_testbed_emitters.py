@@ -17,18 +17,18 @@ import pytest
 import requests
 from flask import Flask, request
 
-from collector.events import event_severity, parse_notification
-from collector.haproxy import counters, parse_stats
-from collector.nova import to_topology, unwrap
-from collector.osm import parse_webhook, to_alarm
-from collector.severity import SeverityScales
-from testbed.detectors import MAGNITUDES, Detectors
-from testbed.model import ModelParams, TestbedModel
-from testbed.notifications import EXCHANGE, ROUTING_KEY, NovaNotifier
-from testbed.platform import Testbed
-from testbed.serving import bind, serve
-from testbed.sinks import AmqpSink, HttpSink, ListSink
-from testbed.timeline import parse_timeline
+from arca.collector.events import event_severity, parse_notification
+from arca.collector.haproxy import counters, parse_stats
+from arca.collector.nova import to_topology, unwrap
+from arca.collector.osm import parse_webhook, to_alarm
+from arca.collector.severity import SeverityScales
+from arca.testbed.detectors import MAGNITUDES, Detectors
+from arca.testbed.model import ModelParams, TestbedModel
+from arca.testbed.notifications import EXCHANGE, ROUTING_KEY, NovaNotifier
+from arca.testbed.platform import Testbed
+from arca.testbed.serving import bind, serve
+from arca.testbed.sinks import AmqpSink, HttpSink, ListSink
+from arca.testbed.timeline import parse_timeline
 
 # the collector's default scale (ontology/policies/severity-scales.ttl, scale-default)
 DEFAULT_SCALE = SeverityScales.from_mapping({"*": [(4.0, 1), (6.0, 2), (7.0, 3), (8.0, 4)]})
@@ -291,7 +291,7 @@ def test_two_detector_sets_each_send_their_own_notifications_once() -> None:
 
 @pytest.mark.rabbitmq
 def test_collectors_amqp_consumers_receive_nova_and_detector_messages(rabbit_url: str, unique: str) -> None:
-    from collector.amqp import AmqpIngest
+    from arca.collector.amqp import AmqpIngest
 
     nova_bodies: list[bytes] = []
     detector_bodies: list[bytes] = []

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from arca.clock import SimClock
-from testbed.accounting import summarize
-from testbed.demand import Demand
-from testbed.model import ModelParams, TestbedModel
-from testbed.timeline import parse_timeline, reference_timeline
+from arca.testbed.accounting import summarize
+from arca.testbed.demand import Demand
+from arca.testbed.model import ModelParams, TestbedModel
+from arca.testbed.timeline import parse_timeline, reference_timeline
 
 ONE_INCIDENT = {
     "duration_s": 120,

@@ -32,11 +32,11 @@ from tempest.lib.services.compute import (
     versions_client,
 )
 
-from testbed.api.microversion import v
-from testbed.api.nova import FLAVORS, IMAGES, MAX_MICROVERSION, NETWORKS
-from testbed.model import ModelParams
-from testbed.platform import Testbed
-from testbed.timeline import parse_timeline
+from arca.testbed.api.microversion import v
+from arca.testbed.api.nova import FLAVORS, IMAGES, MAX_MICROVERSION, NETWORKS
+from arca.testbed.model import ModelParams
+from arca.testbed.platform import Testbed
+from arca.testbed.timeline import parse_timeline
 
 QUIET = {"duration_s": 3600, "seed": 3, "incidents": [], "failures": []}
 SC = servers_client.ServersClient
@@ -230,9 +230,9 @@ def validate(ex: Exchange) -> str | None:
 def test_arca_and_openstacksdk_traffic_matches_tempest_schemas(
     testbed: Testbed, conn: Any, recorded: list[Exchange]
 ) -> None:
-    from collector.gnocchi import openstack_fetchers
-    from enforcer.drivers.openstack import OpenStackDriver
-    from enforcer.settings import EnforcerSettings
+    from arca.collector.gnocchi import openstack_fetchers
+    from arca.enforcer.drivers.openstack import OpenStackDriver
+    from arca.enforcer.settings import EnforcerSettings
 
     driver = OpenStackDriver(EnforcerSettings(image="emergency-servant", flavor="m1.servant"), conn=conn)
     sid = driver.create_servant("emergency", "arca-emergency-2")
@@ -476,7 +476,7 @@ def test_transition_durations_come_from_data_and_a_hook(testbed: Testbed, conn: 
 def test_every_nova_answer_of_a_demo_run_matches_tempest_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
     """``arca demo``'s own OpenStack path (harness, enforcer driver, Gnocchi poller, openstacksdk),
     every compute answer recorded and validated at the microversion it was served."""
-    from arca.demo.harness import run
+    from arca.app.demo.harness import run
 
     seen: list[Exchange] = []
     start = Testbed.start

@@ -8,9 +8,9 @@ import openstack
 import pytest
 import requests
 
-from testbed.api.nova import NETWORKS
-from testbed.api.octavia import pool_id
-from testbed.platform import Testbed
+from arca.testbed.api.nova import NETWORKS
+from arca.testbed.api.octavia import pool_id
+from arca.testbed.platform import Testbed
 
 
 def _create(conn: Any, name: str = "arca-emergency-2", **extra: Any) -> Any:
@@ -167,8 +167,8 @@ def test_octavia_members_through_the_sdk(testbed: Testbed, conn: Any) -> None:
 
 
 def test_pool_membership_required_when_configured(conn: Any, testbed: Testbed) -> None:
-    from testbed.model import ModelParams
-    from testbed.timeline import parse_timeline
+    from arca.testbed.model import ModelParams
+    from arca.testbed.timeline import parse_timeline
 
     tb = Testbed(
         parse_timeline({"duration_s": 100}), ModelParams(require_pool_membership=True, initial_servants=0)
@@ -220,7 +220,7 @@ def test_clouds_yaml_connects_through_os_cloud(testbed: Testbed, tmp_path: Any, 
 
 
 def test_the_collectors_gnocchi_poller_reads_the_emulated_telemetry(testbed: Testbed, conn: Any) -> None:
-    from collector.gnocchi import GnocchiPoller, openstack_fetchers
+    from arca.collector.gnocchi import GnocchiPoller, openstack_fetchers
 
     server = _create(conn)
     poller = GnocchiPoller(*openstack_fetchers(conn), interval_s=10)

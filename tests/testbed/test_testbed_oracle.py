@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from testbed.demand import Demand
-from testbed.model import ModelParams
-from testbed.oracle import oracle_target, run_oracle
-from testbed.timeline import parse_timeline, reference_timeline, training_timeline
+from arca.testbed.demand import Demand
+from arca.testbed.model import ModelParams
+from arca.testbed.oracle import oracle_target, run_oracle
+from arca.testbed.timeline import parse_timeline, reference_timeline, training_timeline
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import requests
 
-from testbed.model import ModelParams
-from testbed.osm import relay_servants
-from testbed.platform import Testbed
-from testbed.sinks import ListSink
-from testbed.timeline import parse_timeline
+from arca.testbed.model import ModelParams
+from arca.testbed.osm import relay_servants
+from arca.testbed.platform import Testbed
+from arca.testbed.sinks import ListSink
+from arca.testbed.timeline import parse_timeline
 
 
 @pytest.fixture

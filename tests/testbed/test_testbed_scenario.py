@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from testbed.scenario import (
+from arca.testbed.scenario import (
     BASE_CLIENT_RATE,
     CLIENTS_PER_BUILDING,
     MAX_CLIENT_RATE,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from testbed import lifecycle
-from testbed.accounting import summarize
-from testbed.model import ModelParams, TestbedModel
-from testbed.timeline import parse_timeline
+from arca.testbed import lifecycle
+from arca.testbed.accounting import summarize
+from arca.testbed.model import ModelParams, TestbedModel
+from arca.testbed.timeline import parse_timeline
 
 QUIET = {"duration_s": 100, "seed": 1, "incidents": [], "failures": []}
 

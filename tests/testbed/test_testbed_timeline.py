@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.timeline import (
+from arca.testbed.timeline import (
     TIMELINE_DIR,
     TimelineError,
     load_timeline,
@@ -185,7 +185,7 @@ def test_notifications_follow_the_detectors_imperfections(
 
 
 def test_false_alarms_and_detector_errors_leave_the_demand_alone() -> None:
-    from testbed.demand import Demand
+    from arca.testbed.demand import Demand
 
     clean = parse_timeline({"duration_s": 100, "incidents": [_incident(10, 3)]})
     noisy = parse_timeline({"duration_s": 100, "incidents": [_incident(10, 3, severity_error=1, delay_s=5)],

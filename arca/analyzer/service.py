@@ -1,0 +1,339 @@
+"""The analyzer micro-service: observations, events, topology and enforcement in; situations out.
+
+Wiring only (the logic is ``arca.analyzer.situation``). A situation is published at once for every
+external event (for each system the event concerns, with the event's correlation id), and for
+every new telemetry round on the next tick (with the correlation id of its last observation).
+A burst of events is coalesced: while another event for the same system waits in the backlog
+(``arca.bus.order.waiting``), the system's situation is left to that later event, which publishes
+one situation with every incident announced so far (level-triggered; every event is still stored).
+Situations and events are kept in the knowledge base with buffered writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import partial
+
+from arca import metrics
+from arca.analyzer.situation import AnalyzerConfig, SystemView
+from arca.bus import Reject
+from arca.bus.order import DeliveryOrder, waiting
+from arca.kb import KnowledgeBaseError
+from arca.kb.messages import load_messages, store_message
+from arca.logs import current_service
+from arca.messages import (
+    Alarm,
+    Enforcement,
+    ExternalEvent,
+    Message,
+    Observation,
+    PolicyUpdated,
+    Situation,
+    TopologyChange,
+)
+from arca.messages.ids import derived_id
+from arca.policy import Policy, PolicyError, load_policies
+from arca.service import Deps, Service
+from arca.trust import (
+    Credibility,
+    SourceTrust,
+    confirmation_end,
+    effective_severity,
+    judge,
+    load_credibility,
+    load_trusts,
+    over_limit,
+    store_credibility,
+    trust_for,
+    window_start,
+)
+
+log = logging.getLogger(__name__)
+
+TICK_CHUNK = 10
+"""Telemetry situations a tick publishes before letting waiting deliveries (events) go first."""
+
+
+def urgency(message: Message) -> int:
+    """Policy changes first, then detector events, then routine telemetry and enforcement reports
+    (nothing is folded: every observation updates the view and every event is recorded)."""
+    if isinstance(message, PolicyUpdated):
+        return -1
+    return 0 if isinstance(message, ExternalEvent) else 1
+
+
+class AnalyzerService(Service):
+    """Correlates what the collector sees into one situation per controlled system."""
+
+    name = "analyzer"
+    patterns = ("observation.#", "event.#", "topology.#", "enforcement.#", "alarm.#", "policy.#")
+    delivery_order = DeliveryOrder(urgency=urgency)
+    sharding = "single"
+    broadcast = ("policy.#",)
+
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(deps)
+        s = self.settings.analyzer
+        self.config = AnalyzerConfig(window_s=s.window_s, cpu_timestamp_at=s.cpu_timestamp_at,
+                                     incident_ttl_s=s.incident_ttl_s,
+                                     jump_factor=s.jump_factor, jump_min=s.jump_min,
+                                     jump_rounds=s.jump_rounds)
+        self.views: dict[str, SystemView] = {}
+        self.policies: dict[str, Policy] = {}
+        self.pending_events: list[ExternalEvent] = []
+        # detector trust (arca.trust): accepted event times per source, incidents awaiting a verdict
+        self.trusts: dict[str, SourceTrust] = {}
+        self.credibility: dict[str, Credibility] = {}
+        self.accepted: dict[str, list[datetime]] = {}
+        self.unjudged: dict[str, tuple[str, datetime, list[str], bool]] = {}
+        self.refused_unsaved: set[str] = set()
+        """Sources whose refused-event count changed since it was last stored (stored on ticks)."""
+        self.unpublished: dict[str, ExternalEvent] = {}
+        """System -> its latest announced event whose situation is not published yet (coalescing)."""
+        self.rebuilt = False
+        """Incidents announced before this process (or this connection) rebuilt from the store."""
+        self._rebuild_at = 0.0
+        self.load_knowledge()
+
+    def rebuild_incidents(self) -> int:
+        """Re-announce the incidents still alive from the events in the knowledge base: a restarted
+        analyzer, or a standby taking over, reports the incidents announced before it (each event is
+        stored before its situation is published). First waits for every write a predecessor queued.
+        Returns the incidents re-announced (0 when the store is away: logged, retried later)."""
+        barrier = getattr(self.kb, "barrier", None)
+        if callable(barrier) and self.kb_ready and getattr(self.kb, "ready", True):
+            try:
+                barrier(5.0)
+            except KnowledgeBaseError as exc:
+                log.warning("rebuilding incidents before every queued write landed: %s", exc)
+        try:
+            events = load_messages(self.kb, ExternalEvent, limit=500)
+        except KnowledgeBaseError as exc:
+            self.knowledge_unavailable(exc)
+            self._rebuild_at = time.monotonic() + 10.0  # not on every message while the store is away
+            return 0
+        self.rebuilt = True
+        now = self.clock.now()
+        ttl = timedelta(seconds=self.config.incident_ttl_s)
+        count = 0
+        for event in sorted(events, key=lambda e: e.event_time):  # a cancellation after its event
+            if now - event.onset > ttl or event.event_time > now:  # expired, or another timeline's
+                continue
+            for system in self.systems_for(event):
+                self.view(system).announce(event)
+                count += 1
+        if count:
+            log.info("%d incidents rebuilt from the knowledge base", count)
+        return count
+
+    def ownership_changed(self) -> None:
+        """The bus reconnected: another replica may have been active meanwhile; rebuild the
+        incidents (announced to it) on the next message."""
+        self.rebuilt = False
+
+    def refresh_knowledge(self) -> None:
+        try:
+            self.policies = load_policies(self.kb)
+        except PolicyError as exc:
+            log.error("policies not reloaded: %s", exc)
+        self.trusts = load_trusts(self.kb)
+        self.credibility = load_credibility(self.kb)
+        for source, cred in self.credibility.items():
+            metrics.SOURCE_CREDIBILITY.labels(source).set(cred.value)
+        for system in self.policies:
+            self.view(system)
+
+    def view(self, system: str) -> SystemView:
+        view = self.views.get(system)
+        if view is None:
+            view = self.views[system] = SystemView(system, self.config)
+            for event in self.pending_events:  # events that came before any system was known
+                if self._concerns(event, system):
+                    view.announce(event)
+        return view
+
+    def _concerns(self, event: ExternalEvent, system: str) -> bool:
+        if event.system:
+            return event.system == system
+        policy = self.policies.get(system)
+        return policy is None or policy.listens_to(event.source, event.domain)
+
+    def systems_for(self, event: ExternalEvent) -> list[str]:
+        """The systems an event concerns: its own, those whose policy listens to it, or all."""
+        if event.system:
+            return [event.system]
+        return sorted(s for s in self.views if self._concerns(event, s))
+
+    # -- messages ----------------------------------------------------------------------------------
+    def handle(self, message: Message) -> None:
+        if not self.rebuilt and not isinstance(message, PolicyUpdated) \
+                and time.monotonic() >= self._rebuild_at:
+            self.rebuild_incidents()  # the first message this process is active for
+        if isinstance(message, Observation):
+            self.view(message.system).observe(message)
+        elif isinstance(message, ExternalEvent):
+            self.on_event(message)
+        elif isinstance(message, TopologyChange):
+            self.view(message.system).topology(message)
+        elif isinstance(message, Enforcement):
+            self.view(message.system).enforcement(message)
+        elif isinstance(message, Alarm):
+            store_message(self.kb, message)
+        elif isinstance(message, PolicyUpdated):
+            self.load_knowledge()
+        else:
+            raise Reject(f"the analyzer does not take {type(message).__name__} messages")
+
+    def screen(self, event: ExternalEvent) -> ExternalEvent:
+        """Detector trust: refuse the excess of a source (``Reject``: dead-lettered with the reason,
+        counted) and weigh the severity by the source's learned credibility."""
+        trust = trust_for(self.trusts, event.source)
+        if trust is None:
+            return event
+        if not event.cancelled:
+            times = self.accepted.setdefault(event.source, [])
+            since = window_start(event.event_time, trust)
+            times[:] = [t for t in times if t > since]
+            count = over_limit(times, trust, event.event_time)
+            if count is not None:
+                metrics.EVENTS_REFUSED.labels(event.source, "rate-limit").inc()
+                self.refused_unsaved.add(event.source)
+                known = self.credibility.get(event.source) or Credibility(event.source)
+                self.credibility[event.source] = replace(known, refused=known.refused + 1)
+                raise Reject(f"event {event.event_id} from source {event.source!r} refused by its rate "
+                             f"limit: {count} events accepted in the last {trust.window_s:g}s "
+                             f"(limit {trust.event_limit})")
+            times.append(event.event_time)
+        cred = self.credibility.get(event.source)
+        if trust.learn and cred is not None and event.severity and cred.value < 1.0:
+            weighed = effective_severity(event.severity, cred.value)
+            log.info("event %s from %s: severity %d weighed by credibility %.3f -> %d", event.event_id,
+                     event.source, event.severity, cred.value, weighed)
+            event = event.model_copy(update={"severity": weighed})
+        return event
+
+    def on_event(self, announced: ExternalEvent) -> None:
+        try:
+            self.announce(announced)
+        finally:  # a refused event still lets the systems it was to cover publish theirs
+            self.publish_events()
+
+    def announce(self, announced: ExternalEvent) -> None:
+        event = self.screen(announced)
+        store_message(self.kb, event)
+        systems = self.systems_for(event)
+        trust = trust_for(self.trusts, event.source)
+        # judged on the announced severity: a source down to 0 can still earn its credibility back
+        if trust is not None and trust.learn and announced.severity and not event.cancelled \
+                and event.event_id not in self.unjudged:
+            self.unjudged[event.event_id] = (event.source, event.onset, list(systems), False)
+        if not systems:
+            self.pending_events.append(event)
+            self.pending_events = self.pending_events[-100:]
+        for system in systems:
+            self.view(system).announce(event)
+            if system in self.unpublished:
+                metrics.EVENT_SITUATIONS_COALESCED.labels(system).inc()
+            self.unpublished[system] = event
+
+    def publish_events(self) -> None:
+        """Publish the situation of every system with an announced event, except those a later
+        event already waiting in the backlog will publish anyway (on a newer state)."""
+        if not self.unpublished:
+            return
+        later = [m for m in waiting() if isinstance(m, ExternalEvent)]
+        for system, event in list(self.unpublished.items()):
+            if any(self._concerns(m, system) for m in later):
+                continue
+            del self.unpublished[system]
+            situation = self.view(system).situation(event.event_time, "event", event.correlation_id)
+            # handled again after a crash: the same situation id, dropped downstream as a duplicate
+            self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))
+
+    def _confirm(self, situation: Situation) -> None:
+        """Mark the incidents this telemetry round confirms (demand beyond the default amount's)."""
+        policy = self.policies.get(situation.system)
+        if policy is None or situation.trigger != "telemetry":
+            return
+        demand = situation.demand_servants
+        if demand is None:
+            served = max(0.05, 1 - situation.discard_ratio)
+            demand = situation.servants_active * situation.average_load / served
+        if demand <= policy.default_servants * policy.high_threshold:
+            return
+        t = situation.load_time or situation.event_time
+        for event_id, (source, onset, systems, done) in list(self.unjudged.items()):
+            trust = trust_for(self.trusts, source)
+            if (not done and trust is not None and situation.system in systems
+                    and onset <= t <= confirmation_end(onset, trust)):
+                self.unjudged[event_id] = (source, onset, systems, True)
+
+    def judge_incidents(self, now: datetime) -> None:
+        """Credibility verdict for every incident whose confirmation window is over."""
+        for event_id, (source, onset, _systems, confirmed) in list(self.unjudged.items()):
+            trust = trust_for(self.trusts, source)
+            if trust is None:
+                del self.unjudged[event_id]
+                continue
+            if now <= confirmation_end(onset, trust):
+                continue
+            del self.unjudged[event_id]
+            cred = judge(self.credibility.get(source) or Credibility(source), confirmed, trust, now)
+            self.credibility[source] = cred
+            store_credibility(self.kb, cred)
+            metrics.SOURCE_CREDIBILITY.labels(source).set(cred.value)
+            log.info("incident %s from %s %s by load: credibility %.3f", event_id, source,
+                     "confirmed" if confirmed else "not confirmed", cred.value)
+
+    def tick(self, now: datetime) -> None:
+        self.publish_events()  # nothing waits on a tick: whatever a failed delivery left behind
+        self.judge_incidents(now)
+        for source in sorted(self.refused_unsaved):  # one write per source and tick, not per event
+            store_credibility(self.kb, self.credibility[source])
+        self.refused_unsaved.clear()
+        self.publish_rounds(now, list(self.views))
+
+    def publish_rounds(self, now: datetime, systems: list[str]) -> None:
+        """The telemetry situation of every system in ``systems`` with a new round, ``TICK_CHUNK``
+        at a time: the rest is left to a call the delivery thread runs once it has handled what
+        arrived meanwhile, so an event does not wait behind a hundred routine situations (the
+        in-memory bus runs the call at once: the same order as one loop)."""
+        published = 0
+        for i, system in enumerate(systems):
+            view = self.views.get(system)
+            if view is None or view.newest_load is None or (
+                    view.published_load is not None and view.newest_load <= view.published_load):
+                continue  # nothing new, or a later tick already published it
+            if published == TICK_CHUNK:
+                self.bus.call_soon_threadsafe(partial(self._named, partial(self.publish_rounds, now,
+                                                                           systems[i:])))
+                return
+            published += 1
+            view.published_load = view.newest_load
+            view.close_round()
+            situation = view.situation(max(now, view.newest_load), "telemetry", view.last_correlation)
+            # one id per system and telemetry round, whichever process closes the round
+            self.publish(situation.model_copy(update={
+                "message_id": derived_id(view.system, "telemetry", view.newest_load.isoformat())}))
+
+    def _named(self, fn: Callable[[], None]) -> None:
+        token = current_service.set(self.name)
+        try:
+            fn()
+        finally:
+            current_service.reset(token)
+
+    def publish(self, situation: Situation) -> None:
+        self._confirm(situation)
+        self.bus.publish(situation)
+        store_message(self.kb, situation)
+        system = situation.system
+        metrics.SERVANTS_ACTIVE.labels(system).set(situation.servants_active)
+        metrics.SERVANTS_BOOTING.labels(system).set(situation.servants_booting)
+        metrics.AVERAGE_LOAD.labels(system).set(situation.average_load)
+        metrics.DISCARD_RATIO.labels(system).set(situation.discard_ratio)
+        metrics.INCIDENT_SEVERITY.labels(system).set(situation.incident_severity)

@@ -1,0 +1,76 @@
+"""Core commands: ``arca run SERVICE``, ``arca kb load FILE`` and ``arca kb init``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from arca.app.cli.main import CliError, read_file, settings
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser("run", help="Run one micro-service until interrupted.")
+    run.add_argument("service", choices=["collector", "analyzer", "decider", "enforcer"])
+    run.set_defaults(func=cmd_run)
+
+    kb = sub.add_parser("kb", help="Knowledge-base tools.")
+    kb_sub = kb.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
+    load = kb_sub.add_parser("load", help="Load a Turtle file into the configured store.")
+    load.add_argument("file", help="Turtle file to load.")
+    load.add_argument("--graph", help="Named graph IRI (default graph when omitted).")
+    load.add_argument("--replace", action="store_true",
+                      help="Replace the named graph instead of adding to it (needs --graph).")
+    load.set_defaults(func=cmd_kb_load)
+    init = kb_sub.add_parser("init", help="Load (or reload) the shipped ontology into the configured store: "
+                                          "each file of the package's ontology into its own named graph.")
+    init.set_defaults(func=cmd_kb_init)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from arca.app.runtime import run_service
+    from arca.logs import setup_logging
+
+    s = settings()
+    setup_logging(s.ops, service=args.service)
+    run_service(args.service, s)
+    return 0
+
+
+def ontology_graph(stem: str) -> str:
+    """The named graph of one shipped ontology file (``arca:graph/ontology/<stem>``)."""
+    from arca.namespace import ARCA_NS
+
+    return f"{ARCA_NS}graph/ontology/{stem}"
+
+
+def cmd_kb_init(args: argparse.Namespace) -> int:
+    from arca.app.runtime import make_kb
+    from arca.kb import KnowledgeBaseError
+    from arca.namespace import ONTOLOGY_DIR
+
+    kb = make_kb(settings())
+    try:
+        for path in sorted(ONTOLOGY_DIR.glob("*.ttl")):
+            n = kb.replace_graph(path.read_bytes(), ontology_graph(path.stem))
+            print(f"loaded {n} triples from {path.name} into {ontology_graph(path.stem)}")
+        kb.close()
+    except KnowledgeBaseError as exc:
+        raise CliError(f"kb init: {exc}") from exc
+    return 0
+
+
+def cmd_kb_load(args: argparse.Namespace) -> int:
+    from arca.app.runtime import make_kb
+    from arca.kb import KnowledgeBaseError, TermError
+
+    if args.replace and not args.graph:
+        raise CliError("--replace needs --graph (the named graph to replace)")
+    data = read_file(args.file)
+    kb = make_kb(settings())
+    try:
+        n = kb.replace_graph(data, args.graph) if args.replace else kb.load_turtle(data, args.graph)
+        kb.close()
+    except (KnowledgeBaseError, TermError) as exc:
+        raise CliError(f"{args.file}: {exc}") from exc
+    print(f"loaded {n} triples from {args.file}")
+    return 0

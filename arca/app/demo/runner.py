@@ -1,0 +1,82 @@
+"""Runs the demo's strategies: training first for those that learn, then the reference timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from arca.app.demo.harness import LEARNING, RunResult, run
+from arca.app.demo.progress import Progress, Task
+from arca.kb import EmbeddedKnowledgeBase
+
+SURFACE_ELAPSED: list[float] = [float(t) for t in range(0, 41)]
+"""Seconds since the incident at which the learned MSA surface is drawn."""
+
+
+def truth_table(elapsed: Sequence[float]) -> list[list[float]]:
+    """Servants the noise-free demand needs per severity 1-4 (what a perfect anticipator learns)."""
+    from arca.testbed.scenario import servants_needed
+
+    return [[float(servants_needed(sev, t)) for t in elapsed] for sev in (1, 2, 3, 4)]
+
+
+DRIVERS = ("openstack", "osm")
+
+
+def model_params(boot_delay_s: float | None = None, driver: str = "openstack") -> Any:
+    """The testbed parameters of the demo.
+
+    ``openstack``: Nova servers that serve only once in an Octavia pool (boot 10 s unless given);
+    ``osm``: the relay VDUs of the OSM NS (boot ``osm_boot_delay_s``, 42 s unless given).
+    """
+    from arca.testbed.model import ModelParams
+
+    if driver == "osm":
+        boot = ModelParams().osm_boot_delay_s if boot_delay_s is None else boot_delay_s
+        return ModelParams(initial_owner="osm", boot_delay_s=boot, osm_boot_delay_s=boot)
+    if driver != "openstack":
+        raise ValueError(f"no demo driver {driver!r} (known: {', '.join(DRIVERS)})")
+    params = ModelParams(require_pool_membership=True)
+    if boot_delay_s is not None:
+        params = ModelParams(require_pool_membership=True, boot_delay_s=boot_delay_s)
+    return params
+
+
+def plan(names: Sequence[str], reference: Any, training: Any | None,
+         reference_name: str = "reference", training_name: str = "training") -> list[Task]:
+    """The runs ``run_all`` will make, with their simulated length (the progress display's plan)."""
+    tasks = []
+    for name in names:
+        if training is not None and name in LEARNING:
+            tasks.append(Task(name, "training", training_name, float(training.duration_s)))
+        tasks.append(Task(name, "reference", reference_name, float(reference.duration_s)))
+    return tasks
+
+
+def run_one(name: str, reference: Any, training: Any | None, params: Any = None,
+            progress: Progress | None = None) -> RunResult:
+    """One strategy: the training timeline (if it learns), then the reference one with what it learned."""
+    progress = progress or Progress(enabled=False)
+    kb = EmbeddedKnowledgeBase()
+    surface = None
+    if training is not None and name in LEARNING:
+        progress.start(name, "training")
+        trained = run(name, training, kb=kb, params=params, surface_elapsed=SURFACE_ELAPSED,
+                      on_step=progress.step)
+        surface = trained.surface
+        progress.done(f"trained, wall {trained.metrics.wall_s:.1f} s")
+    progress.start(name, "reference")
+    result = run(name, reference, kb=kb, params=params,
+                 surface_elapsed=SURFACE_ELAPSED if name in LEARNING else None, on_step=progress.step)
+    if surface is not None:
+        result.surface = surface
+    m = result.metrics
+    progress.done(f"discard {m.discard_ratio * 100:.3f} %, servant-s {m.servant_seconds:.0f}, "
+                  f"wall {m.wall_s:.1f} s")
+    return result
+
+
+def run_all(names: Sequence[str], reference: Any, training: Any | None,
+            progress: Progress | None = None, params: Any = None) -> dict[str, RunResult]:
+    """Every strategy in turn (``progress`` must have been given ``plan(...)`` to show an ETA)."""
+    return {name: run_one(name, reference, training, params, progress) for name in names}

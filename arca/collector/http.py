@@ -1,0 +1,205 @@
+"""HTTP ingest: a Flask app served by waitress, embedded in the collector's process.
+
+Server: waitress (Pylons; pure Python, no dependencies), embedded: its event loop runs in one
+daemon thread of the collector and hands complete requests to a fixed pool of ``http_threads``
+worker threads. It reads and buffers whole requests and responses in the loop thread, so a slow
+or stalled client never holds a worker, keeps connections alive (HTTP/1.1), and stops cleanly from
+another thread. Why not the others: werkzeug's server is a development server (a thread per
+request, no bound; 1/3 of waitress's throughput for a bare JSON handler on this machine), cheroot
+needs two extra dependencies and had a 1.2 s p99 at 64 connections where waitress had 0.2 s, and
+gunicorn forks workers, which cannot be embedded in a service that owns a bus connection.
+
+Every route that can make ARCA act needs the sender's per-source token (``Authorization: Bearer``,
+``arca.collector.auth``): 401 without a valid one, 403 when the token's source may not send that input.
+Answers: 202 + JSON outcome once the bus confirmed the messages, 503 if it did not; RFC 7807
+``application/problem+json`` with the failing ``path`` otherwise (400 for bad input, 413 over the
+size limit, 415 for a wrong type); never a traceback.
+
+Routes:
+
+- ``POST /restconf/notifications/ietf-nmrg-nict-resource-anticipation:event`` — detector events
+  (RESTCONF JSON notification, ``application/yang-data+json`` or ``application/json``). RFC 8040
+  only streams notifications from a server; a detector pushing one to ARCA mirrors RESTCONF's
+  ``/restconf/operations/<module>:<rpc>`` form, named after the notification it carries.
+- ``POST /cap`` — CAP 1.2 alerts (``application/cap+xml``, ``application/xml``, ``text/xml``).
+- ``POST /osm/alarm`` — OSM policy-module alarm webhooks.
+- ``GET /healthz``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, request
+from waitress import wasyncore
+from waitress.server import create_server
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from arca.collector.errors import IngestError
+from arca.collector.events import load_json
+from arca.collector.ingest import Ingestor, Outcome, Unconfirmed, source_of
+
+log = logging.getLogger(__name__)
+
+EVENT_PATH = "/restconf/notifications/ietf-nmrg-nict-resource-anticipation:event"
+JSON_TYPES = {"application/yang-data+json", "application/json"}
+XML_TYPES = {"application/cap+xml", "application/xml", "text/xml"}
+PROBLEM = "application/problem+json"
+SOURCE_PATH = "/ietf-restconf:notification/ietf-nmrg-nict-resource-anticipation:event/source"
+
+
+def problem(exc: IngestError) -> Response:
+    body = exc.problem("Refused by the ARCA collector")
+    body["instance"] = request.path
+    resp = Response(json.dumps(body), status=exc.status, mimetype=PROBLEM)
+    if exc.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="arca-collector"'
+    return resp
+
+
+def accepted(outcome: Outcome) -> Response:
+    return Response(json.dumps(outcome.body()), status=202, mimetype="application/json")
+
+
+def _bearer() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _content_type(allowed: set[str]) -> None:
+    if request.mimetype not in allowed:
+        raise IngestError(
+            "media_type", "Content-Type",
+            f"{request.mimetype or 'none'} is not one of {', '.join(sorted(allowed))}", status=415,
+        )
+
+
+def _body(max_bytes: int) -> bytes:
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise IngestError("too_large", "/", f"body of {length} bytes > {max_bytes}", status=413)
+    data = request.stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise IngestError("too_large", "/", f"body larger than {max_bytes} bytes", status=413)
+    return data
+
+
+def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
+    """The Flask app of the collector's HTTP inputs (the ingestor waits for the bus before a 202)."""
+    app = Flask("arca-collector")
+    max_bytes = ingestor.settings.http_max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = max(max_bytes, ingestor.settings.cap_max_bytes)
+    auth = ingestor.auth
+
+    def guarded(channel: str, fn: Callable[[], Outcome]) -> Response:
+        try:
+            return accepted(fn())
+        except Unconfirmed as exc:  # the sender should retry; the event was not marked as seen
+            err = IngestError("bus_unavailable", "", str(exc), status=503)
+            ingestor.reject(channel, err)
+            return problem(err)
+        except IngestError as exc:
+            ingestor.reject(channel, exc)  # counted once: no-op when the ingestor already did
+            return problem(exc)
+
+    @app.post(EVENT_PATH)
+    def event() -> Response:
+        def run() -> Outcome:
+            _content_type(JSON_TYPES)
+            data = _body(max_bytes)
+            principal = auth.principal(_bearer())  # 401 before the body is even parsed
+            try:
+                doc = load_json(data)
+            except IngestError as exc:
+                raise ingestor.reject("event", exc) from None
+            ingestor.auth.authorise(principal, source_of(doc), SOURCE_PATH)
+            return ingestor.detector_event(doc, confirm=True)
+
+        return guarded("event", run)
+
+    @app.post("/cap")
+    def cap_alert() -> Response:
+        def run() -> Outcome:
+            _content_type(XML_TYPES)
+            data = _body(ingestor.settings.cap_max_bytes)
+            principal = auth.principal(_bearer())
+            return ingestor.cap_alert(data, principal=principal, authenticate=True, confirm=True)
+
+        return guarded("cap", run)
+
+    @app.post("/osm/alarm")
+    def osm_alarm() -> Response:
+        def run() -> Outcome:
+            data = _body(max_bytes)
+            principal = auth.principal(_bearer())
+            return ingestor.osm_alarm(data, now(), principal=principal, authenticate=True, confirm=True)
+
+        return guarded("osm", run)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc: RequestEntityTooLarge) -> Response:
+        exc = IngestError("too_large", "/", "request body too large", status=413)
+        ingestor.reject("http", exc)
+        return problem(exc)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        body = {"type": "about:blank", "title": exc.name, "status": exc.code, "detail": exc.description}
+        return Response(json.dumps(body), status=exc.code or 500, mimetype=PROBLEM)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception) -> Response:  # a bug, not bad input: logged, no traceback out
+        log.exception("collector HTTP: unexpected %s", type(exc).__name__)
+        body = {"type": "about:blank", "title": "Internal error", "status": 500,
+                "detail": f"unexpected {type(exc).__name__} (logged)"}
+        return Response(json.dumps(body), status=500, mimetype=PROBLEM)
+
+    return app
+
+
+class HttpIngestServer:
+    """waitress serving ``app``: its event loop in a daemon thread, ``threads`` request workers."""
+
+    def __init__(self, app: Flask, host: str, port: int, *, threads: int = 8,
+                 max_body_bytes: int = 1 << 20) -> None:
+        # waitress's own limit only stops absurd bodies before they are buffered; bodies over the
+        # app's limit but under this one get the app's counted, problem+json 413
+        self.server: Any = create_server(
+            app, host=host, port=port, threads=threads, ident="arca-collector",
+            max_request_body_size=max(4 * max_body_bytes, 1 << 20), expose_tracebacks=False,
+            clear_untrusted_proxy_headers=True,
+        )
+        # "Task queue depth is N" on every queued request under load: noise, not a fault
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        self.port = int(self.server.effective_port)
+        self.host = host
+        self.threads = threads
+        self._thread = threading.Thread(target=self.server.run, name="collector-http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+        log.info("collector HTTP ingest on %s (waitress, %d threads)", self.url, self.threads)
+
+    def stop(self) -> None:
+        """Close the listening socket and connections in the loop's own thread, then the workers."""
+        server = self.server
+        if self._thread.is_alive():
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            self._thread.join(10)
+        else:
+            wasyncore.close_all(server._map)
+        server.task_dispatcher.shutdown(timeout=5)

@@ -1,0 +1,216 @@
+"""``CollectorService``: wires the collector's adapters to the bus; it decides nothing.
+
+Inputs: HTTP ingest (detector events, CAP alerts, OSM webhooks), AMQP ingest of detector events
+(``arca.detectors``), Nova versioned notifications from OpenStack's bus, and pollers run on ``tick``
+(Gnocchi ``cpu_util``, HAProxy stats). Every accepted input becomes a message published on the bus;
+every refused one is counted (``arca_messages_rejected_total{service="collector"}``) and answered or
+dead-lettered, never published. ``PolicyUpdated`` messages reload the severity scales.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from arca.backoff import Backoff
+from arca.collector.amqp import AmqpIngest
+from arca.collector.auth import TOKEN_HEADER
+from arca.collector.errors import IngestError
+from arca.collector.gnocchi import GnocchiPoller, openstack_fetchers
+from arca.collector.haproxy import HaproxyPoller
+from arca.collector.http import HttpIngestServer, create_app
+from arca.collector.ingest import Ingestor, Outcome
+from arca.collector.routing import Router
+from arca.collector.severity import SeverityScales, load_scales
+from arca.messages import Message, Observation, PolicyUpdated
+from arca.messages.models import new_id
+from arca.metrics import MESSAGES_REJECTED
+from arca.policy import PolicyError, load_policies
+from arca.service import Deps, Service
+
+log = logging.getLogger(__name__)
+
+
+class CollectorService(Service):
+    """Adapters in, typed messages out."""
+
+    name: ClassVar[str] = "collector"
+    patterns: ClassVar[Sequence[str]] = ("policy.#",)
+
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        gnocchi: GnocchiPoller | None = None,
+        haproxy: Sequence[HaproxyPoller] | None = None,
+    ) -> None:
+        super().__init__(deps)
+        self.cfg = self.settings.collector
+        self._publish_lock = threading.RLock()
+        self.ingestor = Ingestor(self.cfg, self.emit, SeverityScales({}), confirm=self.confirm,
+                                 now=self.clock.now)
+        self.load_knowledge()
+        self.gnocchi = gnocchi
+        self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
+        self.http: HttpIngestServer | None = None
+        self.amqp: list[AmqpIngest] = []
+
+    def refresh_knowledge(self) -> None:
+        """The detectors' severity scales (none while the store was never reachable), and with
+        ``routing = "policies"`` the stored policies the inputs are routed by."""
+        self.ingestor.scales = load_scales(self.kb)
+        if self.cfg.routing == "policies":
+            try:
+                self.ingestor.router = Router(load_policies(self.kb))
+            except PolicyError as exc:  # an invalid stored policy: keep routing by the last good ones
+                log.error("policies not reloaded for routing: %s", exc)
+
+    # --- output -------------------------------------------------------------------------------
+    def emit(self, message: Message) -> Any:
+        """Publish from any thread (HTTP, AMQP consumers, tick); returns the ticket ``confirm`` takes.
+
+        ``RabbitBus`` publishes concurrently (it only appends to its outbox), so no lock is taken;
+        the in-process bus delivers in the calling thread, which the lock serialises.
+        """
+        if self.bus.concurrent_publish:
+            return self.bus.publish_tracked(message)
+        with self._publish_lock:
+            return self.bus.publish_tracked(message)
+
+    def confirm(self, tickets: Sequence[Any]) -> None:
+        """Wait until the broker confirmed the messages of ``tickets`` (raises ``BusError``).
+
+        Called before an input is acknowledged (HTTP 202, AMQP ack), so an accepted input is never
+        lost between the collector and the bus. On RabbitMQ no lock is held while waiting: the
+        publishes of concurrent requests are in flight together and each waits for its own confirms.
+        """
+        timeout = self.settings.bus.confirm_timeout_s
+        if self.bus.concurrent_publish:
+            self.bus.wait_confirmed(tickets, timeout)
+            return
+        with self._publish_lock:
+            self.bus.flush(timeout)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def attach(self) -> None:
+        super().attach()
+        self.start_inputs()
+
+    def start_inputs(self) -> None:
+        cfg = self.cfg
+        if cfg.http_port is not None and self.http is None:
+            app = create_app(self.ingestor, self.clock.now)
+            self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port, threads=cfg.http_threads,
+                                         max_body_bytes=max(cfg.http_max_body_bytes, cfg.cap_max_bytes))
+            self.http.start()
+        if self.amqp:
+            return
+        url = cfg.amqp_url or self.settings.bus.url
+        if cfg.amqp_ingest:
+            self.amqp.append(AmqpIngest(
+                url, exchange=cfg.detectors_exchange, queue=cfg.detectors_queue, routing_keys=["#"],
+                handler=self._amqp_event, pass_headers=True, backoff=Backoff.for_bus(self.settings.bus),
+            ))
+        if cfg.nova_notifications_url:
+            self.amqp.append(AmqpIngest(
+                cfg.nova_notifications_url, exchange=cfg.nova_exchange,
+                queue=f"{cfg.detectors_queue}.nova", routing_keys=[cfg.nova_routing_key],
+                handler=lambda body: self.ingestor.nova_notification(body, confirm=True),
+                exchange_durable=False, backoff=Backoff.for_bus(self.settings.bus),
+            ))
+        for consumer in self.amqp:
+            consumer.start()
+
+    def _amqp_event(self, body: bytes, headers: Mapping[str, Any]) -> Outcome:
+        """A detector event from the detectors exchange: its ``x-arca-token`` header must hold the
+        token issued to the event's source (same tokens and check as HTTP)."""
+        token = headers.get(TOKEN_HEADER)
+        if isinstance(token, bytes):
+            token = token.decode("utf-8", "replace")
+        return self.ingestor.detector_event(
+            body, "event", token=token if isinstance(token, str) else None, authenticate=True, confirm=True
+        )
+
+    def close(self) -> None:
+        """Stop the HTTP server and AMQP consumers."""
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+        for consumer in self.amqp:
+            consumer.stop()
+        self.amqp.clear()
+
+    # --- bus input ----------------------------------------------------------------------------
+    def handle(self, message: Message) -> None:
+        if isinstance(message, PolicyUpdated) and self.load_knowledge():
+            log.info("severity scales (and routing policies) reloaded after policy %s", message.policy)
+
+    # --- pollers ------------------------------------------------------------------------------
+    def _haproxy_from_settings(self) -> list[HaproxyPoller]:
+        import requests
+
+        pollers = []
+        for lb, url in self.cfg.haproxy_urls.items():
+            def fetch(url: str = url) -> str:
+                resp = requests.get(url, timeout=5)
+                resp.raise_for_status()
+                return resp.text
+
+            fe, _, be = self.cfg.haproxy_proxies.get(lb, "").partition(",")
+            pollers.append(HaproxyPoller(
+                fetch, system=self.cfg.system, lb_name=lb, domain=self.cfg.haproxy_domains.get(lb),
+                frontend=fe or None, backend=be or None, interval_s=self.cfg.haproxy_interval_s,
+            ))
+        return pollers
+
+    def _gnocchi_poller(self) -> GnocchiPoller | None:
+        if self.gnocchi is None and self.cfg.gnocchi_enabled:
+            import openstack
+
+            conn: Any = openstack.connect(cloud=self.cfg.openstack_cloud)
+            self.gnocchi = GnocchiPoller(*openstack_fetchers(conn), interval_s=self.cfg.gnocchi_interval_s)
+        return self.gnocchi
+
+    def tick(self, now: datetime) -> None:
+        pollers: list[tuple[str, Any]] = [("haproxy", p) for p in self.haproxy]
+        try:
+            gnocchi = self._gnocchi_poller()
+        except Exception as exc:  # OpenStack unreachable: counted, retried next tick
+            self._poll_failed("gnocchi", exc)
+            gnocchi = None
+        if gnocchi is not None:
+            pollers.append(("gnocchi", gnocchi))
+        for channel, poller in pollers:
+            if not poller.due(now):
+                continue
+            try:
+                observations = poller.poll(now)
+            except IngestError as exc:
+                self.ingestor.reject(channel, exc)
+                continue
+            except Exception as exc:
+                self._poll_failed(channel, exc)
+                continue
+            if channel == "haproxy" and self.cfg.routing == "policies":
+                observations = self._route_lb(poller, observations)
+            for obs in observations:
+                self.emit(obs)
+
+    def _route_lb(self, poller: HaproxyPoller, observations: list[Observation]) -> list[Observation]:
+        """LB statistics for every system whose policy lists the LB's domain (none: counted, refused)."""
+        systems = self.ingestor.router.systems_for_domain(poller.domain)
+        if not systems:
+            self.ingestor.reject("haproxy", IngestError(
+                "unrouted", f"haproxy_domains/{poller.lb_name}",
+                f"no system's policy lists the domain {poller.domain!r} of load balancer {poller.lb_name!r}",
+            ))
+            return []
+        return [obs.model_copy(update={"system": s, "message_id": new_id()})
+                for obs in observations for s in systems]
+
+    def _poll_failed(self, channel: str, exc: Exception) -> None:
+        MESSAGES_REJECTED.labels(service=self.name, reason=f"{channel}:unreachable").inc()
+        log.warning("%s poll failed: %r", channel, exc)

@@ -1,0 +1,393 @@
+"""The draft's anticipation loop (section 5, with the two sub-algorithms of section 7.4), pure.
+
+One call of ``ArcaStrategy.decide`` is one iteration of::
+
+    event = GetExternalEventInformation()
+    if event: amount = Anticipator.Get(event); if IsPolicyCompliant(amount): current = amount ...
+    if anticipated_event and NOW - anticipation_time > EXPIRATION_TIME: current = DEFAULT ...
+    state = GetSystemState()
+    if not IsAcceptable(state, current):
+        current = GetResourceAmountForState(state)
+        if anticipated_event: Anticipator.Set(anticipated_event, current)
+
+Interpretation choices (each documented where it is made):
+
+* ``Anticipator.Get`` is the SVR floor over ``[elapsed, elapsed + lead time]`` re-evaluated at every
+  iteration while the event is anticipated, so the floor follows the learned curve in time.
+* A non-compliant anticipated amount is clipped into [min, max] and flagged, never used as is.
+* ``IsAcceptable`` of a trained anticipation compares the measured state with the amount the
+  anticipator predicted *for the time the load was measured* (the middle of the telemetry window),
+  so a model that was right is not "corrected" by stale telemetry, and a model that was wrong
+  learns the amount the state needed at the elapsed time it was needed.
+* Learning happens after *every* correction while the event is anticipated (the issue's reading of
+  7.4); the draft's ``anticipated_event = NONE`` after a Set would learn one point per incident.
+* Cool-downs apply to reactive corrections made while no event is anticipated.
+* Every incident the situation reports counts (``Situation.incidents``): each is anticipated and
+  expires on its own (``expiration_s`` after its onset, so a restarted decider does not anticipate
+  an old incident again), their floors combine (``combine``), and a correction is learned for each
+  one as its share of what the others do not explain (``attribute``).
+* An anticipated incident the load does not confirm ends early: at a telemetry round where the model
+  expected at least ``UNCONFIRMED_MARGIN`` servants above the default (at the measured time) and the
+  load needs only the default, the incident is treated as a false alarm (back to the default, nothing
+  learned from it, not anticipated again): the draft holds it until the expiration.
+* The MSA is the floor of every decision while an incident is anticipated: a reactive correction
+  may go above it, never below (draft 7.4: the second sub-algorithm "uses the minimum amount
+  established by the other sub-algorithm as the basis"), and the correction is held, in either
+  direction, until the next telemetry round (a forgotten scale-in correction let the next tick put
+  the floor back, and the live loop flapped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from arca.decider.anticipator import Anticipator, LearnedSample, to_amount
+from arca.decider.policy import Policy
+from arca.decider.strategy import (
+    Outcome,
+    bound,
+    demand_servants,
+    is_acceptable,
+    load_round,
+    needed_for,
+    seconds,
+)
+from arca.decider.warm import pool_size, warm_floor
+from arca.messages import Situation
+
+
+@dataclass(frozen=True)
+class Anticipation:
+    """One anticipated event: which incident, its severity and onset, when anticipation began."""
+
+    incident_id: str
+    severity: int
+    onset: datetime
+    since: datetime
+    peak: float = 0.0
+    """Highest floor anticipated for this incident so far."""
+    last: float | None = None
+    """Floor anticipated for it at the previous iteration."""
+    learned_ids: tuple[str, ...] = ()
+    """Ids of the samples learned from this incident (forgotten if the load never confirms it)."""
+
+    def settle(self, floor: float) -> tuple[float, Anticipation]:
+        """This incident's floor now, unimodal: once it has fallen a whole servant below its peak it
+        never rises again (a burst rises and falls once; a later rise is the reactive part's job), so
+        the wiggles of the learned curve's tail do not create servants to delete seconds later."""
+        if self.last is not None and self.peak - self.last >= 1.0:
+            floor = min(floor, self.last)
+        return floor, replace(self, peak=max(self.peak, floor), last=floor)
+
+
+UNCONFIRMED_MARGIN = 2.0
+"""Servants above the default the model must expect at the measured time for a quiet telemetry round
+(demand the default amount carries) to end an incident's anticipation as not confirmed."""
+
+Combine = Literal["sum", "max"]
+COMBINE: Combine = "sum"
+"""How the floors of overlapping incidents combine (measured on overlapping timelines, decider/README.md):
+``sum`` = the largest floor plus the extra servants (above the default) of every other incident;
+``max`` = the largest floor."""
+
+
+@dataclass(frozen=True)
+class ArcaState:
+    """Everything the loop carries from one iteration to the next."""
+
+    anticipator: Anticipator = field(default_factory=Anticipator)
+    current: int | None = None
+    """current_resource_amount."""
+    anticipations: tuple[Anticipation, ...] = ()
+    """Every incident anticipated now (each expires on its own)."""
+    expired: frozenset[tuple[str, int]] = frozenset()
+    """(incident, severity) whose anticipation expired: not restarted while they are still reported."""
+    last_load_time: datetime | None = None
+    correction: int | None = None
+    """Reactive amount (either direction) held until the next telemetry round; the MSA stays its floor."""
+    last_scale_out: datetime | None = None
+    last_scale_in: datetime | None = None
+
+    @property
+    def anticipated(self) -> Anticipation | None:
+        """The latest anticipated incident (None when none is)."""
+        return max(self.anticipations, key=lambda a: (a.onset, a.severity), default=None)
+
+
+def events_of(situation: Situation) -> list[tuple[str, int, datetime]]:
+    """GetExternalEventInformation: every announced incident of the situation (id, severity, onset).
+
+    Incidents detected from load alone carry no severity and are not anticipated. A situation
+    without ``incidents`` (an older producer) gives its single ``incident_*`` incident.
+    """
+    if situation.incidents:
+        return [(i.incident_id, i.severity, i.onset) for i in situation.incidents
+                if i.severity > 0 and not i.detected_from_load]
+    if (situation.incident_id is None or situation.incident_severity <= 0
+            or situation.incident_onset is None or situation.detected_from_load):
+        return []
+    return [(situation.incident_id, situation.incident_severity, situation.incident_onset)]
+
+
+def event_of(situation: Situation) -> tuple[str, int, datetime] | None:
+    """The latest announced incident of the situation, if any."""
+    events = events_of(situation)
+    return max(events, key=lambda e: (e[2], e[1])) if events else None
+
+
+def measured_elapsed(situation: Situation, onset: datetime) -> float:
+    """Seconds after the incident at which the situation's load was measured (window middle)."""
+    load_time = getattr(situation, "load_time", None) or situation.event_time
+    window = getattr(situation, "load_window_s", None) or 0.0
+    return seconds(load_time, onset) - window / 2.0
+
+
+def combine(values: Sequence[float], default: float, how: Combine = COMBINE) -> float:
+    """The floor of several incidents from their own floors (``values``, non-empty)."""
+    top = max(values)
+    if how == "max":
+        return top
+    rest = sorted(values)[:-1]
+    return top + sum(max(0.0, v - default) for v in rest)
+
+
+def attribute(needed: int, default: int, predicted: Sequence[float],
+              severities: Sequence[int]) -> list[float]:
+    """What each active incident needed, given that all of them together needed ``needed``.
+
+    Each incident keeps its predicted extra (above ``default``); the part nobody predicted (or the
+    excess predicted) is shared in proportion to the predicted extras, or to the severities when
+    nothing was predicted. With one incident this is ``needed`` itself; with several, no incident
+    learns the whole overlap burst as if it had caused it alone.
+    """
+    extras = [max(0.0, p - default) for p in predicted]
+    gap = (needed - default) - sum(extras)
+    weights = extras if sum(extras) > 0 else [float(s) for s in severities]
+    total = sum(weights)
+    return [default + e + gap * w / total for e, w in zip(extras, weights, strict=True)]
+
+
+class ArcaStrategy:
+    """``arca`` (anticipation + reactive) or, with ``anticipation=False``, ``arca-reactive``."""
+
+    def __init__(self, anticipation: bool = True, combine: Combine | None = None) -> None:
+        self.anticipation = anticipation
+        self.combine: Combine = combine or COMBINE
+        self.name = "arca" if anticipation else "arca-reactive"
+
+    def initial_state(self, policy: Policy, anticipator: Anticipator | None = None) -> ArcaState:
+        return ArcaState(anticipator=anticipator or Anticipator())
+
+    def decide(self, situation: Situation, policy: Policy, state: ArcaState,
+               now: datetime) -> tuple[Outcome, ArcaState]:
+        st = state
+        learning = self.anticipation and policy.anticipation
+        model = st.anticipator
+        current = policy.clamp(st.current if st.current is not None else policy.default_servants)
+        rule, reasons = "hold", []
+        clipped = False
+        predicted: float | None = None
+        msa: int | None = None
+        learned: list[LearnedSample] = []
+        forgotten: list[LearnedSample] = []
+
+        # -- external events: every reported incident counts ------------------------------------
+        events = events_of(situation) if learning else []
+        reported = {(ident, sev) for ident, sev, _ in events}
+        expired = {e for e in st.expired if e in reported}  # forget what is no longer reported
+        correction = st.correction
+        antics = [a for a in st.anticipations if (a.incident_id, a.severity) in reported]
+        for a in st.anticipations:
+            if (a.incident_id, a.severity) not in reported:
+                reasons.append(f"incident {a.incident_id} no longer reported")
+        known = {(a.incident_id, a.severity) for a in antics}
+        for ident, sev, onset in events:
+            if (ident, sev) not in known and (ident, sev) not in expired:
+                antics.append(Anticipation(ident, sev, onset, since=now))
+                reasons.append(f"incident {ident} severity {sev} anticipated")
+        if st.anticipations and not antics:
+            current, correction, rule = policy.default_servants, None, "incident-ended"
+
+        if situation.detected_from_load and learning:
+            reasons.append("incident detected from load alone (no detector, no severity): reactive only")
+
+        # -- expiration (each incident on its own) -----------------------------------------------
+        alive = []
+        for a in antics:  # counted from the onset: a restarted decider does not re-anticipate old ones
+            if seconds(now, a.onset) > policy.expiration_s:
+                reasons.append(f"anticipation of {a.incident_id} expired after {policy.expiration_s:g}s")
+                expired.add((a.incident_id, a.severity))
+            else:
+                alive.append(a)
+        if antics and not alive:
+            reasons.append(f"back to the default {policy.default_servants}")
+            current, correction, rule = policy.default_servants, None, "expired"
+        antics = alive
+
+        # -- not confirmed by load: a false alarm ends at the first telemetry round that shows none of
+        # the burst the model expected there, instead of holding its floor until the expiration
+        if antics and model.trained and load_round(situation, st.last_load_time) is not None:
+            demand_now = demand_servants(situation)
+            quiet = demand_now is not None and needed_for(demand_now, policy) <= policy.default_servants
+            kept = []
+            for a in antics:
+                e_m = measured_elapsed(situation, a.onset)
+                p = model.predict_one(a.severity, e_m) if quiet and e_m >= 0 else None
+                if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
+                    reasons.append(f"incident {a.incident_id} not confirmed by load: {p:.1f} servants "
+                                   f"expected {e_m:.0f}s after it, the load measured then needs "
+                                   f"{policy.default_servants}")
+                    expired.add((a.incident_id, a.severity))
+                    model, removed = model.without(a.learned_ids)  # a burst that never came teaches nothing
+                    if removed:
+                        forgotten.extend(removed)
+                        reasons.append(f"forgot the {len(removed)} sample(s) learned from it")
+                else:
+                    kept.append(a)
+            if antics and not kept:
+                reasons.append(f"back to the default {policy.default_servants}")
+                current, correction, rule = policy.default_servants, None, "unconfirmed"
+            antics = kept
+
+        # -- Anticipator.Get + IsPolicyCompliant -------------------------------------------------
+        anticipating = bool(antics) and model.trained
+        pool = pool_size(policy, model) if self.anticipation else pool_size(policy)
+        if anticipating:
+            raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
+            floors = []
+            for k, a in enumerate(antics):
+                raw = raws[k] if raws is not None else None
+                if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
+                    short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)
+                    raw = warm_floor(short if short is not None else raw, raw, pool)
+                floors.append(raw if raw is not None else float(policy.default_servants))
+                floors[k], antics[k] = a.settle(floors[k])
+            predicted = combine(floors, policy.default_servants, self.combine)
+            amount = to_amount(predicted)
+            if policy.compliant(amount):
+                msa, clipped = amount, False
+            else:
+                msa, clipped = policy.clamp(amount), True
+            current = max(msa, correction or 0)
+            rule = "anticipated-clipped" if clipped else "anticipated"
+
+        # -- GetSystemState / IsAcceptable / GetResourceAmountForState / Anticipator.Set ---------------
+        last_load_time = st.last_load_time
+        last_out, last_in = st.last_scale_out, st.last_scale_in
+        round_time = load_round(situation, st.last_load_time)
+        if round_time is not None:
+            last_load_time = round_time
+            demand = demand_servants(situation)
+            # load measured before an incident tells nothing about it: never learned from, and load
+            # measured before every anticipated incident does not overrule a trained anticipation
+            live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]
+            if demand is not None and not (anticipating and not live):
+                needed = needed_for(demand, policy)
+                expected = current
+                at_load: list[float] = []
+                if anticipating:
+                    for a in live:
+                        p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))
+                        at_load.append(p if p is not None else float(policy.default_servants))
+                    both = combine(at_load, policy.default_servants, self.combine)
+                    expected = policy.clamp(to_amount(both))
+                if is_acceptable(demand, expected, policy):
+                    correction = None
+                    if anticipating and msa is not None:
+                        current = msa
+                else:
+                    cooling = not antics and _cooling(needed, current, policy, now, last_out, last_in)
+                    if cooling:
+                        rule = "cooldown"
+                        reasons.append(f"needs {needed} (load {demand / max(current, 1):.2f}) but "
+                                       f"{cooling}")
+                    else:
+                        reasons.append(f"measured demand {demand:.2f} servant-equivalents needs {needed} "
+                                       f"(had {expected})")
+                        out = needed > expected
+                        rule = "reactive-out" if out else "reactive-in"
+                        current = needed
+                        if anticipating and msa is not None:
+                            # the MSA is the floor of every decision while an incident is anticipated
+                            correction = needed
+                            if needed < msa:
+                                current = msa
+                                reasons.append(f"held at the MSA {msa}")
+                        if live:  # Anticipator.Set(event, amount), each incident its own share
+                            shares = attribute(needed, policy.default_servants,
+                                               at_load or [float(policy.default_servants)] * len(live),
+                                               [a.severity for a in live])
+                            for k, (a, share) in enumerate(zip(live, shares, strict=True)):
+                                e_m = measured_elapsed(situation, a.onset)
+                                amount = policy.clamp(to_amount(share))
+                                sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")
+                                sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now,
+                                                       sample_id=sid)
+                                # the new model is fitted lazily (the service refits it after
+                                # publishing): this decision is the correction, the next uses the new floor
+                                before, (model, dropped) = model, model.with_sample(sample)
+                                if model is not before:  # not learned already (a redelivered situation)
+                                    learned.append(sample)
+                                    i = antics.index(a)
+                                    antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))
+                                forgotten.extend(dropped)
+                                reasons.append(f"learned (incident {a.incident_id}, severity {a.severity}, "
+                                               f"{e_m:.1f}s) -> {amount}")
+                            rule = "learned-out" if out else "learned-in"
+                        if out:
+                            last_out = now
+                        else:
+                            last_in = now
+
+        target, note = bound(current, policy, situation)
+        if note:
+            reasons.append(note)
+        latest = max(antics, key=lambda a: (a.onset, a.severity), default=None)
+        if not reasons:
+            reasons.append(_hold_reason(rule, target, latest, predicted, len(antics)))
+        new_state = replace(st, anticipator=model, current=current, anticipations=tuple(antics),
+                            expired=frozenset(expired), last_load_time=last_load_time, correction=correction,
+                            last_scale_out=last_out, last_scale_in=last_in)
+        outcome = Outcome(
+            target=target,
+            msa=msa if msa is not None else policy.min_servants,
+            reason="; ".join(reasons),
+            rule=rule,
+            predicted_msa=predicted,
+            clipped=clipped,
+            learned_samples=len(model),
+            incident_id=latest.incident_id if latest else situation.incident_id,
+            learned=tuple(learned),
+            forgotten=tuple(forgotten),
+            standby=pool,
+        )
+        return outcome, new_state
+
+
+def _cooling(needed: int, current: int, policy: Policy, now: datetime,
+             last_out: datetime | None, last_in: datetime | None) -> str:
+    """Why a reactive change must wait (empty when it may happen now).
+
+    Each direction's cool-down counts from the last reactive change in either direction.
+    """
+    changes = [t for t in (last_out, last_in) if t is not None]
+    if not changes:
+        return ""
+    since = seconds(now, max(changes))
+    if needed > current and policy.scale_out_cooldown_s - since > 0:
+        return f"scale-out cool-down for {policy.scale_out_cooldown_s - since:.0f}s more"
+    if needed < current and policy.scale_in_cooldown_s - since > 0:
+        return f"scale-in cool-down for {policy.scale_in_cooldown_s - since:.0f}s more"
+    return ""
+
+
+def _hold_reason(rule: str, target: int, antic: Anticipation | None, predicted: float | None,
+                 count: int = 1) -> str:
+    if rule.startswith("anticipated") and antic is not None and predicted is not None:
+        more = f" (+{count - 1} more incident{'s' if count > 2 else ''})" if count > 1 else ""
+        return (f"incident {antic.incident_id} severity {antic.severity}{more}: predicted MSA "
+                f"{predicted:.2f} -> {target}")
+    return f"state acceptable with {target} servants"

@@ -1,0 +1,1 @@
+"""The shipped YANG modules, as package data ``arca.yang`` (``arca.namespace.YANG_DIR``)."""
