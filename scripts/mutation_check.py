@@ -91,7 +91,7 @@ MUTANTS = [
  ("arca/kb/sparql.py", "            sw.setCredentials(*self._credentials)\n", "", "sparql: no basic auth on query/update"),
  ("arca/policy.py", "merged = {**loaded, **applied}", "merged = {**applied, **loaded}", "scales: a loaded scale wins over the applied one"),
  ("arca/policy_history.py", "for lower in sorted(set(a) | set(b)) if a.get(lower) != b.get(lower)]", "for lower in sorted(set(a) | set(b))]", "scale diff lists unchanged steps"),
- ("arca/demo/harness.py", "bounds = {\"maxServants\": params.initial_servants + tb.osm.max_scale} if osm else {}", "bounds = {}", "osm demo: policy bound not the scaling group"),
+ ("arca/app/demo/harness.py", "bounds = {\"maxServants\": params.initial_servants + tb.osm.max_scale} if osm else {}", "bounds = {}", "osm demo: policy bound not the scaling group"),
  # issue 15 (scale): delivery order, folding, numpy RBF, batched floors, encode once, JSON server pages
  ("arca/bus/order.py", "if key is not None and key in covered:", "if key is not None:", "fold whatever has a key"),
  ("arca/bus/order.py", "        covered.update(order.covers(m))", "        covered.update(order.covers(m)) if not slot.done else None", "a handled newer delivery covers nothing"),

@@ -1,6 +1,6 @@
 """Property-based fuzzing of every input entry point (issue 13), bounded so CI stays fast.
 
-The same targets as ``arca fuzz`` (``arca/cli/fuzz.py``): each generated input must be accepted or
+The same targets as ``arca fuzz`` (``arca/app/cli/fuzz.py``): each generated input must be accepted or
 refused cleanly (``IngestError`` < 500, ``MessageError``, ``PolicyInvalid``); anything else fails
 the test and hypothesis shrinks it to a minimal example. ``arca fuzz -n 10000`` runs them long.
 """

@@ -153,7 +153,7 @@ def test_no_sparql_is_built_by_pasting_values() -> None:
         ("arca/kb/messages.py", "filt"),  # one of two constant strings
         ("arca/kb/messages.py", "int(limit)"),  # an int
         ("arca/kb/sparql.py", "self.settings.query_url"),  # an error message, not a query
-        ("arca/cli/ops.py", "CLEAR if sys.stdout.isatty() else ''"),  # a terminal escape, not SPARQL
+        ("arca/app/cli/ops.py", "CLEAR if sys.stdout.isatty() else ''"),  # a terminal escape, not SPARQL
     }
     pattern = re.compile(r'f"[^"]*\b(?:SELECT|INSERT|DELETE|DROP|CLEAR|ASK|WHERE|GRAPH)\b[^"]*"')
     found = set()
