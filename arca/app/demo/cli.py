@@ -104,6 +104,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             check_writable(json_file, "-o")
         if args.plot:
             check_writable(args.plot, "--plot", (".png", ".svg", ".pdf"))
+            import importlib.util
+
+            if importlib.util.find_spec("matplotlib") is None:
+                raise ValueError("--plot needs matplotlib, which the demo extra installs: "
+                                 "pip install 'arca[demo]'")
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if args.boot_delay is not None and not 0 <= args.boot_delay <= 600:
