@@ -33,7 +33,7 @@ class RabbitNode:
         # the server drops to the rabbitmq user when started as root: a world-writable directory
         self.base = Path(tempfile.mkdtemp(prefix="arca-rmq-"))
         self.base.chmod(0o777)
-        conf = self.base / "rabbitmq.conf"
+        conf = self.conf = self.base / "rabbitmq.conf"
         conf.write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
         plugins = self.base / "enabled_plugins"
         plugins.write_text("[].\n")
@@ -51,6 +51,15 @@ class RabbitNode:
             "RABBITMQ_PID_FILE": str(self.base / "node.pid"),
         }
         self.popen: subprocess.Popen[bytes] | None = None
+        self.started = False  # it accepted AMQP once (its ports are then kept across restarts)
+
+    def _new_ports(self) -> None:
+        """Other AMQP and distribution ports (``free_port`` reserves nothing: another server of the
+        suite may bind the chosen one before this node does)."""
+        self.port = free_port()
+        self.conf.write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        self.env["RABBITMQ_NODE_PORT"] = str(self.port)
+        self.env["RABBITMQ_DIST_PORT"] = str(free_port())
 
     @property
     def url(self) -> str:
@@ -67,18 +76,30 @@ class RabbitNode:
         return "".join(p.read_text(errors="replace")[-3000:] for p in (self.base / "log").glob("*.log"))
 
     def start(self) -> None:
-        self.popen = subprocess.Popen(["rabbitmq-server"], env=self.env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-        self.wait_amqp(time.monotonic() + 120)
+        """Start the node; on its first start, a node that exits at once (a port taken meanwhile:
+        ``tcp_listener_stopped``) is started again on other ports, up to three times."""
+        for attempt in range(3):
+            self.popen = subprocess.Popen(["rabbitmq-server"], env=self.env, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+            if self.wait_amqp(time.monotonic() + 120, fail=self.started or attempt == 2):
+                self.started = True
+                return
+            self._new_ports()
 
-    def wait_amqp(self, deadline: float) -> None:
-        """Until the node accepts AMQP connections."""
+    def wait_amqp(self, deadline: float, *, fail: bool = True) -> bool:
+        """Until the node accepts AMQP connections (True); if its process exits or the deadline
+        passes: a test failure, or False when not ``fail``."""
         while True:
             try:
                 pika.BlockingConnection(pika.URLParameters(self.url)).close()
-                return
+                return True
             except Exception:
                 if (self.popen is not None and self.popen.poll() is not None) or time.monotonic() > deadline:
+                    if not fail:
+                        if self.popen is not None and self.popen.poll() is None:
+                            self.popen.kill()
+                            self.popen.wait(30)
+                        return False
                     pytest.fail(f"own RabbitMQ node {self.name} did not start:\n{self.logs()}")
                 time.sleep(0.5)
 

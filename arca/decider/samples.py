@@ -46,16 +46,22 @@ def load_samples(kb: KnowledgeBase, system: str) -> list[LearnedSample]:
     return load_all_samples(kb, system).get(system, [])
 
 
+_SELECT_SAMPLES = (
+    "SELECT ?sys ?s ?sev ?el ?n ?at ?src WHERE { GRAPH $g { ?s a arca:LearnedSample ; arca:system ?sys ; "
+    "arca:severity ?sev ; arca:elapsedSeconds ?el ; arca:servants ?n . "
+    "OPTIONAL { ?s arca:learnedAt ?at } OPTIONAL { ?s arca:sampleSource ?src } } } ORDER BY ?at ?s"
+)
+_SELECT_SYSTEM_SAMPLES = (
+    "SELECT ?s ?sev ?el ?n ?at ?src WHERE { GRAPH $g { ?s a arca:LearnedSample ; arca:system $system ; "
+    "arca:severity ?sev ; arca:elapsedSeconds ?el ; arca:servants ?n . "
+    "OPTIONAL { ?s arca:learnedAt ?at } OPTIONAL { ?s arca:sampleSource ?src } } } ORDER BY ?at ?s"
+)
+
+
 def load_all_samples(kb: KnowledgeBase, system: str | None = None) -> dict[str, list[LearnedSample]]:
     """Every system's samples (or one ``system``'s), each list oldest first, in one query."""
-    who = "$system" if system is not None else "?sys"
-    rows = kb.query(
-        f"SELECT {'' if system is not None else '?sys '}?s ?sev ?el ?n ?at ?src WHERE {{ GRAPH $g {{ "
-        f"?s a arca:LearnedSample ; arca:system {who} ; arca:severity ?sev ; arca:elapsedSeconds ?el ; "
-        "arca:servants ?n . OPTIONAL { ?s arca:learnedAt ?at } OPTIONAL { ?s arca:sampleSource ?src } } } "
-        "ORDER BY ?at ?s",
-        g=LEARNED_GRAPH, **({"system": system} if system is not None else {}),
-    )
+    rows = (kb.query(_SELECT_SAMPLES, g=LEARNED_GRAPH) if system is None
+            else kb.query(_SELECT_SYSTEM_SAMPLES, g=LEARNED_GRAPH, system=system))
     out: dict[str, list[LearnedSample]] = {}
     for r in rows:
         ident = unquote(str(r["s"]).rsplit("/", 1)[-1])
