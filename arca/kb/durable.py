@@ -182,7 +182,7 @@ class StoreWriter:
         delay = 0.1
         while True:
             try:
-                self.kb._update_text(" ;\n".join(texts))
+                self.kb._update_text(" ;\n".join(texts), self.kb.settings.write_timeout_s)
                 self._healthy()
                 return []
             except KnowledgeBaseError as exc:

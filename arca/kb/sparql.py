@@ -92,13 +92,13 @@ class SparqlKnowledgeBase(KnowledgeBase):
 
     # ------------------------------------------------------------------ query and update (SPARQLWrapper)
 
-    def _wrapper(self, text: str, kind: str) -> SPARQLWrapper:
+    def _wrapper(self, text: str, kind: str, timeout: float | None = None) -> SPARQLWrapper:
         """A one-request SPARQLWrapper for ``text`` of query form ``kind`` (set, not guessed)."""
         s = self.settings
         sw = SPARQLWrapper(s.query_url, updateEndpoint=s.update_url, agent=USER_AGENT)
         sw.setMethod(POST)
         sw.setOnlyConneg(True)
-        sw.setTimeout(max(1, math.ceil(s.timeout_s)))  # whole seconds (SPARQLWrapper's type)
+        sw.setTimeout(max(1, math.ceil(timeout or s.timeout_s)))  # whole seconds (SPARQLWrapper's type)
         if self._credentials is not None:
             sw.setHTTPAuth(BASIC)
             sw.setCredentials(*self._credentials)
@@ -158,9 +158,10 @@ class SparqlKnowledgeBase(KnowledgeBase):
     def update(self, template: str, **bindings: Any) -> None:
         self._update_text(render(template, bindings))
 
-    def _update_text(self, text: str) -> None:
-        """One SPARQL Update request (the text as the body); safe from any thread."""
-        sw = self._wrapper(text, UPDATE_KIND)
+    def _update_text(self, text: str, timeout: float | None = None) -> None:
+        """One SPARQL Update request (the text as the body); safe from any thread. ``timeout``: the
+        request's (default ``kb.timeout_s``; batches of buffered writes use ``kb.write_timeout_s``)."""
+        sw = self._wrapper(text, UPDATE_KIND, timeout)
         sw.setRequestMethod(POSTDIRECTLY)
         self._send(sw, self.settings.update_url)
 
@@ -261,7 +262,7 @@ class SparqlKnowledgeBase(KnowledgeBase):
         delay = 0.1
         for attempt in range(1, _RETRIES + 1):
             try:
-                self._update_text(text)
+                self._update_text(text, self.settings.write_timeout_s)
                 self.batches += 1
                 return
             except KnowledgeBaseError as exc:
