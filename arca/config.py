@@ -105,6 +105,12 @@ class KbSettings(BaseModel):
         description="File holding the basic-auth password (a Docker secret); read when password is unset.",
     )
     timeout_s: float = Field(default=10.0, gt=0, description="HTTP timeout per request.")
+    write_timeout_s: float = Field(
+        default=60.0, gt=0,
+        description="HTTP timeout of one batch of buffered writes. A batch is one transaction: on TDB2 "
+                    "a freshly started (cold) server took over 10 s for 500 updates after an outage, and a "
+                    "batch timed out too early is sent again while the server still runs the first.",
+    )
     write_batch_max: int = Field(
         default=500, ge=1, description="Most buffered updates sent in one request."
     )

@@ -184,7 +184,7 @@ class StoreWriter:
         backoff = Backoff(min(0.1, self.bus.reconnect_max_s), self.bus.reconnect_max_s)
         while True:
             try:
-                self.kb.send_update(" ;\n".join(texts))
+                self.kb.send_update(" ;\n".join(texts), self.kb.settings.write_timeout_s)
                 self._healthy()
                 return []
             except KnowledgeBaseError as exc:

@@ -93,13 +93,13 @@ class SparqlKnowledgeBase(KnowledgeBase):
 
     # ------------------------------------------------------------------ query and update (SPARQLWrapper)
 
-    def _wrapper(self, text: str, kind: str) -> SPARQLWrapper:
+    def _wrapper(self, text: str, kind: str, timeout: float | None = None) -> SPARQLWrapper:
         """A one-request SPARQLWrapper for ``text`` of query form ``kind`` (set, not guessed)."""
         s = self.settings
         sw = SPARQLWrapper(s.query_url, updateEndpoint=s.update_url, agent=USER_AGENT)
         sw.setMethod(POST)
         sw.setOnlyConneg(True)
-        sw.setTimeout(max(1, math.ceil(s.timeout_s)))  # whole seconds (SPARQLWrapper's type)
+        sw.setTimeout(max(1, math.ceil(timeout or s.timeout_s)))  # whole seconds (SPARQLWrapper's type)
         if self._credentials is not None:
             sw.setHTTPAuth(BASIC)
             sw.setCredentials(*self._credentials)
@@ -159,10 +159,11 @@ class SparqlKnowledgeBase(KnowledgeBase):
     def update(self, template: str, **bindings: Any) -> None:
         self.send_update(render(template, bindings))
 
-    def send_update(self, text: str) -> None:
+    def send_update(self, text: str, timeout: float | None = None) -> None:
         """One SPARQL Update request of already rendered text (the body as is); safe from any thread.
-        The durable writer sends its joined batches through this."""
-        sw = self._wrapper(text, UPDATE_KIND)
+        The durable writer sends its joined batches through this. ``timeout``: the request's (default
+        ``kb.timeout_s``; batches of buffered writes use ``kb.write_timeout_s``)."""
+        sw = self._wrapper(text, UPDATE_KIND, timeout)
         sw.setRequestMethod(POSTDIRECTLY)
         self._send(sw, self.settings.update_url)
 
@@ -263,7 +264,7 @@ class SparqlKnowledgeBase(KnowledgeBase):
         backoff = Backoff(0.1, 1.6, factor=4.0)
         for attempt in range(1, _RETRIES + 1):
             try:
-                self.send_update(text)
+                self.send_update(text, self.settings.write_timeout_s)
                 self.batches += 1
                 return
             except KnowledgeBaseError as exc:
