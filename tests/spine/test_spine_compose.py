@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from arca.app.settings import ArcaSettings, env_names
-from arca.namespace import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 
 COMPOSE = ROOT / "compose.yaml"
 ARCA_SERVICES = ("collector", "analyzer", "decider", "enforcer")

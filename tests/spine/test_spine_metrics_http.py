@@ -6,12 +6,14 @@ from __future__ import annotations
 import http.client
 import inspect
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from arca import metrics
 from arca.config import OpsSettings
-from arca.namespace import ROOT
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 
 
 @pytest.fixture(scope="module")
