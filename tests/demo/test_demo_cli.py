@@ -35,7 +35,7 @@ def _write(tmp_path: Path, name: str, doc: dict[str, Any]) -> str:
 def _demo(tmp_path: Path, out: str, *extra: str) -> dict[str, Any]:
     argv = ["demo", "--timeline", _write(tmp_path, "short.json", SHORT),
             "--training", _write(tmp_path, "training.json", TRAINING),
-            "--strategy", "arca", "--strategy", "threshold-paper", "--json", str(tmp_path / out), *extra]
+            "--strategy", "arca", "--strategy", "threshold-paper", "-o", str(tmp_path / out), *extra]
     assert main(argv) == 0
     doc: dict[str, Any] = json.loads((tmp_path / out).read_text())
     return doc
@@ -107,10 +107,10 @@ def test_reference_trained_arca_discards_less_than_every_reactive_baseline() -> 
 
 
 @pytest.mark.parametrize(("option", "target", "expected"), [
-    ("--json", "no-such-dir/out.json", "does not exist"),
+    ("-o", "no-such-dir/out.json", "does not exist"),
     ("--plot", "no-such-dir/fig.png", "does not exist"),
     ("--plot", "fig.txt", "must end with .png"),
-    ("--json", ".", "is a directory"),
+    ("-o", ".", "is a directory"),
 ], ids=["json-missing-dir", "plot-missing-dir", "plot-unknown-format", "json-is-a-dir"])
 def test_outputs_are_checked_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str,
                                             target: str, expected: str) -> None:
@@ -147,7 +147,7 @@ TINY = {"duration_s": 40, "seed": 2, "incidents": [{"at_s": 5, "severity": 2, "d
 def _demo_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:
     out = tmp_path / "tiny-out.json"
     assert main(["demo", "--timeline", _write(tmp_path, "tiny.json", TINY), "--no-training",
-                 "--strategy", "static", "--json", str(out)]) == 0
+                 "--strategy", "static", "-o", str(out)]) == 0
     captured = capsys.readouterr()
     assert "ETA" not in captured.err and "[" not in captured.err  # not a terminal: no progress
     return json.loads(out.read_text()), captured.out

@@ -57,7 +57,7 @@ def test_the_cli_runs_every_strategy_asked_through_osm_in_the_same_table_and_jso
     timeline.write_text(json.dumps(SHORT))
     out = tmp_path / "osm.json"
     argv = ["demo", "--driver", "osm", "--timeline", str(timeline), "--no-training", "--quiet",
-            "--strategy", "threshold-repo", "--strategy", "arca-reactive", "--json", str(out)]
+            "--strategy", "threshold-repo", "--strategy", "arca-reactive", "-o", str(out)]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "driver: osm" in text and "VDU boot 42 s" in text and "threshold-repo" in text

@@ -25,7 +25,7 @@ CASES = [  # id, argv ({d} = the temp dir), env, what the message must say
     ("demo-timeline-garbage", ["demo", "--timeline", "{d}/garbage.json", "--no-training"], {},
      "invalid timeline {d}/garbage.json: not JSON"),
     ("demo-training-missing", ["demo", "--training", "{d}/missing.json"], {}, "cannot read {d}/missing.json"),
-    ("demo-json-output-dir-missing", ["demo", "--json", "{d}/no/out.json"], {},
+    ("demo-json-output-dir-missing", ["demo", "-o", "{d}/no/out.json"], {},
      "directory {d}/no does not exist"),
     ("kb-load-garbage", ["kb", "load", "{d}/garbage.ttl"], {}, "garbage.ttl: bad Turtle"),
     ("config-not-toml", ["status"], {"ARCA_CONFIG_FILE": "{d}/garbage.json"}, "invalid TOML"),

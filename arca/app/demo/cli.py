@@ -1,7 +1,7 @@
 """``arca demo``: every strategy on the training then the reference timeline, compared with the oracle.
 
     arca demo [--strategy NAME ...] [--timeline FILE] [--training FILE] [--seed N]
-              [--driver openstack|osm] [--boot-delay S] [--json FILE] [--plot FILE.png]
+              [--driver openstack|osm] [--boot-delay S] [--json | -o FILE] [--plot FILE.png]
               [--no-training] [--quiet]
 
 ``--driver osm`` plays the same timelines through the testbed's emulated OSM NBI (the Ukko-style NS:

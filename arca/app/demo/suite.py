@@ -1,6 +1,6 @@
 """Several timelines, several strategies: the tables of issue 10 (overlaps, imperfect detectors).
 
-    python -m arca.app.demo.suite [--json FILE] [--strategy NAME ...] [TIMELINE ...]
+    python -m arca.app.demo.suite [--json | -o FILE] [--strategy NAME ...] [TIMELINE ...]
 
 Trains ``arca`` once on the training timeline, then plays every timeline (default: the reference
 one and every shipped ``overlap-*`` and ``detectors-*`` timeline) with each strategy, starting each
