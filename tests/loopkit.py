@@ -30,6 +30,7 @@ import requests
 from arca.app.settings import BusSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.collector.http import EVENT_PATH
+from arca.kb.messages import graph_of
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Observation
 from arca.messages.ids import derived_id
@@ -53,6 +54,7 @@ from tests.livekit import (
 from tests.storekit import StoreServer, make_server
 
 SYSTEM = "emergency"
+EVENTS, SITUATIONS, DECISIONS = (str(graph_of(k)) for k in ("event", "situation", "decision"))
 
 
 @dataclass
@@ -157,14 +159,17 @@ def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     of its own; it counts as decided (-1) when a newer event situation of its system was decided.
     An event whose situation the analyzer coalesced into a later event's (``arca.analyzer.service``) is
     situated by the first event situation of its system that carries its incident."""
+    # each kind in its own graph (arca.kb.messages.graph_of), named: ARQ (Fuseki) then walks the
+    # graph's indexes instead of every graph for each binding -- with ?g/?h the "carried" join below
+    # took longer than the loop's recovery deadline on a store the fault table had filled
     events = {str(r["id"]): int(r["n"]) for r in rows(loop, (
-        "SELECT ?id (COUNT(DISTINCT ?m) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
+        "SELECT ?id (COUNT(DISTINCT ?m) AS ?n) WHERE { GRAPH <" + EVENTS + "> { ?m a arca:ExternalEvent ; "
         "arca:eventId ?id } } GROUP BY ?id"))}
     found = rows(loop, (
-        "SELECT ?id ?s ?sys ?t (COUNT(DISTINCT ?load) AS ?n) WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; "
-        "arca:eventId ?id ; arca:correlationId ?c } GRAPH ?h { ?s a arca:Situation ; "
-        "arca:correlationId ?c ; arca:trigger \"event\" ; arca:averageLoad ?load ; arca:system ?sys ; "
-        "arca:eventTime ?t } } GROUP BY ?id ?s ?sys ?t"))
+        "SELECT ?id ?s ?sys ?t (COUNT(DISTINCT ?load) AS ?n) WHERE { GRAPH <" + EVENTS + "> { "
+        "?m a arca:ExternalEvent ; arca:eventId ?id ; arca:correlationId ?c } GRAPH <" + SITUATIONS + "> { "
+        "?s a arca:Situation ; arca:correlationId ?c ; arca:trigger \"event\" ; arca:averageLoad ?load ; "
+        "arca:system ?sys ; arca:eventTime ?t } } GROUP BY ?id ?s ?sys ?t"))
     situations: dict[str, int] = {}
     wanted: dict[str, list[str]] = {}  # forced decision node -> event ids
     when: dict[str, tuple[str, str]] = {}  # event id -> (system, situation time)
@@ -177,9 +182,10 @@ def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     # an event the analyzer coalesced (a later event of its system was waiting behind it) has no
     # situation of its own: its incident is in the first event situation of its system after it
     carried = rows(loop, (
-        "SELECT ?id ?s ?sys ?t WHERE { GRAPH ?g { ?m a arca:ExternalEvent ; arca:eventId ?id } "
-        "GRAPH ?h { ?s a arca:Situation ; arca:trigger \"event\" ; arca:system ?sys ; arca:eventTime ?t ; "
-        "arca:activeIncident ?i . ?i arca:incidentId ?id } } ORDER BY ?t"))
+        "SELECT ?id ?s ?sys ?t WHERE { GRAPH <" + EVENTS + "> { ?m a arca:ExternalEvent ; "
+        "arca:eventId ?id } GRAPH <" + SITUATIONS + "> { ?i arca:incidentId ?id . "
+        "?s arca:activeIncident ?i ; a arca:Situation ; "
+        "arca:trigger \"event\" ; arca:system ?sys ; arca:eventTime ?t } } ORDER BY ?t"))
     for r in carried:
         eid = str(r["id"])
         if eid in situations:
@@ -189,8 +195,8 @@ def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
         wanted.setdefault(f"urn:uuid:{derived_id(sid, 'decision')}", []).append(eid)
         when[eid] = (str(r["sys"]), str(r["t"]))
     decisions: dict[str, int] = {}
-    for r in rows(loop, "SELECT ?d (COUNT(?n) AS ?k) WHERE { GRAPH ?g { ?d a arca:Decision ; "
-                         "arca:targetServants ?n } } GROUP BY ?d"):
+    for r in rows(loop, "SELECT ?d (COUNT(?n) AS ?k) WHERE { GRAPH <" + DECISIONS + "> { "
+                         "?d a arca:Decision ; arca:targetServants ?n } } GROUP BY ?d"):
         for eid in wanted.get(str(r["d"]), []):
             decisions[eid] = decisions.get(eid, 0) + int(r["k"])
     decided = [when[e] for e in decisions if e in when]
@@ -326,7 +332,9 @@ def open_loop(broker: RabbitNode | RabbitCluster, tmp_path_factory: pytest.TempP
             wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/readyz", deadline)
         loop.telemetry = telemetry = RabbitBus(settings, service="test-telemetry")
         telemetry.start()
-        loop.kb = kb = SparqlKnowledgeBase(KbSettings.model_validate(store.endpoints.kb_fields()))
+        # the audit's reads may be long on a store the fault table filled: their own generous timeout
+        loop.kb = kb = SparqlKnowledgeBase(
+            KbSettings.model_validate(store.endpoints.kb_fields(timeout_s=60.0)))
         yield loop
     finally:
         if telemetry is not None:
