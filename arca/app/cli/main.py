@@ -23,7 +23,7 @@ COMMAND_MODULES = (
     "arca.collector.cli",
     "arca.analyzer.cli",
     "arca.decider.cli",
-    "enforcer.cli",
+    "arca.enforcer.cli",
     "arca.testbed.cli",
     "arca.app.cli.ops",
     "arca.app.demo.cli",
