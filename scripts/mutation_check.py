@@ -8,7 +8,8 @@ COPY of the code, runs the given fast tests, and counts the survivors (issue 10)
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
         tests/decider/test_decider_anticipation.py tests/analyzer/test_analyzer_situation.py
 
-``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead. ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=phases`` every mutant of
+``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21). ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
 import json
@@ -18,29 +19,29 @@ import sys
 from pathlib import Path
 
 MUTANTS = [
- ("arca/decider/loop.py", "current = max(msa, correction or 0)", "current = msa", "correction not held above the floor"),
- ("arca/decider/loop.py", "if needed < msa:", "if needed > msa:", "MSA floor comparison flipped"),
- ("arca/decider/loop.py", "                                current = msa\n", "                                pass\n", "correction below the MSA not raised to it"),
- ("arca/decider/loop.py", "                            correction = needed\n", "                            correction = needed if out else None\n", "scale-in correction forgotten (flap root cause)"),
- ("arca/decider/loop.py", "cooling = not antics and _cooling(", "cooling = bool(antics) or _cooling(", "cool-downs applied during anticipation"),
- ("arca/decider/loop.py", "cooling = not antics and _cooling(", "cooling = _cooling(", "cool-downs during anticipation (drop the guard)"),
- ("arca/decider/loop.py", 'current, correction, rule = policy.default_servants, None, "incident-ended"', 'correction, rule = None, "incident-ended"', "incident ended: not back to the default"),
- ("arca/decider/loop.py", "if seconds(now, a.onset) > policy.expiration_s:", "if seconds(now, a.onset) >= policy.expiration_s:", "expiration boundary"),
- ("arca/decider/loop.py", 'current, correction, rule = policy.default_servants, None, "expired"', 'correction, rule = None, "expired"', "expired: not back to the default"),
- ("arca/decider/loop.py", "                    if anticipating and msa is not None:\n                        current = msa\n", "                    if anticipating and msa is not None:\n                        pass\n", "no reset to the MSA when acceptable"),
- ("arca/decider/loop.py", "                    correction = None\n                    if anticipating and msa", "                    if anticipating and msa", "correction kept when acceptable"),
- ("arca/decider/loop.py", "expired = {e for e in st.expired if e in reported}", "expired = set(st.expired)", "expired set never pruned"),
- ("arca/decider/loop.py", "if (ident, sev) not in known and (ident, sev) not in expired:", "if (ident, sev) not in known:", "expired incident re-anticipated"),
- ("arca/decider/loop.py", "live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]", "live = list(antics)", "load before the onset learned"),
+ ('arca/decider/loop.py', 'max(floor.msa, correction or 0)', 'floor.msa', 'correction not held above the floor'),
+ ('arca/decider/loop.py', 'if needed < floor.msa:', 'if needed > floor.msa:', 'MSA floor comparison flipped'),
+ ('arca/decider/loop.py', '            current = floor.msa\n', '            pass\n', 'correction below the MSA not raised to it'),
+ ('arca/decider/loop.py', '        correction = needed\n', '        correction = needed if out else None\n', 'scale-in correction forgotten (flap root cause)'),
+ ('arca/decider/loop.py', 'cooling = not anticipations and _cooling(', 'cooling = bool(anticipations) or _cooling(', 'cool-downs applied during anticipation'),
+ ('arca/decider/loop.py', 'cooling = not anticipations and _cooling(', 'cooling = _cooling(', 'cool-downs during anticipation (drop the guard)'),
+ ('arca/decider/loop.py', 'current, correction, rule = default, None, why', 'current, correction, rule = (current if why == "incident-ended" else default), None, why', 'incident ended: not back to the default'),
+ ('arca/decider/loop.py', 'if seconds(now, a.onset) > expiration_s:', 'if seconds(now, a.onset) >= expiration_s:', 'expiration boundary'),
+ ('arca/decider/loop.py', 'current, correction, rule = default, None, why', 'current, correction, rule = (current if why == "expired" else default), None, why', 'expired: not back to the default'),
+ ('arca/decider/loop.py', 'current=floor.msa if floor is not None else current)', 'current=current)', 'no reset to the MSA when acceptable'),
+ ('arca/decider/loop.py', 'replace(unchanged, correction=None, current=', 'replace(unchanged, current=', 'correction kept when acceptable'),
+ ('arca/decider/loop.py', 'still_expired = frozenset(e for e in expired if e in reported)', 'still_expired = frozenset(expired)', 'expired set never pruned'),
+ ('arca/decider/loop.py', 'if (ident, sev) not in known and (ident, sev) not in still_expired:', 'if (ident, sev) not in known:', 'expired incident re-anticipated'),
+ ('arca/decider/loop.py', 'live = tuple(a for a in anticipations if measured_elapsed(situation, a.onset) >= 0)', 'live = tuple(anticipations)', 'load before the onset learned'),
  ("arca/decider/loop.py", "return top + sum(max(0.0, v - default) for v in rest)", "return top + sum(v - default for v in rest)", "sum: negative extras subtract"),
  ("arca/decider/loop.py", '    if how == "max":\n        return top\n', "", "max combine behaves as sum"),
  ("arca/decider/loop.py", "weights = extras if sum(extras) > 0 else [float(s) for s in severities]", "weights = [1.0 for _ in severities]", "shares ignore predictions and severity"),
  ("arca/decider/loop.py", "out = needed > expected", "out = needed >= expected", "out/in direction boundary"),
- ("arca/decider/loop.py", "                        if out:\n                            last_out = now\n                        else:\n                            last_in = now", "                        if out:\n                            last_in = now\n                        else:\n                            last_out = now", "cool-down clocks swapped"),
+ ('arca/decider/loop.py', 'now if out else last_scale_out, last_scale_in if out else now', 'last_scale_out if out else now, now if out else last_scale_in', 'cool-down clocks swapped'),
  ("arca/decider/loop.py", "since = seconds(now, max(changes))", "since = seconds(now, min(changes))", "cool-down counts from the oldest change"),
  ("arca/decider/loop.py", "if needed > current and policy.scale_out_cooldown_s - since > 0:", "if needed >= current and policy.scale_out_cooldown_s - since > 0:", "scale-out cool-down boundary"),
  ("arca/decider/loop.py", "if i.severity > 0 and not i.detected_from_load]", "if i.severity > 0]", "load-detected incidents anticipated"),
- ("arca/decider/loop.py", "if st.anticipations and not antics:", "if not antics:", "incident-ended when there was none"),
+ ('arca/decider/loop.py', 'ended=bool(anticipations) and not antics)', 'ended=not antics)', 'incident-ended when there was none'),
  ("arca/decider/anticipator.py", "if len(same) > self.config.per_bucket:", "if len(same) >= self.config.per_bucket:", "per-bucket count off by one"),
  ("arca/decider/anticipator.py", "excess = set(map(id, same[: len(same) - self.config.per_bucket]))", "excess = set(map(id, same[self.config.per_bucket:]))", "decimation drops the newest"),
  ("arca/decider/anticipator.py", "            dropped.extend(kept[: len(kept) - self.config.max_samples])\n            kept = kept[len(kept) - self.config.max_samples:]", "            dropped.extend(kept[self.config.max_samples:])\n            kept = kept[:self.config.max_samples]", "cap drops the newest"),
@@ -69,9 +70,9 @@ MUTANTS = [
  ("arca/decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if p is not None and p > policy.default_servants:", "unconfirmed: any expectation above the default"),
  ("arca/decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if False:", "unconfirmed incidents never end early"),
  ("arca/decider/loop.py", "needed_for(demand_now, policy) <= policy.default_servants", "needed_for(demand_now, policy) <= policy.default_servants + 1", "unconfirmed: a smaller burst taken for none"),
- ("arca/decider/loop.py", "                    expired.add((a.incident_id, a.severity))\n                    model, removed", "                    model, removed", "unconfirmed incident re-anticipated"),
- ("arca/decider/loop.py", "                    kept.append(a)\n            if antics and not kept:", "                    kept.append(a)\n            if False:", "unconfirmed: not back to the default"),
- ("arca/decider/loop.py", "            antics = kept\n", "", "unconfirmed incident kept"),
+ ('arca/decider/loop.py', '            unconfirmed.add((a.incident_id, a.severity))\n', '', 'unconfirmed incident re-anticipated'),
+ ('arca/decider/loop.py', '                        ended=not kept)', '                        ended=False)', 'unconfirmed: not back to the default'),
+ ('arca/decider/loop.py', 'return Confirmation(tuple(kept), expired | unconfirmed', 'return Confirmation(tuple(anticipations), expired | unconfirmed', 'unconfirmed incident kept'),
  ("arca/decider/loop.py", "model, removed = model.without(a.learned_ids)", "removed = []", "unconfirmed: learned samples kept"),
  ("arca/decider/loop.py", "antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))", "antics[i] = a", "samples learned from an incident not tracked"),
  ("arca/decider/hpa.py", "if missing and ratio < 1.0:", "if missing and ratio <= 1.0:", "hpa: missing filled when exactly on target"),
@@ -112,6 +113,48 @@ MUTANTS = [
  ("arca/collector/gnocchi.py", 'if not _more(data, len(page), page_size) or page[-1]["id"] == params.get("marker"):', "if True:", "server list: first page only"),
  ("arca/collector/gnocchi.py", "return got > 0 and (linked or got >= page_size)", "return got > 0 and linked", "server list: a full page is not a next page"),
  ("arca/collector/gnocchi.py", 'if not isinstance(s, dict) or not isinstance(s.get("id"), str):', "if not isinstance(s, dict):", "server without a string id accepted"),
+ # issue 21 (decide as phases): mutants of the phase functions of arca/decider/loop.py
+ ('arca/decider/loop.py', 'antics = [a for a in anticipations if (a.incident_id, a.severity) in reported]', 'antics = list(anticipations)', 'unreported incident kept'),
+ ('arca/decider/loop.py', '    reasons = [f"incident {a.incident_id} no longer reported" for a in anticipations\n               if (a.incident_id, a.severity) not in reported]', '    reasons = []', 'unreported incident not said'),
+ ('arca/decider/loop.py', 'known = {(a.incident_id, a.severity) for a in antics}', 'known: set[tuple[str, int]] = set()', 'anticipated incident restarted'),
+ ('arca/decider/loop.py', 'antics.append(Anticipation(ident, sev, onset, since=now))', 'antics.append(Anticipation(ident, sev, onset, since=onset))', 'anticipated since the onset, not now'),
+ ('arca/decider/loop.py', '    if detected_from_load:\n', '    if False:\n', 'load-detected incident not said'),
+ ('arca/decider/loop.py', 'if seconds(now, a.onset) > expiration_s:', 'if seconds(now, a.since) > expiration_s:', 'expiry counted from the anticipation, not the onset'),
+ ('arca/decider/loop.py', 'return Expiry(tuple(alive), expired | ended,', 'return Expiry(tuple(alive), expired,', 'expired incident not remembered'),
+ ('arca/decider/loop.py', 'all_ended = bool(anticipations) and not alive', 'all_ended = not alive', 'expired when nothing was anticipated'),
+ ('arca/decider/loop.py', 'if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):', 'if not (anticipations and model.trained):', 'unconfirmed without a telemetry round'),
+ ('arca/decider/loop.py', 'if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):', 'if not (anticipations and load_round(situation, last_load_time) is not None):', 'unconfirmed by a cold model'),
+ ('arca/decider/loop.py', 'p = model.predict_one(a.severity, e_m) if quiet and e_m >= 0 else None', 'p = model.predict_one(a.severity, e_m) if quiet and e_m > 0 else None', 'unconfirmed: load at the onset not judged'),
+ ('arca/decider/loop.py', 'p = model.predict_one(a.severity, e_m) if quiet and e_m >= 0 else None', 'p = model.predict_one(a.severity, e_m) if quiet else None', 'unconfirmed by load measured before the incident'),
+ ('arca/decider/loop.py', 'return Confirmation(tuple(kept), expired | unconfirmed,', 'return Confirmation(tuple(kept), expired,', 'unconfirmed incident not remembered'),
+ ('arca/decider/loop.py', '                forgotten.extend(removed)\n', '', 'unconfirmed: forgotten samples not reported'),
+ ('arca/decider/loop.py', '    if not kept:\n        reasons.append(f"back to the default {policy.default_servants}")\n', '', 'unconfirmed: back to the default not said'),
+ ('arca/decider/loop.py', 'raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)', 'raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], 0.0)', 'floor ignores the lead time (loop)'),
+ ('arca/decider/loop.py', 'raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)', 'raws = model.floors([(a.severity, seconds(now, a.since)) for a in antics], policy.lead_time_s)', 'floor counted from the anticipation, not the onset'),
+ ('arca/decider/loop.py', 'short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)', 'short = model.floor(a.severity, seconds(now, a.onset), policy.lead_time_s)', 'warm: resume lead ignored'),
+ ('arca/decider/loop.py', '        floors[k], antics[k] = a.settle(floors[k])\n', '', 'floor not settled (rises again)'),
+ ('arca/decider/loop.py', '        floors[k], antics[k] = a.settle(floors[k])\n', '        floors[k], _ = a.settle(floors[k])\n', 'settled floor not remembered'),
+ ('arca/decider/loop.py', '    if policy.compliant(amount):\n', '    if True:\n', 'non-compliant floor used as is'),
+ ('arca/decider/loop.py', 'predicted = combine(floors, policy.default_servants, how)', 'predicted = combine(floors, policy.default_servants)', 'floor: combine setting ignored'),
+ ('arca/decider/loop.py', 'if demand is None or (floor is not None and not live):', 'if demand is None:', 'load before every incident overrules the anticipation'),
+ ('arca/decider/loop.py', '    unchanged = replace(unchanged, last_load_time=round_time)\n', '', 'telemetry round not recorded'),
+ ('arca/decider/loop.py', 'p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))', 'p = model.predict_one(a.severity, seconds(now, a.onset))', 'expected at the decision time, not the measured time'),
+ ('arca/decider/loop.py', 'expected = policy.clamp(to_amount(combine(at_load, policy.default_servants, how)))', 'expected = policy.clamp(to_amount(combine(at_load, policy.default_servants)))', 'expected: combine setting ignored'),
+ ('arca/decider/loop.py', 'expected = policy.clamp(to_amount(combine(at_load, policy.default_servants, how)))', 'expected = current', 'expected is the current amount while anticipating'),
+ ('arca/decider/loop.py', 'Lesson(live, needed, tuple(at_load), out) if live else None', 'Lesson(live, needed, tuple(at_load), out)', 'lesson without a live incident'),
+ ('arca/decider/loop.py', 'Lesson(live, needed, tuple(at_load), out) if live else None', 'None', 'corrections never learned'),
+ ('arca/decider/loop.py', '            reasons.append(f"held at the MSA {floor.msa}")\n', '', 'held at the MSA not said'),
+ ('arca/decider/loop.py', 'sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")', 'sid = f"{situation.system}-{situation.message_id}"', 'incidents of one situation learn under one id'),
+ ('arca/decider/loop.py', 'sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)', 'sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=None, sample_id=sid)', 'learned without its time'),
+ ('arca/decider/loop.py', 'sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)', 'sample = LearnedSample(a.severity, round(e_m), amount, learned_at=now, sample_id=sid)', 'elapsed time rounded to the second'),
+ ('arca/decider/loop.py', '        forgotten.extend(dropped)\n', '', 'decimated samples not reported'),
+ ('arca/decider/loop.py', '"learned-out" if lesson.out else "learned-in")', '"learned-out")', 'learned-in said learned-out'),
+ ('arca/decider/loop.py', 'amount = policy.clamp(to_amount(share))', 'amount = to_amount(share)', 'share not clamped'),
+ ('arca/decider/loop.py', 'lesson.predicted or [float(policy.default_servants)] * len(live)', 'lesson.predicted or [0.0] * len(live)', 'cold shares from zero, not the default'),
+ ('arca/decider/loop.py', 'reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *corrected.reasons]', 'reasons = [*reported.reasons, *confirmed.reasons, *corrected.reasons]', 'decide: expiry reasons dropped'),
+ ('arca/decider/loop.py', '        forgotten = confirmed.forgotten\n', '        forgotten: tuple[LearnedSample, ...] = ()\n', 'decide: unconfirmed samples not forgotten in the store'),
+ ('arca/decider/loop.py', 'model, antics = confirmed.model, confirmed.kept', 'model, antics = st.anticipator, confirmed.kept', 'decide: model of before the confirmation'),
+ ('arca/decider/loop.py', 'expired=confirmed.expired,', 'expired=reported.expired,', 'decide: expired of before expiry'),
 ]
 
 WARM_MUTANTS = [
@@ -131,7 +174,7 @@ WARM_MUTANTS = [
  ("arca/enforcer/actions.py", "            return False  # a transition in flight (ours, before a restart, or another): wait\n        if server.standing_by:", "        if server.standing_by:", "warm: resume asked again during a transition"),
  ("arca/enforcer/model.py", "        return max(self.warm_min, min(self.warm_max, self.warm_min if asked is None else asked))", "        return self.warm_min", "warm: decision's pool size ignored"),
  ("arca/enforcer/reconciler.py", "and isinstance(action, CreateServant | ResumeServant | RefillPool | StandbyServant)):", "and isinstance(action, CreateServant | RefillPool | StandbyServant)):", "warm: failed resume not condemned"),
- ("arca/decider/loop.py", "                if pool and raw is not None:", "                if False and raw is not None:", "warm: loop ignores the pool"),
+ ("arca/decider/loop.py", "        if pool and raw is not None:", "        if False and raw is not None:", "warm: loop ignores the pool"),
  ("arca/decider/loop.py", "            standby=pool,\n", "", "warm: decision without the pool size"),
  ("arca/decider/warm.py", "    return max(short, long - pool)", "    return short", "warm: boot horizon beyond the pool ignored"),
  ("arca/decider/warm.py", "            needs.append(to_amount(need) - policy.default_servants)", "            needs.append(to_amount(need))", "warm: auto size counts the running default"),
@@ -141,6 +184,8 @@ WARM_MUTANTS = [
 ]
 if os.environ.get("MUTANTS_SET") == "warm":
     MUTANTS = WARM_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "phases":
+    MUTANTS = [m for m in MUTANTS + WARM_MUTANTS if m[0] == "arca/decider/loop.py"]
 
 ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}
 if ONLY:
