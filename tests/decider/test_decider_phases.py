@@ -18,6 +18,8 @@ from decider_helpers import at, policy, situation
 from arca.decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
 from arca.decider.loop import (
     Anticipation,
+    ArcaState,
+    ArcaStrategy,
     Combine,
     Correction,
     Floor,
@@ -457,3 +459,54 @@ def test_learned_from(lesson: Lesson, before: tuple[Anticipation, ...], model: A
     assert [s.sample_id for s in got.model.samples] == kept + [n[4] for n in new]
     assert (got.model is model) is (not new)  # a redelivered situation: the same model
     assert model.samples == samples  # the given model is not changed
+
+
+# -- the composition: decide threads each phase's outputs into the next and into the outcome ------------
+
+def event_at(t: float, *incidents: tuple[str, int, float]) -> Any:
+    """An event situation (no telemetry round) at ``t`` reporting ``incidents`` (id, severity, onset)."""
+    return situation(t, trigger="event", incidents=incidents)
+
+
+DECIDE_CASES: list[tuple[str, ArcaState, Any, float, dict[str, Any], dict[str, Any]]] = [
+    ("incident-ended-back-to-the-default",
+     ArcaState(current=5, correction=3, anticipations=(ant("a", 3, 0),)), event_at(10), 10,
+     {"target": 1, "rule": "incident-ended", "reason": "incident a no longer reported"},
+     {"correction": None, "anticipations": (), "current": 1}),
+    ("expired-back-to-the-default-and-said",
+     ArcaState(current=5, correction=3, anticipations=(ant("a", 3, 0),)), event_at(50, ("a", 3, 0)), 50,
+     {"target": 1, "rule": "expired", "reason": "anticipation of a expired after 45s; back to the default 1"},
+     {"correction": None, "anticipations": (), "expired": frozenset({("a", 3)})}),
+    ("correction-held-above-the-floor",
+     ArcaState(anticipator=const(2.0), current=6, correction=6, anticipations=(ant("a", 3, 0),)),
+     event_at(5, ("a", 3, 0)), 5,
+     {"target": 6, "msa": 2, "rule": "anticipated", "predicted_msa": 2.0},
+     {"correction": 6, "current": 6}),
+    ("unconfirmed-forgotten-in-the-store",
+     ArcaState(anticipator=Curve(lambda _s, _e: 3.0, samples=(DUMMY, LEARNED)), current=3,
+               anticipations=(ant("a", 3, 0, learned_ids=("s1",)),)),
+     situation(20, demand=0.2, incidents=(("a", 3, 0),)), 20,
+     {"target": 1, "rule": "unconfirmed", "forgotten": (LEARNED,), "learned_samples": 1,
+      "reason": f"{NOT_CONFIRMED_A}; forgot the 1 sample(s) learned from it; back to the default 1"},
+     {"anticipations": (), "expired": frozenset({("a", 3)}), "last_load_time": at(20)}),
+    ("load-detected-incident-only-said",
+     ArcaState(), situation(10, trigger="event", severity=2, detected_from_load=True), 10,
+     {"target": 1, "rule": "hold",
+      "reason": "incident detected from load alone (no detector, no severity): reactive only"},
+     {"anticipations": ()}),
+    ("correction-learned-and-held",
+     ArcaState(anticipator=const(3.0), current=3, anticipations=(A50,)),
+     situation(80, demand=4.0, incidents=(("a", 3, 50),)), 80,
+     {"target": 6, "msa": 3, "rule": "learned-out", "learned_samples": 2},
+     {"correction": 6, "current": 6, "last_scale_out": at(80), "last_load_time": at(80)}),
+]
+
+
+@pytest.mark.parametrize(("state", "sit", "now", "outcome", "new_state"), [c[1:] for c in DECIDE_CASES],
+                         ids=[c[0] for c in DECIDE_CASES])
+def test_decide_composes_the_phases(state: ArcaState, sit: Any, now: float, outcome: dict[str, Any],
+                                    new_state: dict[str, Any]) -> None:
+    """``decide`` (policy: default 1, expiration 45 s, lead time 10 s) on one situation."""
+    got, st = ArcaStrategy().decide(sit, policy(), state, at(now))
+    assert {k: getattr(got, k) for k in outcome} == outcome
+    assert {k: getattr(st, k) for k in new_state} == new_state
