@@ -233,6 +233,8 @@ WARM = {"warm_pool_state": "stopped", "warm_pool_min": 1, "warm_pool_lead_time_s
          ((4.0, 4.0), (2.5, 2.5))),
         (lambda s, _e: {3: 4.0, 1: 2.5}[s], (ant("a", 3, 0), ant("b", 1, 0)), None, "max", {}, 4.0, 4, False,
          ((4.0, 4.0), (2.5, 2.5))),
+        (lambda s, _e: {3: 4.0, 1: 0.4}[s], (ant("a", 3, 0), ant("b", 1, 0)), None, "sum", {}, 4.0, 4, False,
+         ((4.0, 4.0), (0.4, 0.4))),
         (lambda _s, _e: 5.5, (ant("a", 3, 0, peak=6.0, last=4.9),), None, "sum", {}, 4.9, 5, False,
          ((6.0, 4.9),)),
         (lambda _s, _e: 5.5, (ant("a", 3, 0, peak=6.0, last=5.1),), None, "sum", {}, 5.5, 6, False,
@@ -243,6 +245,7 @@ WARM = {"warm_pool_state": "stopped", "warm_pool_min": 1, "warm_pool_lead_time_s
     ],
     ids=["largest-over-the-lead-time", "rounded-half-up", "rounded-down-under-a-half",
          "above-the-max-clipped", "below-the-min-clipped", "two-incidents-sum-extras", "two-incidents-max",
+         "a-floor-under-the-default-adds-nothing",
          "fallen-a-whole-servant-never-rises", "fallen-less-may-rise", "counted-from-the-onset-not-since",
          "warm-pool-takes-the-resume-lead-for-its-servants", "empty-pool-is-no-pool"],
 )
