@@ -10,6 +10,10 @@ One call of ``ArcaStrategy.decide`` is one iteration of::
         current = GetResourceAmountForState(state)
         if anticipated_event: Anticipator.Set(anticipated_event, current)
 
+``decide`` composes one pure function per phase, in this order: ``incidents_reported``, ``expiry``,
+``confirmed_by_load``, ``anticipated_floor``, ``load_correction``, ``learned_from`` (each takes its
+inputs explicitly, time included, and returns a frozen result; none mutates what it is given).
+
 Interpretation choices (each documented where it is made):
 
 * ``Anticipator.Get`` is the SVR floor over ``[elapsed, elapsed + lead time]`` re-evaluated at every
