@@ -10,6 +10,10 @@ One call of ``ArcaStrategy.decide`` is one iteration of::
         current = GetResourceAmountForState(state)
         if anticipated_event: Anticipator.Set(anticipated_event, current)
 
+``decide`` composes one pure function per phase, in this order: ``incidents_reported``, ``expiry``,
+``confirmed_by_load``, ``anticipated_floor``, ``load_correction``, ``learned_from`` (each takes its
+inputs explicitly, time included, and returns a frozen result; none mutates what it is given).
+
 Interpretation choices (each documented where it is made):
 
 * ``Anticipator.Get`` is the SVR floor over ``[elapsed, elapsed + lead time]`` re-evaluated at every
@@ -170,6 +174,310 @@ def attribute(needed: int, default: int, predicted: Sequence[float],
     return [default + e + gap * w / total for e, w in zip(extras, weights, strict=True)]
 
 
+# -- the phases of one iteration: each a pure function of explicit inputs ---------------------------
+# ``ArcaStrategy.decide`` composes them in this order. None reads a clock, the bus or the store (time
+# is an argument) and none mutates its inputs: each returns what it computed as a new frozen value.
+
+Expired = frozenset[tuple[str, int]]
+"""(incident, severity) pairs whose anticipation ended: not anticipated again while still reported."""
+
+
+@dataclass(frozen=True)
+class Reported:
+    """The anticipations after the incidents reported now (phase 1)."""
+
+    anticipations: tuple[Anticipation, ...]
+    """Those still reported, then one per newly reported incident (in the situation's order)."""
+    expired: Expired
+    """The ended ones that are still reported (what is no longer reported is forgotten)."""
+    reasons: tuple[str, ...]
+    ended: bool
+    """Incidents were anticipated and none of them is reported any more: back to the default."""
+
+
+def incidents_reported(events: Sequence[tuple[str, int, datetime]], anticipations: Sequence[Anticipation],
+                       expired: Expired, now: datetime, *, detected_from_load: bool = False) -> Reported:
+    """GetExternalEventInformation: anticipate every reported incident not anticipated or ended yet,
+    drop the anticipations of incidents no longer reported.
+
+    ``events`` are the situation's announced incidents (``events_of``), ``now`` the decision time (a new
+    anticipation's ``since``), ``detected_from_load`` whether the situation's incident was found from
+    load alone (only said: such an incident has no severity to anticipate).
+    """
+    reported = {(ident, sev) for ident, sev, _ in events}
+    still_expired = frozenset(e for e in expired if e in reported)  # forget what is no longer reported
+    reasons = [f"incident {a.incident_id} no longer reported" for a in anticipations
+               if (a.incident_id, a.severity) not in reported]
+    antics = [a for a in anticipations if (a.incident_id, a.severity) in reported]
+    known = {(a.incident_id, a.severity) for a in antics}
+    for ident, sev, onset in events:
+        if (ident, sev) not in known and (ident, sev) not in still_expired:
+            antics.append(Anticipation(ident, sev, onset, since=now))
+            reasons.append(f"incident {ident} severity {sev} anticipated")
+    if detected_from_load:
+        reasons.append("incident detected from load alone (no detector, no severity): reactive only")
+    return Reported(tuple(antics), still_expired, tuple(reasons),
+                    ended=bool(anticipations) and not antics)
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """The anticipations after expiry (phase 2)."""
+
+    alive: tuple[Anticipation, ...]
+    expired: Expired
+    """The given pairs plus those that expired now."""
+    reasons: tuple[str, ...]
+    ended: bool
+    """Incidents were anticipated and all of them expired: back to the default."""
+
+
+def expiry(anticipations: Sequence[Anticipation], expired: Expired, now: datetime,
+           expiration_s: float, default_servants: int) -> Expiry:
+    """Each anticipation ends ``expiration_s`` after its incident's onset (counted from the onset, not
+    from ``since``: a restarted decider does not anticipate an old incident again)."""
+    alive: list[Anticipation] = []
+    ended: set[tuple[str, int]] = set()
+    reasons = []
+    for a in anticipations:
+        if seconds(now, a.onset) > expiration_s:
+            reasons.append(f"anticipation of {a.incident_id} expired after {expiration_s:g}s")
+            ended.add((a.incident_id, a.severity))
+        else:
+            alive.append(a)
+    all_ended = bool(anticipations) and not alive
+    if all_ended:
+        reasons.append(f"back to the default {default_servants}")
+    return Expiry(tuple(alive), expired | ended, tuple(reasons), all_ended)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The anticipations after confirmation by load (phase 3)."""
+
+    kept: tuple[Anticipation, ...]
+    expired: Expired
+    """The given pairs plus those the load did not confirm."""
+    model: Anticipator
+    """The anticipator without the samples learned from the unconfirmed incidents."""
+    forgotten: tuple[LearnedSample, ...]
+    reasons: tuple[str, ...]
+    ended: bool
+    """Incidents were anticipated and the load confirmed none of them: back to the default."""
+
+
+def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, model: Anticipator,
+                      situation: Situation, policy: Policy, last_load_time: datetime | None) -> Confirmation:
+    """A false alarm ends at the first telemetry round that shows none of the burst the model expected
+    there, instead of holding its floor until the expiration.
+
+    Only at a new telemetry round (``load_round`` after ``last_load_time``) with a trained ``model``:
+    an incident ends when the load measured needs only the default while the model expected at least
+    ``UNCONFIRMED_MARGIN`` servants above it at the measured time; the samples learned from it are
+    forgotten (a burst that never came teaches nothing).
+    """
+    if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):
+        return Confirmation(tuple(anticipations), expired, model, (), (), False)
+    demand_now = demand_servants(situation)
+    quiet = demand_now is not None and needed_for(demand_now, policy) <= policy.default_servants
+    kept: list[Anticipation] = []
+    unconfirmed: set[tuple[str, int]] = set()
+    forgotten: list[LearnedSample] = []
+    reasons = []
+    for a in anticipations:
+        e_m = measured_elapsed(situation, a.onset)
+        p = model.predict_one(a.severity, e_m) if quiet and e_m >= 0 else None
+        if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
+            reasons.append(f"incident {a.incident_id} not confirmed by load: {p:.1f} servants "
+                           f"expected {e_m:.0f}s after it, the load measured then needs "
+                           f"{policy.default_servants}")
+            unconfirmed.add((a.incident_id, a.severity))
+            model, removed = model.without(a.learned_ids)
+            if removed:
+                forgotten.extend(removed)
+                reasons.append(f"forgot the {len(removed)} sample(s) learned from it")
+        else:
+            kept.append(a)
+    if not kept:
+        reasons.append(f"back to the default {policy.default_servants}")
+    return Confirmation(tuple(kept), expired | unconfirmed, model, tuple(forgotten), tuple(reasons),
+                        ended=not kept)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The MSA of the incidents anticipated now (phase 4)."""
+
+    anticipations: tuple[Anticipation, ...]
+    """The same incidents, each settled at its floor (``Anticipation.settle``)."""
+    predicted: float
+    """The combined floor before rounding (``Outcome.predicted_msa``)."""
+    msa: int
+    clipped: bool
+    """The rounded floor was not policy-compliant and was clamped into [min, max]."""
+
+    @property
+    def rule(self) -> str:
+        """The decision's rule when the floor decides it."""
+        return "anticipated-clipped" if self.clipped else "anticipated"
+
+
+def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator, policy: Policy,
+                      now: datetime, pool: int | None, how: Combine) -> Floor | None:
+    """Anticipator.Get + IsPolicyCompliant: every incident's floor over ``[elapsed, elapsed + lead time]``
+    at ``now``, combined (``how``), rounded and made compliant; None when nothing is anticipated or the
+    model is cold.
+
+    With a warm ``pool``, the pool's servants are taken over the resume lead time and the rest over
+    the boot lead time (``warm_floor``).
+    """
+    if not (anticipations and model.trained):
+        return None
+    antics = list(anticipations)
+    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
+    floors: list[float] = []
+    for k, a in enumerate(antics):
+        raw = raws[k] if raws is not None else None
+        if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
+            short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)
+            raw = warm_floor(short if short is not None else raw, raw, pool)
+        floors.append(raw if raw is not None else float(policy.default_servants))
+        floors[k], antics[k] = a.settle(floors[k])
+    predicted = combine(floors, policy.default_servants, how)
+    amount = to_amount(predicted)
+    if policy.compliant(amount):
+        return Floor(tuple(antics), predicted, amount, clipped=False)
+    return Floor(tuple(antics), predicted, policy.clamp(amount), clipped=True)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """What a reactive correction teaches: the amount the load needed, for the incidents it followed."""
+
+    live: tuple[Anticipation, ...]
+    """The anticipated incidents the load was measured after (non-empty)."""
+    needed: int
+    predicted: tuple[float, ...]
+    """What the model predicted for each of ``live`` at the measured time (empty when it is cold)."""
+    out: bool
+    """The correction scaled out."""
+
+
+@dataclass(frozen=True)
+class Correction:
+    """The amount after the telemetry round's check (phase 5)."""
+
+    current: int
+    correction: int | None
+    rule: str
+    reasons: tuple[str, ...]
+    last_load_time: datetime | None
+    last_scale_out: datetime | None
+    last_scale_in: datetime | None
+    lesson: Lesson | None = None
+    """Set when a reactive change was made while incidents were live: what to learn from it."""
+
+
+def load_correction(situation: Situation, policy: Policy, now: datetime, *, current: int,
+                    correction: int | None, rule: str, floor: Floor | None,
+                    anticipations: Sequence[Anticipation], model: Anticipator, how: Combine,
+                    last_load_time: datetime | None, last_scale_out: datetime | None,
+                    last_scale_in: datetime | None) -> Correction:
+    """GetSystemState / IsAcceptable / GetResourceAmountForState at a new telemetry round.
+
+    Compares the measured demand with what was expected: the current amount, or, while incidents are
+    anticipated (``floor`` given), what the model predicted for the time the load was measured. An
+    acceptable state drops the held correction (and goes back to the MSA); otherwise the amount the
+    state needs becomes current (never below the MSA, and held as the correction) unless a cool-down
+    applies (only when no incident is anticipated). Load measured before every anticipated incident
+    does not overrule a trained anticipation. Outside a new telemetry round nothing changes.
+    """
+    unchanged = Correction(current, correction, rule, (), last_load_time, last_scale_out, last_scale_in)
+    round_time = load_round(situation, last_load_time)
+    if round_time is None:
+        return unchanged
+    unchanged = replace(unchanged, last_load_time=round_time)
+    demand = demand_servants(situation)
+    # load measured before an incident tells nothing about it: never learned from, and load measured
+    # before every anticipated incident does not overrule a trained anticipation
+    live = tuple(a for a in anticipations if measured_elapsed(situation, a.onset) >= 0)
+    if demand is None or (floor is not None and not live):
+        return unchanged
+    needed = needed_for(demand, policy)
+    expected = current
+    at_load: list[float] = []
+    if floor is not None:
+        for a in live:
+            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))
+            at_load.append(p if p is not None else float(policy.default_servants))
+        expected = policy.clamp(to_amount(combine(at_load, policy.default_servants, how)))
+    if is_acceptable(demand, expected, policy):
+        return replace(unchanged, correction=None, current=floor.msa if floor is not None else current)
+    cooling = not anticipations and _cooling(needed, current, policy, now, last_scale_out, last_scale_in)
+    if cooling:
+        return replace(unchanged, rule="cooldown",
+                       reasons=(f"needs {needed} (load {demand / max(current, 1):.2f}) but {cooling}",))
+    reasons = [f"measured demand {demand:.2f} servant-equivalents needs {needed} (had {expected})"]
+    out = needed > expected
+    current = needed
+    if floor is not None:  # the MSA is the floor of every decision while an incident is anticipated
+        correction = needed
+        if needed < floor.msa:
+            current = floor.msa
+            reasons.append(f"held at the MSA {floor.msa}")
+    return Correction(current, correction, "reactive-out" if out else "reactive-in", tuple(reasons),
+                      round_time, now if out else last_scale_out, last_scale_in if out else now,
+                      Lesson(live, needed, tuple(at_load), out) if live else None)
+
+
+@dataclass(frozen=True)
+class Learning:
+    """What a correction taught the anticipator (phase 6)."""
+
+    model: Anticipator
+    anticipations: tuple[Anticipation, ...]
+    """The same incidents, each with the ids of the samples it now taught (``learned_ids``)."""
+    learned: tuple[LearnedSample, ...]
+    """New samples (a sample already known, from a redelivered situation, is not new)."""
+    forgotten: tuple[LearnedSample, ...]
+    """Samples the anticipator dropped to make room (decimation)."""
+    reasons: tuple[str, ...]
+    rule: str
+
+
+def learned_from(lesson: Lesson, anticipations: Sequence[Anticipation], model: Anticipator,
+                 policy: Policy, situation: Situation, now: datetime) -> Learning:
+    """Anticipator.Set(event, amount): each live incident learns its share of the amount needed
+    (``attribute``) at the elapsed time the load was measured, as a sample learned at ``now`` whose id
+    is the situation's (so a redelivered situation teaches nothing twice).
+
+    The new model is fitted lazily (the service refits it after publishing): this decision is the
+    correction, the next one uses the new floor.
+    """
+    antics = list(anticipations)
+    learned: list[LearnedSample] = []
+    forgotten: list[LearnedSample] = []
+    reasons = []
+    live = lesson.live
+    shares = attribute(lesson.needed, policy.default_servants,
+                       lesson.predicted or [float(policy.default_servants)] * len(live),
+                       [a.severity for a in live])
+    for k, (a, share) in enumerate(zip(live, shares, strict=True)):
+        e_m = measured_elapsed(situation, a.onset)
+        amount = policy.clamp(to_amount(share))
+        sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")
+        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)
+        before, (model, dropped) = model, model.with_sample(sample)
+        if model is not before:  # not learned already (a redelivered situation)
+            learned.append(sample)
+            i = antics.index(a)
+            antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))
+        forgotten.extend(dropped)
+        reasons.append(f"learned (incident {a.incident_id}, severity {a.severity}, {e_m:.1f}s) -> {amount}")
+    return Learning(model, tuple(antics), tuple(learned), tuple(forgotten), tuple(reasons),
+                    "learned-out" if lesson.out else "learned-in")
+
+
 class ArcaStrategy:
     """``arca`` (anticipation + reactive) or, with ``anticipation=False``, ``arca-reactive``."""
 
@@ -183,185 +491,65 @@ class ArcaStrategy:
 
     def decide(self, situation: Situation, policy: Policy, state: ArcaState,
                now: datetime) -> tuple[Outcome, ArcaState]:
+        """One iteration of the loop: the six phases in order, then the policy's bounds."""
         st = state
         learning = self.anticipation and policy.anticipation
-        model = st.anticipator
-        current = policy.clamp(st.current if st.current is not None else policy.default_servants)
-        rule, reasons = "hold", []
-        clipped = False
-        predicted: float | None = None
-        msa: int | None = None
-        learned: list[LearnedSample] = []
-        forgotten: list[LearnedSample] = []
+        default = policy.default_servants
+        current = policy.clamp(st.current if st.current is not None else default)
+        correction, rule = st.correction, "hold"
 
-        # -- external events: every reported incident counts ------------------------------------
-        events = events_of(situation) if learning else []
-        reported = {(ident, sev) for ident, sev, _ in events}
-        expired = {e for e in st.expired if e in reported}  # forget what is no longer reported
-        correction = st.correction
-        antics = [a for a in st.anticipations if (a.incident_id, a.severity) in reported]
-        for a in st.anticipations:
-            if (a.incident_id, a.severity) not in reported:
-                reasons.append(f"incident {a.incident_id} no longer reported")
-        known = {(a.incident_id, a.severity) for a in antics}
-        for ident, sev, onset in events:
-            if (ident, sev) not in known and (ident, sev) not in expired:
-                antics.append(Anticipation(ident, sev, onset, since=now))
-                reasons.append(f"incident {ident} severity {sev} anticipated")
-        if st.anticipations and not antics:
-            current, correction, rule = policy.default_servants, None, "incident-ended"
+        reported = incidents_reported(events_of(situation) if learning else [], st.anticipations, st.expired,
+                                      now, detected_from_load=situation.detected_from_load and learning)
+        alive = expiry(reported.anticipations, reported.expired, now, policy.expiration_s, default)
+        confirmed = confirmed_by_load(alive.alive, alive.expired, st.anticipator, situation, policy,
+                                      st.last_load_time)
+        for ended, why in ((reported.ended, "incident-ended"), (alive.ended, "expired"),
+                           (confirmed.ended, "unconfirmed")):
+            if ended:
+                current, correction, rule = default, None, why
+        model, antics = confirmed.model, confirmed.kept
 
-        if situation.detected_from_load and learning:
-            reasons.append("incident detected from load alone (no detector, no severity): reactive only")
-
-        # -- expiration (each incident on its own) -----------------------------------------------
-        alive = []
-        for a in antics:  # counted from the onset: a restarted decider does not re-anticipate old ones
-            if seconds(now, a.onset) > policy.expiration_s:
-                reasons.append(f"anticipation of {a.incident_id} expired after {policy.expiration_s:g}s")
-                expired.add((a.incident_id, a.severity))
-            else:
-                alive.append(a)
-        if antics and not alive:
-            reasons.append(f"back to the default {policy.default_servants}")
-            current, correction, rule = policy.default_servants, None, "expired"
-        antics = alive
-
-        # -- not confirmed by load: a false alarm ends at the first telemetry round that shows none of
-        # the burst the model expected there, instead of holding its floor until the expiration
-        if antics and model.trained and load_round(situation, st.last_load_time) is not None:
-            demand_now = demand_servants(situation)
-            quiet = demand_now is not None and needed_for(demand_now, policy) <= policy.default_servants
-            kept = []
-            for a in antics:
-                e_m = measured_elapsed(situation, a.onset)
-                p = model.predict_one(a.severity, e_m) if quiet and e_m >= 0 else None
-                if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
-                    reasons.append(f"incident {a.incident_id} not confirmed by load: {p:.1f} servants "
-                                   f"expected {e_m:.0f}s after it, the load measured then needs "
-                                   f"{policy.default_servants}")
-                    expired.add((a.incident_id, a.severity))
-                    model, removed = model.without(a.learned_ids)  # a burst that never came teaches nothing
-                    if removed:
-                        forgotten.extend(removed)
-                        reasons.append(f"forgot the {len(removed)} sample(s) learned from it")
-                else:
-                    kept.append(a)
-            if antics and not kept:
-                reasons.append(f"back to the default {policy.default_servants}")
-                current, correction, rule = policy.default_servants, None, "unconfirmed"
-            antics = kept
-
-        # -- Anticipator.Get + IsPolicyCompliant -------------------------------------------------
-        anticipating = bool(antics) and model.trained
         pool = pool_size(policy, model) if self.anticipation else pool_size(policy)
-        if anticipating:
-            raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
-            floors = []
-            for k, a in enumerate(antics):
-                raw = raws[k] if raws is not None else None
-                if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
-                    short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)
-                    raw = warm_floor(short if short is not None else raw, raw, pool)
-                floors.append(raw if raw is not None else float(policy.default_servants))
-                floors[k], antics[k] = a.settle(floors[k])
-            predicted = combine(floors, policy.default_servants, self.combine)
-            amount = to_amount(predicted)
-            if policy.compliant(amount):
-                msa, clipped = amount, False
-            else:
-                msa, clipped = policy.clamp(amount), True
-            current = max(msa, correction or 0)
-            rule = "anticipated-clipped" if clipped else "anticipated"
+        floor = anticipated_floor(antics, model, policy, now, pool, self.combine)
+        if floor is not None:
+            antics, current, rule = floor.anticipations, max(floor.msa, correction or 0), floor.rule
 
-        # -- GetSystemState / IsAcceptable / GetResourceAmountForState / Anticipator.Set ---------------
-        last_load_time = st.last_load_time
-        last_out, last_in = st.last_scale_out, st.last_scale_in
-        round_time = load_round(situation, st.last_load_time)
-        if round_time is not None:
-            last_load_time = round_time
-            demand = demand_servants(situation)
-            # load measured before an incident tells nothing about it: never learned from, and load
-            # measured before every anticipated incident does not overrule a trained anticipation
-            live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]
-            if demand is not None and not (anticipating and not live):
-                needed = needed_for(demand, policy)
-                expected = current
-                at_load: list[float] = []
-                if anticipating:
-                    for a in live:
-                        p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))
-                        at_load.append(p if p is not None else float(policy.default_servants))
-                    both = combine(at_load, policy.default_servants, self.combine)
-                    expected = policy.clamp(to_amount(both))
-                if is_acceptable(demand, expected, policy):
-                    correction = None
-                    if anticipating and msa is not None:
-                        current = msa
-                else:
-                    cooling = not antics and _cooling(needed, current, policy, now, last_out, last_in)
-                    if cooling:
-                        rule = "cooldown"
-                        reasons.append(f"needs {needed} (load {demand / max(current, 1):.2f}) but "
-                                       f"{cooling}")
-                    else:
-                        reasons.append(f"measured demand {demand:.2f} servant-equivalents needs {needed} "
-                                       f"(had {expected})")
-                        out = needed > expected
-                        rule = "reactive-out" if out else "reactive-in"
-                        current = needed
-                        if anticipating and msa is not None:
-                            # the MSA is the floor of every decision while an incident is anticipated
-                            correction = needed
-                            if needed < msa:
-                                current = msa
-                                reasons.append(f"held at the MSA {msa}")
-                        if live:  # Anticipator.Set(event, amount), each incident its own share
-                            shares = attribute(needed, policy.default_servants,
-                                               at_load or [float(policy.default_servants)] * len(live),
-                                               [a.severity for a in live])
-                            for k, (a, share) in enumerate(zip(live, shares, strict=True)):
-                                e_m = measured_elapsed(situation, a.onset)
-                                amount = policy.clamp(to_amount(share))
-                                sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")
-                                sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now,
-                                                       sample_id=sid)
-                                # the new model is fitted lazily (the service refits it after
-                                # publishing): this decision is the correction, the next uses the new floor
-                                before, (model, dropped) = model, model.with_sample(sample)
-                                if model is not before:  # not learned already (a redelivered situation)
-                                    learned.append(sample)
-                                    i = antics.index(a)
-                                    antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))
-                                forgotten.extend(dropped)
-                                reasons.append(f"learned (incident {a.incident_id}, severity {a.severity}, "
-                                               f"{e_m:.1f}s) -> {amount}")
-                            rule = "learned-out" if out else "learned-in"
-                        if out:
-                            last_out = now
-                        else:
-                            last_in = now
+        corrected = load_correction(situation, policy, now, current=current, correction=correction, rule=rule,
+                                    floor=floor, anticipations=antics, model=model, how=self.combine,
+                                    last_load_time=st.last_load_time, last_scale_out=st.last_scale_out,
+                                    last_scale_in=st.last_scale_in)
+        current, correction, rule = corrected.current, corrected.correction, corrected.rule
+        reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *corrected.reasons]
+        learned: tuple[LearnedSample, ...] = ()
+        forgotten = confirmed.forgotten
+        if corrected.lesson is not None:
+            taught = learned_from(corrected.lesson, antics, model, policy, situation, now)
+            model, antics, rule = taught.model, taught.anticipations, taught.rule
+            reasons += taught.reasons
+            learned, forgotten = taught.learned, forgotten + taught.forgotten
 
         target, note = bound(current, policy, situation)
         if note:
             reasons.append(note)
         latest = max(antics, key=lambda a: (a.onset, a.severity), default=None)
+        predicted = floor.predicted if floor is not None else None
         if not reasons:
             reasons.append(_hold_reason(rule, target, latest, predicted, len(antics)))
-        new_state = replace(st, anticipator=model, current=current, anticipations=tuple(antics),
-                            expired=frozenset(expired), last_load_time=last_load_time, correction=correction,
-                            last_scale_out=last_out, last_scale_in=last_in)
+        new_state = replace(st, anticipator=model, current=current, anticipations=antics,
+                            expired=confirmed.expired, last_load_time=corrected.last_load_time,
+                            correction=correction, last_scale_out=corrected.last_scale_out,
+                            last_scale_in=corrected.last_scale_in)
         outcome = Outcome(
             target=target,
-            msa=msa if msa is not None else policy.min_servants,
+            msa=floor.msa if floor is not None else policy.min_servants,
             reason="; ".join(reasons),
             rule=rule,
             predicted_msa=predicted,
-            clipped=clipped,
+            clipped=floor.clipped if floor is not None else False,
             learned_samples=len(model),
             incident_id=latest.incident_id if latest else situation.incident_id,
-            learned=tuple(learned),
-            forgotten=tuple(forgotten),
+            learned=learned,
+            forgotten=forgotten,
             standby=pool,
         )
         return outcome, new_state
