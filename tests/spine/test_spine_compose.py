@@ -91,10 +91,21 @@ def test_infrastructure_services_and_ops_mounts() -> None:
         assert path in mounts
 
 
-def test_dockerfile_installs_the_package_with_its_data_files() -> None:
+def test_dockerfile_installs_the_wheel_from_the_lock_file() -> None:
+    """The image installs as a user does: the locked dependencies by hash, then the built wheel (the
+    ontology and YANG inside it), never an editable checkout; and it says when it is ready."""
     text = Path(ROOT / "Dockerfile").read_text()
-    assert "pip install --no-deps -e ." in text  # ontology/ stays next to the package
+    assert "pip install --require-hashes -r /tmp/requirements.lock" in text
+    assert "COPY requirements.lock" in text and (ROOT / "requirements.lock").exists()
+    assert "pip wheel --no-deps" in text and "pip install --no-deps /wheels/*.whl" in text
+    assert " -e " not in text
+    assert "HEALTHCHECK" in text and "/readyz" in text
     assert 'ENTRYPOINT ["arca"]' in text
+    lock = (ROOT / "requirements.lock").read_text()
+    for dep in ("pika", "pyoxigraph", "SPARQLWrapper", "openstacksdk", "scikit-learn", "waitress"):
+        assert re.search(rf"(?im)^{dep}==\S+ \\$", lock), dep  # pinned, with its hashes below
+    for not_runtime in ("matplotlib", "pytest", "pyang", "ruff"):
+        assert not re.search(rf"(?im)^{not_runtime}==", lock), not_runtime
 
 
 SECRET_WORDS = re.compile(r"PASS|TOKEN|SECRET", re.I)
