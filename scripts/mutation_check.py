@@ -8,7 +8,8 @@ COPY of the code, runs the given fast tests, and counts the survivors (issue 10)
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
         tests/decider/test_decider_anticipation.py tests/analyzer/test_analyzer_situation.py
 
-``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=phases`` every mutant of
+``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=store`` the backoff,
+barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21). ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
@@ -182,7 +183,21 @@ WARM_MUTANTS = [
  ("arca/policy.py", "        return max(self.warm_pool_min, min(self.pool_max, size)) if self.warm else 0", "        return max(self.warm_pool_min, size) if self.warm else 0", "warm: pool size above the max"),
  ("arca/testbed/model.py", "        existing = [s for s in alive if s.status not in lifecycle.STANDBY_STATUSES]", "        existing = alive", "warm: standby billed as running"),
 ]
-if os.environ.get("MUTANTS_SET") == "warm":
+STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the take-over per activation
+ ("arca/backoff.py", "        return self.rng.uniform(cap / 2, cap)", "        return cap", "backoff: no jitter"),
+ ("arca/backoff.py", "        self.attempt += 1\n", "", "backoff: never grows"),
+ ("arca/backoff.py", "min(self.max_s, self.initial_s * self.factor ** self.attempt)", "self.initial_s * self.factor ** self.attempt", "backoff: no ceiling"),
+ ("arca/backoff.py", "        self.attempt = 0\n", "        pass\n", "backoff: reset forgets nothing"),
+ ("arca/backoff.py", "if not 0 < self.initial_s <= self.max_s or self.factor < 1:", "if not 0 < self.initial_s or self.factor < 1:", "backoff: initial above max accepted"),
+ ("arca/kb/base.py", "return self.status is not None and 400 <= self.status < 500", "return self.status is not None and 400 <= self.status <= 500", "store error: 500 taken for a refusal"),
+ ("arca/kb/durable.py", "awaited = method is not None and bool((props.headers or {}).get(_BARRIER_HEADER))", "awaited = False", "writer: a barrier waits for the batching window"),
+ ("arca/decider/service.py", "due = (activations != self._barrier_activations if activations is not None", "due = (True if activations is not None", "take-over: a barrier per system"),
+ ("arca/decider/service.py", "self._fit(system, self._taken.samples.get(system, []))", "self._fit(system, [])", "take-over: snapshot samples dropped"),
+ ("arca/decider/service.py", "saved = handover.parse(system, *raw) if raw is not None else None", "saved = None", "take-over: snapshot state dropped"),
+]
+if os.environ.get("MUTANTS_SET") == "store":
+    MUTANTS = STORE_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "warm":
     MUTANTS = WARM_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "phases":
     MUTANTS = [m for m in MUTANTS + WARM_MUTANTS if m[0] == "arca/decider/loop.py"]
