@@ -245,7 +245,9 @@ class FusekiServer(StoreServer):
 
     kind = "fuseki"
 
-    def __init__(self, directory: Path, port: int | None = None, heap: str = "1g") -> None:
+    def __init__(self, directory: Path, port: int | None = None, heap: str = "4g") -> None:
+        # 4 GB: with 1 GB, the live-loop fault table's Fuseki stopped answering (no request logged for
+        # three minutes, no error) once the table had filled its store, late in a full suite run
         super().__init__(directory, port)
         self.password = secrets.token_hex(12)
         self.passwd_file = self.directory / "fuseki_passwd"
