@@ -69,6 +69,7 @@ class Options:
     speed: float = 1.0
     collector_port: int | None = None
     config_out: Path | None = None
+    cold: bool = False
     ready_timeout_s: float = 120.0
 
 
@@ -314,6 +315,9 @@ class Standalone:
             self.say(f"applying {path.name} …")
             self.arca("policy", "apply", str(path), "--by", "arca-standalone")
         prior = ONTOLOGY_DIR / "priors" / "emergency.ttl"
+        if self.o.cold:
+            self.say(f"prior: not seeded (--cold); later: arca anticipation seed {prior}")
+            return
         self.say(f"seeding the prior {prior.name} …")
         self.arca("anticipation", "seed", str(prior))
 

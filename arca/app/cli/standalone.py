@@ -38,6 +38,9 @@ def register(sub: Any) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="Testbed seconds per wall second (default 1).")
     p.add_argument("--collector-port", type=int, default=None,
                    help="Collector HTTP port (default: a free one).")
+    p.add_argument("--cold", action="store_true",
+                   help="Do not seed the shipped prior: the decider starts with no learned samples "
+                        "(reactive only until it learns or you run arca anticipation seed).")
     p.add_argument("--config-out", type=Path, default=None, metavar="FILE",
                    help="Write the loop's configuration here (default: DATA_DIR/arca.toml); other arca "
                         "commands read it with ARCA_CONFIG_FILE=FILE.")
@@ -53,7 +56,8 @@ def cmd_standalone(args: argparse.Namespace) -> int:
         raise CliError("--timeline plays the testbed's timeline: it cannot go with --cloud")
     options = Options(bus_url=args.bus_url, data_dir=args.data_dir or default_data_dir(), store=args.store,
                       cloud=args.cloud, timeline=args.timeline, speed=args.speed,
-                      collector_port=args.collector_port, config_out=args.config_out)
+                      collector_port=args.collector_port, config_out=args.config_out,
+                      cold=args.cold)
     out = (options.config_out or options.data_dir / "arca.toml").expanduser().resolve()
     if os.environ.get("ARCA_CONFIG_FILE") and Path(os.environ["ARCA_CONFIG_FILE"]).resolve() == out:
         os.environ.pop("ARCA_CONFIG_FILE")  # our own output of an earlier run: not an input
