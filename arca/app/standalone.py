@@ -7,9 +7,9 @@ What it starts, in order (and stops, in reverse, on Ctrl-C or SIGTERM):
    the shipped config; ``arca.app.cli.stores``);
 3. the cloud: the testbed's emulated OpenStack and OSM APIs in this process (``--cloud NAME`` uses
    that clouds.yaml entry instead and starts no testbed);
-4. the knowledge: the shipped ontology (``arca kb init``), and on a store that has no policy yet the
-   shipped policies (``arca policy apply``) and prior samples (``arca anticipation seed``), each run as
-   the command a user would run, with the configuration written in step 5;
+4. the knowledge: ``arca kb init --defaults`` run as a user would run it, with the configuration of
+   step 5: the shipped ontology, and on a store that has no policy yet the shipped policies and prior
+   samples (``--cold``: no prior);
 5. the configuration, as one TOML file (``--config-out``, default ``DATA_DIR/arca.toml``, mode 0600)
    that every ``arca`` command reads through ``ARCA_CONFIG_FILE``: bus, store, collector address and
    the detector tokens, the enforcer's cloud;
@@ -40,6 +40,7 @@ from typing import Any
 
 import requests
 
+from arca.app.cli.core import SHIPPED_POLICIES, SHIPPED_PRIORS
 from arca.app.cli.stores import StoreServer, StoreUnavailable, free_port, make_server
 from arca.app.settings import ArcaSettings
 from arca.namespace import ONTOLOGY_DIR
@@ -303,34 +304,22 @@ class Standalone:
         return ArcaSettings.model_validate(data)
 
     def _knowledge(self) -> None:
-        """The ontology always (it may be newer); the shipped policies and prior on a new store only
-        (a store that has a policy keeps what its admins applied)."""
-        self.say("loading the ontology …")
-        self.arca("kb", "init")
-        if self._has_policy():
-            self.say("store already has a policy: the shipped policies and prior are not applied again")
-            return
-        policies = ONTOLOGY_DIR / "policies"
-        for path in (policies / "severity-scales.ttl", policies / "emergency.ttl"):
-            self.say(f"applying {path.name} …")
-            self.arca("policy", "apply", str(path), "--by", "arca-standalone")
-        prior = ONTOLOGY_DIR / "priors" / "emergency.ttl"
+        """``arca kb init --defaults``: the ontology always (it may be newer); the shipped policies and
+        prior on a store with no policy yet (a store that has one keeps what its admins applied).
+        With ``--cold``, the ontology and policies only."""
         if self.o.cold:
-            self.say(f"prior: not seeded (--cold); later: arca anticipation seed {prior}")
+            self.say("loading the ontology …")
+            self.arca("kb", "init")
+            for name in SHIPPED_POLICIES:
+                self.say(f"applying {name} …")
+                self.arca("policy", "apply", str(ONTOLOGY_DIR / name), "--by", "arca standalone")
+            self.say(f"prior: not seeded (--cold); later: arca anticipation seed "
+                     f"{ONTOLOGY_DIR / SHIPPED_PRIORS[0]}")
             return
-        self.say(f"seeding the prior {prior.name} …")
-        self.arca("anticipation", "seed", str(prior))
-
-    def _has_policy(self) -> bool:
-        from arca.kb.sparql import SparqlKnowledgeBase
-        from arca.policy_history import load_history
-
-        assert self.store is not None
-        kb = SparqlKnowledgeBase(self.store.endpoints.kb_settings())
-        try:
-            return bool(load_history(kb, SYSTEM))
-        finally:
-            kb.close()
+        self.say("loading the ontology, the shipped policies and prior (arca kb init --defaults) …")
+        for line in self.arca("kb", "init", "--defaults").splitlines():
+            if not line.startswith("loaded "):
+                self.say(f"  {line}")
 
     def _services(self) -> None:
         deadline = time.monotonic() + self.o.ready_timeout_s
