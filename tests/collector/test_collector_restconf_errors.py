@@ -136,3 +136,36 @@ def test_the_other_inputs_keep_rfc7807_problems(path: str, body: str, headers: d
         assert {"type", "title", "status", "detail", "reason", "path", "instance"} <= set(resp.json())
     finally:
         running.service.close()
+
+
+def with_magnitude(value: object) -> str:
+    """A seismometer event whose base64 payload carries ``magnitude`` as given."""
+    import base64
+
+    payload = {"ietf-nmrg-nict-resource-anticipation:events": {"event-payloads": {
+        "event-payloads-seismometer": [{"plid": "s", "magnitude": value}]}}}
+    return event(put("payload", base64.b64encode(json.dumps(payload).encode()).decode()), "seismometer")
+
+
+PAYLOAD = f"{AT}/payload/events/event-payloads/event-payloads-seismometer"
+
+
+@pytest.mark.parametrize(("body", "path", "message"), [
+    pytest.param(with_magnitude("6"), f"{PAYLOAD}=s/magnitude",
+                 "expected a uint8 encoded as a JSON number, e.g. 5 (RFC 7951 section 6.1), got the JSON string "
+                 '"6"', id="uint8-as-json-string"),
+    pytest.param(with_magnitude(300), f"{PAYLOAD}/0/magnitude", "300 is not a valid uint8 (outside its range)",
+                 id="uint8-over-255"),
+    pytest.param(event(put("sequence", True)), f"{AT}/sequence",
+                 f"{INT64}, got JSON true", id="sequence-boolean"),
+])
+def test_yang_type_faults_in_the_payload_say_the_rfc7951_encoding(body: str, path: str, message: str) -> None:
+    from arca.collector.errors import IngestError
+    from arca.collector.events import parse_notification, to_external_event
+    from arca.collector.severity import SeverityScales
+
+    scales = SeverityScales.from_mapping({"seismo-hq": [(3, 1), (5, 2), (6, 3), (7, 4)]})
+    with pytest.raises(IngestError) as refused:
+        to_external_event(parse_notification(body), scales)
+    assert (refused.value.reason, refused.value.path) == ("yang", path)
+    assert refused.value.detail == MOD + message
