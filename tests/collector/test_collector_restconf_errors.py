@@ -152,10 +152,10 @@ PAYLOAD = f"{AT}/payload/events/event-payloads/event-payloads-seismometer"
 
 @pytest.mark.parametrize(("body", "path", "message"), [
     pytest.param(with_magnitude("6"), f"{PAYLOAD}=s/magnitude",
-                 "expected a uint8 encoded as a JSON number, e.g. 5 (RFC 7951 section 6.1), got the JSON string "
-                 '"6"', id="uint8-as-json-string"),
-    pytest.param(with_magnitude(300), f"{PAYLOAD}/0/magnitude", "300 is not a valid uint8 (outside its range)",
-                 id="uint8-over-255"),
+                 "expected a uint8 encoded as a JSON number, e.g. 5 (RFC 7951 section 6.1), got the JSON "
+                 'string "6"', id="uint8-as-json-string"),
+    pytest.param(with_magnitude(300), f"{PAYLOAD}/0/magnitude",
+                 "300 is not a valid uint8 (outside its range)", id="uint8-over-255"),
     pytest.param(event(put("sequence", True)), f"{AT}/sequence",
                  f"{INT64}, got JSON true", id="sequence-boolean"),
 ])
