@@ -50,6 +50,12 @@ RFC7951_OTHERS = {
 }
 
 
+TYPE_HINTS = {
+    "date-and-time": '(RFC 3339 with a time-zone offset, e.g. "2026-11-22T02:00:00Z")',
+}
+"""What a derived string type needs, said in words instead of its pattern."""
+
+
 def _json_kind(value: object) -> str:
     """How a raw JSON value reads in a message: ``the JSON number 5``, ``the JSON string "5"``..."""
     if isinstance(value, bool):
@@ -117,6 +123,12 @@ def _yang_error(exc: YangsonException, prefix: str, document: object) -> IngestE
         value = exc.instance.value
         text = f"{json.dumps(str(value)) if isinstance(value, str) else value} is not a valid " \
                f"{exc.message.removeprefix('expected ')} (outside its range)"
+    elif isinstance(exc, ValidationError) and exc.tag == "invalid-type" and (exc.message or "").startswith(
+            "pattern "):  # a string that does not match its (derived) type's pattern
+        kind = getattr(getattr(exc.instance.schema_node, "type", None), "name", None) or "value"
+        pattern = str(exc.message).removeprefix("pattern ").rpartition(": ")[0]
+        text = f"{json.dumps(str(exc.instance.value))} is not a valid {kind} " + TYPE_HINTS.get(
+            kind, f"(it does not match the pattern {pattern})")
     elif isinstance(exc, ValidationError):
         text = f"{exc.tag}: {exc.message}" if exc.message else str(exc.tag)
     return IngestError("yang", where, f"not valid against {MODULE}: {text}")

@@ -156,6 +156,9 @@ PAYLOAD = f"{AT}/payload/events/event-payloads/event-payloads-seismometer"
                  'string "6"', id="uint8-as-json-string"),
     pytest.param(with_magnitude(300), f"{PAYLOAD}/0/magnitude",
                  "300 is not a valid uint8 (outside its range)", id="uint8-over-255"),
+    pytest.param(event(put("timestamp", "2026-11-22T02:00:00")), f"{AT}/timestamp",
+                 '"2026-11-22T02:00:00" is not a valid date-and-time (RFC 3339 with a time-zone offset, e.g. '
+                 '"2026-11-22T02:00:00Z")', id="timestamp-without-offset"),
     pytest.param(event(put("sequence", True)), f"{AT}/sequence",
                  f"{INT64}, got JSON true", id="sequence-boolean"),
 ])
