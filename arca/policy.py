@@ -52,7 +52,32 @@ MAX_COUNT = 1_000_000
 
 
 class PolicyError(ValueError):
-    """A policy graph that does not make a valid ``Policy`` (message names node and property)."""
+    """A policy graph that does not make a valid ``Policy``: ``problems`` holds one line per fault,
+    each ``node <node> property arca:<term>: <why>`` (the format of ``arca policy validate``)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class PolicyFault(ValueError):
+    """One incoherence between policy values, raised by the model's checks: the property to blame
+    (local name) and a sentence naming every value involved."""
+
+    def __init__(self, prop: str, text: str) -> None:
+        super().__init__(text)
+        self.prop = prop
+        self.text = text
+
+
+def node_name(iri: str) -> str:
+    """How messages name a node: ``arca:<local>`` in the ARCA namespace, ``<iri>`` otherwise."""
+    return f"arca:{iri[len(ARCA_NS):]}" if iri.startswith(ARCA_NS) else f"<{iri}>"
+
+
+def fault_line(node: str, prop: str, why: str) -> str:
+    """The one format of every policy problem: ``node <node> property <prop>: <why>``."""
+    return f"node {node_name(node)} property {prop}: {why}"
 
 
 class Policy(BaseModel):
@@ -136,26 +161,49 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _coherent(self) -> Policy:
+        def said(field: str, value: object) -> str:  # "5", or "1 (the default)" when not given
+            return f"{value}" if field in self.model_fields_set else f"{value} (the default)"
+
+        min_s, max_s = said("min_servants", self.min_servants), said("max_servants", self.max_servants)
         if self.min_servants > self.max_servants:
-            raise ValueError(f"minServants {self.min_servants} > maxServants {self.max_servants}")
-        if not self.min_servants <= self.default_servants <= self.max_servants:
-            raise ValueError(f"defaultServants {self.default_servants} outside "
-                             f"[{self.min_servants}, {self.max_servants}]")
-        if self.low_threshold >= self.high_threshold:
-            raise ValueError(f"lowThreshold {self.low_threshold} >= highThreshold {self.high_threshold}")
-        if self.threshold_down >= self.threshold_up:
-            raise ValueError(f"thresholdDown {self.threshold_down} >= thresholdUp {self.threshold_up}")
+            raise PolicyFault("minServants", f"arca:minServants {min_s} is above arca:maxServants {max_s}")
+        default = said("default_servants", self.default_servants)
+        if self.default_servants < self.min_servants:
+            raise PolicyFault("defaultServants",
+                              f"arca:defaultServants {default} is below arca:minServants {min_s}")
+        if self.default_servants > self.max_servants:
+            raise PolicyFault("defaultServants",
+                              f"arca:defaultServants {default} is above arca:maxServants {max_s}")
+        for low, high, low_prop, high_prop in (
+                ("low_threshold", "high_threshold", "lowThreshold", "highThreshold"),
+                ("threshold_down", "threshold_up", "thresholdDown", "thresholdUp")):
+            if getattr(self, low) >= getattr(self, high):
+                raise PolicyFault(low_prop, f"arca:{low_prop} {said(low, getattr(self, low))} is not below "
+                                  f"arca:{high_prop} {said(high, getattr(self, high))}")
         bad = self.allowed_actions - set(ACTIONS)
         if bad:
-            raise ValueError(f"unknown allowedAction {sorted(bad)}; known: {list(ACTIONS)}")
+            raise PolicyFault("allowedAction", f"unknown action {sorted(bad)}; known: {list(ACTIONS)}")
         for text in self.blackouts:
-            parse_blackout(text)
+            try:
+                parse_blackout(text)
+            except ValueError as exc:
+                raise PolicyFault("blackoutWindow", str(exc)) from None
+        pool_min = said("warm_pool_min", self.warm_pool_min)
+        if self.warm_pool_max is None and self.warm_pool_min > self.max_servants:
+            raise PolicyFault("warmPoolMinSize", f"arca:warmPoolMinSize {pool_min} is above arca:maxServants "
+                              f"{max_s} (the pool's maximum when arca:warmPoolMaxSize is not given)")
         if self.warm_pool_min > self.pool_max:
-            raise ValueError(f"warmPoolMinSize {self.warm_pool_min} > warmPoolMaxSize {self.pool_max}")
+            raise PolicyFault("warmPoolMinSize", f"arca:warmPoolMinSize {pool_min} is above "
+                              f"arca:warmPoolMaxSize {self.pool_max}")
         if self.pool_max > self.max_servants:
-            raise ValueError(f"warmPoolMaxSize {self.pool_max} > maxServants {self.max_servants}")
-        for text in self.scale_up_rules | self.scale_down_rules:
-            parse_scaling_rule(text)
+            raise PolicyFault("warmPoolMaxSize",
+                              f"arca:warmPoolMaxSize {self.pool_max} is above arca:maxServants {max_s}")
+        for prop, rules in (("scaleUpRule", self.scale_up_rules), ("scaleDownRule", self.scale_down_rules)):
+            for text in rules:
+                try:
+                    parse_scaling_rule(text)
+                except ValueError as exc:
+                    raise PolicyFault(prop, str(exc)) from None
         return self
 
     @property
@@ -298,16 +346,21 @@ def policy_from_pairs(node: str, pairs: Iterable[tuple[str, Any]]) -> Policy:
         if kind == "set":
             data.setdefault(name, set()).add(action_name(value))
         elif name in data:
-            raise PolicyError(f"{node}: arca:{local} given more than once")
+            raise PolicyError([fault_line(node, f"arca:{local}", "given more than once (at most one value)")])
         else:
             data[name] = value
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        details = "; ".join(
-            f"{_prop_of(str(e['loc'][0])) if e['loc'] else 'policy'}: {e['msg']}" for e in exc.errors()
-        )
-        raise PolicyError(f"{node}: {details}") from exc
+        problems = []
+        for e in exc.errors():
+            fault = (e.get("ctx") or {}).get("error")
+            if isinstance(fault, PolicyFault):
+                problems.append(fault_line(node, f"arca:{fault.prop}", fault.text))
+            else:
+                prop = _prop_of(str(e["loc"][0])) if e["loc"] else "arca:Policy"
+                problems.append(fault_line(node, prop, str(e["msg"]).removeprefix("Value error, ")))
+        raise PolicyError(problems) from exc
 
 
 def action_name(value: object) -> str:

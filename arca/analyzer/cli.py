@@ -52,7 +52,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_reset(args: argparse.Namespace) -> int:
     import getpass
 
-    from arca.app.runtime import make_bus, make_kb
+    from arca.app.runtime import make_kb, make_publisher
     from arca.kb.terms import arca_iri
     from arca.messages import PolicyUpdated
     from arca.trust import Credibility, load_credibility, store_credibility
@@ -69,7 +69,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         kb.flush()
     finally:
         kb.close()
-    bus = make_bus(settings())
+    bus = make_publisher(settings())  # services not started yet: the message waits in their queues
     bus.start()
     try:
         bus.publish(PolicyUpdated(event_time=now, producer="arca-cli", system=f"source:{args.source}",

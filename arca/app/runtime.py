@@ -40,6 +40,16 @@ def make_bus(settings: ArcaSettings, service: str | None = None) -> Bus:
     return InMemoryBus(service=service or "arca", queue_prefix=settings.bus.queue_prefix)
 
 
+def make_publisher(settings: ArcaSettings) -> Bus:
+    """The bus of a command that publishes and consumes nothing (``arca policy apply``...), with the
+    whole topology declared as ``arca run`` does: what it publishes before any service has started
+    waits in the services' queues instead of coming back unroutable (a dead letter)."""
+    bus = make_bus(settings)
+    if callable(getattr(bus, "declare", None)):  # RabbitMQ; the in-memory bus has no queues to wait in
+        declare_topology(bus, settings)
+    return bus
+
+
 def make_kb(settings: ArcaSettings) -> KnowledgeBase:
     if settings.kb.kind == "sparql":
         from arca.kb.sparql import SparqlKnowledgeBase

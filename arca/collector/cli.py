@@ -197,11 +197,7 @@ def _send_http(url: str | None, s: Any, body: bytes, token: str | None) -> int:
     except requests.RequestException as exc:
         raise CliError(f"cannot reach the collector at {url}: {exc}") from None
     if resp.status_code != 202:
-        try:
-            detail = resp.json().get("detail", resp.text)
-        except ValueError:
-            detail = resp.text
-        raise CliError(f"collector refused the event ({resp.status_code}): {detail}")
+        raise CliError(f"collector refused the event ({resp.status_code}): {restconf_message(resp)}")
     print(resp.text)
     return 0
 
@@ -215,3 +211,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"{stage:15s} n={int(r['n'])} mean={r['mean_us']:.0f}us p50={r['p50_us']:.0f}us "
               f"p99={r['p99_us']:.0f}us ({r['per_s']:.0f}/s)")
     return 0
+
+
+def restconf_message(resp: Any) -> str:
+    """The words of an RFC 8040 error answer (``ietf-restconf:errors``): ``error-path: error-message``
+    of each error (the body as it came when it is something else, e.g. a proxy's page)."""
+    try:
+        errors = resp.json()["ietf-restconf:errors"]["error"]
+        return "; ".join(f"{e['error-path']}: {e['error-message']}" if e.get("error-path")
+                         else str(e["error-message"]) for e in errors)
+    except (ValueError, KeyError, TypeError):
+        return str(resp.text)

@@ -11,9 +11,12 @@ gunicorn forks workers, which cannot be embedded in a service that owns a bus co
 
 Every route that can make ARCA act needs the sender's per-source token (``Authorization: Bearer``,
 ``arca.collector.auth``): 401 without a valid one, 403 when the token's source may not send that input.
-Answers: 202 + JSON outcome once the bus confirmed the messages, 503 if it did not; RFC 7807
-``application/problem+json`` with the failing ``path`` otherwise (400 for bad input, 413 over the
-size limit, 415 for a wrong type); never a traceback.
+Answers: 202 + JSON outcome once the bus confirmed the messages, 503 if it did not; an error
+otherwise (400 for bad input, 413 over the size limit, 415 for a wrong type), never a traceback.
+Errors of the RESTCONF event route (every ``/restconf/`` path) are RFC 8040 section 7.1 errors in
+``application/yang-data+json``: ``{"ietf-restconf:errors": {"error": [{"error-type", "error-tag",
+"error-app-tag" (the refusal's reason), "error-path", "error-message"}]}}``; those of the other routes
+are RFC 7807 ``application/problem+json`` with the failing ``path``.
 
 Routes:
 
@@ -40,12 +43,13 @@ from waitress import wasyncore
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from arca.collector.errors import IngestError
+from arca.collector.errors import RESTCONF_ERRORS_TYPE, IngestError, restconf_error
 from arca.collector.events import load_json
 from arca.collector.ingest import Ingestor, Outcome, Unconfirmed, source_of
 
 log = logging.getLogger(__name__)
 
+RESTCONF_ROOT = "/restconf/"
 EVENT_PATH = "/restconf/notifications/ietf-nmrg-nict-resource-anticipation:event"
 JSON_TYPES = {"application/yang-data+json", "application/json"}
 XML_TYPES = {"application/cap+xml", "application/xml", "text/xml"}
@@ -53,10 +57,19 @@ PROBLEM = "application/problem+json"
 SOURCE_PATH = "/ietf-restconf:notification/ietf-nmrg-nict-resource-anticipation:event/source"
 
 
+def restconf_path() -> bool:
+    """Whether the request is to a RESTCONF resource (answered with RFC 8040 errors)."""
+    return request.path.startswith(RESTCONF_ROOT)
+
+
 def problem(exc: IngestError) -> Response:
-    body = exc.problem("Refused by the ARCA collector")
-    body["instance"] = request.path
-    resp = Response(json.dumps(body), status=exc.status, mimetype=PROBLEM)
+    """The error answer of a refusal: RFC 8040 errors on RESTCONF paths, RFC 7807 elsewhere."""
+    if restconf_path():
+        resp = Response(json.dumps(exc.restconf_errors()), status=exc.status, mimetype=RESTCONF_ERRORS_TYPE)
+    else:
+        body = exc.problem("Refused by the ARCA collector")
+        body["instance"] = request.path
+        resp = Response(json.dumps(body), status=exc.status, mimetype=PROBLEM)
     if exc.status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="arca-collector"'
     return resp
@@ -154,15 +167,23 @@ def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if restconf_path():  # e.g. 405 for a GET of the event resource, 404 for a wrong notification
+            body: dict[str, object] = restconf_error(status, f"{exc.name}: {exc.description}")
+            allow = {k: v for k, v in exc.get_headers() if k == "Allow"}  # a 405 says what is allowed
+            return Response(json.dumps(body), status=status, mimetype=RESTCONF_ERRORS_TYPE, headers=allow)
         body = {"type": "about:blank", "title": exc.name, "status": exc.code, "detail": exc.description}
-        return Response(json.dumps(body), status=exc.code or 500, mimetype=PROBLEM)
+        return Response(json.dumps(body), status=status, mimetype=PROBLEM)
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:  # a bug, not bad input: logged, no traceback out
         log.exception("collector HTTP: unexpected %s", type(exc).__name__)
-        body = {"type": "about:blank", "title": "Internal error", "status": 500,
-                "detail": f"unexpected {type(exc).__name__} (logged)"}
-        return Response(json.dumps(body), status=500, mimetype=PROBLEM)
+        detail = f"unexpected {type(exc).__name__} (logged)"
+        if restconf_path():
+            body = restconf_error(500, detail)
+            return Response(json.dumps(body), status=500, mimetype=RESTCONF_ERRORS_TYPE)
+        problem_body = {"type": "about:blank", "title": "Internal error", "status": 500, "detail": detail}
+        return Response(json.dumps(problem_body), status=500, mimetype=PROBLEM)
 
     return app
 
@@ -173,7 +194,7 @@ class HttpIngestServer:
     def __init__(self, app: Flask, host: str, port: int, *, threads: int = 8,
                  max_body_bytes: int = 1 << 20) -> None:
         # waitress's own limit only stops absurd bodies before they are buffered; bodies over the
-        # app's limit but under this one get the app's counted, problem+json 413
+        # app's limit but under this one get the app's counted 413 (RFC 8040 / RFC 7807 error)
         self.server: Any = create_server(
             app, host=host, port=port, threads=threads, ident="arca-collector",
             max_request_body_size=max(4 * max_body_bytes, 1 << 20), expose_tracebacks=False,

@@ -10,12 +10,13 @@ the HTTP server's threads are a fixed pool): validation takes no lock and thread
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 from yangson import DataModel
 from yangson.enumerations import ContentType
-from yangson.exceptions import RawDataError, ValidationError, YangsonException
+from yangson.exceptions import RawDataError, RawTypeError, ValidationError, YangsonException
 
 from arca.collector.errors import IngestError
 from arca.namespace import YANG_DIR
@@ -36,18 +37,101 @@ def data_model() -> DataModel:
     return model
 
 
-def _yang_error(exc: YangsonException, prefix: str) -> IngestError:
+RFC7951_STRINGS = ("int64", "uint64", "decimal64")
+"""Numeric types RFC 7951 section 6.1 encodes as JSON strings (a JSON number may lose precision)."""
+RFC7951_NUMBERS = ("int8", "int16", "int32", "uint8", "uint16", "uint32")
+"""Numeric types RFC 7951 section 6.1 encodes as JSON numbers."""
+RFC7951_OTHERS = {
+    "string": "a JSON string (RFC 7951 section 6.2)",
+    "boolean": "JSON true or false (RFC 7951 section 6.3)",
+    "enumeration": "a JSON string naming one of the enum's values (RFC 7951 section 6.4)",
+    "binary": "a base64-encoded JSON string (RFC 7951 section 6.6)",
+    "empty": "[null] (RFC 7951 section 6.9)",
+}
+
+
+TYPE_HINTS = {
+    "date-and-time": '(RFC 3339 with a time-zone offset, e.g. "2026-11-22T02:00:00Z")',
+}
+"""What a derived string type needs, said in words instead of its pattern."""
+
+
+def _json_kind(value: object) -> str:
+    """How a raw JSON value reads in a message: ``the JSON number 5``, ``the JSON string "5"``..."""
+    if isinstance(value, bool):
+        return f"JSON {'true' if value else 'false'}"
+    if isinstance(value, int | float):
+        return f"the JSON number {value}"
+    if isinstance(value, str):
+        return f"the JSON string {json.dumps(value)}"
+    if isinstance(value, dict):
+        return "a JSON object"
+    return "a JSON array" if isinstance(value, list) else "JSON null"
+
+
+def _raw_value(document: object, pointer: str) -> object:
+    """The raw value at yangson's pointer (``/a/b``, list entries as ``list=key`` or ``list/0``);
+    ``_MISSING`` when it cannot be followed."""
+    node = document
+    for part in (p for p in pointer.split("/") if p):
+        name, _, key = part.partition("=")
+        if isinstance(node, list):
+            node = node[int(name)] if name.isdigit() and int(name) < len(node) else _MISSING
+        elif isinstance(node, dict):
+            node = node.get(name, node.get(name.split(":", 1)[-1], _MISSING))
+        else:
+            return _MISSING
+        if key and isinstance(node, list):
+            node = next((e for e in node if isinstance(e, dict) and key in map(str, e.values())), _MISSING)
+        if node is _MISSING:
+            return _MISSING
+    return node
+
+
+_MISSING = object()
+
+
+def rfc7951_expected(yang_type: str, raw: object = _MISSING) -> str:
+    """What the JSON encoding of ``yang_type`` is (RFC 7951), and what came instead when known."""
+    base = yang_type.removesuffix(" value")
+    if base in RFC7951_STRINGS:
+        want = (f"an {base} encoded as a JSON string, e.g. \"5\" (RFC 7951 section 6.1: int64, uint64 and "
+                "decimal64 values are JSON strings)")
+    elif base in RFC7951_NUMBERS:
+        article = "an" if base.startswith("i") else "a"
+        want = f"{article} {base} encoded as a JSON number, e.g. 5 (RFC 7951 section 6.1)"
+    else:
+        want = RFC7951_OTHERS.get(base, f"the JSON encoding of a {base} (RFC 7951)")
+    return f"expected {want}" + ("" if raw is _MISSING else f", got {_json_kind(raw)}")
+
+
+def _yang_error(exc: YangsonException, prefix: str, document: object) -> IngestError:
     if isinstance(exc, RawDataError):
         path = exc.path
     elif isinstance(exc, ValidationError):
         path = str(exc.instance.json_pointer())
     else:
         path = ""
-    path = path.replace(f"{MODULE}:", "")
+    where = f"{prefix}{path.replace(f'{MODULE}:', '')}"
     text = str(exc)
-    if isinstance(exc, RawDataError) and not getattr(exc, "message", None):
-        text = f"{{{exc.path}}} unknown member"
-    return IngestError("yang", f"{prefix}{path}", f"not valid against {MODULE}: {text}")
+    if isinstance(exc, RawTypeError):  # the JSON type of the value is not the type's RFC 7951 encoding
+        text = rfc7951_expected(exc.message.removeprefix("expected "), _raw_value(document, exc.path))
+    elif isinstance(exc, RawDataError) and not getattr(exc, "message", None):
+        text = "unknown member"
+    elif isinstance(exc, ValidationError) and exc.tag == "invalid-type" and (exc.message or "").startswith(
+            "expected "):  # the right JSON type, a value outside the type (e.g. over int64's range)
+        value = exc.instance.value
+        text = f"{json.dumps(str(value)) if isinstance(value, str) else value} is not a valid " \
+               f"{exc.message.removeprefix('expected ')} (outside its range)"
+    elif isinstance(exc, ValidationError) and exc.tag == "invalid-type" and (exc.message or "").startswith(
+            "pattern "):  # a string that does not match its (derived) type's pattern
+        kind = getattr(getattr(exc.instance.schema_node, "type", None), "name", None) or "value"
+        pattern = str(exc.message).removeprefix("pattern ").rpartition(": ")[0]
+        text = f"{json.dumps(str(exc.instance.value))} is not a valid {kind} " + TYPE_HINTS.get(
+            kind, f"(it does not match the pattern {pattern})")
+    elif isinstance(exc, ValidationError):
+        text = f"{exc.tag}: {exc.message}" if exc.message else str(exc.tag)
+    return IngestError("yang", where, f"not valid against {MODULE}: {text}")
 
 
 def validate_notification(content: dict[str, Any], prefix: str) -> None:
@@ -56,7 +140,7 @@ def validate_notification(content: dict[str, Any], prefix: str) -> None:
         inst = data_model().from_raw(content, subschema=NOTIFICATION)
         inst.validate(ctype=ContentType.all)
     except YangsonException as exc:
-        raise _yang_error(exc, prefix) from None
+        raise _yang_error(exc, prefix, content) from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. yangson decoding a non-base64 binary
         raise IngestError("yang", prefix, f"not valid against {MODULE}: {exc}") from None
 
@@ -67,6 +151,6 @@ def validate_data(document: dict[str, Any], prefix: str) -> None:
         inst = data_model().from_raw(document)
         inst.validate(ctype=ContentType.all)
     except YangsonException as exc:
-        raise _yang_error(exc, prefix) from None
+        raise _yang_error(exc, prefix, document) from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. yangson decoding a non-base64 binary
         raise IngestError("yang", prefix, f"not valid against {MODULE}: {exc}") from None

@@ -89,8 +89,14 @@ def _by(args: argparse.Namespace) -> str:
 
 def _store_and_notify(kb: Any, items: list[tuple[str, str, str, str]], *, by: str, change: str,
                       rolled_back_to: int | None = None) -> list[tuple[str, int]]:
-    """Replace each (system, policy IRI, graph, Turtle), record the version, publish PolicyUpdated."""
-    from arca.app.runtime import make_bus
+    """Replace each (system, policy IRI, graph, Turtle), record the version, publish PolicyUpdated.
+
+    The bus topology (every service's queue and bindings) is declared before publishing, as
+    ``arca run`` does: applied before any service runs, the ``PolicyUpdated`` messages wait in the
+    services' queues (a starting service reads the stored policies anyway, and the message only
+    makes it reload them), instead of coming back unroutable into the dead-letter queue.
+    """
+    from arca.app.runtime import make_publisher
     from arca.kb import KnowledgeBaseError
     from arca.messages import PolicyUpdated
     from arca.policy_history import record_version
@@ -106,7 +112,7 @@ def _store_and_notify(kb: Any, items: list[tuple[str, str, str, str]], *, by: st
             versions.append((system, v.version))
     except KnowledgeBaseError as exc:
         raise CliError(f"the knowledge base refused the policy: {exc}") from exc
-    bus = make_bus(settings())
+    bus = make_publisher(settings())
     bus.start()
     try:
         for system, iri, _graph, _turtle in items:

@@ -15,7 +15,7 @@ import pytest
 from arca.collector.events import EVENT_PATH as FIELD
 from arca.collector.http import EVENT_PATH
 from arca.messages import Alarm, ExternalEvent
-from tests.collector.test_collector_http import Running, sample, start_collector
+from tests.collector.test_collector_http import Running, restconf_error, sample, start_collector
 
 ENV = "ietf-restconf:notification"
 EV = "ietf-nmrg-nict-resource-anticipation:event"
@@ -76,10 +76,10 @@ def test_characters_yang_strings_exclude_are_400_naming_the_field(collector: Run
     before = len(collector.received)
     resp = collector.post(EVENT_PATH, json.dumps(doc))
     assert resp.status_code == 400, resp.text
-    problem = resp.json()
-    assert problem["reason"] == "yang", problem
-    assert path in problem["path"], problem
-    assert f"U+{ord(EXCLUDED[char]):04X}" in problem["detail"]
+    error = restconf_error(resp)
+    assert error["error-app-tag"] == "yang", error
+    assert path in error["error-path"], error
+    assert f"U+{ord(EXCLUDED[char]):04X}" in error["error-message"]
     assert len(collector.received) == before
 
 
@@ -119,8 +119,8 @@ def test_event_dates_outside_the_sane_window_are_400(collector: Running, event_t
         assert resp.status_code == 202, resp.text
         return
     assert resp.status_code == 400, resp.text
-    problem = resp.json()
-    assert problem["reason"] == "datetime" and problem["path"].endswith(refused), problem
+    error = restconf_error(resp)
+    assert error["error-app-tag"] == "datetime" and error["error-path"].endswith(refused), error
 
 
 def osm_body(start_date: str) -> str:

@@ -24,6 +24,7 @@ from arca.collector.settings import CollectorSettings
 from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Message
 from arca.service import Deps
+from tests.collector.test_collector_http import restconf_error
 from tests.conftest import free_port
 
 SCALES_TTL = """
@@ -76,9 +77,9 @@ def test_every_rejected_class_over_http(
     before = service.ingestor.rejections[("event", reason)]
     resp = requests.post(service.http.url + EVENT_PATH, data=body,
                          headers={"Content-Type": "application/yang-data+json"}, timeout=10)
-    assert resp.status_code == 400 and resp.headers["Content-Type"] == "application/problem+json"
-    problem = resp.json()
-    assert problem["reason"] == reason and path in problem["path"], problem
+    assert resp.status_code == 400
+    error = restconf_error(resp)  # RFC 8040 errors, application/yang-data+json
+    assert error["error-app-tag"] == reason and path in error.get("error-path", "/"), error
     assert service.ingestor.rejections[("event", reason)] == before + 1
     assert received == []
 

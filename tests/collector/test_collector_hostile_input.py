@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from arca.collector.http import EVENT_PATH
-from tests.collector.test_collector_http import DATA, Running, sample, start_collector
+from tests.collector.test_collector_http import DATA, Running, restconf_error, sample, start_collector
 
 ENV = "ietf-restconf:notification"
 EV = "ietf-nmrg-nict-resource-anticipation:event"
@@ -71,9 +71,9 @@ def test_http_answers_400_naming_the_problem(collector: Running, case: str) -> N
     before = len(collector.received)
     resp = collector.post(EVENT_PATH, body)
     assert resp.status_code == 400, resp.text
-    problem = resp.json()
-    assert problem["reason"] == reason, problem
-    assert fragment in problem["path"] + problem["detail"], problem
+    error = restconf_error(resp)
+    assert error["error-app-tag"] == reason, error
+    assert fragment in error.get("error-path", "/") + error["error-message"], error  # "/": no error-path
     assert len(collector.received) == before
 
 
@@ -97,7 +97,7 @@ def test_lone_surrogate_event_is_refused_and_not_marked_seen(collector: Running)
     bad = edit(_set((ENV, EV, "context"), "\ud800"))
     for _ in range(2):
         resp = collector.post(EVENT_PATH, bad)
-        assert resp.status_code == 400 and resp.json()["reason"] == "json"
+        assert resp.status_code == 400 and restconf_error(resp)["error-app-tag"] == "json"
     clean = collector.post(EVENT_PATH, edit(_set((ENV, EV, "context"), "building-3")))
     assert clean.status_code == 202 and clean.json()["status"] == "accepted", clean.text
 

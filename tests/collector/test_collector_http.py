@@ -1,4 +1,5 @@
-"""The running HTTP endpoint, through a real HTTP client: 202 on acceptance, RFC 7807 problems otherwise."""
+"""The running HTTP endpoint, through a real HTTP client: 202 on acceptance, otherwise RFC 8040 errors
+on the RESTCONF event path and RFC 7807 problems on the other inputs."""
 
 from __future__ import annotations
 
@@ -32,6 +33,15 @@ JSON = {"Content-Type": "application/yang-data+json"}
 
 def sample(name: str) -> dict[str, Any]:
     return json.loads((DATA / "events" / f"{name}.json").read_text())
+
+
+def restconf_error(resp: requests.Response) -> dict[str, Any]:
+    """The one error of an RFC 8040 error answer (``ietf-restconf:errors``, yang-data+json)."""
+    assert resp.headers["Content-Type"] == "application/yang-data+json", resp.text
+    errors = resp.json()["ietf-restconf:errors"]["error"]
+    assert len(errors) == 1, errors
+    error: dict[str, Any] = errors[0]
+    return error
 
 
 class Running:
@@ -96,17 +106,17 @@ def test_duplicate_event_is_absorbed_with_202(collector: Running) -> None:
     assert len(collector.received) == 1
 
 
-def test_invalid_event_answers_a_problem_document_naming_the_field(collector: Running) -> None:
+def test_invalid_event_answers_an_rfc8040_error_naming_the_field(collector: Running) -> None:
     doc = sample("bigdata")
     doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]["sequence"] = 881
     before = rejected("event:yang")
     resp = collector.post(EVENT_PATH, json.dumps(doc))
     assert resp.status_code == 400
-    assert resp.headers["Content-Type"] == "application/problem+json"
-    problem = resp.json()
-    assert problem["status"] == 400 and problem["reason"] == "yang"
-    assert problem["path"].endswith("ietf-nmrg-nict-resource-anticipation:event/sequence")
-    assert "int64" in problem["detail"] and problem["instance"] == EVENT_PATH
+    error = restconf_error(resp)
+    tags = (error["error-type"], error["error-tag"], error["error-app-tag"])
+    assert tags == ("application", "invalid-value", "yang")
+    assert error["error-path"].endswith("ietf-nmrg-nict-resource-anticipation:event/sequence")
+    assert "int64 encoded as a JSON string" in error["error-message"]
     assert rejected("event:yang") == before + 1
     assert collector.received == []
 
@@ -118,14 +128,14 @@ def test_severity_outside_scale_is_refused(collector: Running) -> None:
     doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]["payload"] = (
         base64.b64encode(json.dumps(payload).encode()).decode())
     resp = collector.post(EVENT_PATH, json.dumps(doc))
-    assert resp.status_code == 400 and resp.json()["reason"] == "severity"
-    assert resp.json()["path"].endswith("event-payloads-bigdata/severity")
+    assert resp.status_code == 400 and restconf_error(resp)["error-app-tag"] == "severity"
+    assert restconf_error(resp)["error-path"].endswith("event-payloads-bigdata/severity")
 
 
 def test_not_json_and_wrong_media_type(collector: Running) -> None:
-    assert collector.post(EVENT_PATH, "{oops").json()["reason"] == "json"
+    assert restconf_error(collector.post(EVENT_PATH, "{oops"))["error-tag"] == "malformed-message"
     resp = collector.post(EVENT_PATH, json.dumps(sample("bigdata")), {"Content-Type": "text/plain"})
-    assert resp.status_code == 415 and resp.json()["path"] == "Content-Type"
+    assert resp.status_code == 415 and restconf_error(resp)["error-message"].startswith("Content-Type: ")
     assert collector.received == []
 
 
@@ -191,7 +201,7 @@ def test_bearer_token_per_source(secured: Running) -> None:
     missing = secured.post(EVENT_PATH, body)
     assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
     wrong = secured.post(EVENT_PATH, body, {**JSON, "Authorization": "Bearer s3cr3t-bd"})  # other source's
-    assert wrong.status_code == 403 and wrong.json()["path"].endswith("/source")
+    assert wrong.status_code == 403 and restconf_error(wrong)["error-path"].endswith("/source")
     ok = secured.post(EVENT_PATH, body, {**JSON, "Authorization": "Bearer s3cr3t-hq"})
     assert ok.status_code == 202
     unknown = copy.deepcopy(sample("basic"))  # source without a configured token
@@ -206,7 +216,7 @@ def test_body_size_limit(secured: Running) -> None:
     doc = sample("seismometer")
     doc["ietf-restconf:notification"]["ietf-nmrg-nict-resource-anticipation:event"]["context"] = "x" * 5000
     resp = secured.post(EVENT_PATH, json.dumps(doc), {**JSON, "Authorization": "Bearer s3cr3t-hq"})
-    assert resp.status_code == 413 and resp.json()["reason"] == "too_large"
+    assert resp.status_code == 413 and restconf_error(resp)["error-tag"] == "too-big"
     assert secured.received == []
 
 
@@ -230,7 +240,7 @@ def test_503_when_the_bus_does_not_confirm_and_the_retry_is_accepted() -> None:
     try:
         body = json.dumps(sample("bigdata"))
         first = requests.post(server.url + EVENT_PATH, data=body, headers=JSON, timeout=10)
-        assert first.status_code == 503 and first.json()["reason"] == "bus_unavailable"
+        assert first.status_code == 503 and restconf_error(first)["error-app-tag"] == "bus_unavailable"
         retry = requests.post(server.url + EVENT_PATH, data=body, headers=JSON, timeout=10)
         # not confirmed -> not marked as seen: the retry is processed (and confirmed) again; a copy
         # the bus may still deliver later is absorbed downstream (incidents are keyed by event id)

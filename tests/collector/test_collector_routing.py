@@ -31,6 +31,7 @@ from arca.messages import Alarm, ExternalEvent, Message, Observation, PolicyUpda
 from arca.namespace import ONTOLOGY_DIR
 from arca.policy import policy_graph
 from arca.service import Deps
+from tests.collector.test_collector_http import restconf_error
 from tests.conftest import free_port
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "collector"
@@ -105,9 +106,9 @@ def test_an_event_no_system_listens_to_is_refused_counted_and_accepted_once_a_po
         body = event("far-1", "seismo-far", "mars")
         resp = requests.post(url, data=body, headers=headers, timeout=10)
         assert resp.status_code == 422
-        problem = resp.json()
-        assert problem["reason"] == "unrouted" and problem["path"].endswith("/source")
-        assert "seismo-far" in problem["detail"] and "mars" in problem["detail"]
+        error = restconf_error(resp)
+        assert error["error-app-tag"] == "unrouted" and error["error-path"].endswith("/source")
+        assert "seismo-far" in error["error-message"] and "mars" in error["error-message"]
         assert service.ingestor.rejections[("event", "unrouted")] == 1
         assert not [m for m in received if isinstance(m, ExternalEvent)]
         # a policy subscribes to the domain: the same event (not remembered as seen) now goes through

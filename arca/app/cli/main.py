@@ -1,6 +1,7 @@
 """``arca``: one entry point; each part registers its own sub-commands.
 
-Exit codes: 0 ok, 1 rejected input (the message names what is wrong), 2 usage error.
+Exit codes: 0 ok, 1 rejected input (the message names what is wrong), 2 usage error, 141 the reader
+of the output closed the pipe (``arca ... | head``: no traceback).
 Sub-command modules expose ``register(subparsers)`` and set ``func(args) -> int`` on their parsers.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from arca.app.settings import ArcaSettings
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_CLOSED_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a writer whose reader closed the pipe."""
 
 COMMAND_MODULES = (
     "arca.app.cli.core",
@@ -127,6 +131,15 @@ def _early_note(argv: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # inside the try: a reader gone before the last buffer is a closed pipe too
+    except BrokenPipeError:
+        return closed_pipe()
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     _early_note(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -137,6 +150,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_REJECTED
     except KeyboardInterrupt:
         return 130
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (``arca policy history --show 1 | head``): stop quietly.
+
+    The Python documentation's recipe (library/signal, "Note on SIGPIPE"): point stdout at devnull so
+    the interpreter's final flush cannot raise again, and exit as a shell reports a process killed by
+    SIGPIPE (128 + 13), with no traceback.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
 
 
 def read_file(path: str) -> bytes:
