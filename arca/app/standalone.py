@@ -288,11 +288,9 @@ class Standalone:
 
     def _declare_topology(self) -> None:
         """Every service's queue bound before anything is published (policy notes wait for them)."""
-        from arca.app.runtime import declare_topology, make_bus
+        from arca.app.runtime import make_publisher
 
-        settings = self.settings()
-        bus = make_bus(settings)
-        declare_topology(bus, settings)
+        bus = make_publisher(self.settings())
         bus.start()
         bus.stop()
 

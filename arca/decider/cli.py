@@ -348,16 +348,15 @@ def _tell_deciders(s: Any, systems: list[str]) -> bool:
     """Publish ``PolicyUpdated`` (policy = the learned-samples graph) per system, so a running decider
     rebuilds its anticipator now; the topology is declared first, so a decider that starts later
     finds the note in its queue (and reads the store at start anyway). False when there is no bus."""
-    from arca.app.runtime import declare_topology, make_bus
+    from arca.app.runtime import make_publisher
     from arca.decider.samples import LEARNED_GRAPH
     from arca.messages import PolicyUpdated
 
     if s.bus.kind != "rabbitmq" or not systems:
         return False
-    bus = make_bus(s)
+    bus = make_publisher(s)
     try:
         bus.start()
-        declare_topology(bus, s)
         now = datetime.now(UTC)
         for system in systems:
             bus.publish(PolicyUpdated(event_time=now, producer="arca-cli", system=system,
