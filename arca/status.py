@@ -3,8 +3,10 @@
 The analyzer, decider and enforcer store the messages they publish (``arca.kb.messages``); this
 module reads the latest Situation, the last Decisions and the latest Enforcement of each system and
 turns them into one document (``collect``), rendered as text for the live terminal view or printed
-as JSON for scripts. The JSON schema is stable and versioned (``SCHEMA``); ``docs/ops.md`` documents
-every field. Nothing here writes to the store.
+as JSON for scripts. The active incident is the decider's: announced and not expired by the very
+rule (``arca.incidents``) and policy value (``expirationSeconds``) the decider uses, not the
+analyzer's longer memory of it. The JSON schema is stable and versioned (``SCHEMA``);
+``docs/ops.md`` documents every field. Nothing here writes to the store.
 """
 
 from __future__ import annotations

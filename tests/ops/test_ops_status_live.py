@@ -253,3 +253,10 @@ def test_status_shows_what_the_live_enforcer_did_pool_and_refusals(
     assert all("[1 more like it since" in r["detail"] for r in latest), latest
     stored_enforcements = load_messages(live.admin, Enforcement, SYSTEM, 100)
     assert {e.message_id for e in stored_enforcements} == stored_ids(live)
+    # the store's growth: one record per action or refusal stored, 15-17 triples each
+    (row,) = live.admin.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH $g { ?s ?p ?o } }",
+                              g=graph_of("enforcement"))
+    per_record = int(row["n"]) / len(stored_enforcements)
+    print(f"{len(live.enforcements())} enforcements published, {len(stored_enforcements)} stored, "
+          f"{int(row['n'])} triples ({per_record:.1f} per record)")
+    assert 15 <= per_record <= 17
