@@ -11,6 +11,7 @@ analyzer's longer memory of it. The JSON schema is stable and versioned (``SCHEM
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,8 +141,8 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
         "expiration_s": expiration_s,
         "last_decisions": [_decision(d) for d in recent[:decisions]],
         "last_enforcement": _enforcement(enforcements[0] if enforcements else None),
-        "recent_refusals": [{"time": _iso(e.event_time), "action": e.action, "detail": e.detail}
-                            for e in refusals[:5]],
+        "recent_refusals": [{"time": _iso(e.event_time), "action": e.action, "target": e.target,
+                             "detail": e.detail} for e in refusals[:5]],
     }
 
 
@@ -208,9 +209,9 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
                 f"{enf['time']} (desired {enf['desired_servants']}, active {enf['active_servants']}, "
                 f"booting {enf['booting_servants']}, standby {enf.get('standby_servants', 0)})"
             )
-        for r in s.get("recent_refusals", []):
-            text = f"   refused: {r['time']}  {r['action']}  {r['detail']}"
-            lines.append(text if len(text) <= width else text[: width - 1] + "…")
+        for r in s.get("recent_refusals", []):  # the reason in full: it is what the admin must read
+            lines.append(f"   refused at {r['time']}: {r['action']} {r.get('target') or ''}".rstrip())
+            lines.extend(f"     {chunk}" for chunk in textwrap.wrap(r["detail"], max(20, width - 5)))
         if s["last_decisions"]:
             lines.append("   last decisions:")
         for d in s["last_decisions"]:

@@ -35,6 +35,7 @@ from arca.namespace import ARCA_NS
 from arca.policy import policy_graph
 from arca.policy_history import record_version
 from arca.service import Deps
+from arca.status import collect, render_text
 from arca.testbed.model import ACTIVE, ModelParams, Servant
 from arca.testbed.platform import Testbed
 from arca.testbed.timeline import parse_timeline
@@ -186,8 +187,15 @@ def test_status_shows_what_the_live_enforcer_did_pool_and_refusals(
         capsys: pytest.CaptureFixture[str]) -> None:
     tb = live.tb
     assert live.apply(PLAIN) == 1
+    creates = 4 - len(tb.model.live_servants())  # the scenario starts with servants of its own
     live.decide(4)
-    live.run_until("4 servants in service", lambda: len(in_service(tb)) == 4)
+
+    def created() -> bool:
+        reported = [e for e in live.enforcements()
+                    if e.action == "create_servant" and e.outcome == "succeeded"]
+        return len(in_service(tb)) == 4 and len(reported) == creates
+
+    live.run_until("4 servants in service, every create reported", created)
     live.kb.flush()
     doc = status(oxigraph, monkeypatch, capsys, live.clock.now())
     assert doc["last_enforcement"] is not None, "the enforcer stored none of its enforcements"
@@ -232,6 +240,11 @@ def test_status_shows_what_the_live_enforcer_did_pool_and_refusals(
                                       f"last 600s {since} (limit 2)"), r["detail"]
     assert doc["last_enforcement"]["outcome"] == "skipped"
     assert doc["servants"]["standby"] == 2
+    text = render_text(collect(live.admin, now=live.clock.now()))  # the terminal view: reasons in full
+    assert "warm pool: standing by 2 (pool asked 2)" in text
+    assert text.count("refused at ") == 4
+    reason = f"scale-out refused: 2 already in the last 600s {since} (limit 2)"
+    assert " ".join(text.split()).count(reason) == 4
 
     # the decider republishes: the refusals are published again, not stored again before a minute...
     live.decide(6, standby=2)
