@@ -3,18 +3,23 @@
 The analyzer, decider and enforcer store the messages they publish (``arca.kb.messages``); this
 module reads the latest Situation, the last Decisions and the latest Enforcement of each system and
 turns them into one document (``collect``), rendered as text for the live terminal view or printed
-as JSON for scripts. The JSON schema is stable and versioned (``SCHEMA``); ``docs/ops.md`` documents
-every field. Nothing here writes to the store.
+as JSON for scripts. The active incident is the decider's: announced and not expired by the very
+rule (``arca.incidents``) and policy value (``expirationSeconds``) the decider uses, not the
+analyzer's longer memory of it. The JSON schema is stable and versioned (``SCHEMA``);
+``docs/ops.md`` documents every field. Nothing here writes to the store.
 """
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 from typing import Any
 
+from arca.incidents import announced, expired, expires_at
 from arca.kb import KnowledgeBase
 from arca.kb.messages import graph_of, load_messages
 from arca.messages import Decision, Enforcement, Situation
+from arca.policy import Policy, PolicyError, load_policy
 
 SCHEMA = "arca.status/1"
 """Identifier of the JSON document's schema (bumped on any incompatible change)."""
@@ -36,19 +41,45 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-def _incident(situation: Situation | None, now: datetime) -> dict[str, Any] | None:
-    if situation is None or situation.incident_severity <= 0:
+def _incident(situation: Situation | None, now: datetime, expiration_s: float) -> dict[str, Any] | None:
+    """The latest incident of ``situation`` the decider still anticipates at ``now``: announced and
+    not expired, by the decider's own rule (``arca.incidents``) and policy value (``expiration_s``)."""
+    if situation is None:
         return None
-    onset = situation.incident_onset
+    alive = [i for i in announced(situation) if not expired(i.onset, now, expiration_s)]
+    if not alive:
+        return None
+    inc = max(alive, key=lambda i: (i.onset, i.severity))
     return {
-        "id": situation.incident_id,
-        "source": situation.incident_source,
-        "severity": situation.incident_severity,
-        "onset": _iso(onset),
-        "elapsed_s": round((now - onset).total_seconds(), 3) if onset is not None else None,
-        "elapsed_s_at_situation": situation.incident_elapsed_s,
-        "detected_from_load": situation.detected_from_load,
+        "id": inc.incident_id,
+        "source": inc.source,
+        "severity": inc.severity,
+        "onset": _iso(inc.onset),
+        "elapsed_s": round((now - inc.onset).total_seconds(), 3),
+        "elapsed_s_at_situation": round((situation.event_time - inc.onset).total_seconds(), 3),
+        "detected_from_load": inc.detected_from_load,
+        "expires_at": _iso(expires_at(inc.onset, expiration_s)),
     }
+
+
+def _expired_incidents(situation: Situation | None, now: datetime,
+                       expiration_s: float) -> list[dict[str, Any]]:
+    """The incidents the latest situation still reports but the decider no longer anticipates."""
+    if situation is None:
+        return []
+    return [{"id": i.incident_id, "source": i.source, "severity": i.severity, "onset": _iso(i.onset),
+             "expired_at": _iso(expires_at(i.onset, expiration_s))}
+            for i in announced(situation) if expired(i.onset, now, expiration_s)]
+
+
+def _expiration(kb: KnowledgeBase, system: str) -> float:
+    """``arca:expirationSeconds`` of the system's policy, as the decider reads it (its default
+    ``Policy`` when the system has none or an invalid one)."""
+    try:
+        policy = load_policy(kb, system)
+    except PolicyError:
+        policy = None
+    return (policy or Policy(system=system)).expiration_s
 
 
 def _decision(d: Decision) -> dict[str, Any]:
@@ -88,6 +119,7 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
     recent = load_messages(kb, Decision, system, max(decisions, 1))
     latest_decision = recent[0] if recent else None
     enforcements = load_messages(kb, Enforcement, system, 20)
+    expiration_s = _expiration(kb, system)
     refusals = [e for e in enforcements if e.outcome == "skipped" and e.detail.startswith("refused by")]
     return {
         "system": system,
@@ -104,11 +136,13 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
             "standby": enforcements[0].standby_servants if enforcements else None,
             "standby_desired": latest_decision.standby_servants if latest_decision else None,
         },
-        "incident": _incident(situation, now),
+        "incident": _incident(situation, now, expiration_s),
+        "expired_incidents": _expired_incidents(situation, now, expiration_s),
+        "expiration_s": expiration_s,
         "last_decisions": [_decision(d) for d in recent[:decisions]],
         "last_enforcement": _enforcement(enforcements[0] if enforcements else None),
-        "recent_refusals": [{"time": _iso(e.event_time), "action": e.action, "detail": e.detail}
-                            for e in refusals[:5]],
+        "recent_refusals": [{"time": _iso(e.event_time), "action": e.action, "target": e.target,
+                             "detail": e.detail} for e in refusals[:5]],
     }
 
 
@@ -163,8 +197,11 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
             lines.append(
                 f"   incident: severity {inc['severity']} from {inc['source'] or '-'} "
                 f"({inc['id'] or '-'}), onset {inc['onset'] or '-'}, "
-                f"elapsed {_fmt(inc['elapsed_s'], '.1f')} s"
+                f"elapsed {_fmt(inc['elapsed_s'], '.1f')} s, expires {inc['expires_at']}"
             )
+        for old in s.get("expired_incidents", []):
+            lines.append(f"   incident {old['id']} (severity {old['severity']}) expired at "
+                         f"{old['expired_at']} (expirationSeconds {s['expiration_s']:g})")
         enf = s["last_enforcement"]
         if enf is not None:
             lines.append(
@@ -172,9 +209,9 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
                 f"{enf['time']} (desired {enf['desired_servants']}, active {enf['active_servants']}, "
                 f"booting {enf['booting_servants']}, standby {enf.get('standby_servants', 0)})"
             )
-        for r in s.get("recent_refusals", []):
-            text = f"   refused: {r['time']}  {r['action']}  {r['detail']}"
-            lines.append(text if len(text) <= width else text[: width - 1] + "…")
+        for r in s.get("recent_refusals", []):  # the reason in full: it is what the admin must read
+            lines.append(f"   refused at {r['time']}: {r['action']} {r.get('target') or ''}".rstrip())
+            lines.extend(f"     {chunk}" for chunk in textwrap.wrap(r["detail"], max(20, width - 5)))
         if s["last_decisions"]:
             lines.append("   last decisions:")
         for d in s["last_decisions"]:

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from arca import incidents
 from arca.decider.anticipator import Anticipator, LearnedSample, to_amount
 from arca.decider.policy import Policy
 from arca.decider.strategy import (
@@ -125,15 +126,10 @@ def events_of(situation: Situation) -> list[tuple[str, int, datetime]]:
     """GetExternalEventInformation: every announced incident of the situation (id, severity, onset).
 
     Incidents detected from load alone carry no severity and are not anticipated. A situation
-    without ``incidents`` (an older producer) gives its single ``incident_*`` incident.
+    without ``incidents`` (an older producer) gives its single ``incident_*`` incident. The rule is
+    ``arca.incidents.announced``, which ``arca status`` reads too.
     """
-    if situation.incidents:
-        return [(i.incident_id, i.severity, i.onset) for i in situation.incidents
-                if i.severity > 0 and not i.detected_from_load]
-    if (situation.incident_id is None or situation.incident_severity <= 0
-            or situation.incident_onset is None or situation.detected_from_load):
-        return []
-    return [(situation.incident_id, situation.incident_severity, situation.incident_onset)]
+    return [(i.incident_id, i.severity, i.onset) for i in incidents.announced(situation)]
 
 
 def event_of(situation: Situation) -> tuple[str, int, datetime] | None:
@@ -239,12 +235,13 @@ class Expiry:
 def expiry(anticipations: Sequence[Anticipation], expired: Expired, now: datetime,
            expiration_s: float, default_servants: int) -> Expiry:
     """Each anticipation ends ``expiration_s`` after its incident's onset (counted from the onset, not
-    from ``since``: a restarted decider does not anticipate an old incident again)."""
+    from ``since``: a restarted decider does not anticipate an old incident again); the rule is
+    ``arca.incidents.expired``, which ``arca status`` applies with the same policy value."""
     alive: list[Anticipation] = []
     ended: set[tuple[str, int]] = set()
     reasons = []
     for a in anticipations:
-        if seconds(now, a.onset) > expiration_s:
+        if incidents.expired(a.onset, now, expiration_s):
             reasons.append(f"anticipation of {a.incident_id} expired after {expiration_s:g}s")
             ended.add((a.incident_id, a.severity))
         else:

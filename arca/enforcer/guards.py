@@ -9,7 +9,11 @@ reconciler reports as a ``skipped`` ``Enforcement`` (detail ``refused by guard <
   action per servant, as one ONAP VF-module operation) is permitted while the number of *k* actions
   started in the last ``window`` seconds is below ``limit`` (``count < limit``: limit 0 refuses all);
   actions refused by a guard are not counted, failed ones are (they were attempted). Repairs
-  (``heal``) are never rate-limited: a broken servant is always replaced.
+  (``heal``) are never rate-limited: a broken servant is always replaced. Only actions started
+  under the limit count: since the policy version that set it (``limit_since``: the first of the
+  latest run of versions with this limit and window, its ``arca:appliedAt`` in the policy history,
+  ``arca.policy_history``) -- a limit applied after eight servers were created does not count them
+  (issue 19: a warm pool applied then stayed empty for ten minutes, 26 refills refused).
 * **blackout** -- a daily UTC window ``"<action|*> HH:MM-HH:MM"`` (ONAP guard ``timeRange``) refusing
   the action while ``start <= time < end`` (a window may wrap midnight).
 * **protected** -- servants named in the policy are never removed by a scale-in (planning skips them;
@@ -55,11 +59,48 @@ def in_blackout(blackouts: Sequence[str], category: str, now: datetime) -> str |
     return None
 
 
+@dataclass(frozen=True)
+class LimitVersion:
+    """The frequency guard of one applied policy version (from the policy history)."""
+
+    version: int
+    applied_at: datetime
+    limit: int | None
+    """``arca:guardFrequencyLimit`` (None: no limit; also for a version whose Turtle is unreadable)."""
+    window_s: float
+
+
+def limit_since(versions: Sequence[LimitVersion]) -> LimitVersion | None:
+    """The version that set the current frequency limit: the first of the latest run of versions
+    (in version order) with the same limit and window as the last one. None without versions or
+    when the last one sets no limit."""
+    ordered = sorted(versions, key=lambda v: v.version)
+    if not ordered or ordered[-1].limit is None:
+        return None
+    first = ordered[-1]
+    for v in reversed(ordered[:-1]):
+        if (v.limit, v.window_s) != (first.limit, first.window_s):
+            break
+        first = v
+    return first
+
+
 def frequency_count(history: Sequence[tuple[datetime, str]], category: str, window_s: float,
-                    now: datetime) -> int:
-    """Actions of ``category`` started in ``(now - window, now]``."""
-    since = now - timedelta(seconds=window_s)
-    return sum(1 for t, c in history if c == category and since < t <= now)
+                    now: datetime, since: datetime | None = None) -> int:
+    """Actions of ``category`` started in ``(now - window, now]`` and not before ``since`` (the
+    policy version that set the limit; None: no bound)."""
+    start = now - timedelta(seconds=window_s)
+    return sum(1 for t, c in history if c == category and start < t <= now
+               and (since is None or t >= since))
+
+
+def frequency_reason(category: str, count: int, bounds: Bounds) -> str:
+    """Why a ``category`` step is refused by the frequency guard (what ``arca status`` shows)."""
+    under = (f" since policy version {bounds.frequency_version} "
+             f"({bounds.frequency_since.isoformat(timespec='seconds')})"
+             if bounds.frequency_since is not None else "")
+    return (f"{category} refused: {count} already in the last {bounds.frequency_window_s:g}s{under} "
+            f"(limit {bounds.frequency_limit})")
 
 
 def guard(plan: Plan, bounds: Bounds, history: Sequence[tuple[datetime, str]],
@@ -78,11 +119,10 @@ def guard(plan: Plan, bounds: Bounds, history: Sequence[tuple[datetime, str]],
             refused.append(Refusal(step, "blackout", f"{step.category} refused during blackout {window!r}"))
             continue
         if bounds.frequency_limit is not None and step.category in RATE_LIMITED:
-            count = frequency_count(started, step.category, bounds.frequency_window_s, now)
+            count = frequency_count(started, step.category, bounds.frequency_window_s, now,
+                                    bounds.frequency_since)
             if count >= bounds.frequency_limit:
-                refused.append(Refusal(step, "frequency", (
-                    f"{step.category} refused: {count} already in the last {bounds.frequency_window_s:g}s "
-                    f"(limit {bounds.frequency_limit})")))
+                refused.append(Refusal(step, "frequency", frequency_reason(step.category, count, bounds)))
                 continue
         permitted.append(step)
         started.append((now, step.category))

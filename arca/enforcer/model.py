@@ -62,6 +62,11 @@ class Bounds:
     frequency_limit: int | None = None
     """Guard: at most this many actions of one kind (scale-out, scale-in) per window."""
     frequency_window_s: float = 3600.0
+    frequency_since: datetime | None = None
+    """When the policy version that set the frequency limit was applied: actions started before it
+    are not counted (None: the limit has no recorded version, every action in the window counts)."""
+    frequency_version: int | None = None
+    """That version's number (shown in the refusal's reason)."""
     blackouts: tuple[str, ...] = ()
     """Guard: ``"<action|*> HH:MM-HH:MM"`` daily UTC windows refusing that action."""
     protected: frozenset[str] = frozenset()

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from arca.enforcer.actions import ActionState, OsmScale, OsmScaleParams, RetryPolicy
 from arca.enforcer.drivers.base import DriverError
 from arca.enforcer.drivers.osm import OsmClient
-from arca.enforcer.guards import frequency_count, in_blackout
+from arca.enforcer.guards import frequency_count, frequency_reason, in_blackout
 from arca.enforcer.model import Bounds
 from arca.enforcer.settings import EnforcerSettings
 from arca.messages import Decision, Enforcement, Message
@@ -165,10 +165,10 @@ class OsmReconciler:
         if window is not None:
             return "blackout", f"{category} refused during blackout {window!r}"
         if bounds.frequency_limit is not None:
-            count = frequency_count(st.history, category, bounds.frequency_window_s, now)
+            count = frequency_count(st.history, category, bounds.frequency_window_s, now,
+                                    bounds.frequency_since)
             if count >= bounds.frequency_limit:
-                return "frequency", (f"{category} refused: {count} already in the last "
-                                     f"{bounds.frequency_window_s:g}s (limit {bounds.frequency_limit})")
+                return "frequency", frequency_reason(category, count, bounds)
         return None
 
     def _finish(self, system: str, st: _System, action: OsmScale, now: datetime) -> None:

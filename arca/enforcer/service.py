@@ -5,6 +5,11 @@ servants / VNFs), ``topology.#`` (a servant gone to ERROR or deleted behind our 
 once instead of at the next resync), ``policy.#`` (bounds re-read) and ``event.#`` (only to learn
 incident onsets, for the incident-to-capacity metric). ``tick`` advances every action in flight
 and resyncs the actual state periodically.
+
+Every ``Enforcement`` it publishes is also stored in the knowledge base (``arca.enforcer.records``:
+refusals repeated within ``refusal_record_interval_s`` thinned), through the service's knowledge base
+-- in ``arca run`` on RabbitMQ + SPARQL the broker-buffered one (``arca.kb.durable``), so the write is
+on the broker before the delivery that caused it is acked -- which ``arca status`` reads.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from arca.enforcer.model import Bounds
 from arca.enforcer.osm_reconciler import OsmReconciler
 from arca.enforcer.policy import load_bounds
 from arca.enforcer.reconciler import Reconciler
+from arca.enforcer.records import Kept, RefusalKey, to_store
 from arca.kb import KnowledgeBaseError
-from arca.messages import Alarm, Decision, ExternalEvent, Message, PolicyUpdated, TopologyChange
+from arca.kb.messages import store_message
+from arca.messages import Alarm, Decision, Enforcement, ExternalEvent, Message, PolicyUpdated, TopologyChange
 from arca.metrics import MESSAGES_REJECTED
 from arca.service import Deps, Service
 
@@ -51,6 +58,8 @@ class EnforcerService(Service):
         s = self.settings.enforcer
         driver = driver if driver is not None else make_driver(deps)
         self._bounds: dict[str, Bounds] = {}
+        self._kept: dict[RefusalKey, Kept] = {}
+        """Refusals stored lately (``arca.enforcer.records``)."""
         self.reconciler = (Reconciler(driver, s, publish=self._publish, bounds_for=bounds_for or self.bounds)
                            if driver is not None else None)
         self.owned: set[str] = set()
@@ -87,6 +96,21 @@ class EnforcerService(Service):
 
     def _publish(self, message: Message) -> None:
         self.bus.publish(message)  # counted by the bus (arca_messages_published_total)
+        if isinstance(message, Enforcement):
+            self._record(message)
+
+    def _record(self, enforcement: Enforcement) -> None:
+        """Store ``enforcement`` (unless it repeats a refusal stored lately) for ``arca status``."""
+        record, self._kept = to_store(enforcement, self._kept,
+                                      self.settings.enforcer.refusal_record_interval_s)
+        if record is None:
+            log.debug("enforcement %s repeats a refusal stored lately: not stored", enforcement.message_id)
+            return
+        try:
+            store_message(self.kb, record)
+        except KnowledgeBaseError as exc:  # a store without the broker's buffer, away: said, not fatal
+            self.knowledge_unavailable(exc)
+            log.error("enforcement %s not stored: %s", enforcement.message_id, exc)
 
     def own(self, system: str) -> None:
         """Sharded: a message of ``system`` came through its shard, so this replica owns it now."""

@@ -25,6 +25,12 @@ class EnforcerSettings(BaseModel):
     resync_interval_s: float = Field(
         default=10.0, gt=0, description="Seconds between full re-reads of the actual state (drift repair)."
     )
+    refusal_record_interval_s: float = Field(
+        default=60.0, ge=0,
+        description="A refusal repeated for the same system, action, servant and guard is stored in the "
+        "knowledge base at most once per this many seconds, the next record counting the repeats "
+        "(every one is still published and counted); 0: store every one.",
+    )
     boot_timeout_s: float = Field(
         default=120.0, gt=0,
         description="Deadline for a servant to be ACTIVE and in the pool, timed on the enforcer's own "

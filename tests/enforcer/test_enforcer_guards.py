@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from arca.enforcer.guards import frequency_count, guard, in_blackout
+from arca.enforcer.guards import LimitVersion, frequency_count, guard, in_blackout, limit_since
 from arca.enforcer.model import Bounds, Servant
 from arca.enforcer.planning import plan
 
@@ -119,3 +119,77 @@ def test_bounds_refuse_unknown_deletion_policy_and_bad_blackout() -> None:
         Bounds(1, 2, deletion="random")
     with pytest.raises(ValueError, match="blackoutWindow"):
         Bounds(1, 2, blackouts=("scale-in 25:00-26:00",))
+
+
+# --- the frequency guard counts only what happened under the limit (issue 19) -------------------
+
+def lv(version: int, applied_s_ago: float, limit: int | None, window_s: float = 600.0) -> LimitVersion:
+    return LimitVersion(version, ago(applied_s_ago), limit, window_s)
+
+
+LIMIT_SINCE = [
+    # id, versions (number, applied s ago, limit, window), version that set the current limit
+    ("no-history", [], None),
+    ("one-version-sets-it", [lv(1, 300, 2)], 1),
+    ("last-version-sets-no-limit", [lv(1, 300, 2), lv(2, 100, None)], None),
+    ("limit-added-by-the-warm-pool-version", [lv(1, 900, None), lv(2, 100, 8)], 2),
+    ("threshold-change-keeps-the-older-setter", [lv(1, 900, 3), lv(2, 500, 3), lv(3, 100, 3)], 1),
+    ("limit-changed-restarts-the-count", [lv(1, 900, 3), lv(2, 100, 5)], 2),
+    ("window-changed-restarts-the-count", [lv(1, 900, 3, 600), lv(2, 100, 3, 3600)], 2),
+    ("rollback-to-the-same-limit-after-another", [lv(1, 900, 3), lv(2, 500, 5), lv(3, 100, 3)], 3),
+    ("removed-then-set-again", [lv(1, 900, 3), lv(2, 500, None), lv(3, 100, 3)], 3),
+    ("versions-given-out-of-order", [lv(3, 100, 3), lv(1, 900, 2), lv(2, 500, 3)], 2),
+]
+
+
+@pytest.mark.parametrize(("versions", "setter"), [c[1:] for c in LIMIT_SINCE],
+                         ids=[c[0] for c in LIMIT_SINCE])
+def test_limit_since_is_the_first_version_of_the_current_limit(versions: list[LimitVersion],
+                                                               setter: int | None) -> None:
+    found = limit_since(versions)
+    assert (found.version if found else None) == setter
+
+
+COUNT_SINCE = [
+    # id, history (s ago), since (s ago, None: no bound), window, counted
+    ("no-since-counts-the-whole-window", [10, 200, 500], None, 600, 3),
+    ("actions-before-the-version-not-counted", [10, 200, 500], 300, 600, 2),
+    ("action-at-the-apply-instant-counts", [300], 300, 600, 1),
+    ("since-older-than-the-window-changes-nothing", [10, 700], 900, 600, 1),
+    ("everything-before-the-version", [400, 500, 550], 100, 600, 0),
+]
+
+
+@pytest.mark.parametrize(("history", "since", "window", "counted"), [c[1:] for c in COUNT_SINCE],
+                         ids=[c[0] for c in COUNT_SINCE])
+def test_frequency_count_since_the_limit_was_set(history: list[float], since: float | None, window: float,
+                                                 counted: int) -> None:
+    hist = [(ago(s), "scale-out") for s in history]
+    bound = ago(since) if since is not None else None
+    assert frequency_count(hist, "scale-out", window, NOW, bound) == counted
+
+
+def test_warm_pool_applied_after_eight_creations_refills_at_once() -> None:
+    """Issue 19's story: 8 servers created, then a policy version with a pool of 5 and a limit of 8
+    per 10 minutes: before, the 8 creations used the whole allowance and every refill was refused."""
+    creations = [(ago(300 + i), "scale-out") for i in range(8)]
+    servants = [sv(n, 300) for n in range(1, 9)]
+    kw = dict(frequency_limit=8, frequency_window_s=600.0, warm_state="stopped", warm_min=5, warm_max=5,
+              warm_reuse=False)
+    p = plan("emergency", 8, Bounds(1, 20, **kw), servants, NOW, pool_target=5)  # type: ignore[arg-type]
+    assert [s.op for s in p.steps] == ["refill"] * 5
+    unversioned = Bounds(1, 20, **kw)  # type: ignore[arg-type]
+    assert len(guard(p, unversioned, creations, NOW)[1]) == 5  # the old count: all refused
+    versioned = Bounds(1, 20, frequency_since=ago(60), frequency_version=2, **kw)  # type: ignore[arg-type]
+    permitted, refusals = guard(p, versioned, creations, NOW)
+    assert refusals == () and len(permitted.steps) == 5
+
+
+def test_refusal_reason_names_the_version_that_set_the_limit() -> None:
+    bounds = Bounds(1, 10, frequency_limit=1, frequency_window_s=600, frequency_since=ago(60),
+                    frequency_version=3)
+    p = plan("emergency", 3, bounds, [sv(1, 600)], NOW)
+    _, refusals = guard(p, bounds, [(ago(30), "scale-out")], NOW)
+    assert [r.reason for r in refusals] == [
+        "scale-out refused: 1 already in the last 600s since policy version 3 (2026-01-01T11:59:00+00:00) "
+        "(limit 1)"] * 2

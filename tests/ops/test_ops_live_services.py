@@ -187,16 +187,27 @@ def test_the_loop_state_is_exported_by_the_process_that_knows_it(loop: Loop) -> 
 
 
 def test_arca_status_reads_the_running_loop_from_its_sparql_store(loop: Loop) -> None:
-    """The analyzer and decider stored their messages; ``arca status`` shows the incident and decision."""
-    out = subprocess.run([sys.executable, "-m", "arca.app.cli.main", "status", "--once", "--json"],
-                         capture_output=True, text=True, env=loop.env, timeout=60, cwd=REPO)
-    assert out.returncode == 0, out.stderr
-    doc = json.loads(out.stdout)
-    (emergency,) = [s for s in doc["systems"] if s["system"] == "emergency"]
-    assert emergency["incident"]["severity"] == 3
-    assert emergency["incident"]["source"] == "seismo-hq"
+    """The analyzer, decider and enforcer stored their messages; ``arca status`` shows the incident
+    (active while the decider anticipates it, then under ``expired_incidents``: the policy's 45 s),
+    the decision and what the enforcer did."""
+    deadline = time.monotonic() + 30
+    while True:
+        out = subprocess.run([sys.executable, "-m", "arca.app.cli.main", "status", "--once", "--json"],
+                             capture_output=True, text=True, env=loop.env, timeout=60, cwd=REPO)
+        assert out.returncode == 0, out.stderr
+        doc = json.loads(out.stdout)
+        (emergency,) = [s for s in doc["systems"] if s["system"] == "emergency"]
+        if emergency["last_enforcement"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    incident = emergency["incident"] or emergency["expired_incidents"][-1]
+    assert incident["severity"] == 3
+    assert incident["source"] == "seismo-hq"
     assert emergency["last_decisions"] and emergency["last_decisions"][0]["reason"]
     assert emergency["servants"]["desired"] == emergency["last_decisions"][0]["target_servants"]
+    enforced = emergency["last_enforcement"]  # stored by the enforcer process itself
+    assert enforced is not None, loop.procs["enforcer"].log.read_text()[-3000:]
+    assert enforced["driver"] == "openstack" and enforced["outcome"] in ("succeeded", "failed", "skipped")
 
 
 @pytest.mark.parametrize("service", SERVICES)

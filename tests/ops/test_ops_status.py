@@ -1,4 +1,10 @@
-"""``arca status``: the document read from a knowledge base filled with the loop's messages."""
+"""``arca status``: the document read from a knowledge base holding the analyzer's situations and the
+decider's decisions, and its incident expiry against the decider's own (a table of cases).
+
+What status shows of the enforcer (last enforcement, warm pool, refusals) is tested with a live
+enforcer that stores its own reports: ``test_ops_status_live.py``. Nothing here stores an
+``Enforcement``.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from arca.app.cli.main import main
 from arca.app.settings import KbSettings
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
 from arca.kb.messages import store_message
-from arca.messages import Decision, Enforcement, Situation
+from arca.messages import ActiveIncident, Decision, Situation
 from arca.status import SCHEMA, collect, render_text
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -40,10 +46,6 @@ def fill(kb: KnowledgeBase) -> None:
                                 discard_ratio=0.05, incident_severity=3, incident_id="quake-1",
                                 incident_source="seismo-1", incident_onset=ONSET,
                                 incident_elapsed_s=6.0), sync=True)
-    store_message(kb, Enforcement(event_time=T0 + timedelta(seconds=3), system="emergency",
-                                  action="scale_out", driver="openstack", outcome="in_progress",
-                                  desired_servants=6, active_servants=2, booting_servants=4,
-                                  standby_servants=2, started_at=T0 + timedelta(seconds=2)), sync=True)
     store_message(kb, Situation(event_time=T0, system="quiet", servants_active=1,
                                 average_load=0.1), sync=True)
     kb.flush()
@@ -57,17 +59,18 @@ def check_document(doc: dict[str, Any], now: datetime) -> None:
     em = systems["emergency"]
     assert em["as_of"] == (T0 + timedelta(seconds=2)).isoformat()  # the latest situation wins
     assert em["load"] == {"average": 0.8, "discard_ratio": 0.05}
-    assert em["servants"] == {"desired": 5, "active": 2, "booting": 4, "msa": 4, "standby": 2,
+    assert em["servants"] == {"desired": 5, "active": 2, "booting": 4, "msa": 4, "standby": None,
                               "standby_desired": 3}
     assert em["incident"]["severity"] == 3
     assert em["incident"]["id"] == "quake-1" and em["incident"]["source"] == "seismo-1"
     assert em["incident"]["elapsed_s"] == (now - ONSET).total_seconds()
     assert em["incident"]["elapsed_s_at_situation"] == 6.0
+    assert em["incident"]["expires_at"] == (ONSET + timedelta(seconds=45)).isoformat()  # the default
+    assert em["expiration_s"] == 45.0 and em["expired_incidents"] == []
     assert [d["reason"] for d in em["last_decisions"]] == [
         "load 20 % below 30 %", "MSA 6 for severity 3 at 10 s"]  # newest first, --decisions 2
     assert em["last_decisions"][0]["rule"] == "rule-2"
-    assert em["last_enforcement"]["outcome"] == "in_progress"
-    assert em["last_enforcement"]["booting_servants"] == 4
+    assert em["last_enforcement"] is None and em["recent_refusals"] == []  # no enforcer ran
     quiet = systems["quiet"]
     assert quiet["incident"] is None and quiet["last_decisions"] == []
     assert quiet["servants"] == {"desired": None, "active": 1, "booting": 0, "msa": None, "standby": None,
@@ -97,7 +100,7 @@ def test_text_view_shows_load_servants_incident_and_reasons() -> None:
     assert "== emergency" in text and "== quiet" in text
     assert "load 80%" in text and "discard 5.00%" in text
     assert "servants desired 5 / active 2 / booting 4   MSA 4" in text
-    assert "warm pool: standing by 2 (pool asked 3)" in text
+    assert "warm pool: standing by - (pool asked 3)" in text
     assert text.count("warm pool:") == 1  # the quiet system has none
     assert "incident: severity 3 from seismo-1 (quake-1)" in text and "elapsed 34.0 s" in text
     assert "[rule-1] MSA 6 for severity 3 at 10 s" in text
@@ -183,3 +186,82 @@ def test_live_view_refreshes_until_interrupted(tmp_path: Path) -> None:
         proc.wait(10)
     assert all([s["system"] for s in d["systems"]] == ["emergency", "quiet"] for d in docs)
     assert docs[0]["generated_at"] < docs[2]["generated_at"]  # evaluated anew at each refresh
+
+
+# --- incident expiry: status and the decider agree (issue 19: 110 s shown active, expired at 45 s) ---
+
+def incident(ident: str, onset_s_ago: float, now: datetime, severity: int = 3,
+             from_load: bool = False) -> ActiveIncident:
+    return ActiveIncident(incident_id=ident, severity=0 if from_load else severity,
+                          onset=now - timedelta(seconds=onset_s_ago),
+                          source="load" if from_load else "seismo-1", detected_from_load=from_load)
+
+
+EXPIRY = [
+    # id, policy expirationSeconds (None: no policy), incidents (id, onset s before now), situation s
+    # before now, incidents active at now (both must say the same)
+    ("issue-19-110s-after-onset-default-45s", None, [("quake", 110)], 100, []),
+    ("within-the-default-expiration", None, [("quake", 30)], 20, ["quake"]),
+    ("exactly-at-the-expiration-still-active", None, [("quake", 45)], 40, ["quake"]),
+    ("just-after-the-expiration", None, [("quake", 45.5)], 40, []),
+    ("policy-300s-keeps-it-at-110s", 300, [("quake", 110)], 100, ["quake"]),
+    ("policy-10s-ends-it-at-20s", 10, [("quake", 20)], 15, []),
+    ("two-incidents-the-older-expired", None, [("old", 100), ("new", 20)], 10, ["new"]),
+    ("two-incidents-both-alive", None, [("old", 40), ("new", 20)], 10, ["new", "old"]),
+    ("load-detected-is-not-anticipated", None, [("load-1", 20, True)], 10, []),
+    ("situation-already-past-expiration", None, [("quake", 60)], 5, []),
+]
+
+
+@pytest.mark.parametrize(("expiration", "incidents", "situation_ago", "active"), [c[1:] for c in EXPIRY],
+                         ids=[c[0] for c in EXPIRY])
+def test_status_incident_expiry_agrees_with_the_decider(
+        expiration: float | None, incidents: list[tuple[Any, ...]], situation_ago: float,
+        active: list[str]) -> None:
+    from arca.app.settings import ArcaSettings
+    from arca.bus import InMemoryBus
+    from arca.clock import SimClock
+    from arca.decider.loop import ArcaState
+    from arca.decider.service import DeciderService
+    from arca.namespace import ARCA_NS
+    from arca.policy import policy_graph
+    from arca.service import Deps
+
+    now = T0 + timedelta(minutes=10)
+    kb = EmbeddedKnowledgeBase()
+    if expiration is not None:
+        kb.replace_graph(f'@prefix arca: <{ARCA_NS}> .\n<{ARCA_NS}policy/emergency> a arca:Policy ; '
+                         f'arca:system "emergency" ; arca:expirationSeconds {expiration} .\n',
+                         policy_graph("emergency"))
+    at = now - timedelta(seconds=situation_ago)
+    alive = [incident(i[0], i[1], now, from_load=len(i) > 2) for i in incidents]
+    latest = max(alive, key=lambda i: i.onset)
+    situation = Situation(event_time=at, system="emergency", servants_active=2, average_load=0.6,
+                          incidents=tuple(alive), incident_severity=latest.severity,
+                          incident_id=latest.incident_id, incident_source=latest.source,
+                          incident_onset=latest.onset, detected_from_load=latest.detected_from_load)
+    store_message(kb, situation, sync=True)
+
+    # the decider: handles the situation when it comes, then re-decides on its tick at ``now``
+    clock = SimClock(at)
+    decider = DeciderService(Deps(InMemoryBus(), kb, clock, ArcaSettings()))
+    decider.handle(situation)
+    clock.set(now)
+    decider.tick(now)
+    _, state = decider.states["emergency"]
+    assert isinstance(state, ArcaState)
+    anticipated = sorted(a.incident_id for a in state.anticipations)
+
+    # arca status at the same time, from the same store
+    doc = collect(kb, now=now)["systems"][0]
+    shown = doc["incident"]
+    expired = sorted(e["id"] for e in doc["expired_incidents"])
+    assert anticipated == sorted(active)
+    onset_ago = {i[0]: i[1] for i in incidents}
+    latest_active = min(active, key=onset_ago.__getitem__) if active else None
+    assert (shown["id"] if shown else None) == latest_active  # the latest incident still alive
+    announced = sorted(i[0] for i in incidents if len(i) == 2)
+    assert expired == sorted(set(announced) - set(active))
+    if shown is not None:
+        assert shown["expires_at"] == (dict((i.incident_id, i.onset) for i in alive)[shown["id"]]
+                                       + timedelta(seconds=expiration or 45)).isoformat()
