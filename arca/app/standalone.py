@@ -47,7 +47,7 @@ from arca.namespace import ONTOLOGY_DIR
 
 SERVICES = ("collector", "analyzer", "decider", "enforcer")
 SYSTEM = "emergency"  # the shipped policy's system
-DETECTOR_SOURCES = ("seismo-hq", "seismometer-building-2", "seismometer-building-3",
+DETECTOR_SOURCES = ("seismo-hq", "seismometer-hq", "seismometer-building-2", "seismometer-building-3",
                     "seismometer-building-4", "bigdata-analyser")
 """Sources given a collector token: the one of the README's examples and the testbed's detectors."""
 TESTBED_CLOUD = "arca-testbed"
@@ -210,6 +210,7 @@ class Standalone:
         self.collector_url = ""
         self.started_at = 0.0
         self.up_s = 0.0
+        self._cloud_t0 = 0.0
 
     # -- bring-up ----------------------------------------------------------------------------------
     def start(self) -> Standalone:
@@ -231,6 +232,7 @@ class Standalone:
         self._declare_topology()
         self._knowledge()
         self._services()
+        self._run_cloud()
         self.up_s = time.monotonic() - t0
         self.started_at = time.monotonic()
         return self
@@ -250,8 +252,8 @@ class Standalone:
         else:  # a quiet cloud: one servant, background load, no incident (send your own events)
             timeline = parse_timeline({"duration_s": 86400, "seed": 1, "incidents": [], "failures": []})
         self.testbed = Testbed.from_settings(timeline, s, start=datetime.now(UTC).replace(microsecond=0))
-        self.testbed.start()
-        self.testbed.start_ticker(speed=self.o.speed)
+        self.testbed.start()  # served, its clock still: it runs once the services listen (_run_cloud)
+        self._cloud_t0 = time.monotonic()
         clouds = write_private(self.data_dir / "testbed-clouds.yaml", self.testbed.clouds_yaml(TESTBED_CLOUD))
         os.environ["OS_CLIENT_CONFIG_FILE"] = str(clouds)  # for this process's own commands
         urls = self.testbed.urls()
@@ -262,6 +264,15 @@ class Standalone:
             "haproxy_domains": {f"lb-{b}": b for b in LBS},
         }
         return enforcer, collector
+
+    def _run_cloud(self) -> None:
+        """Start the testbed's clock now that the collector listens (its detectors' first notes would
+        be refused before), caught up with the wall time spent since the cloud was made."""
+        if self.testbed is None:
+            return
+        behind = (time.monotonic() - self._cloud_t0) * self.o.speed
+        self.testbed.model.advance_to(min(float(int(behind)), self.testbed.model.timeline.duration_s))
+        self.testbed.start_ticker(speed=self.o.speed)
 
     def _event_url(self) -> str:
         from arca.collector.http import EVENT_PATH

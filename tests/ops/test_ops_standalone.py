@@ -215,6 +215,23 @@ def test_a_seed_into_a_running_cold_decider_changes_its_next_decision(standalone
         time.sleep(0.2)
 
 
+def test_a_played_timeline_has_its_detectors_authenticate_and_the_loop_react(standalone: Any,
+                                                                            tmp_path: Path) -> None:
+    timeline = tmp_path / "one-incident.json"
+    timeline.write_text(json.dumps({"duration_s": 600, "seed": 2, "failures": [],
+                                    "incidents": [{"at_s": 2, "severity": 3, "domain": "hq"}]}))
+    loop = standalone("--timeline", str(timeline))
+    deadline = time.monotonic() + 30
+    while not any(r.get("msg") == "published event event.seismometer-hq" for r in loop.log("collector")):
+        assert time.monotonic() < deadline, f"the testbed's detector event never got in:\n{loop.output()}"
+        time.sleep(0.2)
+    deadline = time.monotonic() + 20
+    while not any(str(r.get("msg", "")).startswith("created server") for r in loop.log("enforcer")):
+        assert time.monotonic() < deadline, "the loop did not react to the detector's event"
+        time.sleep(0.2)
+    assert " 401" not in loop.output()  # no detector note refused (the testbed logs refusals)
+
+
 def test_the_written_configuration_is_what_every_command_reads(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from arca.app.settings import ArcaSettings

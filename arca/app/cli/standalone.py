@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -62,6 +63,8 @@ def cmd_standalone(args: argparse.Namespace) -> int:
     if os.environ.get("ARCA_CONFIG_FILE") and Path(os.environ["ARCA_CONFIG_FILE"]).resolve() == out:
         os.environ.pop("ARCA_CONFIG_FILE")  # our own output of an earlier run: not an input
     base = settings()
+    # what the in-process parts (the testbed, its detectors) warn of reaches the terminal
+    logging.basicConfig(level=logging.WARNING, format="standalone: %(name)s: %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
