@@ -81,17 +81,23 @@ def default_data_dir() -> Path:
 
 def check_broker(url: str) -> None:
     """Connect once to the broker, or say how to get one."""
+    import logging
+
     import pika
 
     params = pika.URLParameters(url)
     params.connection_attempts, params.socket_timeout, params.blocked_connection_timeout = 1, 3, 3
+    quiet = logging.getLogger("pika")
+    level, quiet.level = quiet.level, logging.CRITICAL  # the refusal is said once, below, not traced
     try:
         pika.BlockingConnection(params).close()
     except Exception as exc:
+        why = str(exc) or "the connection failed"
         raise StandaloneError(
-            f"no RabbitMQ broker answers at {_safe(url)} ({type(exc).__name__}: {exc or 'refused'}); "
-            "arca standalone starts none: start one (Debian: apt install rabbitmq-server) or give "
-            "--bus-url") from None
+            f"no RabbitMQ broker answers at {_safe(url)} ({type(exc).__name__}: {why}); arca standalone "
+            "starts none: start one (Debian: apt install rabbitmq-server) or give --bus-url") from None
+    finally:
+        quiet.setLevel(level)
 
 
 def _safe(url: str) -> str:
