@@ -128,6 +128,8 @@ def readiness(deps: Deps | None, service: Service | None) -> dict[str, Any]:
                               "knowledge_base": store_ok}
     if service.kb_error:
         report["knowledge_base_error"] = service.kb_error
+    if service.warnings:
+        report["warnings"] = list(service.warnings)
     writer = getattr(deps.kb, "writer", None)
     if writer is not None:
         report["kb_writer_batches"] = writer.batches

@@ -52,6 +52,11 @@ class CollectorService(Service):
         self._publish_lock = threading.RLock()
         self.ingestor = Ingestor(self.cfg, self.emit, SeverityScales({}), confirm=self.confirm,
                                  now=self.clock.now)
+        if self.ingestor.auth.open:
+            warning = ("UNAUTHENTICATED mode: collector.allow_unauthenticated is set and no token is "
+                       "configured, so any client may send events and alarms (development only)")
+            log.warning(warning)
+            self.warnings.append(warning)
         self.load_knowledge()
         self.gnocchi = gnocchi
         self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()

@@ -162,6 +162,23 @@ class DeciderService(Service):
         self.kb.flush()
         self.anticipators.clear()
 
+    def reload_samples(self, system: str) -> None:
+        """Samples of ``system`` were added to the store (``arca anticipation seed`` into a running
+        loop): rebuild its anticipator from the store at once, merged (by sample id) with what this
+        process learned and the store may not have yet; the next decision uses it."""
+        before = self.anticipators.get(system)
+        try:
+            stored = load_samples(self.kb, system)
+        except KnowledgeBaseError as exc:
+            self.knowledge_unavailable(exc)
+            return
+        ids = {s.sample_id for s in stored}
+        own = [s for s in (before.samples if before is not None else []) if s.sample_id not in ids]
+        model = self._fit(system, [*stored, *own])
+        log.info("learned samples of system %s reloaded: %d (was %d)", system, len(model),
+                 len(before) if before is not None else 0,
+                 extra={"system": system, "samples": len(model)})
+
     def policy(self, system: str) -> Policy:
         policy = self.policies.get(system)
         if policy is None:
@@ -318,6 +335,9 @@ class DeciderService(Service):
             self.last_situation[message.system] = message
             self.decide(message, message.event_time, force=True)
         elif isinstance(message, PolicyUpdated):
+            if message.policy == str(LEARNED_GRAPH):  # samples seeded (``arca anticipation seed``)
+                self.reload_samples(message.system)
+                return
             if not self.load_knowledge():
                 return
             for system, model in list(self.anticipators.items()):
