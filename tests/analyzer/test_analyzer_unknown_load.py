@@ -148,3 +148,76 @@ def test_a_round_without_a_fresh_cpu_figure_is_unknown_not_idle() -> None:
     s = v.situation(at(62), "telemetry")
     assert (s.average_load, s.servants_reporting) == (None, 0)
     assert s.demand_servants == pytest.approx(0.15)
+
+
+def at_s(s: float) -> datetime:
+    return T0 + timedelta(seconds=s)
+
+
+def cpu_of(end: float, value: float, server: str = "a") -> Observation:
+    """The Gnocchi point of the window ending at ``end`` (stamped with its start)."""
+    return Observation(event_time=at_s(end - 10), system="emergency", metric="cpu_util", value=value,
+                       resource=server)
+
+
+def lb(t: float, metric: str, value: float, name: str = "lb-building-2") -> Observation:
+    return Observation(event_time=at_s(t), system="emergency", metric=metric, value=value, resource=name)
+
+
+# id -> (observations, (average load, servants reporting, demand)) of the round they make
+ROUNDS: dict[str, tuple[list[Observation], tuple[float | None, int | None, float | None]]] = {
+    "cpu-a-window-older-than-the-lb-poll-still-counts": (  # the live bug: this read 0
+        [cpu_of(10, 0.14), lb(10.5, "request_rate", 30.0), lb(20.5, "request_rate", 30.0)],
+        (0.14, 1, 0.14)),
+    "no-cpu-within-the-max-age-is-unknown": (
+        [cpu_of(10, 0.14), lb(30, "request_rate", 30.0), lb(40, "request_rate", 30.0)],
+        (None, 0, None)),
+    "discarding-without-cpu-needs-at-least-one-servant": (
+        [lb(30, "request_rate", 300.0), lb(30, "discard_rate", 100.0)], (None, 0, 1.0)),
+    "a-servant-missing-the-newest-window-is-missing-not-idle": (
+        [cpu_of(10, 0.9, "b"), cpu_of(20, 0.3, "a"), lb(21, "request_rate", 30.0)], (0.3, 1, 0.3)),
+    "cpu-only-no-load-balancer": ([cpu_of(10, 0.4, "a"), cpu_of(10, 0.6, "b")], (0.5, 2, 1.0)),
+    "no-telemetry-at-all": ([], (None, None, None)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROUNDS), ids=sorted(ROUNDS))
+def test_round_figures(case: str) -> None:
+    messages, (load, reporting, demand) = ROUNDS[case]
+    v = SystemView("emergency", AnalyzerConfig())
+    for m in messages:
+        v.observe(m)
+    s = v.situation(at_s(45), "telemetry")
+    assert (s.average_load, s.servants_reporting) == (pytest.approx(load) if load is not None else None,
+                                                      reporting)
+    assert s.demand_servants == (pytest.approx(demand) if demand is not None else None)
+
+
+def steady(ends: tuple[float, ...], servers: tuple[str, ...] = ("a",)) -> list[Observation]:
+    """Every server reports 0.15 CPU for each window, the LB 30 req/s polled 2 s after each window."""
+    return [m for end in ends for m in (*(cpu_of(end, 0.15, k) for k in servers),
+                                        lb(end + 2, "request_rate", 30.0 * len(servers)))]
+
+
+# id -> (observations, capacity learned or None)
+CAPACITY: dict[str, tuple[list[Observation], float | None]] = {
+    "steady-windows-with-the-lb-over-them": (steady((10, 20, 30)), 200.0),
+    "needs-the-window-after-it": (steady((10, 20)), None),
+    "a-servant-booted-in-the-window": ([*steady((10,)), cpu_of(20, 0.15), cpu_of(20, 0.2, "b"),
+                                        cpu_of(30, 0.15), cpu_of(30, 0.15, "b")], None),
+    "a-servant-stopped-reporting-lately": (steady((10, 20), ("a", "b")) + steady((30, 40, 50)), None),
+    "a-servant-stopped-reporting-long-ago": (steady((10, 20), ("a", "b")) + steady((30, 40, 50, 60, 70, 80)),
+                                             200.0),
+    "lb-polls-do-not-cover-the-window": ([cpu_of(10, 0.15), cpu_of(20, 0.15), cpu_of(30, 0.15),
+                                          lb(45, "request_rate", 30.0)], None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CAPACITY), ids=sorted(CAPACITY))
+def test_capacity_is_learned_only_from_a_steady_covered_window(case: str) -> None:
+    messages, expected = CAPACITY[case]
+    v = SystemView("emergency", AnalyzerConfig())
+    for m in messages:
+        v.observe(m)
+        v.close_round()
+    assert v.capacity == (pytest.approx(expected) if expected is not None else None)
