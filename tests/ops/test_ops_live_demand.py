@@ -56,7 +56,7 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
 
 INCIDENT_AT_S = 50.0
 """Simulated = wall seconds after the testbed starts (capacity is learned from the quiet rounds before)."""
-WATCH_S = 75.0
+WATCH_S = 60.0
 """Seconds watched after the incident: the burst, the anticipation's expiry (45 s) and the scale-in."""
 TOLERANCE = (0.15, 0.5)
 """(relative, absolute in servant-equivalents): a round's demand may miss the truth by the larger."""
