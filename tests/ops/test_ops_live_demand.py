@@ -8,10 +8,13 @@ compared with the testbed's own offered load over the load balancers' last poll 
 servant-equivalents (offered req/s / a servant's capacity):
 
 * no telemetry round reads a load or a demand of 0 while the cloud serves (issue 19: 13 rounds of 15
-  read 0 after a scale-out and in) -- unknown is None, and none is unknown here;
-* from the first round after the capacity estimate on, each round's demand is within
-  ``TOLERANCE`` (15 % or half a servant's worth, whichever is larger) of the true demand over the 10 s
-  before its ``load_time``; the situation is published at most ``MAX_LAG_S`` after that interval ends.
+  read 0 after a scale-out and in); only the very first round may be unknown (None: no Gnocchi
+  window closed yet);
+* from the round before the incident on (the capacity is learned in the quiet rounds), each round's
+  demand is within ``TOLERANCE`` (15 % or half a servant's worth, whichever is larger) of the true
+  demand over the 10 s before its ``load_time``, the cloud's clock being up to ``CLOCK_LAG_S`` behind;
+  rounds during the burst and after the scale-in are among them; each situation is published at most
+  ``MAX_LAG_S`` after its interval ends.
 """
 
 from __future__ import annotations
