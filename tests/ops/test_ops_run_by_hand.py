@@ -31,14 +31,11 @@ def documented_block() -> str:
 
 
 def test_the_documented_commands_bring_up_a_reacting_loop(rabbit_url: str, tmp_path: Path) -> None:
-    base = free_port()
-    while not all(_free(base + i) for i in range(9)):
-        base = free_port()
-    metrics = free_port()
+    base, metrics = _free_range(9), _free_range(5)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("ARCA_", "OS_"))}
     data = tmp_path / "data"
     env.update(DATA=str(data), STORE_PORT=str(free_port()), CLOUD_PORT=str(base),
-               COLLECTOR_PORT=str(free_port()), METRICS_PORT=str(metrics - 10), AMQP_URL=rabbit_url,
+               COLLECTOR_PORT=str(free_port()), METRICS_PORT=str(metrics), AMQP_URL=rabbit_url,
                PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
     script = tmp_path / "by-hand.sh"
     script.write_text("set -euo pipefail\n" + documented_block())
@@ -62,6 +59,14 @@ def test_the_documented_commands_bring_up_a_reacting_loop(rabbit_url: str, tmp_p
     assert desired and desired[0] > 1, out
     # the enforcer created them in the testbed (its log, JSON lines)
     assert '"msg": "created server' in (data / "enforcer.log").read_text()
+
+
+def _free_range(n: int) -> int:
+    """A port p such that p .. p+n-1 are free now."""
+    while True:
+        base = free_port()
+        if base + n < 65536 and all(_free(base + i) for i in range(n)):
+            return base
 
 
 def _free(port: int) -> bool:
