@@ -91,8 +91,10 @@ class DeciderService(Service):
         super().__init__(deps)
         self.custom_strategies = dict(strategies or {})
         cfg = self.settings.decider
+        inline = cfg.svr_fit == "inline" or (cfg.svr_fit == "auto" and self.settings.bus.kind != "rabbitmq")
         self.config = AnticipatorConfig(c=cfg.svr_c, epsilon=cfg.svr_epsilon, gamma=cfg.svr_gamma,
-                                        per_bucket=cfg.samples_per_bucket, max_samples=cfg.max_samples)
+                                        per_bucket=cfg.samples_per_bucket, max_samples=cfg.max_samples,
+                                        fit_in_process=inline)
         self.policies: dict[str, Policy] = {}
         self.states: dict[str, tuple[str, Any]] = {}
         self.anticipators: dict[str, Anticipator] = {}
@@ -215,7 +217,7 @@ class DeciderService(Service):
         base = policy.default_servants if policy else 1
         return AnticipatorConfig(c=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma,
                                  per_bucket=self.config.per_bucket, max_samples=self.config.max_samples,
-                                 baseline=base)
+                                 baseline=base, fit_in_process=self.config.fit_in_process)
 
     def strategy(self, name: str) -> Strategy:
         if name not in self._strategies:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,6 +93,12 @@ class Standalone:
                 continue
         return rows
 
+    def pids(self) -> dict[str, int]:
+        """Each service's pid, as the summary prints it."""
+        pattern = re.compile(r"  (collector|analyzer|decider|enforcer) +pid (\d+),")
+        found = (pattern.match(line) for line in self.lines)
+        return {m.group(1): int(m.group(2)) for m in found if m}
+
     def servers(self) -> list[Any]:
         import openstack
         import yaml
@@ -148,6 +155,11 @@ def standalone(rabbit_url: str, tmp_path: Path) -> Iterator[Any]:
             assert "stopped: every process it started has ended" in loop.lines
 
 
+def resident_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) / 1024
+
+
 def first_ts(rows: list[dict[str, Any]], prefix: str) -> datetime:
     return min(datetime.fromisoformat(r["ts"]) for r in rows if str(r.get("msg", "")).startswith(prefix))
 
@@ -183,6 +195,11 @@ def test_an_event_sent_with_only_the_config_file_has_servers_created_within_a_se
         assert time.monotonic() < deadline, f"arca status shows no enforcement of the event: {system}"
         time.sleep(1)
     assert enforced["outcome"] == "succeeded", enforced
+    # the decider has fitted its anticipator (the prior at start): in the helper process, so the
+    # decider itself stays small (arca.decider.fitting)
+    rss = {name: resident_mb(pid) for name, pid in loop.pids().items()}
+    print("resident MB after the event: " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
+    assert rss["decider"] <= 100, rss
 
 
 def test_a_seed_into_a_running_cold_decider_changes_its_next_decision(standalone: Any) -> None:
