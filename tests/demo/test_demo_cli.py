@@ -163,7 +163,8 @@ def test_progress_on_a_terminal_one_bar_per_run_with_an_eta(tmp_path: Path) -> N
     root = Path(__file__).resolve().parents[2]
     arca = str(Path(sys.executable).parent / "arca")
     cmd = [sys.executable, str(root / "scripts" / "pty_timestamps.py"), "--json", "--", arca, "demo",
-           "--timeline", _write(tmp_path, "tiny.json", TINY), "--no-training", "--strategy", "static"]
+           "--timeline", _write(tmp_path, "tiny.json", TINY), "--no-training", "--strategy", "static",
+           "--jobs", "1"]
     report = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300).stdout)
     assert report["rc"] == 0
     lines = [text for _t, text in report["lines"]]
@@ -174,6 +175,25 @@ def test_progress_on_a_terminal_one_bar_per_run_with_an_eta(tmp_path: Path) -> N
         run_lines = [line for line in lines if line.startswith(prefix)]
         assert any("%" in line and "ETA" in line for line in run_lines), run_lines
         assert "discard" in run_lines[-1] and "servant-s" in run_lines[-1]
+    assert any(line.startswith("strategy") and "discard %" in line for line in lines)  # the table
+
+
+def test_progress_in_parallel_one_line_per_strategy_as_it_ends(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    arca = str(Path(sys.executable).parent / "arca")
+    cmd = [sys.executable, str(root / "scripts" / "pty_timestamps.py"), "--json", "--", arca, "demo",
+           "--timeline", _write(tmp_path, "tiny.json", TINY), "--no-training", "--strategy", "static",
+           "--jobs", "2"]
+    report = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300).stdout)
+    assert report["rc"] == 0
+    lines = [text for _t, text in report["lines"]]
+    ends = [line for line in lines if line.startswith(("[ 1/2] ", "[ 2/2] "))]
+    assert sorted(line.split()[2] for line in ends) == ["oracle", "static"], lines
+    assert all("discard" in line and "servant-s" in line and "elapsed" in line for line in ends)
+    assert "ETA" in ends[0] and "ETA" not in ends[1]  # an ETA while work is left, none at the end
     assert any(line.startswith("strategy") and "discard %" in line for line in lines)  # the table
 
 
@@ -194,3 +214,16 @@ def test_quiet_means_no_progress_even_on_a_terminal(tmp_path: Path) -> None:
         p.step(20.0, 40.0)
         p.done("discard 0 %")
     assert "ETA" in loud.getvalue() and "50 %" in loud.getvalue() and quiet.getvalue() == ""
+
+
+def test_jobs_change_the_wall_time_not_the_results(tmp_path: Path) -> None:
+    """``--jobs 2`` runs the strategies in two worker processes: the same numbers as one by one."""
+    serial = _demo(tmp_path, "serial.json", "--jobs", "1")
+    parallel = _demo(tmp_path, "parallel.json", "--jobs", "2")
+    assert _numbers(parallel) == _numbers(serial)
+    assert list(parallel["strategies"]) == list(serial["strategies"])  # the order of the table too
+
+
+def test_jobs_below_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--no-training", "--jobs", "0"]) == 1
+    assert "--jobs 0: must be at least 1" in capsys.readouterr().err

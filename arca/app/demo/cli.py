@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -66,6 +67,10 @@ def register(sub: Any) -> None:
     p.add_argument("--boot-delay", type=float, metavar="S",
                    help="Servant boot delay in seconds (default: the testbed's 10 s; with --driver osm, "
                    "Ukko's measured 42 s). The policies' provisioning lead time follows it.")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="Run the strategies in N worker processes at once (default: the number of cores; "
+                        "1: one after the other, with a progress bar per run). The results do not "
+                        "depend on it.")
     add_output_options(p, "the results (the table then goes to stderr)")
     p.add_argument("--plot", metavar="FILE.png", help="Write the figure (.png, or .svg/.pdf).")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -111,6 +116,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                  "pip install 'arca[demo]'")
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        raise CliError(f"--jobs {jobs}: must be at least 1")
     if args.boot_delay is not None and not 0 <= args.boot_delay <= 600:
         raise CliError(f"--boot-delay {args.boot_delay:g}: must be within [0, 600] seconds")
 
@@ -135,7 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
            f"at a time)" if args.driver == "osm" else "through OpenStack")
     progress.say(f"{len(names)} strategies, {len(tasks)} runs ({work:.0f} simulated s) {via}: "
                  f"training on {train_name if training else '-'}, then {ref_name}")
-    results = run_all(names, reference, training, progress=progress, params=params)
+    results = run_all(names, reference, training, progress=progress, params=params, jobs=jobs)
     metrics = with_cost({n: r.metrics for n, r in results.items()})
     out = sys.stderr if print_json else sys.stdout  # --json: stdout is the JSON document alone
     if args.driver == "osm":

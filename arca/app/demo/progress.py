@@ -49,6 +49,7 @@ class Progress:
         self.min_interval_s = min_interval_s
         self.clock = clock
         self.tasks: list[Task] = []
+        self.finished_count = 0
         self.index = -1
         self.done_work = 0.0
         self.current = 0.0
@@ -64,6 +65,7 @@ class Progress:
 
     def plan(self, tasks: Sequence[Task]) -> None:
         self.tasks = list(tasks)
+        self.finished_count = 0
         self.index = -1
         self.done_work = 0.0
         self.t0 = self.clock()
@@ -105,6 +107,21 @@ class Progress:
         if self.enabled and task is not None:
             self.stream.write(f"\r{self._prefix(task)} {summary}\x1b[K\n")
             self.stream.flush()
+
+    def finished(self, strategy: str, summary: str = "") -> None:
+        """Every run of ``strategy`` ended (runs in parallel processes: one line per strategy as it
+        finishes, with the elapsed time and the ETA from the work done so far)."""
+        mine = [t for t in self.tasks if t.strategy == strategy]
+        self.done_work += sum(t.work_s for t in mine)
+        self.finished_count += 1
+        if not self.enabled:
+            return
+        strategies = len({t.strategy for t in self.tasks}) or 1
+        eta = self.eta_s()
+        eta_text = "" if eta is None or self.finished_count >= strategies else f", ETA {fmt_duration(eta)}"
+        self.stream.write(f"[{self.finished_count:>2}/{strategies}] {strategy:<22} {summary}  "
+                          f"(elapsed {fmt_duration(self.clock() - self.t0)}{eta_text})\n")
+        self.stream.flush()
 
     @property
     def task(self) -> Task | None:

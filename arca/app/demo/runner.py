@@ -77,6 +77,24 @@ def run_one(name: str, reference: Any, training: Any | None, params: Any = None,
 
 
 def run_all(names: Sequence[str], reference: Any, training: Any | None,
-            progress: Progress | None = None, params: Any = None) -> dict[str, RunResult]:
-    """Every strategy in turn (``progress`` must have been given ``plan(...)`` to show an ETA)."""
-    return {name: run_one(name, reference, training, params, progress) for name in names}
+            progress: Progress | None = None, params: Any = None, jobs: int = 1) -> dict[str, RunResult]:
+    """Every strategy (``progress`` must have been given ``plan(...)`` to show an ETA): in turn, or
+    with ``jobs`` > 1 in that many worker processes at once. Each strategy's runs share nothing with
+    another's (its own store, testbed and clock), so the results do not depend on ``jobs``."""
+    if jobs <= 1 or len(names) <= 1:
+        return {name: run_one(name, reference, training, params, progress) for name in names}
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    progress = progress or Progress(enabled=False)
+    results: dict[str, RunResult] = {}
+    spawn = multiprocessing.get_context("spawn")  # nothing of this process's threads or state inherited
+    with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=spawn) as pool:
+        futures = {pool.submit(run_one, name, reference, training, params): name for name in names}
+        for future in as_completed(futures):
+            name = futures[future]
+            result = results[name] = future.result()
+            m = result.metrics
+            progress.finished(name, f"discard {m.discard_ratio * 100:.3f} %, servant-s "
+                                    f"{m.servant_seconds:.0f}, wall {m.wall_s:.1f} s")
+    return {name: results[name] for name in names}
