@@ -217,12 +217,14 @@ class Standalone:
         self.started_at = 0.0
         self.up_s = 0.0
         self._cloud_t0 = 0.0
+        self._lock: Any = None
 
     # -- bring-up ----------------------------------------------------------------------------------
     def start(self) -> Standalone:
         t0 = time.monotonic()
         check_broker(self.o.bus_url)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
         self.logs.mkdir(exist_ok=True)
         self.tokens = tokens_file(self.data_dir)
         self.store = make_server(self.o.store, self.data_dir / f"store-{self.o.store}")
@@ -242,6 +244,25 @@ class Standalone:
         self.up_s = time.monotonic() - t0
         self.started_at = time.monotonic()
         return self
+
+    def _lock_data_dir(self) -> None:
+        """One loop per data directory: a second is refused naming the first's pid."""
+        import fcntl
+
+        path = self.data_dir / "standalone.lock"
+        self._lock = open(path, "a+")  # noqa: SIM115 - held for the loop's life, closed by stop()
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.seek(0)
+            holder = self._lock.read().strip() or "?"
+            self._lock.close()
+            self._lock = None
+            raise StandaloneError(f"{self.data_dir} is in use by another arca standalone (pid {holder}); "
+                                  "stop it or give another --data-dir") from None
+        self._lock.truncate(0)
+        self._lock.write(str(os.getpid()))
+        self._lock.flush()
 
     def _cloud(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(the enforcer's cloud settings, the collector's pollers) for the testbed or ``--cloud``."""
@@ -423,6 +444,9 @@ class Standalone:
             self.testbed.stop()
         if self.store is not None:
             self.store.stop()
+        if self._lock is not None:
+            self._lock.close()  # releases the data directory
+            self._lock = None
 
 
 @contextlib.contextmanager

@@ -160,8 +160,16 @@ def resident_mb(pid: int) -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) / 1024
 
 
-def first_ts(rows: list[dict[str, Any]], prefix: str) -> datetime:
-    return min(datetime.fromisoformat(r["ts"]) for r in rows if str(r.get("msg", "")).startswith(prefix))
+def wait_ts(rows: Any, prefix: str, timeout_s: float = 10.0) -> datetime:
+    """The time of the first log line starting with ``prefix`` among ``rows()`` (a process writes its
+    log line a moment after the effect a test may have seen first)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [datetime.fromisoformat(r["ts"]) for r in rows() if str(r.get("msg", "")).startswith(prefix)]
+        if found:
+            return min(found)
+        assert time.monotonic() < deadline, f"no log line {prefix!r}"
+        time.sleep(0.1)
 
 
 def test_an_event_sent_with_only_the_config_file_has_servers_created_within_a_second(standalone: Any) -> None:
@@ -178,9 +186,9 @@ def test_an_event_sent_with_only_the_config_file_has_servers_created_within_a_se
     while not {s.name for s in loop.servers()} - before:
         assert time.monotonic() < deadline, "no server created in the testbed"
         time.sleep(0.1)
-    published = [r for r in loop.log("collector") if r.get("message_id") == message_id]
-    accepted = first_ts(published, "published event")
-    created = first_ts(loop.log("enforcer"), "created server")
+    accepted = wait_ts(lambda: [r for r in loop.log("collector") if r.get("message_id") == message_id],
+                       "published event")
+    created = wait_ts(lambda: loop.log("enforcer"), "created server")
     latency = (created - accepted).total_seconds()
     print(f"event accepted -> first server created: {latency * 1000:.0f} ms")
     assert 0 <= latency < 1.0
@@ -272,6 +280,16 @@ def test_the_written_configuration_is_what_every_command_reads(tmp_path: Path,
     assert got.collector.haproxy_urls == {"lb-b": "http://h/stats;csv"}
     assert (got.enforcer.driver, got.enforcer.systems) == ("openstack", ["emergency"])
     assert got.enforcer.password == "pw"
+
+
+def test_a_second_loop_on_the_same_data_directory_is_refused(standalone: Any, rabbit_url: str) -> None:
+    loop = standalone()
+    out = subprocess.run([sys.executable, "-m", "arca.app.cli.main", "standalone", "--bus-url", rabbit_url,
+                          "--data-dir", str(loop.data)], capture_output=True, text=True, timeout=60,
+                         env=clean_env())
+    assert out.returncode == 1
+    assert f"{loop.data} is in use by another arca standalone (pid {loop.popen.pid})" in out.stderr
+    assert loop.popen.poll() is None  # the first one goes on
 
 
 def test_no_broker_is_a_clear_error(tmp_path: Path) -> None:
