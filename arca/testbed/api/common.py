@@ -17,6 +17,8 @@ REGION = "RegionOne"
 PROJECT_ID = "0c4e939acacf4376bdcd1129f1a054ad"
 PROJECT_NAME = "emergency"
 USER_ID = "a7d0d8bc4ea64e6cbd5c9d8d6b1ef5b1"
+READER_ID = "b8e1e9cd5fb75f7dce6d0e9e7c2fa6c2"
+"""The project's second user: role ``reader`` only (Tempest's pre-provisioned ``project_reader``)."""
 DOMAIN_ID = "default"
 DOMAIN_NAME = "Default"
 
@@ -51,6 +53,8 @@ class Credentials:
     project_name: str = PROJECT_NAME
     user_domain_name: str = DOMAIN_NAME
     project_domain_name: str = DOMAIN_NAME
+    reader_username: str = "arca-reader"
+    """A second user of the same project with the ``reader`` role only (same password)."""
 
 
 @dataclass

@@ -15,6 +15,7 @@ from arca.testbed.api.common import (
     DOMAIN_ID,
     DOMAIN_NAME,
     PROJECT_ID,
+    READER_ID,
     REGION,
     USER_ID,
     Cloud,
@@ -103,9 +104,9 @@ def create_app(cloud: Cloud) -> Flask:
         user = ((ident.get("password") or {}).get("user")) or {}
         creds = cloud.credentials
         udom = user.get("domain") or {}
-        if (user.get("name") not in (creds.username, None) and user.get("id") != USER_ID) or user.get(
-            "password"
-        ) != creds.password:
+        reader = user.get("name") == creds.reader_username or user.get("id") == READER_ID
+        known = reader or user.get("name") in (creds.username, None) or user.get("id") == USER_ID
+        if not known or user.get("password") != creds.password:
             return _error(401, "The request you have made requires authentication.")
         if udom and udom.get("name", DOMAIN_NAME) != creds.user_domain_name and udom.get("id") != DOMAIN_ID:
             return _error(401, "The request you have made requires authentication.")
@@ -122,7 +123,12 @@ def create_app(cloud: Cloud) -> Flask:
         domain = {"id": DOMAIN_ID, "name": DOMAIN_NAME}
         out: dict[str, Any] = {
             "methods": ["password"],
-            "user": {"id": USER_ID, "name": creds.username, "domain": domain, "password_expires_at": None},
+            "user": {
+                "id": READER_ID if reader else USER_ID,
+                "name": creds.reader_username if reader else creds.username,
+                "domain": domain,
+                "password_expires_at": None,
+            },
             "audit_ids": [token[-22:]],
             "issued_at": now.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
             "expires_at": (now + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
@@ -130,7 +136,8 @@ def create_app(cloud: Cloud) -> Flask:
         if project:
             out["project"] = {"id": PROJECT_ID, "name": creds.project_name, "domain": domain}
             out["is_domain"] = False
-            out["roles"] = [{"id": "r" * 32, "name": "member"}, {"id": "m" * 32, "name": "reader"}]
+            member = [] if reader else [{"id": "r" * 32, "name": "member"}]
+            out["roles"] = [*member, {"id": "m" * 32, "name": "reader"}]
             out["catalog"] = catalog(cloud)
         resp = jsonify({"token": out})
         resp.status_code = 201
