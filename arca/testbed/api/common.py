@@ -115,8 +115,11 @@ def guard(
     auth: bool = True,
     open_paths: tuple[str, ...] = ("/",),
     on_error: Callable[[int, str], Any] | None = None,
+    request_id_headers: tuple[str, ...] = ("x-openstack-request-id",),
 ) -> None:
-    """Install fault injection and token checking on ``app`` (version documents need no token)."""
+    """Install fault injection and token checking on ``app`` (version documents need no token), and
+    the headers every answer of an OpenStack service carries (:func:`openstack_headers`)."""
+    openstack_headers(app, request_id_headers)
 
     def check() -> Any:
         cloud.count(service)
@@ -134,6 +137,26 @@ def guard(
         return None
 
     app.before_request(check)
+
+
+def openstack_headers(app: Flask, request_id_headers: tuple[str, ...]) -> None:
+    """Every answer (errors, 401s and version documents included) gets a fresh ``req-<uuid>`` in each
+    of ``request_id_headers`` -- oslo.middleware's ``RequestId`` sends ``x-openstack-request-id`` on
+    Keystone, Glance, Neutron, Octavia and Gnocchi; Nova's ``ComputeReqIdMiddleware`` sends the same id
+    as ``x-compute-request-id`` too. An empty 201/202/204 answer carries no ``text/html`` content
+    type: 204 none at all, 201/202 ``application/json`` (as webob answers for the services)."""
+
+    @app.after_request
+    def headers(resp: Response) -> Response:
+        rid = "req-" + str(uuid.uuid4())
+        for name in request_id_headers:
+            resp.headers[name] = rid
+        if resp.status_code in (201, 202, 204) and resp.mimetype == "text/html" and not resp.get_data():
+            if resp.status_code == 204:
+                del resp.headers["Content-Type"]
+            else:
+                resp.headers["Content-Type"] = "application/json"
+        return resp
 
 
 HTTP_MESSAGES = {404: "The resource could not be found.", 405: "The method is not allowed for this resource."}

@@ -239,7 +239,8 @@ def create_app(cloud: Cloud) -> Flask:
     """The Nova app; microversions negotiated per request up to ``cloud.compute_max_microversion``."""
     app = Flask("testbed-nova")
     model = cloud.model
-    guard(app, cloud, "compute", open_paths=("/", "/v2.1"))
+    guard(app, cloud, "compute", open_paths=("/", "/v2.1"),
+          request_id_headers=("x-openstack-request-id", "x-compute-request-id"))
     json_errors(app, error, "compute", cloud)
     maximum = v(cloud.compute_max_microversion)
     if not V2_1 <= maximum <= v(MAX_MICROVERSION):
