@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from arca.testbed.model import TestbedModel
@@ -72,6 +72,9 @@ class Cloud:
     """The highest compute microversion the emulated Nova serves (2.1 .. 2.96; 2.96 = Nova 2024.1)."""
     recorder: Callable[[str, Any, Response], None] | None = None
     """Optional: called with (service, request, response) after every answer (schema tests record traffic)."""
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Images made while the testbed runs (Glance ``POST /v2/images``, shelve snapshots), by id; the
+    fixed ones (``nova.IMAGES``) are not here."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def new_token(self) -> str:
@@ -119,8 +122,6 @@ def guard(
 ) -> None:
     """Install fault injection and token checking on ``app`` (version documents need no token), and
     the headers every answer of an OpenStack service carries (:func:`openstack_headers`)."""
-    openstack_headers(app, request_id_headers)
-
     def check() -> Any:
         cloud.count(service)
         status = cloud.faults.take(service)
@@ -136,6 +137,7 @@ def guard(
             return error(401, "The request you have made requires authentication.")
         return None
 
+    openstack_headers(app, request_id_headers)  # first: a 401 or an injected fault has its id too
     app.before_request(check)
 
 
@@ -146,9 +148,13 @@ def openstack_headers(app: Flask, request_id_headers: tuple[str, ...]) -> None:
     as ``x-compute-request-id`` too. An empty 201/202/204 answer carries no ``text/html`` content
     type: 204 none at all, 201/202 ``application/json`` (as webob answers for the services)."""
 
+    @app.before_request
+    def new_request_id() -> None:
+        g.request_id = "req-" + str(uuid.uuid4())
+
     @app.after_request
     def headers(resp: Response) -> Response:
-        rid = "req-" + str(uuid.uuid4())
+        rid = getattr(g, "request_id", None) or "req-" + str(uuid.uuid4())
         for name in request_id_headers:
             resp.headers[name] = rid
         if resp.status_code in (201, 202, 204) and resp.mimetype == "text/html" and not resp.get_data():
