@@ -277,6 +277,27 @@ MEMBER_FORBIDDEN = {
 """Admin-only reads (Nova's default policy): a project member gets 403 naming the rule."""
 
 
+UPDATE_VIEW = {
+    "id", "name", "status", "image", "flavor", "user_id", "tenant_id", "created", "updated", "metadata",
+    "links", "addresses", "hostId", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig", "progress", "fault",
+    "locked", "description", "tags", "trusted_image_certificates", "server_groups", "locked_reason",
+    "pinned_availability_zone", "user_data",
+}
+"""What update and rebuild answer before 2.75 (Nova's view without the extended attributes)."""
+
+
+def update_view(body: dict[str, Any], mv: Version) -> dict[str, Any]:
+    """The server as ``PUT /servers/{id}`` and ``rebuild`` answer it (2.75+: as ``GET`` shows it)."""
+    if mv >= v("2.75"):
+        return body
+    out = {k: x for k, x in body.items() if k in UPDATE_VIEW}
+    out["addresses"] = {  # without the OS-EXT-IPS extensions (Nova: extend_address=False)
+        net: [{"version": a["version"], "addr": a["addr"]} for a in addrs]
+        for net, addrs in body.get("addresses", {}).items()
+    }
+    return out
+
+
 def images_of(cloud: Cloud) -> list[dict[str, Any]]:
     """Every image the cloud has: the fixed ones and those made while it runs (``Cloud.images``)."""
     with cloud.lock:
@@ -698,7 +719,7 @@ def create_app(cloud: Cloud) -> Flask:
         if "description" in spec:
             x["description"] = spec["description"]
         event(server_id, "update")
-        return jsonify({"server": body_of(s, show=True)})
+        return jsonify({"server": update_view(body_of(s, show=True), mv())})
 
     @app.delete("/v2.1/servers/<server_id>")
     def delete_server(server_id: str) -> Any:
@@ -766,10 +787,12 @@ def create_app(cloud: Cloud) -> Flask:
         if "key_name" in arg and mv() >= v("2.54"):
             x["key_name"] = arg["key_name"]
         out = body_of(s, show=True)
+        if mv() >= v("2.57"):
+            out["user_data"] = arg.get("user_data")
+        out = update_view(out, mv())
         out["adminPass"] = arg.get("adminPass") or "".join(
             secrets.choice(string.ascii_letters + string.digits) for _ in range(12)
         )
-        out.pop("OS-EXT-SRV-ATTR:hostname", None) if mv() < v("2.75") else None
         return jsonify({"server": out}), 202
 
     def console_output(arg: Any) -> Any:
