@@ -155,14 +155,15 @@ def create_app(cloud: Cloud) -> Flask:
         with cloud.lock:
             if rec["status"] != "queued":
                 return _error(409, f"Image status transition from {rec['status']} to saving is not allowed")
-            rec.update(status="active", size=len(data), checksum=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            rec.update(status="active", size=len(data), checksum=md5,
                        os_hash_value=hashlib.sha512(data).hexdigest())
         return "", 204
 
     @app.delete("/v2/images/<image_id>")
     def delete(image_id: str) -> Any:
         if image_id in fixed:
-            return _error(403, f"You are not permitted to delete image {image_id}: it is public and not yours")
+            return _error(403, f"You are not permitted to delete image {image_id}: it is public, not yours")
         with cloud.lock:
             rec = cloud.images.get(image_id)
             if rec is None:

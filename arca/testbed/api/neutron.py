@@ -107,7 +107,7 @@ def create_app(cloud: Cloud) -> Flask:
         "dns_publish_fixed_ip": False,
         "router:external": False,
     }
-    security_group = {
+    security_group: dict[str, Any] = {
         "id": SECURITY_GROUP_ID, "name": "default", "description": "Default security group",
         "project_id": PROJECT_ID, "tenant_id": PROJECT_ID, "stateful": True, "shared": False,
         "tags": [], "created_at": created, "updated_at": created, "revision_number": 1,
@@ -168,7 +168,8 @@ def create_app(cloud: Cloud) -> Flask:
             wanted = request.args.getlist(key)
             low = {w.lower() for w in wanted}
             items = [i for i in items if key in i and (
-                str(i[key]).lower() in low or (isinstance(i[key], list) and bool(low & {str(x).lower() for x in i[key]}))
+                str(i[key]).lower() in low
+                or (isinstance(i[key], list) and bool(low & {str(x).lower() for x in i[key]}))
             )]
         fields = request.args.getlist("fields")
         if fields:
@@ -297,7 +298,7 @@ def create_app(cloud: Cloud) -> Flask:
         specs = bodies(kind)
         if not isinstance(specs, list):
             return specs
-        out = []
+        out: list[dict[str, Any]] = []
         for spec in specs:
             item = makers[kind](spec)
             if isinstance(item, str):

@@ -29,11 +29,11 @@ MAX_MICROVERSION = "2.96"
 """Nova 2024.1 (Caracal)'s maximum; ``Cloud.compute_max_microversion`` can pin a lower one."""
 MIN_MICROVERSION = "2.1"
 V2_1 = v(MIN_MICROVERSION)
-FLAVORS = [
+FLAVORS: list[dict[str, Any]] = [
     {"id": "5f1e4e4c-1b8e-4e39-9a4e-000000000001", "name": "m1.servant", "ram": 2048, "vcpus": 2, "disk": 20},
     {"id": "5f1e4e4c-1b8e-4e39-9a4e-000000000002", "name": "m1.small", "ram": 1024, "vcpus": 1, "disk": 10},
 ]
-IMAGES = [
+IMAGES: list[dict[str, Any]] = [
     {"id": "7a3b0c1d-2e4f-4a5b-8c6d-000000000001", "name": "emergency-servant"},
     {"id": "7a3b0c1d-2e4f-4a5b-8c6d-000000000002", "name": "cirros-0.6.2-x86_64-disk"},
 ]
@@ -326,7 +326,8 @@ def _ip_field(spec: dict[str, Any], key: str) -> Any:
         return str(kind(value))
     except (ValueError, TypeError):
         fmt = "ipv4" if key == "accessIPv4" else "ipv6"
-        return error(400, f"Invalid input for field/attribute {key}. Value: {value}. '{value}' is not a '{fmt}'")
+        return error(400, f"Invalid input for field/attribute {key}. Value: {value}. "
+                          f"'{value}' is not a '{fmt}'")
 
 
 def _keypair(name: str, public_key: str | None, key_type: str) -> dict[str, Any]:
@@ -597,7 +598,7 @@ def create_app(cloud: Cloud) -> Flask:
                     f"Additional properties are not allowed ('{key}' was unexpected)",
                 )
         name = spec.get("name")
-        if not valid_name(name):
+        if not isinstance(name, str) or not valid_name(name):
             return error(400, f"Invalid input for field/attribute name. Value: {name}.")
         image = spec.get("imageRef", "")
         img = next((i for i in images_of(cloud) if i["id"] == image and i["status"] == "active"), None)
@@ -658,7 +659,9 @@ def create_app(cloud: Cloud) -> Flask:
         password = spec.get("adminPass")
         if password is not None and not isinstance(password, str):
             return error(400, "Invalid input for field/attribute adminPass.")
-        password = password or "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(12))
+        password = password or "".join(
+            secrets.choice(string.ascii_letters + string.digits) for _ in range(12)
+        )
         s = model.create_servant(
             name, metadata=metadata, tags=tags, image_id=image, flavor_id=flavor, network_id=net_id
         )
@@ -1084,7 +1087,8 @@ def create_app(cloud: Cloud) -> Flask:
             return error(400, f"Invalid input for field/attribute keypair. Value: {body}. "
                               "'keypair' is a required property")
         name = spec.get("name")
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9 _.@-]{1,255}", name) or not name.strip():
+        valid = isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9 _.@-]{1,255}", name) and name.strip()
+        if not valid or not isinstance(name, str):
             return error(400, f"Invalid input for field/attribute name. Value: {name}.")
         key_type = spec.get("type", "ssh") if mv() >= v("2.2") else "ssh"
         if key_type not in ("ssh", "x509"):
