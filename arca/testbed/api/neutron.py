@@ -356,6 +356,17 @@ def create_app(cloud: Cloud) -> Flask:
             return not_found(kind, rid)
         return "", 204
 
+    @app.post("/v2.0/<any(routers, 'security-groups', 'security-group-rules'):kind>")
+    @app.put("/v2.0/<any(routers, 'security-groups', 'security-group-rules'):kind>/<rid>")
+    @app.delete("/v2.0/<any(routers, 'security-groups', 'security-group-rules'):kind>/<rid>")
+    def read_only(kind: str, rid: str = "") -> Any:
+        """The testbed models no routing and no security group changes: a clean policy refusal."""
+        verb = {"POST": "create", "PUT": "update", "DELETE": "delete"}[request.method]
+        message = (f"(rule:{verb}_{KINDS[kind]}) is disallowed by policy: the testbed's "
+                   f"{kind.replace('-', ' ')} are read-only")
+        fault = {"type": "PolicyNotAuthorized", "message": message, "detail": ""}
+        return jsonify({"NeutronError": fault}), 403
+
     @app.get("/v2.0/quotas/<project_id>")
     @app.get("/v2.0/quotas/<project_id>/details.json")
     @app.get("/v2.0/quotas/<project_id>/details")

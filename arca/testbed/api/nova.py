@@ -265,6 +265,16 @@ CONSOLE_LOG = [
 ]
 """What ``os-getConsoleOutput`` returns: a guest's boot log (the servants are simulated)."""
 
+UNSUPPORTED_ACTIONS = {
+    "createImage", "createBackup", "resize", "confirmResize", "revertResize", "changePassword", "rescue",
+    "unrescue", "migrate", "os-migrateLive", "evacuate", "os-getVNCConsole", "os-getSPICEConsole",
+    "os-getSerialConsole", "os-getRDPConsole", "addFixedIp", "removeFixedIp", "addFloatingIp",
+    "removeFloatingIp", "os-resetState", "injectNetworkInfo", "resetNetwork", "shelveOffload",
+    "restore", "forceDelete", "trigger_crash_dump",
+}
+"""Nova actions the testbed does not model: Nova's answer for a feature its cloud lacks
+(``common.raise_feature_not_supported``: 400 "The requested functionality is not supported.")."""
+
 MAX_SERVER_META = 128
 MEMBER_FORBIDDEN = {
     "/v2.1/os-availability-zone/detail": "os_compute_api:os-availability-zone:detail",
@@ -864,6 +874,8 @@ def create_app(cloud: Cloud) -> Flask:
             action = f"reboot:{kind.upper()}"
         elif name in ACTIONS:
             action = ACTIONS[name]
+        elif name in UNSUPPORTED_ACTIONS:
+            return error(400, "The requested functionality is not supported.")
         else:
             return error(400, f"There is no such action: {name}")
         try:
