@@ -185,17 +185,23 @@ run_validation = false
 
 
 def accounts_yaml(tb: Any) -> str:
-    """Tempest's pre-provisioned accounts: the project's member (with its network) and its reader."""
+    """Tempest's pre-provisioned accounts: the project's member, the other project's member ("alt": the
+first free account without a role), the project's reader."""
     c = tb.cloud.credentials
     out = ""
-    for user, role in ((c.username, "member"), (c.reader_username, "reader")):
+    accounts = (
+        (c.username, c.project_name, "  roles:\n    - member\n"),
+        (c.alt_username, f"{c.project_name}-alt", ""),  # no role: only "alt" credentials take it
+        (c.reader_username, c.project_name, "  roles:\n    - reader\n"),
+    )
+    for user, project, roles in accounts:
         out += (
             f"- username: {user}\n"
-            f"  project_name: {c.project_name}\n"
+            f"  project_name: {project}\n"
             f"  password: {c.password}\n"
             f"  user_domain_name: {c.user_domain_name}\n"
             f"  project_domain_name: {c.project_domain_name}\n"
-            f"  roles:\n    - {role}\n"
+            f"{roles}"
             f"  resources:\n    network: {NETWORKS[0]['name']}\n"
         )
     return out

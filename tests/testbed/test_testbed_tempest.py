@@ -19,14 +19,8 @@ from arca.testbed.conformance import LACKING, MODULES, ModuleResult, lacking_beh
 
 pytestmark = [pytest.mark.tempest, pytest.mark.slow, pytest.mark.timeout(900)]
 
-KNOWN_FAILURES = {
-    "tempest.api.compute.servers.test_servers_negative.ServersNegativeTestMultiTenantJSON"
-    ".test_delete_a_server_of_another_tenant",
-    "tempest.api.compute.servers.test_servers_negative.ServersNegativeTestMultiTenantJSON"
-    ".test_update_server_of_another_tenant",
-}
-"""Tempest's "alt" project is the testbed's reader of the same project (one project only): the server
-is visible to it, so it gets no 404 (docs/testbed.md §4.3)."""
+KNOWN_FAILURES: set[str] = set()
+"""Tempest tests known to fail against the testbed (none since the other project, issue 22)."""
 
 
 @pytest.fixture(scope="module")

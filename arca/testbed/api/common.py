@@ -18,6 +18,10 @@ PROJECT_ID = "0c4e939acacf4376bdcd1129f1a054ad"
 PROJECT_NAME = "emergency"
 USER_ID = "a7d0d8bc4ea64e6cbd5c9d8d6b1ef5b1"
 READER_ID = "b8e1e9cd5fb75f7dce6d0e9e7c2fa6c2"
+ALT_USER_ID = "c9f2fade6ac86a8edf7e1fafd83ab7d3"
+ALT_PROJECT_ID = "1d5fa4abdbdb5487cede2230e2b165be"
+"""Another project (``<project_name>-alt``, one member ``arca-alt``): it owns nothing and sees none of
+the servants (Tempest's "alt" credentials: another tenant's server is a 404)."""
 """The project's second user: role ``reader`` only (Tempest's pre-provisioned ``project_reader``)."""
 DOMAIN_ID = "default"
 DOMAIN_NAME = "Default"
@@ -55,6 +59,8 @@ class Credentials:
     project_domain_name: str = DOMAIN_NAME
     reader_username: str = "arca-reader"
     """A second user of the same project with the ``reader`` role only (same password)."""
+    alt_username: str = "arca-alt"
+    """The member of another project, ``<project_name>-alt`` (same password)."""
 
 
 @dataclass
@@ -65,6 +71,8 @@ class Cloud:
     credentials: Credentials = field(default_factory=Credentials)
     faults: Faults = field(default_factory=Faults)
     tokens: set[str] = field(default_factory=set)
+    alt_tokens: set[str] = field(default_factory=set)
+    """Tokens scoped to the other project (``ALT_PROJECT_ID``)."""
     urls: dict[str, str] = field(default_factory=dict)
     """Service type -> public endpoint URL (filled when the servers are bound)."""
     requests_served: dict[str, int] = field(default_factory=dict)
@@ -77,11 +85,18 @@ class Cloud:
     fixed ones (``nova.IMAGES``) are not here."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def new_token(self) -> str:
+    def new_token(self, *, alt: bool = False) -> str:
         token = "gAAAAA" + uuid.uuid4().hex + uuid.uuid4().hex
         with self.lock:
             self.tokens.add(token)
+            if alt:
+                self.alt_tokens.add(token)
         return token
+
+    def alt(self, token: str | None) -> bool:
+        """The token is scoped to the other project (which sees none of the servants)."""
+        with self.lock:
+            return token in self.alt_tokens
 
     def valid(self, token: str | None) -> bool:
         with self.lock:

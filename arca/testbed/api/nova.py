@@ -487,7 +487,13 @@ def create_app(cloud: Cloud) -> Flask:
     def version() -> Any:
         return jsonify({"version": _version_doc(root(), str(maximum))})
 
+    def alien() -> bool:
+        """The caller's project is the other one: it owns none of the servants."""
+        return cloud.alt(request.headers.get("X-Auth-Token"))
+
     def find(server_id: str) -> Servant | None:
+        if alien():
+            return None
         with model.lock:
             s = model.servants.get(server_id)
             return s if s is not None and s.status != DELETED else None
@@ -497,7 +503,7 @@ def create_app(cloud: Cloud) -> Flask:
 
     def visible(args: Any) -> list[Servant] | Any:
         with model.lock:
-            out = [s for s in model.servants.values() if s.status != DELETED]
+            out = [s for s in model.servants.values() if s.status != DELETED and not alien()]
         out.sort(key=lambda s: (s.created_s, s.id))
         if "name" in args:
             try:
@@ -599,6 +605,8 @@ def create_app(cloud: Cloud) -> Flask:
         spec = server_spec()
         if not isinstance(spec, dict):
             return spec
+        if alien():
+            return error(403, "Quota exceeded for instances: Requested 1, but already used 0 of 0 instances")
         for key in spec:
             since = _CREATE_SINCE.get(key)
             if key not in SERVER_CREATE_FIELDS and (since is None or mv() < v(since)):
