@@ -102,6 +102,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("loadbalancer healthmonitor list", ""),
     ("metric resource list", "instance"),
     ("metric list", "cpu_util"),
+    ("metric show cpu_util --resource-id {initial}", "ceilometer-low-rate"),
+    ("metric resource show {initial}", "cpu_util"),
     ("metric archive-policy list", ""),
 ]
 
@@ -127,6 +129,7 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     )
     env["ARCA_PUBKEY"] = str(folder / "op.pub")
+    env["ARCA_INITIAL"] = next(iter(tb.model.servants))  # the initial servant (arca-emergency-1)
     try:
         yield env
     finally:
@@ -134,7 +137,8 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
 
 def run(env: dict[str, str], command: str) -> subprocess.CompletedProcess[str]:
-    args = [OPENSTACK, *command.replace("{pubkey}", env["ARCA_PUBKEY"]).split()]
+    command = command.replace("{pubkey}", env["ARCA_PUBKEY"]).replace("{initial}", env["ARCA_INITIAL"])
+    args = [OPENSTACK, *command.split()]
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
