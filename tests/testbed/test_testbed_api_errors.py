@@ -162,3 +162,6 @@ def test_empty_answers_carry_no_html_content_type_and_novas_wording(testbed: Tes
     routers = testbed.served["network"].url + "/v2.0/routers"
     r = requests.post(routers, json={"router": {}}, headers=h, timeout=10)
     assert r.status_code == 403 and r.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
+    lbs = testbed.served["load-balancer"].url + "/v2/lbaas/loadbalancers"
+    r = requests.post(lbs, json={"loadbalancer": {}}, headers=h, timeout=10)
+    assert r.status_code == 403 and r.json()["faultstring"].startswith("Policy does not allow")

@@ -160,6 +160,38 @@ def create_app(cloud: Cloud) -> Flask:
                        os_hash_value=hashlib.sha512(data).hexdigest())
         return "", 204
 
+    @app.patch("/v2/images/<image_id>")
+    def update(image_id: str) -> Any:
+        """JSON Patch (``application/openstack-images-v2.1-json-patch``) on an image made here."""
+        ops = request.get_json(force=True, silent=True)
+        if not isinstance(ops, list) or not all(isinstance(o, dict) for o in ops):
+            return _error(400, "Malformed JSON in request body.")
+        if image_id in fixed:
+            return _error(403, f"You are not permitted to modify image {image_id}: it is public, not yours")
+        rec = made(image_id)
+        if rec is None:
+            return _error(404, f"No image found with ID {image_id}")
+        readonly = {"id", "status", "size", "checksum", "created_at", "updated_at", "owner", "self", "file",
+                    "schema", "os_hash_algo", "os_hash_value", "virtual_size"}
+        with cloud.lock:
+            for o in ops:
+                path = str(o.get("path", "")).lstrip("/")
+                if o.get("op") not in ("add", "replace", "remove") or not path or "/" in path:
+                    return _error(400, f"Invalid JSON pointer or operation: {o}")
+                if path in readonly:
+                    return _error(403, f"Attribute '{path}' is read-only.")
+                props = rec.setdefault("properties", {})
+                top = path in CREATE_FIELDS
+                if o["op"] == "remove":
+                    if (path not in props) and not top:
+                        return _error(409, f"Property {path} does not exist.")
+                    props.pop(path, None)
+                elif top:
+                    rec[path] = o.get("value")
+                else:
+                    props[path] = o.get("value")
+        return jsonify(body(rec))
+
     @app.delete("/v2/images/<image_id>")
     def delete(image_id: str) -> Any:
         if image_id in fixed:

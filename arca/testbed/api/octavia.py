@@ -288,6 +288,17 @@ def create_app(cloud: Cloud, pools: Pools) -> Flask:
             items = [{k: x for k, x in i.items() if k in fields} for i in items]
         return items
 
+    kinds = "<any(loadbalancers, listeners, pools, healthmonitors):kind>"
+
+    @api.post(f"/lbaas/{kinds}")
+    @api.put(f"/lbaas/{kinds}/<rid>")
+    @api.delete(f"/lbaas/{kinds}/<rid>")
+    def fixed_topology(kind: str, rid: str = "") -> Any:
+        """The load balancers, listeners, pools (and no health monitor) are the scenario's, fixed: a
+        member is refused their changes as Octavia's default policy refuses a user without the
+        ``load-balancer_member`` role. Pool members stay writable (ARCA's enforcer adds servants)."""
+        return _fault(403, "Policy does not allow this request to be performed.")
+
     def building_of_pool(pid: str) -> str | None:
         return next((b for b in BUILDINGS if pool_id(b) == pid), None)
 
