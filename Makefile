@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint unit bench clean
+.PHONY: install demo test lint unit bench conformance clean
 
 HEARTBEAT := $(PYTHON) scripts/heartbeat.py
 
@@ -32,6 +32,11 @@ test: install
 
 unit: install
 	$(BIN)/pytest -m "not rabbitmq and not oxigraph" $(PYTEST_ARGS)
+
+# Tempest's own API tests against a fresh testbed (also in `make test`: tests/testbed/test_testbed_tempest.py);
+# prints run/passed/failed/skipped per module. MODULES="tempest.api.compute.test_versions ..." narrows it.
+conformance: install
+	$(BIN)/python -m arca.testbed.conformance $(MODULES)
 
 bench: install
 	$(BIN)/arca bench

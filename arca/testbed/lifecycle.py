@@ -124,7 +124,7 @@ class Conflict(Exception):
 def check(action: str, server_id: str, status: str, task_state: str | None) -> Transition:
     """The transition ``action`` starts from ``status``, or ``Conflict`` with Nova's message."""
     t = TRANSITIONS[action]
-    name = action.split(":")[0]
+    name = action.split(":")[0].removeprefix("os-")  # Nova names the method: 'start', 'stop'
     if task_state is not None:
         raise Conflict(f"Cannot '{name}' instance {server_id} while it is in task_state {task_state}")
     if status not in t.from_states:

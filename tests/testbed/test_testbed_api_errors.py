@@ -1,5 +1,6 @@
 """No route of the testbed answers HTML: every route of every app (each method it serves, one it
-does not) and unknown paths answer in the service's own error format, with the right status."""
+does not) and unknown paths answer in the service's own error format, with the right status; every
+answer of an OpenStack service carries its request id header(s), as the real service sends them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import requests
 from arca.testbed.platform import Testbed
 
 DUMMY = "00000000-0000-4000-8000-000000000000"
+OPENSTACK = ("identity", "compute", "image", "network", "metric", "load-balancer")
+REQUEST_ID = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 UNKNOWN = ["/nope", "/v2.1/nope", "/v2.0/nope", "/v2/nope", "/v3/nope", "/v1/nope", "/osm/nope/v1/x"]
 
 
@@ -57,7 +60,37 @@ def _crawl(tb: Testbed, service: str, token: dict[str, str]) -> list[tuple[str, 
         if r.status_code >= 400 and service != "haproxy":
             assert _error_format(service, json.loads(r.text), r.status_code), (service, method, path, r.text)
         assert r.status_code < 500, (service, method, path, r.text)
+        check_request_ids(service, r)
     return out
+
+
+def check_request_ids(service: str, r: requests.Response) -> None:
+    """``x-openstack-request-id`` on every OpenStack answer; Nova's ``x-compute-request-id`` the same id."""
+    rid = r.headers.get("x-openstack-request-id")
+    if service not in OPENSTACK:
+        assert rid is None, (service, r.request.method, r.url)
+        return
+    assert rid is not None and REQUEST_ID.fullmatch(rid), (service, r.request.method, r.url, rid)
+    if service == "compute":
+        assert r.headers.get("x-compute-request-id") == rid
+    else:
+        assert "x-compute-request-id" not in r.headers
+
+
+def test_request_ids_on_version_documents_401s_and_faults_and_never_twice(testbed: Testbed) -> None:
+    seen = set()
+    for service in OPENSTACK:
+        base = testbed.served[service].url
+        for path, headers in (("/", {}), ("/v2.1/servers" if service == "compute" else "/x", {})):
+            r = requests.get(base + path, headers=headers, timeout=10)
+            check_request_ids(service, r)
+            seen.add(r.headers["x-openstack-request-id"])
+        testbed.cloud.faults.inject(service, 1, 503)
+        r = requests.get(base + "/", timeout=10)
+        assert r.status_code == 503
+        check_request_ids(service, r)
+        seen.add(r.headers["x-openstack-request-id"])
+    assert len(seen) == 3 * len(OPENSTACK)  # a fresh id per answer
 
 
 @pytest.mark.parametrize(
@@ -98,3 +131,37 @@ def test_unauthenticated_requests_get_401_in_the_services_format(testbed: Testbe
     for service in ("compute", "image", "network", "metric", "load-balancer"):
         r = requests.get(testbed.served[service].url + "/anything", timeout=10)
         assert r.status_code == 401 and _error_format(service, r.json(), 401), service
+
+
+def test_empty_answers_carry_no_html_content_type_and_novas_wording(testbed: Testbed, conn: Any) -> None:
+    from arca.testbed.api.nova import FLAVORS, IMAGES
+
+    nova = testbed.served["compute"].url + "/v2.1"
+    h = {"X-Auth-Token": conn.session.get_token(), "OpenStack-API-Version": "compute 2.26"}
+    spec = {"name": "plain", "imageRef": IMAGES[0]["id"], "flavorRef": FLAVORS[0]["id"]}
+    r = requests.post(f"{nova}/servers", json={"server": spec}, headers=h, timeout=10)
+    sid = r.json()["server"]["id"]
+    testbed.model.advance(15)
+    r = requests.post(f"{nova}/servers", data="{not json", headers=h, timeout=10)
+    assert r.status_code == 400 and r.json()["badRequest"]["message"] == "Malformed request body"
+    r = requests.put(f"{nova}/servers/{sid}/tags/t1", headers=h, timeout=10)
+    assert r.status_code == 201 and "html" not in r.headers.get("Content-Type", "")
+    r = requests.delete(f"{nova}/servers/{sid}/tags/t1", headers=h, timeout=10)
+    assert r.status_code == 204 and "Content-Type" not in r.headers
+    r = requests.post(f"{nova}/servers/{sid}/action", json={"os-start": None}, headers=h, timeout=10)
+    assert r.status_code == 409
+    assert r.json()["conflictingRequest"]["message"].startswith(f"Cannot 'start' instance {sid}")
+    r = requests.post(f"{nova}/servers/{sid}/action", json={"os-stop": None}, headers=h, timeout=10)
+    assert r.status_code == 202 and r.headers["Content-Type"] == "application/json" and not r.content
+    resize = {"resize": {"flavorRef": "x"}}
+    r = requests.post(f"{nova}/servers/{sid}/action", json=resize, headers=h, timeout=10)
+    assert r.status_code == 400  # a feature the testbed lacks: Nova's "not supported", not a 404
+    assert r.json()["badRequest"]["message"] == "The requested functionality is not supported."
+    r = requests.get(f"{nova}/os-hypervisors", headers=h, timeout=10)
+    assert r.status_code == 403 and "os_compute_api:os-hypervisors:list" in r.json()["forbidden"]["message"]
+    routers = testbed.served["network"].url + "/v2.0/routers"
+    r = requests.post(routers, json={"router": {}}, headers=h, timeout=10)
+    assert r.status_code == 403 and r.json()["NeutronError"]["type"] == "PolicyNotAuthorized"
+    lbs = testbed.served["load-balancer"].url + "/v2/lbaas/loadbalancers"
+    r = requests.post(lbs, json={"loadbalancer": {}}, headers=h, timeout=10)
+    assert r.status_code == 403 and r.json()["faultstring"].startswith("Policy does not allow")

@@ -195,6 +195,38 @@ def create_app(cloud: Cloud) -> Flask:
             },
         }
 
+    @app.get("/v1/resource/instance/<server_id>/metric/<name>")
+    @app.get("/v1/resource/generic/<server_id>/metric/<name>")
+    def resource_metric(server_id: str, name: str) -> Any:
+        s = servant(server_id)
+        if s is None:
+            return _err(404, f"Resource {server_id} does not exist")
+        if name not in METRICS:
+            return _err(404, f"Metric {name} does not exist")
+        return jsonify(metric_body(s, name))
+
+    def archive_policy() -> dict[str, Any]:
+        g = int(model.params.telemetry_granularity_s)
+        return {
+            "name": "ceilometer-low-rate",
+            "back_window": 0,
+            "aggregation_methods": ["mean"],
+            "definition": [
+                {"granularity": f"0:00:{g:02d}", "points": 86400 // g, "timespan": "1 day, 0:00:00"}
+            ],
+        }
+
+    @app.get("/v1/archive_policy")
+    @app.get("/v1/archive_policy/")
+    def list_archive_policies() -> Any:
+        return jsonify([archive_policy()])
+
+    @app.get("/v1/archive_policy/<name>")
+    def show_archive_policy(name: str) -> Any:
+        if name != "ceilometer-low-rate":
+            return _err(404, f"Archive policy {name} does not exist")
+        return jsonify(archive_policy())
+
     @app.get("/v1/metric")
     def list_metrics() -> Any:
         with model.lock:

@@ -12,9 +12,12 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from arca.testbed.api.common import (
+    ALT_PROJECT_ID,
+    ALT_USER_ID,
     DOMAIN_ID,
     DOMAIN_NAME,
     PROJECT_ID,
+    READER_ID,
     REGION,
     USER_ID,
     Cloud,
@@ -103,34 +106,39 @@ def create_app(cloud: Cloud) -> Flask:
         user = ((ident.get("password") or {}).get("user")) or {}
         creds = cloud.credentials
         udom = user.get("domain") or {}
-        if (user.get("name") not in (creds.username, None) and user.get("id") != USER_ID) or user.get(
-            "password"
-        ) != creds.password:
+        reader = user.get("name") == creds.reader_username or user.get("id") == READER_ID
+        alt = user.get("name") == creds.alt_username or user.get("id") == ALT_USER_ID
+        known = reader or alt or user.get("name") in (creds.username, None) or user.get("id") == USER_ID
+        if not known or user.get("password") != creds.password:
             return _error(401, "The request you have made requires authentication.")
         if udom and udom.get("name", DOMAIN_NAME) != creds.user_domain_name and udom.get("id") != DOMAIN_ID:
             return _error(401, "The request you have made requires authentication.")
         scope = auth.get("scope") or {}
         project = scope.get("project") or {}
-        if (
-            project
-            and project.get("name") not in (creds.project_name, None)
-            and project.get("id") != PROJECT_ID
-        ):
+        alt_name = f"{creds.project_name}-alt"
+        mine = (alt_name, ALT_PROJECT_ID) if alt else (creds.project_name, PROJECT_ID)
+        if project and project.get("name") not in (mine[0], None) and project.get("id") != mine[1]:
             return _error(401, f"project {project.get('name') or project.get('id')} not found")
         now = datetime.now(UTC)
-        token = cloud.new_token()
+        token = cloud.new_token(alt=alt)
         domain = {"id": DOMAIN_ID, "name": DOMAIN_NAME}
         out: dict[str, Any] = {
             "methods": ["password"],
-            "user": {"id": USER_ID, "name": creds.username, "domain": domain, "password_expires_at": None},
+            "user": {
+                "id": READER_ID if reader else ALT_USER_ID if alt else USER_ID,
+                "name": creds.reader_username if reader else creds.alt_username if alt else creds.username,
+                "domain": domain,
+                "password_expires_at": None,
+            },
             "audit_ids": [token[-22:]],
             "issued_at": now.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
             "expires_at": (now + timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
         }
         if project:
-            out["project"] = {"id": PROJECT_ID, "name": creds.project_name, "domain": domain}
+            out["project"] = {"id": mine[1], "name": mine[0], "domain": domain}
             out["is_domain"] = False
-            out["roles"] = [{"id": "r" * 32, "name": "member"}, {"id": "m" * 32, "name": "reader"}]
+            member = [] if reader else [{"id": "r" * 32, "name": "member"}]
+            out["roles"] = [*member, {"id": "m" * 32, "name": "reader"}]
             out["catalog"] = catalog(cloud)
         resp = jsonify({"token": out})
         resp.status_code = 201

@@ -222,18 +222,90 @@ def create_app(cloud: Cloud, pools: Pools) -> Flask:
             "tls_container_ref": None,
         }
 
+    def listener_body(b: str) -> dict[str, Any]:
+        return {
+            "id": listener_id(b),
+            "name": f"listener-{b}",
+            "description": f"HTTP front end of {lb_name(b)}",
+            "provisioning_status": "ACTIVE",
+            "operating_status": "ONLINE",
+            "admin_state_up": True,
+            "protocol": "HTTP",
+            "protocol_port": 80,
+            "connection_limit": -1,
+            "default_tls_container_ref": None,
+            "sni_container_refs": [],
+            "project_id": PROJECT_ID,
+            "tenant_id": PROJECT_ID,
+            "default_pool_id": pool_id(b),
+            "l7policies": [],
+            "insert_headers": {},
+            "loadbalancers": [{"id": lb_id(b)}],
+            "created_at": created,
+            "updated_at": created,
+            "timeout_client_data": 50000,
+            "timeout_member_connect": 5000,
+            "timeout_member_data": 50000,
+            "timeout_tcp_inspect": 0,
+            "tags": [],
+            "client_ca_tls_container_ref": None,
+            "client_authentication": "NONE",
+            "client_crl_container_ref": None,
+            "allowed_cidrs": None,
+            "tls_ciphers": None,
+            "tls_versions": None,
+            "alpn_protocols": None,
+            "hsts_include_subdomains": False,
+            "hsts_max_age": None,
+            "hsts_preload": False,
+        }
+
+    @api.get("/lbaas/listeners")
+    def list_listeners() -> Any:
+        return jsonify({"listeners": filtered([listener_body(b) for b in BUILDINGS]), "listeners_links": []})
+
+    @api.get("/lbaas/listeners/<lid>")
+    def show_listener(lid: str) -> Any:
+        for b in BUILDINGS:
+            if lid in (listener_id(b), f"listener-{b}"):
+                return jsonify({"listener": listener_body(b)})
+        return _fault(404, f"Listener {lid} not found.")
+
+    @api.get("/lbaas/healthmonitors")
+    def list_health_monitors() -> Any:
+        return jsonify({"healthmonitors": [], "healthmonitors_links": []})  # the pools have none
+
+    @api.get("/lbaas/healthmonitors/<hid>")
+    def show_health_monitor(hid: str) -> Any:
+        return _fault(404, f"Health Monitor {hid} not found.")
+
+    def filtered(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Octavia filters a list on any attribute given (``id``, ``name``, ...); ``fields`` keeps some."""
+        for key in set(request.args) - {"fields", "limit", "marker", "sort", "page_reverse"}:
+            items = [i for i in items if str(i.get(key)) == request.args[key]]
+        fields = request.args.getlist("fields")
+        if fields:
+            items = [{k: x for k, x in i.items() if k in fields} for i in items]
+        return items
+
+    kinds = "<any(loadbalancers, listeners, pools, healthmonitors):kind>"
+
+    @api.post(f"/lbaas/{kinds}")
+    @api.put(f"/lbaas/{kinds}/<rid>")
+    @api.delete(f"/lbaas/{kinds}/<rid>")
+    def fixed_topology(kind: str, rid: str = "") -> Any:
+        """The load balancers, listeners, pools (and no health monitor) are the scenario's, fixed: a
+        member is refused their changes as Octavia's default policy refuses a user without the
+        ``load-balancer_member`` role. Pool members stay writable (ARCA's enforcer adds servants)."""
+        return _fault(403, "Policy does not allow this request to be performed.")
+
     def building_of_pool(pid: str) -> str | None:
         return next((b for b in BUILDINGS if pool_id(b) == pid), None)
 
     @api.get("/lbaas/loadbalancers")
     def list_lbs() -> Any:
-        name = request.args.get("name")
-        return jsonify(
-            {
-                "loadbalancers": [lb_body(b) for b in BUILDINGS if name in (None, lb_name(b))],
-                "loadbalancers_links": [],
-            }
-        )
+        items = filtered([lb_body(b) for b in BUILDINGS])
+        return jsonify({"loadbalancers": items, "loadbalancers_links": []})
 
     @api.get("/lbaas/loadbalancers/<lid>")
     def show_lb(lid: str) -> Any:
@@ -244,10 +316,7 @@ def create_app(cloud: Cloud, pools: Pools) -> Flask:
 
     @api.get("/lbaas/pools")
     def list_pools() -> Any:
-        name = request.args.get("name")
-        return jsonify(
-            {"pools": [pool_body(b) for b in BUILDINGS if name in (None, f"pool-{b}")], "pools_links": []}
-        )
+        return jsonify({"pools": filtered([pool_body(b) for b in BUILDINGS]), "pools_links": []})
 
     @api.get("/lbaas/pools/<pid>")
     def show_pool(pid: str) -> Any:
