@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class BusSettings(BaseModel):
@@ -75,6 +75,68 @@ def broker_urls(url: str) -> list[str]:
     return urls
 
 
+class KindRetention(BaseModel):
+    """How long the stored messages of one kind are kept (``arca.kb.retention``).
+
+    Ranked newest first per key (the system; the source for events): the newest ``keep_latest`` are
+    always kept, whatever their age; the others go once older than ``max_age_s``; and nothing beyond
+    the newest ``max_count`` of a key is kept, however young (what bounds a flood)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_age_s: float = Field(gt=0, le=366 * 86400, description="Age (event time) beyond which a "
+                             "message goes, unless among the newest keep_latest of its key.")
+    max_count: int = Field(ge=1, le=10_000_000, description="Most messages kept per key.")
+    keep_latest: int = Field(default=1, ge=0, description="Newest messages of a key kept whatever their age.")
+
+    @model_validator(mode="after")
+    def _latest_within_count(self) -> KindRetention:
+        if self.keep_latest > self.max_count:
+            raise ValueError(f"keep_latest ({self.keep_latest}) exceeds max_count ({self.max_count})")
+        return self
+
+
+class RetentionSettings(BaseModel):
+    """Retention of the audit trail, per message kind (docs/ops.md, "Retention"). Each kind has one
+    owner that deletes it on its ticks every ``interval_s``: the analyzer events, situations, alarms
+    and observations, the decider decisions, the enforcer enforcements; ``arca kb compact`` applies
+    the same rules at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Let the services delete what the rules allow.")
+    interval_s: float = Field(default=60.0, gt=0, description="Seconds (service clock) between two "
+                              "compactions by a service.")
+    event: KindRetention = Field(
+        default_factory=lambda: KindRetention(max_age_s=86400.0, max_count=1000, keep_latest=1),
+        description="Per source. The analyzer's rebuild reads the newest 500 events and needs those "
+                    "of the last incident_ttl_s (120 s); a day keeps the audit of what each source said.")
+    situation: KindRetention = Field(
+        default_factory=lambda: KindRetention(max_age_s=3600.0, max_count=1000, keep_latest=1),
+        description="Per system. `arca status` reads the latest; an hour keeps the audit trail from each "
+                    "event to its situation (tests/loopkit.py) and the recent history.")
+    decision: KindRetention = Field(
+        default_factory=lambda: KindRetention(max_age_s=86400.0, max_count=2000, keep_latest=5),
+        description="Per system. `arca status` shows the last 5; learning keeps its own samples "
+                    "(arca:graph/samples), never read from decisions.")
+    enforcement: KindRetention = Field(
+        default_factory=lambda: KindRetention(max_age_s=86400.0, max_count=2000, keep_latest=20),
+        description="Per system. `arca status` reads the last 20.")
+    alarm: KindRetention = Field(
+        default_factory=lambda: KindRetention(max_age_s=86400.0, max_count=1000, keep_latest=1),
+        description="Per system: orchestrator alarms, audit only.")
+    observation: KindRetention = Field(
+        default_factory=lambda: KindRetention(max_age_s=3600.0, max_count=1000, keep_latest=1),
+        description="Per system. No service stores observations today (the analyzer keeps its window "
+                    "in memory); the rule bounds them should one do.")
+
+    def rule(self, kind: str) -> KindRetention:
+        rule = getattr(self, kind, None)
+        if not isinstance(rule, KindRetention):
+            raise KeyError(f"no retention rule for {kind!r}")
+        return rule
+
+
 class KbSettings(BaseModel):
     """The knowledge base (SPARQL store)."""
 
@@ -116,6 +178,10 @@ class KbSettings(BaseModel):
     )
     write_flush_interval_s: float = Field(
         default=0.2, gt=0, description="Longest time a buffered write waits before being sent."
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="How long stored messages are kept, per kind (env ARCA_KB__RETENTION__<KIND>__<FIELD>).",
     )
 
 

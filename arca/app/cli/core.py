@@ -1,4 +1,4 @@
-"""Core commands: ``arca run SERVICE``, ``arca kb load FILE`` and ``arca kb init``."""
+"""Core commands: ``arca run SERVICE``, ``arca kb load FILE``, ``arca kb init`` and ``arca kb compact``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ def register(sub: Any) -> None:
     init = kb_sub.add_parser("init", help="Load (or reload) the shipped ontology into the configured store: "
                                           "each file of the package's ontology into its own named graph.")
     init.set_defaults(func=cmd_kb_init)
+    compact = kb_sub.add_parser(
+        "compact", help="Delete the stored messages the retention rules (kb.retention) let go, every kind at "
+                        "once, and print what was deleted per kind (the services do it on their ticks).")
+    compact.add_argument("--dry-run", action="store_true", help="Count what would go; delete nothing.")
+    compact.set_defaults(func=cmd_kb_compact)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -56,6 +61,28 @@ def cmd_kb_init(args: argparse.Namespace) -> int:
         kb.close()
     except KnowledgeBaseError as exc:
         raise CliError(f"kb init: {exc}") from exc
+    return 0
+
+
+def cmd_kb_compact(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from arca.app.runtime import make_kb
+    from arca.kb import KnowledgeBaseError, retention
+
+    s = settings()
+    kb = make_kb(s)
+    try:
+        before = retention.triples(kb)
+        gone = retention.compact_all(kb, s.kb.retention, datetime.now(UTC), dry_run=args.dry_run, sync=True)
+        after = retention.triples(kb)
+        kb.close()
+    except KnowledgeBaseError as exc:
+        raise CliError(f"kb compact: {exc}") from exc
+    verb = "would delete" if args.dry_run else "deleted"
+    for kind, n in gone.items():
+        print(f"{kind}: {verb} {n}")
+    print(f"triples: {before} before, {after} after")
     return 0
 
 
