@@ -75,6 +75,12 @@ def broker_urls(url: str) -> list[str]:
     return urls
 
 
+MAX_RETENTION_S = 366 * 86400.0
+"""Longest retention a rule may set (a year)."""
+MAX_RETAINED = 10_000_000
+"""Most messages a rule may keep per key."""
+
+
 class KindRetention(BaseModel):
     """How long the stored messages of one kind are kept (``arca.kb.retention``).
 
@@ -84,9 +90,9 @@ class KindRetention(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_age_s: float = Field(gt=0, le=366 * 86400, description="Age (event time) beyond which a "
+    max_age_s: float = Field(gt=0, le=MAX_RETENTION_S, description="Age (event time) beyond which a "
                              "message goes, unless among the newest keep_latest of its key.")
-    max_count: int = Field(ge=1, le=10_000_000, description="Most messages kept per key.")
+    max_count: int = Field(ge=1, le=MAX_RETAINED, description="Most messages kept per key.")
     keep_latest: int = Field(default=1, ge=0, description="Newest messages of a key kept whatever their age.")
 
     @model_validator(mode="after")
@@ -94,6 +100,58 @@ class KindRetention(BaseModel):
         if self.keep_latest > self.max_count:
             raise ValueError(f"keep_latest ({self.keep_latest}) exceeds max_count ({self.max_count})")
         return self
+
+
+class EventRetention(KindRetention):
+    """Events, per source: the analyzer's rebuild reads the newest 500 and needs those of
+    the last ``incident_ttl_s`` (120 s); a day keeps the audit of what each source said."""
+
+    max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=1000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=1, ge=0)
+
+
+class SituationRetention(KindRetention):
+    """Situations, per system: ``arca status`` reads the latest; an hour keeps the audit from
+    each event to its situation (tests/loopkit.py) and the recent history."""
+
+    max_age_s: float = Field(default=3600.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=1000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=1, ge=0)
+
+
+class DecisionRetention(KindRetention):
+    """Decisions, per system: ``arca status`` shows the last 5; learning keeps its own samples
+    (``arca:graph/samples``), never read from decisions."""
+
+    max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=2000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=5, ge=0)
+
+
+class EnforcementRetention(KindRetention):
+    """Enforcements, per system: ``arca status`` reads the last 20."""
+
+    max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=2000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=20, ge=0)
+
+
+class AlarmRetention(KindRetention):
+    """Orchestrator alarms, per system: audit only."""
+
+    max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=1000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=1, ge=0)
+
+
+class ObservationRetention(KindRetention):
+    """Observations, per system: no service stores them today (the analyzer keeps its
+    window in memory); the rule bounds them should one do."""
+
+    max_age_s: float = Field(default=3600.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=1000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=1, ge=0)
 
 
 class RetentionSettings(BaseModel):
@@ -107,28 +165,18 @@ class RetentionSettings(BaseModel):
     enabled: bool = Field(default=True, description="Let the services delete what the rules allow.")
     interval_s: float = Field(default=60.0, gt=0, description="Seconds (service clock) between two "
                               "compactions by a service.")
-    event: KindRetention = Field(
-        default_factory=lambda: KindRetention(max_age_s=86400.0, max_count=1000, keep_latest=1),
-        description="Per source. The analyzer's rebuild reads the newest 500 events and needs those "
-                    "of the last incident_ttl_s (120 s); a day keeps the audit of what each source said.")
-    situation: KindRetention = Field(
-        default_factory=lambda: KindRetention(max_age_s=3600.0, max_count=1000, keep_latest=1),
-        description="Per system. `arca status` reads the latest; an hour keeps the audit trail from each "
-                    "event to its situation (tests/loopkit.py) and the recent history.")
-    decision: KindRetention = Field(
-        default_factory=lambda: KindRetention(max_age_s=86400.0, max_count=2000, keep_latest=5),
-        description="Per system. `arca status` shows the last 5; learning keeps its own samples "
-                    "(arca:graph/samples), never read from decisions.")
-    enforcement: KindRetention = Field(
-        default_factory=lambda: KindRetention(max_age_s=86400.0, max_count=2000, keep_latest=20),
-        description="Per system. `arca status` reads the last 20.")
-    alarm: KindRetention = Field(
-        default_factory=lambda: KindRetention(max_age_s=86400.0, max_count=1000, keep_latest=1),
-        description="Per system: orchestrator alarms, audit only.")
-    observation: KindRetention = Field(
-        default_factory=lambda: KindRetention(max_age_s=3600.0, max_count=1000, keep_latest=1),
-        description="Per system. No service stores observations today (the analyzer keeps its window "
-                    "in memory); the rule bounds them should one do.")
+    event: EventRetention = Field(default_factory=EventRetention,
+                                  description=EventRetention.__doc__)
+    situation: SituationRetention = Field(default_factory=SituationRetention,
+                                          description=SituationRetention.__doc__)
+    decision: DecisionRetention = Field(default_factory=DecisionRetention,
+                                        description=DecisionRetention.__doc__)
+    enforcement: EnforcementRetention = Field(default_factory=EnforcementRetention,
+                                              description=EnforcementRetention.__doc__)
+    alarm: AlarmRetention = Field(default_factory=AlarmRetention,
+                                  description=AlarmRetention.__doc__)
+    observation: ObservationRetention = Field(default_factory=ObservationRetention,
+                                              description=ObservationRetention.__doc__)
 
     def rule(self, kind: str) -> KindRetention:
         rule = getattr(self, kind, None)
