@@ -89,8 +89,8 @@ def delete(kb: KnowledgeBase, kind: str, messages: Sequence[str], *, sync: bool 
         chunk = messages[i:i + BATCH]
         binds: dict[str, object] = {f"m{j}": IRI(m) for j, m in enumerate(chunk)}
         values = " ".join(f"$m{j}" for j in range(len(chunk)))
-        run(f"DELETE {{ GRAPH $g {{ ?m ?p ?o }} }} WHERE {{ VALUES ?m {{ {values} }} GRAPH $g {{ ?m ?p ?o }} }}",
-            g=graph_of(kind), **binds)
+        run(f"DELETE {{ GRAPH $g {{ ?m ?p ?o }} }} "
+            f"WHERE {{ VALUES ?m {{ {values} }} GRAPH $g {{ ?m ?p ?o }} }}", g=graph_of(kind), **binds)
     if kind == "situation" and messages:
         run("DELETE { GRAPH $g { ?i ?p ?o } } WHERE { GRAPH $g { ?i a arca:Incident ; ?p ?o "
             "FILTER NOT EXISTS { ?s arca:activeIncident ?i } } }", g=graph_of(kind))

@@ -125,7 +125,10 @@ def _literal(value: Any, kind: type) -> ox.Literal:
 
 def node_prefix(cls: type[BaseModel]) -> str:
     """The IRI prefix of the nodes of a nested sub-model (its ``rdf_node_prefix``)."""
-    return str(getattr(cls, "rdf_node_prefix"))
+    prefix = getattr(cls, "rdf_node_prefix", None)
+    if not prefix:
+        raise TypeError(f"{cls.__name__} nested in a message needs an rdf_node_prefix")
+    return str(prefix)
 
 
 def node_iri(item: BaseModel) -> str:

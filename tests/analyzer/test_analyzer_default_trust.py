@@ -50,9 +50,11 @@ RESOLUTION = [
     ("no-node-nothing-limited", [], "s", None),
     ("star-covers-a-source-without-its-own", [STAR], "s", (10, 60.0, False)),
     ("own-limit-wins", [STAR, SourceTrust("s", event_limit=50, window_s=10.0)], "s", (50, 10.0, True)),
-    ("own-node-without-limit-keeps-the-default", [STAR, SourceTrust("s", penalty=0.2)], "s", (10, 60.0, True)),
+    ("own-node-without-limit-keeps-the-default", [STAR, SourceTrust("s", penalty=0.2)], "s",
+     (10, 60.0, True)),
     ("own-node-alone", [SourceTrust("s", event_limit=3)], "s", (3, 60.0, True)),
-    ("star-without-limit-limits-nothing", [SourceTrust(ANY_SOURCE), SourceTrust("s")], "s", (None, 60.0, True)),
+    ("star-without-limit-limits-nothing", [SourceTrust(ANY_SOURCE), SourceTrust("s")], "s",
+     (None, 60.0, True)),
     ("another-source-gets-the-star", [STAR, SourceTrust("s", event_limit=50)], "t", (10, 60.0, False)),
 ]
 

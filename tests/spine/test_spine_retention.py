@@ -71,7 +71,7 @@ def test_every_kind_has_one_owner_and_a_rule() -> None:
     rules = RetentionSettings()
     assert rules.rule("decision").keep_latest >= 5  # arca status shows the last 5 decisions
     assert rules.rule("enforcement").keep_latest >= 20  # arca status reads the last 20 enforcements
-    assert rules.rule("event").max_age_s >= 120  # the analyzer's rebuild: incidents of the last incident_ttl_s
+    assert rules.rule("event").max_age_s >= 120  # the analyzer's rebuild: the last incident_ttl_s
 
 
 # -- the real stores --------------------------------------------------------------------------------
@@ -177,7 +177,8 @@ def test_each_service_compacts_the_kinds_it_owns_on_its_ticks() -> None:
                                    reason="r", rule="floor"))
     kb.flush()
     settings = ArcaSettings(kb=KbSettings(retention=RetentionSettings(
-        interval_s=600, situation=SituationRetention(max_age_s=60), decision=DecisionRetention(max_age_s=60))))
+        interval_s=600, situation=SituationRetention(max_age_s=60),
+        decision=DecisionRetention(max_age_s=60))))
     clock = SimClock(at(100))
     analyzer = AnalyzerService(Deps(InMemoryBus(), kb, clock, settings))
     decider = DeciderService(Deps(InMemoryBus(), kb, clock, settings))
