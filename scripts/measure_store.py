@@ -30,8 +30,9 @@ from typing import Any
 
 
 def disk_bytes(path: Path) -> int:
-    out = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True).stdout
-    return int(out.split()[0])
+    """Bytes the directory really occupies (blocks, not apparent sizes: TDB2 preallocates sparse files)."""
+    out = subprocess.run(["du", "-sk", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[0]) * 1024
 
 
 def triples(kb: Any) -> int:
@@ -44,9 +45,20 @@ def incidents(kb: Any) -> int:
     return int(rows[0]["n"])
 
 
+def per_graph(kb: Any) -> str:
+    """Triples of the largest graphs (``arca:graph/`` left out of their names)."""
+    rows = kb.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY DESC(?n) LIMIT 6")
+    return ", ".join(f"{str(r['g']).rsplit('graph/', 1)[-1]} {int(r['n'])}" for r in rows)
+
+
+def data_dir(kind: str, directory: Path) -> Path:
+    """The store's own files in a server's directory (not its log): Oxigraph's RocksDB, Fuseki's TDB2."""
+    return directory / "data" if kind == "oxigraph" else directory / "databases" / "arca"
+
+
 def report(label: str, kb: Any, data: Path) -> None:
     print(f"{label}: {triples(kb)} triples, {incidents(kb)} incident nodes, "
-          f"{disk_bytes(data) / 1e6:.1f} MB on disk", flush=True)
+          f"{disk_bytes(data) / 1e6:.1f} MB on disk ({per_graph(kb)})", flush=True)
 
 
 def flood(args: argparse.Namespace) -> int:
@@ -62,8 +74,8 @@ def flood(args: argparse.Namespace) -> int:
     from arca.policy import policy_graph
     from arca.service import Deps
 
-    tmp = Path(tempfile.mkdtemp(prefix="arca-flood-"))
-    server = make_server(args.store, tmp).start()
+    server = make_server(args.store, Path(tempfile.mkdtemp(prefix="arca-flood-"))).start()
+    tmp = data_dir(args.store, server.directory)
     unique = uuid.uuid4().hex[:8]
     bus_s = BusSettings(kind="rabbitmq", url=args.url, exchange=f"arca-m-{unique}",
                         dead_letter_exchange=f"dlx-m-{unique}", dead_letter_queue=f"dlq-m-{unique}",
@@ -132,6 +144,7 @@ def flood(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - best effort on the way out
                 print(f"stopping: {exc}", file=sys.stderr)
         server.stop()
+    print(f"server stopped (write-ahead log flushed): {disk_bytes(tmp) / 1e6:.1f} MB on disk", flush=True)
     return 0
 
 
@@ -145,8 +158,8 @@ def flat(args: argparse.Namespace) -> int:
     incidents_ = [{"at_s": float(t), "severity": 1 + (k % 4), "domain": ("building-2", "building-3")[k % 2]}
                   for k, t in enumerate(range(args.every // 2, int(duration) - 60, args.every))]
     timeline = parse_timeline({"duration_s": duration, "seed": 7, "incidents": incidents_, "failures": []})
-    tmp = Path(tempfile.mkdtemp(prefix="arca-flat-"))
-    server = make_server(args.store, tmp).start()
+    server = make_server(args.store, Path(tempfile.mkdtemp(prefix="arca-flat-"))).start()
+    tmp = data_dir(args.store, server.directory)
     kb = SparqlKnowledgeBase(server.endpoints.kb_settings())
     probe = SparqlKnowledgeBase(server.endpoints.kb_settings())
     next_at = [0.0]
@@ -166,6 +179,7 @@ def flat(args: argparse.Namespace) -> int:
         kb.close()
         probe.close()
         server.stop()
+    print(f"server stopped (write-ahead log flushed): {disk_bytes(tmp) / 1e6:.1f} MB on disk", flush=True)
     return 0
 
 
