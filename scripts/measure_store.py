@@ -62,14 +62,21 @@ def report(label: str, kb: Any, data: Path) -> None:
 
 
 def offline_compaction(kind: str, data: Path) -> None:
-    """Oxigraph: ``oxigraph optimize`` on the stopped store (RocksDB flushes its write-ahead log and
-    compacts away what was deleted); the size after."""
-    if kind != "oxigraph":
-        return
-    from arca.app.cli.stores import oxigraph_binary
+    """The store's own offline compaction on the stopped store, and the size after: ``oxigraph
+    optimize`` (RocksDB flushes its write-ahead log and compacts away what was deleted), or TDB2's
+    ``tdb2.tdbcompact --deleteOld`` (docs/ops.md, the Fuseki section)."""
+    import os
 
-    subprocess.run([oxigraph_binary(), "optimize", "--location", str(data)], check=True, capture_output=True)
-    print(f"after oxigraph optimize: {disk_bytes(data) / 1e6:.1f} MB on disk", flush=True)
+    from arca.app.cli.stores import fuseki_classpath, oxigraph_binary
+
+    if kind == "oxigraph":
+        label, cmd = "oxigraph optimize", [oxigraph_binary(), "optimize", "--location", str(data)]
+    else:
+        label = "tdb2.tdbcompact --deleteOld"
+        cmd = [os.environ.get("ARCA_TEST_JAVA", "java"), "-cp", fuseki_classpath(), "tdb2.tdbcompact",
+               "--loc", str(data), "--deleteOld"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    print(f"after {label}: {disk_bytes(data) / 1e6:.1f} MB on disk", flush=True)
 
 
 def flood(args: argparse.Namespace) -> int:
