@@ -47,7 +47,8 @@ def incidents(kb: Any) -> int:
 
 def per_graph(kb: Any) -> str:
     """Triples of the largest graphs (``arca:graph/`` left out of their names)."""
-    rows = kb.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY DESC(?n) LIMIT 6")
+    rows = kb.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
+                    "GROUP BY ?g ORDER BY DESC(?n) LIMIT 6")
     return ", ".join(f"{str(r['g']).rsplit('graph/', 1)[-1]} {int(r['n'])}" for r in rows)
 
 
@@ -126,7 +127,8 @@ def flood(args: argparse.Namespace) -> int:
             svc.attach()
             svc.bus.start()
         collector.start()
-        collector.publish(TopologyChange(event_time=t0, system="emergency", server_id="srv-1", state="active"))
+        collector.publish(TopologyChange(event_time=t0, system="emergency", server_id="srv-1",
+                                         state="active"))
         collector.publish(Observation(event_time=t0, system="emergency", metric="cpu_util", value=0.3,
                                       resource="srv-1"))
         start = time.monotonic()
@@ -159,7 +161,7 @@ def flood(args: argparse.Namespace) -> int:
         for stop in reversed(stops):
             try:
                 stop()
-            except Exception as exc:  # noqa: BLE001 - best effort on the way out
+            except Exception as exc:  # best effort on the way out
                 print(f"stopping: {exc}", file=sys.stderr)
         server.stop()
     print(f"server stopped: {disk_bytes(tmp) / 1e6:.1f} MB on disk", flush=True)
@@ -208,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("flood", help="N events from one source; the store's size after.")
     f.add_argument("--events", type=int, default=10000)
-    f.add_argument("--trust", help="Source trust Turtle applied first (e.g. ontology/policies/source-trust.ttl).")
+    f.add_argument("--trust",
+                   help="Source trust Turtle applied first (e.g. ontology/policies/source-trust.ttl).")
     f.add_argument("--store", choices=("oxigraph", "fuseki"), default="oxigraph")
     f.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     f.set_defaults(func=flood)
