@@ -104,28 +104,31 @@ class KindRetention(BaseModel):
 
 class EventRetention(KindRetention):
     """Events, per source: the analyzer's rebuild reads the newest 500 and needs those of
-    the last ``incident_ttl_s`` (120 s); a day keeps the audit of what each source said."""
+    the last ``incident_ttl_s`` (120 s); a day keeps the audit of what each source said (the live
+    loop's audit, tests/loopkit.py, finds every accepted event); 20,000 is above a day at the shipped
+    rate limit (10 per 60 s: 14,400), so only a source with no limit is cut by count."""
 
     max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
-    max_count: int = Field(default=1000, ge=1, le=MAX_RETAINED)
+    max_count: int = Field(default=20000, ge=1, le=MAX_RETAINED)
     keep_latest: int = Field(default=1, ge=0)
 
 
 class SituationRetention(KindRetention):
     """Situations, per system: ``arca status`` reads the latest; an hour keeps the audit from
-    each event to its situation (tests/loopkit.py) and the recent history."""
+    each event to its situation (tests/loopkit.py) and the recent history (360 telemetry situations
+    an hour, plus the events'; 5,000 bounds a flood with no source limit)."""
 
     max_age_s: float = Field(default=3600.0, gt=0, le=MAX_RETENTION_S)
-    max_count: int = Field(default=1000, ge=1, le=MAX_RETAINED)
+    max_count: int = Field(default=5000, ge=1, le=MAX_RETAINED)
     keep_latest: int = Field(default=1, ge=0)
 
 
 class DecisionRetention(KindRetention):
     """Decisions, per system: ``arca status`` shows the last 5; learning keeps its own samples
-    (``arca:graph/samples``), never read from decisions."""
+    (``arca:graph/samples``), never read from decisions; a day of telemetry decisions is 8,640."""
 
     max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
-    max_count: int = Field(default=2000, ge=1, le=MAX_RETAINED)
+    max_count: int = Field(default=10000, ge=1, le=MAX_RETAINED)
     keep_latest: int = Field(default=5, ge=0)
 
 
@@ -133,7 +136,7 @@ class EnforcementRetention(KindRetention):
     """Enforcements, per system: ``arca status`` reads the last 20."""
 
     max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
-    max_count: int = Field(default=2000, ge=1, le=MAX_RETAINED)
+    max_count: int = Field(default=10000, ge=1, le=MAX_RETAINED)
     keep_latest: int = Field(default=20, ge=0)
 
 
