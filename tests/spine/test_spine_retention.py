@@ -20,7 +20,13 @@ from arca.app.cli.main import main
 from arca.app.settings import ArcaSettings, KbSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
-from arca.config import DecisionRetention, KindRetention, RetentionSettings, SituationRetention
+from arca.config import (
+    DecisionRetention,
+    EnforcementRetention,
+    KindRetention,
+    RetentionSettings,
+    SituationRetention,
+)
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
 from arca.kb.messages import graph_of, load_messages, store_message
 from arca.kb.retention import OWNERS, Stored, compact, compact_all, expired, triples
@@ -198,3 +204,26 @@ def test_each_service_compacts_the_kinds_it_owns_on_its_ticks() -> None:
     kb.flush()
     assert count(kb, "Situation") == 1
     assert triples(kb) > 0
+
+
+def test_the_enforcer_compacts_enforcements_on_its_ticks(conn: Any) -> None:
+    from arca.enforcer.drivers.openstack import OpenStackDriver
+    from arca.enforcer.service import EnforcerService
+    from arca.messages import Enforcement
+
+    kb = EmbeddedKnowledgeBase()
+    for i in range(30):
+        store_message(kb, Enforcement(event_time=at(i), system="emergency", action="scale-out",
+                                      driver="openstack", outcome="succeeded", desired_servants=1,
+                                      active_servants=1, started_at=at(i)))
+    store_message(kb, Decision(event_time=at(0), system="emergency", strategy="arca", target_servants=1,
+                               reason="r", rule="floor"))
+    kb.flush()
+    settings = ArcaSettings(kb=KbSettings(retention=RetentionSettings(
+        enforcement=EnforcementRetention(max_age_s=60))))
+    enforcer = EnforcerService(Deps(InMemoryBus(), kb, SimClock(at(1000)), settings),
+                               driver=OpenStackDriver(settings.enforcer, conn))
+    enforcer.run_tick(at(1000))
+    kb.flush()
+    assert count(kb, "Enforcement", "enforcement") == 20  # arca status reads the last 20
+    assert count(kb, "Decision", "decision") == 1  # the decider's, not the enforcer's to delete
