@@ -16,7 +16,7 @@ twice change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +25,7 @@ from arca.kb.base import KnowledgeBase
 from arca.kb.messages import graph_of
 from arca.kb.terms import IRI
 from arca.messages import MESSAGE_TYPES
+from arca.namespace import ARCA_NS
 
 KINDS = ("observation", "event", "situation", "alarm", "decision", "enforcement")
 """Every kind a retention rule covers (the ``kind`` of its message class)."""
@@ -46,10 +47,12 @@ class Stored:
     time: datetime
 
 
-def expired(rows: Iterable[Stored], rule: KindRetention, now: datetime) -> list[str]:
+def expired(rows: Iterable[Stored], rule: KindRetention, now: datetime,
+            newer: Mapping[str, int] | None = None) -> list[str]:
     """The messages ``rule`` removes at ``now`` (sorted): per key, ranked newest first, a message
     goes when its rank is ``max_count`` or more, or when its rank is ``keep_latest`` or more and it is
-    older than ``max_age_s``."""
+    older than ``max_age_s``. ``newer``: per key, how many messages newer than every row given were
+    left out (their ranks come first), so only the candidates need to be read."""
     by_key: dict[str, list[Stored]] = {}
     for row in rows:
         by_key.setdefault(row.key, []).append(row)
@@ -57,7 +60,9 @@ def expired(rows: Iterable[Stored], rule: KindRetention, now: datetime) -> list[
     out = []
     for items in by_key.values():
         items.sort(key=lambda r: (r.time, r.message), reverse=True)
-        for rank, row in enumerate(items):
+        skipped = (newer or {}).get(items[0].key, 0)
+        for index, row in enumerate(items):
+            rank = skipped + index
             if rank >= rule.max_count or (rank >= rule.keep_latest and row.time < cutoff):
                 out.append(row.message)
     return sorted(out)
@@ -70,15 +75,46 @@ def _class_of(kind: str) -> str:
     return names[0]
 
 
-def stored(kb: KnowledgeBase, kind: str) -> list[Stored]:
-    """Every stored message of ``kind`` with its key (source for events, else system) and time."""
-    key = "source" if kind == "event" else "system"
-    rows = kb.query(
-        "SELECT ?m ?k ?t WHERE { GRAPH $g { ?m a $type ; arca:eventTime ?t . "
-        f"OPTIONAL {{ ?m arca:{key} ?k }} }} }}",
-        g=graph_of(kind), type=IRI("https://w3id.org/arca/ns#" + _class_of(kind)))
+def _key(kind: str) -> str:
+    return "source" if kind == "event" else "system"
+
+
+def stored(kb: KnowledgeBase, kind: str, before: datetime | None = None) -> list[Stored]:
+    """The stored messages of ``kind`` (only those older than ``before`` when given) with their key
+    (the source for events, else the system) and time."""
+    older = "FILTER(?t < $before)" if before is not None else ""
+    binds: dict[str, object] = {"g": graph_of(kind), "type": IRI(ARCA_NS + _class_of(kind))}
+    if before is not None:
+        binds["before"] = before
+    rows = kb.query("SELECT ?m ?k ?t WHERE { GRAPH $g { ?m a $type ; arca:eventTime ?t . "
+                    f"OPTIONAL {{ ?m arca:{_key(kind)} ?k }} {older} }} }}", **binds)
     return [Stored(str(r["m"]), str(r.get("k") or ""), r["t"]) for r in rows
             if isinstance(r.get("t"), datetime)]
+
+
+def counts(kb: KnowledgeBase, kind: str) -> dict[str, int]:
+    """How many messages of ``kind`` each key has."""
+    rows = kb.query("SELECT ?k (COUNT(?m) AS ?n) WHERE { GRAPH $g { ?m a $type . "
+                    f"OPTIONAL {{ ?m arca:{_key(kind)} ?k }} }} }} GROUP BY ?k",
+                    g=graph_of(kind), type=IRI(ARCA_NS + _class_of(kind)))
+    return {str(r.get("k") or ""): int(r["n"]) for r in rows}
+
+
+def candidates(kb: KnowledgeBase, kind: str, rule: KindRetention,
+               now: datetime) -> tuple[list[Stored], dict[str, int]]:
+    """What ``expired`` needs, read without every row: the messages older than the rule's age (all of a
+    key over ``max_count``), and per key how many newer ones were left out. A write landing between
+    the two reads only makes the ranks lower, so it keeps more, never less."""
+    total = counts(kb, kind)
+    rows = {r.message: r for r in stored(kb, kind, before=now - timedelta(seconds=rule.max_age_s))}
+    if any(n > rule.max_count for n in total.values()):  # a flood: rank every row of those keys
+        over = {k for k, n in total.items() if n > rule.max_count}
+        rows.update({r.message: r for r in stored(kb, kind) if r.key in over})
+    seen: dict[str, int] = {}
+    for r in rows.values():
+        seen[r.key] = seen.get(r.key, 0) + 1
+    newer = {k: max(0, total.get(k, 0) - n) for k, n in seen.items()}
+    return list(rows.values()), newer
 
 
 def delete(kb: KnowledgeBase, kind: str, messages: Sequence[str], *, sync: bool = False) -> None:
@@ -99,7 +135,8 @@ def delete(kb: KnowledgeBase, kind: str, messages: Sequence[str], *, sync: bool 
 def compact(kb: KnowledgeBase, kind: str, rule: KindRetention, now: datetime, *,
             dry_run: bool = False, sync: bool = False) -> int:
     """Apply ``rule`` to the stored messages of ``kind`` at ``now``; returns how many go (or would)."""
-    gone = expired(stored(kb, kind), rule, now)
+    rows, newer = candidates(kb, kind, rule, now)
+    gone = expired(rows, rule, now, newer)
     if not dry_run:
         delete(kb, kind, gone, sync=sync)
     return len(gone)

@@ -29,7 +29,7 @@ from arca.config import (
 )
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase
 from arca.kb.messages import graph_of, load_messages, store_message
-from arca.kb.retention import OWNERS, Stored, compact, compact_all, expired, triples
+from arca.kb.retention import OWNERS, Stored, candidates, compact, compact_all, expired, stored, triples
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import ActiveIncident, Decision, ExternalEvent, Situation
 from arca.service import Deps
@@ -55,14 +55,20 @@ EXPIRED = [
     ("exactly-max-age-stays", (100, 10, 0), [("a", "s", 100)], []),
     ("keep-five-decisions", (100, 10, 5), [(f"d{i}", "s", 200 + i) for i in range(7)], ["d5", "d6"]),
     ("nothing-stored", (100, 10, 1), [], []),
+    # rows left out as newer (only the candidates are read): their ranks come first
+    ("newer-left-out-rank-first", (100, 10, 1), [("a", "s", 500), ("newer:s", "1", 0)], ["a"]),
+    ("no-newer-the-oldest-is-the-latest", (100, 10, 1), [("a", "s", 500)], []),
+    ("newer-counts-toward-keep-latest", (100, 10, 5), [("a", "s", 500), ("b", "s", 600), ("newer:s", "4", 0)],
+     ["b"]),
 ]
 
 
 @pytest.mark.parametrize(("rule", "rows", "gone"), [c[1:] for c in EXPIRED], ids=[c[0] for c in EXPIRED])
 def test_expired(rule: tuple[float, int, int], rows: list[tuple[str, str, float]], gone: list[str]) -> None:
     r = KindRetention(max_age_s=rule[0], max_count=rule[1], keep_latest=rule[2])
-    stored = [Stored(m, key, at(1000 - age)) for m, key, age in rows]
-    assert expired(stored, r, at(1000)) == gone
+    newer = {m.removeprefix("newer:"): int(key) for m, key, _ in rows if m.startswith("newer:")}
+    given = [Stored(m, key, at(1000 - age)) for m, key, age in rows if not m.startswith("newer:")]
+    assert expired(given, r, at(1000), newer) == gone
 
 
 def test_keep_latest_beyond_max_count_is_refused() -> None:
@@ -135,6 +141,22 @@ def test_compaction_deletes_old_situations_and_the_incidents_only_they_carried(k
     assert count(kb, "Incident") == 2  # flood-7 and flood-9 are still referenced, the rest went
     assert load_messages(kb, Situation, "emergency") == [late]
     assert compact(kb, "situation", rule, at(5000), sync=True) == 0
+
+
+@pytest.mark.parametrize(("max_age_s", "max_count", "keep_latest"),
+                         [(30, 100, 1), (30, 100, 12), (30, 8, 1), (1000, 5, 5), (5, 3, 0)],
+                         ids=["age", "keep-latest-reaches-old-ones", "count-and-age", "count-only",
+                              "keep-none"])
+def test_reading_only_the_candidates_deletes_what_reading_everything_would(
+        kb: KnowledgeBase, max_age_s: float, max_count: int, keep_latest: int) -> None:
+    for i in range(24):  # three systems, eight decisions each, 5 s apart
+        store_message(kb, Decision(event_time=at(i * 5), system=f"s{i % 3}", strategy="arca",
+                                   target_servants=i, reason="r", rule="floor"))
+    kb.flush()
+    rule = KindRetention(max_age_s=max_age_s, max_count=max_count, keep_latest=keep_latest)
+    rows, newer = candidates(kb, "decision", rule, at(120))
+    assert len(rows) < 24 or max_count < 8
+    assert expired(rows, rule, at(120), newer) == expired(stored(kb, "decision"), rule, at(120))
 
 
 def test_compact_all_keeps_what_status_reads(kb: KnowledgeBase) -> None:
