@@ -26,6 +26,7 @@ is set).
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable
 from importlib import metadata
@@ -173,18 +174,23 @@ def service_label(queue: str) -> str:
     return queue.rsplit(".", 1)[-1]
 
 
+def known(value: float | None) -> float:
+    """A gauge value: NaN for an unknown figure."""
+    return math.nan if value is None else value
+
+
 def record_published(message: Message) -> None:
     """Update the per-system gauges a published message carries (the bus counts the message)."""
     if isinstance(message, Situation):
         system = message.system
         SERVANTS_ACTIVE.labels(system).set(message.servants_active)
         SERVANTS_BOOTING.labels(system).set(message.servants_booting)
-        AVERAGE_LOAD.labels(system).set(message.average_load)
+        # unknown is NaN (Prometheus' "no value"), never 0 nor the last known figure
+        AVERAGE_LOAD.labels(system).set(known(message.average_load))
         DISCARD_RATIO.labels(system).set(message.discard_ratio)
         INCIDENT_SEVERITY.labels(system).set(message.incident_severity)
-        demand = getattr(message, "demand_servants", None)  # optional field of newer analyzers
-        if demand is not None:
-            DEMAND_SERVANTS.labels(system).set(demand)
+        if message.trigger == "telemetry" or message.demand_servants is not None:
+            DEMAND_SERVANTS.labels(system).set(known(message.demand_servants))
     elif isinstance(message, Decision):
         SERVANTS_DESIRED.labels(message.system).set(message.target_servants)
         MSA.labels(message.system).set(message.msa)

@@ -82,6 +82,8 @@ class Service(ABC):
         self.kb_ready = True
         """False while what the service reads from the knowledge base could not be loaded."""
         self.kb_error: str | None = None
+        self.warnings: list[str] = []
+        """Conditions an operator must know of that do not stop the service (``/readyz`` shows them)."""
         self._kb_retry_at = 0.0
         self._retain_at: datetime | None = None
 

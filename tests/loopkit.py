@@ -168,8 +168,9 @@ def ledger(loop: Loop) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     found = rows(loop, (
         "SELECT ?id ?s ?sys ?t (COUNT(DISTINCT ?load) AS ?n) WHERE { GRAPH <" + EVENTS + "> { "
         "?m a arca:ExternalEvent ; arca:eventId ?id ; arca:correlationId ?c } GRAPH <" + SITUATIONS + "> { "
-        "?s a arca:Situation ; arca:correlationId ?c ; arca:trigger \"event\" ; arca:averageLoad ?load ; "
-        "arca:system ?sys ; arca:eventTime ?t } } GROUP BY ?id ?s ?sys ?t"))
+        "?s a arca:Situation ; arca:correlationId ?c ; arca:trigger \"event\" ; "
+        "arca:system ?sys ; arca:eventTime ?t OPTIONAL { ?s arca:averageLoad ?load } } } "
+        "GROUP BY ?id ?s ?sys ?t"))  # no average load when no servant has a fresh CPU figure
     situations: dict[str, int] = {}
     wanted: dict[str, list[str]] = {}  # forced decision node -> event ids
     when: dict[str, tuple[str, str]] = {}  # event id -> (system, situation time)

@@ -79,6 +79,7 @@ class AnalyzerService(Service):
         super().__init__(deps)
         s = self.settings.analyzer
         self.config = AnalyzerConfig(window_s=s.window_s, cpu_timestamp_at=s.cpu_timestamp_at,
+                                     cpu_max_age_s=s.cpu_max_age_s,
                                      incident_ttl_s=s.incident_ttl_s,
                                      jump_factor=s.jump_factor, jump_min=s.jump_min,
                                      jump_rounds=s.jump_rounds)
@@ -260,10 +261,7 @@ class AnalyzerService(Service):
         if policy is None or situation.trigger != "telemetry":
             return
         demand = situation.demand_servants
-        if demand is None:
-            served = max(0.05, 1 - situation.discard_ratio)
-            demand = situation.servants_active * situation.average_load / served
-        if demand <= policy.default_servants * policy.high_threshold:
+        if demand is None or demand <= policy.default_servants * policy.high_threshold:
             return
         t = situation.load_time or situation.event_time
         for event_id, (source, onset, systems, done) in list(self.unjudged.items()):
@@ -334,6 +332,6 @@ class AnalyzerService(Service):
         system = situation.system
         metrics.SERVANTS_ACTIVE.labels(system).set(situation.servants_active)
         metrics.SERVANTS_BOOTING.labels(system).set(situation.servants_booting)
-        metrics.AVERAGE_LOAD.labels(system).set(situation.average_load)
+        metrics.AVERAGE_LOAD.labels(system).set(metrics.known(situation.average_load))
         metrics.DISCARD_RATIO.labels(system).set(situation.discard_ratio)
         metrics.INCIDENT_SEVERITY.labels(system).set(situation.incident_severity)

@@ -20,6 +20,12 @@ class AnalyzerSettings(BaseModel):
         default="start",
         description="Which end of its window a cpu_util measure is stamped with (Gnocchi: 'start').",
     )
+    cpu_max_age_s: float = Field(
+        default=25.0, gt=0,
+        description="The newest CPU window must have ended at most this long before the telemetry round "
+        "(the load balancers' poll) for the servants' CPU figures to count (one window for Gnocchi to "
+        "close it, one poll interval, a margin); older, the load is unknown, never 0.",
+    )
     incident_ttl_s: float = Field(
         default=120.0, gt=0, description="An announced incident is forgotten this long after its onset."
     )

@@ -4,15 +4,21 @@ Everything is computed from event time (the time carried by each message), never
 
 * servants active/booting — from ``TopologyChange`` (per server) and ``Enforcement`` (counts),
   whichever told us last;
-* load — the latest ``cpu_util`` of each servant inside the telemetry window ending at the newest
-  measurement; the average, the sum (servant-equivalents of work being done) and how many servants
-  reported one (``servants_reporting``: active servants without a figure are *missing*);
+* load — the ``cpu_util`` of the servants that reported the newest Gnocchi window (the CPU figures
+  are judged against their *own* newest window, not against the load balancers' poll time: Gnocchi's
+  newest point is up to a granularity plus a poll interval older than the LB statistics polled in
+  the same round); the average over those servants and how many they are (``servants_reporting``:
+  active servants without a figure are *missing*, never taken as idle). When the newest CPU window
+  ended more than ``cpu_max_age_s`` before the round, no servant has a fresh figure: the load is
+  **unknown** (``average_load`` None), not 0;
 * discard ratio — sum of ``discard_rate`` over sum of ``request_rate`` of the load balancers;
 * demand in servant-equivalents — what the offered load would cost at 100 % CPU: the load
-  balancers' offered request rate divided by a servant's capacity, itself estimated (EWMA) from the
-  rounds where the set of servants did not change (served requests / CPU sum); before any such
-  estimate, CPU sum / share of requests served. A servant that came up in the middle of a window
-  reports a partial CPU average, so the request rate is the better measure of demand;
+  balancers' offered request rate divided by a servant's capacity, itself estimated (EWMA) from
+  Gnocchi windows where every active servant reported and the set of servants did not change:
+  requests served *over that same window* (the LB intervals overlapping it, weighted by the overlap)
+  / CPU sum. Before any such estimate, CPU sum of the reporting servants / share of requests served
+  (a lower bound when servants are missing); with neither, unknown (None). A servant that came up in
+  the middle of a window reports a partial CPU average, so the request rate is the better measure;
 * incidents — announced by external events (severity, onset, elapsed), or detected from load alone
   (a sustained jump of demand over its quiet baseline, flagged ``detected_from_load``). The
   situation carries *every* incident still active (``Situation.incidents``), each expiring on its
@@ -27,6 +33,9 @@ from typing import Literal
 
 from arca.messages import ActiveIncident, Enforcement, ExternalEvent, Observation, Situation, TopologyChange
 
+HISTORY = 8
+"""CPU windows per servant and polls per load balancer kept for the capacity estimate."""
+
 
 @dataclass(frozen=True)
 class AnalyzerConfig:
@@ -34,6 +43,10 @@ class AnalyzerConfig:
     """Telemetry window the load is averaged over (one Gnocchi granularity)."""
     cpu_timestamp_at: Literal["start", "end"] = "start"
     """Which end of its window a ``cpu_util`` measure is stamped with (Gnocchi: the start)."""
+    cpu_max_age_s: float = 25.0
+    """The newest CPU window must have ended at most this long before the round (the LB poll) for the
+    CPU figures to count: one window for Gnocchi to close it, one poll interval for the collector to
+    read it, and a margin for Ceilometer/Gnocchi processing. Older: the CPU load is unknown."""
     incident_ttl_s: float = 120.0
     """An announced incident is forgotten this long after its onset."""
     jump_factor: float = 3.0
@@ -68,7 +81,12 @@ class SystemView:
     counts: tuple[int, int] | None = None
     counts_time: datetime | None = None
     cpu: dict[str, tuple[datetime, float]] = field(default_factory=dict)
+    """Servant -> (end of its newest CPU window, CPU 0..1)."""
+    cpu_history: dict[str, dict[datetime, float]] = field(default_factory=dict)
+    """Servant -> the CPU of its last few windows, by window end (for the capacity estimate)."""
     lb: dict[tuple[str, str], tuple[datetime, float]] = field(default_factory=dict)
+    lb_history: dict[tuple[str, str], list[tuple[datetime, float]]] = field(default_factory=dict)
+    """(metric, load balancer) -> its last few (poll time, rate over the interval since the previous poll)."""
     incidents: dict[str, Incident] = field(default_factory=dict)
     newest_load: datetime | None = None
     published_load: datetime | None = None
@@ -80,6 +98,8 @@ class SystemView:
     """Last time the set of active servants changed."""
     capacity: float | None = None
     """Estimated requests per second one servant serves at 100 % CPU."""
+    capacity_window: datetime | None = None
+    """End of the CPU window the capacity was last estimated from (each window is learned once)."""
 
     # -- updates -----------------------------------------------------------------------------------
     def observe(self, obs: Observation) -> bool:
@@ -94,14 +114,25 @@ class SystemView:
             if self.config.cpu_timestamp_at == "start":
                 t = t + timedelta(seconds=self.config.window_s)
             key = obs.resource or "_"
+            value = max(0.0, min(1.0, float(obs.value)))
             prev = self.cpu.get(key)
             if prev is None or prev[0] <= t:
-                self.cpu[key] = (t, max(0.0, min(1.0, float(obs.value))))
+                self.cpu[key] = (t, value)
+            hist = self.cpu_history.setdefault(key, {})
+            hist[t] = value
+            for old in sorted(hist)[:-HISTORY]:
+                del hist[old]
         elif obs.metric in ("request_rate", "discard_rate", "served_rate", "queue_length"):
             lkey = (obs.metric, obs.resource or obs.domain or "_")
+            value = max(0.0, float(obs.value))
             lprev = self.lb.get(lkey)
             if lprev is None or lprev[0] <= t:
-                self.lb[lkey] = (t, max(0.0, float(obs.value)))
+                self.lb[lkey] = (t, value)
+            rates = self.lb_history.setdefault(lkey, [])
+            if all(when != t for when, _ in rates):
+                rates.append((t, value))
+                rates.sort()
+                del rates[:-HISTORY]
         else:
             return False
         fresh = obs.metric in ("cpu_util", "request_rate") and (
@@ -116,6 +147,7 @@ class SystemView:
         if change.state in ("deleted", "error", "shutoff"):
             self.servers.pop(change.server_id, None)
             self.cpu.pop(change.server_id, None)
+            self.cpu_history.pop(change.server_id, None)
         else:
             self.servers[change.server_id] = change.state
         if was_active != (change.state == "active"):
@@ -153,50 +185,138 @@ class SystemView:
             return active, sum(1 for s in self.servers.values() if s == "building")
         return len(self._window_cpu()), 0
 
+    def _active_ids(self) -> set[str] | None:
+        """The servers the topology says are active (None: no topology news, every figure counts)."""
+        return {k for k, v in self.servers.items() if v == "active"} if self.servers_time else None
+
+    def _counted(self, key: str, active: set[str] | None) -> bool:
+        return active is None or key in active or key not in self.servers
+
+    def newest_cpu(self) -> datetime | None:
+        """End of the newest CPU window any counted servant reported."""
+        active = self._active_ids()
+        ends = [t for k, (t, _) in self.cpu.items() if self._counted(k, active)]
+        return max(ends) if ends else None
+
     def _window_cpu(self) -> list[float]:
-        if self.newest_load is None:
+        """The CPU of every counted servant that reported the newest CPU window (its figure is no
+        older than that window), or nothing when that window is older than ``cpu_max_age_s``."""
+        newest = self.newest_cpu()
+        if newest is None or self.newest_load is None:
             return []
-        start = self.newest_load - timedelta(seconds=self.config.window_s)
-        active = {k for k, v in self.servers.items() if v == "active"} if self.servers_time else None
-        return [v for k, (t, v) in self.cpu.items() if t > start and (active is None or k in active or
-                                                                      k not in self.servers)]
+        if newest <= self.newest_load - timedelta(seconds=self.config.cpu_max_age_s):
+            return []  # no servant has a fresh figure: unknown, not idle
+        start = newest - timedelta(seconds=self.config.window_s)
+        active = self._active_ids()
+        return [v for k, (t, v) in self.cpu.items() if t > start and self._counted(k, active)]
 
-    def _lb_sum(self, metric: str) -> float:
+    def _lb_sum(self, metric: str) -> float | None:
+        """Sum of ``metric`` over the load balancers polled in the round's window (None: none was)."""
         if self.newest_load is None:
-            return 0.0
+            return None
         start = self.newest_load - timedelta(seconds=self.config.window_s)
-        return sum(v for (m, _), (t, v) in self.lb.items() if m == metric and t > start)
+        fresh = [v for (m, _), (t, v) in self.lb.items() if m == metric and t > start]
+        return sum(fresh) if fresh else None
 
-    def load(self) -> tuple[float, float, float]:
-        """(average load, discard ratio, demand in servant-equivalents) over the window."""
+    def _lb_over(self, metric: str, start: datetime, end: datetime) -> float | None:
+        """Sum over the load balancers of ``metric``'s mean rate over ``[start, end]``: each poll's rate
+        covers the interval since that LB's previous poll (the first one: one window), weighted by its
+        overlap with ``[start, end]``. None when some LB's polls cover less than 80 % of it."""
+        span = (end - start).total_seconds()
+        keys = [k for k in self.lb_history if k[0] == metric]
+        if span <= 0 or not keys:
+            return None
+        total = 0.0
+        for key in keys:
+            covered = weighted = 0.0
+            before: datetime | None = None
+            for t, rate in self.lb_history[key]:
+                a = before if before is not None else t - timedelta(seconds=self.config.window_s)
+                before = t
+                overlap = (min(t, end) - max(a, start)).total_seconds()
+                if overlap > 0:
+                    covered += overlap
+                    weighted += rate * overlap
+            if covered < 0.8 * span:
+                return None
+            total += weighted / covered
+        return total
+
+    def load(self) -> tuple[float | None, float, float | None]:
+        """(average load, discard ratio, demand in servant-equivalents) of the round; the average and
+        the demand are None when unknown (no fresh CPU figure, no rate or capacity to tell)."""
         cpu = self._window_cpu()
-        average = sum(cpu) / len(cpu) if cpu else 0.0
-        offered, discarded = self._lb_sum("request_rate"), self._lb_sum("discard_rate")
-        ratio = min(1.0, discarded / offered) if offered > 0 else 0.0
-        if self.capacity is not None and offered > 0:
+        average = sum(cpu) / len(cpu) if cpu else None
+        offered, discarded = self._lb_sum("request_rate"), self._lb_sum("discard_rate") or 0.0
+        ratio = min(1.0, discarded / offered) if offered else 0.0
+        if self.capacity is not None and offered is not None:
             return average, ratio, offered / self.capacity
         served = max(0.05, 1.0 - ratio)
-        demand = sum(cpu) / served if cpu else (1.0 if ratio > 0 else 0.0)
-        return average, ratio, demand
+        if cpu:
+            return average, ratio, sum(cpu) / served
+        # discarding with no CPU figure (no servant, or none reporting): at least one servant's worth
+        return average, ratio, (1.0 if ratio > 0 else None)
 
     def close_round(self) -> None:
         """A telemetry round is complete: learn the servant capacity, look for load jumps."""
         if self.newest_load is None:
             return
-        start = self.newest_load - timedelta(seconds=self.config.window_s)
-        steady = self.changed_time is None or self.changed_time <= start
-        # CPU and load-balancer figures must cover the same window (both close at newest_load)
-        aligned = all(abs((t - self.newest_load).total_seconds()) <= 1.0
-                      for t, _ in self.cpu.values() if t > start)
-        steady = steady and aligned
-        cpu = sum(self._window_cpu())
-        offered, discarded = self._lb_sum("request_rate"), self._lb_sum("discard_rate")
-        served = self._lb_sum("served_rate") or max(0.0, offered - discarded)
-        if steady and cpu >= 0.05 and served > 0:
-            sample = served / cpu
-            a = self.config.capacity_alpha
-            self.capacity = sample if self.capacity is None else self.capacity + a * (sample - self.capacity)
-        self.detect_from_load(self.load()[2], self.newest_load)
+        self.learn_capacity()
+        demand = self.load()[2]
+        if demand is not None:
+            self.detect_from_load(demand, self.newest_load)
+
+    def _reporters(self, end: datetime, active: set[str] | None) -> frozenset[str]:
+        return frozenset(k for k, hist in self.cpu_history.items()
+                         if end in hist and self._counted(k, active))
+
+    def learn_capacity(self) -> None:
+        """One capacity sample from the newest CPU window where every active servant reported, the set
+        of servants did not change, and the LB polls cover the same window (EWMA).
+
+        Without topology news the set is judged from the figures themselves: the same servants must
+        have reported the window before and the window after (a servant booted during the window
+        reports a partial average, undiluted: it would over-count the CPU), and no servant may have
+        stopped reporting less than ``cpu_max_age_s`` before the window (a deleted server is no longer
+        listed, so its last windows are never read: it served for an unknown while after its last
+        figure)."""
+        active_count = self.servants()[0]
+        active = self._active_ids()
+        ends = sorted({t for hist in self.cpu_history.values() for t in hist}, reverse=True)
+        if not ends:
+            return
+        window = timedelta(seconds=self.config.window_s)
+        lasts = {k: max(hist) for k, hist in self.cpu_history.items() if hist}
+        for k in [k for k, last in lasts.items() if last < ends[0] - HISTORY * window]:
+            del self.cpu_history[k]  # long gone
+        stopped = [last for last in lasts.values() if last < ends[0]]
+        quiet_from = max(stopped) + timedelta(seconds=self.config.cpu_max_age_s) if stopped else None
+        for end in ends[:HISTORY]:
+            if self.capacity_window is not None and end <= self.capacity_window:
+                return  # learned from this window (or a newer one) already
+            start = end - window
+            if self.changed_time is not None and self.changed_time > start:
+                continue  # servants came or went during the window
+            if quiet_from is not None and start < quiet_from:
+                continue  # a servant stopped reporting: it may have served during this window
+            here = self._reporters(end, active)
+            if not here or len(here) != active_count or not (
+                    here == self._reporters(start, active) == self._reporters(end + window, active)):
+                continue  # some servant did not report this window, or came or went around it
+            figures = {k: self.cpu_history[k][end] for k in here}
+            cpu = sum(figures.values())
+            served = self._lb_over("served_rate", start, end)
+            if served is None:
+                offered = self._lb_over("request_rate", start, end)
+                if offered is None:
+                    continue
+                served = max(0.0, offered - (self._lb_over("discard_rate", start, end) or 0.0))
+            if cpu >= 0.05 and served > 0:
+                sample = served / cpu
+                a, known = self.config.capacity_alpha, self.capacity
+                self.capacity = sample if known is None else known + a * (sample - known)
+                self.capacity_window = end
+            return
 
     def active_incidents(self, now: datetime) -> list[Incident]:
         """Every incident still alive at ``now``, oldest onset first; each expires on its own
@@ -237,6 +357,7 @@ class SystemView:
         """The situation at ``now`` (event time)."""
         active, booting = self.servants()
         average, ratio, demand = self.load()
+        known = self.newest_load is not None
         alive = self.active_incidents(now)
         inc = max(alive, key=lambda v: (v.onset, v.severity)) if alive else None
         kwargs = {"correlation_id": correlation_id} if correlation_id else {}
@@ -250,10 +371,10 @@ class SystemView:
             incident_elapsed_s=(now - inc.onset).total_seconds() if inc else None,
             detected_from_load=bool(inc and inc.detected_from_load),
             trigger=trigger,
-            demand_servants=demand if self.newest_load is not None else None,
+            demand_servants=demand if known else None,
             load_time=self.newest_load,
-            load_window_s=self.config.window_s if self.newest_load is not None else None,
-            servants_reporting=len(self._window_cpu()) if self.newest_load is not None else None,
+            load_window_s=self.config.window_s if known else None,
+            servants_reporting=len(self._window_cpu()) if known else None,
             incidents=tuple(ActiveIncident(incident_id=v.incident_id, severity=v.severity, onset=v.onset,
                                            source=v.source, domain=v.domain,
                                            detected_from_load=v.detected_from_load) for v in alive),

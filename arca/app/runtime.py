@@ -119,7 +119,8 @@ def service_class(name: str) -> type[Service]:
 
 
 def readiness(deps: Deps | None, service: Service | None) -> dict[str, Any]:
-    """What ``/readyz`` reports: ready when the bus is connected and the knowledge base answers."""
+    """What ``/readyz`` reports: ready when the bus is connected, the knowledge base answers and no
+    input's mapping matches nothing (the service's ``problems``, named by key)."""
     if deps is None or service is None:
         return {"ready": False, "starting": True}
     bus_ok = bool(getattr(deps.bus, "connected", True))  # the in-memory bus is always there
@@ -128,6 +129,12 @@ def readiness(deps: Deps | None, service: Service | None) -> dict[str, Any]:
                               "knowledge_base": store_ok}
     if service.kb_error:
         report["knowledge_base_error"] = service.kb_error
+    if service.warnings:
+        report["warnings"] = list(service.warnings)
+    problems = getattr(service, "problems", None)  # inputs whose mapping matches nothing (collector)
+    if problems:
+        report["ready"] = False
+        report["problems"] = dict(problems)
     writer = getattr(deps.kb, "writer", None)
     if writer is not None:
         report["kb_writer_batches"] = writer.batches

@@ -51,7 +51,8 @@ def register(sub: Any) -> None:
     send.add_argument("--id", dest="event_id", help="Event id (default: a fresh UUID).")
     send.add_argument("--sequence", type=int, help="Sequence number at the source.")
     send.add_argument("--description", help="Description (bigdata payload).")
-    send.add_argument("--token", help="Token issued to the source (HTTP bearer / AMQP x-arca-token header).")
+    send.add_argument("--token", help="Token issued to the source (HTTP bearer / AMQP x-arca-token "
+                      "header; default: the source's token in collector.tokens).")
     dest = send.add_mutually_exclusive_group()
     dest.add_argument("--url", help="Collector base URL (default: http://<http_host>:<http_port>).")
     dest.add_argument("--amqp", action="store_true", help="Publish to the detectors exchange instead.")
@@ -148,8 +149,10 @@ def cmd_send(args: argparse.Namespace) -> int:
         return 0
     if args.amqp:
         url = s.collector.amqp_url or s.bus.url
-        return _send_amqp(url, s.collector.detectors_exchange, args.source, body, args.token)
-    return _send_http(args.url, s, body, args.token)
+        return _send_amqp(url, s.collector.detectors_exchange, args.source, body,
+                          args.token or s.collector.tokens.get(args.source))
+    token = args.token or s.collector.tokens.get(args.source)  # the configured source's own token
+    return _send_http(args.url, s, body, token)
 
 
 def _send_amqp(url: str, exchange: str, source: str, body: bytes, token: str | None) -> int:

@@ -119,6 +119,8 @@ class GnocchiPoller:
         self.producer = producer
         self.last: dict[str, datetime] = {}
         self.next_poll: datetime | None = None
+        self.systems_seen: set[str] = set()
+        """The ``arca_system`` values of the servers the last poll listed."""
 
     def due(self, now: datetime) -> bool:
         return self.next_poll is None or now >= self.next_poll
@@ -128,10 +130,12 @@ class GnocchiPoller:
         self.next_poll = now + self.interval
         out: list[Observation] = []
         seen: set[str] = set()
+        systems: set[str] = set()
         for server in self._list():
             system = (server.get("metadata") or {}).get(SYSTEM_KEY)
             if not system:
                 continue
+            systems.add(str(system))
             sid = str(server["id"])
             seen.add(sid)
             last = self.last.get(sid)
@@ -147,4 +151,5 @@ class GnocchiPoller:
                 self.last[sid] = last
         for gone in set(self.last) - seen:  # forget deleted servers
             del self.last[gone]
+        self.systems_seen = systems
         return out

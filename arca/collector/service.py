@@ -5,6 +5,13 @@ Inputs: HTTP ingest (detector events, CAP alerts, OSM webhooks), AMQP ingest of 
 (Gnocchi ``cpu_util``, HAProxy stats). Every accepted input becomes a message published on the bus;
 every refused one is counted (``arca_messages_rejected_total{service="collector"}``) and answered or
 dead-lettered, never published. ``PolicyUpdated`` messages reload the severity scales.
+
+A poller whose mapping matches nothing is an error, not a silent zero (issue 19): load-balancer keys
+that name no ``haproxy_urls`` entry are refused with the settings (``mapping_problems``); at start
+the collector polls every load balancer once, and stats without the FRONTEND/BACKEND its key maps to
+(``haproxy_proxies``, else the only ones) or a Gnocchi that lists servants of other systems only are
+logged as errors naming the key and reported by ``/readyz`` (``problems``, not ready) until a poll
+matches.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from arca.backoff import Backoff
 from arca.collector.amqp import AmqpIngest
 from arca.collector.auth import TOKEN_HEADER
 from arca.collector.errors import IngestError
-from arca.collector.gnocchi import GnocchiPoller, openstack_fetchers
+from arca.collector.gnocchi import SYSTEM_KEY, GnocchiPoller, openstack_fetchers
 from arca.collector.haproxy import HaproxyPoller
 from arca.collector.http import HttpIngestServer, create_app
 from arca.collector.ingest import Ingestor, Outcome
@@ -52,8 +59,16 @@ class CollectorService(Service):
         self._publish_lock = threading.RLock()
         self.ingestor = Ingestor(self.cfg, self.emit, SeverityScales({}), confirm=self.confirm,
                                  now=self.clock.now)
+        if self.ingestor.auth.open:
+            warning = ("UNAUTHENTICATED mode: collector.allow_unauthenticated is set and no token is "
+                       "configured, so any client may send events and alarms (development only)")
+            log.warning(warning)
+            self.warnings.append(warning)
         self.load_knowledge()
         self.gnocchi = gnocchi
+        self.problems: dict[str, str] = {}
+        """Input -> why its mapping matches nothing (``/readyz`` reports them; empty: all match)."""
+        self._check_at_start = haproxy is None and bool(self.cfg.haproxy_urls)
         self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
         self.http: HttpIngestServer | None = None
         self.amqp: list[AmqpIngest] = []
@@ -97,6 +112,9 @@ class CollectorService(Service):
     # --- lifecycle ----------------------------------------------------------------------------
     def attach(self) -> None:
         super().attach()
+        if self._check_at_start:  # the first poll of every load balancer, before "started" is logged
+            self._check_at_start = False
+            self._poll([("haproxy", p) for p in self.haproxy], self.clock.now())
         self.start_inputs()
 
     def start_inputs(self) -> None:
@@ -183,21 +201,52 @@ class CollectorService(Service):
             gnocchi = None
         if gnocchi is not None:
             pollers.append(("gnocchi", gnocchi))
+        self._poll(pollers, now)
+
+    def _poll(self, pollers: list[tuple[str, Any]], now: datetime) -> None:
         for channel, poller in pollers:
             if not poller.due(now):
                 continue
+            key = f"haproxy:{poller.lb_name}" if channel == "haproxy" else channel
             try:
                 observations = poller.poll(now)
             except IngestError as exc:
                 self.ingestor.reject(channel, exc)
+                if channel == "haproxy":
+                    self._problem(key, f"collector.haproxy_urls[{poller.lb_name!r}]: the statistics do "
+                                       f"not match its key: {exc} (set collector.haproxy_proxies"
+                                       f"[{poller.lb_name!r}] = 'frontend,backend')")
                 continue
             except Exception as exc:
                 self._poll_failed(channel, exc)
                 continue
+            if channel == "gnocchi":
+                self._check_gnocchi(poller)
+            else:
+                self._solved(key)
             if channel == "haproxy" and self.cfg.routing == "policies":
                 observations = self._route_lb(poller, observations)
             for obs in observations:
                 self.emit(obs)
+
+    def _check_gnocchi(self, poller: GnocchiPoller) -> None:
+        """With one system, a Gnocchi listing servants of other systems only matches nothing."""
+        seen = poller.systems_seen
+        if self.cfg.routing == "system" and seen and self.cfg.system not in seen:
+            self._problem("gnocchi", f"collector.system {self.cfg.system!r}: none of the servers listed "
+                                     f"has metadata {SYSTEM_KEY}={self.cfg.system!r} (found "
+                                     f"{', '.join(sorted(seen))}): no CPU figure for it")
+        else:
+            self._solved("gnocchi")
+
+    def _problem(self, key: str, why: str) -> None:
+        if self.problems.get(key) != why:
+            log.error("input %s matches nothing: %s", key, why, extra={"input": key})
+        self.problems[key] = why
+
+    def _solved(self, key: str) -> None:
+        if self.problems.pop(key, None) is not None:
+            log.info("input %s matches again", key, extra={"input": key})
 
     def _route_lb(self, poller: HaproxyPoller, observations: list[Observation]) -> list[Observation]:
         """LB statistics for every system whose policy lists the LB's domain (none: counted, refused)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class CollectorSettings(BaseModel):
@@ -96,7 +96,38 @@ class CollectorSettings(BaseModel):
     nova_routing_key: str = Field(
         default="versioned_notifications.info", description="Routing key of versioned notifications."
     )
+
+    @model_validator(mode="after")
+    def _lb_keys_match(self) -> CollectorSettings:
+        """Every load-balancer key of ``haproxy_domains`` and ``haproxy_proxies`` must be a key of
+        ``haproxy_urls``: a key that matches none would be ignored, silently (issue 19)."""
+        problems = mapping_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     osm_ns_systems: dict[str, str] = Field(
         default_factory=dict, description="OSM NS instance id -> controlled system: the NS instances ARCA "
         "manages. An OSM alarm of any other NS is refused (403 unmanaged); unset, every OSM alarm is."
     )
+
+
+def mapping_problems(cfg: CollectorSettings) -> list[str]:
+    """What in the load-balancer settings matches nothing, each naming its key (empty: all good)."""
+    names = sorted(cfg.haproxy_urls)
+    known = ", ".join(repr(n) for n in names) or "none"
+    problems = []
+    for setting, keys in (("haproxy_domains", cfg.haproxy_domains), ("haproxy_proxies", cfg.haproxy_proxies)):
+        for key in sorted(keys):
+            if key not in cfg.haproxy_urls:
+                problems.append(f"collector.{setting} key {key!r} names no load balancer of "
+                                f"collector.haproxy_urls (its keys: {known})")
+    for key, value in sorted(cfg.haproxy_proxies.items()):
+        frontend, comma, backend = value.partition(",")
+        if not (frontend.strip() and comma and backend.strip()):
+            problems.append(f"collector.haproxy_proxies[{key!r}] = {value!r}: expected 'frontend,backend'")
+    if cfg.routing == "policies":
+        problems += [f"collector.haproxy_urls key {key!r} has no domain in collector.haproxy_domains: with "
+                     "routing 'policies' its statistics would concern no system" for key in names
+                     if key not in cfg.haproxy_domains]
+    return problems

@@ -67,6 +67,9 @@ class AnticipatorConfig:
     """Hard cap of the sample set (oldest dropped first)."""
     baseline: int = 1
     """MSA when nothing happens: severity-0 anchors and the value far from any sample."""
+    fit_in_process: bool = True
+    """Fit the SVR in this process; False: in the helper process that holds scikit-learn and SciPy
+    (``arca.decider.fitting``), so this one stays small."""
 
 
 SAMPLE_REACH_S = 5.0
@@ -190,13 +193,25 @@ class Anticipator:
         return self._model
 
     def _svr(self, samples: Sequence[LearnedSample]) -> RbfModel:
-        return RbfModel.of(self.fit_svr(samples))
+        from arca.decider.fitting import InlineFitter, shared_process_fitter
+
+        fitter = InlineFitter() if self.config.fit_in_process else shared_process_fitter()
+        x, y = self.training_set(samples)
+        fit = fitter.fit(x, y, self.config.c, self.config.epsilon, self.config.gamma)
+        return RbfModel(fit.support_vectors, fit.dual_coef, fit.intercept, fit.gamma)
 
     def fit_svr(self, samples: Sequence[LearnedSample]) -> Any:
-        """scikit-learn's ``SVR`` fitted on ``samples`` and the severity-0 anchors (imported here:
-        only a decider that learns pays for scikit-learn)."""
+        """scikit-learn's ``SVR`` fitted here on ``samples`` and the severity-0 anchors (imported
+        here: only a process that fits pays for scikit-learn)."""
         from sklearn.svm import SVR
 
+        x, y = self.training_set(samples)
+        model = SVR(kernel="rbf", C=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma)
+        model.fit(x, y)
+        return model
+
+    def training_set(self, samples: Sequence[LearnedSample]) -> tuple[np.ndarray, np.ndarray]:
+        """The SVR's features and targets: ``samples`` and the severity-0 anchors."""
         ordered = sorted(samples)  # the fit does not depend on the order samples came in
         sev = np.array([s.severity for s in ordered])
         ela = np.array([s.elapsed_s for s in ordered])
@@ -206,9 +221,7 @@ class Anticipator:
         sev = np.concatenate([sev, np.zeros_like(span)])
         ela = np.concatenate([ela, span])
         y = np.concatenate([y, np.zeros_like(span)])
-        model = SVR(kernel="rbf", C=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma)
-        model.fit(_features(sev, ela), y)
-        return model
+        return _features(sev, ela), y
 
     def refit(self) -> float:
         """Fit now (off the decision path, e.g. right after learning); returns the seconds it took."""

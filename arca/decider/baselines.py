@@ -62,6 +62,9 @@ class ThresholdStrategy:
             return (_outcome(target, "hold", f"no new telemetry; keeping {target}", policy, situation),
                     replace(state, target=target))
         load = situation.average_load
+        if load is None:  # no servant has a fresh CPU figure: unknown, not idle
+            return (_outcome(target, "hold", f"no CPU figure in this round; keeping {target}", policy,
+                             situation), replace(state, target=target, last_load_time=round_time))
         above = state.above_since if load > policy.threshold_up else None
         below = state.below_since if load < policy.threshold_down else None
         if load > policy.threshold_up and above is None:
@@ -119,6 +122,9 @@ class ProportionalStrategy:
             why = "no new telemetry" if round_time is None else "waiting for the sync period"
             return (_outcome(target, "hold", f"{why}; keeping {target}", policy, situation),
                     replace(state, target=target))
+        if situation.average_load is None:  # HPA: "did not receive metrics for any ready pods"
+            return (_outcome(target, "hold", f"no CPU figure from any servant; keeping {target}", policy,
+                             situation), replace(state, target=target, last_load_time=round_time))
         if situation.servants_reporting is not None:  # who reported is known: HPA's calculation
             calc = hpa_replicas(target, ready=situation.servants_active,
                                 reporting=situation.servants_reporting,

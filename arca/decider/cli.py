@@ -10,6 +10,7 @@ running services reload it without restart.
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -314,6 +315,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from arca.app.runtime import make_kb
     from arca.decider.samples import LEARNED_GRAPH
     from arca.decider.validation import PolicyInvalid, parse_turtle, shacl_problems
+    from arca.kb import KnowledgeBaseError
 
     data = read_file(args.file)
     try:
@@ -327,11 +329,46 @@ def cmd_seed(args: argparse.Namespace) -> int:
     count = len(set(graph.subjects(rdflib.RDF.type, kind)))
     if count == 0:
         raise CliError(f"{args.file}: no node of class arca:LearnedSample")
-    kb = make_kb(settings())
-    kb.load_turtle(data, LEARNED_GRAPH)
-    kb.close()
+    systems = sorted({str(o) for o in graph.objects(None, rdflib.URIRef("https://w3id.org/arca/ns#system"))})
+    s = settings()
+    kb = make_kb(s)
+    try:
+        kb.load_turtle(data, LEARNED_GRAPH)
+        kb.close()
+    except KnowledgeBaseError as exc:
+        raise CliError(f"{args.file}: the knowledge base refused the samples: {exc}") from None
     print(f"seeded {count} samples from {args.file}")
+    told = _tell_deciders(s, systems)
+    if told:
+        print(f"running deciders told to reload the samples of {', '.join(systems)}")
     return 0
+
+
+def _tell_deciders(s: Any, systems: list[str]) -> bool:
+    """Publish ``PolicyUpdated`` (policy = the learned-samples graph) per system, so a running decider
+    rebuilds its anticipator now; the topology is declared first, so a decider that starts later
+    finds the note in its queue (and reads the store at start anyway). False when there is no bus."""
+    from arca.app.runtime import make_publisher
+    from arca.decider.samples import LEARNED_GRAPH
+    from arca.messages import PolicyUpdated
+
+    if s.bus.kind != "rabbitmq" or not systems:
+        return False
+    bus = make_publisher(s)
+    try:
+        bus.start()
+        now = datetime.now(UTC)
+        for system in systems:
+            bus.publish(PolicyUpdated(event_time=now, producer="arca-cli", system=system,
+                                      policy=str(LEARNED_GRAPH)))
+        bus.flush()
+    except Exception as exc:
+        print(f"arca anticipation seed: stored, but the running deciders were not told ({exc}); "
+              "they read the samples when they start", file=sys.stderr)
+        return False
+    finally:
+        bus.stop()
+    return True
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@
 KEDA counts consecutive failed reads of a scaler's metric; after ``failureThreshold`` of them it
 scales to ``fallback.replicas`` until a read succeeds again. ARCA's analogue: a *telemetry round* is
 a situation bringing a new load window (``load_time``); rounds are expected every
-``arca:telemetryPeriodSeconds``. Rounds missed = ``floor((now - last round) / period) - 1`` (the next
+``arca:telemetryPeriodSeconds``; a round that knows neither the load nor the demand (no servant had
+a fresh CPU figure and no rate could tell) is a failed read, not a round. Rounds missed =
+``floor((now - last round) / period) - 1`` (the next
 round is only missed once a whole period passed after it was due). From
 ``arca:fallbackAfterRounds`` missed rounds on, the decider publishes ``arca:fallbackServants`` (or,
 when the policy gives none, the last amount decided on good telemetry -- KEDA's
@@ -33,7 +35,10 @@ class FallbackState:
 
 
 def round_time(situation: Situation) -> datetime | None:
-    """The time of the situation's load window (None for an event-only situation)."""
+    """The time of the situation's load window (None for an event-only situation, and for a round
+    that knows neither the load nor the demand: a failed read, as KEDA counts one)."""
+    if situation.average_load is None and situation.demand_servants is None:
+        return None
     if situation.load_time is not None:
         return situation.load_time
     return None if situation.trigger == "event" else situation.event_time

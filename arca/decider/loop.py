@@ -192,13 +192,16 @@ class Reported:
 
 
 def incidents_reported(events: Sequence[tuple[str, int, datetime]], anticipations: Sequence[Anticipation],
-                       expired: Expired, now: datetime, *, detected_from_load: bool = False) -> Reported:
+                       expired: Expired, now: datetime, *, detected_from_load: bool = False,
+                       trained: bool = True) -> Reported:
     """GetExternalEventInformation: anticipate every reported incident not anticipated or ended yet,
     drop the anticipations of incidents no longer reported.
 
     ``events`` are the situation's announced incidents (``events_of``), ``now`` the decision time (a new
     anticipation's ``since``), ``detected_from_load`` whether the situation's incident was found from
-    load alone (only said: such an incident has no severity to anticipate).
+    load alone (only said: such an incident has no severity to anticipate), ``trained`` whether the
+    anticipator has any learned sample (if not, a new incident is tracked but nothing is anticipated
+    for it: the reason says so).
     """
     reported = {(ident, sev) for ident, sev, _ in events}
     still_expired = frozenset(e for e in expired if e in reported)  # forget what is no longer reported
@@ -209,7 +212,8 @@ def incidents_reported(events: Sequence[tuple[str, int, datetime]], anticipation
     for ident, sev, onset in events:
         if (ident, sev) not in known and (ident, sev) not in still_expired:
             antics.append(Anticipation(ident, sev, onset, since=now))
-            reasons.append(f"incident {ident} severity {sev} anticipated")
+            reasons.append(f"incident {ident} severity {sev} anticipated" if trained else
+                           f"incident {ident} severity {sev}: no learned samples: reactive only")
     if detected_from_load:
         reasons.append("incident detected from load alone (no detector, no severity): reactive only")
     return Reported(tuple(antics), still_expired, tuple(reasons),
@@ -496,7 +500,8 @@ class ArcaStrategy:
         correction, rule = st.correction, "hold"
 
         reported = incidents_reported(events_of(situation) if learning else [], st.anticipations, st.expired,
-                                      now, detected_from_load=situation.detected_from_load and learning)
+                                      now, detected_from_load=situation.detected_from_load and learning,
+                                      trained=st.anticipator.trained)
         alive = expiry(reported.anticipations, reported.expired, now, policy.expiration_s, default)
         confirmed = confirmed_by_load(alive.alive, alive.expired, st.anticipator, situation, policy,
                                       st.last_load_time)

@@ -91,8 +91,10 @@ class DeciderService(Service):
         super().__init__(deps)
         self.custom_strategies = dict(strategies or {})
         cfg = self.settings.decider
+        inline = cfg.svr_fit == "inline" or (cfg.svr_fit == "auto" and self.settings.bus.kind != "rabbitmq")
         self.config = AnticipatorConfig(c=cfg.svr_c, epsilon=cfg.svr_epsilon, gamma=cfg.svr_gamma,
-                                        per_bucket=cfg.samples_per_bucket, max_samples=cfg.max_samples)
+                                        per_bucket=cfg.samples_per_bucket, max_samples=cfg.max_samples,
+                                        fit_in_process=inline)
         self.policies: dict[str, Policy] = {}
         self.states: dict[str, tuple[str, Any]] = {}
         self.anticipators: dict[str, Anticipator] = {}
@@ -162,6 +164,23 @@ class DeciderService(Service):
         self.kb.flush()
         self.anticipators.clear()
 
+    def reload_samples(self, system: str) -> None:
+        """Samples of ``system`` were added to the store (``arca anticipation seed`` into a running
+        loop): rebuild its anticipator from the store at once, merged (by sample id) with what this
+        process learned and the store may not have yet; the next decision uses it."""
+        before = self.anticipators.get(system)
+        try:
+            stored = load_samples(self.kb, system)
+        except KnowledgeBaseError as exc:
+            self.knowledge_unavailable(exc)
+            return
+        ids = {s.sample_id for s in stored}
+        own = [s for s in (before.samples if before is not None else []) if s.sample_id not in ids]
+        model = self._fit(system, [*stored, *own])
+        log.info("learned samples of system %s reloaded: %d (was %d)", system, len(model),
+                 len(before) if before is not None else 0,
+                 extra={"system": system, "samples": len(model)})
+
     def policy(self, system: str) -> Policy:
         policy = self.policies.get(system)
         if policy is None:
@@ -198,7 +217,7 @@ class DeciderService(Service):
         base = policy.default_servants if policy else 1
         return AnticipatorConfig(c=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma,
                                  per_bucket=self.config.per_bucket, max_samples=self.config.max_samples,
-                                 baseline=base)
+                                 baseline=base, fit_in_process=self.config.fit_in_process)
 
     def strategy(self, name: str) -> Strategy:
         if name not in self._strategies:
@@ -318,6 +337,9 @@ class DeciderService(Service):
             self.last_situation[message.system] = message
             self.decide(message, message.event_time, force=True)
         elif isinstance(message, PolicyUpdated):
+            if message.policy == str(LEARNED_GRAPH):  # samples seeded (``arca anticipation seed``)
+                self.reload_samples(message.system)
+                return
             if not self.load_knowledge():
                 return
             for system, model in list(self.anticipators.items()):

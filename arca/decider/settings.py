@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -20,6 +22,13 @@ class DeciderSettings(BaseModel):
     svr_epsilon: float = Field(default=0.2, ge=0, description="SVR epsilon-tube width (servants).")
     svr_gamma: float = Field(
         default=0.5, gt=0, description="RBF kernel gamma on the features (severity / 2, elapsed / 8 s)."
+    )
+    svr_fit: Literal["auto", "inline", "process"] = Field(
+        default="auto",
+        description="Where the SVR is fitted: 'inline' in the decider's process; 'process' in a helper "
+        "process that holds scikit-learn and SciPy (~90 MB) and exits after 10 idle minutes, so the "
+        "decider stays small; 'auto': 'process' on RabbitMQ (arca run decider), 'inline' otherwise "
+        "(the simulated demo).",
     )
     samples_per_bucket: int = Field(
         default=3, ge=1, description="Learned samples kept per (severity, second of elapsed time)."

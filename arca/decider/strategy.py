@@ -58,12 +58,16 @@ def seconds(a: datetime, b: datetime) -> float:
 def demand_servants(situation: Situation) -> float | None:
     """Offered load in servant-equivalents at 100 % CPU (None when nothing is measured).
 
-    The analyzer computes it (sum of the servants' CPU divided by the share of requests served);
-    for situations without it: active servants x average load / (1 - discard ratio).
+    The analyzer computes it (offered rate / estimated capacity, or the reporting servants' CPU
+    divided by the share of requests served); for a situation without it: active servants x average
+    load / (1 - discard ratio). An unknown average load is unknown demand (None), never 0: every
+    strategy then keeps the amount it decided on the last known figures.
     """
     given = getattr(situation, "demand_servants", None)
     if given is not None:
         return float(given)
+    if situation.average_load is None:
+        return None
     if situation.servants_active == 0:
         return None if situation.discard_ratio == 0 else 1.0
     served = max(0.05, 1.0 - situation.discard_ratio)

@@ -170,7 +170,9 @@ class Situation(Message):
     system: str = Field(min_length=1)
     servants_active: int = Field(ge=0)
     servants_booting: int = Field(default=0, ge=0)
-    average_load: float = Field(ge=0.0)
+    average_load: float | None = Field(default=None, ge=0.0)
+    """Mean CPU load (0..1) of the servants with a fresh figure (``servants_reporting`` of them);
+    None when no servant has one: the load is unknown, never taken as 0."""
     discard_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
     incident_severity: int = Field(default=0, ge=0)
     incident_id: str | None = None
@@ -180,7 +182,8 @@ class Situation(Message):
     detected_from_load: bool = False
     trigger: str = ""
     demand_servants: float | None = Field(default=None, ge=0.0)
-    """Offered load in servant-equivalents at 100 % CPU (sum of CPU / share of requests served)."""
+    """Offered load in servant-equivalents at 100 % CPU (offered request rate / a servant's estimated
+    capacity, or sum of the reporting servants' CPU / share of requests served); None: unknown."""
     load_time: datetime | None = None
     """End of the telemetry window the load figures were averaged over."""
     load_window_s: float | None = Field(default=None, ge=0.0)

@@ -50,6 +50,11 @@ def register(sub: Any) -> None:
     run.add_argument(
         "--collector-url", default=None, help="POST detector notifications to this URL (default: settings)."
     )
+    run.add_argument(
+        "--detector-token", action="append", default=[], metavar="SOURCE=TOKEN",
+        help="The collector token of a detector source (seismometer-<domain>, bigdata-analyser), sent with "
+             "its notifications; repeat per source (default: settings testbed.detector_tokens).",
+    )
     run.add_argument("--alarm-webhook-url", default=None, help="POST OSM alarms to this URL.")
     run.add_argument(
         "--start",
@@ -152,6 +157,18 @@ def cmd_msa(args: argparse.Namespace) -> int:
     return 0
 
 
+def detector_tokens(pairs: list[str]) -> dict[str, str]:
+    """``SOURCE=TOKEN`` options as a map, or a ``CliError`` naming the bad one."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, token = pair.partition("=")
+        if not sep or not source.strip() or not token.strip():
+            raise CliError(f"--detector-token {pair!r}: expected SOURCE=TOKEN, "
+                           "e.g. seismometer-building-2=s3cret")
+        out[source.strip()] = token.strip()
+    return out
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from arca.testbed.accounting import summarize
     from arca.testbed.platform import Testbed
@@ -168,6 +185,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         updates["collector_url"] = args.collector_url
     if args.alarm_webhook_url is not None:
         updates["alarm_webhook_url"] = args.alarm_webhook_url
+    if args.detector_token:
+        updates["detector_tokens"] = {**s.detector_tokens, **detector_tokens(args.detector_token)}
     s = s.model_copy(update=updates)
     tl = _timeline(args.timeline, args.seed)
     tb = Testbed.from_settings(tl, s, start=_start(args.start))

@@ -123,9 +123,10 @@ class Testbed:
         """A testbed configured by the ``testbed`` settings group (sinks included)."""
         detector: list[Sink] = [ListSink()]
         if settings.collector_url:
-            detector.append(HttpSink(settings.collector_url))
+            detector.append(HttpSink(settings.collector_url, tokens=settings.detector_tokens))
         if settings.detector_exchange:
-            detector.append(AmqpSink(settings.amqp_url, settings.detector_exchange))
+            detector.append(AmqpSink(settings.amqp_url, settings.detector_exchange,
+                                     tokens=settings.detector_tokens))
         alarms: list[Sink] = [ListSink()]
         if settings.alarm_webhook_url:
             alarms.append(HttpSink(settings.alarm_webhook_url))

@@ -58,6 +58,11 @@ class TestbedSettings(BaseModel):
         description="Detector notifications are POSTed here (the collector's RESTCONF event URL); "
         "kept in memory when unset.",
     )
+    detector_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="Collector token per detector source (seismometer-<domain>, bigdata-analyser): sent "
+        "as the HTTP bearer token or the AMQP x-arca-token header of that source's notifications.",
+    )
     detector_exchange: str | None = Field(
         default=None, description="Also publish detector notifications to this AMQP exchange (bus URL)."
     )

@@ -18,6 +18,10 @@ import requests
 
 log = logging.getLogger(__name__)
 
+TOKEN_HEADER = "x-arca-token"
+"""The collector's AMQP token header (``arca.collector.auth.TOKEN_HEADER``; the testbed, the cloud side,
+does not import ARCA's services: a test keeps the two equal)."""
+
 
 class Sink(Protocol):
     def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None: ...
@@ -50,22 +54,34 @@ class CallbackSink:
         self.fn(body, routing_key)
 
 
+def source_token(tokens: dict[str, str], routing_key: str) -> str | None:
+    """The token of the source a detector routing key (``<prefix>.<source>``) names, if any."""
+    _, _, source = routing_key.partition(".")
+    return tokens.get(source) if source else None
+
+
 @dataclass
 class HttpSink:
-    """POSTs each document to ``url`` (a webhook, the collector's RESTCONF endpoint)."""
+    """POSTs each document to ``url`` (a webhook, the collector's RESTCONF endpoint).
+
+    ``tokens`` (source -> token) authenticate detectors: a document routed ``<prefix>.<source>`` (as
+    the detectors route theirs) carries ``Authorization: Bearer <token of source>``."""
 
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 5.0
     errors: int = 0
     statuses: list[int] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def send(self, body: bytes, routing_key: str = "", content_type: str = "application/json") -> None:
+        token = source_token(self.tokens, routing_key)
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             r = requests.post(
                 self.url,
                 data=body,
-                headers={"Content-Type": content_type, **self.headers},
+                headers={"Content-Type": content_type, **self.headers, **auth},
                 timeout=self.timeout_s,
             )
             self.statuses.append(r.status_code)
@@ -87,6 +103,8 @@ class AmqpSink:
     default_routing_key: str = ""
     durable: bool = True
     """Exchange durability; Nova's ``nova`` exchange is not durable (oslo.messaging's default)."""
+    tokens: dict[str, str] = field(default_factory=dict)
+    """Detector tokens (source -> token), sent in the collector's ``x-arca-token`` header."""
     errors: int = 0
     _conn: pika.BlockingConnection | None = None
     _chan: object | None = None
@@ -110,12 +128,17 @@ class AmqpSink:
                     self.exchange,
                     routing_key or self.default_routing_key,
                     body,
-                    pika.BasicProperties(content_type=content_type, delivery_mode=2),
+                    pika.BasicProperties(content_type=content_type, delivery_mode=2,
+                                         headers=self._headers(routing_key or self.default_routing_key)),
                 )
             except Exception as exc:  # broker down, channel closed: counted, the run goes on
                 self.errors += 1
                 self._conn = None
                 log.warning("publish to %s failed: %s", self.exchange, exc)
+
+    def _headers(self, routing_key: str) -> dict[str, str] | None:
+        token = source_token(self.tokens, routing_key)
+        return {TOKEN_HEADER: token} if token else None
 
     def close(self) -> None:
         with self._lock:

@@ -105,15 +105,17 @@ def test_view(case: str) -> None:
 
 def test_demand_comes_from_the_request_rate_once_capacity_is_known() -> None:
     """A servant that joined mid-window reports a partial CPU average: the offered rate does not."""
-    v = view_with(topo(0, "a", "active"), obs(10, "cpu_util", 0.5, "a"), obs(10, "request_rate", 100.0, "lb"))
+    # a window is learned from once the windows before and after it show the same servants
+    v = view_with(topo(0, "a", "active"), *(m for t in (10, 20, 30) for m in (
+        obs(t, "cpu_util", 0.5, "a"), obs(t, "request_rate", 100.0, "lb"))))
     v.close_round()
     assert v.capacity == pytest.approx(200.0)
-    for m in (topo(15, "b", "active"), obs(20, "cpu_util", 1.0, "a"), obs(20, "cpu_util", 0.2, "b"),
-              obs(20, "request_rate", 300.0, "lb")):
+    for m in (topo(35, "b", "active"), obs(40, "cpu_util", 1.0, "a"), obs(40, "cpu_util", 0.2, "b"),
+              obs(40, "request_rate", 300.0, "lb")):
         v.observe(m) if isinstance(m, Observation) else v.topology(m)
     v.close_round()  # servants changed during the window: capacity not re-estimated
     assert v.capacity == pytest.approx(200.0)
-    assert v.situation(at(20), "telemetry").demand_servants == pytest.approx(1.5)
+    assert v.situation(at(40), "telemetry").demand_servants == pytest.approx(1.5)
 
 
 def test_cpu_stamped_at_the_window_end_when_configured() -> None:

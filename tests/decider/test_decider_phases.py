@@ -117,6 +117,18 @@ def test_incidents_reported(events: list[tuple[str, int, float]], before: tuple[
     assert got.ended is ended
 
 
+@pytest.mark.parametrize(
+    ("trained", "reason"),
+    [(True, "incident a severity 3 anticipated"),
+     (False, "incident a severity 3: no learned samples: reactive only")],
+    ids=["trained-says-anticipated", "cold-says-reactive-only"],
+)
+def test_incidents_reported_says_whether_anything_is_anticipated(trained: bool, reason: str) -> None:
+    got = incidents_reported([("a", 3, at(10))], (), frozenset(), at(30), trained=trained)
+    assert got.anticipations == (ant("a", 3, 10, since=30),)  # tracked either way (learning needs it)
+    assert list(got.reasons) == [reason]
+
+
 # -- phase 2: expiry ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(

@@ -70,3 +70,30 @@ def test_kb_init_loads_every_shipped_ontology_file_into_its_graph(
     assert all(n > 0 for n in counts[0]) and counts[0] == counts[1], counts
     assert capsys.readouterr().out.count("loaded ") == 2 * len(files)
     kb_env.close()
+
+
+def test_kb_init_defaults_applies_the_shipped_policies_and_prior_once(
+        kb_env: SparqlKnowledgeBase, capsys: pytest.CaptureFixture[str]) -> None:
+    """``arca kb init --defaults`` (compose's kb-init, arca standalone): a new store gets the shipped
+    policies (recorded as version 1) and prior samples; a store that has a policy keeps its own."""
+    import rdflib
+
+    from arca.decider.samples import load_samples
+    from arca.policy_history import load_history
+    from arca.trust import load_trusts
+
+    prior = rdflib.Graph().parse(ONTOLOGY_DIR / "priors" / "emergency.ttl")
+    shipped = len(set(prior.subjects(rdflib.RDF.type, rdflib.URIRef(f"{ARCA_NS}LearnedSample"))))
+    assert main(["kb", "init", "--defaults"]) == 0
+    out = capsys.readouterr().out
+    assert "applied policy for system 'emergency' as version 1" in out
+    assert f"seeded {shipped} samples" in out
+    assert [v.applied_by for v in load_history(kb_env, "emergency")] == ["arca kb init"]
+    assert len(load_samples(kb_env, "emergency")) == shipped > 0
+    default = load_trusts(kb_env)["*"]  # the shipped rate limit per source (issue 25 item 5)
+    assert (default.event_limit, default.window_s, default.learn) == (10, 60.0, False)
+    assert main(["kb", "init", "--defaults"]) == 0
+    assert "the store has 1 policy: the shipped policies and prior are not applied" in capsys.readouterr().out
+    assert len(load_history(kb_env, "emergency")) == 1
+    assert len(load_samples(kb_env, "emergency")) == shipped
+    kb_env.close()

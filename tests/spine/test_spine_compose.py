@@ -85,7 +85,9 @@ def test_infrastructure_services_and_ops_mounts() -> None:
     services = compose()["services"]
     assert services["rabbitmq"]["image"].startswith("rabbitmq:3.10.8-management")
     assert services["fuseki"]["command"] == ["--conf", "/fuseki/config.ttl"]
-    assert services["kb-init"]["command"] == ["kb", "init"]  # the ontology from the installed package
+    # the ontology from the installed package; the shipped policies and prior on a new store
+    assert services["kb-init"]["command"] == ["kb", "init", "--defaults"]
+    assert "rabbitmq" in services["kb-init"]["depends_on"]  # the policy notes are published
     mounts = " ".join(services["prometheus"]["volumes"] + services["grafana"]["volumes"])
     for path in ("./ops/prometheus/prometheus.yml", "./ops/grafana/provisioning", "./ops/grafana/dashboards"):
         assert path in mounts

@@ -136,3 +136,23 @@ def test_the_clouds_yaml_goes_to_the_users_config_directory_readable_by_the_user
     path.chmod(0o644)
     write_private(path, "again\n")  # an existing file is made private too
     assert path.stat().st_mode & 0o777 == 0o600 and path.read_text() == "again\n"
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [(["seismometer-hq=a", "bigdata-analyser=b=c"], {"seismometer-hq": "a", "bigdata-analyser": "b=c"}),
+     (["seismometer-hq=a", "seismometer-hq=z"], {"seismometer-hq": "z"})],
+    ids=["one-per-source-token-may-hold-equals", "last-wins"],
+)
+def test_detector_token_options(pairs: list[str], expected: dict[str, str]) -> None:
+    from arca.testbed.cli import detector_tokens
+
+    assert detector_tokens(pairs) == expected
+
+
+@pytest.mark.parametrize("bad", ["seismometer-hq", "=tok", "seismometer-hq="], ids=["no-equals", "no-source",
+                                                                                  "no-token"])
+def test_a_bad_detector_token_option_is_refused(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["testbed", "run", "--detector-token", bad, "--clouds-yaml", "-"]) == 1
+    err = capsys.readouterr().err
+    assert f"--detector-token {bad!r}: expected SOURCE=TOKEN" in err

@@ -1,4 +1,5 @@
-"""Core commands: ``arca run SERVICE``, ``arca kb load FILE``, ``arca kb init`` and ``arca kb compact``."""
+"""Core commands: ``arca run SERVICE``, ``arca kb load FILE``, ``arca kb init [--defaults]`` and
+``arca kb compact [--dry-run]``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ def register(sub: Any) -> None:
     load.set_defaults(func=cmd_kb_load)
     init = kb_sub.add_parser("init", help="Load (or reload) the shipped ontology into the configured store: "
                                           "each file of the package's ontology into its own named graph.")
+    init.add_argument("--defaults", action="store_true",
+                      help="Also apply the shipped policies (arca policy apply) and seed the shipped prior "
+                           "samples (arca anticipation seed) when the store has no policy yet: a new loop "
+                           "anticipates from its first event. A store that has a policy is left as it is.")
     init.set_defaults(func=cmd_kb_init)
     compact = kb_sub.add_parser(
         "compact", help="Delete the stored messages the retention rules (kb.retention) let go, every kind at "
@@ -61,7 +66,38 @@ def cmd_kb_init(args: argparse.Namespace) -> int:
         kb.close()
     except KnowledgeBaseError as exc:
         raise CliError(f"kb init: {exc}") from exc
+    if args.defaults:
+        apply_defaults()
     return 0
+
+
+SHIPPED_POLICIES = ("policies/severity-scales.ttl", "policies/emergency.ttl", "policies/source-trust.ttl")
+SHIPPED_PRIORS = ("priors/emergency.ttl",)
+
+
+def apply_defaults() -> None:
+    """The shipped policies and prior, applied as ``arca policy apply`` and ``arca anticipation seed``
+    apply them (versions recorded, running services told), unless the store already has a policy."""
+    from arca.app.runtime import make_kb
+    from arca.decider.cli import cmd_apply, cmd_seed
+    from arca.kb import KnowledgeBaseError
+    from arca.namespace import ONTOLOGY_DIR
+    from arca.policy import stored_policy_nodes
+
+    kb = make_kb(settings())
+    try:
+        stored = stored_policy_nodes(kb)
+        kb.close()
+    except KnowledgeBaseError as exc:
+        raise CliError(f"kb init: {exc}") from exc
+    if stored:
+        print(f"the store has {len(stored)} polic{'y' if len(stored) == 1 else 'ies'}: the shipped policies "
+              "and prior are not applied (arca policy apply / arca anticipation seed do it by hand)")
+        return
+    for name in SHIPPED_POLICIES:
+        cmd_apply(argparse.Namespace(file=str(ONTOLOGY_DIR / name), by="arca kb init"))
+    for name in SHIPPED_PRIORS:
+        cmd_seed(argparse.Namespace(file=str(ONTOLOGY_DIR / name)))
 
 
 def cmd_kb_compact(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "arca.app.demo.cli",
     "arca.app.cli.bench",
     "arca.app.cli.fuzz",
+    "arca.app.cli.standalone",
 )
 """Modules whose ``register(subparsers)`` adds commands (missing ones are skipped)."""
 

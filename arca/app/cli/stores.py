@@ -111,7 +111,8 @@ def oxigraph_binary() -> str:
     candidate = Path(sys.executable).parent / "oxigraph"
     found = str(candidate) if candidate.exists() else shutil.which("oxigraph")
     if not found:
-        raise StoreUnavailable("the oxigraph server binary is missing (pip install oxigraph)")
+        raise StoreUnavailable("the oxigraph server binary is missing: pip install 'arca[standalone]' "
+                               "(or pip install oxigraph)")
     return found
 
 
