@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class BusSettings(BaseModel):
@@ -75,6 +75,119 @@ def broker_urls(url: str) -> list[str]:
     return urls
 
 
+MAX_RETENTION_S = 366 * 86400.0
+"""Longest retention a rule may set (a year)."""
+MAX_RETAINED = 10_000_000
+"""Most messages a rule may keep per key."""
+
+
+class KindRetention(BaseModel):
+    """How long the stored messages of one kind are kept (``arca.kb.retention``).
+
+    Ranked newest first per key (the system; the source for events): the newest ``keep_latest`` are
+    always kept, whatever their age; the others go once older than ``max_age_s``; and nothing beyond
+    the newest ``max_count`` of a key is kept, however young (what bounds a flood)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_age_s: float = Field(gt=0, le=MAX_RETENTION_S, description="Age (event time) beyond which a "
+                             "message goes, unless among the newest keep_latest of its key.")
+    max_count: int = Field(ge=1, le=MAX_RETAINED, description="Most messages kept per key.")
+    keep_latest: int = Field(default=1, ge=0, description="Newest messages of a key kept whatever their age.")
+
+    @model_validator(mode="after")
+    def _latest_within_count(self) -> KindRetention:
+        if self.keep_latest > self.max_count:
+            raise ValueError(f"keep_latest ({self.keep_latest}) exceeds max_count ({self.max_count})")
+        return self
+
+
+class EventRetention(KindRetention):
+    """Events, per source: the analyzer's rebuild reads the newest 500 and needs those of
+    the last ``incident_ttl_s`` (120 s); a day keeps the audit of what each source said (the live
+    loop's audit, tests/loopkit.py, finds every accepted event); 20,000 is above a day at the shipped
+    rate limit (10 per 60 s: 14,400), so only a source with no limit is cut by count."""
+
+    max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=20000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=1, ge=0)
+
+
+class SituationRetention(KindRetention):
+    """Situations, per system: ``arca status`` reads the latest; an hour keeps the audit from
+    each event to its situation (tests/loopkit.py) and the recent history (360 telemetry situations
+    an hour, plus the events'; 5,000 bounds a flood with no source limit)."""
+
+    max_age_s: float = Field(default=3600.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=5000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=1, ge=0)
+
+
+class DecisionRetention(KindRetention):
+    """Decisions, per system: ``arca status`` shows the last 5; learning keeps its own samples
+    (``arca:graph/samples``), never read from decisions; a day of telemetry decisions is 8,640."""
+
+    max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=10000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=5, ge=0)
+
+
+class EnforcementRetention(KindRetention):
+    """Enforcements, per system: ``arca status`` reads the last 20."""
+
+    max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=10000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=20, ge=0)
+
+
+class AlarmRetention(KindRetention):
+    """Orchestrator alarms, per system: audit only."""
+
+    max_age_s: float = Field(default=86400.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=1000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=1, ge=0)
+
+
+class ObservationRetention(KindRetention):
+    """Observations, per system: no service stores them today (the analyzer keeps its
+    window in memory); the rule bounds them should one do."""
+
+    max_age_s: float = Field(default=3600.0, gt=0, le=MAX_RETENTION_S)
+    max_count: int = Field(default=1000, ge=1, le=MAX_RETAINED)
+    keep_latest: int = Field(default=1, ge=0)
+
+
+class RetentionSettings(BaseModel):
+    """Retention of the audit trail, per message kind (docs/ops.md, "Retention"). Each kind has one
+    owner that deletes it on its ticks every ``interval_s``: the analyzer events, situations, alarms
+    and observations, the decider decisions, the enforcer enforcements; ``arca kb compact`` applies
+    the same rules at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Let the services delete what the rules allow.")
+    interval_s: float = Field(default=60.0, gt=0, description="Seconds (service clock) between two "
+                              "compactions by a service.")
+    event: EventRetention = Field(default_factory=EventRetention,
+                                  description=EventRetention.__doc__)
+    situation: SituationRetention = Field(default_factory=SituationRetention,
+                                          description=SituationRetention.__doc__)
+    decision: DecisionRetention = Field(default_factory=DecisionRetention,
+                                        description=DecisionRetention.__doc__)
+    enforcement: EnforcementRetention = Field(default_factory=EnforcementRetention,
+                                              description=EnforcementRetention.__doc__)
+    alarm: AlarmRetention = Field(default_factory=AlarmRetention,
+                                  description=AlarmRetention.__doc__)
+    observation: ObservationRetention = Field(default_factory=ObservationRetention,
+                                              description=ObservationRetention.__doc__)
+
+    def rule(self, kind: str) -> KindRetention:
+        rule = getattr(self, kind, None)
+        if not isinstance(rule, KindRetention):
+            raise KeyError(f"no retention rule for {kind!r}")
+        return rule
+
+
 class KbSettings(BaseModel):
     """The knowledge base (SPARQL store)."""
 
@@ -116,6 +229,10 @@ class KbSettings(BaseModel):
     )
     write_flush_interval_s: float = Field(
         default=0.2, gt=0, description="Longest time a buffered write waits before being sent."
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="How long stored messages are kept, per kind (env ARCA_KB__RETENTION__<KIND>__<FIELD>).",
     )
 
 

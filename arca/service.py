@@ -22,7 +22,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from arca import metrics
@@ -30,7 +30,7 @@ from arca.bus import Bus
 from arca.bus.base import BusStats, DeadLetter, Handler, Reject
 from arca.bus.order import FIFO, DeliveryOrder
 from arca.clock import Clock
-from arca.kb import KnowledgeBase, KnowledgeBaseError
+from arca.kb import KnowledgeBase, KnowledgeBaseError, retention
 from arca.logs import current_service
 from arca.messages import Decision, Message, Situation
 
@@ -85,6 +85,7 @@ class Service(ABC):
         self.warnings: list[str] = []
         """Conditions an operator must know of that do not stop the service (``/readyz`` shows them)."""
         self._kb_retry_at = 0.0
+        self._retain_at: datetime | None = None
 
     # -- knowledge -----------------------------------------------------------------------------------
     def refresh_knowledge(self) -> None:  # noqa: B027 - optional hook
@@ -174,8 +175,28 @@ class Service(ABC):
             if not self.kb_ready and time.monotonic() >= self._kb_retry_at:
                 self.load_knowledge()  # catch up once the store is back
             self.tick(now)
+            self.retain(now)
         finally:
             current_service.reset(token)
+
+    def retain(self, now: datetime) -> dict[str, int]:
+        """Delete what the retention rules (``kb.retention``) let go of the kinds this service owns
+        (``arca.kb.retention.OWNERS``), at most every ``interval_s`` of the service's clock; the count
+        per kind (empty when not due). A store outage is logged and retried on the next period."""
+        rules = self.settings.kb.retention
+        kinds = retention.OWNERS.get(self.name, ())
+        if not (rules.enabled and kinds) or (self._retain_at is not None and now < self._retain_at):
+            return {}
+        self._retain_at = now + timedelta(seconds=rules.interval_s)
+        try:
+            gone = retention.compact_all(self.kb, rules, now, kinds)
+        except KnowledgeBaseError as exc:
+            log.warning("%s: retention not applied, the store is unavailable (%s)", self.name, exc)
+            return {}
+        if any(gone.values()):
+            log.info("%s: retention deleted %s", self.name,
+                     ", ".join(f"{n} {kind}s" for kind, n in gone.items() if n))
+        return gone
 
     def ownership_changed(self) -> None:  # noqa: B027 - optional hook
         """The bus reconnected: this replica may have lost systems to another (sharded only)."""

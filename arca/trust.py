@@ -16,7 +16,9 @@ fallback for sources without their own), in the same admin files as severity sca
   (``arca:graph/credibility/<source>``), shown and reset by ``arca trust show|reset``.
 
 Without any ``arca:SourceTrust`` node nothing is limited and nothing is learned (every source is
-fully credible), so existing deployments keep their behaviour.
+fully credible). The shipped defaults (``ontology/policies/source-trust.ttl``) hold one ``*`` node: a
+rate limit per source (10 events per 60 s, measured on the shipped timelines) and no learning, so a
+flood from one source is bounded out of the box; each source is counted on its own.
 """
 
 from __future__ import annotations
@@ -68,8 +70,17 @@ class Credibility:
 
 
 def trust_for(trusts: dict[str, SourceTrust], source: str) -> SourceTrust | None:
-    """The source's own trust node, else the ``*`` one, else None (nothing limited or learned)."""
-    return trusts.get(source) or trusts.get(ANY_SOURCE)
+    """The source's own trust node, else the ``*`` one, else None (nothing limited or learned).
+
+    A source's own node without an ``arca:eventLimit`` keeps the ``*`` node's limit and window: a node
+    written to tune a source's credibility does not lift the default rate limit by accident (to lift
+    it, give the source a limit of its own)."""
+    own, default = trusts.get(source), trusts.get(ANY_SOURCE)
+    if own is None:
+        return default
+    if own.event_limit is None and default is not None and default.event_limit is not None:
+        return replace(own, event_limit=default.event_limit, window_s=default.window_s)
+    return own
 
 
 def shifted(t: datetime, seconds: float) -> datetime:

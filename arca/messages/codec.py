@@ -3,15 +3,19 @@
 A message is one node ``<urn:uuid:ID>`` typed ``arca:<Type>``; each non-``None`` field is one
 triple ``arca:<camelName>`` with a typed literal (xsd:string, integer, double, boolean, dateTime).
 A field holding a tuple of sub-models (``Situation.incidents``) is one object property
-(``arca:activeIncident``) per item, pointing to the node ``<urn:uuid:ID#<field>-K>`` of the
-sub-model's class (``arca:Incident``) with its own literal triples; items are kept in the model's
-canonical order, so the wire form is stable.
+(``arca:activeIncident``) per item, pointing to a node of the sub-model's class (``arca:Incident``)
+with its own literal triples. That node is named by its content, ``<PREFIX + hash of its
+literals>`` (``node_iri``; the prefix is the sub-model's ``rdf_node_prefix``), not by the message:
+every situation that carries the same incident refers to the same node, so the knowledge base holds
+it once however many situations carry it. Items are kept in the model's canonical order, so the
+wire form is stable.
 Decoding is strict: anything that is not exactly such a graph raises ``MessageError`` whose text
 names the offending triple or property, so the bus can dead-letter it with a readable reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import types
 import typing
@@ -119,14 +123,31 @@ def _literal(value: Any, kind: type) -> ox.Literal:
     return ox.Literal(str(value))
 
 
+def node_prefix(cls: type[BaseModel]) -> str:
+    """The IRI prefix of the nodes of a nested sub-model (its ``rdf_node_prefix``)."""
+    prefix = getattr(cls, "rdf_node_prefix", None)
+    if not prefix:
+        raise TypeError(f"{cls.__name__} nested in a message needs an rdf_node_prefix")
+    return str(prefix)
+
+
+def node_iri(item: BaseModel) -> str:
+    """The content IRI of a nested item: its prefix + a SHA-256 of its literal triples (predicate and
+    literal form, sorted), so equal items share one node and a changed item gets another."""
+    triples: list[ox.Triple] = []
+    _literals(ox.NamedNode("urn:x"), item, triples)
+    canon = "\n".join(sorted(f"{t.predicate.value} {t.object}" for t in triples))
+    return node_prefix(type(item)) + hashlib.sha256(canon.encode()).hexdigest()[:32]
+
+
 def to_triples(message: Message) -> list[ox.Triple]:
     """The RDF graph of a message."""
     node = ox.NamedNode(_MESSAGE_PREFIX + message.message_id)
     triples = [ox.Triple(node, _RDF_TYPE, ox.NamedNode(ARCA_NS + type(message).__name__))]
     _literals(node, message, triples)
-    for predicate, (name, sub) in _nested(type(message)).items():
-        for k, item in enumerate(getattr(message, name)):
-            child = ox.NamedNode(f"{node.value}#{name}-{k}")
+    for predicate, (_name, sub) in _nested(type(message)).items():
+        for item in getattr(message, _name):
+            child = ox.NamedNode(node_iri(item))
             triples.append(ox.Triple(node, ox.NamedNode(predicate), child))
             triples.append(ox.Triple(child, _RDF_TYPE, ox.NamedNode(ARCA_NS + _rdf_class(sub))))
             _literals(child, item, triples)
@@ -252,7 +273,9 @@ def from_triples(triples: typing.Iterable[ox.Triple | ox.Quad]) -> Message:
         by_subject.setdefault(t.subject, []).append(t)
     if not by_subject:
         raise MessageError("empty graph: no message node")
-    roots = [s for s in by_subject if not (isinstance(s, ox.NamedNode) and "#" in s.value)]
+    prefixes = _node_prefixes()
+    roots = [s for s in by_subject
+             if not (isinstance(s, ox.NamedNode) and ("#" in s.value or s.value.startswith(prefixes)))]
     if len(roots) != 1:
         names = ", ".join(sorted(str(s) for s in roots or by_subject))
         raise MessageError(f"a message graph has exactly one message node, found {len(roots)}: {names}")
@@ -268,6 +291,7 @@ def from_triples(triples: typing.Iterable[ox.Triple | ox.Quad]) -> Message:
     nested = _nested(cls)
     _literal_values(cls, stmts, f"arca:{cls.__name__}", values, set(nested))
     used = {subject}
+    nodes: dict[str, list[ox.NamedNode]] = {}
     for pred, (name, sub) in nested.items():
         where = _where(pred)
         items = []
@@ -275,8 +299,8 @@ def from_triples(triples: typing.Iterable[ox.Triple | ox.Quad]) -> Message:
             if t.predicate.value != pred:
                 continue
             child = t.object
-            if not (isinstance(child, ox.NamedNode) and child.value.startswith(subject.value + "#")):
-                raise MessageError(f"{where}: expected a node <{subject.value}#...>, got {child}")
+            if not (isinstance(child, ox.NamedNode) and child.value.startswith(node_prefix(sub))):
+                raise MessageError(f"{where}: expected a node <{node_prefix(sub)}...>, got {child}")
             if child in used:
                 raise MessageError(f"{where}: node {child} appears more than once")
             used.add(child)
@@ -286,19 +310,34 @@ def from_triples(triples: typing.Iterable[ox.Triple | ox.Quad]) -> Message:
                 raise MessageError(f"{where}: node {child} needs rdf:type arca:{_rdf_class(sub)}")
             child_values: dict[str, Any] = {}
             _literal_values(sub, child_stmts, f"arca:{_rdf_class(sub)} ({where})", child_values, set())
-            items.append(child_values)
-        values[name] = items
+            items.append((child, child_values))
+        values[name] = [v for _c, v in items]
+        nodes[name] = [c for c, _v in items]
     stray = [str(s) for s in by_subject if s not in used]
     if stray:
         raise MessageError(f"nodes not referenced by the message: {', '.join(sorted(stray))}")
     try:
-        return cls.model_validate(values)
+        message = cls.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
             f"{_loc(cls, tuple(e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
             for e in exc.errors()
         )
         raise MessageError(f"invalid arca:{cls.__name__}: {problems}") from exc
+    for name, children in nodes.items():  # a node is named by its content: a stale name is refused
+        named = {c.value for c in children}
+        for item in getattr(message, name):
+            if node_iri(item) not in named:
+                raise MessageError(f"arca:{nested_property(cls, name)}: no node is named by the content "
+                                   f"of {item!r} ({node_iri(item)})")
+    return message
+
+
+@cache
+def _node_prefixes() -> tuple[str, ...]:
+    """The IRI prefixes of every nested node of every message type (such a node is never a root)."""
+    return tuple(sorted({node_prefix(sub) for cls in MESSAGE_TYPES.values()
+                         for _name, sub in _nested(cls).values()}))
 
 
 def decode(data: bytes | str) -> Message:

@@ -130,13 +130,16 @@ class Alarm(Message):
 class ActiveIncident(BaseModel):
     """One incident still active for a system (part of a ``Situation``, not a message of its own).
 
-    In RDF it is the node ``<urn:uuid:MSG#incident-K>`` of class ``arca:Incident`` that the situation
-    points to with ``arca:activeIncident``.
+    In RDF it is the node ``<urn:arca:incident:HASH>`` of class ``arca:Incident`` that the situation
+    points to with ``arca:activeIncident``; the node is named by its content
+    (``arca.messages.codec.node_iri``), so every situation carrying the same incident refers to the
+    same node and the knowledge base stores it once.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     rdf_class: ClassVar[str] = "Incident"
+    rdf_node_prefix: ClassVar[str] = "urn:arca:incident:"
     incident_id: str = Field(min_length=1)
     severity: int = Field(ge=0)
     onset: datetime

@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args, get_origin
 import annotated_types as at
 from pydantic import BaseModel
 
-from arca.messages.codec import _rdf_class, _scalar_type, camel, nested_model, nested_property
+from arca.messages.codec import _rdf_class, _scalar_type, camel, nested_model, nested_property, node_prefix
 from arca.messages.models import MESSAGE_TYPES
 
 _XSD_LOCAL = {str: "string", int: "integer", float: "double", bool: "boolean", datetime: "dateTime"}
@@ -227,7 +227,8 @@ def shapes_turtle() -> str:
         if cls in MESSAGE_TYPES.values():
             head = [f"    sh:targetClass arca:{name} ;", '    sh:pattern "^urn:uuid:[^#]+$" ;']
         else:  # a nested node: checked through the property that points to it (sh:node)
-            head = ['    sh:pattern "^urn:uuid:[^#]+#." ;']
+            # named by its content (codec.node_iri): one node however many messages carry it
+            head = [f'    sh:pattern "^{node_prefix(cls)}[0-9a-f]{{32}}$" ;']
         lines += [
             f"arca:{name}Shape a sh:NodeShape ;",
             *head,

@@ -80,6 +80,7 @@ def test_kb_init_defaults_applies_the_shipped_policies_and_prior_once(
 
     from arca.decider.samples import load_samples
     from arca.policy_history import load_history
+    from arca.trust import load_trusts
 
     prior = rdflib.Graph().parse(ONTOLOGY_DIR / "priors" / "emergency.ttl")
     shipped = len(set(prior.subjects(rdflib.RDF.type, rdflib.URIRef(f"{ARCA_NS}LearnedSample"))))
@@ -89,6 +90,8 @@ def test_kb_init_defaults_applies_the_shipped_policies_and_prior_once(
     assert f"seeded {shipped} samples" in out
     assert [v.applied_by for v in load_history(kb_env, "emergency")] == ["arca kb init"]
     assert len(load_samples(kb_env, "emergency")) == shipped > 0
+    default = load_trusts(kb_env)["*"]  # the shipped rate limit per source (issue 25 item 5)
+    assert (default.event_limit, default.window_s, default.learn) == (10, 60.0, False)
     assert main(["kb", "init", "--defaults"]) == 0
     assert "the store has 1 policy: the shipped policies and prior are not applied" in capsys.readouterr().out
     assert len(load_history(kb_env, "emergency")) == 1

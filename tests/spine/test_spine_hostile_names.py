@@ -152,6 +152,7 @@ def test_no_sparql_is_built_by_pasting_values() -> None:
         ("arca/kb/messages.py", "body"),  # our own N-Triples serialiser output, '$' escaped
         ("arca/kb/messages.py", "filt"),  # one of two constant strings
         ("arca/kb/messages.py", "int(limit)"),  # an int
+        ("arca/kb/retention.py", "values"),  # "$m0 $m1 ...": placeholders, each bound as an IRI
         ("arca/kb/sparql.py", "self.settings.query_url"),  # an error message, not a query
         ("arca/app/cli/ops.py", "CLEAR if sys.stdout.isatty() else ''"),  # a terminal escape, not SPARQL
     }

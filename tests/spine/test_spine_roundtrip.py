@@ -113,26 +113,40 @@ def _situation_nt() -> tuple[str, str]:
     return text, text.split(" ", 1)[0][1:-1]
 
 
+def _inc() -> str:
+    """The content IRI of the incident of ``_situation_nt``'s situation."""
+    from datetime import UTC
+
+    from arca.messages import ActiveIncident
+    from arca.messages.codec import node_iri
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    return node_iri(ActiveIncident(incident_id="ev-1", severity=4, onset=t0, source="s"))
+
+
 @pytest.mark.parametrize(
     ("edit", "names"),
     [
         (lambda t, n: t + f'<{n}#stray> <https://w3id.org/arca/ns#severity> '
                           '"1"^^<http://www.w3.org/2001/XMLSchema#integer> .\n',
          "not referenced"),
-        (lambda t, n: t.replace(f"<{n}#incidents-0> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
-                                "<https://w3id.org/arca/ns#Incident>", f"<{n}#incidents-0> "
+        (lambda t, n: t.replace(f"<{_inc()}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+                                "<https://w3id.org/arca/ns#Incident>", f"<{_inc()}> "
                                 "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://w3id.org/arca/ns#Alarm>"),
          "rdf:type arca:Incident"),
-        (lambda t, n: t.replace(f"<{n}> <https://w3id.org/arca/ns#activeIncident> <{n}#incidents-0>",
+        (lambda t, n: t.replace(f"<{n}> <https://w3id.org/arca/ns#activeIncident> <{_inc()}>",
                                 f"<{n}> <https://w3id.org/arca/ns#activeIncident> <urn:other#x>"),
          "arca:activeIncident"),
+        (lambda t, n: t.replace(_inc(), "urn:arca:incident:" + "0" * 32),
+         "no node is named by the content"),
         (lambda t, n: t.replace('"4"^^<http://www.w3.org/2001/XMLSchema#integer>',
                                 '"-4"^^<http://www.w3.org/2001/XMLSchema#integer>'),
          r"arca:activeIncident\[0\] arca:severity"),
         (lambda t, n: "\n".join(x for x in t.splitlines() if "#source>" not in x) + "\n",
          r"arca:activeIncident\[0\] arca:source"),
     ],
-    ids=["stray-node", "wrong-class", "foreign-node", "negative-severity", "missing-source"],
+    ids=["stray-node", "wrong-class", "foreign-node", "stale-content-name", "negative-severity",
+         "missing-source"],
 )
 def test_bad_incident_nodes_are_refused_naming_them(edit: Any, names: str) -> None:
     from arca.messages import MessageError

@@ -1,4 +1,5 @@
-"""Core commands: ``arca run SERVICE``, ``arca kb load FILE`` and ``arca kb init [--defaults]``."""
+"""Core commands: ``arca run SERVICE``, ``arca kb load FILE``, ``arca kb init [--defaults]`` and
+``arca kb compact [--dry-run]``."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def register(sub: Any) -> None:
                            "samples (arca anticipation seed) when the store has no policy yet: a new loop "
                            "anticipates from its first event. A store that has a policy is left as it is.")
     init.set_defaults(func=cmd_kb_init)
+    compact = kb_sub.add_parser(
+        "compact", help="Delete the stored messages the retention rules (kb.retention) let go, every kind at "
+                        "once, and print what was deleted per kind (the services do it on their ticks).")
+    compact.add_argument("--dry-run", action="store_true", help="Count what would go; delete nothing.")
+    compact.set_defaults(func=cmd_kb_compact)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -65,7 +71,7 @@ def cmd_kb_init(args: argparse.Namespace) -> int:
     return 0
 
 
-SHIPPED_POLICIES = ("policies/severity-scales.ttl", "policies/emergency.ttl")
+SHIPPED_POLICIES = ("policies/severity-scales.ttl", "policies/emergency.ttl", "policies/source-trust.ttl")
 SHIPPED_PRIORS = ("priors/emergency.ttl",)
 
 
@@ -92,6 +98,28 @@ def apply_defaults() -> None:
         cmd_apply(argparse.Namespace(file=str(ONTOLOGY_DIR / name), by="arca kb init"))
     for name in SHIPPED_PRIORS:
         cmd_seed(argparse.Namespace(file=str(ONTOLOGY_DIR / name)))
+
+
+def cmd_kb_compact(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from arca.app.runtime import make_kb
+    from arca.kb import KnowledgeBaseError, retention
+
+    s = settings()
+    kb = make_kb(s)
+    try:
+        before = retention.triples(kb)
+        gone = retention.compact_all(kb, s.kb.retention, datetime.now(UTC), dry_run=args.dry_run, sync=True)
+        after = retention.triples(kb)
+        kb.close()
+    except KnowledgeBaseError as exc:
+        raise CliError(f"kb compact: {exc}") from exc
+    verb = "would delete" if args.dry_run else "deleted"
+    for kind, n in gone.items():
+        print(f"{kind}: {verb} {n}")
+    print(f"triples: {before} before, {after} after")
+    return 0
 
 
 def cmd_kb_load(args: argparse.Namespace) -> int:

@@ -351,7 +351,7 @@ def _play(tb: Any, clock: SimClock, bus: InMemoryBus, services: list[Service], d
         for svc in services:
             if t + 1e-9 >= next_tick[svc.name]:
                 next_tick[svc.name] = t + svc.tick_interval_s
-                svc.tick(now)
+                svc.run_tick(now)  # as arca run: the tick, then the retention rules
                 bus.drain()
         if on_step is not None:
             on_step(t, duration)
