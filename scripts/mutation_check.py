@@ -2,7 +2,10 @@
 """Targeted mutation run over the decider's loop, anticipator, strategy helpers and the analyzer's situation.
 
 Applies one hand-written mutant at a time (flipped comparisons, dropped branches, swapped clocks) to a
-COPY of the code, runs the given fast tests, and counts the survivors (issue 10). Usage::
+COPY of the code, runs the given fast tests, and sorts each mutant: *killed* (a test failed),
+*survived* (the tests passed), *error* (the run could not judge it: a collection or import error, no
+test collected, longer than ``MUTATION_TIMEOUT_S``, default 600) or *skipped* (its snippet is not
+exactly once in the file any more: not applied, and not in the total). Usage::
 
     git archive HEAD | tar -x -C /tmp/arca-mut
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
@@ -206,34 +209,64 @@ ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}
 if ONLY:
     MUTANTS = [m for m in MUTANTS if m[3] in ONLY]
 
-def run_tests(root: str, tests: list[str]) -> int:
-    r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                       cwd=root, env={**os.environ, "PYTHONPATH": root}, capture_output=True, text=True, timeout=600)
-    return r.returncode
+TIMEOUT_S = float(os.environ.get("MUTATION_TIMEOUT_S", "600"))
+"""Seconds one test run may take; a mutant whose run takes longer is an error, not a kill."""
 
-def main() -> None:
-    root, label = sys.argv[1], sys.argv[2]
-    tests = sys.argv[3:]
-    assert run_tests(root, tests) == 0, "tests fail without mutants"
-    survivors = []
-    for f, old, new, what in MUTANTS:
+
+def run_tests(root: str, tests: list[str], timeout_s: float = TIMEOUT_S) -> str:
+    """Run ``tests`` in ``root``: "passed", "failed" (a test failed: pytest exit code 1), or
+    "error: ..." (a collection error, an import error, no test run, a timeout: pytest could not
+    judge the code, so a mutant is not killed by it)."""
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                           cwd=root, env={**os.environ, "PYTHONPATH": root}, capture_output=True, text=True,
+                           timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"error: timeout after {timeout_s:g}s"
+    if r.returncode == 0:
+        return "passed"
+    if r.returncode == 1:
+        return "failed"
+    last = (r.stdout.strip().splitlines() or ["?"])[-1]
+    return f"error: pytest exit code {r.returncode} ({last[:160]})"
+
+
+def check(root: str, tests: list[str], mutants: list[tuple[str, str, str, str]],
+          label: str = "mutants", timeout_s: float = TIMEOUT_S) -> dict[str, list[tuple[str, str]]]:
+    """Apply each mutant alone to the copy at ``root`` and run ``tests``; the mutants (file, what)
+    sorted into killed, survived, error (the run could not judge it) and skipped (its snippet is not
+    exactly once in the file: not applied, not in the total)."""
+    baseline = run_tests(root, tests, timeout_s)
+    assert baseline == "passed", f"tests do not pass without mutants: {baseline}"
+    out: dict[str, list[tuple[str, str]]] = {"killed": [], "survived": [], "error": [], "skipped": []}
+    for f, old, new, what in mutants:
         p = Path(root) / f
         src = p.read_text()
         n = src.count(old)
         if n != 1:
-            print(f"SKIP ({n} matches): {f}: {what}", flush=True)
+            out["skipped"].append((f, what))
+            print(f"SKIPPED ({n} matches): {f}: {what}", flush=True)
             continue
         p.write_text(src.replace(old, new))
         try:
-            rc = run_tests(root, tests)
+            outcome = run_tests(root, tests, timeout_s)
         finally:
             p.write_text(src)
-        status = "killed" if rc != 0 else "SURVIVED"
-        if rc == 0:
-            survivors.append((f, what))
-        print(f"{status}: {f}: {what}", flush=True)
-    print(f"{label}: {len(MUTANTS)} mutants, {len(survivors)} survived", flush=True)
-    print(json.dumps(survivors, indent=1))
+        status = {"failed": "killed", "passed": "survived"}.get(outcome, "error")
+        out[status].append((f, what))
+        print(f"{status.upper() if status != 'killed' else status}: {f}: {what}"
+              + (f" [{outcome}]" if status == "error" else ""), flush=True)
+    applied = len(out["killed"]) + len(out["survived"]) + len(out["error"])
+    print(f"{label}: {applied} mutants applied: {len(out['killed'])} killed, {len(out['survived'])} survived, "
+          f"{len(out['error'])} errors; {len(out['skipped'])} skipped (snippet not found)", flush=True)
+    return out
+
+
+def main() -> None:
+    root, label = sys.argv[1], sys.argv[2]
+    result = check(root, sys.argv[3:], MUTANTS, label)
+    print(json.dumps({k: result[k] for k in ("survived", "error", "skipped")}, indent=1))
+
 
 if __name__ == "__main__":
     main()
