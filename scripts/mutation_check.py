@@ -13,7 +13,8 @@ exactly once in the file any more: not applied, and not in the total). Usage::
 
 ``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
-``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21). ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
+(the incident rules two of them call, moved there by issue 19). ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
 import json
@@ -30,7 +31,7 @@ MUTANTS = [
  ('arca/decider/loop.py', 'cooling = not anticipations and _cooling(', 'cooling = bool(anticipations) or _cooling(', 'cool-downs applied during anticipation'),
  ('arca/decider/loop.py', 'cooling = not anticipations and _cooling(', 'cooling = _cooling(', 'cool-downs during anticipation (drop the guard)'),
  ('arca/decider/loop.py', 'current, correction, rule = default, None, why', 'current, correction, rule = (current if why == "incident-ended" else default), None, why', 'incident ended: not back to the default'),
- ('arca/decider/loop.py', 'if seconds(now, a.onset) > expiration_s:', 'if seconds(now, a.onset) >= expiration_s:', 'expiration boundary'),
+ ('arca/incidents.py', 'return (now - onset).total_seconds() > expiration_s', 'return (now - onset).total_seconds() >= expiration_s', 'expiration boundary'),
  ('arca/decider/loop.py', 'current, correction, rule = default, None, why', 'current, correction, rule = (current if why == "expired" else default), None, why', 'expired: not back to the default'),
  ('arca/decider/loop.py', 'current=floor.msa if floor is not None else current)', 'current=current)', 'no reset to the MSA when acceptable'),
  ('arca/decider/loop.py', 'replace(unchanged, correction=None, current=', 'replace(unchanged, current=', 'correction kept when acceptable'),
@@ -44,7 +45,7 @@ MUTANTS = [
  ('arca/decider/loop.py', 'now if out else last_scale_out, last_scale_in if out else now', 'last_scale_out if out else now, now if out else last_scale_in', 'cool-down clocks swapped'),
  ("arca/decider/loop.py", "since = seconds(now, max(changes))", "since = seconds(now, min(changes))", "cool-down counts from the oldest change"),
  ("arca/decider/loop.py", "if needed > current and policy.scale_out_cooldown_s - since > 0:", "if needed >= current and policy.scale_out_cooldown_s - since > 0:", "scale-out cool-down boundary"),
- ("arca/decider/loop.py", "if i.severity > 0 and not i.detected_from_load]", "if i.severity > 0]", "load-detected incidents anticipated"),
+ ("arca/incidents.py", "if i.severity > 0 and not i.detected_from_load]", "if i.severity > 0]", "load-detected incidents anticipated"),
  ('arca/decider/loop.py', 'ended=bool(anticipations) and not antics)', 'ended=not antics)', 'incident-ended when there was none'),
  ("arca/decider/anticipator.py", "if len(same) > self.config.per_bucket:", "if len(same) >= self.config.per_bucket:", "per-bucket count off by one"),
  ("arca/decider/anticipator.py", "excess = set(map(id, same[: len(same) - self.config.per_bucket]))", "excess = set(map(id, same[self.config.per_bucket:]))", "decimation drops the newest"),
@@ -123,7 +124,7 @@ MUTANTS = [
  ('arca/decider/loop.py', 'known = {(a.incident_id, a.severity) for a in antics}', 'known: set[tuple[str, int]] = set()', 'anticipated incident restarted'),
  ('arca/decider/loop.py', 'antics.append(Anticipation(ident, sev, onset, since=now))', 'antics.append(Anticipation(ident, sev, onset, since=onset))', 'anticipated since the onset, not now'),
  ('arca/decider/loop.py', '    if detected_from_load:\n', '    if False:\n', 'load-detected incident not said'),
- ('arca/decider/loop.py', 'if seconds(now, a.onset) > expiration_s:', 'if seconds(now, a.since) > expiration_s:', 'expiry counted from the anticipation, not the onset'),
+ ('arca/decider/loop.py', 'if incidents.expired(a.onset, now, expiration_s):', 'if incidents.expired(a.since, now, expiration_s):', 'expiry counted from the anticipation, not the onset'),
  ('arca/decider/loop.py', 'return Expiry(tuple(alive), expired | ended,', 'return Expiry(tuple(alive), expired,', 'expired incident not remembered'),
  ('arca/decider/loop.py', 'all_ended = bool(anticipations) and not alive', 'all_ended = not alive', 'expired when nothing was anticipated'),
  ('arca/decider/loop.py', 'if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):', 'if not (anticipations and model.trained):', 'unconfirmed without a telemetry round'),
@@ -203,7 +204,7 @@ if os.environ.get("MUTANTS_SET") == "store":
 elif os.environ.get("MUTANTS_SET") == "warm":
     MUTANTS = WARM_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "phases":
-    MUTANTS = [m for m in MUTANTS + WARM_MUTANTS if m[0] == "arca/decider/loop.py"]
+    MUTANTS = [m for m in MUTANTS + WARM_MUTANTS if m[0] in ("arca/decider/loop.py", "arca/incidents.py")]
 
 ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}
 if ONLY:
