@@ -265,7 +265,7 @@ class ServiceBus(Bus):
     def wait_confirmed(self, tickets: Sequence[Any], timeout: float | None = None) -> None:
         self.inner.wait_confirmed(tickets, timeout)
 
-    def consumer_activations(self) -> int | None:
+    def consumer_activations(self) -> int:
         return self.inner.consumer_activations()
 
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:

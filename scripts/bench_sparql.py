@@ -18,7 +18,6 @@ Prints p50 / p95 in milliseconds per operation and contender.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from arca.app.cli.stores import free_port  # noqa: E402
 from arca.app.settings import KbSettings  # noqa: E402
 from arca.kb.base import with_prefixes  # noqa: E402
 from arca.kb.sparql import SparqlKnowledgeBase  # noqa: E402
@@ -42,15 +42,9 @@ ASK = "ASK { ?s arca:n 7 }"
 UPDATE = "INSERT DATA { $s arca:m $i }"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(location: str) -> tuple[subprocess.Popen[bytes], str]:
     binary = Path(sys.executable).parent / "oxigraph"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([str(binary), "serve", "--location", location, "--bind", f"127.0.0.1:{port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

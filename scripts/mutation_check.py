@@ -2,7 +2,10 @@
 """Targeted mutation run over the decider's loop, anticipator, strategy helpers and the analyzer's situation.
 
 Applies one hand-written mutant at a time (flipped comparisons, dropped branches, swapped clocks) to a
-COPY of the code, runs the given fast tests, and counts the survivors (issue 10). Usage::
+COPY of the code, runs the given fast tests, and sorts each mutant: *killed* (a test failed),
+*survived* (the tests passed), *error* (the run could not judge it: a collection or import error, no
+test collected, longer than ``MUTATION_TIMEOUT_S``, default 600) or *skipped* (its snippet is not
+exactly once in the file any more: not applied, and not in the total). Usage::
 
     git archive HEAD | tar -x -C /tmp/arca-mut
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
@@ -10,7 +13,8 @@ COPY of the code, runs the given fast tests, and counts the survivors (issue 10)
 
 ``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
-``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21). ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
+(the incident rules two of them call, moved there by issue 19). ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
 import json
@@ -27,7 +31,7 @@ MUTANTS = [
  ('arca/decider/loop.py', 'cooling = not anticipations and _cooling(', 'cooling = bool(anticipations) or _cooling(', 'cool-downs applied during anticipation'),
  ('arca/decider/loop.py', 'cooling = not anticipations and _cooling(', 'cooling = _cooling(', 'cool-downs during anticipation (drop the guard)'),
  ('arca/decider/loop.py', 'current, correction, rule = default, None, why', 'current, correction, rule = (current if why == "incident-ended" else default), None, why', 'incident ended: not back to the default'),
- ('arca/decider/loop.py', 'if seconds(now, a.onset) > expiration_s:', 'if seconds(now, a.onset) >= expiration_s:', 'expiration boundary'),
+ ('arca/incidents.py', 'return (now - onset).total_seconds() > expiration_s', 'return (now - onset).total_seconds() >= expiration_s', 'expiration boundary'),
  ('arca/decider/loop.py', 'current, correction, rule = default, None, why', 'current, correction, rule = (current if why == "expired" else default), None, why', 'expired: not back to the default'),
  ('arca/decider/loop.py', 'current=floor.msa if floor is not None else current)', 'current=current)', 'no reset to the MSA when acceptable'),
  ('arca/decider/loop.py', 'replace(unchanged, correction=None, current=', 'replace(unchanged, current=', 'correction kept when acceptable'),
@@ -41,7 +45,7 @@ MUTANTS = [
  ('arca/decider/loop.py', 'now if out else last_scale_out, last_scale_in if out else now', 'last_scale_out if out else now, now if out else last_scale_in', 'cool-down clocks swapped'),
  ("arca/decider/loop.py", "since = seconds(now, max(changes))", "since = seconds(now, min(changes))", "cool-down counts from the oldest change"),
  ("arca/decider/loop.py", "if needed > current and policy.scale_out_cooldown_s - since > 0:", "if needed >= current and policy.scale_out_cooldown_s - since > 0:", "scale-out cool-down boundary"),
- ("arca/decider/loop.py", "if i.severity > 0 and not i.detected_from_load]", "if i.severity > 0]", "load-detected incidents anticipated"),
+ ("arca/incidents.py", "if i.severity > 0 and not i.detected_from_load]", "if i.severity > 0]", "load-detected incidents anticipated"),
  ('arca/decider/loop.py', 'ended=bool(anticipations) and not antics)', 'ended=not antics)', 'incident-ended when there was none'),
  ("arca/decider/anticipator.py", "if len(same) > self.config.per_bucket:", "if len(same) >= self.config.per_bucket:", "per-bucket count off by one"),
  ("arca/decider/anticipator.py", "excess = set(map(id, same[: len(same) - self.config.per_bucket]))", "excess = set(map(id, same[self.config.per_bucket:]))", "decimation drops the newest"),
@@ -120,7 +124,7 @@ MUTANTS = [
  ('arca/decider/loop.py', 'known = {(a.incident_id, a.severity) for a in antics}', 'known: set[tuple[str, int]] = set()', 'anticipated incident restarted'),
  ('arca/decider/loop.py', 'antics.append(Anticipation(ident, sev, onset, since=now))', 'antics.append(Anticipation(ident, sev, onset, since=onset))', 'anticipated since the onset, not now'),
  ('arca/decider/loop.py', '    if detected_from_load:\n', '    if False:\n', 'load-detected incident not said'),
- ('arca/decider/loop.py', 'if seconds(now, a.onset) > expiration_s:', 'if seconds(now, a.since) > expiration_s:', 'expiry counted from the anticipation, not the onset'),
+ ('arca/decider/loop.py', 'if incidents.expired(a.onset, now, expiration_s):', 'if incidents.expired(a.since, now, expiration_s):', 'expiry counted from the anticipation, not the onset'),
  ('arca/decider/loop.py', 'return Expiry(tuple(alive), expired | ended,', 'return Expiry(tuple(alive), expired,', 'expired incident not remembered'),
  ('arca/decider/loop.py', 'all_ended = bool(anticipations) and not alive', 'all_ended = not alive', 'expired when nothing was anticipated'),
  ('arca/decider/loop.py', 'if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):', 'if not (anticipations and model.trained):', 'unconfirmed without a telemetry round'),
@@ -200,40 +204,70 @@ if os.environ.get("MUTANTS_SET") == "store":
 elif os.environ.get("MUTANTS_SET") == "warm":
     MUTANTS = WARM_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "phases":
-    MUTANTS = [m for m in MUTANTS + WARM_MUTANTS if m[0] == "arca/decider/loop.py"]
+    MUTANTS = [m for m in MUTANTS + WARM_MUTANTS if m[0] in ("arca/decider/loop.py", "arca/incidents.py")]
 
 ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}
 if ONLY:
     MUTANTS = [m for m in MUTANTS if m[3] in ONLY]
 
-def run_tests(root: str, tests: list[str]) -> int:
-    r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                       cwd=root, env={**os.environ, "PYTHONPATH": root}, capture_output=True, text=True, timeout=600)
-    return r.returncode
+TIMEOUT_S = float(os.environ.get("MUTATION_TIMEOUT_S", "600"))
+"""Seconds one test run may take; a mutant whose run takes longer is an error, not a kill."""
 
-def main() -> None:
-    root, label = sys.argv[1], sys.argv[2]
-    tests = sys.argv[3:]
-    assert run_tests(root, tests) == 0, "tests fail without mutants"
-    survivors = []
-    for f, old, new, what in MUTANTS:
+
+def run_tests(root: str, tests: list[str], timeout_s: float = TIMEOUT_S) -> str:
+    """Run ``tests`` in ``root``: "passed", "failed" (a test failed: pytest exit code 1), or
+    "error: ..." (a collection error, an import error, no test run, a timeout: pytest could not
+    judge the code, so a mutant is not killed by it)."""
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                           cwd=root, env={**os.environ, "PYTHONPATH": root}, capture_output=True, text=True,
+                           timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"error: timeout after {timeout_s:g}s"
+    if r.returncode == 0:
+        return "passed"
+    if r.returncode == 1:
+        return "failed"
+    last = (r.stdout.strip().splitlines() or ["?"])[-1]
+    return f"error: pytest exit code {r.returncode} ({last[:160]})"
+
+
+def check(root: str, tests: list[str], mutants: list[tuple[str, str, str, str]],
+          label: str = "mutants", timeout_s: float = TIMEOUT_S) -> dict[str, list[tuple[str, str]]]:
+    """Apply each mutant alone to the copy at ``root`` and run ``tests``; the mutants (file, what)
+    sorted into killed, survived, error (the run could not judge it) and skipped (its snippet is not
+    exactly once in the file: not applied, not in the total)."""
+    baseline = run_tests(root, tests, timeout_s)
+    assert baseline == "passed", f"tests do not pass without mutants: {baseline}"
+    out: dict[str, list[tuple[str, str]]] = {"killed": [], "survived": [], "error": [], "skipped": []}
+    for f, old, new, what in mutants:
         p = Path(root) / f
         src = p.read_text()
         n = src.count(old)
         if n != 1:
-            print(f"SKIP ({n} matches): {f}: {what}", flush=True)
+            out["skipped"].append((f, what))
+            print(f"SKIPPED ({n} matches): {f}: {what}", flush=True)
             continue
         p.write_text(src.replace(old, new))
         try:
-            rc = run_tests(root, tests)
+            outcome = run_tests(root, tests, timeout_s)
         finally:
             p.write_text(src)
-        status = "killed" if rc != 0 else "SURVIVED"
-        if rc == 0:
-            survivors.append((f, what))
-        print(f"{status}: {f}: {what}", flush=True)
-    print(f"{label}: {len(MUTANTS)} mutants, {len(survivors)} survived", flush=True)
-    print(json.dumps(survivors, indent=1))
+        status = {"failed": "killed", "passed": "survived"}.get(outcome, "error")
+        out[status].append((f, what))
+        print(f"{status.upper() if status != 'killed' else status}: {f}: {what}"
+              + (f" [{outcome}]" if status == "error" else ""), flush=True)
+    applied = len(out["killed"]) + len(out["survived"]) + len(out["error"])
+    print(f"{label}: {applied} mutants applied: {len(out['killed'])} killed, {len(out['survived'])} survived, "
+          f"{len(out['error'])} errors; {len(out['skipped'])} skipped (snippet not found)", flush=True)
+    return out
+
+
+def main() -> None:
+    root, label = sys.argv[1], sys.argv[2]
+    result = check(root, sys.argv[3:], MUTANTS, label)
+    print(json.dumps({k: result[k] for k in ("survived", "error", "skipped")}, indent=1))
+
 
 if __name__ == "__main__":
     main()

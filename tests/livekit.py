@@ -1,8 +1,9 @@
 """Helpers shared by the suites that run the four ``arca run`` services as processes.
 
 Used by ``tests/ops`` (metrics, logs, dashboard against the live loop) and ``tests/resilience``
-(faults injected into the live loop): start a service with JSON logs on a file, wait for HTTP or a
-log line, build the services' environment, and a fresh detector event.
+(faults injected into the live loop, through ``tests/loopkit.py``): start a service with JSON logs
+on a file, start a set of them and wait until each is ready, wait for HTTP or a log line, build the
+services' environment, and a fresh detector event.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,18 +24,13 @@ from typing import Any
 import pytest
 import requests
 
+from arca.app.cli.stores import free_port
 from arca.testbed.platform import REGION
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = ("collector", "analyzer", "decider", "enforcer")
 LIVE_TOKEN = "live-token"  # the collector token of the sample seismometer (source seismo-hq)
 EVENT = REPO / "tests" / "data" / "collector" / "events" / "seismometer.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -117,6 +113,20 @@ def start_service(name: str, env: dict[str, str], logs: Path, metrics_port: int 
             stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO,
         )
     return Proc(label or name, port, log, popen)
+
+
+def start_services(procs: dict[str, Proc], plan: Mapping[str, tuple[str, Mapping[str, str]]],
+                   env: dict[str, str], logs: Path, timeout_s: float = 120.0) -> None:
+    """Start every process of ``plan`` (label -> (service, its own extra environment)) into
+    ``procs`` and wait until each logged ``service <name> started`` (its queues are bound: nothing
+    published meanwhile is lost) and answers ``/readyz``. The caller stops ``procs`` with
+    ``stop_services``, also when this fails."""
+    for label, (service, extra) in plan.items():
+        procs[label] = start_service(service, {**env, **extra}, logs, label=label)
+    deadline = time.monotonic() + timeout_s
+    for label, proc in procs.items():
+        wait_log(proc, f"service {plan[label][0]} started", deadline)
+        wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/readyz", deadline)
 
 
 def stop_services(procs: dict[str, Proc]) -> None:

@@ -47,6 +47,7 @@ from tests.livekit import (
     seed_store,
     service_env,
     start_service,
+    start_services,
     stop_services,
     wait_http,
     wait_log,
@@ -325,12 +326,7 @@ def open_loop(broker: RabbitNode | RabbitCluster, tmp_path_factory: pytest.TempP
         loop = Loop(broker, store, cloud, env, logs, f"http://127.0.0.1:{collector_port}", procs)
         loop.services = {label: service for label, (service, _) in plan.items()}
         loop.extra = {label: extra for label, (_, extra) in plan.items()}
-        for label in plan:
-            procs[label] = loop.start(label)
-        deadline = time.monotonic() + 120
-        for label, proc in procs.items():
-            wait_log(proc, f"service {loop.services[label]} started", deadline)
-            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/readyz", deadline)
+        start_services(procs, plan, env, logs)
         loop.telemetry = telemetry = RabbitBus(settings, service="test-telemetry")
         telemetry.start()
         # the audit's reads may be long on a store the fault table filled: their own generous timeout

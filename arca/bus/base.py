@@ -133,11 +133,11 @@ class Bus(ABC):
     def publish_raw(self, routing_key: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Publish bytes as they are (tools and tests of bad input)."""
 
-    def consumer_activations(self) -> int | None:
-        """How many of this bus's consumers got their first delivery (one per queue per channel), or
-        None where no consumer can be a standby (the in-process bus): with single-active-consumer
-        queues a replica learns it became a queue's active consumer only from that first delivery."""
-        return None
+    @abstractmethod
+    def consumer_activations(self) -> int:
+        """How many of this bus's consumers got their first delivery (one per queue per channel): with
+        single-active-consumer queues a replica learns it became a queue's active consumer only from
+        that first delivery (the in-process bus, which has no standby, counts each queue's first)."""
 
     @abstractmethod
     def subscribe(self, queue: str, patterns: Sequence[str], handler: Handler) -> None:

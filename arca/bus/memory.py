@@ -37,6 +37,7 @@ class _Queue:
     handlers: list[Handler]
     pending: deque[tuple[str, bytes]] = field(default_factory=deque)
     seen: SeenIds = field(default_factory=SeenIds)
+    activated: bool = False  # it got its first delivery (``consumer_activations``)
 
 
 class InMemoryBus(Bus):
@@ -53,6 +54,7 @@ class InMemoryBus(Bus):
         self.service = service  # ``service`` label of publishes made outside any service's
         # handler or tick (inside, ``arca.logs.current_service`` names it: one bus, four services)
         self.queue_prefix = queue_prefix  # stripped from queue names for the other metrics' label
+        self._activations = 0
 
     def subscribe(self, queue: str, patterns: Sequence[str], handler: Handler) -> None:
         q = self._queues.get(queue)
@@ -96,7 +98,14 @@ class InMemoryBus(Bus):
             self._draining = False
         return delivered
 
+    def consumer_activations(self) -> int:
+        """Queues that got their first delivery (every consumer here is its queue's only one)."""
+        return self._activations
+
     def _deliver(self, q: _Queue, routing_key: str, body: bytes) -> None:
+        if not q.activated:  # before the delivery is handled, as on RabbitMQ
+            q.activated = True
+            self._activations += 1
         try:
             message = decode(body)
         except MessageError as exc:

@@ -107,7 +107,6 @@ class DeciderService(Service):
         self._owned: set[str] = set()  # systems whose saved state was looked for (take_over)
         self._saved: dict[str, str] = {}  # system -> state text last saved
         self._saved_core: dict[str, tuple[Any, datetime]] = {}  # system -> (what matters, when saved)
-        self._barrier_at = float("-inf")
         self._barrier_activations: int | None = None  # bus.consumer_activations() at the last barrier
         self._taken: _Snapshot | None = None  # the store read once after the last barrier (take_over)
         if cfg.strategy_override:
@@ -233,25 +232,21 @@ class DeciderService(Service):
         The wait is a marker through the same FIFO write queue. A predecessor's writes were all queued
         before this replica became the active consumer of the queue the situation came from, so one
         wait per activation covers every system of that queue (``bus.consumer_activations()``: one per
-        queue per channel; on a TDB2 store a wait costs a commit). A bus that does not count them gets
-        one wait a second at most."""
+        queue per channel; on a TDB2 store a wait costs a commit)."""
         self._owned.add(system)
         started = time.monotonic()
         barrier = getattr(self.kb, "barrier", None)
         if callable(barrier) and self.kb_ready and getattr(self.kb, "ready", True):
             activations = self.bus.consumer_activations()
-            due = (activations != self._barrier_activations if activations is not None
-                   else started - self._barrier_at > 1.0)
-            if due:
-                self._barrier_at, self._barrier_activations = started, activations
+            if activations != self._barrier_activations:
+                self._barrier_activations = activations
                 self._taken = None
                 try:
                     barrier(5.0)
-                    if activations is not None:
-                        # what the store holds once the predecessors' writes landed: the systems taken
-                        # over under this activation are read from it (two queries, not two each)
-                        self._taken = _Snapshot(load_all_samples(self.kb), handover.fetch_all(self.kb)
-                                                if self.settings.decider.persist_state else {})
+                    # what the store holds once the predecessors' writes landed: the systems taken
+                    # over under this activation are read from it (two queries, not two each)
+                    self._taken = _Snapshot(load_all_samples(self.kb), handover.fetch_all(self.kb)
+                                            if self.settings.decider.persist_state else {})
                 except KnowledgeBaseError as exc:
                     log.warning("taking %s over before every queued write landed: %s", system, exc)
             # the samples as the store has them now (a predecessor's last ones included)

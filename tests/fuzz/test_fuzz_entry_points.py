@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from arca.app.cli import fuzz
 from arca.app.cli.fuzz import TARGETS, make_check
 
 EXAMPLES = {"event": 30, "cap": 30, "osm": 30, "codec": 40, "policy": 8}
@@ -43,17 +45,17 @@ def test_entry_point_never_raises_unexpectedly(target: str) -> None:
     fuzz_test(target)()
 
 
-def test_fuzz_command_counts_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+def test_fuzz_command_counts_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from arca.app.cli.main import main
 
-    assert main(["fuzz", "-n", "5", "--seed", "1", "event", "codec"]) == 0
+    assert main(["fuzz", "-n", "5", "--seed", "1", "--database", str(tmp_path), "event", "codec"]) == 0
     out = capsys.readouterr().out
     assert "event   inputs=5" in out and "codec   inputs=5" in out and "unexpected=0" in out
 
 
-def test_fuzz_command_reports_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch,
+def test_fuzz_command_reports_an_unexpected_exception(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    """The counter can fail: a decoder that crashes is counted and makes the command exit 1."""
+    """The counter can fail: a decoder that crashes is reported and makes the command exit 1."""
     import arca.messages.codec as codec
     from arca.app.cli.main import main
 
@@ -61,6 +63,49 @@ def test_fuzz_command_reports_an_unexpected_exception(monkeypatch: pytest.Monkey
         raise ZeroDivisionError("planted")
 
     monkeypatch.setattr(codec, "decode", broken)
-    assert main(["fuzz", "-n", "3", "--seed", "1", "codec"]) == 1
+    assert main(["fuzz", "-n", "3", "--seed", "1", "--database", str(tmp_path), "codec"]) == 1
     out = capsys.readouterr().out
-    assert "unexpected=3" in out and "ZeroDivisionError: planted" in out
+    assert "unexpected=1" in out and "ZeroDivisionError: planted" in out
+
+
+@pytest.fixture
+def planted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target ``planted`` whose entry point crashes on every integer from 1000 on (and refuses
+    the negative ones cleanly): its smallest failing input is 1000."""
+    from hypothesis import strategies as st
+
+    def check(data: Any) -> bool:
+        if data >= 1000:
+            raise ZeroDivisionError(f"planted at {data}")
+        return bool(data >= 0)
+
+    real = fuzz.make_check
+    monkeypatch.setitem(fuzz.TARGETS, "planted", lambda: st.integers())
+    monkeypatch.setattr(fuzz, "make_check", lambda t: check if t == "planted" else real(t))
+
+
+@pytest.mark.usefixtures("planted")
+def test_a_failure_is_shrunk_to_its_smallest_input_and_printed_with_a_reproducer(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from arca.app.cli.main import main
+
+    assert main(["fuzz", "-n", "300", "--database", str(tmp_path), "planted"]) == 1
+    out = capsys.readouterr().out
+    assert "unexpected=1" in out
+    assert "ZeroDivisionError: planted at 1000" in out  # shrunk: the smallest input, not the first found
+    assert "data=1000," in out
+    assert "@reproduce_failure(" in out
+    assert any((tmp_path / "planted").iterdir())  # kept for the next run
+
+
+@pytest.mark.usefixtures("planted")
+def test_the_next_run_replays_the_kept_failure_first(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """One generated input (hypothesis's simplest, 0) cannot find the failure; the database does."""
+    from arca.app.cli.main import main
+
+    assert main(["fuzz", "-n", "1", "--no-database", "planted"]) == 0
+    assert main(["fuzz", "-n", "300", "--database", str(tmp_path), "planted"]) == 1
+    capsys.readouterr()
+    assert main(["fuzz", "-n", "1", "--database", str(tmp_path), "planted"]) == 1
+    assert "data=1000," in capsys.readouterr().out

@@ -47,10 +47,9 @@ from tests.livekit import (
     fresh_event,
     seed_store,
     service_env,
-    start_service,
+    start_services,
     stop_services,
     wait_http,
-    wait_log,
 )
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
@@ -92,14 +91,8 @@ def loop(rabbit_url: str, oxigraph_server: Any, cloud: Testbed,
     env = service_env(rabbit_url, oxigraph_server, cloud, token, collector_port)
     procs: dict[str, Proc] = {}
     try:
-        for name in SERVICES:
-            procs[name] = start_service(name, env, logs)
-        deadline = time.monotonic() + 60
-        for proc in procs.values():
-            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
-        wait_http(procs["collector"], f"http://127.0.0.1:{collector_port}/healthz", deadline)
-        for proc in procs.values():  # subscribed: its queue is bound, nothing published gets lost
-            wait_log(proc, f"service {proc.name} started", deadline)
+        start_services(procs, {name: (name, {}) for name in SERVICES}, env, logs)
+        wait_http(procs["collector"], f"http://127.0.0.1:{collector_port}/healthz", time.monotonic() + 60)
         yield Loop(procs, f"http://127.0.0.1:{collector_port}", env)
     finally:
         stop_services(procs)

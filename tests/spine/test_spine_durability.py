@@ -7,10 +7,10 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pika
 import pytest
@@ -20,7 +20,7 @@ from spine_helpers import bus_settings, wait_for
 
 from arca import metrics
 from arca.app.runtime import SERVICES, SHARDING, TOPOLOGY, service_class
-from arca.app.settings import ArcaSettings, KbSettings
+from arca.app.settings import ArcaSettings, BusSettings, KbSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
 from arca.decider.anticipator import Anticipator, LearnedSample
@@ -58,19 +58,36 @@ def buses() -> Iterator[list[Any]]:
         b.stop() if isinstance(b, RabbitBus) else b.close()
 
 
+class Durable(NamedTuple):
+    """A service's bus and its broker-buffered knowledge base on a store (``durable_kb``)."""
+
+    bus: RabbitBus
+    kb: BrokerBufferedKnowledgeBase
+    settings: BusSettings
+
+
+@pytest.fixture
+def durable_kb(buses: list[Any], rabbit_url: str, unique: str) -> Callable[..., Durable]:
+    """``durable_kb(service, endpoints, **kb_settings)``: a started bus of its own topology and the
+    service's knowledge base on ``endpoints`` whose writes go through the broker; both stopped after."""
+    def make(service: str, endpoints: SparqlEndpoints, **kw: Any) -> Durable:
+        settings = bus_settings(rabbit_url, unique)
+        bus = RabbitBus(settings, service=service)
+        buses.append(bus)
+        kb = BrokerBufferedKnowledgeBase(SparqlKnowledgeBase(kb_settings(endpoints, **kw)), bus, settings,
+                                         service)
+        buses.append(kb)
+        bus.start()
+        return Durable(bus, kb, settings)
+    return make
+
+
 @pytest.mark.rabbitmq
 @pytest.mark.parametrize("store_kind", STORE_PARAMS)
 def test_writes_wait_on_the_broker_while_the_store_is_down_and_land_when_it_returns(
-        buses: list[Any], rabbit_url: str, unique: str, tmp_path: Path, store_kind: str) -> None:
+        durable_kb: Callable[..., Durable], rabbit_url: str, tmp_path: Path, store_kind: str) -> None:
     server = make_server(store_kind, tmp_path, free_port())  # not started yet: the store is down
-    settings = bus_settings(rabbit_url, unique)
-    bus = RabbitBus(settings, service="analyzer")
-    buses.append(bus)
-    kb = BrokerBufferedKnowledgeBase(
-        SparqlKnowledgeBase(kb_settings(server.endpoints, write_flush_interval_s=0.05)),
-        bus, settings, "analyzer")
-    buses.append(kb)
-    bus.start()
+    bus, kb, settings = durable_kb("analyzer", server.endpoints, write_flush_interval_s=0.05)
     sent = [Situation(event_time=T0, system="emergency", servants_active=i, average_load=0.5)
             for i in range(30)]
     for s in sent:
@@ -95,18 +112,11 @@ def test_writes_wait_on_the_broker_while_the_store_is_down_and_land_when_it_retu
 @pytest.mark.slow
 @pytest.mark.parametrize("store_kind", STORE_PARAMS)
 def test_writes_go_on_through_a_30_s_outage_of_a_running_store_and_none_is_lost(
-        buses: list[Any], rabbit_url: str, unique: str, tmp_path: Path, store_kind: str) -> None:
+        durable_kb: Callable[..., Durable], rabbit_url: str, tmp_path: Path, store_kind: str) -> None:
     """A store killed (-9) under a steady stream of writes, away 30 s, back on the same data: every
     write submitted before, during and after lands exactly once, in order of submission."""
     server = make_server(store_kind, tmp_path, free_port()).start()
-    settings = bus_settings(rabbit_url, unique)
-    bus = RabbitBus(settings, service="analyzer")
-    buses.append(bus)
-    kb = BrokerBufferedKnowledgeBase(
-        SparqlKnowledgeBase(kb_settings(server.endpoints, write_flush_interval_s=0.05)),
-        bus, settings, "analyzer")
-    buses.append(kb)
-    bus.start()
+    bus, kb, settings = durable_kb("analyzer", server.endpoints, write_flush_interval_s=0.05)
     sent: list[Situation] = []
 
     def write(n: int) -> None:
@@ -140,18 +150,11 @@ def test_writes_go_on_through_a_30_s_outage_of_a_running_store_and_none_is_lost(
 
 @pytest.mark.rabbitmq
 def test_a_barrier_is_sent_at_once_not_after_the_flush_interval(
-        buses: list[Any], rabbit_url: str, unique: str, sparql_store: SparqlEndpoints) -> None:
+        durable_kb: Callable[..., Durable], sparql_store: SparqlEndpoints) -> None:
     """Someone waits for a barrier (a decider taking a system over): the writer sends the batch that
     holds it at once. While writes keep the queue busy, a batch is otherwise sent only when full or
     after the flush interval (60 s here): the barrier would time out."""
-    settings = bus_settings(rabbit_url, unique)
-    bus = RabbitBus(settings, service="decider")
-    buses.append(bus)
-    kb = BrokerBufferedKnowledgeBase(
-        SparqlKnowledgeBase(kb_settings(sparql_store, write_flush_interval_s=60.0, write_batch_max=5000)),
-        bus, settings, "decider")
-    buses.append(kb)
-    bus.start()
+    kb = durable_kb("decider", sparql_store, write_flush_interval_s=60.0, write_batch_max=5000).kb
     stop = threading.Event()
 
     def busy() -> None:  # the analyzer's steady stream of writes
@@ -176,14 +179,8 @@ def test_a_barrier_is_sent_at_once_not_after_the_flush_interval(
 
 @pytest.mark.rabbitmq
 def test_an_update_the_store_refuses_is_dead_lettered_and_spares_the_others(
-        buses: list[Any], rabbit_url: str, unique: str, sparql_store: SparqlEndpoints) -> None:
-    settings = bus_settings(rabbit_url, unique)
-    bus = RabbitBus(settings, service="decider")
-    buses.append(bus)
-    kb = BrokerBufferedKnowledgeBase(SparqlKnowledgeBase(kb_settings(sparql_store)), bus, settings,
-                                     "decider")
-    buses.append(kb)
-    bus.start()
+        durable_kb: Callable[..., Durable], sparql_store: SparqlEndpoints) -> None:
+    bus, kb, _ = durable_kb("decider", sparql_store)
     kb.submit("INSERT DATA { GRAPH <urn:g> { <urn:a> <urn:p> 1 } }")
     kb.submit("INSERT DATA { GRAPH <urn:g> { <urn:b> <urn:p> 2 } } BROKEN")
     kb.submit("INSERT DATA { GRAPH <urn:g> { <urn:c> <urn:p> 3 } }")

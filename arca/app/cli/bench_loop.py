@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,14 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from arca.app.cli.main import CliError
+from arca.app.cli.stores import free_port, kb_env
 
 GNOCCHI_ROUND_S = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -92,15 +86,6 @@ def bench_store(kind: str, sparql_base: str | None) -> Iterator[tuple[Any, str]]
             yield server.endpoints.kb_settings(), f"{kind} server started by the bench"
         finally:
             server.stop()
-
-
-def kb_env(kb: Any) -> dict[str, str]:
-    """The ``ARCA_KB__*`` variables of services on the store of settings ``kb``."""
-    env = {"ARCA_KB__KIND": "sparql", "ARCA_KB__QUERY_URL": kb.query_url,
-           "ARCA_KB__UPDATE_URL": kb.update_url, "ARCA_KB__STORE_URL": kb.store_url}
-    if kb.username is not None:
-        env.update(ARCA_KB__USERNAME=kb.username, ARCA_KB__PASSWORD=kb.secret() or "")
-    return env
 
 
 def _policy(system: str, servants: int) -> str:
@@ -207,7 +192,7 @@ def bench_loop(url: str, systems_n: int, servants: int, events: int, burst: int,
         stop = threading.Event()
         try:
             for name in ("analyzer", "decider"):
-                port, log = _free_port(), Path(tmp) / f"{name}.jsonl"
+                port, log = free_port(), Path(tmp) / f"{name}.jsonl"
                 with log.open("ab") as sink:
                     procs[name] = (subprocess.Popen(
                         [sys.executable, "-m", "arca.app.cli.main", "run", name],

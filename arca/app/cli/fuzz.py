@@ -15,9 +15,14 @@ Targets — each feeds generated inputs to the real entry point and sorts the ou
 
 An *expected* outcome is acceptance or the entry point's own refusal (``IngestError``,
 ``MessageError``, ``PolicyInvalid``): a clean 400 / exit 1. Anything else is *unexpected* — it
-would have been a 500 or a traceback — and is counted and printed (first few). The test suite runs
-the same targets with a few dozen examples each (``tests/fuzz``); ``arca fuzz -n 10000`` runs them
-long and exits 1 when any unexpected exception was seen.
+would have been a 500 or a traceback. It is not caught inside the property: hypothesis sees it,
+shrinks it to its smallest input, and reports each distinct one with that input and its
+``@reproduce_failure`` blob, which the command prints. Failing inputs are kept in an example
+database (``--database DIR``, one folder per target, default ``$XDG_CACHE_HOME/arca/fuzz`` i.e.
+``~/.cache/arca/fuzz``), so the next run replays them first (not with ``--seed``: hypothesis uses
+no database for a seeded run). The test suite runs the same targets
+with a few dozen examples each (``tests/fuzz``); ``arca fuzz -n 10000`` runs them long and exits 1
+when any unexpected exception was seen.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ import argparse
 import base64
 import json
 import logging
+import os
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from arca.app.cli.main import CliError
@@ -75,22 +81,38 @@ HOSTILE_TEXT = [
 ]
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One distinct unexpected exception, as hypothesis reported it after shrinking."""
+
+    error: str
+    """``Type: message``."""
+    example: str
+    """Hypothesis's notes: the smallest failing input and the ``@reproduce_failure`` line."""
+    trace: str
+    """The last frames of the traceback."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Failure:
+        notes = [str(n).strip() for n in getattr(exc, "__notes__", [])]
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
+        return cls(f"{type(exc).__name__}: {str(exc)[:300]}", "\n".join(notes), trace.rstrip())
+
+
 @dataclass
 class Tally:
-    """Outcomes of one target."""
+    """Outcomes of one target: every input run (replayed, generated and tried while shrinking)."""
 
     inputs: int = 0
     accepted: int = 0
     refused: int = 0
-    unexpected: Counter[str] = field(default_factory=Counter)
-    examples: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
-    def record_unexpected(self, exc: BaseException, data: Any) -> None:
-        key = f"{type(exc).__name__}: {str(exc)[:120]}"
-        self.unexpected[key] += 1
-        if len(self.examples) < 3:
-            tb = "".join(traceback.format_exception(exc)[-3:])
-            self.examples.append(f"input {repr(data)[:300]}\n{tb}")
+
+def default_database() -> Path:
+    """Where failing inputs are kept between runs: ``$XDG_CACHE_HOME/arca/fuzz`` (``~/.cache``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "arca" / "fuzz"
 
 
 # --- strategies -------------------------------------------------------------------------------
@@ -369,32 +391,37 @@ TARGETS: dict[str, Callable[[], Any]] = {
 }
 
 
-def run_target(target: str, n: int, seed: int | None = None) -> Tally:
-    """Run ``n`` generated inputs through ``target``; never stops at an unexpected exception."""
-    from hypothesis import HealthCheck, Phase, given, settings
+def run_target(target: str, n: int, seed: int | None = None, database: Path | None = None) -> Tally:
+    """Run ``target`` on up to ``n`` generated inputs (after replaying the failing inputs kept in
+    ``database``/``target``, when given: hypothesis ignores its database for a run with a ``seed``)
+    with every phase of hypothesis: an unexpected exception stops the search, is shrunk to its
+    smallest input and lands in ``Tally.failures``."""
+    from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hseed
+    from hypothesis.database import DirectoryBasedExampleDatabase
 
     check = make_check(target)
     tally = Tally()
+    examples = DirectoryBasedExampleDatabase(str(database / target)) if database is not None else None
 
-    @settings(max_examples=n, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=n, deadline=None, database=examples, print_blob=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(TARGETS[target]())
     def fuzz(data: bytes) -> None:
         tally.inputs += 1
-        try:
-            ok = check(data)
-        except Exception as exc:  # the point: count what would have been a 500 / traceback
-            tally.record_unexpected(exc, data)
-            return
-        if ok:
+        if check(data):  # raises what would have been a 500 / traceback: hypothesis shrinks it
             tally.accepted += 1
         else:
             tally.refused += 1
 
     if seed is not None:
         fuzz = hseed(seed)(fuzz)
-    fuzz()
+    try:
+        fuzz()
+    except BaseExceptionGroup as group:  # several distinct failures, each shrunk
+        tally.failures.extend(Failure.of(exc) for exc in group.exceptions)
+    except Exception as exc:
+        tally.failures.append(Failure.of(exc))
     return tally
 
 
@@ -403,7 +430,12 @@ def register(sub: Any) -> None:
                                     "exception.")
     p.add_argument("targets", nargs="*", help=f"Targets (default: all): {', '.join(TARGETS)}.")
     p.add_argument("-n", type=int, default=10000, help="Inputs per target (default 10000).")
-    p.add_argument("--seed", type=int, help="Hypothesis seed (reproducible runs).")
+    p.add_argument("--seed", type=int, help="Hypothesis seed (reproducible runs; hypothesis neither "
+                                             "replays nor keeps examples in its database then).")
+    p.add_argument("--database", type=Path, default=None, metavar="DIR",
+                   help="Example database: failing inputs kept and replayed first next time "
+                        "(default $XDG_CACHE_HOME/arca/fuzz, i.e. ~/.cache/arca/fuzz).")
+    p.add_argument("--no-database", action="store_true", help="Keep and replay no failing inputs.")
     p.set_defaults(func=cmd_fuzz)
 
 
@@ -418,18 +450,19 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise CliError(f"unknown fuzz target(s) {unknown}; known: {', '.join(TARGETS)}")
+    database = None if args.no_database else (args.database or default_database())
     logging.disable(logging.WARNING)  # refusals log a warning each: the tally says it once
     total = 0
     for target in targets:
         start = time.monotonic()
-        tally = run_target(target, args.n, args.seed)
+        tally = run_target(target, args.n, args.seed, database)
         took = time.monotonic() - start
-        bad = sum(tally.unexpected.values())
-        total += bad
+        total += len(tally.failures)
         print(f"{target:7s} inputs={tally.inputs} accepted={tally.accepted} refused={tally.refused} "
-              f"unexpected={bad} ({took:.0f}s)", flush=True)
-        for key, count in tally.unexpected.most_common(5):
-            print(f"    {count} x {key}")
-        for example in tally.examples:
-            print("    " + example.replace("\n", "\n    "))
+              f"unexpected={len(tally.failures)} ({took:.0f}s)", flush=True)
+        for failure in tally.failures:
+            text = f"{failure.error}\n{failure.example}\n{failure.trace}"
+            print("    " + text.replace("\n", "\n    "))
+    if total and database is not None and args.seed is None:
+        print(f"failing inputs kept in {database}: the next run replays them first")
     return 1 if total else 0

@@ -49,9 +49,19 @@ class StoreUnavailable(RuntimeError):
 
 
 def free_port() -> int:
+    """A TCP port free on the loopback interface now (nothing reserves it: bind it soon)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def kb_env(kb: KbSettings) -> dict[str, str]:
+    """The ``ARCA_KB__*`` variables of services on the SPARQL store of settings ``kb``."""
+    env = {"ARCA_KB__KIND": "sparql", "ARCA_KB__QUERY_URL": kb.query_url,
+           "ARCA_KB__UPDATE_URL": kb.update_url, "ARCA_KB__STORE_URL": kb.store_url}
+    if kb.username is not None:
+        env.update(ARCA_KB__USERNAME=kb.username, ARCA_KB__PASSWORD=kb.secret() or "")
+    return env
 
 
 @dataclass(frozen=True)
@@ -84,12 +94,8 @@ class SparqlEndpoints:
         return KbSettings.model_validate(self.kb_fields(**overrides))
 
     def env(self) -> dict[str, str]:
-        """The ``ARCA_KB__*`` variables of a service using this store."""
-        out = {"ARCA_KB__KIND": "sparql", "ARCA_KB__QUERY_URL": self.query_url,
-               "ARCA_KB__UPDATE_URL": self.update_url, "ARCA_KB__STORE_URL": self.store_url}
-        if self.username is not None:
-            out.update(ARCA_KB__USERNAME=self.username, ARCA_KB__PASSWORD=self.password or "")
-        return out
+        """The ``ARCA_KB__*`` variables of a service using this store (``kb_env``)."""
+        return kb_env(self.kb_settings())
 
     def update(self, text: str, timeout: float = 30) -> None:
         r = requests.post(self.update_url, data={"update": text}, auth=self.auth, timeout=timeout)
