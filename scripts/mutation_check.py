@@ -124,6 +124,9 @@ MUTANTS = [
  ('arca/decider/loop.py', 'known = {(a.incident_id, a.severity) for a in antics}', 'known: set[tuple[str, int]] = set()', 'anticipated incident restarted'),
  ('arca/decider/loop.py', 'antics.append(Anticipation(ident, sev, onset, since=now))', 'antics.append(Anticipation(ident, sev, onset, since=onset))', 'anticipated since the onset, not now'),
  ('arca/decider/loop.py', '    if detected_from_load:\n', '    if False:\n', 'load-detected incident not said'),
+ # issue 19: a cold decision says it anticipates nothing
+ ('arca/decider/loop.py', 'trained=st.anticipator.trained)', 'trained=True)', 'cold decision said anticipated'),
+ ('arca/decider/loop.py', 'reasons.append(f"incident {ident} severity {sev} anticipated" if trained else', 'reasons.append(f"incident {ident} severity {sev} anticipated" if True else', 'cold reason never given'),
  ('arca/decider/loop.py', 'if incidents.expired(a.onset, now, expiration_s):', 'if incidents.expired(a.since, now, expiration_s):', 'expiry counted from the anticipation, not the onset'),
  ('arca/decider/loop.py', 'return Expiry(tuple(alive), expired | ended,', 'return Expiry(tuple(alive), expired,', 'expired incident not remembered'),
  ('arca/decider/loop.py', 'all_ended = bool(anticipations) and not alive', 'all_ended = not alive', 'expired when nothing was anticipated'),

@@ -8,6 +8,7 @@ services' environment, and a fresh detector event.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,3 +173,89 @@ def fresh_event() -> bytes:
     event["timestamp"] = now
     event["id"] = f"seismo-hq-{uuid.uuid4().hex[:8]}"
     return json.dumps(doc).encode()
+
+
+@dataclass
+class IncidentLoop:
+    """The four services against a testbed at real time that plays one incident (``incident_loop``)."""
+
+    bed: Any  # arca.testbed.platform.Testbed
+    events: list[Any]  # every testbed event, in order
+    procs: dict[str, Proc]
+    sink: Any  # the seismometer's HttpSink (its statuses)
+    sparql: Any
+    system: str = "emergency"
+
+
+@contextlib.contextmanager
+def incident_loop(rabbit_url: str, sparql: Any, work: Path, *, incident_at_s: float,
+                  policy: bytes | None = None, whole_second_start: bool = False,
+                  extra_env: Mapping[str, str] | None = None) -> Iterator[IncidentLoop]:
+    """The live loop of the ops suites that watch one incident: the store emptied and given the
+    severity scales, ``policy`` (default the shipped ``emergency.ttl``) and the shipped prior; a
+    testbed at real time playing one severity-4 incident in building-3 at ``incident_at_s``, its
+    seismometer posting to the collector with its own token; the collector polling its Gnocchi and
+    HAProxy stats; the four ``arca run`` services, each ready. ``whole_second_start``: the cloud's
+    clock starts on a whole second, as ``arca testbed run --start now`` does (behind the services'
+    clocks by up to a second). Everything is stopped on exit."""
+    import rdflib
+
+    from arca.collector.http import EVENT_PATH
+    from arca.decider.policy import policy_from_graph, policy_graph
+    from arca.decider.samples import LEARNED_GRAPH
+    from arca.kb.sparql import SparqlKnowledgeBase
+    from arca.testbed.model import ModelParams
+    from arca.testbed.platform import Testbed
+    from arca.testbed.scenario import BUILDINGS
+    from arca.testbed.sinks import HttpSink
+    from arca.testbed.timeline import parse_timeline
+
+    sparql.clear()
+    shipped = (REPO / "ontology" / "policies" / "emergency.ttl").read_bytes()
+    (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(data=policy or shipped))]
+    kb = SparqlKnowledgeBase(sparql.kb_settings())
+    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
+    kb.replace_graph(policy or shipped, policy_graph(system))
+    kb.load_turtle((REPO / "ontology" / "priors" / "emergency.ttl").read_bytes(), LEARNED_GRAPH)
+    kb.flush()
+    kb.close()
+
+    collector_port = free_port()
+    timeline = {"duration_s": 3600, "seed": 5, "failures": [],
+                "incidents": [{"at_s": incident_at_s, "severity": 4, "domain": "building-3"}]}
+    detector_token = uuid.uuid4().hex  # the collector authenticates the testbed's seismometer
+    sink = HttpSink(f"http://127.0.0.1:{collector_port}{EVENT_PATH}",
+                    headers={"Authorization": f"Bearer {detector_token}"})
+    start = datetime.now(UTC)
+    bed = Testbed(parse_timeline(timeline), ModelParams(require_pool_membership=True),
+                  start=start.replace(microsecond=0) if whole_second_start else start,
+                  detector_sink=sink).start()
+    events: list[Any] = []
+    bed.model.subscribe(events.append)
+    bed.start_ticker(speed=1.0)
+    procs: dict[str, Proc] = {}
+    try:
+        clouds = work / "clouds.yaml"
+        clouds.write_text(bed.clouds_yaml())
+        urls = bed.urls()
+        lbs = {f"lb-{b}": urls[f"haproxy:{b}"] for b in BUILDINGS}
+        env = {
+            **service_env(rabbit_url, sparql, bed, uuid.uuid4().hex[:8], collector_port),
+            "OS_CLIENT_CONFIG_FILE": str(clouds),
+            "ARCA_COLLECTOR__TOKENS": json.dumps({"seismometer-building-3": detector_token}),
+            "ARCA_COLLECTOR__GNOCCHI_ENABLED": "true",
+            "ARCA_COLLECTOR__OPENSTACK_CLOUD": "arca-testbed",
+            "ARCA_COLLECTOR__HAPROXY_URLS": json.dumps(lbs),
+            "ARCA_COLLECTOR__HAPROXY_DOMAINS": json.dumps({lb: lb[3:] for lb in lbs}),
+            **(extra_env or {}),
+        }
+        for name in SERVICES:
+            procs[name] = start_service(name, env, work)
+        deadline = time.monotonic() + 60
+        for proc in procs.values():
+            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/readyz", deadline)
+            wait_log(proc, f"service {proc.name} started", deadline)
+        yield IncidentLoop(bed, events, procs, sink, sparql, system)
+    finally:
+        stop_services(procs)
+        bed.stop()

@@ -66,6 +66,13 @@ def test_cold_event_changes_nothing_until_the_load_does() -> None:
     event = situation(0, trigger="event", severity=3, onset=0, demand=0.2)
     (outcome, _), = run(ARCA, [(0, event)])
     assert outcome.target == 1 and outcome.predicted_msa is None
+    assert "no learned samples: reactive only" in outcome.reason  # never just "anticipated"
+
+
+def test_a_trained_event_says_anticipated() -> None:
+    event = situation(0, trigger="event", severity=3, onset=0, demand=0.2)
+    (outcome, _), = run(ARCA, [(0, event)], ArcaState(anticipator=trained()))
+    assert "severity 3 anticipated" in outcome.reason and "reactive only" not in outcome.reason
 
 
 @pytest.mark.parametrize(

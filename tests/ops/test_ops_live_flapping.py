@@ -11,41 +11,21 @@ in 45 s. Here the decider starts from the shipped prior (``ontology/priors/emerg
 from __future__ import annotations
 
 import itertools
-import json
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import rdflib
-import requests
-from opskit import REPO
 
 from arca.app.settings import KbSettings
-from arca.collector.http import EVENT_PATH
-from arca.decider.policy import policy_from_graph, policy_graph
-from arca.decider.samples import LEARNED_GRAPH
 from arca.kb.messages import load_messages
 from arca.kb.sparql import SparqlKnowledgeBase
 from arca.messages import Decision
-from arca.testbed import model as tbmodel
-from arca.testbed.model import ModelParams
 from arca.testbed.platform import Testbed
-from arca.testbed.scenario import BUILDINGS
-from arca.testbed.sinks import HttpSink
-from arca.testbed.timeline import parse_timeline
 from tests.livekit import (
-    SERVICES,
-    Proc,
-    free_port,
-    service_env,
-    start_service,
-    stop_services,
-    wait_http,
-    wait_log,
+    incident_loop,
 )
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
@@ -64,60 +44,13 @@ def _kb(oxigraph: Any) -> SparqlKnowledgeBase:
 @pytest.fixture(scope="module")
 def live(rabbit_url: str, oxigraph_server: Any,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
-    kb = _kb(oxigraph_server)
-    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
-    policy = REPO / "ontology" / "policies" / "emergency.ttl"
-    (system,) = [p.system for p in policy_from_graph(rdflib.Graph().parse(policy))]
-    kb.replace_graph(policy.read_bytes(), policy_graph(system))
-    kb.load_turtle((REPO / "ontology" / "priors" / "emergency.ttl").read_bytes(), LEARNED_GRAPH)
-    kb.flush()
-    kb.close()
-
-    collector_port = free_port()
-    timeline = {"duration_s": 3600, "seed": 5, "failures": [],
-                "incidents": [{"at_s": INCIDENT_AT_S, "severity": 4, "domain": "building-3"}]}
-    detector_token = uuid.uuid4().hex  # the collector authenticates the testbed's seismometer
-    sink = HttpSink(f"http://127.0.0.1:{collector_port}{EVENT_PATH}",
-                    headers={"Authorization": f"Bearer {detector_token}"})
-    bed = Testbed(parse_timeline(timeline), ModelParams(require_pool_membership=True),
-                  start=datetime.now(UTC), detector_sink=sink).start()
-    events: list[tbmodel.TestbedEvent] = []
-    bed.model.subscribe(events.append)
-    bed.start_ticker(speed=1.0)
-
-    work = tmp_path_factory.mktemp("live-flapping")
-    clouds = work / "clouds.yaml"
-    clouds.write_text(bed.clouds_yaml())
-    urls = bed.urls()
-    lbs = {f"lb-{b}": urls[f"haproxy:{b}"] for b in BUILDINGS}
-    token = uuid.uuid4().hex[:8]
-    env = {
-        **service_env(rabbit_url, oxigraph_server, bed, token, collector_port),
-        "OS_CLIENT_CONFIG_FILE": str(clouds),
-        "ARCA_COLLECTOR__TOKENS": json.dumps({"seismometer-building-3": detector_token}),
-        "ARCA_COLLECTOR__GNOCCHI_ENABLED": "true",
-        "ARCA_COLLECTOR__OPENSTACK_CLOUD": "arca-testbed",
-        "ARCA_COLLECTOR__HAPROXY_URLS": json.dumps(lbs),
-        "ARCA_COLLECTOR__HAPROXY_DOMAINS": json.dumps({lb: lb[3:] for lb in lbs}),
-    }
-    procs: dict[str, Proc] = {}
-    try:
-        for name in SERVICES:
-            procs[name] = start_service(name, env, work)
-        deadline = time.monotonic() + 60
-        for proc in procs.values():
-            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
-        for proc in procs.values():
-            wait_log(proc, f"service {proc.name} started", deadline)
-        assert bed.model.t < INCIDENT_AT_S - 2, "the services started too late for the incident"
-        end = INCIDENT_AT_S + WATCH_S
-        while bed.model.t < end:
+    with incident_loop(rabbit_url, oxigraph_server, tmp_path_factory.mktemp("live-flapping"),
+                       incident_at_s=INCIDENT_AT_S) as loop:
+        assert loop.bed.model.t < INCIDENT_AT_S - 2, "the services started too late for the incident"
+        while loop.bed.model.t < INCIDENT_AT_S + WATCH_S:
             time.sleep(0.5)
-        yield {"bed": bed, "events": events, "procs": procs, "oxigraph": oxigraph_server, "sink": sink}
-    finally:
-        stop_services(procs)
-        bed.stop()
+        yield {"bed": loop.bed, "events": loop.events, "procs": loop.procs, "oxigraph": oxigraph_server,
+               "sink": loop.sink}
 
 
 def test_one_severity_4_incident_does_not_flap(live: dict[str, Any]) -> None:

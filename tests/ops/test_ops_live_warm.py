@@ -8,11 +8,8 @@ once it is over the servants go back to the pool (``os-stop``) instead of being 
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +18,11 @@ import rdflib
 import requests
 from opskit import REPO
 
-from arca.app.settings import KbSettings
-from arca.collector.http import EVENT_PATH
-from arca.decider.policy import policy_graph
-from arca.decider.samples import LEARNED_GRAPH
-from arca.kb.sparql import SparqlKnowledgeBase
 from arca.namespace import ARCA_NS
 from arca.testbed import model as tbmodel
-from arca.testbed.model import ModelParams
 from arca.testbed.platform import Testbed
-from arca.testbed.scenario import BUILDINGS
-from arca.testbed.sinks import HttpSink
-from arca.testbed.timeline import parse_timeline
 from tests.livekit import (
-    SERVICES,
-    Proc,
-    free_port,
-    service_env,
-    start_service,
-    stop_services,
-    wait_http,
-    wait_log,
+    incident_loop,
 )
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph]
@@ -64,52 +45,9 @@ def _warm_policy() -> bytes:
 @pytest.fixture(scope="module")
 def live(rabbit_url: str, oxigraph_server: Any,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    requests.post(oxigraph_server.update_url, data={"update": "DROP ALL"}, timeout=10).raise_for_status()
-    kb = SparqlKnowledgeBase(KbSettings(kind="sparql", query_url=oxigraph_server.query_url,
-                                        update_url=oxigraph_server.update_url,
-                                        store_url=oxigraph_server.store_url))
-    kb.load_turtle((REPO / "ontology" / "policies" / "severity-scales.ttl").read_bytes())
-    kb.replace_graph(_warm_policy(), policy_graph("emergency"))
-    kb.load_turtle((REPO / "ontology" / "priors" / "emergency.ttl").read_bytes(), LEARNED_GRAPH)
-    kb.flush()
-    kb.close()
-
-    collector_port = free_port()
-    timeline = {"duration_s": 3600, "seed": 5, "failures": [],
-                "incidents": [{"at_s": INCIDENT_AT_S, "severity": 4, "domain": "building-3"}]}
-    detector_token = uuid.uuid4().hex
-    sink = HttpSink(f"http://127.0.0.1:{collector_port}{EVENT_PATH}",
-                    headers={"Authorization": f"Bearer {detector_token}"})
-    bed = Testbed(parse_timeline(timeline), ModelParams(require_pool_membership=True),
-                  start=datetime.now(UTC), detector_sink=sink).start()
-    events: list[tbmodel.TestbedEvent] = []
-    bed.model.subscribe(events.append)
-    bed.start_ticker(speed=1.0)
-
-    work = tmp_path_factory.mktemp("live-warm")
-    clouds = work / "clouds.yaml"
-    clouds.write_text(bed.clouds_yaml())
-    urls = bed.urls()
-    lbs = {f"lb-{b}": urls[f"haproxy:{b}"] for b in BUILDINGS}
-    token = uuid.uuid4().hex[:8]
-    env = {
-        **service_env(rabbit_url, oxigraph_server, bed, token, collector_port),
-        "OS_CLIENT_CONFIG_FILE": str(clouds),
-        "ARCA_COLLECTOR__TOKENS": json.dumps({"seismometer-building-3": detector_token}),
-        "ARCA_COLLECTOR__GNOCCHI_ENABLED": "true",
-        "ARCA_COLLECTOR__OPENSTACK_CLOUD": "arca-testbed",
-        "ARCA_COLLECTOR__HAPROXY_URLS": json.dumps(lbs),
-        "ARCA_COLLECTOR__HAPROXY_DOMAINS": json.dumps({lb: lb[3:] for lb in lbs}),
-    }
-    procs: dict[str, Proc] = {}
-    try:
-        for name in SERVICES:
-            procs[name] = start_service(name, env, work)
-        deadline = time.monotonic() + 60
-        for proc in procs.values():
-            wait_http(proc, f"http://127.0.0.1:{proc.metrics_port}/metrics", deadline)
-        for proc in procs.values():
-            wait_log(proc, f"service {proc.name} started", deadline)
+    with incident_loop(rabbit_url, oxigraph_server, tmp_path_factory.mktemp("live-warm"),
+                       incident_at_s=INCIDENT_AT_S, policy=_warm_policy()) as loop:
+        bed, procs = loop.bed, loop.procs
         assert bed.model.t < INCIDENT_AT_S - 20, "the services started too late to fill the pool"
         while bed.model.t < INCIDENT_AT_S:
             time.sleep(0.5)
@@ -118,12 +56,8 @@ def live(rabbit_url: str, oxigraph_server: Any,
             time.sleep(0.5)
         pool_after = sum(1 for s in bed.model.live_servants() if s.status == "SHUTOFF")
         metrics = requests.get(f"http://127.0.0.1:{procs['enforcer'].metrics_port}/metrics", timeout=5).text
-        yield {"bed": bed, "events": events, "procs": procs, "pool_at_onset": pool_at_onset,
-               "pool_after": pool_after,
-               "metrics": metrics}
-    finally:
-        stop_services(procs)
-        bed.stop()
+        yield {"bed": bed, "events": loop.events, "procs": procs, "pool_at_onset": pool_at_onset,
+               "pool_after": pool_after, "metrics": metrics}
 
 
 def test_the_burst_is_met_from_the_pool_and_servants_go_back_to_it(live: dict[str, Any]) -> None:
