@@ -375,6 +375,23 @@ def _keypair(name: str, public_key: str | None, key_type: str) -> dict[str, Any]
     return out
 
 
+
+def paginate(out: list[Any], ids: list[str], args: Any) -> Any:
+    """Nova's ``marker`` and ``limit`` over ``out`` (whose ids are ``ids``): the page, or a 400."""
+    if "marker" in args:
+        if args["marker"] not in ids:
+            return error(400, f"marker [{args['marker']}] not found")
+        out = out[ids.index(args["marker"]) + 1 :]
+    if "limit" in args:
+        try:
+            limit = int(args["limit"])
+            if limit < 0:
+                raise ValueError
+        except ValueError:
+            return error(400, f"Invalid input for query parameters limit. Value: {args['limit']}.")
+        out = out[:limit]
+    return out
+
 def create_app(cloud: Cloud) -> Flask:
     """The Nova app; microversions negotiated per request up to ``cloud.compute_max_microversion``."""
     app = Flask("testbed-nova")
@@ -550,20 +567,7 @@ def create_app(cloud: Cloud) -> Flask:
         if "not-tags-any" in args and mv() >= v("2.26"):
             notany = set(args["not-tags-any"].split(","))
             out = [s for s in out if not notany & set(s.tags)]
-        if "marker" in args:
-            ids = [s.id for s in out]
-            if args["marker"] not in ids:
-                return error(400, f"marker [{args['marker']}] not found")
-            out = out[ids.index(args["marker"]) + 1 :]
-        if "limit" in args:
-            try:
-                limit = int(args["limit"])
-                if limit < 0:
-                    raise ValueError
-            except ValueError:
-                return error(400, f"Invalid input for query parameters limit. Value: {args['limit']}.")
-            out = out[:limit]
-        return out
+        return paginate(out, [s.id for s in out], args)
 
     @app.get("/v2.1/servers")
     def list_servers() -> Any:
@@ -1184,20 +1188,7 @@ def create_app(cloud: Cloud) -> Flask:
                 out = [f for f in out if f[field] >= least]
         if "is_public" in args and args["is_public"].lower() in ("false", "0", "no", "f", "n", "off"):
             out = []  # every flavor of the testbed is public (members see private ones only with access)
-        if "marker" in args:
-            ids = [f["id"] for f in out]
-            if args["marker"] not in ids:
-                return error(400, f"marker [{args['marker']}] not found")
-            out = out[ids.index(args["marker"]) + 1 :]
-        if "limit" in args:
-            try:
-                limit = int(args["limit"])
-                if limit < 0:
-                    raise ValueError
-            except ValueError:
-                return error(400, f"Invalid input for query parameters limit. Value: {args['limit']}.")
-            out = out[:limit]
-        return out
+        return paginate(out, [f["id"] for f in out], args)
 
     @app.get("/v2.1/flavors")
     def list_flavors() -> Any:
