@@ -228,6 +228,8 @@ class Standalone:
         self.logs.mkdir(exist_ok=True)
         self.tokens = tokens_file(self.data_dir)
         self.store = make_server(self.o.store, self.data_dir / f"store-{self.o.store}")
+        if self.store.compact_offline():
+            self.say(f"compacted the {self.o.store} store's files left by the last run (oxigraph optimize)")
         self.say(f"starting the {self.o.store} store in {self.store.directory} …")
         self.store.start()
         port = self.o.collector_port or free_port()
