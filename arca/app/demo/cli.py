@@ -173,7 +173,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                        f"{'OSM NBI, ' if args.driver == 'osm' else ''}"
                        f"boot {meta['boot_delay_s']:g} s)",
                  incidents=[(i.at_s, i.severity) for i in reference.incidents],
-                 capacity_per_servant=params.capacity_rps)
+                 capacity_per_servant=params.capacity_rps, metrics=metrics)
     except OSError as exc:
         raise CliError(f"cannot write {exc.filename}: {exc.strerror}") from None
     return 0
