@@ -218,7 +218,7 @@ def test_legends_cover_no_data_and_the_title_names_the_timeline(fig: Any) -> Non
     texts = {t.get_text() for lg in legends for t in lg.get_texts()}
     assert {"requests offered (req/s)", "capacity in service (req/s)", "incident onset (sev = severity 1-4)",
             "servants standing by, stopped (warm pool)",
-            "the oracle's servants (the optimum, for reference)"} <= texts
+            "the oracle's servants (the clairvoyant reference)"} <= texts
     assert any(t.startswith("MSA") for t in texts)
     for lg in legends:
         box = lg.get_window_extent()
@@ -229,6 +229,19 @@ def test_legends_cover_no_data_and_the_title_names_the_timeline(fig: Any) -> Non
                 if title.get_text():
                     assert not box.overlaps(title.get_window_extent()), (lg, title.get_text())
     assert fig._suptitle is not None and "timeline four.json" in fig._suptitle.get_text()
+
+
+@pytest.mark.parametrize("names", [["oracle", "arca"], list(SERIES)], ids=["one-column", "two-columns"])
+def test_every_legend_and_title_is_inside_the_page(names: list[str]) -> None:
+    f = figure({n: SERIES[n] for n in names}, SURFACE, ELAPSED, None, title=TITLE, incidents=INCIDENTS,
+               capacity_per_servant=CAP, metrics=METRICS)
+    f.canvas.draw()
+    page = f.bbox
+    legends = list(f.legends) + [a.get_legend() for a in f.axes if a.get_legend() is not None]
+    titles = [t for a in f.axes for t in (a._left_title, a._right_title) if t.get_text()]
+    for artist in [*legends, *titles, f._suptitle]:
+        box = artist.get_window_extent()
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, artist
 
 
 @pytest.mark.parametrize(("suffix", "magic"), [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<?xml"),

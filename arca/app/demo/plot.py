@@ -108,7 +108,7 @@ def _strategy_panel(ax: Any, name: str, s: Series, capacity_per_servant: float,
 
     if oracle is not None:
         ax.step(oracle.t, [x * capacity_per_servant for x in oracle.servants], where="post", zorder=1,
-                label="the oracle's servants (the optimum, for reference)", **ORACLE_LINE)
+                label="the oracle's servants (the clairvoyant reference)", **ORACLE_LINE)
     ax.fill_between(s.t, s.demand, step="post", color="tab:orange", alpha=0.35, lw=0,
                     label="requests offered (req/s)")
     ax.fill_between(s.t, s.discarded, step="post", color="tab:red", alpha=0.75, lw=0,
@@ -253,13 +253,14 @@ def figure(runs: Mapping[str, Series], surface: Sequence[Sequence[float]] | None
         labels.append("MSA: servants the decider asks for as a floor")
     if oracle is not None and len(runs) > 1:
         handles.append(Line2D([], [], **ORACLE_LINE))
-        labels.append("the oracle's servants (the optimum, for reference)")
+        labels.append("the oracle's servants (the clairvoyant reference)")
     if incidents:
         handles.append(Line2D([], [], color="dimgrey", lw=0.8, ls=":"))
         labels.append("incident onset (sev = severity 1-4)")
     if surface is not None:
-        _surface_panel(fig.add_subplot(grid[rows, 0] if len(cols) > 1 else grid[rows, :]), surface,
-                       surface_elapsed, truth)
+        # its legend stands to its right: in the empty cell beside it, or a quarter of a single column
+        cell = grid[rows, 0] if len(cols) > 1 else grid[rows, 0].subgridspec(1, 2, width_ratios=(3, 1))[0, 0]
+        _surface_panel(fig.add_subplot(cell), surface, surface_elapsed, truth)
     fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.7 / width, 1.0 - 0.62 / height),
                ncol=4, fontsize=8, frameon=False, handlelength=2.2, columnspacing=1.6)
     if title:
