@@ -108,7 +108,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if json_file:
             check_writable(json_file, "-o")
         if args.plot:
-            check_writable(args.plot, "--plot", (".png", ".svg", ".pdf"))
+            from arca.app.demo.figstyle import FORMATS
+
+            check_writable(args.plot, "--plot", FORMATS)
             import importlib.util
 
             if importlib.util.find_spec("matplotlib") is None:
