@@ -239,7 +239,7 @@ def test_every_legend_and_title_is_inside_the_page(names: list[str]) -> None:
     page = f.bbox
     legends = list(f.legends) + [a.get_legend() for a in f.axes if a.get_legend() is not None]
     titles = [t for a in f.axes for t in (a._left_title, a._right_title) if t.get_text()]
-    for artist in [*legends, *titles, f._suptitle]:
+    for artist in [*legends, *titles, f._suptitle, *f.texts]:
         box = artist.get_window_extent()
         assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, artist
 

@@ -43,7 +43,7 @@ HOW_TO_READ = ("Every panel is one strategy on the same timeline, drawn on the s
                "second on the left, servants on the right (one servant serves {cap:g} req/s, so N servants "
                "sit on N x {cap:g} req/s).\nEach title: the requests discarded over the whole run, then the "
                "servant-seconds (what a cloud bills) and their ratio to the clairvoyant oracle's "
-               "(1.000 = the optimum).")
+               "(1.000 = as costly as the oracle; weighted: a stopped servant counts 0.1).")
 
 
 @dataclass
