@@ -197,7 +197,9 @@ def _send_http(url: str | None, s: Any, body: bytes, token: str | None) -> int:
     except requests.RequestException as exc:
         raise CliError(f"cannot reach the collector at {url}: {exc}") from None
     if resp.status_code != 202:
-        raise CliError(f"collector refused the event ({resp.status_code}): {restconf_message(resp)}")
+        retry = resp.headers.get("Retry-After")
+        after = f" (retry after {retry} s)" if retry else ""
+        raise CliError(f"collector refused the event ({resp.status_code}): {restconf_message(resp)}{after}")
     print(resp.text)
     return 0
 

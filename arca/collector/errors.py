@@ -56,12 +56,15 @@ def restconf_error(status: int, message: str, *, path: str = "", app_tag: str = 
 class IngestError(ValueError):
     """Refused input: which field, which class of problem, and why."""
 
-    def __init__(self, reason: str, path: str, detail: str, *, status: int = 400) -> None:
+    def __init__(self, reason: str, path: str, detail: str, *, status: int = 400,
+                 retry_after_s: int | None = None) -> None:
         super().__init__(f"{path}: {detail}" if path else detail)
         self.reason = reason
         self.path = path
         self.detail = detail
         self.status = status
+        self.retry_after_s = retry_after_s
+        """Seconds after which the sender may try again (a 429's ``Retry-After``)."""
         self.counted = False  # set once the refusal was counted (``Ingestor.reject``)
 
     def restconf_errors(self) -> dict[str, object]:

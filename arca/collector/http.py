@@ -72,6 +72,8 @@ def problem(exc: IngestError) -> Response:
         resp = Response(json.dumps(body), status=exc.status, mimetype=PROBLEM)
     if exc.status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="arca-collector"'
+    if exc.retry_after_s is not None:
+        resp.headers["Retry-After"] = str(exc.retry_after_s)
     return resp
 
 

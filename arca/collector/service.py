@@ -4,7 +4,9 @@ Inputs: HTTP ingest (detector events, CAP alerts, OSM webhooks), AMQP ingest of 
 (``arca.detectors``), Nova versioned notifications from OpenStack's bus, and pollers run on ``tick``
 (Gnocchi ``cpu_util``, HAProxy stats). Every accepted input becomes a message published on the bus;
 every refused one is counted (``arca_messages_rejected_total{service="collector"}``) and answered or
-dead-lettered, never published. ``PolicyUpdated`` messages reload the severity scales.
+dead-lettered, never published. ``PolicyUpdated`` messages reload the severity scales and the
+sources' trust, whose rate limits the ingestor applies at the door (a flood is answered 429 before it
+reaches the bus; the analyzer keeps the exact check).
 
 A poller whose mapping matches nothing is an error, not a silent zero (issue 19): load-balancer keys
 that name no ``haproxy_urls`` entry are refused with the settings (``mapping_problems``); at start
@@ -37,6 +39,7 @@ from arca.messages.models import new_id
 from arca.metrics import MESSAGES_REJECTED
 from arca.policy import PolicyError, load_policies
 from arca.service import Deps, Service
+from arca.trust import load_trusts
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class CollectorService(Service):
         """The detectors' severity scales (none while the store was never reachable), and with
         ``routing = "policies"`` the stored policies the inputs are routed by."""
         self.ingestor.scales = load_scales(self.kb)
+        self.ingestor.trusts = load_trusts(self.kb)
         if self.cfg.routing == "policies":
             try:
                 self.ingestor.router = Router(load_policies(self.kb))
@@ -164,7 +168,8 @@ class CollectorService(Service):
     # --- bus input ----------------------------------------------------------------------------
     def handle(self, message: Message) -> None:
         if isinstance(message, PolicyUpdated) and self.load_knowledge():
-            log.info("severity scales (and routing policies) reloaded after policy %s", message.policy)
+            log.info("severity scales, source trust (and routing policies) reloaded after policy %s",
+                     message.policy)
 
     # --- pollers ------------------------------------------------------------------------------
     def _haproxy_from_settings(self) -> list[HaproxyPoller]:
