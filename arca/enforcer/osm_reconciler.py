@@ -239,6 +239,8 @@ class OsmReconciler:
         if action.state is ActionState.SUCCEEDED:
             n = action.params.instances
             st.live += n if action.params.direction == "SCALE_OUT" else -n
+            # COMPLETED: the aspect's VDUs are ACTIVE (out) or gone (in)
+            st.active = min(st.live, st.active + (n if action.params.direction == "SCALE_OUT" else 0))
             if st.decision is not None and action.decision_id == st.decision.message_id:
                 latency = (now - st.decision.event_time).total_seconds()
                 DECISION_TO_ENFORCEMENT_SECONDS.observe(max(0.0, latency))

@@ -291,9 +291,13 @@ def test_osm_reconciler_boots_an_aspects_vdus_together(burst_tb: Testbed) -> Non
     from arca.enforcer.osm_reconciler import OsmReconciler
 
     c = client(burst_tb)
-    rec = OsmReconciler(c, c.settings, publish=lambda _m: None)
+    published: list[Message] = []
+    rec = OsmReconciler(c, c.settings, publish=published.append)
     rec.set_desired(_decision(burst_tb, 5))
     rec.reconcile("emergency", burst_tb.model.now())
     _drive(burst_tb, rec, 44)
     assert [s.status for s in relays(burst_tb)] == ["ACTIVE"] * 5
     assert len(c._send("GET", "/osm/nslcm/v1/ns_lcm_op_occs")) == 1
+    [done] = [m for m in published if isinstance(m, Enforcement)]
+    assert (done.outcome, done.active_servants, done.booting_servants) == ("succeeded", 5, 0)
+    assert "(4 VDU, plan +4 relay-scaling-4)" in done.detail

@@ -37,6 +37,8 @@ def aspects(*deltas: int, scaled: dict[str, int] | None = None) -> tuple[Aspect,
     (5, 3, aspects(4, scaled={"relay-scaling-4": 4}), 11, "nothing"),
     (3, 1, aspects(1, 4, scaled={"relay-scaling-4": 0, "relay-scaling": 2}), 11,
      "-1 relay-scaling, -1 relay-scaling"),
+    (9, 1, aspects(1, 4, scaled={"relay-scaling-4": 4, "relay-scaling": 4}), 11,
+     "-4 relay-scaling-4, -1 relay-scaling, -1 relay-scaling, -1 relay-scaling, -1 relay-scaling"),
 ], ids=[
     "at-the-target", "ukko-one-vdu-per-operation", "largest-delta-first-then-ones",
     "binary-aspects-three-ops",
@@ -44,7 +46,7 @@ def aspects(*deltas: int, scaled: dict[str, int] | None = None) -> tuple[Aspect,
     "no-fit-takes-the-least-overshoot-the-target-is-a-minimum", "never-beyond-the-policy-maximum",
     "osm-per-aspect-bound-stops-the-big-aspect", "scale-in-by-the-aspect-that-added-them",
     "scale-in-never-below-the-target", "scale-in-only-what-an-aspect-added",
-    "scale-in-that-would-go-below-stays-above", "scale-in-mixed",
+    "scale-in-that-would-go-below-stays-above", "scale-in-mixed", "an-aspect-gives-back-only-what-it-added",
 ])
 def test_plan(live: int, target: int, given: tuple[Aspect, ...], max_servants: int, plan: str) -> None:
     assert describe(plan_scale(live, target, given, LIMITS, max_servants)) == plan
@@ -59,7 +61,7 @@ def test_osm_refuses_an_aspect_over_its_own_bound_so_the_plan_uses_another() -> 
     """OSM LCM checks nb-scale-op + delta + the instantiation level against the VDU's max, per aspect:
     with the 4-aspect at 8 (8 + 4 + 1 > 11) the rest comes one by one."""
     given = aspects(1, 4, scaled={"relay-scaling-4": 8})
-    assert describe(plan_scale(9, 11, given, LIMITS, 15)) == "+1 relay-scaling, +1 relay-scaling"
+    assert describe(plan_scale(9, 13, given, LIMITS, 15)) == ", ".join(["+1 relay-scaling"] * 4)
 
 
 def _vnfd(*aspect_list: dict[str, Any], profile: dict[str, Any] | None = None) -> dict[str, Any]:

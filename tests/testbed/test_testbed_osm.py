@@ -289,6 +289,19 @@ def test_each_aspect_is_bounded_on_its_own_as_osm_lcm_does(burst_tb: Testbed) ->
     assert len(relay_servants(burst_tb.osm)) == 9
 
 
+def test_two_aspects_together_may_pass_the_vdu_maximum_as_in_osm(burst_tb: Testbed) -> None:
+    """OSM LCM bounds each aspect by its own nb-scale-op: eight one-relay operations then a four-relay one
+    all complete (13 relays, above the VDU's 11): the enforcer's plan, not OSM, keeps the policy's max."""
+    nbi = Nbi(burst_tb.urls()["osm"])
+    ns_id = burst_tb.osm.ns.id
+    for _ in range(8):
+        nbi.post(f"/nslcm/v1/ns_instances/{ns_id}/scale", scale_body("SCALE_OUT"))
+    last = nbi.post(f"/nslcm/v1/ns_instances/{ns_id}/scale", scale_body("SCALE_OUT", group="relay-scaling-4"))
+    burst_tb.model.advance(43 * 9)
+    assert nbi.get(f"/nslcm/v1/ns_lcm_op_occs/{last.json()['id']}")["operationState"] == "COMPLETED"
+    assert len(relay_servants(burst_tb.osm)) == 13
+
+
 @pytest.mark.parametrize(
     ("step", "fragment"),
     [
