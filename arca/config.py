@@ -188,6 +188,33 @@ class RetentionSettings(BaseModel):
         return rule
 
 
+MAX_COMPACTION_INTERVAL_S = 7 * 86400.0
+"""Longest time between two store compactions (a week)."""
+
+
+class CompactionSettings(BaseModel):
+    """Compaction of the store's files (``kb.compaction``). Deleting triples (retention) frees no disk
+    by itself: TDB2 keeps every version of its B+trees until compacted (+140 MB an hour measured on a
+    live loop; a compaction copies only the live data, about a second for ARCA's retained knowledge,
+    hence every 10 minutes by default), RocksDB (Oxigraph) until its own background compaction merges
+    the files. With ``url``
+    set, one service (``arca.kb.retention.STORAGE_OWNER``) POSTs to it every ``interval_s`` of its
+    clock, with the store's credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(
+        default=None,
+        description="The store's compaction endpoint (Fuseki: "
+                    "http://HOST:3030/$/compact/arca?deleteOld=true, served when its config has "
+                    "fuseki:compactEP true, as ops/fuseki/config.ttl does). Unset: no request "
+                    "(Oxigraph has no such endpoint; an embedded store on disk is optimized in process).",
+    )
+    interval_s: float = Field(default=600.0, gt=0, le=MAX_COMPACTION_INTERVAL_S,
+                              description="Seconds (service clock) between two compactions; the first "
+                                          "comes one interval after the service starts.")
+
+
 class KbSettings(BaseModel):
     """The knowledge base (SPARQL store)."""
 
@@ -233,6 +260,11 @@ class KbSettings(BaseModel):
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings,
         description="How long stored messages are kept, per kind (env ARCA_KB__RETENTION__<KIND>__<FIELD>).",
+    )
+    compaction: CompactionSettings = Field(
+        default_factory=CompactionSettings,
+        description="Scheduled compaction of the store's files "
+                    "(env ARCA_KB__COMPACTION__URL, ARCA_KB__COMPACTION__INTERVAL_S).",
     )
 
 

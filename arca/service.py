@@ -86,6 +86,7 @@ class Service(ABC):
         """Conditions an operator must know of that do not stop the service (``/readyz`` shows them)."""
         self._kb_retry_at = 0.0
         self._retain_at: datetime | None = None
+        self._compact_at: datetime | None = None
 
     # -- knowledge -----------------------------------------------------------------------------------
     def refresh_knowledge(self) -> None:  # noqa: B027 - optional hook
@@ -176,6 +177,7 @@ class Service(ABC):
                 self.load_knowledge()  # catch up once the store is back
             self.tick(now)
             self.retain(now)
+            self.compact_storage(now)
         finally:
             current_service.reset(token)
 
@@ -197,6 +199,28 @@ class Service(ABC):
             log.info("%s: retention deleted %s", self.name,
                      ", ".join(f"{n} {kind}s" for kind, n in gone.items() if n))
         return gone
+
+    def compact_storage(self, now: datetime) -> str | None:
+        """Ask the store to compact its files (``KnowledgeBase.compact_storage``, ``kb.compaction``)
+        when this service is ``arca.kb.retention.STORAGE_OWNER``: one ``interval_s`` of the service's
+        clock after its first tick, then every interval. What the store answered (None when not due or
+        nothing to ask). A refusal or an outage is logged and tried again an interval later."""
+        if self.name != retention.STORAGE_OWNER:
+            return None
+        interval = timedelta(seconds=self.settings.kb.compaction.interval_s)
+        if self._compact_at is None:
+            self._compact_at = now + interval
+        if now < self._compact_at:
+            return None
+        self._compact_at = now + interval
+        try:
+            answer = self.kb.compact_storage()
+        except KnowledgeBaseError as exc:
+            log.warning("%s: store compaction not started (%s)", self.name, exc)
+            return None
+        if answer is not None:
+            log.info("%s: store compaction: %s", self.name, answer)
+        return answer
 
     def ownership_changed(self) -> None:  # noqa: B027 - optional hook
         """The bus reconnected: this replica may have lost systems to another (sharded only)."""

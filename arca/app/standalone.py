@@ -160,16 +160,26 @@ def to_toml(doc: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+KB_CONNECTION = ("kind", "path", "query_url", "update_url", "store_url", "username", "password",
+                 "password_file")
+"""The ``kb`` settings that say which store and how to reach it: the started store's, never the base's."""
+
+
 def config_document(base: ArcaSettings, *, bus_url: str, kb: dict[str, Any], collector_port: int,
                     tokens: dict[str, str], cloud: dict[str, Any],
                     collector_extra: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The settings of the whole loop as TOML tables: the bus as ``base`` has it (exchange and queue
-    names included) at ``bus_url``, the store, the collector, the enforcer's cloud."""
+    names included) at ``bus_url``, the store (``kb``: its connection; what ``base`` sets beyond the
+    connection is kept: retention, compaction interval, timeouts), the collector, the enforcer's cloud."""
     bus = base.bus.model_dump(mode="json")
     bus.update(kind="rabbitmq", url=bus_url)
+    own = base.kb.model_dump(mode="json", exclude_unset=True, exclude=set(KB_CONNECTION))
+    store = {**own, **kb}
+    if isinstance(own.get("compaction"), dict) and isinstance(kb.get("compaction"), dict):
+        store["compaction"] = {**own["compaction"], **kb["compaction"]}
     return {
         "bus": bus,
-        "kb": kb,
+        "kb": store,
         "ops": {"metrics_host": "127.0.0.1", "log_json": True, "log_level": "INFO"},
         "collector": {"http_host": "127.0.0.1", "http_port": collector_port, "tokens": tokens,
                       "system": SYSTEM, **collector_extra},
@@ -228,6 +238,8 @@ class Standalone:
         self.logs.mkdir(exist_ok=True)
         self.tokens = tokens_file(self.data_dir)
         self.store = make_server(self.o.store, self.data_dir / f"store-{self.o.store}")
+        if self.store.compact_offline():
+            self.say(f"compacted the {self.o.store} store's files left by the last run (oxigraph optimize)")
         self.say(f"starting the {self.o.store} store in {self.store.directory} …")
         self.store.start()
         port = self.o.collector_port or free_port()

@@ -66,6 +66,13 @@ class KnowledgeBase(ABC):
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every submitted write has been applied."""
 
+    def compact_storage(self, wait_s: float = 0.0) -> str | None:
+        """Ask the store to compact its files (free the space deleted triples left); what it answered,
+        or None when this store has nothing to ask (it compacts by itself). ``wait_s``: wait that long
+        for a compaction the store runs as a task to finish. Raises ``KnowledgeBaseError`` when the
+        store refuses, cannot be reached, or its task fails or outlasts ``wait_s``."""
+        return None
+
     def close(self) -> None:
         """Flush and release resources."""
         self.flush()

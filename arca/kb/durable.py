@@ -248,6 +248,9 @@ class BrokerBufferedKnowledgeBase(KnowledgeBase):
     def replace_graph(self, data: str | bytes, graph: str) -> int:
         return self.inner.replace_graph(data, graph)
 
+    def compact_storage(self, wait_s: float = 0.0) -> str | None:
+        return self.inner.compact_storage(wait_s)
+
     def submit(self, template: str, **bindings: Any) -> None:
         self._publish(render(template, bindings))  # template errors surface in the caller, now
 

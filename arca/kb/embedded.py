@@ -28,7 +28,16 @@ class EmbeddedKnowledgeBase(KnowledgeBase):
 
     def __init__(self, path: str | None = None) -> None:
         self.store = ox.Store(path) if path else ox.Store()
+        self.path = path
         self._lock = threading.Lock()
+
+    def compact_storage(self, wait_s: float = 0.0) -> str | None:
+        """On disk: RocksDB's full compaction (``Store.optimize``); in memory: nothing to do."""
+        if self.path is None:
+            return None
+        with self._lock:
+            self.store.optimize()
+        return f"optimized {self.path}"
 
     def query(self, template: str, **bindings: Any) -> list[Row]:
         text = with_prefixes(render(template, bindings))

@@ -10,7 +10,9 @@ expired messages' triples and, for situations, the incident nodes no situation r
 
 Each kind has one owner that runs ``compact`` on its ticks (``OWNERS``): the analyzer (events,
 situations, alarms, observations), the decider (decisions), the enforcer (enforcements); ``arca kb
-compact`` runs every kind at once. Deleting is idempotent, so two replicas of an owner doing it
+compact`` runs every kind at once. Deleted triples free disk only once the store compacts its files:
+``STORAGE_OWNER`` asks it every ``kb.compaction.interval_s`` (``KnowledgeBase.compact_storage``), as
+``arca kb compact`` does after deleting. Deleting is idempotent, so two replicas of an owner doing it
 twice change nothing.
 """
 
@@ -33,6 +35,9 @@ KINDS = ("observation", "event", "situation", "alarm", "decision", "enforcement"
 OWNERS = {"analyzer": ("observation", "event", "situation", "alarm"), "decider": ("decision",),
           "enforcer": ("enforcement",)}
 """The one service that deletes each kind on its ticks."""
+
+STORAGE_OWNER = "analyzer"
+"""The service that asks the store to compact its files (``kb.compaction``): the one deleting most."""
 
 BATCH = 200
 """Messages deleted per update."""

@@ -197,6 +197,35 @@ class SparqlKnowledgeBase(KnowledgeBase):
     def load_turtle(self, data: str | bytes, graph: str | None = None) -> int:
         return self._store("POST", data, graph)
 
+    def compact_storage(self, wait_s: float = 0.0) -> str | None:
+        """POST ``kb.compaction.url`` (Fuseki's ``/$/compact/<ds>``: it starts a task and answers with
+        its id at once; the compaction runs in the server, writers wait only for its final switch):
+        "task N started", or with ``wait_s`` "task N finished in S s" once the server's
+        ``/$/tasks/N`` says so. None when no url is set."""
+        url = self.settings.compaction.url
+        if not url:
+            return None
+        start = time.monotonic()
+        r = self._post(url, data=b"")
+        try:
+            task = r.json().get("taskId")
+        except (ValueError, AttributeError):
+            task = None
+        if task is None:
+            return f"HTTP {r.status_code}"
+        if wait_s <= 0 or "/$/" not in url:
+            return f"task {task} started"
+        status = url.split("/$/", 1)[0] + f"/$/tasks/{task}"
+        while True:
+            info = self._post(status, data=None, method="GET").json()
+            if isinstance(info, dict) and info.get("finished"):
+                if not info.get("success", False):
+                    raise KnowledgeBaseError(f"{url}: compaction task {task} failed: {info}")
+                return f"task {task} finished in {time.monotonic() - start:.1f} s"
+            if time.monotonic() - start > wait_s:
+                raise KnowledgeBaseError(f"{url}: compaction task {task} not finished after {wait_s:.0f} s")
+            time.sleep(0.2)
+
     def replace_graph(self, data: str | bytes, graph: str) -> int:
         return self._store("PUT", data, graph)
 

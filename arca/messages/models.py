@@ -19,8 +19,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def new_id() -> str:
-    """A fresh message/correlation id."""
-    return uuid.uuid4().hex
+    """A fresh message/correlation id: an RFC 4122 UUID in its canonical (hyphenated) form, so the
+    message's node ``urn:uuid:<id>`` is a valid RFC 4122 URN (Fuseki warned of every 32-hex one)."""
+    return str(uuid.uuid4())
 
 
 def routing_token(value: str) -> str:

@@ -46,7 +46,12 @@ def _numbers(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_short_run_writes_the_documented_json_and_is_deterministic(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from arca.app.demo import figstyle
+
+    drawn: list[Any] = []
+    save = figstyle.save
+    monkeypatch.setattr(figstyle, "save", lambda fig, path: (drawn.append(fig), save(fig, path)))
     first = _demo(tmp_path, "a.json", "--plot", str(tmp_path / "fig.png"))
     table = capsys.readouterr().out
     assert set(first["strategies"]) == {"oracle", "arca", "threshold-paper"}
@@ -67,6 +72,14 @@ def test_short_run_writes_the_documented_json_and_is_deterministic(
     for name in first["strategies"]:
         assert name in table
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the figure's panel titles carry the run's own discard and cost, as the JSON reports them
+    [fig] = drawn
+    titles = {a.get_title(loc="left").split()[0]: a.get_title(loc="left") for a in fig.axes
+              if a.get_ylabel() == "requests / s"}
+    assert set(titles) == set(first["strategies"])
+    for name, m in first["strategies"].items():
+        assert f"discard {m['discard_ratio'] * 100:.3f} %" in titles[name]
+        assert f"{m['servant_seconds']:,.0f} servant-s" in titles[name]
     again = _demo(tmp_path, "b.json")
     assert _numbers(again) == _numbers(first)  # same seed -> same numbers
     other = _demo(tmp_path, "c.json", "--seed", "11")

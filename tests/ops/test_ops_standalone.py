@@ -262,8 +262,12 @@ def test_the_written_configuration_is_what_every_command_reads(tmp_path: Path,
     from arca.app.settings import ArcaSettings
     from arca.app.standalone import config_document, to_toml, write_private
 
-    base = ArcaSettings(bus={"exchange": "arca-x", "queue_prefix": "arca-x."})
-    doc = config_document(base, bus_url="amqp://u:p@h:5672/%2Fv", kb={"kind": "sparql", "query_url": "http://q"},
+    base = ArcaSettings(bus={"exchange": "arca-x", "queue_prefix": "arca-x."},
+                        kb={"query_url": "http://old", "password": "old", "write_timeout_s": 90,
+                            "retention": {"situation": {"max_age_s": 600}},
+                            "compaction": {"interval_s": 300}})
+    kb = {"kind": "sparql", "query_url": "http://q", "compaction": {"url": "http://f/$/compact/arca"}}
+    doc = config_document(base, bus_url="amqp://u:p@h:5672/%2Fv", kb=kb,
                           collector_port=8123, tokens={"seismo-hq": 'a"b\\c'},
                           cloud={"auth_url": "http://k/v3", "password": "pw"},
                           collector_extra={"haproxy_urls": {"lb-b": "http://h/stats;csv"}})
@@ -275,7 +279,11 @@ def test_the_written_configuration_is_what_every_command_reads(tmp_path: Path,
     got = ArcaSettings()
     assert got.bus.url == "amqp://u:p@h:5672/%2Fv"
     assert (got.bus.exchange, got.bus.queue_prefix) == ("arca-x", "arca-x.")
-    assert (got.kb.kind, got.kb.query_url) == ("sparql", "http://q")
+    assert (got.kb.kind, got.kb.query_url, got.kb.password) == ("sparql", "http://q", None)
+    # what the caller set beyond the connection is kept, merged with the started store's compaction url
+    assert (got.kb.write_timeout_s, got.kb.retention.situation.max_age_s) == (90, 600)
+    assert (got.kb.compaction.url, got.kb.compaction.interval_s) == ("http://f/$/compact/arca", 300)
+    assert got.kb.retention.situation.max_count == 5000 and got.kb.retention.decision.max_age_s == 86400
     assert (got.collector.http_port, got.collector.tokens) == (8123, {"seismo-hq": 'a"b\\c'})
     assert got.collector.haproxy_urls == {"lb-b": "http://h/stats;csv"}
     assert (got.enforcer.driver, got.enforcer.systems) == ("openstack", ["emergency"])

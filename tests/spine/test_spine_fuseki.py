@@ -52,10 +52,14 @@ def test_the_test_config_is_the_shipped_one_with_only_the_two_mounted_paths_move
 
 
 @pytest.mark.fuseki
-def test_ping_is_open_for_the_health_check_and_says_nothing_of_the_data(fuseki: SparqlEndpoints) -> None:
+def test_every_admin_endpoint_needs_the_password_ping_and_compact_included(fuseki: SparqlEndpoints) -> None:
     server = fuseki.base.rsplit("/", 1)[0]
-    r = requests.get(server + "/$/ping", timeout=5)
-    assert r.status_code == 200  # compose's healthcheck: curl -fsS http://localhost:3030/$/ping
+    assert requests.get(server + "/$/ping", auth=fuseki.auth, timeout=5).status_code == 200  # health check
+    for auth in (None, ("arca", "wrong")):
+        assert requests.get(server + "/$/ping", auth=auth, timeout=5).status_code == 401
+        compact = requests.post(server + "/$/compact/arca?deleteOld=true", auth=auth, timeout=5)
+        assert compact.status_code == 401
+        assert requests.get(server + "/$/tasks", auth=auth, timeout=5).status_code == 401
     for admin in ("/$/datasets", "/$/server", "/$/stats", "/$/backup/arca"):
         assert requests.get(server + admin, timeout=5).status_code in (401, 403, 404), admin
 

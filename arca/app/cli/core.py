@@ -31,7 +31,8 @@ def register(sub: Any) -> None:
     init.set_defaults(func=cmd_kb_init)
     compact = kb_sub.add_parser(
         "compact", help="Delete the stored messages the retention rules (kb.retention) let go, every kind at "
-                        "once, and print what was deleted per kind (the services do it on their ticks).")
+                        "once, print what was deleted per kind (the services do it on their ticks), then ask "
+                        "the store to compact its files (kb.compaction.url) and wait for it.")
     compact.add_argument("--dry-run", action="store_true", help="Count what would go; delete nothing.")
     compact.set_defaults(func=cmd_kb_compact)
 
@@ -112,6 +113,7 @@ def cmd_kb_compact(args: argparse.Namespace) -> int:
         before = retention.triples(kb)
         gone = retention.compact_all(kb, s.kb.retention, datetime.now(UTC), dry_run=args.dry_run, sync=True)
         after = retention.triples(kb)
+        storage = None if args.dry_run else kb.compact_storage(wait_s=s.kb.write_timeout_s * 10)
         kb.close()
     except KnowledgeBaseError as exc:
         raise CliError(f"kb compact: {exc}") from exc
@@ -119,6 +121,12 @@ def cmd_kb_compact(args: argparse.Namespace) -> int:
     for kind, n in gone.items():
         print(f"{kind}: {verb} {n}")
     print(f"triples: {before} before, {after} after")
+    if args.dry_run:
+        print("store files: not compacted (--dry-run)")
+    elif storage is None:
+        print("store files: no compaction to ask for (kb.compaction.url unset; Oxigraph compacts by itself)")
+    else:
+        print(f"store files: compaction {storage}")
     return 0
 
 

@@ -113,7 +113,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if json_file:
             check_writable(json_file, "-o")
         if args.plot:
-            check_writable(args.plot, "--plot", (".png", ".svg", ".pdf"))
+            from arca.app.demo.figstyle import FORMATS
+
+            check_writable(args.plot, "--plot", FORMATS)
             import importlib.util
 
             if importlib.util.find_spec("matplotlib") is None:
@@ -185,7 +187,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                        f"{'OSM NBI, ' if args.driver == 'osm' else ''}"
                        f"boot {meta['boot_delay_s']:g} s)",
                  incidents=[(i.at_s, i.severity) for i in reference.incidents],
-                 capacity_per_servant=params.capacity_rps)
+                 capacity_per_servant=params.capacity_rps, metrics=metrics)
     except OSError as exc:
         raise CliError(f"cannot write {exc.filename}: {exc.strerror}") from None
     return 0
