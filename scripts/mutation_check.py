@@ -14,7 +14,9 @@ exactly once in the file any more: not applied, and not in the total). Usage::
 ``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
-(the incident rules two of them call, moved there by issue 19). ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+(the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=osm`` the choice of
+OSM scaling aspects (``arca/enforcer/osm_plan.py``, issue 23) with ``tests/enforcer/test_enforcer_osm_plan.py
+tests/enforcer/test_enforcer_osm.py tests/testbed/test_testbed_osm.py``. ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
 import json
@@ -202,7 +204,25 @@ STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the tak
  ("arca/decider/service.py", "self._fit(system, self._taken.samples.get(system, []))", "self._fit(system, [])", "take-over: snapshot samples dropped"),
  ("arca/decider/service.py", "saved = handover.parse(system, *raw) if raw is not None else None", "saved = None", "take-over: snapshot state dropped"),
 ]
-if os.environ.get("MUTANTS_SET") == "store":
+OSM_MUTANTS = [  # issue 23 item 7: which OSM scaling aspects reach a servant count
+ ("arca/enforcer/osm_plan.py", "    return a.scaled + a.delta + limits.initial <= limits.maximum", "    return True", "osm: OSM's per-aspect max ignored"),
+ ("arca/enforcer/osm_plan.py", "    return a.scaled - a.delta + limits.initial >= limits.minimum", "    return True", "osm: scale-in by an aspect that added nothing"),
+ ("arca/enforcer/osm_plan.py", "        fits = [a for a in ok if a.delta <= target - live]", "        fits = [a for a in ok if a.delta <= target - live + 1]", "osm: scale-out overshoots by one"),
+ ("arca/enforcer/osm_plan.py", "            best = max(fits, key=lambda a: (a.delta, a.name))\n        elif ok:", "            best = min(fits, key=lambda a: (a.delta, a.name))\n        elif ok:", "osm: smallest fitting delta out"),
+ ("arca/enforcer/osm_plan.py", "            best = min(ok, key=lambda a: (a.delta, a.name))", "            return None", "osm: no overshoot when nothing fits (target never reached)"),
+ ("arca/enforcer/osm_plan.py", "and (max_servants is None or live + a.delta <= max_servants)]", "]", "osm: policy maximum ignored"),
+ ("arca/enforcer/osm_plan.py", "        fits = [a for a in aspects if a.delta <= live - target and _accepted_in(a, limits)]", "        fits = [a for a in aspects if _accepted_in(a, limits)]", "osm: scale-in below the target"),
+ ("arca/enforcer/osm_plan.py", "        best = max(fits, key=lambda a: (a.delta, a.name))\n        return ScaleOp(best.name, \"SCALE_IN\"", "        best = min(fits, key=lambda a: (a.delta, a.name))\n        return ScaleOp(best.name, \"SCALE_IN\"", "osm: smallest delta in"),
+ ("arca/enforcer/osm_plan.py", "        state[op.aspect] = Aspect(a.name, a.delta, a.scaled + op.change)", "        state[op.aspect] = a", "osm: plan forgets what each aspect added"),
+ ("arca/enforcer/osm_plan.py", "        if name and len(per_vdu) == 1:", "        if name:", "osm: aspects of several VDUs taken"),
+ ("arca/enforcer/osm_plan.py", "maximum=int(profile.get(\"max-number-of-instances\", 10)))", "maximum=int(profile.get(\"max-number-of-instances\", 11)))", "osm: LCM's default max"),
+ ("arca/enforcer/osm_reconciler.py", "            st.live += n if action.params.direction == \"SCALE_OUT\" else -n", "            st.live += 1 if action.params.direction == \"SCALE_OUT\" else -1", "osm: a finished aspect counted as one VDU"),
+ ("arca/testbed/osm.py", "                if done + delta + INITIAL_RELAYS > self.max_relays:", "                if self.ns.scale_ops + delta + INITIAL_RELAYS > self.max_relays:", "osm testbed: bound over every aspect, not per aspect"),
+ ("arca/testbed/osm.py", "                for _ in range(delta):\n                    ci = ", "                for _ in range(1):\n                    ci = ", "osm testbed: one VDU per operation whatever the aspect"),
+]
+if os.environ.get("MUTANTS_SET") == "osm":
+    MUTANTS = OSM_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "store":
     MUTANTS = STORE_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "warm":
     MUTANTS = WARM_MUTANTS

@@ -480,6 +480,10 @@ class OsmScaleParams(ActionParams):
     scaling_group: str = Field(min_length=1)
     member_vnf_index: str = Field(min_length=1)
     direction: str = Field(pattern="^(SCALE_OUT|SCALE_IN)$")
+    instances: int = Field(default=1, ge=1)
+    """VDUs the aspect (``scaling_group``) adds or removes: its vdu-delta's number-of-instances."""
+    plan: str = ""
+    """The whole plan this operation starts (``osm_plan.describe``), for the report."""
 
 
 class OsmHealParams(ActionParams):
@@ -518,7 +522,7 @@ class _OsmOperation(Action):
 
 
 class OsmScale(_OsmOperation):
-    """Scale a scaling group of an NS instance out or in by one step."""
+    """Apply one scaling aspect (scaling group) of an NS instance out or in: its whole delta."""
 
     kind = "osm_scale"
     category = "scale-out"

@@ -1,11 +1,16 @@
 """Level-triggered reconciliation through OSM: desired servants -> scale steps of an NS scaling group.
 
-With ``driver = "osm"`` the servants are the VDUs of one scaling group of one NS instance
-(``osm_ns_id``, ``osm_scaling_group``, ``osm_member_vnf_index``). OSM scales by one step per
-operation and runs one operation of an NS at a time, so the reconciler keeps one ``OsmScale`` in
-flight per system; when it has finished it re-reads the VNF record and plans the next step. Live
-VDUs (ACTIVE or BUILD) count; dead ones are the fault manager's (heal) business. Bounds and allowed
-actions are re-checked before every step; every finished step is reported as an ``Enforcement``.
+With ``driver = "osm"`` the servants are the VDUs of one VDU of one VNF of one NS instance
+(``osm_ns_id``, ``osm_member_vnf_index``; the VDU is the one ``osm_scaling_group`` scales). The
+reconciler reads the VNF's VNFD once (``vnf_packages_content/{vnfd-id}``): its scaling aspects for that
+VDU, each adding ``vdu-delta.number-of-instances`` per operation (``osm_scaling_aspects`` may restrict
+them; an unreadable VNFD leaves ``osm_scaling_group`` alone, one VDU per operation). OSM applies one
+aspect per operation and runs one operation of an NS at a time, so the reconciler keeps one
+``OsmScale`` in flight per system, chosen by ``osm_plan.plan_scale`` (the largest delta that does
+not overshoot) from the live count, the target and each aspect's ``nb-scale-op`` (the NS record);
+when it has finished it re-reads the VNF record and plans again. Live VDUs (ACTIVE or BUILD) count;
+dead ones are the fault manager's (heal) business. Bounds and allowed actions are re-checked before
+every operation; every finished operation is reported as an ``Enforcement``.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from arca.enforcer.actions import ActionState, OsmScale, OsmScaleParams, RetryPolicy
-from arca.enforcer.drivers.base import DriverError
+from arca.enforcer.drivers.base import DriverError, PermanentError
 from arca.enforcer.drivers.osm import OsmClient
 from arca.enforcer.guards import frequency_count, frequency_reason, in_blackout
 from arca.enforcer.model import Bounds
+from arca.enforcer.osm_plan import Aspect, ScaleOp, VduLimits, describe, plan_scale, vnfd_aspects
 from arca.enforcer.settings import EnforcerSettings
 from arca.messages import Decision, Enforcement, Message
 from arca.metrics import (
@@ -64,6 +70,8 @@ class OsmReconciler:
         self.finished: list[OsmScale] = []
         self._ids = itertools.count(1)
         self._ns_id: str | None = settings.osm_ns_id
+        self._vnfd_id: str | None = None
+        self._aspects: tuple[tuple[Aspect, ...], VduLimits] | None = None
 
     def _retry(self) -> RetryPolicy:
         s = self.settings
@@ -92,10 +100,48 @@ class OsmReconciler:
         member = self.settings.osm_member_vnf_index
         for vnf in self.client.vnf_instances(self.ns_id()):
             if str(vnf.get("member-vnf-index-ref")) == member:
+                self._vnfd_id = str(vnf.get("vnfd-id") or "") or None
                 statuses = [str(v.get("status", "")).upper() for v in vnf.get("vdur") or []]
                 live = sum(1 for x in statuses if x in ("ACTIVE", "BUILD"))
                 return live, sum(1 for x in statuses if x == "ACTIVE")
         raise DriverError(f"NS {self.ns_id()} has no VNF with member-vnf-index {member}")
+
+    def aspects(self) -> tuple[tuple[Aspect, ...], VduLimits]:
+        """The scaling aspects of the scaled VDU (from the VNFD, read once) and its limits."""
+        if self._aspects is None:
+            s = self.settings
+            try:
+                if self._vnfd_id is None:
+                    raise PermanentError("the VNF record names no vnfd-id")
+                found, limits, _vdu = vnfd_aspects(self.client.vnfd(self._vnfd_id), s.osm_scaling_group)
+                allowed = s.osm_scaling_aspects
+                chosen = tuple(a for a in found if not allowed or a.name in allowed)
+                if not chosen:
+                    raise ValueError(f"none of the aspects {s.osm_scaling_aspects} is in the VNFD "
+                                     f"(it has {[a.name for a in found]})")
+                self._aspects = (chosen, limits)
+            except (PermanentError, ValueError) as exc:  # the scaling group alone, one VDU per operation
+                log.warning("OSM VNFD aspects unreadable (%s): scaling %s one VDU per operation",
+                            exc, s.osm_scaling_group)
+                self._aspects = ((Aspect(s.osm_scaling_group, 1),), VduLimits(1, 0, 10_000))
+        return self._aspects
+
+    def scaled(self) -> dict[str, int]:
+        """``nb-scale-op`` of each scaling group of the scaled VNF (the NS record's ``_admin``)."""
+        member = self.settings.osm_member_vnf_index
+        groups = (self.client.ns_instance(self.ns_id()).get("_admin") or {}).get("scaling-group") or []
+        return {str(g.get("name")): int(g.get("nb-scale-op") or 0) for g in groups
+                if isinstance(g, dict) and str(g.get("vnf_index", member)) == member}
+
+    def plan(self, live: int, target: int, max_servants: int | None) -> tuple[ScaleOp, ...]:
+        """The operations from ``live`` to ``target`` (``osm_plan.plan_scale`` on the observed state)."""
+        aspects, limits = self.aspects()
+        if len(aspects) > 1 or aspects[0].delta > 1:
+            done = self.scaled()
+            aspects = tuple(Aspect(a.name, a.delta, done.get(a.name, 0)) for a in aspects)
+        else:  # one VDU per operation: OSM's own bound is the policy's (no need to read the NS)
+            aspects = tuple(Aspect(a.name, a.delta, max(0, live - limits.initial)) for a in aspects)
+        return plan_scale(live, target, aspects, limits, max_servants)
 
     def tick(self, now: datetime) -> None:
         for system in sorted(self.systems):
@@ -127,7 +173,7 @@ class OsmReconciler:
         target, _clipped = bounds.clip(st.decision.target_servants)
         if st.live == target:
             return
-        direction, category = ("SCALE_OUT", "scale-out") if st.live < target else ("SCALE_IN", "scale-in")
+        category = "scale-out" if st.live < target else "scale-in"
         if category not in bounds.allowed:
             key = (st.decision.message_id, category)
             if key not in st.refused:
@@ -146,10 +192,26 @@ class OsmReconciler:
                 self._report(system, st, "osm_scale", "skipped", now, now, None,
                              f"refused by guard {why[0]}: {why[1]}")
             return
+        try:
+            ops = self.plan(st.live, target, bounds.max_servants)
+        except DriverError as exc:
+            st.failures += 1
+            st.not_before = now + timedelta(seconds=self._retry().backoff(st.failures))
+            log.warning("reading the OSM scaling groups of %s failed: %s", system, exc)
+            return
+        if not ops:  # no aspect OSM would accept moves towards the target
+            key = (st.decision.message_id, "no-aspect")
+            if key not in st.refused:
+                st.refused.add(key)
+                self._report(system, st, "osm_scale", "skipped", now, now, None,
+                             f"no scaling aspect reaches {target} from {st.live} within OSM's bounds")
+            return
+        op = ops[0]
         st.history.append((now, category))
         s = self.settings
-        action = OsmScale(OsmScaleParams(system=system, ns_id=self.ns_id(), scaling_group=s.osm_scaling_group,
-                                         member_vnf_index=s.osm_member_vnf_index, direction=direction),
+        action = OsmScale(OsmScaleParams(system=system, ns_id=self.ns_id(), scaling_group=op.aspect,
+                                         member_vnf_index=s.osm_member_vnf_index, direction=op.direction,
+                                         instances=op.delta, plan=describe(ops)),
                           self.client, action_id=f"osm-{next(self._ids)}", retry=self._retry(),
                           decision_id=st.decision.message_id)
         st.action = action
@@ -175,7 +237,10 @@ class OsmReconciler:
         self.finished.append(action)
         ENFORCEMENT_ACTIONS.labels("osm", action.kind, action.state.value).inc()
         if action.state is ActionState.SUCCEEDED:
-            st.live += 1 if action.params.direction == "SCALE_OUT" else -1
+            n = action.params.instances
+            st.live += n if action.params.direction == "SCALE_OUT" else -n
+            # COMPLETED: the aspect's VDUs are ACTIVE (out) or gone (in)
+            st.active = min(st.live, st.active + (n if action.params.direction == "SCALE_OUT" else 0))
             if st.decision is not None and action.decision_id == st.decision.message_id:
                 latency = (now - st.decision.event_time).total_seconds()
                 DECISION_TO_ENFORCEMENT_SECONDS.observe(max(0.0, latency))
@@ -183,7 +248,8 @@ class OsmReconciler:
             st.failures += 1
             st.not_before = now + timedelta(seconds=self._retry().backoff(st.failures))
         self._report(system, st, action.kind, action.state.value, action.started_at or now, now,
-                     action.op_id, f"{action.params.direction}: {action.detail}")
+                     action.op_id, f"{action.params.direction} {action.params.scaling_group} "
+                     f"({action.params.instances} VDU, plan {action.params.plan}): {action.detail}")
 
     def _report(self, system: str, st: _System, kind: str, outcome: str, started: datetime, now: datetime,
                 target: str | None, detail: str) -> None:

@@ -96,7 +96,15 @@ class EnforcerSettings(BaseModel):
         default=None, description="NS instance scaled for the system (OSM mode); in OpenStack mode, "
         "recorded on the servers ARCA creates (metadata osm_ns_id): an OSM alarm acts only on a "
         "servant whose own NS record is the alarm's NS.")
-    osm_scaling_group: str = Field(default="relay-scaling", description="Scaling-group descriptor.")
+    osm_scaling_group: str = Field(
+        default="relay-scaling",
+        description="Scaling-group descriptor (scaling aspect) used when the VNFD cannot be read; its VDU "
+        "is the one scaled.")
+    osm_scaling_aspects: list[str] = Field(
+        default_factory=list,
+        description="Scaling aspects of the VNFD the enforcer may apply (empty: every aspect of the VNFD "
+        "that scales the VDU of osm_scaling_group). Each scale operation applies one aspect's whole "
+        "delta; the enforcer picks the largest that does not overshoot (arca/enforcer/osm_plan.py).")
     osm_member_vnf_index: str = Field(default="2", description="member-vnf-index of the scaled VNF.")
     osm_fault_mode: Literal["heal", "replace"] = Field(
         default="heal",

@@ -65,6 +65,9 @@ class ModelParams:
     """Overrides of ``lifecycle.DEFAULT_BILLING_WEIGHTS`` (share of a running servant's price per status)."""
     initial_owner: str = "nova"
     """Who owns the initial servants: ``nova`` (ARCA-managed servers) or ``osm`` (the NS's relay VDUs)."""
+    osm_scaling_aspects: tuple[tuple[str, int], ...] = (("relay-scaling", 1),)
+    """The OSM relay VNFD's scaling aspects (name, relays added per operation): Ukko's one-VDU aspect by
+    default; an admin may onboard a VNFD with more (``arca/testbed/osm.py``)."""
 
 
 @dataclass

@@ -1,11 +1,19 @@
 """Emulated OSM: an Ukko-style network service, its LCM operations, and MON/POL alarm webhooks.
 
 The NS ``emergency-ns`` has two VNFs: member-vnf-index ``1`` (load balancer, VDU ``haproxy``, not a
-servant) and ``2`` (relay, VDU ``relay``, scaling group ``relay-scaling``, 0..10 scale-out steps of
-one VDU each). Every relay VDU is a servant of the model (``owner="osm"``): a scale-out boots one in
-``osm_boot_delay_s`` (42 s, Ukko's measurement) of simulated time; the operation goes PROCESSING ->
-COMPLETED when it is ACTIVE (FAILED if it dies, never boots within ``op_timeout_s``, or the group is
-at its bound). Operations of one NS run one at a time, in order (OSM LCM queues them).
+servant) and ``2`` (relay, VDU ``relay``). The relay VNFD (SOL006, as OSM's IM keeps it) has one relay
+at instantiation, ``vdu-profile`` min 1 / max ``1 + max_scale`` (11), and one ``scaling-aspect`` per
+entry of ``aspects`` (name -> ``vdu-delta`` ``number-of-instances``): by default only
+``relay-scaling``, one VDU per operation, as Ukko's VNFD ships; an admin may onboard more (e.g. a
+``relay-scaling-4`` aspect adding four relays per operation). A scale request names an aspect as
+its ``scaling-group-descriptor`` and applies its whole delta in one LCM operation, as OSM LCM does:
+the aspect's VDUs boot together in ``osm_boot_delay_s`` (42 s, Ukko's measurement) of simulated time
+and the operation goes PROCESSING -> COMPLETED when all of them are ACTIVE (FAILED if one dies, never
+boots within ``op_timeout_s``, or the aspect is at its bound). Like OSM LCM, ``nb-scale-op`` counts
+the *instances* each aspect added, and the bound is checked per aspect: ``nb-scale-op`` + delta + the
+instantiation level must stay within the ``vdu-profile``'s max (out) and min (in); a scale-in removes
+the aspect's delta of relays, the newest first. Operations of one NS run one at a time, in order
+(OSM LCM waits for the NS's running operation before it starts the next).
 
 Fault management as OSM MON/POL does it: MON checks VM status every ``alarm_period_s`` (30 s); a dead
 relay VDU turns its alarm to ``insufficient-data`` and POL posts the webhook; a healed one back to
@@ -23,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +40,29 @@ from arca.testbed.sinks import Sink
 
 _NS = uuid.UUID("6ba7b813-9dad-11d1-80b4-00c04fd430c8")
 SCALING_GROUP = "relay-scaling"
+"""The one-VDU scaling aspect of Ukko's relay VNFD (the default VNFD's only one)."""
 RELAY_INDEX = "2"
 LB_INDEX = "1"
+RELAY_VNFD = "ukko_relay_vnfd"
+INITIAL_RELAYS = 1
+"""Relays of the VNFD's instantiation level (``vdu-profile`` min)."""
+
+
+def check_aspects(aspects: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """The aspects of a relay VNFD, checked: non-empty unique names, ``number-of-instances`` >= 1."""
+    out = tuple((str(n), d) for n, d in aspects)
+    if not out:
+        raise ValueError("osm scaling aspects: the relay VNFD needs at least one scaling-aspect")
+    names = [n for n, _ in out]
+    for name, delta in out:
+        if not name.strip():
+            raise ValueError("osm scaling aspects: an aspect needs a name")
+        if names.count(name) > 1:
+            raise ValueError(f"osm scaling aspects: aspect {name!r} is defined twice")
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta < 1:
+            raise ValueError(f"osm scaling aspect {name!r}: vdu-delta number-of-instances must be an "
+                             f"integer >= 1, not {delta!r}")
+    return out
 
 
 def _uid(*parts: str) -> str:
@@ -62,8 +92,13 @@ class NsInstance:
     name: str
     nsd: str
     vnfrs: dict[str, Vnfr]
-    scale_ops: int = 0
-    """Scale-out steps currently applied to ``relay-scaling`` (0..max)."""
+    scaled: dict[str, int] = field(default_factory=dict)
+    """``nb-scale-op`` per scaling aspect: relay instances it has added (and not removed)."""
+
+    @property
+    def scale_ops(self) -> int:
+        """Relay instances added by scaling, every aspect together."""
+        return sum(self.scaled.values())
 
 
 @dataclass
@@ -105,8 +140,11 @@ class Osm:
         alarm_period_s: float = 30.0,
         alarm_sink: Sink | None = None,
         threshold_value: float = 50.0,
+        aspects: Sequence[tuple[str, int]] | None = None,
     ) -> None:
         self.model = model
+        self.aspects = dict(check_aspects(model.params.osm_scaling_aspects if aspects is None else aspects))
+        """The relay VNFD's scaling aspects: name -> relays added per operation."""
         self.boot_delay_s = model.params.osm_boot_delay_s if boot_delay_s is None else boot_delay_s
         self.max_scale = max_scale
         self.scale_in_delay_s = scale_in_delay_s
@@ -124,8 +162,9 @@ class Osm:
             "haproxy",
             [Vdur("haproxy", 0, None)],
         )
-        relay = Vnfr(_uid("vnfr", ns_id, RELAY_INDEX), RELAY_INDEX, "ukko_relay_vnfd", "relay")
-        self.ns = NsInstance(ns_id, "emergency-ns", "ukko_nsd", {LB_INDEX: lb, RELAY_INDEX: relay})
+        relay = Vnfr(_uid("vnfr", ns_id, RELAY_INDEX), RELAY_INDEX, RELAY_VNFD, "relay")
+        self.ns = NsInstance(ns_id, "emergency-ns", "ukko_nsd", {LB_INDEX: lb, RELAY_INDEX: relay},
+                             scaled=dict.fromkeys(self.aspects, 0))
         with model.lock:
             for s in list(model.servants.values()):
                 if model.params.initial_owner == "osm" and s.status != DELETED:
@@ -183,25 +222,50 @@ class Osm:
                 f"Format error at 'scaleVnfData:scaleVnfType' '{data.get('scaleVnfType')!r} is not "
                 "one of ['SCALE_OUT', 'SCALE_IN']'",
             )
+        extra = sorted(set(data) - {"vnfInstanceId", "scaleVnfType", "scaleByStepData"})
+        if extra:
+            raise OsmError(
+                422,
+                "UNPROCESSABLE_ENTITY",
+                "Format error at 'scaleVnfData' 'Additional properties are not allowed "
+                f"({', '.join(repr(e) for e in extra)} {'was' if len(extra) == 1 else 'were'} unexpected)'",
+            )
         step = data.get("scaleByStepData")
         if not isinstance(step, dict):
             raise OsmError(
                 422, "UNPROCESSABLE_ENTITY", "Format error at 'scaleVnfData:scaleByStepData' 'required'"
             )
-        index = str(step.get("member-vnf-index", ""))
+        extra = sorted(set(step) - {"scaling-group-descriptor", "member-vnf-index", "scaling-policy"})
+        if extra:  # OSM scales by one aspect per request: no numberOfSteps (SOL005) nor a count
+            raise OsmError(
+                422,
+                "UNPROCESSABLE_ENTITY",
+                "Format error at 'scaleVnfData:scaleByStepData' 'Additional properties are not allowed "
+                f"({', '.join(repr(e) for e in extra)} {'was' if len(extra) == 1 else 'were'} unexpected)'",
+            )
+        for key in ("scaling-group-descriptor", "member-vnf-index"):
+            if not isinstance(step.get(key), str) or not step[key]:
+                raise OsmError(
+                    422,
+                    "UNPROCESSABLE_ENTITY",
+                    f"Format error at 'scaleVnfData:scaleByStepData:{key}' "
+                    f"'{step.get(key)!r} is not a non-empty string'",
+                )
+        index = step["member-vnf-index"]
         if index not in ns.vnfrs:
             raise OsmError(
                 422,
                 "UNPROCESSABLE_ENTITY",
                 f"Invalid 'member-vnf-index'='{index}' not present at nsd:constituent-vnfd",
             )
-        group = step.get("scaling-group-descriptor")
-        if index != RELAY_INDEX or group != SCALING_GROUP:
+        group = step["scaling-group-descriptor"]
+        if index != RELAY_INDEX or group not in self.aspects:
             raise OsmError(
                 422,
                 "UNPROCESSABLE_ENTITY",
-                f"Invalid scaling-group-descriptor '{group}' for member-vnf-index '{index}'; "
-                f"the NS scales '{SCALING_GROUP}' of member-vnf-index '{RELAY_INDEX}'",
+                f"Invalid scaleVnfData:scaleByStepData:scaling-group-descriptor '{group}' is not present "
+                f"at vnfd:scaling-aspect of member-vnf-index '{index}' (aspects: "
+                f"{', '.join(sorted(self.aspects)) if index == RELAY_INDEX else 'none'})",
             )
         return self._queue(ns, "scale", body)
 
@@ -256,32 +320,44 @@ class Osm:
         relay = self.ns.vnfrs[RELAY_INDEX]
         if op.kind == "scale":
             kind = op.params["scaleVnfData"]["scaleVnfType"]
+            aspect = op.params["scaleVnfData"]["scaleByStepData"]["scaling-group-descriptor"]
+            delta, done = self.aspects[aspect], self.ns.scaled.get(aspect, 0)
             if kind == "SCALE_OUT":
-                if self.ns.scale_ops >= self.max_scale:
+                if done + delta + INITIAL_RELAYS > self.max_relays:  # OSM LCM's check, per aspect
                     self._finish(
                         op,
                         "FAILED",
-                        f"scaling-group {SCALING_GROUP}: max-instance-count {self.max_scale} reached",
+                        f"reached the limit of {done + delta} (max-instance-count) scaling-out operations "
+                        f"for the scaling-group-descriptor '{aspect}'",
                     )
                     return
-                self.ns.scale_ops += 1
-                ci = max((v.count_index for v in relay.vdurs), default=-1) + 1
-                s = self._boot(relay, ci)
-                relay.vdurs.append(Vdur(relay.vdu, ci, s.id))
-                op.waiting = [s.id]
-                op.detail = f"Scaling out {SCALING_GROUP}: creating VDU {s.name}"
+                self.ns.scaled[aspect] = done + delta
+                names = []
+                for _ in range(delta):
+                    ci = max((v.count_index for v in relay.vdurs), default=-1) + 1
+                    s = self._boot(relay, ci)
+                    relay.vdurs.append(Vdur(relay.vdu, ci, s.id))
+                    op.waiting.append(s.id)
+                    names.append(s.name)
+                op.detail = f"Scaling out {aspect}: creating VDU {', '.join(names)}"
             else:
-                if self.ns.scale_ops <= 0:
-                    self._finish(op, "FAILED", f"scaling-group {SCALING_GROUP}: min-instance-count 0 reached")
+                if done - delta + INITIAL_RELAYS < INITIAL_RELAYS:  # OSM LCM's check, per aspect
+                    self._finish(
+                        op,
+                        "FAILED",
+                        f"reached the limit of {done - delta} (min-instance-count) scaling-in operations "
+                        f"for the scaling-group-descriptor '{aspect}'",
+                    )
                     return
-                self.ns.scale_ops -= 1
-                vdur = relay.vdurs.pop()
-                if vdur.servant_id:
-                    self.model.delete_servant(vdur.servant_id)
+                self.ns.scaled[aspect] = done - delta
+                names = []
+                for _ in range(delta):
+                    vdur = relay.vdurs.pop()
+                    if vdur.servant_id:
+                        self.model.delete_servant(vdur.servant_id)
+                    names.append(self.vdu_name(relay, vdur.count_index))
                 op.done_at_s = self.model.t + self.scale_in_delay_s
-                op.detail = (
-                    f"Scaling in {SCALING_GROUP}: deleting VDU {self.vdu_name(relay, vdur.count_index)}"
-                )
+                op.detail = f"Scaling in {aspect}: deleting VDU {', '.join(names)}"
         else:
             targets: list[tuple[Vnfr, Vdur]] = []
             for item in op.params["healVnfData"]:
@@ -314,6 +390,11 @@ class Osm:
             op.detail = "Healing: recreating " + ", ".join(
                 self.vdu_name(v, d.count_index) for v, d in targets
             )
+
+    @property
+    def max_relays(self) -> int:
+        """The relay ``vdu-profile``'s max-number-of-instances."""
+        return INITIAL_RELAYS + self.max_scale
 
     def _boot(self, vnfr: Vnfr, count_index: int) -> Servant:
         return self.model.create_servant(
@@ -462,10 +543,60 @@ class Osm:
                 "created": created,
                 "modified": self.model.now().timestamp(),
                 "scaling-group": [
-                    {"name": SCALING_GROUP, "nb-scale-op": ns.scale_ops, "vnf_index": RELAY_INDEX}
+                    {"name": name, "nb-scale-op": ns.scaled.get(name, 0), "vnf_index": RELAY_INDEX}
+                    for name in self.aspects
                 ],
                 "deployed": {"VCA": [], "RO": {"nsr_status": "ACTIVE"}},
             },
+        }
+
+    def vnfd_ids(self) -> dict[str, str]:
+        """VNFD ``_id`` -> descriptor id of every VNF of the NS."""
+        return {_uid("vnfd", v.vnfd): v.vnfd for v in self.ns.vnfrs.values()}
+
+    def vnfd_doc(self, vnfd: str) -> dict[str, Any]:
+        """A VNFD as OSM keeps it (SOL006, OSM IM ``etsi-nfv-vnfd``): what ``vnf_packages_content`` gives."""
+        relay = vnfd == RELAY_VNFD
+        vdu = "relay" if relay else "haproxy"
+        df: dict[str, Any] = {
+            "id": "default-df",
+            "vdu-profile": [
+                {"id": vdu, "min-number-of-instances": INITIAL_RELAYS if relay else 1,
+                 "max-number-of-instances": self.max_relays if relay else 1}
+            ],
+            "instantiation-level": [
+                {"id": "default-instantiation-level",
+                 "vdu-level": [{"vdu-id": vdu, "number-of-instances": INITIAL_RELAYS if relay else 1}]}
+            ],
+        }
+        if relay:
+            df["scaling-aspect"] = [
+                {
+                    "id": name,
+                    "name": name,
+                    "max-scale-level": self.max_scale // delta,
+                    "aspect-delta-details": {
+                        "deltas": [
+                            {"id": f"{name}-delta", "vdu-delta": [{"id": vdu, "number-of-instances": delta}]}
+                        ]
+                    },
+                }
+                for name, delta in self.aspects.items()
+            ]
+        created = self.model.start.timestamp()
+        return {
+            "_id": _uid("vnfd", vnfd),
+            "id": vnfd,
+            "product-name": vnfd,
+            "provider": "Ukko",
+            "version": "1.0",
+            "mgmt-cp": "eth0-ext",
+            "vdu": [{"id": vdu, "name": vdu, "sw-image-desc": f"{vdu}-image",
+                     "virtual-compute-desc": f"{vdu}-compute"}],
+            "ext-cpd": [{"id": "eth0-ext", "int-cpd": {"vdu-id": vdu, "cpd": "eth0-int"}}],
+            "df": [df],
+            "_admin": {"created": created, "modified": created, "onboardingState": "ONBOARDED",
+                       "operationalState": "ENABLED", "usageState": "IN_USE"},
         }
 
     def op_doc(self, op: Operation) -> dict[str, Any]:

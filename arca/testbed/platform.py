@@ -265,6 +265,7 @@ def model_params(settings: TestbedSettings, system: str = "emergency") -> ModelP
         queue_limit=settings.queue_limit,
         initial_servants=settings.initial_servants,
         initial_owner=settings.initial_owner,
+        osm_scaling_aspects=tuple(settings.osm_scaling_aspects.items()),
         require_pool_membership=settings.require_pool_membership,
         noise_sd=settings.noise_sd,
         system=system,

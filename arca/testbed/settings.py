@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +44,12 @@ class TestbedSettings(BaseModel):
     initial_servants: int = Field(default=1, ge=0, le=15, description="Servants ACTIVE at time 0.")
     initial_owner: Literal["nova", "osm"] = Field(
         default="nova", description="Initial servants are ARCA-managed Nova servers or the NS's relay VDUs."
+    )
+    osm_scaling_aspects: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: {"relay-scaling": 1}, min_length=1,
+        description="Scaling aspects of the OSM relay VNFD: aspect name -> relays one scale operation "
+        "adds (vdu-delta number-of-instances). Ukko's VNFD has only the one-VDU 'relay-scaling'; add e.g. "
+        "'relay-scaling-4': 4 for an aspect that adds four relays per operation.",
     )
     require_pool_membership: bool = Field(
         default=False, description="A servant serves only while in an Octavia pool (else ACTIVE is enough)."

@@ -241,3 +241,63 @@ def test_osm_reconciler_applies_the_frequency_guard(tb: Testbed) -> None:
     assert len(relays(tb)) == before + 2  # two scale operations, then the guard refuses
     refused = [m for m in published if isinstance(m, Enforcement) and m.outcome == "skipped"]
     assert len(refused) == 1 and refused[0].detail.startswith("refused by guard frequency")
+
+
+@pytest.fixture
+def burst_tb() -> Iterator[Testbed]:
+    """The Ukko NS whose relay VNFD has a second scaling aspect: four relays per operation."""
+    aspects = (("relay-scaling", 1), ("relay-scaling-4", 4))
+    params = ModelParams(initial_owner="osm", osm_scaling_aspects=aspects)
+    bed = Testbed(parse_timeline(QUIET), params, clock=SimClock(START)).start()
+    try:
+        yield bed
+    finally:
+        bed.stop()
+
+
+def _drive(tb: Testbed, rec: Any, seconds: int) -> None:
+    for _ in range(seconds):
+        tb.model.advance(1.0)
+        rec.tick(tb.model.now())
+
+
+@pytest.mark.parametrize(("allowed", "out_plan", "in_plan"), [
+    ([], ["relay-scaling-4", "relay-scaling", "relay-scaling", "relay-scaling"],
+     ["relay-scaling-4", "relay-scaling", "relay-scaling", "relay-scaling"]),
+    (["relay-scaling"], ["relay-scaling"] * 7, ["relay-scaling"] * 7),
+], ids=["every-aspect-of-the-vnfd", "restricted-to-ukkos-aspect"])
+def test_osm_reconciler_reads_the_vnfd_aspects_and_applies_the_largest_that_fits(
+        burst_tb: Testbed, allowed: list[str], out_plan: list[str], in_plan: list[str]) -> None:
+    from arca.enforcer.osm_reconciler import OsmReconciler
+
+    c = client(burst_tb, osm_scaling_aspects=allowed)
+    published: list[Message] = []
+    rec = OsmReconciler(c, c.settings, publish=published.append)
+    rec.set_desired(_decision(burst_tb, 8))
+    _drive(burst_tb, rec, 45 * len(out_plan))
+    assert len(relays(burst_tb)) == 8 and all(s.status == "ACTIVE" for s in relays(burst_tb))
+    done = [m for m in published if isinstance(m, Enforcement)]
+    assert [m.outcome for m in done] == ["succeeded"] * len(out_plan)
+    assert [m.detail.split()[1] for m in done] == out_plan
+    rec.set_desired(_decision(burst_tb, 1))
+    _drive(burst_tb, rec, 7 * len(in_plan))
+    assert len(relays(burst_tb)) == 1
+    back = [m for m in published if isinstance(m, Enforcement)][len(out_plan):]
+    assert [m.detail.split()[1] for m in back] == in_plan  # OSM takes back by the aspect that added
+
+
+def test_osm_reconciler_boots_an_aspects_vdus_together(burst_tb: Testbed) -> None:
+    """Five relays wanted from one: a single four-relay operation, its VDUs in service after 42 s."""
+    from arca.enforcer.osm_reconciler import OsmReconciler
+
+    c = client(burst_tb)
+    published: list[Message] = []
+    rec = OsmReconciler(c, c.settings, publish=published.append)
+    rec.set_desired(_decision(burst_tb, 5))
+    rec.reconcile("emergency", burst_tb.model.now())
+    _drive(burst_tb, rec, 44)
+    assert [s.status for s in relays(burst_tb)] == ["ACTIVE"] * 5
+    assert len(c._send("GET", "/osm/nslcm/v1/ns_lcm_op_occs")) == 1
+    [done] = [m for m in published if isinstance(m, Enforcement)]
+    assert (done.outcome, done.active_servants, done.booting_servants) == ("succeeded", 5, 0)
+    assert "(4 VDU, plan +4 relay-scaling-4)" in done.detail

@@ -1,12 +1,14 @@
 """``arca demo``: every strategy on the training then the reference timeline, compared with the oracle.
 
     arca demo [--strategy NAME ...] [--timeline FILE] [--training FILE] [--seed N]
-              [--driver openstack|osm] [--boot-delay S] [--json | -o FILE] [--plot FILE.png]
-              [--no-training] [--quiet]
+              [--driver openstack|osm] [--osm-aspect N ...] [--boot-delay S] [--json | -o FILE]
+              [--plot FILE.png] [--no-training] [--quiet]
 
 ``--driver osm`` plays the same timelines through the testbed's emulated OSM NBI (the Ukko-style NS:
 its relay VDUs are the servants, one LCM operation per NS at a time, a VDU boots in 42 s as Ukko
-measured) instead of OpenStack; ``threshold-repo`` is Ukko's own controller there.
+measured) instead of OpenStack; ``threshold-repo`` is Ukko's own controller there. Its relay VNFD has
+Ukko's one-VDU scaling aspect; ``--osm-aspect N`` adds one that adds N relays per operation (the
+enforcer reads the aspects from the VNFD and picks the largest that does not overshoot).
 
 Progress (one bar per run with the overall ETA) goes to stderr when it is a terminal, unless
 ``--quiet``; the table and its legend go to stdout. Output paths are checked before the run.
@@ -64,6 +66,9 @@ def register(sub: Any) -> None:
     p.add_argument("--driver", choices=("openstack", "osm"), default="openstack",
                    help="How the enforcer changes the servants: 'openstack' (Nova + Octavia, default) or "
                    "'osm' (scale/heal of the emulated Ukko-style NS through the OSM NBI, Ukko's timings).")
+    p.add_argument("--osm-aspect", type=int, action="append", default=[], metavar="N",
+                   help="With --driver osm: the relay VNFD also has a scaling aspect 'relay-scaling-N' "
+                   "adding N relays per LCM operation (repeatable; default: only Ukko's one-VDU aspect).")
     p.add_argument("--boot-delay", type=float, metavar="S",
                    help="Servant boot delay in seconds (default: the testbed's 10 s; with --driver osm, "
                    "Ukko's measured 42 s). The policies' provisioning lead time follows it.")
@@ -121,6 +126,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
     if jobs < 1:
         raise CliError(f"--jobs {jobs}: must be at least 1")
+    if args.osm_aspect and args.driver != "osm":
+        raise CliError("--osm-aspect needs --driver osm")
+    for n in args.osm_aspect:
+        if not 1 <= n <= 10:
+            raise CliError(f"--osm-aspect {n}: must be within [1, 10] relays (the scaling group's bound)")
     if args.boot_delay is not None and not 0 <= args.boot_delay <= 600:
         raise CliError(f"--boot-delay {args.boot_delay:g}: must be within [0, 600] seconds")
 
@@ -137,12 +147,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ref_name = timeline_name(args.timeline, "reference")
     train_name = timeline_name(args.training, "training")
     t0 = time.perf_counter()
-    params = model_params(args.boot_delay, args.driver)
+    params = model_params(args.boot_delay, args.driver, args.osm_aspect)
     tasks = plan(names, reference, training, ref_name, train_name)
     progress.plan(tasks)
     work = sum(t.work_s for t in tasks)
+    aspects = ", ".join(f"{name} +{n}" for name, n in params.osm_scaling_aspects)
     via = (f"through the OSM NBI (VDU boot {params.osm_boot_delay_s:g} s, one LCM operation per NS "
-           f"at a time)" if args.driver == "osm" else "through OpenStack")
+           f"at a time; aspects {aspects})" if args.driver == "osm" else "through OpenStack")
     progress.say(f"{len(names)} strategies, {len(tasks)} runs ({work:.0f} simulated s) {via}: "
                  f"training on {train_name if training else '-'}, then {ref_name}")
     results = run_all(names, reference, training, progress=progress, params=params, jobs=jobs)
@@ -156,6 +167,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     meta = {"timeline": ref_name, "training": None if args.no_training else train_name,
             "seed": reference.seed, "driver": args.driver,
             "boot_delay_s": params.osm_boot_delay_s if args.driver == "osm" else params.boot_delay_s,
+            "osm_scaling_aspects": dict(params.osm_scaling_aspects) if args.driver == "osm" else None,
             "timeline_facts": timeline_facts(reference),
             "enforcement": {n: r.enforcement_outcomes for n, r in results.items()}}
     if print_json:

@@ -23,17 +23,25 @@ def truth_table(elapsed: Sequence[float]) -> list[list[float]]:
 DRIVERS = ("openstack", "osm")
 
 
-def model_params(boot_delay_s: float | None = None, driver: str = "openstack") -> Any:
+def model_params(boot_delay_s: float | None = None, driver: str = "openstack",
+                 osm_aspects: Sequence[int] = ()) -> Any:
     """The testbed parameters of the demo.
 
     ``openstack``: Nova servers that serve only once in an Octavia pool (boot 10 s unless given);
-    ``osm``: the relay VDUs of the OSM NS (boot ``osm_boot_delay_s``, 42 s unless given).
+    ``osm``: the relay VDUs of the OSM NS (boot ``osm_boot_delay_s``, 42 s unless given), scaled by
+    the relay VNFD's one-VDU aspect ``relay-scaling`` (Ukko's) plus, for each N of ``osm_aspects``,
+    an aspect ``relay-scaling-N`` adding N relays per operation.
     """
     from arca.testbed.model import ModelParams
 
     if driver == "osm":
         boot = ModelParams().osm_boot_delay_s if boot_delay_s is None else boot_delay_s
-        return ModelParams(initial_owner="osm", boot_delay_s=boot, osm_boot_delay_s=boot)
+        extra = sorted(set(osm_aspects) - {1})
+        aspects = (("relay-scaling", 1), *((f"relay-scaling-{n}", n) for n in extra))
+        return ModelParams(initial_owner="osm", boot_delay_s=boot, osm_boot_delay_s=boot,
+                           osm_scaling_aspects=aspects)
+    if osm_aspects:
+        raise ValueError("OSM scaling aspects need the osm driver")
     if driver != "openstack":
         raise ValueError(f"no demo driver {driver!r} (known: {', '.join(DRIVERS)})")
     params = ModelParams(require_pool_membership=True)

@@ -1,8 +1,10 @@
 """OSM driver: the NBI REST client (requests) for scale, heal and operation polling.
 
 ``POST /osm/admin/v1/tokens`` gives a bearer token (renewed once on a 401);
+``GET /osm/vnfpkgm/v1/vnf_packages_content/{vnfd id}`` reads a VNFD (its scaling aspects);
 ``POST /osm/nslcm/v1/ns_instances/{id}/scale`` with ``scaleType: SCALE_VNF`` and ``scaleVnfData``
-scales a scaling group by one step; ``POST .../heal`` with ``healVnfData`` heals a VNF instance;
+applies one scaling aspect (``scaling-group-descriptor``: its whole delta, one or more VDUs);
+``POST .../heal`` with ``healVnfData`` heals a VNF instance;
 both answer an operation id polled at ``GET /osm/nslcm/v1/ns_lcm_op_occs/{id}`` until
 ``operationState`` is COMPLETED or FAILED. Every call is a single short request (no waiting):
 the action polls again on the next tick. 5xx, timeouts and connection errors -> ``TransientError``.
@@ -77,6 +79,14 @@ class OsmClient:
         data = self._send("GET", f"/osm/nslcm/v1/vnf_instances?nsr-id-ref={ns_id}")
         items = list(data) if isinstance(data, list) else []
         return [v for v in items if v.get("nsr-id-ref", ns_id) == ns_id]
+
+    def ns_instance(self, ns_id: str) -> dict[str, Any]:
+        data = self._send("GET", f"/osm/nslcm/v1/ns_instances_content/{ns_id}")
+        return dict(data) if isinstance(data, dict) else {}
+
+    def vnfd(self, vnfd_id: str) -> dict[str, Any]:
+        data = self._send("GET", f"/osm/vnfpkgm/v1/vnf_packages_content/{vnfd_id}")
+        return dict(data) if isinstance(data, dict) else {}
 
     def operation(self, op_id: str) -> dict[str, Any]:
         data = self._send("GET", f"/osm/nslcm/v1/ns_lcm_op_occs/{op_id}")

@@ -1,4 +1,5 @@
-"""Emulated OSM NBI (SOL005-style REST): tokens, NS instances, VNF instances, scale, heal, LCM op occs.
+"""Emulated OSM NBI (SOL005-style REST): tokens, NS instances, VNF instances, VNF packages (their
+VNFDs: the scaling aspects a client reads before scaling), scale, heal, LCM op occs.
 
 JSON in and out (the real NBI also speaks YAML); ``Authorization: Bearer <token id>``; errors are
 ``{"code": "UNPROCESSABLE_ENTITY", "status": 422, "detail": "..."}`` like the real NBI.
@@ -98,6 +99,21 @@ def create_app(cloud: Cloud, osm: Osm, username: str = "admin", password: str = 
                 if v.id == vnfr_id:
                     return jsonify(osm.vnfr_doc(v))
         return _err(404, "NOT_FOUND", f"vnfrs '{vnfr_id}' not found")
+
+    @app.get(f"{base}/vnfpkgm/v1/vnf_packages_content")
+    def list_vnfds() -> Any:
+        with osm.model.lock:
+            return jsonify([osm.vnfd_doc(v) for v in osm.vnfd_ids().values()])
+
+    @app.get(f"{base}/vnfpkgm/v1/vnf_packages_content/<vnfd_id>")
+    @app.get(f"{base}/vnfpkgm/v1/vnf_packages/<vnfd_id>/vnfd")
+    def show_vnfd(vnfd_id: str) -> Any:
+        with osm.model.lock:
+            ids = osm.vnfd_ids()
+            name = ids.get(vnfd_id) or (vnfd_id if vnfd_id in ids.values() else None)
+            if name is None:
+                return _err(404, "NOT_FOUND", f"vnfds '{vnfd_id}' not found")
+            return jsonify(osm.vnfd_doc(name))
 
     def operation(kind: str, ns_id: str) -> Any:
         body = request.get_json(silent=True)
