@@ -14,9 +14,24 @@ delay for the rest. Without a warm pool it is the plain floor over the boot dela
 ``auto`` sizing (``Policy.warm_pool_auto``): the most servants any severity needs within one boot
 lead time of its notification beyond the default amount (those no new servant can serve in time),
 from the learned model, clamped into the policy's [warmPoolMinSize, warmPoolMaxSize].
+
+Objective sizing (``Policy.discard_objective``, issue 23): the smallest pool whose expected discard
+meets the admin's objective, so the pool costs no more than the objective asks for. For a pool of
+``P`` servants, an incident of severity ``s`` discards, from the resume delay until new servants
+boot (one lead time after its onset), the demand its learned curve shows above the default servants
+and the pool (``shortfall``; demand = MSA x the high threshold, a servant carrying 1 at 100 % CPU). Its volume is its curve's demand until the
+expiration. The expected ratio is the discard so far plus the mean shortfall of one more incident
+(each severity equally likely), over the demand offered so far plus the mean volume (``Ledger``:
+what the decider measured at every telemetry round): a run that discarded less than its objective
+spends the budget on a smaller pool, one that discarded more grows it back (``objective_pool``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from arca.decider.anticipator import Anticipator, to_amount
 from arca.decider.policy import Policy
@@ -34,10 +49,109 @@ def auto_pool_size(model: Anticipator, policy: Policy) -> int | None:
     return max(0, *needs) if needs else None
 
 
-def pool_size(policy: Policy, model: Anticipator | None = None) -> int | None:
-    """The pool the decision asks for: None without a warm pool; else the min, or the auto size."""
+@dataclass(frozen=True)
+class Ledger:
+    """Demand offered and discarded so far, in servant-equivalent seconds (telemetry rounds)."""
+
+    offered: float = 0.0
+    discarded: float = 0.0
+
+    @property
+    def ratio(self) -> float | None:
+        """Share of the offered demand discarded so far (None before any demand)."""
+        return self.discarded / self.offered if self.offered > 0 else None
+
+    def add(self, demand: float, discard_ratio: float, seconds: float) -> Ledger:
+        """The ledger after a telemetry round of ``seconds`` that offered ``demand`` (servant-equivalents)
+        and discarded ``discard_ratio`` of it."""
+        if demand <= 0 or seconds <= 0:
+            return self
+        share = min(1.0, max(0.0, discard_ratio))
+        return Ledger(self.offered + demand * seconds, self.discarded + demand * share * seconds)
+
+
+def shortfall(curve: Sequence[float], pool: int, default: int, high: float, resume_s: float,
+              lead_s: float, step_s: float = 1.0) -> float:
+    """Demand (servant-equivalent seconds) an incident finds no servant for while only the pool can help.
+
+    ``curve[k]`` is the MSA predicted ``k * step_s`` seconds after the onset (at least up to
+    ``lead_s``); its demand is ``MSA * high``. Between ``resume_s`` and ``lead_s`` the ``default``
+    servants and the ``pool`` serve; from ``lead_s`` on new servants do (nothing is short). Before
+    ``resume_s`` no pool can serve: that part is the same for every pool and is not counted (measured
+    on the reference timeline, it is far smaller than the learned curves' start suggests: the
+    anticipation of the previous incident is still running, and the ledger counts what it is).
+    """
+    lost = 0.0
+    for k, msa in enumerate(curve):
+        t = k * step_s
+        if t >= lead_s:
+            break
+        if t >= resume_s:
+            lost += max(0.0, msa * high - (default + pool)) * step_s
+    return lost
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The pool an objective asks for, and the discard ratio it expects with it."""
+
+    pool: int
+    expected: float
+    met: bool
+    """False when even the largest pool allowed is expected to discard more than the objective."""
+
+
+def objective_pool(curves: Sequence[Sequence[float]], objective: float, ledger: Ledger, *, low: int,
+                   high_pool: int, default: int, high: float, resume_s: float, lead_s: float,
+                   step_s: float = 1.0) -> Sizing:
+    """The smallest pool in ``[low, high_pool]`` whose expected discard ratio meets ``objective``.
+
+    ``curves``: one learned MSA curve per severity (each equally likely), from the onset to the
+    expiration in ``step_s`` steps. Expected ratio with pool ``P``: (discarded so far + the mean
+    ``shortfall`` of one incident) / (offered so far + the mean demand of one incident).
+    """
+    volume = float(np.mean([sum(c) * high * step_s for c in curves])) if curves else 0.0
+    expected = 0.0
+    for pool in range(low, max(low, high_pool) + 1):
+        shorts = [shortfall(c, pool, default, high, resume_s, lead_s, step_s) for c in curves]
+        short = float(np.mean(shorts)) if shorts else 0.0
+        total = ledger.offered + volume
+        expected = (ledger.discarded + short) / total if total > 0 else 0.0
+        if expected <= objective:
+            return Sizing(pool, expected, True)
+    return Sizing(max(low, high_pool), expected, False)
+
+
+def severity_curves(model: Anticipator, horizon_s: float, step_s: float = 1.0) -> list[list[float]]:
+    """The learned MSA curve of every severity over ``[0, horizon_s]`` (empty when the model is cold)."""
+    grid = np.arange(0.0, max(0.0, horizon_s) + step_s / 2, step_s)
+    out = []
+    for severity in SEVERITIES:
+        pred = model.predict(severity, grid)
+        if pred is not None:
+            out.append([float(v) for v in pred])
+    return out
+
+
+def sizing(policy: Policy, model: Anticipator | None, ledger: Ledger) -> Sizing | None:
+    """The objective's pool for ``policy`` (None without a warm pool, an objective or a trained model)."""
+    if not policy.warm or policy.discard_objective is None or model is None or not model.trained:
+        return None
+    curves = severity_curves(model, policy.expiration_s)
+    return objective_pool(curves, policy.discard_objective, ledger, low=policy.warm_pool_min,
+                          high_pool=policy.pool_max, default=policy.default_servants,
+                          high=policy.high_threshold, resume_s=policy.resume_lead_time_s,
+                          lead_s=policy.lead_time_s)
+
+
+def pool_size(policy: Policy, model: Anticipator | None = None, ledger: Ledger | None = None) -> int | None:
+    """The pool the decision asks for: None without a warm pool; else the objective's size (a
+    ``discardObjective`` and a trained model), the auto size, or the min."""
     if not policy.warm:
         return None
+    chosen = sizing(policy, model, ledger or Ledger())
+    if chosen is not None:
+        return policy.clamp_pool(chosen.pool)
     size = policy.warm_pool_min
     if policy.warm_pool_auto and model is not None and model.trained:
         auto = auto_pool_size(model, policy)
