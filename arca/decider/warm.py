@@ -19,11 +19,12 @@ Objective sizing (``Policy.discard_objective``, issue 23): the smallest pool who
 meets the admin's objective, so the pool costs no more than the objective asks for. For a pool of
 ``P`` servants, an incident of severity ``s`` discards, from the resume delay until new servants
 boot (one lead time after its onset), the demand its learned curve shows above the default servants
-and the pool (``shortfall``; demand = MSA x the high threshold, a servant carrying 1 at 100 % CPU). Its volume is its curve's demand until the
-expiration. The expected ratio is the discard so far plus the mean shortfall of one more incident
-(each severity equally likely), over the demand offered so far plus the mean volume (``Ledger``:
-what the decider measured at every telemetry round): a run that discarded less than its objective
-spends the budget on a smaller pool, one that discarded more grows it back (``objective_pool``).
+and the pool (``shortfall``; demand = MSA x the high threshold, a servant carrying 1 at 100 % CPU).
+Its volume is its curve's demand until the expiration. The expected ratio is the discard so far
+plus the mean shortfall of one more incident (each severity equally likely), over the demand
+offered so far plus the mean volume (``Ledger``: what the decider measured at every telemetry
+round): a run that discarded less than its objective spends the budget on a smaller pool, one
+that discarded more grows it back (``objective_pool``).
 """
 
 from __future__ import annotations
