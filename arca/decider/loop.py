@@ -331,8 +331,8 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
     at ``now``, combined (``how``), rounded and made compliant; None when nothing is anticipated or the
     model is cold.
 
-    With a warm ``pool``, the pool's servants are taken over the resume lead time and the rest over
-    the boot lead time (``warm_floor``).
+    With a warm ``pool`` that covers the incident's burst, its floor is taken over the resume lead
+    time, else over the boot lead time (``warm_floor``).
     """
     if not (anticipations and model.trained):
         return None
@@ -343,7 +343,7 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
         raw = raws[k] if raws is not None else None
         if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
             short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)
-            raw = warm_floor(short if short is not None else raw, raw, pool)
+            raw = warm_floor(short if short is not None else raw, raw, pool, policy.default_servants)
         floors.append(raw if raw is not None else float(policy.default_servants))
         floors[k], antics[k] = a.settle(floors[k])
     predicted = combine(floors, policy.default_servants, how)

@@ -101,22 +101,22 @@ def figure(pts: Sequence[Point], title: str = "") -> Any:
 
     fig = Figure(figsize=(8.0, 5.5), layout="constrained")
     ax = fig.add_subplot()
-    swept = sorted((p for p in pts if p.objective_pct is not None and p.weighted_vs_oracle is not None),
-                   key=lambda p: p.objective_pct or 0.0)
-    refs = [p for p in pts if p.objective_pct is None and p.weighted_vs_oracle is not None]
+    drawn = [(p, float(p.weighted_vs_oracle), max(p.discard_pct, FLOOR_PCT)) for p in pts
+             if p.weighted_vs_oracle is not None]
+    swept = sorted(((p, x, y, float(p.objective_pct)) for p, x, y in drawn if p.objective_pct is not None),
+                   key=lambda d: d[3])
+    refs = [(p, x, y) for p, x, y in drawn if p.objective_pct is None]
     if swept:
-        ax.plot([p.weighted_vs_oracle for p in swept], [max(p.discard_pct, FLOOR_PCT) for p in swept],
-                "o-", color="tab:red", label="arca-warm, swept over arca:discardObjective")
-        for p in swept:
-            ax.annotate(f"asked {p.objective_pct:g} %\ngot {p.discard_pct:.3g} %",
-                        (p.weighted_vs_oracle, max(p.discard_pct, FLOOR_PCT)), textcoords="offset points",
+        ax.plot([x for _, x, _, _ in swept], [y for _, _, y, _ in swept], "o-", color="tab:red",
+                label="arca-warm, swept over arca:discardObjective")
+        for p, x, y, asked in swept:
+            ax.annotate(f"asked {asked:g} %\ngot {p.discard_pct:.3g} %", (x, y), textcoords="offset points",
                         xytext=(8, 4), fontsize=8, color="tab:red")
-            ax.axhline(p.objective_pct, color="tab:red", lw=0.5, ls=":", alpha=0.6)
+            ax.axhline(asked, color="tab:red", lw=0.5, ls=":", alpha=0.6)
     markers = ("*", "D", "s", "^", "v", "P", "X")
-    for k, p in enumerate(refs):
-        ax.plot([p.weighted_vs_oracle], [max(p.discard_pct, FLOOR_PCT)], markers[k % len(markers)],
-                ms=10 if p.name == "oracle" else 7, ls="none",
-                label=f"{p.name} ({p.discard_pct:.3g} %, {p.weighted_vs_oracle:.2f}x)")
+    for k, (p, x, y) in enumerate(refs):
+        ax.plot([x], [y], markers[k % len(markers)], ms=10 if p.name == "oracle" else 7, ls="none",
+                label=f"{p.name} ({p.discard_pct:.3g} %, {x:.2f}x)")
     ax.set_yscale("log")
     ax.set_ylim(bottom=FLOOR_PCT * 0.7)
     ax.set_xlabel("weighted cost / the oracle's (running 1, stopped 0.1 per servant-second)")

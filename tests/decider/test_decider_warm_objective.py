@@ -1,0 +1,136 @@
+"""Issue 23 (items 3-4): the warm pool sized for a discard objective (``arca:discardObjective``).
+
+The pure rule (``arca.decider.warm``): ``shortfall`` of one incident's learned curve with a pool,
+``objective_pool`` (the smallest pool whose expected discard meets the objective, given what was
+offered and discarded so far), the ``Ledger`` of telemetry rounds; then the loop: the decision
+carries the objective, the measured ratio and a reason, and the pool follows the ledger.
+"""
+
+from __future__ import annotations
+
+import pytest
+from decider_helpers import at, policy, situation, trained
+
+from arca.decider.loop import ArcaState, ArcaStrategy
+from arca.decider.warm import Ledger, Sizing, objective_pool, pool_size, shortfall, sizing
+from arca.namespace import ARCA_NS
+from arca.policy import PolicyError, policy_from_pairs
+
+ARCA = ArcaStrategy()
+RAMP = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 8.0, 8.0, 8.0, 8.0]
+"""An MSA curve one step per second: 8 servants at the high threshold from 7 s on."""
+
+SHORTFALL = [
+    # id, curve, pool, resume, lead, high threshold, expected servant-equivalent seconds short
+    ("no-pool-counts-demand-above-the-default", RAMP, 0, 0.0, 3.0, 0.7, 0.4 + 1.1),
+    ("pool-serves-from-the-resume-delay", RAMP, 1, 0.0, 3.0, 0.7, 0.1),
+    ("before-the-resume-delay-nothing-counted", RAMP, 0, 2.0, 3.0, 0.7, 1.1),
+    ("from-the-lead-time-new-servants-serve", RAMP, 0, 0.0, 1.0, 0.7, 0.0),
+    ("a-pool-as-large-as-the-burst-loses-nothing", RAMP, 7, 0.0, 10.0, 0.7, 0.0),
+    ("a-pool-one-short-of-the-burst", RAMP, 6, 5.0, 10.0, 1.0, 3.0),
+]
+
+
+@pytest.mark.parametrize("curve,pool,resume,lead,high,expected", [c[1:] for c in SHORTFALL],
+                         ids=[c[0] for c in SHORTFALL])
+def test_shortfall_is_the_demand_above_default_and_pool_between_resume_and_lead(
+        curve: list[float], pool: int, resume: float, lead: float, high: float, expected: float) -> None:
+    got = shortfall(curve, pool, default=1, high=high, resume_s=resume, lead_s=lead)
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
+CURVES = [[1.0] * 3 + [5.0] * 20, [1.0] * 3 + [9.0] * 20]
+"""Two severities: 5 and 9 servants from 3 s after the onset, for 20 s."""
+SIZE = {"low": 0, "high_pool": 10, "default": 1, "high": 1.0, "resume_s": 0.0, "lead_s": 10.0}
+
+OBJECTIVES = [
+    # id, objective, ledger, expected pool, met. Mean shortfall with pool P: 3.5 x ((4-P)+ + (8-P)+)
+    # servant-equivalent seconds (7 s short each); mean volume of one incident: 143
+    ("generous-objective-needs-no-pool", 0.5, Ledger(), 0, True),
+    ("zero-objective-covers-the-strongest-burst", 0.0, Ledger(), 8, True),
+    ("one-percent-still-covers-the-strongest", 0.01, Ledger(), 8, True),
+    ("ten-percent-covers-the-mildest", 0.1, Ledger(), 4, True),
+    ("budget-left-from-quiet-hours-shrinks-the-pool", 0.01, Ledger(offered=1000.0), 5, True),
+    ("overspent-budget-grows-the-pool", 0.1, Ledger(offered=100.0, discarded=20.0), 7, True),
+    ("unreachable-objective-asks-for-the-most-allowed", 0.01, Ledger(offered=100.0, discarded=20.0), 10,
+     False),
+]
+
+
+@pytest.mark.parametrize("objective,ledger,pool,met", [c[1:] for c in OBJECTIVES],
+                         ids=[c[0] for c in OBJECTIVES])
+def test_objective_pool_is_the_smallest_pool_meeting_the_objective(objective: float, ledger: Ledger,
+                                                                   pool: int, met: bool) -> None:
+    chosen = objective_pool(CURVES, objective, ledger, **SIZE)  # type: ignore[arg-type]
+    assert (chosen.pool, chosen.met) == (pool, met)
+    if met:
+        assert chosen.expected <= objective
+        if chosen.pool > SIZE["low"]:  # one servant less would not meet it: the least cost
+            smaller = objective_pool(CURVES, objective, ledger, **{**SIZE, "high_pool": chosen.pool - 1})  # type: ignore[arg-type]
+            assert not smaller.met
+
+
+def test_objective_pool_stays_within_the_policy_bounds() -> None:
+    chosen = objective_pool(CURVES, 0.5, Ledger(), **{**SIZE, "low": 2})  # type: ignore[arg-type]
+    assert chosen == Sizing(2, chosen.expected, True)
+    capped = objective_pool(CURVES, 0.0, Ledger(), **{**SIZE, "high_pool": 3})  # type: ignore[arg-type]
+    assert (capped.pool, capped.met) == (3, False) and capped.expected > 0
+
+
+LEDGER = [
+    ("a-round-adds-its-demand-and-discard", Ledger(), (2.0, 0.25, 10.0), Ledger(20.0, 5.0)),
+    ("no-demand-adds-nothing", Ledger(1.0, 0.5), (0.0, 0.5, 10.0), Ledger(1.0, 0.5)),
+    ("a-ratio-above-one-is-clamped", Ledger(), (1.0, 1.5, 10.0), Ledger(10.0, 10.0)),
+    ("a-negative-ratio-is-clamped", Ledger(), (1.0, -0.5, 10.0), Ledger(10.0, 0.0)),
+]
+
+
+@pytest.mark.parametrize("before,round_,after", [c[1:] for c in LEDGER], ids=[c[0] for c in LEDGER])
+def test_ledger_adds_telemetry_rounds(before: Ledger, round_: tuple[float, float, float],
+                                      after: Ledger) -> None:
+    assert before.add(*round_) == after
+
+
+def test_ledger_ratio_is_unknown_before_any_demand() -> None:
+    assert Ledger().ratio is None and Ledger(200.0, 1.0).ratio == 0.005
+
+
+WARM = {"lead_time_s": 10.0, "warm_pool_state": "stopped", "warm_pool_min": 0, "warm_pool_max": 10,
+        "warm_pool_auto": True}
+
+
+def test_the_objective_overrides_auto_sizing_and_a_tighter_one_asks_for_more() -> None:
+    model = trained()
+    auto = pool_size(policy(**WARM), model)
+    loose = pool_size(policy(**WARM, discard_objective=0.05), model)
+    tight = pool_size(policy(**WARM, discard_objective=0.0), model)
+    assert loose is not None and tight is not None and auto is not None
+    assert loose < tight
+    assert sizing(policy(**WARM), model, Ledger()) is None  # no objective: the auto size
+    assert sizing(policy(**WARM, discard_objective=0.01), None, Ledger()) is None  # cold: no curves
+
+
+def test_the_decision_reports_the_objective_and_the_ratio_measured() -> None:
+    pol = policy(**WARM, discard_objective=0.005)
+    state = ArcaState(anticipator=trained())
+    first, state = ARCA.decide(situation(10, demand=0.5, discard=0.0), pol, state, at(10))
+    assert first.discard_objective == 0.005 and first.discard_measured == 0.0
+    assert "discard objective 0.500 %" in first.reason
+    second, state = ARCA.decide(situation(20, demand=0.5, discard=0.1), pol, state, at(20))
+    assert second.discard_measured == pytest.approx(0.05)  # 0.5 of 10 s lost of 10 s twice
+    assert state.ledger == Ledger(10.0, 0.5)
+    _, state = ARCA.decide(situation(20, trigger="event", demand=0.5, discard=0.1), pol, state, at(21))
+    assert state.ledger == Ledger(10.0, 0.5)  # not a new telemetry round: nothing counted twice
+    assert "out of reach" in second.reason and second.standby == 10  # 5 % discarded vs 0.5 % asked
+
+
+def test_without_an_objective_the_decision_says_nothing_of_it() -> None:
+    out, _ = ARCA.decide(situation(10, demand=0.5), policy(**WARM), ArcaState(anticipator=trained()), at(10))
+    assert out.discard_objective is None and "objective" not in out.reason
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5"], ids=["negative", "above-one"])
+def test_the_policy_refuses_an_objective_outside_zero_one(value: str) -> None:
+    with pytest.raises(PolicyError):
+        policy_from_pairs("urn:p:s", [(ARCA_NS + "system", "s"),
+                                      (ARCA_NS + "discardObjective", float(value))])
