@@ -514,6 +514,10 @@ class ArcaStrategy:
         model, antics = confirmed.model, confirmed.kept
 
         ledger = measured(st.ledger, situation, policy, st.last_load_time)
+        noticed = [a for a in reported.anticipations if a.since == now]
+        if noticed:  # how late incidents are notified: the pool serves from the notification on
+            late = seconds(now, max(a.onset for a in noticed))
+            ledger = replace(ledger, notice_s=min(policy.lead_time_s, max(0.0, late)))
         pool = pool_size(policy, model, ledger) if self.anticipation else pool_size(policy)
         floor = anticipated_floor(antics, model, policy, now, pool, self.combine)
         if floor is not None:
@@ -582,8 +586,8 @@ def objective_reason(chosen: Sizing, policy: Policy, ledger: Ledger) -> str:
     so_far = "none measured yet" if ledger.ratio is None else f"{ledger.ratio * 100:.3f} % so far"
     objective = (policy.discard_objective or 0.0) * 100
     if not chosen.met:
-        return (f"discard objective {objective:.3f} % out of reach: pool {chosen.pool} (the most allowed) "
-                f"expects {chosen.expected * 100:.3f} % ({so_far})")
+        return (f"discard objective {objective:.3f} % out of reach: pool {chosen.pool} (the least discard "
+                f"expected) expects {chosen.expected * 100:.3f} % ({so_far})")
     return (f"discard objective {objective:.3f} %: pool {chosen.pool} expects "
             f"{chosen.expected * 100:.3f} % ({so_far})")
 

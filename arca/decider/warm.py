@@ -57,6 +57,9 @@ class Ledger:
 
     offered: float = 0.0
     discarded: float = 0.0
+    notice_s: float = 0.0
+    """Seconds from an incident's onset to its notification, as last measured (the pool and the new
+    servants are asked for from then on)."""
 
     @property
     def ratio(self) -> float | None:
@@ -69,23 +72,25 @@ class Ledger:
         if demand <= 0 or seconds <= 0:
             return self
         share = min(1.0, max(0.0, discard_ratio))
-        return Ledger(self.offered + demand * seconds, self.discarded + demand * share * seconds)
+        return Ledger(self.offered + demand * seconds, self.discarded + demand * share * seconds,
+                      self.notice_s)
 
 
 def shortfall(curve: Sequence[float], pool: int, default: int, high: float, resume_s: float,
-              lead_s: float, step_s: float = 1.0) -> float:
+              lead_s: float, step_s: float = 1.0, notice_s: float = 0.0) -> float:
     """Demand (servant-equivalent seconds) an incident finds no servant for while only the pool can help.
 
     ``curve[k]`` is the MSA predicted ``k * step_s`` seconds after the onset (at least up to
-    ``lead_s``); its demand is ``MSA * high``. Between ``resume_s`` and ``lead_s`` the ``default``
-    servants and the ``pool`` serve; from ``lead_s`` on new servants do (nothing is short). Before
-    ``resume_s`` no pool can serve: that part is the same for every pool and is not counted (measured
-    on the reference timeline, it is far smaller than the learned curves' start suggests: the
-    anticipation of the previous incident is still running, and the ledger counts what it is).
+    ``notice_s + lead_s``); its demand is ``MSA * high``. The incident is notified ``notice_s`` after
+    its onset; from ``resume_s`` after that to ``lead_s`` after it, the ``default`` servants and the
+    ``pool`` serve; from then on new servants do (nothing is short). Before ``resume_s`` no pool can
+    serve: that part is the same for every pool and is not counted (measured on the reference
+    timeline, it is far smaller than the learned curves' start suggests: the anticipation of the
+    previous incident is still running, and the ledger counts what it is).
     """
     lost = 0.0
     for k, msa in enumerate(curve):
-        t = k * step_s
+        t = k * step_s - notice_s
         if t >= lead_s:
             break
         if t >= resume_s:
@@ -100,13 +105,15 @@ class Sizing:
     pool: int
     expected: float
     met: bool
-    """False when even the largest pool allowed is expected to discard more than the objective."""
+    """False when even the largest pool allowed is expected to discard more than the objective (the pool
+    is then the smallest with the least expected discard)."""
 
 
 def objective_pool(curves: Sequence[Sequence[float]], objective: float, ledger: Ledger, *, low: int,
                    high_pool: int, default: int, high: float, resume_s: float, lead_s: float,
                    step_s: float = 1.0) -> Sizing:
-    """The smallest pool in ``[low, high_pool]`` whose expected discard ratio meets ``objective``.
+    """The smallest pool in ``[low, high_pool]`` whose expected discard ratio meets ``objective``; out of
+    reach, the smallest pool with the least expected ratio (a larger one would cost and save nothing).
 
     ``curves``: one learned MSA curve per severity (each equally likely), from the onset to the
     expiration in ``step_s`` steps. Expected ratio with pool ``P``: (discarded so far + the mean
@@ -114,14 +121,18 @@ def objective_pool(curves: Sequence[Sequence[float]], objective: float, ledger: 
     """
     volume = float(np.mean([sum(c) * high * step_s for c in curves])) if curves else 0.0
     expected = 0.0
+    best: Sizing | None = None
     for pool in range(low, max(low, high_pool) + 1):
-        shorts = [shortfall(c, pool, default, high, resume_s, lead_s, step_s) for c in curves]
+        shorts = [shortfall(c, pool, default, high, resume_s, lead_s, step_s, ledger.notice_s)
+                  for c in curves]
         short = float(np.mean(shorts)) if shorts else 0.0
         total = ledger.offered + volume
         expected = (ledger.discarded + short) / total if total > 0 else 0.0
         if expected <= objective:
             return Sizing(pool, expected, True)
-    return Sizing(max(low, high_pool), expected, False)
+        if best is None or expected < best.expected:
+            best = Sizing(pool, expected, False)
+    return best if best is not None else Sizing(low, expected, False)
 
 
 def severity_curves(model: Anticipator, horizon_s: float, step_s: float = 1.0) -> list[list[float]]:
@@ -139,7 +150,7 @@ def sizing(policy: Policy, model: Anticipator | None, ledger: Ledger) -> Sizing 
     """The objective's pool for ``policy`` (None without a warm pool, an objective or a trained model)."""
     if not policy.warm or policy.discard_objective is None or model is None or not model.trained:
         return None
-    curves = severity_curves(model, policy.expiration_s)
+    curves = severity_curves(model, max(policy.expiration_s, ledger.notice_s + policy.lead_time_s))
     return objective_pool(curves, policy.discard_objective, ledger, low=policy.warm_pool_min,
                           high_pool=policy.pool_max, default=policy.default_servants,
                           high=policy.high_threshold, resume_s=policy.resume_lead_time_s,

@@ -29,6 +29,16 @@ SHORTFALL = [
     ("a-pool-as-large-as-the-burst-loses-nothing", RAMP, 7, 0.0, 10.0, 0.7, 0.0),
     ("a-pool-one-short-of-the-burst", RAMP, 6, 5.0, 10.0, 1.0, 3.0),
 ]
+NOTICED = [
+    # id, notice delay, expected: RAMP at high 1.0, no pool, resume 0, lead 2 after the notification
+    ("notified-at-the-onset", 0.0, 0.0 + 1.0),
+    ("notified-2s-late-the-window-moves-up-the-ramp", 2.0, 2.0 + 3.0),
+]
+
+
+@pytest.mark.parametrize("notice,expected", [c[1:] for c in NOTICED], ids=[c[0] for c in NOTICED])
+def test_shortfall_counts_from_the_notification(notice: float, expected: float) -> None:
+    assert shortfall(RAMP, 0, default=1, high=1.0, resume_s=0.0, lead_s=2.0, notice_s=notice) == expected
 
 
 @pytest.mark.parametrize("curve,pool,resume,lead,high,expected", [c[1:] for c in SHORTFALL],
@@ -52,7 +62,8 @@ OBJECTIVES = [
     ("ten-percent-covers-the-mildest", 0.1, Ledger(), 4, True),
     ("budget-left-from-quiet-hours-shrinks-the-pool", 0.01, Ledger(offered=1000.0), 5, True),
     ("overspent-budget-grows-the-pool", 0.1, Ledger(offered=100.0, discarded=20.0), 7, True),
-    ("unreachable-objective-asks-for-the-most-allowed", 0.01, Ledger(offered=100.0, discarded=20.0), 10,
+    # out of reach: the smallest pool with the least discard expected (8: a larger one saves nothing)
+    ("unreachable-objective-asks-for-the-least-discard", 0.01, Ledger(offered=100.0, discarded=20.0), 8,
      False),
 ]
 
@@ -121,7 +132,18 @@ def test_the_decision_reports_the_objective_and_the_ratio_measured() -> None:
     assert state.ledger == Ledger(10.0, 0.5)
     _, state = ARCA.decide(situation(20, trigger="event", demand=0.5, discard=0.1), pol, state, at(21))
     assert state.ledger == Ledger(10.0, 0.5)  # not a new telemetry round: nothing counted twice
-    assert "out of reach" in second.reason and second.standby == 10  # 5 % discarded vs 0.5 % asked
+    # 5 % discarded vs 0.5 % asked: out of reach, the pool with the least discard expected
+    assert "out of reach" in second.reason
+    assert second.standby == pool_size(policy(**WARM, discard_objective=0.0), trained())
+
+
+def test_the_notification_delay_is_measured_from_the_incidents_anticipated() -> None:
+    pol = policy(**WARM, discard_objective=0.005)
+    _, state = ARCA.decide(situation(10, trigger="event", severity=4, onset=7.0), pol,
+                           ArcaState(anticipator=trained()), at(10))
+    assert state.ledger.notice_s == 3.0
+    _, later = ARCA.decide(situation(12, trigger="event", severity=4, onset=7.0), pol, state, at(12))
+    assert later.ledger.notice_s == 3.0  # the same incident: not measured again
 
 
 def test_without_an_objective_the_decision_says_nothing_of_it() -> None:
