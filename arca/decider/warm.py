@@ -135,6 +135,12 @@ def objective_pool(curves: Sequence[Sequence[float]], objective: float, ledger: 
     return best if best is not None else Sizing(low, expected, False)
 
 
+ACTION_S = 1.0
+"""Seconds between the decision and the servants' start, and from their start to serving: the
+enforcer's tick and the join to the load balancers (what the demo's ``oracle-warm`` adds to a resume
+too). Added to both horizons of ``shortfall`` when sizing for an objective."""
+
+
 def severity_curves(model: Anticipator, horizon_s: float, step_s: float = 1.0) -> list[list[float]]:
     """The learned MSA curve of every severity over ``[0, horizon_s]`` (empty when the model is cold)."""
     grid = np.arange(0.0, max(0.0, horizon_s) + step_s / 2, step_s)
@@ -150,11 +156,11 @@ def sizing(policy: Policy, model: Anticipator | None, ledger: Ledger) -> Sizing 
     """The objective's pool for ``policy`` (None without a warm pool, an objective or a trained model)."""
     if not policy.warm or policy.discard_objective is None or model is None or not model.trained:
         return None
-    curves = severity_curves(model, max(policy.expiration_s, ledger.notice_s + policy.lead_time_s))
+    curves = severity_curves(model, max(policy.expiration_s, ledger.notice_s + policy.lead_time_s + ACTION_S))
     return objective_pool(curves, policy.discard_objective, ledger, low=policy.warm_pool_min,
                           high_pool=policy.pool_max, default=policy.default_servants,
-                          high=policy.high_threshold, resume_s=policy.resume_lead_time_s,
-                          lead_s=policy.lead_time_s)
+                          high=policy.high_threshold, resume_s=policy.resume_lead_time_s + ACTION_S,
+                          lead_s=policy.lead_time_s + ACTION_S)
 
 
 def pool_size(policy: Policy, model: Anticipator | None = None, ledger: Ledger | None = None) -> int | None:
