@@ -517,7 +517,8 @@ class ArcaStrategy:
         noticed = [a for a in reported.anticipations if a.since == now]
         if noticed:  # how late incidents are notified: the pool serves from the notification on
             late = seconds(now, max(a.onset for a in noticed))
-            ledger = replace(ledger, notice_s=min(policy.lead_time_s, max(0.0, late)))
+            ledger = replace(ledger, notice_s=min(policy.lead_time_s, max(0.0, late)),
+                             incidents=ledger.incidents + len(noticed))
         pool = pool_size(policy, model, ledger) if self.anticipation else pool_size(policy)
         floor = anticipated_floor(antics, model, policy, now, pool, self.combine)
         if floor is not None:

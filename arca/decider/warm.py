@@ -23,7 +23,8 @@ boot (one lead time after its onset), the demand its learned curve shows above t
 and the pool (``shortfall``; demand = MSA x the high threshold, a servant carrying 1 at 100 % CPU).
 Its volume is its curve's demand until the expiration. The expected ratio is the discard so far
 plus the mean shortfall of one more incident (each severity equally likely), over the demand
-offered so far plus the mean volume (``Ledger``: what the decider measured at every telemetry
+offered so far plus that of one more incident's period (what was offered per incident so far, at
+least the mean volume of a burst) (``Ledger``: what the decider measured at every telemetry
 round): a run that discarded less than its objective spends the budget on a smaller pool, one
 that discarded more grows it back (``objective_pool``).
 """
@@ -60,6 +61,9 @@ class Ledger:
     notice_s: float = 0.0
     """Seconds from an incident's onset to its notification, as last measured (the pool and the new
     servants are asked for from then on)."""
+    incidents: int = 0
+    """Incidents anticipated so far: ``offered / incidents`` is the demand one incident's period
+    brings (its burst and the quiet time around it)."""
 
     @property
     def ratio(self) -> float | None:
@@ -73,7 +77,12 @@ class Ledger:
             return self
         share = min(1.0, max(0.0, discard_ratio))
         return Ledger(self.offered + demand * seconds, self.discarded + demand * share * seconds,
-                      self.notice_s)
+                      self.notice_s, self.incidents)
+
+    @property
+    def per_incident(self) -> float | None:
+        """Demand offered per incident so far (None before the first incident)."""
+        return self.offered / self.incidents if self.incidents else None
 
 
 def shortfall(curve: Sequence[float], pool: int, default: int, high: float, resume_s: float,
@@ -117,9 +126,11 @@ def objective_pool(curves: Sequence[Sequence[float]], objective: float, ledger: 
 
     ``curves``: one learned MSA curve per severity (each equally likely), from the onset to the
     expiration in ``step_s`` steps. Expected ratio with pool ``P``: (discarded so far + the mean
-    ``shortfall`` of one incident) / (offered so far + the mean demand of one incident).
+    ``shortfall`` of one incident) / (offered so far + the demand of one incident's period: what was
+    offered per incident so far, at least the mean demand of one burst).
     """
-    volume = float(np.mean([sum(c) * high * step_s for c in curves])) if curves else 0.0
+    burst = float(np.mean([sum(c) * high * step_s for c in curves])) if curves else 0.0
+    volume = max(burst, ledger.per_incident or 0.0)
     expected = 0.0
     best: Sizing | None = None
     for pool in range(low, max(low, high_pool) + 1):

@@ -61,6 +61,8 @@ OBJECTIVES = [
     ("one-percent-still-covers-the-strongest", 0.01, Ledger(), 8, True),
     ("ten-percent-covers-the-mildest", 0.1, Ledger(), 4, True),
     ("budget-left-from-quiet-hours-shrinks-the-pool", 0.01, Ledger(offered=1000.0), 5, True),
+    # one incident per 1000 offered so far: the next one's period brings 1000, not only its 143
+    ("quiet-time-per-incident-dilutes-the-next-burst", 0.01, Ledger(offered=1000.0, incidents=1), 4, True),
     ("overspent-budget-grows-the-pool", 0.1, Ledger(offered=100.0, discarded=20.0), 7, True),
     # out of reach: the smallest pool with the least discard expected (8: a larger one saves nothing)
     ("unreachable-objective-asks-for-the-least-discard", 0.01, Ledger(offered=100.0, discarded=20.0), 8,
@@ -141,9 +143,9 @@ def test_the_notification_delay_is_measured_from_the_incidents_anticipated() -> 
     pol = policy(**WARM, discard_objective=0.005)
     _, state = ARCA.decide(situation(10, trigger="event", severity=4, onset=7.0), pol,
                            ArcaState(anticipator=trained()), at(10))
-    assert state.ledger.notice_s == 3.0
+    assert (state.ledger.notice_s, state.ledger.incidents) == (3.0, 1)
     _, later = ARCA.decide(situation(12, trigger="event", severity=4, onset=7.0), pol, state, at(12))
-    assert later.ledger.notice_s == 3.0  # the same incident: not measured again
+    assert (later.ledger.notice_s, later.ledger.incidents) == (3.0, 1)  # the same incident: not again
 
 
 def test_without_an_objective_the_decision_says_nothing_of_it() -> None:
