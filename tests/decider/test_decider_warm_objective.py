@@ -95,6 +95,8 @@ LEDGER = [
     ("no-demand-adds-nothing", Ledger(1.0, 0.5), (0.0, 0.5, 10.0), Ledger(1.0, 0.5)),
     ("a-ratio-above-one-is-clamped", Ledger(), (1.0, 1.5, 10.0), Ledger(10.0, 10.0)),
     ("a-negative-ratio-is-clamped", Ledger(), (1.0, -0.5, 10.0), Ledger(10.0, 0.0)),
+    ("a-negative-window-adds-nothing", Ledger(1.0, 0.5), (2.0, 0.5, -10.0), Ledger(1.0, 0.5)),
+    ("a-negative-demand-adds-nothing", Ledger(1.0, 0.5), (-2.0, 0.5, 10.0), Ledger(1.0, 0.5)),
 ]
 
 
