@@ -1,6 +1,7 @@
 """The discard objective's trade-off (issue 23): ``arca-warm`` over a sweep of ``arca:discardObjective``.
 
     python -m arca.app.demo.tradeoff [--objective RATIO ...] [--figure PNG] [--json | -o FILE] [TIMELINE]
+    python -m arca.app.demo.tradeoff --from-json FILE --figure PNG     (redraw a saved sweep)
 
 Trains ``arca`` once on the training timeline, then plays the timeline (default: the reference one)
 with ``arca-warm`` once per objective (each from a copy of the trained knowledge base), and with the
@@ -109,13 +110,17 @@ def figure(pts: Sequence[Point], title: str = "") -> Any:
     if swept:
         ax.plot([x for _, x, _, _ in swept], [y for _, _, y, _ in swept], "o-", color="tab:red",
                 label="arca-warm, swept over arca:discardObjective")
-        for p, x, y, asked in swept:
-            ax.annotate(f"asked {asked:g} %\ngot {p.discard_pct:.3g} %", (x, y), textcoords="offset points",
-                        xytext=(8, 4), fontsize=8, color="tab:red")
+        for p, x, y, asked in swept:  # a label goes left of a point with an equal discard to its right
+            left = any(abs(y2 - y) <= 0.05 * y and x2 > x for _, x2, y2, _ in swept)
+            ax.annotate(f"asked {asked:g} %, got {p.discard_pct:.3g} %", (x, y), textcoords="offset points",
+                        xytext=(-10, 2) if left else (10, 2), ha="right" if left else "left",
+                        fontsize=8, color="tab:red")
             ax.axhline(asked, color="tab:red", lw=0.5, ls=":", alpha=0.6)
-    markers = ("*", "D", "s", "^", "v", "P", "X")
+    styles = (("*", "tab:blue"), ("D", "tab:orange"), ("s", "tab:green"), ("^", "tab:purple"),
+              ("v", "tab:brown"), ("P", "tab:gray"), ("X", "tab:olive"))
     for k, (p, x, y) in enumerate(refs):
-        ax.plot([x], [y], markers[k % len(markers)], ms=10 if p.name == "oracle" else 7, ls="none",
+        marker, color = styles[k % len(styles)]
+        ax.plot([x], [y], marker, color=color, ms=11 if p.name == "oracle" else 7, ls="none",
                 label=f"{p.name} ({p.discard_pct:.3g} %, {x:.2f}x)")
     ax.set_yscale("log")
     ax.set_ylim(bottom=FLOOR_PCT * 0.7)
@@ -138,11 +143,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"arca:discardObjective of one arca-warm run, a ratio (default: {OBJECTIVES}).")
     p.add_argument("--peer", action="append", help=f"Reference strategies (default: {', '.join(PEERS)}).")
     p.add_argument("--figure", metavar="PNG", help="Write the trade-off figure to PNG.")
+    p.add_argument("--from-json", metavar="FILE", help="Draw from a document this command wrote (no run).")
     add_output_options(p, "{run: metrics}")
     args = p.parse_args(argv)
     print_json, json_file = output_options(args, "demo tradeoff")
-    objectives = args.objective or list(OBJECTIVES)
-    metrics = sweep(args.timeline, objectives, args.peer or PEERS)
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        objectives = [v["discard_objective"] for v in saved.values()
+                      if v.get("discard_objective") is not None]
+        metrics = {name: RunMetrics(**{k: v[k] for k in RunMetrics.__dataclass_fields__ if k in v})
+                   for name, v in saved.items()}
+    else:
+        objectives = args.objective or list(OBJECTIVES)
+        metrics = sweep(args.timeline, objectives, args.peer or PEERS)
     pts = points(metrics, {label(o): o for o in objectives})
     print(table(pts), file=sys.stderr if print_json else sys.stdout)
     if args.figure:
