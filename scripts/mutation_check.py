@@ -211,6 +211,12 @@ OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, 
  ("arca/decider/loop.py", "    if load_round(situation, last_load_time) is None:\n        return ledger\n", "", "loop: ledger counts a round twice"),
  ("arca/decider/loop.py", "new_state = replace(st, anticipator=model, current=current, anticipations=antics, ledger=ledger,", "new_state = replace(st, anticipator=model, current=current, anticipations=antics,", "loop: ledger not kept"),
  ("arca/decider/loop.py", "            discard_measured=ledger.ratio,\n", "", "loop: measured ratio not reported"),
+ ("arca/decider/loop.py", "                             incidents=ledger.incidents + len(noticed))", "                             incidents=ledger.incidents)", "loop: incidents not counted"),
+ ("arca/decider/loop.py", "            late = seconds(now, max(a.onset for a in noticed))", "            late = 0.0", "loop: notification delay not measured"),
+ ("arca/decider/warm.py", "    volume = max(burst, ledger.per_incident or 0.0)", "    volume = burst", "objective: quiet time per incident ignored"),
+ ("arca/decider/warm.py", "        t = k * step_s - notice_s\n", "        t = k * step_s\n", "objective: notification delay ignored"),
+ ("arca/decider/warm.py", "resume_s=policy.resume_lead_time_s + ACTION_S,", "resume_s=policy.resume_lead_time_s,", "objective: the enforcer's second ignored (resume)"),
+ ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S)", "lead_s=policy.lead_time_s)", "objective: the enforcer's second ignored (boot)"),
 ]
 STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the take-over per activation
  ("arca/backoff.py", "        return self.rng.uniform(cap / 2, cap)", "        return cap", "backoff: no jitter"),

@@ -12,7 +12,16 @@ import pytest
 from decider_helpers import at, policy, situation, trained
 
 from arca.decider.loop import ArcaState, ArcaStrategy
-from arca.decider.warm import Ledger, Sizing, objective_pool, pool_size, shortfall, sizing
+from arca.decider.warm import (
+    ACTION_S,
+    Ledger,
+    Sizing,
+    objective_pool,
+    pool_size,
+    severity_curves,
+    shortfall,
+    sizing,
+)
 from arca.namespace import ARCA_NS
 from arca.policy import PolicyError, policy_from_pairs
 
@@ -160,3 +169,19 @@ def test_the_policy_refuses_an_objective_outside_zero_one(value: str) -> None:
     with pytest.raises(PolicyError):
         policy_from_pairs("urn:p:s", [(ARCA_NS + "system", "s"),
                                       (ARCA_NS + "discardObjective", float(value))])
+
+
+def test_sizing_asks_from_the_policys_horizons_plus_the_enforcers_second() -> None:
+    """The pool serves one resume delay + ACTION_S after the notification, new servants one boot delay
+    + ACTION_S after it: a rising burst is short of more than the bare horizons say."""
+    model, pol = trained(), policy(**WARM, discard_objective=0.001)
+    ledger = Ledger(offered=500.0, notice_s=1.0, incidents=2)
+    got = sizing(pol, model, ledger)
+    curves = severity_curves(model, 60.0)
+    common = {"low": 0, "high_pool": 10, "default": 1, "high": 0.7}
+    shifted = objective_pool(curves, 0.001, ledger, resume_s=pol.resume_lead_time_s + ACTION_S,
+                             lead_s=pol.lead_time_s + ACTION_S, **common)  # type: ignore[arg-type]
+    bare = objective_pool(curves, 0.001, ledger, resume_s=pol.resume_lead_time_s, lead_s=pol.lead_time_s,
+                          **common)  # type: ignore[arg-type]
+    assert got is not None and (got.pool, got.met) == (shifted.pool, shifted.met)
+    assert got.expected == pytest.approx(shifted.expected) and got.expected != pytest.approx(bare.expected)
