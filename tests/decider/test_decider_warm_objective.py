@@ -185,3 +185,12 @@ def test_sizing_asks_from_the_policys_horizons_plus_the_enforcers_second() -> No
                           **common)  # type: ignore[arg-type]
     assert got is not None and (got.pool, got.met) == (shifted.pool, shifted.met)
     assert got.expected == pytest.approx(shifted.expected) and got.expected != pytest.approx(bare.expected)
+    # with no pool at all, every second from the resume delay on counts: the resume horizon too
+    none = sizing(policy(**{**WARM, "warm_pool_max": 0}, discard_objective=0.001), model, ledger)
+    no_pool = {**common, "high_pool": 0}
+    at_none = objective_pool(curves, 0.001, ledger, resume_s=pol.resume_lead_time_s + ACTION_S,
+                             lead_s=pol.lead_time_s + ACTION_S, **no_pool)  # type: ignore[arg-type]
+    early = objective_pool(curves, 0.001, ledger, resume_s=pol.resume_lead_time_s,
+                           lead_s=pol.lead_time_s + ACTION_S, **no_pool)  # type: ignore[arg-type]
+    assert none is not None and none.expected == pytest.approx(at_none.expected)
+    assert at_none.expected != pytest.approx(early.expected)
