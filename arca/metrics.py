@@ -118,6 +118,14 @@ INCIDENT_SEVERITY = Gauge(
     "arca_incident_severity", "Severity of the active incident (0 = none).", ["system"]
 )
 LEARNED_SAMPLES = Gauge("arca_learned_samples", "Samples in the anticipator model.", ["system"])
+DISCARD_OBJECTIVE = Gauge(
+    "arca_discard_objective_ratio", "The policy's discard objective (arca:discardObjective).", ["system"]
+)
+DISCARD_MEASURED = Gauge(
+    "arca_discard_measured_ratio",
+    "Share of the offered demand discarded so far, as the decider measured it (set with an objective).",
+    ["system"],
+)
 
 # --- domain counters and timings (decider, enforcer) --------------------------------------------
 MODEL_FIT_SECONDS = Histogram(

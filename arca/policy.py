@@ -150,6 +150,9 @@ class Policy(BaseModel):
     """Servants removed by a scale-in go back to the pool while below its size (EC2 reuse on scale-in)."""
     warm_pool_lead_time_s: float | None = Field(default=None, ge=0, le=DAY_S)
     """Seconds a standby servant takes to serve again (None: ``WARM_POOL_RESUME_S`` of the state)."""
+    discard_objective: float | None = Field(default=None, ge=0, le=1)
+    """Share of the offered requests the admin accepts to see discarded (None: no objective); the
+    decider sizes the warm pool to meet it at the least weighted cost (``arca.decider.warm``)."""
 
     # telemetry fallback (KEDA ``fallback``), applied by the decider
     fallback_after_rounds: int | None = Field(default=None, ge=1, le=MAX_COUNT)
@@ -295,6 +298,7 @@ _PROPS: dict[str, tuple[str, str]] = {
     "warmPoolAuto": ("warm_pool_auto", "bool"),
     "warmPoolReuseOnScaleIn": ("warm_pool_reuse", "bool"),
     "warmPoolLeadTimeSeconds": ("warm_pool_lead_time_s", "float"),
+    "discardObjective": ("discard_objective", "float"),
     "fallbackAfterRounds": ("fallback_after_rounds", "int"),
     "fallbackServants": ("fallback_servants", "int"),
     "telemetryPeriodSeconds": ("telemetry_period_s", "float"),

@@ -136,6 +136,10 @@ def system_status(kb: KnowledgeBase, system: str, now: datetime, decisions: int 
             "standby": enforcements[0].standby_servants if enforcements else None,
             "standby_desired": latest_decision.standby_servants if latest_decision else None,
         },
+        "discard_objective": {
+            "objective": latest_decision.discard_objective if latest_decision else None,
+            "measured": latest_decision.discard_measured if latest_decision else None,
+        },
         "incident": _incident(situation, now, expiration_s),
         "expired_incidents": _expired_incidents(situation, now, expiration_s),
         "expiration_s": expiration_s,
@@ -190,6 +194,12 @@ def render_text(doc: dict[str, Any], width: int = 100) -> str:
         if sv.get("standby_desired") is not None or sv.get("standby"):
             lines.append(f"   warm pool: standing by {_fmt(sv.get('standby'))} "
                          f"(pool asked {_fmt(sv.get('standby_desired'))})")
+        goal = s.get("discard_objective") or {}
+        if goal.get("objective") is not None:
+            measured = goal.get("measured")
+            stands = "-" if measured is None else ("met" if measured <= goal["objective"] else "missed")
+            lines.append(f"   discard objective {_fmt(goal['objective'], '.3%')}: "
+                         f"{_fmt(measured, '.3%')} so far ({stands})")
         inc = s["incident"]
         if inc is None:
             lines.append("   incident: none")

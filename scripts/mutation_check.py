@@ -11,7 +11,8 @@ exactly once in the file any more: not applied, and not in the total). Usage::
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
         tests/decider/test_decider_anticipation.py tests/analyzer/test_analyzer_situation.py
 
-``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=store`` the backoff,
+``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=objective`` the
+discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
 (the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=osm`` the choice of
@@ -192,6 +193,33 @@ WARM_MUTANTS = [
  ("arca/policy.py", "        return max(self.warm_pool_min, min(self.pool_max, size)) if self.warm else 0", "        return max(self.warm_pool_min, size) if self.warm else 0", "warm: pool size above the max"),
  ("arca/testbed/model.py", "        existing = [s for s in alive if s.status not in lifecycle.STANDBY_STATUSES]", "        existing = alive", "warm: standby billed as running"),
 ]
+OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, the pool-aware floor
+ ("arca/decider/warm.py", "        if t >= resume_s:\n", "        if True:\n", "objective: the pool counted before its resume delay"),
+ ("arca/decider/warm.py", "        if t >= lead_s:\n            break\n", "", "objective: shortfall counted after new servants boot"),
+ ("arca/decider/warm.py", "max(0.0, msa * high - (default + pool))", "max(0.0, msa * high - default)", "objective: the pool serves nothing"),
+ ("arca/decider/warm.py", "max(0.0, msa * high - (default + pool))", "max(0.0, msa - (default + pool))", "objective: demand is the MSA (high threshold ignored)"),
+ ("arca/decider/warm.py", "        if expected <= objective:\n", "        if expected < objective:\n", "objective: met boundary"),
+ ("arca/decider/warm.py", "expected = (ledger.discarded + short) / total if total > 0 else 0.0", "expected = short / total if total > 0 else 0.0", "objective: discard so far ignored"),
+ ("arca/decider/warm.py", "        total = ledger.offered + volume\n", "        total = volume\n", "objective: demand offered so far ignored"),
+ ("arca/decider/warm.py", "        if best is None or expected < best.expected:", "        if best is None or expected <= best.expected:", "objective: out of reach asks for the largest pool of the least discard"),
+ ("arca/decider/warm.py", "    return best if best is not None else Sizing(low, expected, False)", "    return Sizing(max(low, high_pool), expected, False)", "objective: out of reach asks for the most allowed"),
+ ("arca/decider/warm.py", "    for pool in range(low, max(low, high_pool) + 1):", "    for pool in range(0, max(low, high_pool) + 1):", "objective: pool below the policy's minimum"),
+ ("arca/decider/warm.py", "        share = min(1.0, max(0.0, discard_ratio))\n", "        share = discard_ratio\n", "ledger: ratio not clamped"),
+ ("arca/decider/warm.py", "        if demand <= 0 or seconds <= 0:\n            return self\n", "", "ledger: empty rounds counted"),
+ ("arca/decider/warm.py", "    chosen = sizing(policy, model, ledger or Ledger())\n", "    chosen = None\n", "objective: pool size ignores the objective"),
+ ("arca/decider/warm.py", "    if long - base <= pool:\n", "    if long - base < pool:\n", "warm floor: pool-covers boundary"),
+ ("arca/decider/warm.py", "    return max(short, long)\n", "    return max(short, long - pool)\n", "warm floor: a short pool boots nothing at once"),
+ ("arca/decider/loop.py", "pool = pool_size(policy, model, ledger) if self.anticipation else pool_size(policy)", "pool = pool_size(policy, model) if self.anticipation else pool_size(policy)", "loop: pool ignores the ledger"),
+ ("arca/decider/loop.py", "    if load_round(situation, last_load_time) is None:\n        return ledger\n", "", "loop: ledger counts a round twice"),
+ ("arca/decider/loop.py", "new_state = replace(st, anticipator=model, current=current, anticipations=antics, ledger=ledger,", "new_state = replace(st, anticipator=model, current=current, anticipations=antics,", "loop: ledger not kept"),
+ ("arca/decider/loop.py", "            discard_measured=ledger.ratio,\n", "", "loop: measured ratio not reported"),
+ ("arca/decider/loop.py", "                             incidents=ledger.incidents + len(noticed))", "                             incidents=ledger.incidents)", "loop: incidents not counted"),
+ ("arca/decider/loop.py", "            late = seconds(now, max(a.onset for a in noticed))", "            late = 0.0", "loop: notification delay not measured"),
+ ("arca/decider/warm.py", "    volume = max(burst, ledger.per_incident or 0.0)", "    volume = burst", "objective: quiet time per incident ignored"),
+ ("arca/decider/warm.py", "        t = k * step_s - notice_s\n", "        t = k * step_s\n", "objective: notification delay ignored"),
+ ("arca/decider/warm.py", "resume_s=policy.resume_lead_time_s + ACTION_S,", "resume_s=policy.resume_lead_time_s,", "objective: the enforcer's second ignored (resume)"),
+ ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S)", "lead_s=policy.lead_time_s)", "objective: the enforcer's second ignored (boot)"),
+]
 STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the take-over per activation
  ("arca/backoff.py", "        return self.rng.uniform(cap / 2, cap)", "        return cap", "backoff: no jitter"),
  ("arca/backoff.py", "        self.attempt += 1\n", "", "backoff: never grows"),
@@ -226,6 +254,8 @@ elif os.environ.get("MUTANTS_SET") == "store":
     MUTANTS = STORE_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "warm":
     MUTANTS = WARM_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "objective":
+    MUTANTS = OBJECTIVE_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "phases":
     MUTANTS = [m for m in MUTANTS + WARM_MUTANTS if m[0] in ("arca/decider/loop.py", "arca/incidents.py")]
 

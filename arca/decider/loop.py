@@ -60,7 +60,7 @@ from arca.decider.strategy import (
     needed_for,
     seconds,
 )
-from arca.decider.warm import pool_size, warm_floor
+from arca.decider.warm import Ledger, Sizing, pool_size, sizing, warm_floor
 from arca.messages import Situation
 
 
@@ -115,6 +115,8 @@ class ArcaState:
     """Reactive amount (either direction) held until the next telemetry round; the MSA stays its floor."""
     last_scale_out: datetime | None = None
     last_scale_in: datetime | None = None
+    ledger: Ledger = field(default_factory=Ledger)
+    """Demand offered and discarded so far (what a discard objective is measured against)."""
 
     @property
     def anticipated(self) -> Anticipation | None:
@@ -329,8 +331,8 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
     at ``now``, combined (``how``), rounded and made compliant; None when nothing is anticipated or the
     model is cold.
 
-    With a warm ``pool``, the pool's servants are taken over the resume lead time and the rest over
-    the boot lead time (``warm_floor``).
+    With a warm ``pool`` that covers the incident's burst, its floor is taken over the resume lead
+    time, else over the boot lead time (``warm_floor``).
     """
     if not (anticipations and model.trained):
         return None
@@ -341,7 +343,7 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
         raw = raws[k] if raws is not None else None
         if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
             short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)
-            raw = warm_floor(short if short is not None else raw, raw, pool)
+            raw = warm_floor(short if short is not None else raw, raw, pool, policy.default_servants)
         floors.append(raw if raw is not None else float(policy.default_servants))
         floors[k], antics[k] = a.settle(floors[k])
     predicted = combine(floors, policy.default_servants, how)
@@ -511,7 +513,13 @@ class ArcaStrategy:
                 current, correction, rule = default, None, why
         model, antics = confirmed.model, confirmed.kept
 
-        pool = pool_size(policy, model) if self.anticipation else pool_size(policy)
+        ledger = measured(st.ledger, situation, policy, st.last_load_time)
+        noticed = [a for a in reported.anticipations if a.since == now]
+        if noticed:  # how late incidents are notified: the pool serves from the notification on
+            late = seconds(now, max(a.onset for a in noticed))
+            ledger = replace(ledger, notice_s=min(policy.lead_time_s, max(0.0, late)),
+                             incidents=ledger.incidents + len(noticed))
+        pool = pool_size(policy, model, ledger) if self.anticipation else pool_size(policy)
         floor = anticipated_floor(antics, model, policy, now, pool, self.combine)
         if floor is not None:
             antics, current, rule = floor.anticipations, max(floor.msa, correction or 0), floor.rule
@@ -537,7 +545,10 @@ class ArcaStrategy:
         predicted = floor.predicted if floor is not None else None
         if not reasons:
             reasons.append(_hold_reason(rule, target, latest, predicted, len(antics)))
-        new_state = replace(st, anticipator=model, current=current, anticipations=antics,
+        chosen = sizing(policy, model, ledger) if self.anticipation else None
+        if chosen is not None:
+            reasons.append(objective_reason(chosen, policy, ledger))
+        new_state = replace(st, anticipator=model, current=current, anticipations=antics, ledger=ledger,
                             expired=confirmed.expired, last_load_time=corrected.last_load_time,
                             correction=correction, last_scale_out=corrected.last_scale_out,
                             last_scale_in=corrected.last_scale_in)
@@ -553,8 +564,33 @@ class ArcaStrategy:
             learned=learned,
             forgotten=forgotten,
             standby=pool,
+            discard_objective=policy.discard_objective,
+            discard_measured=ledger.ratio,
         )
         return outcome, new_state
+
+
+def measured(ledger: Ledger, situation: Situation, policy: Policy, last_load_time: datetime | None) -> Ledger:
+    """The ledger after the situation's telemetry round (unchanged outside a new round or without
+    a demand): its demand over its window (``load_window_s``, else the policy's telemetry period)."""
+    if load_round(situation, last_load_time) is None:
+        return ledger
+    demand = demand_servants(situation)
+    if demand is None:
+        return ledger
+    window = getattr(situation, "load_window_s", None) or policy.telemetry_period_s
+    return ledger.add(demand, situation.discard_ratio, float(window))
+
+
+def objective_reason(chosen: Sizing, policy: Policy, ledger: Ledger) -> str:
+    """What the decision says of the discard objective: the pool, the ratio so far and expected."""
+    so_far = "none measured yet" if ledger.ratio is None else f"{ledger.ratio * 100:.3f} % so far"
+    objective = (policy.discard_objective or 0.0) * 100
+    if not chosen.met:
+        return (f"discard objective {objective:.3f} % out of reach: pool {chosen.pool} (the least discard "
+                f"expected) expects {chosen.expected * 100:.3f} % ({so_far})")
+    return (f"discard objective {objective:.3f} %: pool {chosen.pool} expects "
+            f"{chosen.expected * 100:.3f} % ({so_far})")
 
 
 def _cooling(needed: int, current: int, policy: Policy, now: datetime,

@@ -367,6 +367,10 @@ class DeciderService(Service):
         if isinstance(new_state, ArcaState):
             self.anticipators[system] = new_state.anticipator
         self._persist(system, outcome)
+        if outcome.discard_objective is not None:  # how the system stands against its objective
+            metrics.DISCARD_OBJECTIVE.labels(system).set(outcome.discard_objective)
+            if outcome.discard_measured is not None:
+                metrics.DISCARD_MEASURED.labels(system).set(outcome.discard_measured)
         outcome = self._fallback(situation, policy, outcome, now)
         outcome = self._limit_velocity(situation, policy, outcome, now)
         decision = self._decision(situation, policy, outcome, now)
@@ -438,6 +442,7 @@ class DeciderService(Service):
             learned_samples=outcome.learned_samples, situation_id=situation.message_id,
             incident_id=outcome.incident_id,
             standby_servants=outcome.standby if outcome.standby is not None else pool_size(policy),
+            discard_objective=outcome.discard_objective, discard_measured=outcome.discard_measured,
         )
 
 

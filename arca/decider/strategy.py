@@ -36,6 +36,10 @@ class Outcome:
     """Samples to remove from the knowledge base (decimated)."""
     standby: int | None = None
     """Servants the warm pool should keep standing by (None: the policy's minimum, if it has a pool)."""
+    discard_objective: float | None = None
+    """The policy's discard objective (ratio), when it states one."""
+    discard_measured: float | None = None
+    """Share of the offered demand discarded so far, as the strategy measured it (None: unknown)."""
 
 
 class Strategy(Protocol):

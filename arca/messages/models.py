@@ -223,6 +223,10 @@ class Decision(Message):
     incident_id: str | None = None
     standby_servants: int | None = Field(default=None, ge=0)
     """Servants the warm pool should keep standing by (None: the system has no warm pool)."""
+    discard_objective: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The policy's discard objective (None: the policy states none)."""
+    discard_measured: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Share of the offered demand discarded so far, as the decider measured it."""
 
 
 class Enforcement(Message):

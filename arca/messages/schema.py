@@ -39,6 +39,8 @@ _DOCS = {
     "target_servants": "Servant amount the decision asks for.",
     "standby_servants": "Servants standing by in the warm pool (decision: to keep; enforcement: observed).",
     "msa": "Minimum servant amount predicted by the anticipator.",
+    "discard_objective": "Share of the offered requests the policy accepts to see discarded.",
+    "discard_measured": "Share of the offered demand discarded so far, as the decider measured it.",
     "reason": "Human-readable reason of a decision.",
     "rule": "Rule of the decider that produced the decision (provenance).",
     "situation_id": "Message id of the situation a decision was made from (provenance).",

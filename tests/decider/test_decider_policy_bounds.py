@@ -72,6 +72,7 @@ BOUNDED = [
      policy("arca:scaleDownStabilisationSeconds 86401")),
     ("warmPoolLeadTimeSeconds", policy("arca:warmPoolLeadTimeSeconds 86400"),
      policy("arca:warmPoolLeadTimeSeconds 86401")),
+    ("discardObjective", policy("arca:discardObjective 1"), policy("arca:discardObjective 1.5")),
     ("telemetryPeriodSeconds", policy("arca:telemetryPeriodSeconds 86400"),
      policy("arca:telemetryPeriodSeconds 86401")),
     ("guardFrequencyLimit", policy("arca:guardFrequencyLimit 1000000"),

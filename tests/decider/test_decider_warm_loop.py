@@ -24,8 +24,9 @@ def test_floor_with_a_pool_is_the_short_horizon_plus_what_the_pool_cannot_cover(
     out_small, _ = ARCA.decide(event, small, ArcaState(anticipator=model), at(0))
     assert out_cold.predicted_msa == long and out_cold.standby is None
     assert out_big.predicted_msa == short and out_big.standby == 8  # the pool covers all: resume lead
-    assert out_small.predicted_msa == warm_floor(short, long, 1) == long - 1 and out_small.standby == 1
-    assert out_big.target < out_small.target <= out_cold.target
+    # a pool of 1 cannot cover a severity-3 burst: the boot horizon now (the pool resumes, the rest boots)
+    assert out_small.predicted_msa == warm_floor(short, long, 1, 1) == long and out_small.standby == 1
+    assert out_big.target < out_small.target == out_cold.target
 
 
 def test_auto_pool_size_follows_the_model_and_the_reactive_variant_keeps_the_minimum() -> None:

@@ -265,3 +265,18 @@ def test_status_incident_expiry_agrees_with_the_decider(
     if shown is not None:
         assert shown["expires_at"] == (dict((i.incident_id, i.onset) for i in alive)[shown["id"]]
                                        + timedelta(seconds=expiration or 45)).isoformat()
+
+
+@pytest.mark.parametrize("measured,says", [(0.0031, "0.310% so far (met)"),
+                                           (0.0072, "0.720% so far (missed)"), (None, "- so far (-)")],
+                         ids=["met", "missed", "not-measured-yet"])
+def test_status_says_how_the_system_stands_against_its_discard_objective(measured: float | None,
+                                                                          says: str) -> None:
+    kb = EmbeddedKnowledgeBase()
+    store_message(kb, Decision(event_time=T0, system="goal", strategy="arca", target_servants=2, msa=2,
+                               reason="r", rule="anticipated", standby_servants=3, discard_objective=0.005,
+                               discard_measured=measured), sync=True)
+    doc = collect(kb, now=T0 + timedelta(seconds=1))
+    (goal,) = [s for s in doc["systems"] if s["system"] == "goal"]
+    assert goal["discard_objective"] == {"objective": 0.005, "measured": measured}
+    assert f"discard objective 0.500%: {says}" in render_text(doc)

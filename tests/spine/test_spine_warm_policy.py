@@ -64,12 +64,17 @@ def test_resume_lead_time_defaults(state: str, lead: float | None, expected: flo
 
 
 @pytest.mark.parametrize(("short", "long", "pool", "expected"), [
-    (2.0, 6.0, 5, 2.0),   # the pool covers the boot horizon: resume lead only
-    (2.0, 6.0, 3, 3.0),   # 3 needed within the boot delay beyond the pool: started now
+    (2.0, 6.0, 5, 2.0),   # the pool covers the boot horizon beyond the 1 running: resume lead only
+    (2.0, 5.0, 5, 2.0),   # ... with a servant to spare
+    (0.5, 3.0, 2, 1.0),   # ... and what the boot horizon needs beyond the pool still counts
+    # the pool cannot cover it: the boot horizon at once (the enforcer resumes the pool first, so
+    # asking for long - pool = 3 would resume 2 and boot nothing; issue 23)
+    (2.0, 6.0, 3, 6.0),
     (4.0, 4.0, 0, 4.0),   # no pool: the boot horizon
-], ids=["pool-covers", "pool-short", "no-pool"])
+], ids=["pool-covers", "pool-covers-with-room", "pool-covers-boot-horizon-beyond-it",
+                                "pool-short-boots-now", "no-pool"])
 def test_warm_floor(short: float, long: float, pool: int, expected: float) -> None:
-    assert warm_floor(short, long, pool) == expected
+    assert warm_floor(short, long, pool, base=1.0) == expected
 
 
 def _trained() -> Anticipator:
