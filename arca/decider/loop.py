@@ -49,7 +49,7 @@ from datetime import datetime
 from typing import Literal
 
 from arca import incidents
-from arca.decider.anticipator import Anticipator, LearnedSample, to_amount
+from arca.decider.anticipator import Anticipator, LearnedSample, floor_amount, to_amount
 from arca.decider.policy import Policy
 from arca.decider.strategy import (
     Outcome,
@@ -92,11 +92,12 @@ UNCONFIRMED_MARGIN = 2.0
 """Servants above the default the model must expect at the measured time for a quiet telemetry round
 (demand the default amount carries) to end an incident's anticipation as not confirmed."""
 
-Combine = Literal["sum", "max"]
-COMBINE: Combine = "sum"
+Combine = Literal["capped", "sum", "max"]
+COMBINE: Combine = "capped"
 """How the floors of overlapping incidents combine (measured on overlapping timelines, decider/README.md):
 ``sum`` = the largest floor plus the extra servants (above the default) of every other incident;
-``max`` = the largest floor."""
+``capped`` = ``sum``, never above the model's ``ceiling`` (the most one incident was ever predicted
+to need) unless one incident alone is above it; ``max`` = the largest floor."""
 
 
 @dataclass(frozen=True)
@@ -145,26 +146,35 @@ def measured_elapsed(situation: Situation, onset: datetime) -> float:
     return seconds(load_time, onset) - window / 2.0
 
 
-def combine(values: Sequence[float], default: float, how: Combine = COMBINE) -> float:
-    """The floor of several incidents from their own floors (``values``, non-empty)."""
+def combine(values: Sequence[float], default: float, how: Combine = COMBINE,
+            ceiling: float | None = None) -> float:
+    """The floor of several incidents from their own floors (``values``, non-empty).
+
+    ``capped`` adds the extras as ``sum`` does, but never above ``ceiling`` (``Anticipator.ceiling``)
+    unless one incident alone is above it; without a ``ceiling`` (a cold model) it is ``sum``.
+    """
     top = max(values)
     if how == "max":
         return top
     rest = sorted(values)[:-1]
-    return top + sum(max(0.0, v - default) for v in rest)
+    total = top + sum(max(0.0, v - default) for v in rest)
+    return total if how == "sum" or ceiling is None else min(total, max(top, ceiling))
 
 
 def attribute(needed: int, default: int, predicted: Sequence[float],
-              severities: Sequence[int]) -> list[float]:
+              severities: Sequence[int], ceiling: float | None = None) -> list[float]:
     """What each active incident needed, given that all of them together needed ``needed``.
 
-    Each incident keeps its predicted extra (above ``default``); the part nobody predicted (or the
-    excess predicted) is shared in proportion to the predicted extras, or to the severities when
-    nothing was predicted. With one incident this is ``needed`` itself; with several, no incident
-    learns the whole overlap burst as if it had caused it alone.
+    Each incident keeps its predicted extra (above ``default``); the gap between ``needed`` and
+    what their combination predicted (``combine`` under ``ceiling``) is shared in proportion to the
+    predicted extras, or to the severities when nothing was predicted. With one incident this is
+    ``needed`` itself; with several, no incident learns the whole overlap burst as if it had caused
+    it alone, and where the combination was capped (the clients' rate saturates), none learns a
+    share cut down by the others' extras: its own curve is not what the load showed.
     """
     extras = [max(0.0, p - default) for p in predicted]
-    gap = (needed - default) - sum(extras)
+    expected = combine([default + e for e in extras], default, "capped", ceiling) if extras else default
+    gap = needed - expected
     weights = extras if sum(extras) > 0 else [float(s) for s in severities]
     total = sum(weights)
     return [default + e + gap * w / total for e, w in zip(extras, weights, strict=True)]
@@ -344,8 +354,8 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
             raw = warm_floor(short if short is not None else raw, raw, pool)
         floors.append(raw if raw is not None else float(policy.default_servants))
         floors[k], antics[k] = a.settle(floors[k])
-    predicted = combine(floors, policy.default_servants, how)
-    amount = to_amount(predicted)
+    predicted = combine(floors, policy.default_servants, how, model.ceiling() if how == "capped" else None)
+    amount = floor_amount(predicted, model.config.epsilon)
     if policy.compliant(amount):
         return Floor(tuple(antics), predicted, amount, clipped=False)
     return Floor(tuple(antics), predicted, policy.clamp(amount), clipped=True)
@@ -362,6 +372,8 @@ class Lesson:
     """What the model predicted for each of ``live`` at the measured time (empty when it is cold)."""
     out: bool
     """The correction scaled out."""
+    ceiling: float | None = None
+    """The ``ceiling`` the combination of ``predicted`` was capped under (None: not capped)."""
 
 
 @dataclass(frozen=True)
@@ -407,11 +419,13 @@ def load_correction(situation: Situation, policy: Policy, now: datetime, *, curr
     needed = needed_for(demand, policy)
     expected = current
     at_load: list[float] = []
+    ceiling = model.ceiling() if how == "capped" else None
     if floor is not None:
         for a in live:
             p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))
             at_load.append(p if p is not None else float(policy.default_servants))
-        expected = policy.clamp(to_amount(combine(at_load, policy.default_servants, how)))
+        expected = policy.clamp(floor_amount(combine(at_load, policy.default_servants, how, ceiling),
+                                             model.config.epsilon))
     if is_acceptable(demand, expected, policy):
         return replace(unchanged, correction=None, current=floor.msa if floor is not None else current)
     cooling = not anticipations and _cooling(needed, current, policy, now, last_scale_out, last_scale_in)
@@ -428,7 +442,7 @@ def load_correction(situation: Situation, policy: Policy, now: datetime, *, curr
             reasons.append(f"held at the MSA {floor.msa}")
     return Correction(current, correction, "reactive-out" if out else "reactive-in", tuple(reasons),
                       round_time, now if out else last_scale_out, last_scale_in if out else now,
-                      Lesson(live, needed, tuple(at_load), out) if live else None)
+                      Lesson(live, needed, tuple(at_load), out, ceiling) if live else None)
 
 
 @dataclass(frozen=True)
@@ -462,7 +476,7 @@ def learned_from(lesson: Lesson, anticipations: Sequence[Anticipation], model: A
     live = lesson.live
     shares = attribute(lesson.needed, policy.default_servants,
                        lesson.predicted or [float(policy.default_servants)] * len(live),
-                       [a.severity for a in live])
+                       [a.severity for a in live], lesson.ceiling)
     for k, (a, share) in enumerate(zip(live, shares, strict=True)):
         e_m = measured_elapsed(situation, a.onset)
         amount = policy.clamp(to_amount(share))

@@ -1,0 +1,113 @@
+"""Overlapping incidents at the notified floor (issue 23 item 1, 2): the floor rounded within the SVR's
+epsilon, the baseline where nothing is known, overlaps capped under the model's ceiling, and what an
+overlap under the ceiling teaches each incident.
+
+Tables of cases with readable ids; each case fails on the code before issue 23 (the half-up rounding,
+the RBF fit's drift past every sample, the uncapped sum, the shares cut down by a capped overlap).
+"""
+
+from __future__ import annotations
+
+import pytest
+from decider_helpers import at, policy, situation
+
+from arca.decider.anticipator import Anticipator, LearnedSample, floor_amount
+from arca.decider.loop import ArcaState, ArcaStrategy, attribute, combine
+
+ARCA = ArcaStrategy()
+SUM = ArcaStrategy(combine="sum")
+
+
+@pytest.mark.parametrize(
+    ("prediction", "tolerance", "amount"),
+    [(2.38, 0.2, 3), (2.2, 0.2, 2), (2.2003, 0.2, 2), (2.25, 0.2, 3), (3.0, 0.2, 3), (0.9, 0.2, 1)],
+    ids=["peak-of-a-smoothed-burst-up", "within-epsilon-down", "fit-past-its-tube-by-libsvm-tolerance-down",
+         "beyond-epsilon-up", "whole-stays", "under-one-is-one"],
+)
+def test_floor_amount(prediction: float, tolerance: float, amount: int) -> None:
+    assert floor_amount(prediction, tolerance) == amount
+
+
+@pytest.mark.parametrize(
+    ("values", "ceiling", "capped"),
+    [([8.0, 3.0], 9.0, 9.0), ([8.0, 3.0], 20.0, 10.0), ([8.0, 3.0], None, 10.0), ([8.0, 3.0], 6.0, 8.0),
+     ([9.1, 7.0, 4.0, 2.0], 9.1, 9.1), ([5.0], 3.0, 5.0), ([4.0, 3.0], 9.0, 6.0)],
+    ids=["sum-capped-at-the-ceiling", "under-the-ceiling-the-sum", "cold-no-ceiling-the-sum",
+         "one-incident-above-the-ceiling-keeps-its-floor", "every-domain-at-once-the-strongest",
+         "one-incident-never-capped", "two-mild-add-up"],
+)
+def test_combine_capped(values: list[float], ceiling: float | None, capped: float) -> None:
+    assert combine(values, 1, "capped", ceiling) == pytest.approx(capped)
+    assert combine(values, 1, "sum", ceiling) == pytest.approx(combine(values, 1, "sum"))  # sum ignores it
+
+
+@pytest.mark.parametrize(
+    ("needed", "predicted", "ceiling", "expected"),
+    [(9, [9.0, 6.0], 9.0, [9.0, 6.0]),
+     (10, [9.0, 6.0], 9.0, [9.0 + 8 / 13, 6.0 + 5 / 13]),
+     (8, [9.0, 6.0], 9.0, [9.0 - 8 / 13, 6.0 - 5 / 13]),
+     (12, [8.0, 3.0], None, [8.0 + 2 * 7 / 9, 3.0 + 2 * 2 / 9]),
+     (9, [8.0, 3.0], 20.0, [1 + 7 - 7 / 9, 1 + 2 - 2 / 9])],
+    ids=["saturated-overlap-as-expected-each-keeps-its-own", "saturated-overlap-short-by-one-shared",
+         "saturated-overlap-over-by-one-shared", "no-ceiling-as-before", "under-the-ceiling-as-before"],
+)
+def test_attribute_under_a_ceiling(needed: int, predicted: list[float], ceiling: float | None,
+                                   expected: list[float]) -> None:
+    assert attribute(needed, 1, predicted, [4, 3], ceiling) == pytest.approx(expected)
+
+
+def burst(severity: int, peak: int, until: int) -> list[LearnedSample]:
+    """A learned burst: ``peak`` servants from 5 s to ``until`` s, the default 1 before."""
+    return [LearnedSample(severity, float(e), peak if 5 <= e <= until else 1, sample_id=f"b{severity}-{e}")
+            for e in range(0, until + 1)]
+
+
+def test_the_ceiling_is_the_highest_point_of_any_known_curve() -> None:
+    model = Anticipator([*burst(4, 9, 25), *burst(2, 4, 20)])
+    assert model.ceiling() == pytest.approx(max(float(model.predict(4, range(0, 26)).max()), 9.0), abs=0.25)
+    assert Anticipator().ceiling() is None
+
+
+def test_past_every_sample_the_prediction_is_the_baseline() -> None:
+    """The RBF fit drifts above the baseline beyond the last sample (1.3-1.6 at 40-45 s after a trained
+    severity-4 burst), which kept a servant until the expiration; nothing is known there."""
+    model = Anticipator(burst(4, 9, 30))
+    assert list(model.predict(4, [40.0, 45.0, 60.0])) == [1.0, 1.0, 1.0]
+    assert model.predict_one(4, 15.0) == pytest.approx(9.0, abs=0.25)  # inside the burst: the fit
+
+
+def flat(*curves: tuple[int, int]) -> Anticipator:
+    model = Anticipator([LearnedSample(sev, float(e), amount, sample_id=f"f-{sev}-{e}")
+                         for sev, amount in curves for e in range(0, 80, 2)])
+    model.refit()
+    return model
+
+
+def ev(t: float, *incidents: tuple[str, int, float]) -> object:
+    return situation(t, trigger="event", incidents=incidents)
+
+
+@pytest.mark.parametrize(("strategy", "expected"), [(ARCA, [8, 8, 8]), (SUM, [8, 10, 10])],
+                         ids=["capped-default-never-above-the-strongest-ever", "sum-adds-the-extra"])
+def test_every_domain_at_once_is_not_provisioned_as_the_sum(strategy: ArcaStrategy,
+                                                            expected: list[int]) -> None:
+    """A model that never needed more than 8 for one incident: a severity-1 incident on top of a
+    severity-4 one adds nothing under the ceiling (the clients' rate saturates); ``sum`` adds 2."""
+    a, b = ("a", 4, 0.0), ("b", 1, 10.0)
+    state = ArcaState(anticipator=flat((4, 8), (1, 3)))
+    got = []
+    for now, sit in [(0, ev(0, a)), (10, ev(10, a, b)), (12, ev(12, a, b))]:
+        outcome, state = strategy.decide(sit, policy(), state, at(now))  # type: ignore[arg-type]
+        got.append(outcome.target)
+    assert got == expected
+
+
+def test_an_overlap_beyond_the_ceiling_is_corrected_above_it() -> None:
+    """The ceiling caps the anticipated floor, never the reactive part: a load that needs more than the
+    ceiling is corrected above it (and the correction shared between the incidents)."""
+    a, b = ("a", 4, 0.0), ("b", 1, 10.0)
+    state = ArcaState(anticipator=flat((4, 8), (1, 3)))
+    for now, sit in [(0, ev(0, a)), (10, ev(10, a, b))]:
+        _, state = ARCA.decide(sit, policy(), state, at(now))  # type: ignore[arg-type]
+    outcome, _ = ARCA.decide(situation(30, demand=7.6, active=8, incidents=(a, b)), policy(), state, at(30))
+    assert outcome.target == 11 and outcome.rule == "learned-out"
