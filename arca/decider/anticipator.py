@@ -12,7 +12,9 @@ floor at ``elapsed`` is the largest MSA predicted over ``[elapsed, elapsed + lea
 
 Severity is a feature, and burst sizes scale with it: where a severity has no sample (none within
 ``SAMPLE_REACH_S`` of the elapsed time asked), it borrows the prediction of the nearest severity
-that has one there, extra servants (above the baseline) scaled by the ratio of the severities, so
+that has one there (of two equally near, the stronger: scaled down, its rounding error shrinks; the
+milder one's baseline servant hides most of a servant of its burst, which scaling up doubles), extra
+servants (above the baseline) scaled by the ratio of the severities, so
 a decider that has seen one incident anticipates the first incident of every other severity, and
 the rest of a burst it has seen only the start of, instead of paying the full reactive price.
 Where no severity has a sample (beyond every burst's last learned point), the prediction is the
@@ -236,8 +238,8 @@ class Anticipator:
         """Predicted MSA at each elapsed time (None when cold).
 
         Where the severity has no sample within ``SAMPLE_REACH_S``, the nearest severity that has
-        one there lends its prediction, extra servants scaled by ``severity / lender`` (the mean of
-        the lenders when two are equally near).
+        one there lends its prediction, extra servants scaled by ``severity / lender`` (the stronger
+        when two are equally near); where none has, the baseline.
         """
         model = self._fit()
         if model is None:
@@ -248,19 +250,13 @@ class Anticipator:
             return out
         todo = ~self._covered(severity, ela)
         base = self.config.baseline
-        for dist in sorted({abs(k - severity) for k in self._known if k != severity}):
+        for k in sorted((k for k in self._known if 0 < k != severity), key=lambda k: (abs(k - severity), -k)):
             if not todo.any():
                 break
-            lent = np.zeros_like(ela)
-            count = np.zeros_like(ela)
-            for k in (k for k in self._known if abs(k - severity) == dist):
-                here = todo & self._covered(k, ela)
-                if here.any():
-                    lent[here] += (self._raw(model, k, ela[here]) - base) * (severity / k)
-                    count[here] += 1
-            got = count > 0
-            out[got] = base + lent[got] / count[got]
-            todo &= ~got
+            here = todo & self._covered(k, ela)
+            if here.any():
+                out[here] = base + (self._raw(model, k, ela[here]) - base) * (severity / k)
+                todo &= ~here
         out[todo] = base  # no severity has a sample there: nothing is known of a burst, the baseline
         return out
 
