@@ -11,6 +11,8 @@ exactly once in the file any more: not applied, and not in the total). Usage::
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
         tests/decider/test_decider_anticipation.py tests/analyzer/test_analyzer_situation.py
 
+``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
+the baseline past every sample, the lender, the ceiling, the demo's prior) instead;
 ``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
@@ -202,7 +204,31 @@ STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the tak
  ("arca/decider/service.py", "self._fit(system, self._taken.samples.get(system, []))", "self._fit(system, [])", "take-over: snapshot samples dropped"),
  ("arca/decider/service.py", "saved = handover.parse(system, *raw) if raw is not None else None", "saved = None", "take-over: snapshot state dropped"),
 ]
-if os.environ.get("MUTANTS_SET") == "store":
+OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, the ceiling, the lender, the cold prior
+ ("arca/decider/anticipator.py", "    return math.ceil(prediction - tolerance - FIT_SLACK)", "    return math.floor(prediction + 0.5)", "overlap: floor rounded half up (the old rule)"),
+ ("arca/decider/anticipator.py", "    return math.ceil(prediction - tolerance - FIT_SLACK)", "    return math.ceil(prediction - tolerance)", "overlap: no slack for libsvm's tolerance"),
+ ("arca/decider/anticipator.py", "    return math.ceil(prediction - tolerance - FIT_SLACK)", "    return math.ceil(prediction - FIT_SLACK)", "overlap: epsilon ignored (plain ceiling)"),
+ ("arca/decider/loop.py", "    amount = floor_amount(predicted, model.config.epsilon)", "    amount = to_amount(predicted)", "overlap: the floor rounded half up in the loop"),
+ ("arca/decider/loop.py", "                                             model.config.epsilon))\n    if is_acceptable", "                                             0.5))\n    if is_acceptable", "overlap: the expected amount rounded half up"),
+ ("arca/decider/anticipator.py", "        out[todo] = base  # no severity has a sample there", "        pass  # no severity has a sample there", "overlap: the RBF drift kept past every sample"),
+ ("arca/decider/anticipator.py", "key=lambda k: (abs(k - severity), -k)", "key=lambda k: (abs(k - severity), k)", "overlap: the milder of two equally near lends"),
+ ("arca/decider/anticipator.py", "if 0 < k != severity", "if k != severity", "overlap: severity 0 lends"),
+ ("arca/decider/anticipator.py", "        self._ceiling = max(tops, default=float(self.config.baseline))", "        self._ceiling = min(tops, default=float(self.config.baseline))", "overlap: ceiling of the mildest curve"),
+ ("arca/decider/loop.py", "    return total if how == \"sum\" or ceiling is None else min(total, max(top, ceiling))", "    return total", "overlap: capped behaves as sum"),
+ ("arca/decider/loop.py", "    return total if how == \"sum\" or ceiling is None else min(total, max(top, ceiling))", "    return total if how == \"sum\" or ceiling is None else min(total, ceiling)", "overlap: one incident above the ceiling cut to it"),
+ ("arca/decider/loop.py", "    return total if how == \"sum\" or ceiling is None else min(total, max(top, ceiling))", "    return total if ceiling is None else min(total, max(top, ceiling))", "overlap: sum capped too"),
+ ("arca/decider/loop.py", "    expected = combine([default + e for e in extras], default, \"capped\", ceiling) if extras else default", "    expected = combine([default + e for e in extras], default, \"sum\", ceiling) if extras else default", "overlap: shares cut down by a capped overlap"),
+ ("arca/decider/loop.py", "model.ceiling() if how == \"capped\" else None)", "None)", "overlap: the floor never capped"),
+ ("arca/decider/loop.py", "    ceiling = model.ceiling() if how == \"capped\" else None\n", "    ceiling = None\n", "overlap: the expected amount never capped"),
+ ("arca/decider/loop.py", "Lesson(live, needed, tuple(at_load), out, ceiling)", "Lesson(live, needed, tuple(at_load), out)", "overlap: the lesson forgets the ceiling"),
+ ("arca/decider/loop.py", "COMBINE: Combine = \"capped\"", "COMBINE: Combine = \"sum\"", "overlap: default combination uncapped"),
+ ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if name in LEARNING else None", "cold: the prior under training too"),
+ ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if training is None else None", "cold: the prior for every strategy"),
+ ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = None", "cold: the prior never given"),
+]
+if os.environ.get("MUTANTS_SET") == "overlap":
+    MUTANTS = OVERLAP_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "store":
     MUTANTS = STORE_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "warm":
     MUTANTS = WARM_MUTANTS
