@@ -225,6 +225,14 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if name in LEARNING else None", "cold: the prior under training too"),
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if training is None else None", "cold: the prior for every strategy"),
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = None", "cold: the prior never given"),
+ ("arca/decider/loop.py", "    if demand is None or len(live) != 1:\n        return antics, ()", "    if demand is None or not live:\n        return antics, ()", "assess: with several incidents live"),
+ ("arca/decider/loop.py", "    if own is None or abs(own - needed) < ASSESS_MARGIN:", "    if own is None:", "assess: no margin"),
+ ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None)", "    moved = replace(a, assessed=None if best == a.severity else best)", "assess: the old curve's unimodal rule kept"),
+ ("arca/decider/loop.py", "        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "assess: learned for the reported severity"),
+ ("arca/decider/loop.py", "    raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "assess: the floor of the reported severity"),
+ ("arca/decider/loop.py", "            p = model.predict_one(a.level, measured_elapsed(situation, a.onset))", "            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))", "assess: expected from the reported severity"),
+ ("arca/decider/loop.py", "        antics, assessed = assessed_by_load(antics, model, situation, policy, st.last_load_time)\n", "        assessed: tuple[str, ...] = ()\n", "assess: never called"),
+ ("arca/decider/loop.py", "    if not (antics and model.trained and load_round(situation, last_load_time) is not None):\n        return antics, ()", "    if not (antics and model.trained):\n        return antics, ()", "assess: the same telemetry again"),
 ]
 if os.environ.get("MUTANTS_SET") == "overlap":
     MUTANTS = OVERLAP_MUTANTS

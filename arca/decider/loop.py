@@ -11,8 +11,9 @@ One call of ``ArcaStrategy.decide`` is one iteration of::
         if anticipated_event: Anticipator.Set(anticipated_event, current)
 
 ``decide`` composes one pure function per phase, in this order: ``incidents_reported``, ``expiry``,
-``confirmed_by_load``, ``anticipated_floor``, ``load_correction``, ``learned_from`` (each takes its
-inputs explicitly, time included, and returns a frozen result; none mutates what it is given).
+``confirmed_by_load``, ``assessed_by_load``, ``anticipated_floor``, ``load_correction``,
+``learned_from`` (each takes its inputs explicitly, time included, and returns a frozen result; none
+mutates what it is given).
 
 Interpretation choices (each documented where it is made):
 
@@ -78,6 +79,13 @@ class Anticipation:
     """Floor anticipated for it at the previous iteration."""
     learned_ids: tuple[str, ...] = ()
     """Ids of the samples learned from this incident (forgotten if the load never confirms it)."""
+    assessed: int | None = None
+    """The severity the load showed (``assessed_by_load``) when it is not the reported one."""
+
+    @property
+    def level(self) -> int:
+        """The severity the model is asked about: the load's assessment, else the reported one."""
+        return self.severity if self.assessed is None else self.assessed
 
     def settle(self, floor: float) -> tuple[float, Anticipation]:
         """This incident's floor now, unimodal: once it has fallen a whole servant below its peak it
@@ -297,7 +305,7 @@ def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, m
     reasons = []
     for a in anticipations:
         e_m = measured_elapsed(situation, a.onset)
-        p = model.predict_one(a.severity, e_m) if quiet and e_m >= 0 else None
+        p = model.predict_one(a.level, e_m) if quiet and e_m >= 0 else None
         if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
             reasons.append(f"incident {a.incident_id} not confirmed by load: {p:.1f} servants "
                            f"expected {e_m:.0f}s after it, the load measured then needs "
@@ -313,6 +321,49 @@ def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, m
         reasons.append(f"back to the default {policy.default_servants}")
     return Confirmation(tuple(kept), expired | unconfirmed, model, tuple(forgotten), tuple(reasons),
                         ended=not kept)
+
+
+ASSESS_MARGIN = 1.5
+"""Servants by which the reported severity's curve must miss what the load needs, at a telemetry round,
+for the load to assess the incident's severity (``assessed_by_load``)."""
+
+
+def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, situation: Situation,
+                     policy: Policy, last_load_time: datetime | None) -> tuple[tuple[Anticipation, ...],
+                                                                                tuple[str, ...]]:
+    """A detector's severity calibrated by what the load shows (issue 23: wrong severities).
+
+    At a new telemetry round with a trained ``model`` where exactly one anticipated incident was live
+    over the window (with several, the load cannot tell whose curve is wrong), if the curve of the
+    severity it is anticipated as misses the amount the load needs at the measured time by
+    ``ASSESS_MARGIN`` servants or more, and another known severity's curve is nearer, the incident is
+    anticipated as that severity from now on: its floor follows that curve (the unimodal rule starts
+    again) and what it teaches is learned for that severity, so a wrong report neither holds a
+    reactive correction a whole round nor teaches its severity another's burst.
+    """
+    antics = tuple(anticipations)
+    if not (antics and model.trained and load_round(situation, last_load_time) is not None):
+        return antics, ()
+    demand = demand_servants(situation)
+    live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]
+    if demand is None or len(live) != 1:
+        return antics, ()
+    a = live[0]
+    e_m = measured_elapsed(situation, a.onset)
+    needed = needed_for(demand, policy)
+    own = model.predict_one(a.level, e_m)
+    if own is None or abs(own - needed) < ASSESS_MARGIN:
+        return antics, ()
+    near = {k: model.predict_one(k, e_m) for k in sorted(model.known_severities()) if k > 0}
+    best = min((k for k, p in near.items() if p is not None),
+               key=lambda k: (abs(float(near[k] or 0.0) - needed), abs(k - a.level)), default=a.level)
+    if best == a.level or abs(float(near[best] or 0.0) - needed) >= abs(own - needed):
+        return antics, ()
+    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None)
+    why = (f"incident {a.incident_id} reported severity {a.severity}: the load needs {needed} "
+           f"{e_m:.0f}s after it, severity {a.level}'s curve {own:.1f}, severity {best}'s "
+           f"{float(near[best] or 0.0):.1f}: anticipated as severity {best}")
+    return tuple(moved if x is a else x for x in antics), (why,)
 
 
 @dataclass(frozen=True)
@@ -345,12 +396,12 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
     if not (anticipations and model.trained):
         return None
     antics = list(anticipations)
-    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
+    raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
     floors: list[float] = []
     for k, a in enumerate(antics):
         raw = raws[k] if raws is not None else None
         if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
-            short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)
+            short = model.floor(a.level, seconds(now, a.onset), policy.resume_lead_time_s)
             raw = warm_floor(short if short is not None else raw, raw, pool)
         floors.append(raw if raw is not None else float(policy.default_servants))
         floors[k], antics[k] = a.settle(floors[k])
@@ -422,7 +473,7 @@ def load_correction(situation: Situation, policy: Policy, now: datetime, *, curr
     ceiling = model.ceiling() if how == "capped" else None
     if floor is not None:
         for a in live:
-            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))
+            p = model.predict_one(a.level, measured_elapsed(situation, a.onset))
             at_load.append(p if p is not None else float(policy.default_servants))
         expected = policy.clamp(floor_amount(combine(at_load, policy.default_servants, how, ceiling),
                                              model.config.epsilon))
@@ -476,19 +527,19 @@ def learned_from(lesson: Lesson, anticipations: Sequence[Anticipation], model: A
     live = lesson.live
     shares = attribute(lesson.needed, policy.default_servants,
                        lesson.predicted or [float(policy.default_servants)] * len(live),
-                       [a.severity for a in live], lesson.ceiling)
+                       [a.level for a in live], lesson.ceiling)
     for k, (a, share) in enumerate(zip(live, shares, strict=True)):
         e_m = measured_elapsed(situation, a.onset)
         amount = policy.clamp(to_amount(share))
         sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")
-        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)
+        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)
         before, (model, dropped) = model, model.with_sample(sample)
         if model is not before:  # not learned already (a redelivered situation)
             learned.append(sample)
             i = antics.index(a)
             antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))
         forgotten.extend(dropped)
-        reasons.append(f"learned (incident {a.incident_id}, severity {a.severity}, {e_m:.1f}s) -> {amount}")
+        reasons.append(f"learned (incident {a.incident_id}, severity {a.level}, {e_m:.1f}s) -> {amount}")
     return Learning(model, tuple(antics), tuple(learned), tuple(forgotten), tuple(reasons),
                     "learned-out" if lesson.out else "learned-in")
 
@@ -524,6 +575,7 @@ class ArcaStrategy:
             if ended:
                 current, correction, rule = default, None, why
         model, antics = confirmed.model, confirmed.kept
+        antics, assessed = assessed_by_load(antics, model, situation, policy, st.last_load_time)
 
         pool = pool_size(policy, model) if self.anticipation else pool_size(policy)
         floor = anticipated_floor(antics, model, policy, now, pool, self.combine)
@@ -535,7 +587,7 @@ class ArcaStrategy:
                                     last_load_time=st.last_load_time, last_scale_out=st.last_scale_out,
                                     last_scale_in=st.last_scale_in)
         current, correction, rule = corrected.current, corrected.correction, corrected.rule
-        reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *corrected.reasons]
+        reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *assessed, *corrected.reasons]
         learned: tuple[LearnedSample, ...] = ()
         forgotten = confirmed.forgotten
         if corrected.lesson is not None:

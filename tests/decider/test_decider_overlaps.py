@@ -1,6 +1,6 @@
-"""Overlapping incidents at the notified floor (issue 23 item 1, 2): the floor rounded within the SVR's
-epsilon, the baseline where nothing is known, overlaps capped under the model's ceiling, and what an
-overlap under the ceiling teaches each incident.
+"""Overlapping incidents at the notified floor (issue 23 items 1, 2, 5): the floor rounded within the
+SVR's epsilon, the baseline where nothing is known, overlaps capped under the model's ceiling, what an
+overlap under the ceiling teaches each incident, and a wrong reported severity assessed by the load.
 
 Tables of cases with readable ids; each case fails on the code before issue 23 (the half-up rounding,
 the RBF fit's drift past every sample, the uncapped sum, the shares cut down by a capped overlap).
@@ -12,7 +12,7 @@ import pytest
 from decider_helpers import at, policy, situation
 
 from arca.decider.anticipator import Anticipator, LearnedSample, floor_amount
-from arca.decider.loop import ArcaState, ArcaStrategy, attribute, combine
+from arca.decider.loop import Anticipation, ArcaState, ArcaStrategy, assessed_by_load, attribute, combine
 
 ARCA = ArcaStrategy()
 SUM = ArcaStrategy(combine="sum")
@@ -111,3 +111,57 @@ def test_an_overlap_beyond_the_ceiling_is_corrected_above_it() -> None:
         _, state = ARCA.decide(sit, policy(), state, at(now))  # type: ignore[arg-type]
     outcome, _ = ARCA.decide(situation(30, demand=7.6, active=8, incidents=(a, b)), policy(), state, at(30))
     assert outcome.target == 11 and outcome.rule == "learned-out"
+
+
+# -- wrong severities: the load assesses the incident's severity (issue 23 item 5) ----------------------
+
+TWO_FOUR = flat((2, 4), (4, 8))
+"""Severity 2 needs 4 servants, severity 4 needs 8, at any elapsed time."""
+
+
+def antic(ident: str, severity: int, onset: float, **kw: object) -> Anticipation:
+    return Anticipation(ident, severity, at(onset), at(onset), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("before", "demand", "last_load", "level", "peak"),
+    [((antic("a", 2, 0, peak=4.0, last=4.0),), 5.5, None, 4, 0.0),
+     ((antic("a", 4, 0, peak=8.0, last=8.0),), 2.6, None, 2, 0.0),
+     ((antic("a", 2, 0, peak=4.0, last=4.0),), 2.6, None, 2, 4.0),
+     ((antic("a", 2, 0, peak=4.0, last=4.0),), 3.4, None, 2, 4.0),
+     ((antic("a", 2, 0, peak=4.0, last=4.0),), 5.5, 20.0, 2, 4.0),
+     ((antic("a", 2, 0, assessed=4, peak=8.0, last=8.0),), 2.6, None, 2, 0.0)],
+    ids=["reported-too-low-assessed-up", "reported-too-high-assessed-down", "load-as-reported-kept",
+         "off-by-less-than-the-margin-kept", "no-new-telemetry-kept", "an-assessment-assessed-back"],
+)
+def test_assessed_by_load(before: tuple[Anticipation, ...], demand: float, last_load: float | None,
+                          level: int, peak: float) -> None:
+    """Measured 15 s after the onset (window 10 s, round at 20 s); 0.7 high threshold."""
+    sit = situation(20, demand=demand, incidents=(("a", 2, 0.0),))
+    last = at(last_load) if last_load is not None else None
+    got, reasons = assessed_by_load(before, TWO_FOUR, sit, policy(), last)
+    assert [a.level for a in got] == [level]
+    assert [a.severity for a in got] == [b.severity for b in before]  # the report is kept (its identity)
+    assert got[0].peak == peak  # a new curve starts its unimodal rule again
+    assert bool(reasons) is (level != before[0].level)
+
+
+def test_with_several_incidents_live_nothing_is_assessed() -> None:
+    before = (antic("a", 2, 0), antic("b", 2, 5))
+    got, reasons = assessed_by_load(before, TWO_FOUR, situation(20, demand=8.0), policy(), None)
+    assert got == before and reasons == ()
+
+
+def test_a_wrong_report_follows_the_load_and_teaches_the_assessed_severity() -> None:
+    """Reported 2, the load needs 8 (severity 4's curve): the next floor is severity 4's, and nothing
+    is learned for severity 2 (the old loop held a correction of 8 and learned it for severity 2)."""
+    inc = ("a", 2, 0.0)
+    state = ArcaState(anticipator=TWO_FOUR)
+    outcome, state = ARCA.decide(ev(0, inc), policy(), state, at(0))
+    assert outcome.target == 4
+    sit = situation(20, demand=5.5, active=4, incidents=(inc,))
+    outcome, state = ARCA.decide(sit, policy(), state, at(20))
+    assert outcome.target == 8 and state.anticipations[0].level == 4
+    assert all(s.severity != 2 for s in outcome.learned)
+    outcome, _ = ARCA.decide(ev(21, inc), policy(), state, at(21))
+    assert outcome.target == 8 and outcome.rule == "anticipated"
