@@ -76,6 +76,15 @@ def test_past_every_sample_the_prediction_is_the_baseline() -> None:
     assert model.predict_one(4, 15.0) == pytest.approx(9.0, abs=0.25)  # inside the burst: the fit
 
 
+def test_a_severity_0_sample_never_lends() -> None:
+    """A hand-written prior may hold severity-0 samples (no incident): they anchor the fit but lend no
+    burst (scaling by ``severity / 0``)."""
+    quiet = [LearnedSample(0, float(e), 1, sample_id=f"z{e}") for e in range(40, 51)]
+    model = Anticipator([*burst(2, 4, 10), *quiet])
+    out = model.predict(1, [45.0])
+    assert out is not None and list(out) == [1.0]
+
+
 def flat(*curves: tuple[int, int]) -> Anticipator:
     model = Anticipator([LearnedSample(sev, float(e), amount, sample_id=f"f-{sev}-{e}")
                          for sev, amount in curves for e in range(0, 80, 2)])

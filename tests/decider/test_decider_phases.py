@@ -399,6 +399,18 @@ CORRECTION_CASES: list[tuple[str, dict[str, Any], Correction]] = [
       "model": by_severity({3: 3.0, 1: 2.0}), "how": "max"},
      corr(6, 4, "reactive-out", [needs("2.50", 4, 3), "held at the MSA 6"], last_out=100,
           lesson=Lesson((A50, ant("b", 1, 50)), 4, (3.0, 2.0), out=True))),
+    # issue 23: the expected amount is rounded and capped as the floor is
+    ("expected-rounded-up-beyond-the-svr-epsilon",
+     {"sit": situation(100, demand=3.4), "current": 5, "floor": fl(5), "antics": (A50,), "model": const(4.3)},
+     corr(5, None, "hold")),
+    ("expected-capped-under-the-ceiling",
+     {"sit": situation(100, demand=4.95), "current": 8, "floor": fl(8), "antics": (A50, ant("b", 1, 50)),
+      "model": Curve(lambda s, _e: {3: 8.0, 1: 3.0}[s], top=8.0), "how": "capped"}, corr(8, None, "hold")),
+    ("a-lesson-of-a-capped-overlap-carries-the-ceiling",
+     {"sit": situation(100, demand=6.0), "current": 8, "floor": fl(8), "antics": (A50, ant("b", 1, 50)),
+      "model": Curve(lambda s, _e: {3: 8.0, 1: 3.0}[s], top=8.0), "how": "capped"},
+     corr(9, 9, "reactive-out", [needs("6.00", 9, 8)], last_out=100,
+          lesson=Lesson((A50, ant("b", 1, 50)), 9, (8.0, 3.0), out=True, ceiling=8.0))),
 ]
 
 
