@@ -12,9 +12,14 @@ floor at ``elapsed`` is the largest MSA predicted over ``[elapsed, elapsed + lea
 
 Severity is a feature, and burst sizes scale with it: where a severity has no sample (none within
 ``SAMPLE_REACH_S`` of the elapsed time asked), it borrows the prediction of the nearest severity
-that has one there, extra servants (above the baseline) scaled by the ratio of the severities, so
+that has one there (of two equally near, the stronger: scaled down, its rounding error shrinks; the
+milder one's baseline servant hides most of a servant of its burst, which scaling up doubles), extra
+servants (above the baseline) scaled by the ratio of the severities, so
 a decider that has seen one incident anticipates the first incident of every other severity, and
 the rest of a burst it has seen only the start of, instead of paying the full reactive price.
+Where no severity has a sample (beyond every burst's last learned point), the prediction is the
+baseline: the RBF fit drifts there (up to half a servant above it, 35-45 s after an incident), which
+kept a servant idle until the expiration.
 Prior samples (``source="prior"``, seeded knowledge) yield to learned ones: a prior sample within
 ``SAMPLE_REACH_S`` of a learned sample of its severity is ignored, so a model trained over the
 whole of every burst predicts what it predicted without the prior.
@@ -126,6 +131,7 @@ class Anticipator:
         self._fitted = False
         self._known: frozenset[int] = frozenset()
         self._coverage: dict[int, np.ndarray] = {}
+        self._ceiling: float | None = None
         self.fit_seconds: float | None = None
 
     # -- learning ---------------------------------------------------------------------------------
@@ -232,8 +238,8 @@ class Anticipator:
         """Predicted MSA at each elapsed time (None when cold).
 
         Where the severity has no sample within ``SAMPLE_REACH_S``, the nearest severity that has
-        one there lends its prediction, extra servants scaled by ``severity / lender`` (the mean of
-        the lenders when two are equally near).
+        one there lends its prediction, extra servants scaled by ``severity / lender`` (the stronger
+        when two are equally near); where none has, the baseline.
         """
         model = self._fit()
         if model is None:
@@ -244,19 +250,14 @@ class Anticipator:
             return out
         todo = ~self._covered(severity, ela)
         base = self.config.baseline
-        for dist in sorted({abs(k - severity) for k in self._known if k != severity}):
+        for k in sorted((k for k in self._known if 0 < k != severity), key=lambda k: (abs(k - severity), -k)):
             if not todo.any():
                 break
-            lent = np.zeros_like(ela)
-            count = np.zeros_like(ela)
-            for k in (k for k in self._known if abs(k - severity) == dist):
-                here = todo & self._covered(k, ela)
-                if here.any():
-                    lent[here] += (self._raw(model, k, ela[here]) - base) * (severity / k)
-                    count[here] += 1
-            got = count > 0
-            out[got] = base + lent[got] / count[got]
-            todo &= ~got
+            here = todo & self._covered(k, ela)
+            if here.any():
+                out[here] = base + (self._raw(model, k, ela[here]) - base) * (severity / k)
+                todo &= ~here
+        out[todo] = base  # no severity has a sample there: nothing is known of a burst, the baseline
         return out
 
     def _covered(self, severity: int, ela: np.ndarray) -> np.ndarray:
@@ -271,6 +272,26 @@ class Anticipator:
         sev = np.full_like(ela, float(severity))
         out: np.ndarray = model.predict(_features(sev, ela)) + self.config.baseline
         return out
+
+    def ceiling(self) -> float | None:
+        """The most servants any one incident is predicted to need: the highest point of every
+        known severity's curve, from its first to its last sample (None when cold).
+
+        Overlapping incidents combine under it (``loop.combine``): the load of several incidents at
+        once has so far never been seen to need more than the strongest alone (the clients' rate
+        saturates); where it does, the reactive part corrects above the floor.
+        """
+        if self._ceiling is not None or self._fit() is None:
+            return self._ceiling
+        tops = []
+        for sev in sorted(k for k in self._known if k > 0):
+            known = self._coverage[sev]
+            grid = np.arange(float(known[0]), float(known[-1]) + 1.0, 1.0)
+            out = self.predict(sev, grid)
+            if out is not None and len(out):
+                tops.append(float(out.max()))
+        self._ceiling = max(tops, default=float(self.config.baseline))
+        return self._ceiling
 
     def known_severities(self) -> frozenset[int]:
         """Severities the fitted model has samples of (others borrow from the nearest)."""
@@ -313,3 +334,19 @@ class Anticipator:
 def to_amount(prediction: float) -> int:
     """Whole servants for a prediction (rounded half up)."""
     return math.floor(prediction + 0.5)
+
+
+FIT_SLACK = 0.01
+"""How far past its ε-tube a fitted SVR may sit (libsvm stops within 1e-3 of the optimum): a fit of
+4.2003 over samples of 4 is 4 at ε = 0.2."""
+
+
+def floor_amount(prediction: float, tolerance: float) -> int:
+    """Whole servants an anticipated floor needs: the fewest not below ``prediction - tolerance``.
+
+    The SVR's ``epsilon`` is the tolerance: a prediction within it above a whole amount is that
+    amount (the fit is no more precise), anything beyond needs one more servant. Rounding half up
+    instead left a burst's peak one servant short (a fit of 2.38 where the load needed 3 for a few
+    seconds), which the reactive part covers alone but not when a stronger incident arrives then.
+    """
+    return math.ceil(prediction - tolerance - FIT_SLACK)

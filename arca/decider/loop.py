@@ -11,8 +11,9 @@ One call of ``ArcaStrategy.decide`` is one iteration of::
         if anticipated_event: Anticipator.Set(anticipated_event, current)
 
 ``decide`` composes one pure function per phase, in this order: ``incidents_reported``, ``expiry``,
-``confirmed_by_load``, ``anticipated_floor``, ``load_correction``, ``learned_from`` (each takes its
-inputs explicitly, time included, and returns a frozen result; none mutates what it is given).
+``confirmed_by_load``, ``assessed_by_load``, ``anticipated_floor``, ``load_correction``,
+``learned_from`` (each takes its inputs explicitly, time included, and returns a frozen result; none
+mutates what it is given).
 
 Interpretation choices (each documented where it is made):
 
@@ -49,7 +50,7 @@ from datetime import datetime
 from typing import Literal
 
 from arca import incidents
-from arca.decider.anticipator import Anticipator, LearnedSample, to_amount
+from arca.decider.anticipator import Anticipator, LearnedSample, floor_amount, to_amount
 from arca.decider.policy import Policy
 from arca.decider.strategy import (
     Outcome,
@@ -78,6 +79,13 @@ class Anticipation:
     """Floor anticipated for it at the previous iteration."""
     learned_ids: tuple[str, ...] = ()
     """Ids of the samples learned from this incident (forgotten if the load never confirms it)."""
+    assessed: int | None = None
+    """The severity the load showed (``assessed_by_load``) when it is not the reported one."""
+
+    @property
+    def level(self) -> int:
+        """The severity the model is asked about: the load's assessment, else the reported one."""
+        return self.severity if self.assessed is None else self.assessed
 
     def settle(self, floor: float) -> tuple[float, Anticipation]:
         """This incident's floor now, unimodal: once it has fallen a whole servant below its peak it
@@ -92,11 +100,12 @@ UNCONFIRMED_MARGIN = 2.0
 """Servants above the default the model must expect at the measured time for a quiet telemetry round
 (demand the default amount carries) to end an incident's anticipation as not confirmed."""
 
-Combine = Literal["sum", "max"]
-COMBINE: Combine = "sum"
+Combine = Literal["capped", "sum", "max"]
+COMBINE: Combine = "capped"
 """How the floors of overlapping incidents combine (measured on overlapping timelines, decider/README.md):
 ``sum`` = the largest floor plus the extra servants (above the default) of every other incident;
-``max`` = the largest floor."""
+``capped`` = ``sum``, never above the model's ``ceiling`` (the most one incident was ever predicted
+to need) unless one incident alone is above it; ``max`` = the largest floor."""
 
 
 @dataclass(frozen=True)
@@ -147,26 +156,35 @@ def measured_elapsed(situation: Situation, onset: datetime) -> float:
     return seconds(load_time, onset) - window / 2.0
 
 
-def combine(values: Sequence[float], default: float, how: Combine = COMBINE) -> float:
-    """The floor of several incidents from their own floors (``values``, non-empty)."""
+def combine(values: Sequence[float], default: float, how: Combine = COMBINE,
+            ceiling: float | None = None) -> float:
+    """The floor of several incidents from their own floors (``values``, non-empty).
+
+    ``capped`` adds the extras as ``sum`` does, but never above ``ceiling`` (``Anticipator.ceiling``)
+    unless one incident alone is above it; without a ``ceiling`` (a cold model) it is ``sum``.
+    """
     top = max(values)
     if how == "max":
         return top
     rest = sorted(values)[:-1]
-    return top + sum(max(0.0, v - default) for v in rest)
+    total = top + sum(max(0.0, v - default) for v in rest)
+    return total if how == "sum" or ceiling is None else min(total, max(top, ceiling))
 
 
 def attribute(needed: int, default: int, predicted: Sequence[float],
-              severities: Sequence[int]) -> list[float]:
+              severities: Sequence[int], ceiling: float | None = None) -> list[float]:
     """What each active incident needed, given that all of them together needed ``needed``.
 
-    Each incident keeps its predicted extra (above ``default``); the part nobody predicted (or the
-    excess predicted) is shared in proportion to the predicted extras, or to the severities when
-    nothing was predicted. With one incident this is ``needed`` itself; with several, no incident
-    learns the whole overlap burst as if it had caused it alone.
+    Each incident keeps its predicted extra (above ``default``); the gap between ``needed`` and
+    what their combination predicted (``combine`` under ``ceiling``) is shared in proportion to the
+    predicted extras, or to the severities when nothing was predicted. With one incident this is
+    ``needed`` itself; with several, no incident learns the whole overlap burst as if it had caused
+    it alone, and where the combination was capped (the clients' rate saturates), none learns a
+    share cut down by the others' extras: its own curve is not what the load showed.
     """
     extras = [max(0.0, p - default) for p in predicted]
-    gap = (needed - default) - sum(extras)
+    expected = combine([default + e for e in extras], default, "capped", ceiling) if extras else default
+    gap = needed - expected
     weights = extras if sum(extras) > 0 else [float(s) for s in severities]
     total = sum(weights)
     return [default + e + gap * w / total for e, w in zip(extras, weights, strict=True)]
@@ -289,7 +307,7 @@ def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, m
     reasons = []
     for a in anticipations:
         e_m = measured_elapsed(situation, a.onset)
-        p = model.predict_one(a.severity, e_m) if quiet and e_m >= 0 else None
+        p = model.predict_one(a.level, e_m) if quiet and e_m >= 0 else None
         if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
             reasons.append(f"incident {a.incident_id} not confirmed by load: {p:.1f} servants "
                            f"expected {e_m:.0f}s after it, the load measured then needs "
@@ -305,6 +323,49 @@ def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, m
         reasons.append(f"back to the default {policy.default_servants}")
     return Confirmation(tuple(kept), expired | unconfirmed, model, tuple(forgotten), tuple(reasons),
                         ended=not kept)
+
+
+ASSESS_MARGIN = 1.5
+"""Servants by which the reported severity's curve must miss what the load needs, at a telemetry round,
+for the load to assess the incident's severity (``assessed_by_load``)."""
+
+
+def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, situation: Situation,
+                     policy: Policy, last_load_time: datetime | None) -> tuple[tuple[Anticipation, ...],
+                                                                                tuple[str, ...]]:
+    """A detector's severity calibrated by what the load shows (issue 23: wrong severities).
+
+    At a new telemetry round with a trained ``model`` where exactly one anticipated incident was live
+    over the window (with several, the load cannot tell whose curve is wrong), if the curve of the
+    severity it is anticipated as misses the amount the load needs at the measured time by
+    ``ASSESS_MARGIN`` servants or more, and another known severity's curve is nearer, the incident is
+    anticipated as that severity from now on: its floor follows that curve (the unimodal rule starts
+    again) and what it teaches is learned for that severity, so a wrong report neither holds a
+    reactive correction a whole round nor teaches its severity another's burst.
+    """
+    antics = tuple(anticipations)
+    if not (antics and model.trained and load_round(situation, last_load_time) is not None):
+        return antics, ()
+    demand = demand_servants(situation)
+    live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]
+    if demand is None or len(live) != 1:
+        return antics, ()
+    a = live[0]
+    e_m = measured_elapsed(situation, a.onset)
+    needed = needed_for(demand, policy)
+    own = model.predict_one(a.level, e_m)
+    if own is None or abs(own - needed) < ASSESS_MARGIN:
+        return antics, ()
+    near = {k: model.predict_one(k, e_m) for k in sorted(model.known_severities()) if k > 0}
+    best = min((k for k, p in near.items() if p is not None),
+               key=lambda k: (abs(float(near[k] or 0.0) - needed), abs(k - a.level)), default=a.level)
+    if best == a.level or abs(float(near[best] or 0.0) - needed) >= abs(own - needed):
+        return antics, ()
+    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None)
+    why = (f"incident {a.incident_id} reported severity {a.severity}: the load needs {needed} "
+           f"{e_m:.0f}s after it, severity {a.level}'s curve {own:.1f}, severity {best}'s "
+           f"{float(near[best] or 0.0):.1f}: anticipated as severity {best}")
+    return tuple(moved if x is a else x for x in antics), (why,)
 
 
 @dataclass(frozen=True)
@@ -337,17 +398,17 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
     if not (anticipations and model.trained):
         return None
     antics = list(anticipations)
-    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
+    raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)
     floors: list[float] = []
     for k, a in enumerate(antics):
         raw = raws[k] if raws is not None else None
         if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
-            short = model.floor(a.severity, seconds(now, a.onset), policy.resume_lead_time_s)
+            short = model.floor(a.level, seconds(now, a.onset), policy.resume_lead_time_s)
             raw = warm_floor(short if short is not None else raw, raw, pool, policy.default_servants)
         floors.append(raw if raw is not None else float(policy.default_servants))
         floors[k], antics[k] = a.settle(floors[k])
-    predicted = combine(floors, policy.default_servants, how)
-    amount = to_amount(predicted)
+    predicted = combine(floors, policy.default_servants, how, model.ceiling() if how == "capped" else None)
+    amount = floor_amount(predicted, model.config.epsilon)
     if policy.compliant(amount):
         return Floor(tuple(antics), predicted, amount, clipped=False)
     return Floor(tuple(antics), predicted, policy.clamp(amount), clipped=True)
@@ -364,6 +425,8 @@ class Lesson:
     """What the model predicted for each of ``live`` at the measured time (empty when it is cold)."""
     out: bool
     """The correction scaled out."""
+    ceiling: float | None = None
+    """The ``ceiling`` the combination of ``predicted`` was capped under (None: not capped)."""
 
 
 @dataclass(frozen=True)
@@ -409,11 +472,13 @@ def load_correction(situation: Situation, policy: Policy, now: datetime, *, curr
     needed = needed_for(demand, policy)
     expected = current
     at_load: list[float] = []
+    ceiling = model.ceiling() if how == "capped" else None
     if floor is not None:
         for a in live:
-            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))
+            p = model.predict_one(a.level, measured_elapsed(situation, a.onset))
             at_load.append(p if p is not None else float(policy.default_servants))
-        expected = policy.clamp(to_amount(combine(at_load, policy.default_servants, how)))
+        expected = policy.clamp(floor_amount(combine(at_load, policy.default_servants, how, ceiling),
+                                             model.config.epsilon))
     if is_acceptable(demand, expected, policy):
         return replace(unchanged, correction=None, current=floor.msa if floor is not None else current)
     cooling = not anticipations and _cooling(needed, current, policy, now, last_scale_out, last_scale_in)
@@ -430,7 +495,7 @@ def load_correction(situation: Situation, policy: Policy, now: datetime, *, curr
             reasons.append(f"held at the MSA {floor.msa}")
     return Correction(current, correction, "reactive-out" if out else "reactive-in", tuple(reasons),
                       round_time, now if out else last_scale_out, last_scale_in if out else now,
-                      Lesson(live, needed, tuple(at_load), out) if live else None)
+                      Lesson(live, needed, tuple(at_load), out, ceiling) if live else None)
 
 
 @dataclass(frozen=True)
@@ -464,19 +529,19 @@ def learned_from(lesson: Lesson, anticipations: Sequence[Anticipation], model: A
     live = lesson.live
     shares = attribute(lesson.needed, policy.default_servants,
                        lesson.predicted or [float(policy.default_servants)] * len(live),
-                       [a.severity for a in live])
+                       [a.level for a in live], lesson.ceiling)
     for k, (a, share) in enumerate(zip(live, shares, strict=True)):
         e_m = measured_elapsed(situation, a.onset)
         amount = policy.clamp(to_amount(share))
         sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")
-        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)
+        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)
         before, (model, dropped) = model, model.with_sample(sample)
         if model is not before:  # not learned already (a redelivered situation)
             learned.append(sample)
             i = antics.index(a)
             antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))
         forgotten.extend(dropped)
-        reasons.append(f"learned (incident {a.incident_id}, severity {a.severity}, {e_m:.1f}s) -> {amount}")
+        reasons.append(f"learned (incident {a.incident_id}, severity {a.level}, {e_m:.1f}s) -> {amount}")
     return Learning(model, tuple(antics), tuple(learned), tuple(forgotten), tuple(reasons),
                     "learned-out" if lesson.out else "learned-in")
 
@@ -512,6 +577,7 @@ class ArcaStrategy:
             if ended:
                 current, correction, rule = default, None, why
         model, antics = confirmed.model, confirmed.kept
+        antics, assessed = assessed_by_load(antics, model, situation, policy, st.last_load_time)
 
         ledger = measured(st.ledger, situation, policy, st.last_load_time)
         noticed = [a for a in reported.anticipations if a.since == now]
@@ -529,7 +595,7 @@ class ArcaStrategy:
                                     last_load_time=st.last_load_time, last_scale_out=st.last_scale_out,
                                     last_scale_in=st.last_scale_in)
         current, correction, rule = corrected.current, corrected.correction, corrected.rule
-        reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *corrected.reasons]
+        reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *assessed, *corrected.reasons]
         learned: tuple[LearnedSample, ...] = ()
         forgotten = confirmed.forgotten
         if corrected.lesson is not None:

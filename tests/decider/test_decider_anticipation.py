@@ -30,8 +30,8 @@ def flat(*curves: tuple[int, int]) -> Anticipator:
 
 
 def step_model() -> Anticipator:
-    """Severity 3 needs 8 up to 16 s, then 4: predicts ~7 at 15 s and a floor of 4 from 20 s on."""
-    model = Anticipator([LearnedSample(3, float(e), 8 if e <= 16 else 4, sample_id=f"s{e}")
+    """Severity 3 needs 8 up to 14 s, then 4: predicts ~6 at 15 s and a floor of 4 from 20 s on."""
+    model = Anticipator([LearnedSample(3, float(e), 8 if e <= 14 else 4, sample_id=f"s{e}")
                          for e in range(0, 80)])
     model.refit()
     return model
@@ -113,10 +113,10 @@ def test_a_correction_above_the_floor_is_held_until_the_next_round_then_reset_to
 
 
 def test_a_scale_in_correction_is_remembered_no_flapping() -> None:
-    """The model expected 7 at 15 s, the state needs 5, the floor from 20 s is 4: the target goes to 5
+    """The model expected 6 at 15 s, the state needs 5, the floor from 20 s is 4: the target goes to 5
     and stays there until telemetry says otherwise (forgetting it gave 5, 4, 5, 4... in the live loop)."""
     inc = ("q", 3, 0.0)
-    script = [(0, ev(0, inc)), (20, tele(20, 3.4, inc, active=8)), (21, ev(21, inc)), (22, ev(22, inc)),
+    script = [(0, ev(0, inc)), (20, tele(20, 2.9, inc, active=8)), (21, ev(21, inc)), (22, ev(22, inc)),
               (25, ev(25, inc))]
     results = drive(ARCA, script, ArcaState(anticipator=step_model()))
     assert results[1][0].rule == "learned-in"
@@ -184,7 +184,7 @@ def test_incident_ended_goes_back_to_the_default() -> None:
 
 def test_one_incident_ending_leaves_the_other_anticipated() -> None:
     a, b = ("a", 4, 0.0), ("b", 1, 5.0)
-    results = drive(ARCA, [(0, ev(0, a)), (5, ev(5, a, b)), (6, ev(6, b))],
+    results = drive(SUM, [(0, ev(0, a)), (5, ev(5, a, b)), (6, ev(6, b))],
                     ArcaState(anticipator=flat((4, 8), (1, 3))))
     assert [o.target for o, _ in results] == [8, 10, 3]
     assert results[2][0].rule == "anticipated"
@@ -195,7 +195,7 @@ def test_each_incident_expires_on_its_own() -> None:
     pol = policy(expiration_s=45.0, default_servants=1)
     a, b = ("a", 4, 0.0), ("b", 1, 30.0)
     script = [(0, ev(0, a)), (30, ev(30, a, b)), (50, ev(50, a, b)), (60, ev(60, a, b)), (80, ev(80, a, b))]
-    results = drive(ARCA, script, ArcaState(anticipator=flat((4, 8), (1, 3))), pol)
+    results = drive(SUM, script, ArcaState(anticipator=flat((4, 8), (1, 3))), pol)
     assert [o.target for o, _ in results] == [8, 10, 3, 3, 1]
     assert [o.rule for o, _ in results] == ["anticipated"] * 4 + ["expired"]
     assert [x.incident_id for x in results[2][1].anticipations] == ["b"]
@@ -261,11 +261,14 @@ def test_an_unseen_severity_borrows_the_nearest_curve_scaled() -> None:
     assert model.known_severities() == frozenset({2})
 
 
-def test_equally_near_severities_are_averaged() -> None:
+def test_of_equally_near_severities_the_stronger_lends() -> None:
+    """Issue 23: the stronger one's extra is scaled down, and its rounding error with it; a milder
+    one's baseline servant hides up to most of a servant of its burst, which scaling up doubles (the
+    average of the two, before, left a severity-2 peak one servant short)."""
     model = flat((1, 3), (3, 7))
-    one, three, two = (model.predict_one(s, 15.0) for s in (1, 3, 2))
-    assert one is not None and three is not None and two is not None
-    assert two - 1 == pytest.approx(((one - 1) * 2 + (three - 1) * 2 / 3) / 2)
+    three, two = (model.predict_one(s, 15.0) for s in (3, 2))
+    assert three is not None and two is not None
+    assert two - 1 == pytest.approx((three - 1) * 2 / 3)
 
 
 def test_a_decider_that_saw_one_severity_anticipates_the_first_incident_of_another() -> None:

@@ -40,9 +40,14 @@ class Curve(Anticipator):
     """An anticipator predicting ``fn(severity, elapsed)`` exactly (trained when it has samples)."""
 
     def __init__(self, fn: Callable[[int, float], float], samples: Iterable[LearnedSample] = (DUMMY,),
-                 config: AnticipatorConfig | None = None) -> None:
+                 config: AnticipatorConfig | None = None, top: float | None = None) -> None:
         super().__init__(samples, config)
         self.fn = fn
+        self.top = top
+
+    def ceiling(self) -> float | None:
+        """``top`` (None when cold, like the real one)."""
+        return self.top if self.trained else None
 
     def predict(self, severity: int, elapsed: Sequence[float] | np.ndarray) -> np.ndarray | None:
         """``fn`` at every elapsed time (None when cold, like the real one)."""
@@ -54,7 +59,7 @@ class Curve(Anticipator):
     def without(self, sample_ids: Iterable[str]) -> tuple[Anticipator, list[LearnedSample]]:
         """Same as the real one, keeping the curve."""
         model, removed = super().without(sample_ids)
-        return (self if model is self else Curve(self.fn, model.samples, self.config)), removed
+        return (self if model is self else Curve(self.fn, model.samples, self.config, self.top)), removed
 
 
 def const(value: float) -> Curve:
@@ -238,13 +243,20 @@ WARM = {"warm_pool_state": "stopped", "warm_pool_min": 1, "warm_pool_lead_time_s
     [
         (rising, (ant("a", 3, 0),), None, "sum", {}, 4.0, 4, False, ((4.0, 4.0),)),
         (lambda _s, _e: 2.5, (ant("a", 3, 0),), None, "sum", {}, 2.5, 3, False, ((2.5, 2.5),)),
-        (lambda _s, _e: 2.49, (ant("a", 3, 0),), None, "sum", {}, 2.49, 2, False, ((2.49, 2.49),)),
+        (lambda _s, _e: 2.2, (ant("a", 3, 0),), None, "sum", {}, 2.2, 2, False, ((2.2, 2.2),)),
+        (lambda _s, _e: 2.25, (ant("a", 3, 0),), None, "sum", {}, 2.25, 3, False, ((2.25, 2.25),)),
         (lambda _s, _e: 40.0, (ant("a", 3, 0),), None, "sum", {}, 40.0, 15, True, ((40.0, 40.0),)),
         (lambda _s, _e: 0.2, (ant("a", 3, 0),), None, "sum", {}, 0.2, 1, True, ((0.2, 0.2),)),
         (lambda s, _e: {3: 4.0, 1: 2.5}[s], (ant("a", 3, 0), ant("b", 1, 0)), None, "sum", {}, 5.5, 6, False,
          ((4.0, 4.0), (2.5, 2.5))),
         (lambda s, _e: {3: 4.0, 1: 2.5}[s], (ant("a", 3, 0), ant("b", 1, 0)), None, "max", {}, 4.0, 4, False,
          ((4.0, 4.0), (2.5, 2.5))),
+        (Curve(lambda s, _e: {3: 4.0, 1: 2.5}[s], top=5.0), (ant("a", 3, 0), ant("b", 1, 0)), None,
+         "capped", {}, 5.0, 5, False, ((4.0, 4.0), (2.5, 2.5))),
+        (Curve(lambda s, _e: {3: 4.0, 1: 2.5}[s], top=3.0), (ant("a", 3, 0), ant("b", 1, 0)), None,
+         "capped", {}, 4.0, 4, False, ((4.0, 4.0), (2.5, 2.5))),
+        (Curve(lambda s, _e: {3: 4.0, 1: 2.5}[s], top=9.0), (ant("a", 3, 0), ant("b", 1, 0)), None,
+         "capped", {}, 5.5, 6, False, ((4.0, 4.0), (2.5, 2.5))),
         (lambda s, _e: {3: 4.0, 1: 0.4}[s], (ant("a", 3, 0), ant("b", 1, 0)), None, "sum", {}, 4.0, 4, False,
          ((4.0, 4.0), (0.4, 0.4))),
         (lambda _s, _e: 5.5, (ant("a", 3, 0, peak=6.0, last=4.9),), None, "sum", {}, 4.9, 5, False,
@@ -257,8 +269,11 @@ WARM = {"warm_pool_state": "stopped", "warm_pool_min": 1, "warm_pool_lead_time_s
         (rising, (ant("a", 3, 0),), 1, "sum", WARM, 4.0, 4, False, ((4.0, 4.0),)),
         (rising, (ant("a", 3, 0),), 0, "sum", WARM, 4.0, 4, False, ((4.0, 4.0),)),
     ],
-    ids=["largest-over-the-lead-time", "rounded-half-up", "rounded-down-under-a-half",
+    ids=["largest-over-the-lead-time", "rounded-half-up", "within-the-svr-epsilon-rounded-down",
+         "beyond-the-svr-epsilon-rounded-up",
          "above-the-max-clipped", "below-the-min-clipped", "two-incidents-sum-extras", "two-incidents-max",
+         "two-incidents-capped-at-the-ceiling", "one-incident-above-the-ceiling-keeps-its-floor",
+         "under-the-ceiling-the-sum",
          "a-floor-under-the-default-adds-nothing",
          "fallen-a-whole-servant-never-rises", "fallen-less-may-rise", "counted-from-the-onset-not-since",
          "warm-pool-takes-the-resume-lead-for-its-servants", "warm-pool-too-small-takes-the-boot-lead",
@@ -269,7 +284,8 @@ def test_anticipated_floor(fn: Callable[[int, float], float], before: tuple[Anti
                            msa: int, clipped: bool,
                            settled: tuple[tuple[float, float], ...]) -> None:
     """At 5 s after the onset with a 10 s lead time: the floor is taken over [5 s, 15 s]."""
-    got = anticipated_floor(before, Curve(fn), policy(**pol), at(5), pool, how)
+    model = fn if isinstance(fn, Curve) else Curve(fn)
+    got = anticipated_floor(before, model, policy(**pol), at(5), pool, how)
     assert got is not None
     assert got.predicted == pytest.approx(predicted)
     assert (got.msa, got.clipped) == (msa, clipped)
@@ -386,6 +402,18 @@ CORRECTION_CASES: list[tuple[str, dict[str, Any], Correction]] = [
       "model": by_severity({3: 3.0, 1: 2.0}), "how": "max"},
      corr(6, 4, "reactive-out", [needs("2.50", 4, 3), "held at the MSA 6"], last_out=100,
           lesson=Lesson((A50, ant("b", 1, 50)), 4, (3.0, 2.0), out=True))),
+    # issue 23: the expected amount is rounded and capped as the floor is
+    ("expected-rounded-up-beyond-the-svr-epsilon",
+     {"sit": situation(100, demand=3.4), "current": 5, "floor": fl(5), "antics": (A50,), "model": const(4.3)},
+     corr(5, None, "hold")),
+    ("expected-capped-under-the-ceiling",
+     {"sit": situation(100, demand=4.95), "current": 8, "floor": fl(8), "antics": (A50, ant("b", 1, 50)),
+      "model": Curve(lambda s, _e: {3: 8.0, 1: 3.0}[s], top=8.0), "how": "capped"}, corr(8, None, "hold")),
+    ("a-lesson-of-a-capped-overlap-carries-the-ceiling",
+     {"sit": situation(100, demand=6.0), "current": 8, "floor": fl(8), "antics": (A50, ant("b", 1, 50)),
+      "model": Curve(lambda s, _e: {3: 8.0, 1: 3.0}[s], top=8.0), "how": "capped"},
+     corr(9, 9, "reactive-out", [needs("6.00", 9, 8)], last_out=100,
+          lesson=Lesson((A50, ant("b", 1, 50)), 9, (8.0, 3.0), out=True, ceiling=8.0))),
 ]
 
 

@@ -2,7 +2,7 @@
 
     arca demo [--strategy NAME ...] [--timeline FILE] [--training FILE] [--seed N]
               [--driver openstack|osm] [--osm-aspect N ...] [--boot-delay S] [--json | -o FILE]
-              [--plot FILE.png] [--no-training] [--quiet]
+              [--plot FILE.png] [--no-training [--no-prior]] [--quiet]
 
 ``--driver osm`` plays the same timelines through the testbed's emulated OSM NBI (the Ukko-style NS:
 its relay VDUs are the servants, one LCM operation per NS at a time, a VDU boots in 42 s as Ukko
@@ -61,7 +61,11 @@ def register(sub: Any) -> None:
                    "The oracle always runs: costs are relative to it.")
     p.add_argument("--timeline", help="Reference timeline JSON (default: the testbed's reference).")
     p.add_argument("--training", help="Training timeline JSON (default: the testbed's training).")
-    p.add_argument("--no-training", action="store_true", help="Skip training (a cold arca is reactive).")
+    p.add_argument("--no-training", action="store_true",
+                   help="Skip training: the learning strategies start from the shipped prior (as "
+                   "'arca kb init --defaults' seeds it), or from nothing with --no-prior.")
+    p.add_argument("--no-prior", action="store_true",
+                   help="With --no-training: no prior either (a cold arca is reactive until it learns).")
     p.add_argument("--seed", type=int, help="Override the timelines' seeds (demand noise).")
     p.add_argument("--driver", choices=("openstack", "osm"), default="openstack",
                    help="How the enforcer changes the servants: 'openstack' (Nova + Octavia, default) or "
@@ -136,7 +140,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from arca.app.demo.metrics import with_cost
     from arca.app.demo.report import document, legend, table, timeline_facts, write_json
-    from arca.app.demo.runner import model_params, plan, run_all
+    from arca.app.demo.runner import model_params, plan, run_all, shipped_prior
 
     logging.basicConfig(level=logging.ERROR)
     names = list(dict.fromkeys(args.strategy or DEFAULT_ORDER))
@@ -156,7 +160,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
            f"at a time; aspects {aspects})" if args.driver == "osm" else "through OpenStack")
     progress.say(f"{len(names)} strategies, {len(tasks)} runs ({work:.0f} simulated s) {via}: "
                  f"training on {train_name if training else '-'}, then {ref_name}")
-    results = run_all(names, reference, training, progress=progress, params=params, jobs=jobs)
+    prior = None if training is not None or args.no_prior else shipped_prior()
+    results = run_all(names, reference, training, progress=progress, params=params, jobs=jobs,
+                      prior_file=prior)
     metrics = with_cost({n: r.metrics for n, r in results.items()})
     out = sys.stderr if print_json else sys.stdout  # --json: stdout is the JSON document alone
     if args.driver == "osm":
@@ -165,6 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(legend(), file=out)
     print(f"total wall time {time.perf_counter() - t0:.1f} s", file=out)
     meta = {"timeline": ref_name, "training": None if args.no_training else train_name,
+            "prior": Path(prior).name if prior else None,
             "seed": reference.seed, "driver": args.driver,
             "boot_delay_s": params.osm_boot_delay_s if args.driver == "osm" else params.boot_delay_s,
             "osm_scaling_aspects": dict(params.osm_scaling_aspects) if args.driver == "osm" else None,

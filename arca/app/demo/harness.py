@@ -40,6 +40,7 @@ from arca.app.demo.plot import Series
 from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
+from arca.decider.settings import DeciderSettings
 from arca.enforcer.drivers.openstack import OpenStackDriver
 from arca.enforcer.drivers.osm import OsmClient
 from arca.enforcer.service import EnforcerService
@@ -146,11 +147,13 @@ class _Recorder:
 def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: Any = None,
         surface_elapsed: list[float] | None = None,
         policy_overrides: Mapping[str, Any] | None = None,
-        on_step: Callable[[float, float], None] | None = None) -> RunResult:
+        on_step: Callable[[float, float], None] | None = None,
+        prior_file: str | None = None) -> RunResult:
     """Play ``timeline`` with demo strategy ``name``; ``kb`` carries what was learned before.
 
     ``policy_overrides``: policy properties on top of the strategy's (e.g. ``{"minServants": 3}``);
-    ``on_step(t, duration)`` is called after each simulated stop (progress display).
+    ``on_step(t, duration)`` is called after each simulated stop (progress display); ``prior_file``:
+    the decider's prior (``ARCA_DECIDER__PRIOR_FILE``: seeded when the store has no sample yet).
     """
     from arca.analyzer.service import AnalyzerService
     from arca.collector.gnocchi import GnocchiPoller, openstack_fetchers
@@ -182,7 +185,8 @@ def run(name: str, timeline: Any, *, kb: KnowledgeBase | None = None, params: An
                                    "osm_ns_id": tb.osm.ns.id} if osm else {}
         # through OSM the collector accepts the alarms of the testbed's NS instance (and no other)
         managed = CollectorSettings(osm_ns_systems={tb.osm.ns.id: SYSTEM}) if osm else CollectorSettings()
-        settings = ArcaSettings(collector=managed, enforcer=EnforcerSettings(
+        settings = ArcaSettings(collector=managed, decider=DeciderSettings(prior_file=prior_file),
+                                enforcer=EnforcerSettings(
             auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
             project_name=auth["project_name"], systems=[SYSTEM], boot_timeout_s=60.0,
             resume_timeout_s=30.0, resync_interval_s=10.0, retry_initial_s=0.5, retry_max_s=4.0, **via_osm,

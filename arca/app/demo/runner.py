@@ -61,9 +61,21 @@ def plan(names: Sequence[str], reference: Any, training: Any | None,
     return tasks
 
 
+def shipped_prior() -> str:
+    """The shipped prior (``arca kb init --defaults`` seeds it): a learning strategy's knowledge when
+    nothing is learned."""
+    from arca.app.cli.core import SHIPPED_PRIORS
+    from arca.namespace import ONTOLOGY_DIR
+
+    return str(ONTOLOGY_DIR / SHIPPED_PRIORS[0])
+
+
 def run_one(name: str, reference: Any, training: Any | None, params: Any = None,
-            progress: Progress | None = None) -> RunResult:
-    """One strategy: the training timeline (if it learns), then the reference one with what it learned."""
+            progress: Progress | None = None, prior_file: str | None = None) -> RunResult:
+    """One strategy: the training timeline (if it learns), then the reference one with what it learned.
+
+    ``prior_file`` is seeded into a store that has learned nothing (no training), as the live loop's
+    ``arca kb init --defaults`` does; with training, the strategy learns from nothing as before."""
     progress = progress or Progress(enabled=False)
     kb = EmbeddedKnowledgeBase()
     surface = None
@@ -74,8 +86,10 @@ def run_one(name: str, reference: Any, training: Any | None, params: Any = None,
         surface = trained.surface
         progress.done(f"trained, wall {trained.metrics.wall_s:.1f} s")
     progress.start(name, "reference")
+    cold_prior = prior_file if training is None and name in LEARNING else None
     result = run(name, reference, kb=kb, params=params,
-                 surface_elapsed=SURFACE_ELAPSED if name in LEARNING else None, on_step=progress.step)
+                 surface_elapsed=SURFACE_ELAPSED if name in LEARNING else None, on_step=progress.step,
+                 prior_file=cold_prior)
     if surface is not None:
         result.surface = surface
     m = result.metrics
@@ -85,12 +99,13 @@ def run_one(name: str, reference: Any, training: Any | None, params: Any = None,
 
 
 def run_all(names: Sequence[str], reference: Any, training: Any | None,
-            progress: Progress | None = None, params: Any = None, jobs: int = 1) -> dict[str, RunResult]:
+            progress: Progress | None = None, params: Any = None, jobs: int = 1,
+            prior_file: str | None = None) -> dict[str, RunResult]:
     """Every strategy (``progress`` must have been given ``plan(...)`` to show an ETA): in turn, or
     with ``jobs`` > 1 in that many worker processes at once. Each strategy's runs share nothing with
     another's (its own store, testbed and clock), so the results do not depend on ``jobs``."""
     if jobs <= 1 or len(names) <= 1:
-        return {name: run_one(name, reference, training, params, progress) for name in names}
+        return {name: run_one(name, reference, training, params, progress, prior_file) for name in names}
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -98,7 +113,8 @@ def run_all(names: Sequence[str], reference: Any, training: Any | None,
     results: dict[str, RunResult] = {}
     spawn = multiprocessing.get_context("spawn")  # nothing of this process's threads or state inherited
     with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=spawn) as pool:
-        futures = {pool.submit(run_one, name, reference, training, params): name for name in names}
+        futures = {pool.submit(run_one, name, reference, training, params, None, prior_file): name
+                   for name in names}
         for future in as_completed(futures):
             name = futures[future]
             result = results[name] = future.result()

@@ -1,8 +1,10 @@
 """Several timelines, several strategies: the tables of issue 10 (overlaps, imperfect detectors).
 
-    python -m arca.app.demo.suite [--json | -o FILE] [--strategy NAME ...] [TIMELINE ...]
+    python -m arca.app.demo.suite [--json | -o FILE] [--strategy NAME ...] [--no-training [--no-prior]]
+                                  [TIMELINE ...]
 
-Trains ``arca`` once on the training timeline, then plays every timeline (default: the reference
+Trains ``arca`` once on the training timeline (``--no-training``: the learning strategies start from
+the shipped prior instead, ``--no-prior``: from nothing), then plays every timeline (default: the reference
 one and every shipped ``overlap-*`` and ``detectors-*`` timeline) with each strategy, starting each
 learning run from a copy of the trained knowledge base (so no timeline teaches the next one). Prints
 one markdown table per timeline: discard %, servant-seconds, cost vs ``oracle``, discard vs
@@ -61,19 +63,22 @@ def missed_discard(result: RunResult, timeline: Any, window_s: float = 45.0) -> 
 
 
 def run_suite(timelines: Sequence[str], names: Sequence[str] = NAMES, training: str | None = "training",
-              log: Any = sys.stderr) -> dict[str, dict[str, RunMetrics]]:
+              log: Any = sys.stderr, prior_file: str | None = None) -> dict[str, dict[str, RunMetrics]]:
+    """Every timeline with every strategy; ``training`` None: the learning strategies start from
+    ``prior_file`` (seeded into each run's empty store) or, without it, from nothing."""
     from arca.testbed.timeline import load_timeline
 
     trained = EmbeddedKnowledgeBase()
     if training is not None and any(n in LEARNING for n in names):
         run("arca", load_timeline(training), kb=trained)
+    cold_prior = prior_file if training is None else None
     out: dict[str, dict[str, RunMetrics]] = {}
     for tl_name in timelines:
         tl = load_timeline(tl_name)
         metrics = {}
         for name in names:
             kb = _copy(trained) if name in LEARNING else EmbeddedKnowledgeBase()
-            result = run(name, tl, kb=kb)
+            result = run(name, tl, kb=kb, prior_file=cold_prior if name in LEARNING else None)
             missed = missed_discard(result, tl)
             if missed is not None:
                 result.metrics.extra["missed_incidents_discard_ratio"] = missed
@@ -112,13 +117,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("timelines", nargs="*", help="Timeline names or files (default: reference, overlap-*, "
                    "detectors-*).")
     p.add_argument("--strategy", action="append", help=f"Strategies (default: {', '.join(NAMES)}).")
+    p.add_argument("--no-training", action="store_true",
+                   help="Skip training: the learning strategies start from the shipped prior.")
+    p.add_argument("--no-prior", action="store_true", help="With --no-training: from nothing (cold).")
     add_output_options(p, "{timeline: document}")
     args = p.parse_args(argv)
     print_json, json_file = output_options(args, "demo suite")
     from arca.testbed.timeline import load_timeline
 
     timelines = args.timelines or shipped()
-    results = run_suite(timelines, args.strategy or NAMES)
+    from arca.app.demo.runner import shipped_prior
+
+    results = run_suite(timelines, args.strategy or NAMES, None if args.no_training else "training",
+                        prior_file=None if args.no_prior else shipped_prior())
     print(markdown(results), file=sys.stderr if print_json else sys.stdout)
     if print_json or json_file:
         doc = {tl: document(m, {"timeline": tl, "timeline_facts": timeline_facts(load_timeline(tl))})
