@@ -128,8 +128,10 @@ class DeciderService(Service):
             # never this model
             try:
                 self.kb.flush(10.0)
-            except KnowledgeBaseError as exc:
-                log.warning("merging learned samples before every queued write landed: %s", exc)
+            except KnowledgeBaseError as exc:  # merged now, the rest would never reach this model:
+                # stay not ready (running on what it knows) and merge on a later try (every 2 s)
+                raise KnowledgeBaseError(f"learned samples not merged yet: the writes queued while the "
+                                         f"store was away have not all landed ({exc})") from exc
         for system in stale:  # learned while the store was away: add what the store has
             model = self.anticipators.pop(system)
             stored = load_samples(self.kb, system)
