@@ -113,6 +113,19 @@ def over_limit(times: Sequence[datetime], trust: SourceTrust, now: datetime) -> 
     return count if count >= trust.event_limit else None
 
 
+def take_slot(times: list[datetime], trust: SourceTrust, at: datetime) -> int | None:
+    """Admit an event of time ``at`` into ``times``, the source's accepted event times (pruned here of
+    those that left the window): None, and ``at`` recorded, when the limit allows it; else the count
+    already accepted in the window (``over_limit``) and nothing recorded. The one rule the analyzer
+    and the collector's door both apply."""
+    since = window_start(at, trust)
+    times[:] = [t for t in times if t > since]
+    count = over_limit(times, trust, at)
+    if count is None:
+        times.append(at)
+    return count
+
+
 def judge(cred: Credibility, confirmed: bool, trust: SourceTrust, at: datetime) -> Credibility:
     """The credibility after one incident of the source was confirmed by load or not."""
     if confirmed:

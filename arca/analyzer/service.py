@@ -46,10 +46,9 @@ from arca.trust import (
     judge,
     load_credibility,
     load_trusts,
-    over_limit,
     store_credibility,
+    take_slot,
     trust_for,
-    window_start,
 )
 
 log = logging.getLogger(__name__)
@@ -196,10 +195,7 @@ class AnalyzerService(Service):
         if trust is None:
             return event
         if not event.cancelled:
-            times = self.accepted.setdefault(event.source, [])
-            since = window_start(event.event_time, trust)
-            times[:] = [t for t in times if t > since]
-            count = over_limit(times, trust, event.event_time)
+            count = take_slot(self.accepted.setdefault(event.source, []), trust, event.event_time)
             if count is not None:
                 metrics.EVENTS_REFUSED.labels(event.source, "rate-limit").inc()
                 self.refused_unsaved.add(event.source)
@@ -208,7 +204,6 @@ class AnalyzerService(Service):
                 raise Reject(f"event {event.event_id} from source {event.source!r} refused by its rate "
                              f"limit: {count} events accepted in the last {trust.window_s:g}s "
                              f"(limit {trust.event_limit})")
-            times.append(event.event_time)
         cred = self.credibility.get(event.source)
         if trust.learn and cred is not None and event.severity and cred.value < 1.0:
             weighed = effective_severity(event.severity, cred.value)

@@ -44,7 +44,7 @@ from arca.messages import ExternalEvent, Message
 from arca.messages.codec import MessageError, encode
 from arca.messages.ids import derived_id
 from arca.metrics import INGEST_AUTH_REFUSED, MESSAGES_REJECTED
-from arca.trust import SourceTrust, over_limit, trust_for, window_start
+from arca.trust import SourceTrust, take_slot, trust_for
 
 log = logging.getLogger(__name__)
 
@@ -222,17 +222,13 @@ class Ingestor:
         trust = trust_for(self.trusts, event.source)
         if trust is None or trust.event_limit is None or event.cancelled:
             return None
-        times = self.admitted.setdefault(event.source, [])
-        since = window_start(event.event_time, trust)
-        times[:] = [t for t in times if t > since]
-        count = over_limit(times, trust, event.event_time)
+        count = take_slot(self.admitted.setdefault(event.source, []), trust, event.event_time)
         if count is not None:  # counted as arca_messages_rejected_total{reason="event:rate_limited"}
             raise IngestError(
                 "rate_limited", f"{EVENT_PATH}/source",
                 f"source {event.source!r} is over its rate limit: {count} events accepted in the last "
                 f"{trust.window_s:g} s (limit {trust.event_limit}); event {event.event_id} refused",
                 status=429, retry_after_s=max(1, round(trust.window_s)))
-        times.append(event.event_time)
         return event.event_time
 
     def _unadmit(self, source: str, at: datetime) -> None:
