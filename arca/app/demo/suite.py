@@ -19,7 +19,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
@@ -27,7 +26,7 @@ import pyoxigraph as ox
 from arca.app.cli.main import add_output_options, output_options
 from arca.app.demo.harness import LEARNING, RunResult, run
 from arca.app.demo.metrics import RunMetrics, with_cost
-from arca.app.demo.report import document, timeline_facts
+from arca.app.demo.report import document, timeline_facts, write_json
 from arca.kb import EmbeddedKnowledgeBase
 
 NAMES = ("oracle", "oracle-notified", "arca", "arca-reactive")
@@ -137,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if print_json:
             print(json.dumps(doc, indent=2))
         if json_file:
-            Path(json_file).write_text(json.dumps(doc, indent=2) + "\n")
+            write_json(json_file, doc)
     return 0
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from arca.app.demo.metrics import RunMetrics, with_cost
+from arca.app.demo.report import write_json
 
 PEERS = ("oracle", "oracle-notified", "arca-reactive", "threshold-repo", "proportional")
 """The references every sweep is measured beside (the same run)."""
@@ -165,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if print_json:
         print(json.dumps(doc, indent=2))
     if json_file:
-        Path(json_file).write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(json_file, doc)
     return 0
 
 
