@@ -84,6 +84,8 @@ def plan(window: Sequence[Slot], order: DeliveryOrder) -> tuple[int | None, list
     ``window`` is in arrival order. An undecodable delivery comes first (it is dead-lettered at
     once); a handled delivery still covers the older ones (a decision was made on a newer state).
     """
+    if order is FIFO:
+        return _first_in(window), []
     superseded: list[int] = []
     covered: set[Hashable] = set()
     best: tuple[int, int] | None = None
@@ -103,6 +105,30 @@ def plan(window: Sequence[Slot], order: DeliveryOrder) -> tuple[int | None, list
         covered.update(covers)
     superseded.reverse()
     return (None if best is None else best[1]), superseded
+
+
+def _first_in(window: Sequence[Slot]) -> int | None:
+    """``plan`` without an order: the oldest undecodable delivery not settled, else the oldest one.
+
+    The consumer settles the done head of its window at once, so the first delivery not done is
+    usually at index 0: no order's functions are asked and the window is not walked from its end
+    (that walk was a tenth of a FIFO consumer's CPU at a full window of 100).
+    """
+    first: int | None = None
+    for i, slot in enumerate(window):
+        if not slot.done:
+            if slot.message is None:
+                return i
+            if first is None:
+                first = i
+                break
+    if first is None:
+        return None
+    for i in range(first + 1, len(window)):
+        slot = window[i]
+        if slot.message is None and not slot.done:
+            return i
+    return first
 
 
 _window: ContextVar[tuple[Sequence[Slot], int]] = ContextVar("arca_bus_window", default=((), -1))

@@ -159,7 +159,7 @@ class _Consumer(_RabbitCore):
             return True
         with self._lock:
             self.stats.delivered += 1
-        metrics.MESSAGES_RECEIVED.labels(service, kind).inc()
+        metrics.bus_child(metrics.MESSAGES_RECEIVED, service, kind).inc()
         token = correlation_id.set(message.correlation_id)
         started = time.perf_counter()
         try:
@@ -178,7 +178,7 @@ class _Consumer(_RabbitCore):
             return False
         finally:
             correlation_id.reset(token)
-            metrics.HANDLER_SECONDS.labels(service, kind).observe(time.perf_counter() - started)
+            metrics.bus_child(metrics.HANDLER_SECONDS, service, kind).observe(time.perf_counter() - started)
         d.sub.seen.add(message.message_id)
         return True
 

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pika
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arca.analyzer.service import urgency as analyzer_urgency
 from arca.bus.order import FIFO, DeliveryOrder, Slot, plan
@@ -41,6 +43,13 @@ EC = sit("c", "event", 3)
 
 PLANS = {  # window (message, done) in arrival order -> (next, superseded)
     "fifo-without-order": (FIFO, [(A1, False), (EC, False)], (0, [])),
+    "fifo-skips-done": (FIFO, [(A1, True), (A2, False), (EC, False)], (1, [])),
+    "fifo-undecodable-later-first": (FIFO, [(A1, False), (A2, False), (None, False), (None, False)], (2, [])),
+    "fifo-undecodable-done-ignored": (FIFO, [(A1, True), (None, True), (A2, False)], (2, [])),
+    "fifo-undecodable-ahead": (FIFO, [(None, False), (A1, False)], (0, [])),
+    "fifo-all-done": (FIFO, [(A1, True), (None, True)], (None, [])),
+    "fifo-empty": (FIFO, [], (None, [])),
+    "fifo-never-folds": (FIFO, [(EA1, False), (EA2, False)], (0, [])),
     "event-situation-jumps-telemetry": (DECIDER, [(A1, False), (B1, False), (EC, False)], (2, [])),
     "telemetry-folds-into-newer-telemetry": (DECIDER, [(A1, False), (A2, False)], (1, [0])),
     "telemetry-folds-into-newer-event": (DECIDER, [(A1, False), (EA2, False)], (1, [0])),
@@ -153,3 +162,10 @@ def test_plan_asks_the_order_once_per_message_however_often_it_runs() -> None:
     other = DeliveryOrder(urgency=urgency)
     plan(window, other)  # another order is asked afresh, not served the first one's answers
     assert sorted(calls) == sorted(m.message_id for m in (A1, B1, EC, A2))
+
+
+@given(st.lists(st.tuples(st.sampled_from([A1, A2, B1, EA1, EC, None]), st.booleans()), max_size=12))
+def test_fifo_fast_path_chooses_as_the_general_plan(window: list[tuple[Message | None, bool]]) -> None:
+    """``plan`` answers ``FIFO`` without walking the window from its end: the same answer as the
+    general walk gives for an order that is FIFO by value but not the ``FIFO`` object."""
+    assert plan(slots(*window), FIFO) == plan(slots(*window), DeliveryOrder())
