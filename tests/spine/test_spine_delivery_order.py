@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arca.analyzer.service import urgency as analyzer_urgency
-from arca.bus.order import FIFO, DeliveryOrder, Slot, plan
+from arca.bus.order import FIFO, DeliveryOrder, Planner, Slot, plan
 from arca.bus.rabbitmq import RabbitBus
 from arca.decider.service import DeciderService
 from arca.messages import ExternalEvent, Message, Observation, PolicyUpdated, Situation
@@ -169,3 +169,41 @@ def test_fifo_fast_path_chooses_as_the_general_plan(window: list[tuple[Message |
     """``plan`` answers ``FIFO`` without walking the window from its end: the same answer as the
     general walk gives for an order that is FIFO by value but not the ``FIFO`` object."""
     assert plan(slots(*window), FIFO) == plan(slots(*window), DeliveryOrder())
+
+
+ANALYZER_ORDER = DeliveryOrder(urgency=analyzer_urgency)
+MESSAGES = [A1, A2, A3, B1, EA1, EA2, EA3, EC, policy(), _event(), _obs(), None]
+ORDERS = {"decider": DECIDER, "analyzer": ANALYZER_ORDER, "fifo": FIFO}
+
+
+@pytest.mark.parametrize("compact_every", [1024, 2], ids=["compaction-rare", "compaction-every-other"])
+@pytest.mark.parametrize("order_name", ORDERS)
+@given(script=st.lists(st.one_of(st.sampled_from(MESSAGES).map(lambda m: ("arrive", m)),
+                                 st.just(("handle", None))), max_size=40))
+def test_planner_chooses_as_plan_does(order_name: str, compact_every: int,
+                                      script: list[tuple[str, Message | None]]) -> None:
+    """The consumer's incremental planner against the pure ``plan`` over the same window, step by
+    step: the same delivery handled next and the same ones superseded, whatever arrives when (an
+    undecodable one, a covering one, a backlog), with its indexes compacted often or rarely."""
+    order = ORDERS[order_name]
+    reference: list[Slot] = []  # the window ``plan`` sees (nothing removed: settled ones are done)
+    mine: list[Slot] = []
+    planner = Planner(order, start=0)
+    planner.COMPACT_EVERY = compact_every
+    for op, message in script:
+        if op == "arrive":
+            reference.append(Slot(message))
+            mine.append(Slot(message))
+            continue
+        want_next, want_superseded = plan(reference, order)
+        superseded: list[int] = []
+        while planner.next_arrival < len(mine):
+            superseded += planner.add(mine[planner.next_arrival])
+        for i in superseded:
+            mine[i].done = True
+        chosen = planner.choose()
+        assert (chosen, superseded) == (want_next, want_superseded)
+        for i in want_superseded:
+            reference[i].done = True
+        if chosen is not None:
+            reference[chosen].done = mine[chosen].done = True
