@@ -18,7 +18,7 @@ import logging
 import queue as queue_mod
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import overload
 
 import pika
@@ -53,6 +53,9 @@ class _Slots(Sequence[Slot]):
 
     def __len__(self) -> int:
         return len(self._window)
+
+    def __iter__(self) -> Iterator[Slot]:
+        return (p.slot for p in self._window)
 
     @overload
     def __getitem__(self, i: int) -> Slot: ...
