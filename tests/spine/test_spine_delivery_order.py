@@ -207,3 +207,23 @@ def test_planner_chooses_as_plan_does(order_name: str, compact_every: int,
             reference[i].done = True
         if chosen is not None:
             reference[chosen].done = mine[chosen].done = True
+
+
+def test_planner_holds_what_the_window_holds() -> None:
+    """A long-lived consumer's planner does not keep every delivery it ever saw: after 5,000
+    deliveries of ten systems handled as they come, its heap and fold index hold at most the pending
+    ones plus one compaction period (keys no delivery covers would otherwise stay indexed forever)."""
+    never_covered = DeliveryOrder(folds_under=lambda m: getattr(m, "system", None))  # keys no one covers
+    planner = Planner(never_covered, start=0)
+    slots_seen: list[Slot] = []
+    for n in range(5000):
+        slot = Slot(sit(f"s{n % 10}", "telemetry", n % 50))
+        slots_seen.append(slot)
+        for i in planner.add(slot):
+            slots_seen[i].done = True
+        chosen = planner.choose()
+        assert chosen == n  # each handled as it comes: nothing waits
+        slots_seen[chosen].done = True
+    held = len(planner._heap) + sum(len(v) for v in planner._folded.values())
+    assert held <= 2 * Planner.COMPACT_EVERY
+    assert planner.choose() is None
