@@ -242,8 +242,10 @@ class AnalyzerService(Service):
         if not self.unpublished:
             return
         later = [m for m in waiting() if isinstance(m, ExternalEvent)]
+        named = {m.system for m in later if m.system}  # (a window of a thousand: no rule per event)
+        unnamed = [m for m in later if not m.system]
         for system, event in list(self.unpublished.items()):
-            if any(self._concerns(m, system) for m in later):
+            if system in named or any(self._concerns(m, system) for m in unnamed):
                 continue
             del self.unpublished[system]
             situation = self.view(system).situation(event.event_time, "event", event.correlation_id)
