@@ -13,7 +13,7 @@ exactly once in the file any more: not applied, and not in the total). Usage::
 
 ``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
 the baseline past every sample, the lender, the ceiling, the demo's prior) instead;
-``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=objective`` the
+``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11; issue 23's spares: ``pool_refills``) instead; ``MUTANTS_SET=objective`` the
 discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
@@ -180,8 +180,14 @@ WARM_MUTANTS = [
  ("arca/enforcer/planning.py", "            room = max(0, pool_target - pool) if warm and bounds.warm_reuse else 0", "            room = max(0, pool_target - pool) if warm else 0", "warm: reuse on scale-in ignored"),
  ("arca/enforcer/planning.py", "                if room > 0 and s.status == \"active\":", "                if room >= 0 and s.status == \"active\":", "warm: pool target ignored on scale-in"),
  ("arca/enforcer/planning.py", "    growing = bool(in_flight.creating or in_flight.resuming or in_flight.claimed)", "    growing = bool(in_flight.creating)", "warm: scale-in during a resume"),
- ("arca/enforcer/planning.py", "    if warm and pool + returning < pool_target:", "    if warm and pool + returning < pool_target - 1:", "warm: refill one short"),
- ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if warm and bounds.warm_reuse else 0", "    returning = 0", "warm: resumes refilled by boots despite reuse"),
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning - 1, spares - pool)", "warm: refill one short"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = 0", "warm: resumes refilled by boots despite reuse"),
+ # issue 23 (warm23b): the pool's minimum kept as spares during a burst
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning)", "warm: no spare during a burst (the pool's minimum not kept)"),
+ ("arca/enforcer/planning.py", "    spares = min(pool_target, bounds.warm_min)", "    spares = bounds.warm_min", "warm: spares above the decision's pool"),
+ ("arca/enforcer/planning.py", "    spares = min(pool_target, bounds.warm_min)", "    spares = pool_target", "warm: the whole pool refilled during a burst"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = max(0, count - bounds.min_servants) if bounds.warm_reuse else 0", "warm: returning ignores the target"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = max(0, max(count, target) - bounds.min_servants)", "warm: returning counted without reuse"),
  ("arca/enforcer/planning.py", "    elif warm and pool > pool_target:", "    elif warm and pool > pool_target + 1:", "warm: pool over target kept"),
  ("arca/enforcer/planning.py", "    pool_target = max(0, min(pool_target, bounds.warm_max)) if warm else 0", "    pool_target = max(0, pool_target) if warm else 0", "warm: pool target not clipped"),
  ("arca/enforcer/actions.py", "            return False  # a transition in flight (ours, before a restart, or another): wait\n        if server.standing_by:", "        if server.standing_by:", "warm: resume asked again during a transition"),
