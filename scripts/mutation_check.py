@@ -13,7 +13,7 @@ exactly once in the file any more: not applied, and not in the total). Usage::
 
 ``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
 the baseline past every sample, the lender, the ceiling, the demo's prior) instead;
-``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11; issue 23's spares: ``pool_refills``) instead; ``MUTANTS_SET=objective`` the
+``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11; issue 23's refill after a failure: ``pool_refills``) instead; ``MUTANTS_SET=objective`` the
 discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
@@ -182,10 +182,12 @@ WARM_MUTANTS = [
  ("arca/enforcer/planning.py", "    growing = bool(in_flight.creating or in_flight.resuming or in_flight.claimed)", "    growing = bool(in_flight.creating)", "warm: scale-in during a resume"),
  ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning - 1, spares - pool)", "warm: refill one short"),
  ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = 0", "warm: resumes refilled by boots despite reuse"),
- # issue 23 (warm23b): the pool's minimum kept as spares during a burst
- ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning)", "warm: no spare during a burst (the pool's minimum not kept)"),
- ("arca/enforcer/planning.py", "    spares = min(pool_target, bounds.warm_min)", "    spares = bounds.warm_min", "warm: spares above the decision's pool"),
- ("arca/enforcer/planning.py", "    spares = min(pool_target, bounds.warm_min)", "    spares = pool_target", "warm: the whole pool refilled during a burst"),
+ # issue 23 (warm23b): a failed servant's place refilled even during a burst
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning)", "warm: failures not refilled during a burst"),
+ ("arca/enforcer/planning.py", "    spares = min(pool_target, failed)", "    spares = failed", "warm: failures refilled beyond the decision's pool"),
+ ("arca/enforcer/planning.py", "    spares = min(pool_target, failed)", "    spares = pool_target", "warm: the whole pool refilled during a burst"),
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning, spares)", "warm: a failure refilled again while its refill is in flight"),
+ ("arca/enforcer/planning.py", "    missing = pool_refills(pool, pool_target, count, target, bounds, len(broken))", "    missing = pool_refills(pool, pool_target, count, target, bounds, 0)", "warm: the planner passes no failure"),
  ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = max(0, count - bounds.min_servants) if bounds.warm_reuse else 0", "warm: returning ignores the target"),
  ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = max(0, max(count, target) - bounds.min_servants)", "warm: returning counted without reuse"),
  ("arca/enforcer/planning.py", "    elif warm and pool > pool_target:", "    elif warm and pool > pool_target + 1:", "warm: pool over target kept"),
