@@ -289,6 +289,10 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  ("arca/decider/loop.py", "            p = model.predict_one(a.level, measured_elapsed(situation, a.onset))", "            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))", "assess: expected from the reported severity"),
  ("arca/decider/loop.py", "        antics, assessed = assessed_by_load(antics, model, situation, policy, st.last_load_time)\n", "        assessed: tuple[str, ...] = ()\n", "assess: never called"),
  ("arca/decider/loop.py", "    if not (antics and model.trained and load_round(situation, last_load_time) is not None):\n        return antics, ()", "    if not (antics and model.trained):\n        return antics, ()", "assess: the same telemetry again"),
+ # warm23b: the next incident expected as the worst severity (EXPECT) or the mean of them
+ ("arca/decider/warm.py", "short = (float(max(shorts)) if expect == \"worst\"", "short = (float(min(shorts)) if expect == \"worst\"", "objective: the mildest severity expected as the worst"),
+ ("arca/decider/warm.py", "else float(np.mean(shorts))) if shorts else 0.0", "else float(max(shorts))) if shorts else 0.0", "objective: the mean expectation takes the worst"),
+ ("arca/decider/warm.py", "step_s: float = 1.0, expect: Expect = EXPECT) -> Sizing:", "step_s: float = 1.0, expect: Expect = \"mean\") -> Sizing:", "objective: EXPECT not the default"),
 ]
 if os.environ.get("MUTANTS_SET") == "overlap":
     MUTANTS = OVERLAP_MUTANTS
