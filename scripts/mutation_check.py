@@ -292,7 +292,7 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  # warm23b: the next incident expected as the worst severity (EXPECT) or the mean of them
  ("arca/decider/warm.py", "short = (float(max(shorts)) if expect == \"worst\"", "short = (float(min(shorts)) if expect == \"worst\"", "objective: the mildest severity expected as the worst"),
  ("arca/decider/warm.py", "else float(np.mean(shorts))) if shorts else 0.0", "else float(max(shorts))) if shorts else 0.0", "objective: the mean expectation takes the worst"),
- ("arca/decider/warm.py", "step_s: float = 1.0, expect: Expect = EXPECT) -> Sizing:", "step_s: float = 1.0, expect: Expect = \"mean\") -> Sizing:", "objective: EXPECT not the default"),
+ ("arca/decider/warm.py", "step_s: float = 1.0, expect: Expect = EXPECT) -> Sizing:", "step_s: float = 1.0, expect: Expect = \"worst\") -> Sizing:", "objective: EXPECT not the default"),
 ]
 if os.environ.get("MUTANTS_SET") == "overlap":
     MUTANTS = OVERLAP_MUTANTS

@@ -100,14 +100,15 @@ def test_objective_pool_is_the_smallest_pool_meeting_the_objective(case: tuple, 
             assert not smaller.met
 
 
-def test_the_worst_severity_is_expected_by_default() -> None:
-    """Issue 23 (warm23b): a run whose bursts are all of the strongest severity stays within the
-    objective; the mean over severities let it overshoot (0.13-0.45 % for 0.1 % asked)."""
-    assert EXPECT == "worst"
+def test_the_mean_severity_is_expected_by_default() -> None:
+    """Issue 23 (warm23b): the objective stays a target met on average (item 4: within +-20 % of what
+    is asked); expecting the worst severity would make it a bound (measured: 0.01-0.6x of it)."""
+    assert EXPECT == "mean"
     default = objective_pool(CURVES, 0.1, Ledger(), **SIZE)  # type: ignore[arg-type]
-    assert default == objective_pool(CURVES, 0.1, Ledger(), **SIZE, expect="worst")  # type: ignore[arg-type]
-    # the strongest severity alone: 7 x (8-6) = 14 servant-equivalent seconds of 143 expected
-    assert default.expected == pytest.approx(14 / 143)
+    assert default == objective_pool(CURVES, 0.1, Ledger(), **SIZE, expect="mean")  # type: ignore[arg-type]
+    assert default != objective_pool(CURVES, 0.1, Ledger(), **SIZE, expect="worst")  # type: ignore[arg-type]
+    # pool 4: 3.5 x (0 + 4) = 14 servant-equivalent seconds of 143 expected
+    assert (default.pool, default.expected) == (4, pytest.approx(14 / 143))
 
 
 def test_objective_pool_stays_within_the_policy_bounds() -> None:
