@@ -48,10 +48,11 @@ Expect = Literal["mean", "worst"]
 equally likely), or the shortfall of the severity that loses most."""
 EXPECT: Expect = "mean"
 """The mean (kept, issue 23 warm23b, measured on 19 timelines): expecting the worst severity keeps
-0.1 % on 3 more timelines (the reference 0.127 -> 0.001 %, overlap-stronger-after 0.311 -> 0.080 %,
-detectors-false-alarms 0.127 -> 0.001 %) at +0.0-0.8 % weighted cost, but it turns the objective into a
-bound: asked 0.15 / 0.3 / 1 % on the reference it discarded 0.001 / 0.127 / 0.596 % (0.01-0.6x of what
-was asked; item 4 wants +-20 %). An admin's "at most" would need its own policy term (not built)."""
+0.1 % on 4 more timelines (the reference 0.127 -> 0.001 %, overlap-stronger-after 0.311 -> 0.080 %,
+detectors-false-alarms 0.127 -> 0.001 %, unseen-quiet-then-severe 0.303 -> 0.000 %) at -0.011 to
++0.031 weighted cost vs the oracle, but it turns the objective into a bound: asked 0.15 / 0.3 / 1 %
+on the reference it discarded 0.001 / 0.127 / 0.293 % (0.01-0.42x of what was asked; item 4 wants
++-20 %). An admin's "at most" would need its own policy term (not built)."""
 
 
 def auto_pool_size(model: Anticipator, policy: Policy) -> int | None:
