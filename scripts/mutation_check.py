@@ -13,7 +13,7 @@ exactly once in the file any more: not applied, and not in the total). Usage::
 
 ``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
 the baseline past every sample, the lender, the ceiling, the demo's prior) instead;
-``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=objective`` the
+``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11; issue 23's refill after a failure: ``pool_refills``) instead; ``MUTANTS_SET=objective`` the
 discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
@@ -180,8 +180,16 @@ WARM_MUTANTS = [
  ("arca/enforcer/planning.py", "            room = max(0, pool_target - pool) if warm and bounds.warm_reuse else 0", "            room = max(0, pool_target - pool) if warm else 0", "warm: reuse on scale-in ignored"),
  ("arca/enforcer/planning.py", "                if room > 0 and s.status == \"active\":", "                if room >= 0 and s.status == \"active\":", "warm: pool target ignored on scale-in"),
  ("arca/enforcer/planning.py", "    growing = bool(in_flight.creating or in_flight.resuming or in_flight.claimed)", "    growing = bool(in_flight.creating)", "warm: scale-in during a resume"),
- ("arca/enforcer/planning.py", "    if warm and pool + returning < pool_target:", "    if warm and pool + returning < pool_target - 1:", "warm: refill one short"),
- ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if warm and bounds.warm_reuse else 0", "    returning = 0", "warm: resumes refilled by boots despite reuse"),
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning - 1, spares - pool)", "warm: refill one short"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = 0", "warm: resumes refilled by boots despite reuse"),
+ # issue 23 (warm23b): a failed servant's place refilled even during a burst
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning)", "warm: failures not refilled during a burst"),
+ ("arca/enforcer/planning.py", "    spares = min(pool_target, failed)", "    spares = failed", "warm: failures refilled beyond the decision's pool"),
+ ("arca/enforcer/planning.py", "    spares = min(pool_target, failed)", "    spares = pool_target", "warm: the whole pool refilled during a burst"),
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning, spares)", "warm: a failure refilled again while its refill is in flight"),
+ ("arca/enforcer/planning.py", "    missing = pool_refills(pool, pool_target, count, target, bounds, len(broken))", "    missing = pool_refills(pool, pool_target, count, target, bounds, 0)", "warm: the planner passes no failure"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = max(0, count - bounds.min_servants) if bounds.warm_reuse else 0", "warm: returning ignores the target"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = max(0, max(count, target) - bounds.min_servants)", "warm: returning counted without reuse"),
  ("arca/enforcer/planning.py", "    elif warm and pool > pool_target:", "    elif warm and pool > pool_target + 1:", "warm: pool over target kept"),
  ("arca/enforcer/planning.py", "    pool_target = max(0, min(pool_target, bounds.warm_max)) if warm else 0", "    pool_target = max(0, pool_target) if warm else 0", "warm: pool target not clipped"),
  ("arca/enforcer/actions.py", "            return False  # a transition in flight (ours, before a restart, or another): wait\n        if server.standing_by:", "        if server.standing_by:", "warm: resume asked again during a transition"),
@@ -221,6 +229,10 @@ OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, 
  ("arca/decider/warm.py", "        t = k * step_s - notice_s\n", "        t = k * step_s\n", "objective: notification delay ignored"),
  ("arca/decider/warm.py", "resume_s=policy.resume_lead_time_s + ACTION_S,", "resume_s=policy.resume_lead_time_s,", "objective: the enforcer's second ignored (resume)"),
  ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S)", "lead_s=policy.lead_time_s)", "objective: the enforcer's second ignored (boot)"),
+ # warm23b: the next incident expected as the worst severity (EXPECT) or the mean of them
+ ("arca/decider/warm.py", "short = (float(max(shorts)) if expect == \"worst\"", "short = (float(min(shorts)) if expect == \"worst\"", "objective: the mildest severity expected as the worst"),
+ ("arca/decider/warm.py", "else float(np.mean(shorts))) if shorts else 0.0", "else float(max(shorts))) if shorts else 0.0", "objective: the mean expectation takes the worst"),
+ ("arca/decider/warm.py", "step_s: float = 1.0, expect: Expect = EXPECT) -> Sizing:", "step_s: float = 1.0, expect: Expect = \"worst\") -> Sizing:", "objective: EXPECT not the default"),
 ]
 STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the take-over per activation
  ("arca/backoff.py", "        return self.rng.uniform(cap / 2, cap)", "        return cap", "backoff: no jitter"),
