@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -105,9 +106,20 @@ def _body(max_bytes: int) -> bytes:
     return data
 
 
-def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
-    """The Flask app of the collector's HTTP inputs (the ingestor waits for the bus before a 202)."""
+def create_app(ingestor: Ingestor, now: Callable[[], datetime], *, worker: int | None = None) -> Flask:
+    """The Flask app of the collector's HTTP inputs (the ingestor waits for the bus before a 202).
+
+    ``worker``: this process's number among the HTTP worker processes sharing the port
+    (``collector.http_workers`` > 1), sent back in an ``X-Arca-Worker`` header on every answer.
+    """
     app = Flask("arca-collector")
+    if worker is not None:
+        worker_header = str(worker)
+
+        @app.after_request
+        def tag_worker(resp: Response) -> Response:
+            resp.headers["X-Arca-Worker"] = worker_header
+            return resp
     max_bytes = ingestor.settings.http_max_body_bytes
     app.config["MAX_CONTENT_LENGTH"] = max(max_bytes, ingestor.settings.cap_max_bytes)
     auth = ingestor.auth
@@ -190,17 +202,41 @@ def create_app(ingestor: Ingestor, now: Callable[[], datetime]) -> Flask:
     return app
 
 
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (``host``, ``port``) with ``SO_REUSEPORT``: every process that binds the
+    same address this way shares the port, and the kernel spreads new connections over them (by a
+    hash of the connection's addresses). Not listening yet (waitress calls ``listen``)."""
+    if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - Linux and the BSDs have it
+        raise OSError("SO_REUSEPORT is not available on this platform: collector.http_workers must be 1")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class HttpIngestServer:
-    """waitress serving ``app``: its event loop in a daemon thread, ``threads`` request workers."""
+    """waitress serving ``app``: its event loop in a daemon thread, ``threads`` request workers.
+
+    ``reuse_port``: bind with ``SO_REUSEPORT`` (``reuse_port_socket``) so that the collector's HTTP
+    worker processes serve one port together (``collector.http_workers``).
+    """
 
     def __init__(self, app: Flask, host: str, port: int, *, threads: int = 8,
-                 max_body_bytes: int = 1 << 20) -> None:
+                 max_body_bytes: int = 1 << 20, reuse_port: bool = False) -> None:
         # waitress's own limit only stops absurd bodies before they are buffered; bodies over the
         # app's limit but under this one get the app's counted 413 (RFC 8040 / RFC 7807 error)
+        where: dict[str, Any] = ({"sockets": [reuse_port_socket(host, port)]} if reuse_port
+                                 else {"host": host, "port": port})
         self.server: Any = create_server(
-            app, host=host, port=port, threads=threads, ident="arca-collector",
+            app, threads=threads, ident="arca-collector",
             max_request_body_size=max(4 * max_body_bytes, 1 << 20), expose_tracebacks=False,
-            clear_untrusted_proxy_headers=True,
+            clear_untrusted_proxy_headers=True, **where,
         )
         # "Task queue depth is N" on every queued request under load: noise, not a fault
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
