@@ -233,11 +233,11 @@ class CollectorService(Service):
                 os.kill(os.getpid(), signal.SIGTERM)  # arca run's handler stops the loop cleanly
             return
         if self.workers is not None:
-            dead = self.workers.check()
+            dead = self.workers.check()  # logged there; /readyz says not ready until they are back
             if dead:
-                self._problem("http_workers", "; ".join(dead))
+                self.problems["http_workers"] = "; ".join(dead)
             else:
-                self._solved("http_workers")
+                self.problems.pop("http_workers", None)
         pollers: list[tuple[str, Any]] = [("haproxy", p) for p in self.haproxy]
         try:
             gnocchi = self._gnocchi_poller()
