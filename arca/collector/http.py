@@ -146,7 +146,7 @@ def create_app(ingestor: Ingestor, now: Callable[[], datetime], *, worker: int |
             except IngestError as exc:
                 raise ingestor.reject("event", exc) from None
             ingestor.auth.authorise(principal, source_of(doc), SOURCE_PATH)
-            return ingestor.detector_event(doc, confirm=True)
+            return ingestor.detector_event(doc, confirm=True, checked=True)
 
         return guarded("event", run)
 
