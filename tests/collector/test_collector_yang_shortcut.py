@@ -4,7 +4,9 @@
 event) for shapes that are certainly valid. Checked against the real yangson validation: a table of
 edge cases per leaf (each named), and thousands of seeded random mutations of valid documents. For
 every input the shortcut accepts, yangson must accept it too; the common valid shapes must be
-accepted by the shortcut (else it would save nothing).
+accepted by the shortcut (else it would save nothing). Also the string check that runs before it
+(lone surrogates, characters YANG strings exclude): by one scan of a JSON text without escapes, by a
+walk otherwise and on a document that did not come from ``load_json``, each refusal naming the field.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import base64
 import copy
 import json
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from arca.collector.errors import IngestError
-from arca.collector.events import EVENTS, build_payload
+from arca.collector.events import EVENTS, build_notification, build_payload, load_json, parse_notification
+from arca.collector.ingest import Ingestor
+from arca.collector.settings import CollectorSettings
 from arca.collector.yang_model import (
     NOTIFICATION,
     known_valid_data,
@@ -206,3 +211,45 @@ def test_random_mutations_the_shortcut_accepts_yangson_accepts(seed: int) -> Non
             shortcut += 1
             assert yangson_accepts(data), (i, data)
     assert shortcut > 300  # the mutations left many valid documents: the check above was exercised
+
+
+# the string check (lone surrogates, characters YANG strings exclude): one scan of the text when it has
+# no escape, the walk otherwise, and the walk on a document that did not come from ``load_json``
+EVENT_ID_PATH = "/ietf-restconf:notification/ietf-nmrg-nict-resource-anticipation:event/id"
+
+
+def notification_with_id(event_id: str) -> dict[str, Any]:
+    return build_notification(event_id=event_id, source="s", timestamp=datetime(2026, 11, 22, tzinfo=UTC),
+                              payload=build_payload("bigdata", severity=2))
+
+
+STRING_REFUSALS = {
+    "raw-U+FFFF-in-a-value": ('{"a": "x\uffffy"}', "/a"),
+    "raw-U+FFFE-in-a-value": ('{"a": ["\ufffe"]}', "/a/0"),
+    "escaped-NUL": ('{"a": "x\\u0000"}', "/a"),
+    "escaped-form-feed": ('{"a": "\\f"}', "/a"),
+}
+
+
+@pytest.mark.parametrize(("text", "path"), STRING_REFUSALS.values(), ids=list(STRING_REFUSALS))
+def test_load_json_refuses_what_yang_strings_exclude(text: str, path: str) -> None:
+    for body in (text, text.encode()):
+        with pytest.raises(IngestError) as exc:
+            load_json(body)
+        assert (exc.value.reason, exc.value.path) == ("yang", path), exc.value
+
+
+def test_a_parsed_document_is_checked_unless_load_json_returned_it() -> None:
+    doc = notification_with_id("a\x00b")
+    with pytest.raises(IngestError) as exc:
+        parse_notification(doc)
+    assert (exc.value.reason, exc.value.path) == ("yang", EVENT_ID_PATH)
+    ingestor = Ingestor(CollectorSettings(allow_unauthenticated=True), lambda _m: None)
+    with pytest.raises(IngestError) as exc2:
+        ingestor.detector_event(doc)
+    assert (exc2.value.reason, exc2.value.path) == ("yang", EVENT_ID_PATH)
+    # from raw bytes (parsed and checked by load_json): refused the same way
+    with pytest.raises(IngestError) as exc3:
+        ingestor.detector_event(json.dumps(doc).encode())
+    assert (exc3.value.reason, exc3.value.path) == ("yang", EVENT_ID_PATH)
+    assert ingestor.detector_event(notification_with_id("a\tb")).status == "accepted"  # tab is allowed
