@@ -320,6 +320,9 @@ INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the 
  ("arca/collector/service.py", "            self.workers.stop()\n", "            pass\n", "workers: not stopped with the collector"),
  ("arca/collector/service.py", "                                         reuse_port=shared)", "                                         reuse_port=False)", "workers: no SO_REUSEPORT"),
  ("arca/collector/service.py", "            subscribe_own(self.queue, [], self.patterns, self.deliver)", "            super().attach()", "workers: share the collector's policy queue"),
+ ("arca/collector/workers.py", "            if now >= due:", "            if now > due:", "workers: respawn one tick late"),
+ ("arca/collector/workers.py", "            due = self._respawn_at.setdefault(index, now + RESPAWN_DELAY_S)", "            due = now", "workers: respawn at once"),
+ ("arca/collector/workers.py", "                proc.kill()\n", "                pass\n", "workers: a stuck worker never killed"),
 ]
 if os.environ.get("MUTANTS_SET") == "ingest":
     MUTANTS = INGEST_MUTANTS

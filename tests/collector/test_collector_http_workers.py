@@ -5,7 +5,8 @@ with SO_REUSEPORT and starts one worker process that binds the same port. Assert
 answer on the one port (each answer names its worker in ``X-Arca-Worker``), every event a worker
 accepted (202) is on the real queue exactly once and no refused one is, a duplicate on one
 connection is absorbed, and SIGTERM to the collector stops every process cleanly (exit 0). The pure
-parts (a worker's environment, the orphan check) are table-tested.
+parts (a worker's environment, the orphan check) are table-tested; the pool's respawn delay and its
+SIGKILL after the stop timeout are checked on real short-lived processes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ import requests
 from arca.app.cli.main import main
 from arca.collector.events import build_notification, build_payload
 from arca.collector.http import EVENT_PATH
-from arca.collector.workers import METRICS_PORT_ENV, PARENT_ENV, PORT_ENV, WORKER_ENV, parent_gone, worker_env
+from arca.collector.workers import (
+    METRICS_PORT_ENV,
+    PARENT_ENV,
+    PORT_ENV,
+    RESPAWN_DELAY_S,
+    WORKER_ENV,
+    HttpWorkers,
+    parent_gone,
+    worker_env,
+)
 from arca.messages import ExternalEvent, decode
 from tests.conftest import free_port
 
@@ -69,6 +79,40 @@ ORPHAN = {
 @pytest.mark.parametrize(("expected_pid", "current", "gone"), ORPHAN.values(), ids=list(ORPHAN))
 def test_parent_gone(expected_pid: int | None, current: int, gone: bool) -> None:
     assert parent_gone(expected_pid, current) is gone
+
+
+def test_a_dead_worker_is_started_again_after_the_delay() -> None:
+    workers = HttpWorkers(2, port=1, command=[sys.executable, "-c", "import sys; sys.exit(3)"])
+    workers.start()
+    try:
+        first = workers.procs[1]
+        first.wait(30)
+        dead = [f"HTTP worker 1 (pid {first.pid}) exited with 3"]
+        assert workers.check(now=100.0) == dead
+        assert workers.procs[1] is first and workers.restarts == 0  # not before RESPAWN_DELAY_S
+        assert workers.check(now=100.0 + RESPAWN_DELAY_S - 0.1) == dead and workers.restarts == 0
+        assert workers.check(now=100.0 + RESPAWN_DELAY_S) == dead
+        assert workers.procs[1] is not first and workers.restarts == 1
+    finally:
+        workers.stop()
+    assert workers.procs == {}
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    code = ("import pathlib, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            f"pathlib.Path({str(ready)!r}).touch(); time.sleep(60)")
+    workers = HttpWorkers(2, port=1, stop_timeout_s=1.0, command=[sys.executable, "-c", code])
+    workers.start()
+    proc = workers.procs[1]
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists()
+    started = time.monotonic()
+    workers.stop()
+    assert proc.returncode == -signal.SIGKILL
+    assert 1.0 <= time.monotonic() - started < 10
 
 
 def test_http_workers_need_the_broker(monkeypatch: pytest.MonkeyPatch,
