@@ -28,6 +28,7 @@ import pytest
 import requests
 
 from arca.app.cli.main import main
+from arca.app.cli.stores import SparqlEndpoints
 from arca.collector.events import build_notification, build_payload
 from arca.collector.http import EVENT_PATH
 from arca.collector.workers import (
@@ -155,10 +156,13 @@ def event_body(event_id: str) -> str:
                                          payload=build_payload("bigdata", severity=2, description="w")))
 
 
+Collector = tuple[subprocess.Popen[bytes], str, str, dict[str, str]]
+
+
 @pytest.fixture
-def collector(rabbit_url: str, unique: str,
-              tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]]:
-    """``arca run collector`` with two HTTP workers, its log in tmp_path; (process, base URL, sink)."""
+def collector(rabbit_url: str, unique: str, oxigraph: SparqlEndpoints, tmp_path: Path) -> Iterator[Collector]:
+    """``arca run collector`` with two HTTP workers on the real broker and a real store, its log in
+    tmp_path; (process, base URL, sink queue of the events, its environment)."""
     exchange, sink = f"w-{unique}", f"w-{unique}.sink"
     conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
     ch = conn.channel()
@@ -173,13 +177,15 @@ def collector(rabbit_url: str, unique: str,
         "ARCA_BUS__DEAD_LETTER_EXCHANGE": f"{exchange}.dlx", "ARCA_BUS__DEAD_LETTER_QUEUE": f"{exchange}.dlq",
         "ARCA_BUS__QUEUE_PREFIX": f"{exchange}.", "ARCA_COLLECTOR__HTTP_PORT": str(port),
         "ARCA_COLLECTOR__HTTP_WORKERS": "2", "ARCA_COLLECTOR__TOKENS": json.dumps({SOURCE: TOKEN}),
+        "ARCA_KB__KIND": "sparql", "ARCA_KB__QUERY_URL": oxigraph.query_url,
+        "ARCA_KB__UPDATE_URL": oxigraph.update_url, "ARCA_KB__STORE_URL": oxigraph.store_url,
     })
     log = (tmp_path / "collector.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "arca.app.cli.main", "run", "collector"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        yield proc, base, sink
+        yield proc, base, sink, env
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -208,8 +214,8 @@ def workers_answering(base: str, want: int, timeout_s: float = 60) -> set[str]:
 
 
 def test_two_workers_serve_one_port_and_each_accepted_event_is_queued_once(
-        collector: tuple[subprocess.Popen[bytes], str, str], rabbit_url: str, tmp_path: Path) -> None:
-    proc, base, sink = collector
+        collector: Collector, rabbit_url: str, tmp_path: Path) -> None:
+    proc, base, sink, _env = collector
     assert workers_answering(base, 2) == {"0", "1"}, (tmp_path / "collector.log").read_text()[-3000:]
     assert len(children_of(proc.pid)) == 1
 
@@ -279,3 +285,41 @@ def test_two_workers_serve_one_port_and_each_accepted_event_is_queued_once(
     assert not any(alive(p) for p in worker_pids)
     log = (tmp_path / "collector.log").read_text()
     assert "service collector stopped" in log and log.count("service collector stopped") == 2, log[-3000:]
+
+
+TRUST = """@prefix arca: <https://w3id.org/arca/ns#> .
+arca:trust-workers a arca:SourceTrust ;
+    arca:forSource "%s" ;
+    arca:eventLimit 2 ;
+    arca:eventWindowSeconds 3600 ;
+    arca:learnCredibility false .
+"""
+
+
+def test_every_worker_reloads_the_policies(collector: Collector, tmp_path: Path) -> None:
+    """A source trust applied while the workers run reaches each of them (a queue of its own each):
+    every worker then applies the rate limit at its door (2 events per window, counted per worker)."""
+    proc, base, _sink, env = collector
+    assert workers_answering(base, 2) == {"0", "1"}, (tmp_path / "collector.log").read_text()[-3000:]
+    policy = tmp_path / "trust.ttl"
+    policy.write_text(TRUST % SOURCE)
+    applied = subprocess.run([sys.executable, "-m", "arca.app.cli.main", "policy", "apply", str(policy),
+                              "--by", "test"], env=env, capture_output=True, text=True, timeout=120)
+    assert applied.returncode == 0, applied.stderr
+    limited: dict[str, str] = {}
+    accepted: Counter[str] = Counter()
+    deadline = time.monotonic() + 60
+    i = 0
+    while len(limited) < 2 and time.monotonic() < deadline:
+        i += 1
+        resp = requests.post(base + EVENT_PATH, data=event_body(f"limited-{i}"),
+                             headers={**HEADERS, "Connection": "close"}, timeout=30)
+        worker = resp.headers["X-Arca-Worker"]
+        if resp.status_code == 429:
+            limited[worker] = resp.json()["ietf-restconf:errors"]["error"][0]["error-app-tag"]
+            assert resp.headers["Retry-After"] == "3600"
+        else:
+            assert resp.status_code == 202, resp.text
+            accepted[worker] += 1
+    assert limited == {"0": "rate_limited", "1": "rate_limited"}, (limited, accepted)
+    assert proc.poll() is None
