@@ -285,6 +285,7 @@ def test_two_workers_serve_one_port_and_each_accepted_event_is_queued_once(
     assert not any(alive(p) for p in worker_pids)
     log = (tmp_path / "collector.log").read_text()
     assert "service collector stopped" in log and log.count("service collector stopped") == 2, log[-3000:]
+    assert "the collector that started it is gone" not in log  # stopped by the collector, not orphaned
 
 
 TRUST = """@prefix arca: <https://w3id.org/arca/ns#> .
