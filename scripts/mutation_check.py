@@ -19,7 +19,11 @@ barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every m
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
 (the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=osm`` the choice of
 OSM scaling aspects (``arca/enforcer/osm_plan.py``, issue 23) with ``tests/enforcer/test_enforcer_osm_plan.py
-tests/enforcer/test_enforcer_osm.py tests/testbed/test_testbed_osm.py``. ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+tests/enforcer/test_enforcer_osm.py tests/testbed/test_testbed_osm.py``; ``MUTANTS_SET=ingest`` the
+collector's HTTP ingest of issue 24 (the YANG shortcut, the string check, the event route, the HTTP
+workers) with ``tests/collector/test_collector_yang_shortcut.py tests/collector/test_collector_events.py
+tests/collector/test_collector_hostile_input.py tests/collector/test_collector_http.py
+tests/collector/test_collector_restconf_errors.py tests/collector/test_collector_http_workers.py``. ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
 import json
@@ -294,7 +298,47 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  ("arca/decider/loop.py", "        antics, assessed = assessed_by_load(antics, model, situation, policy, st.last_load_time)\n", "        assessed: tuple[str, ...] = ()\n", "assess: never called"),
  ("arca/decider/loop.py", "    if not (antics and model.trained and load_round(situation, last_load_time) is not None):\n        return antics, ()", "    if not (antics and model.trained):\n        return antics, ()", "assess: the same telemetry again"),
 ]
-if os.environ.get("MUTANTS_SET") == "overlap":
+INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the event route, the HTTP workers
+ ("arca/collector/yang_model.py", "        return type(value) is int and 0 <= value <= 255", "        return type(value) is int and 0 <= value <= 256", "shortcut: uint8 up to 256"),
+ ("arca/collector/yang_model.py", "        return type(value) is int and 0 <= value <= 255", "        return isinstance(value, int) and 0 <= value <= 255", "shortcut: a boolean as uint8"),
+ ("arca/collector/yang_model.py", "        return _INT64.fullmatch(value) is not None", "        return _INT64.match(value) is not None", "shortcut: int64 prefix match"),
+ ("arca/collector/yang_model.py", '_INT64 = re.compile(r"-?[0-9]{1,18}")', '_INT64 = re.compile(r"-?[0-9]{1,19}")', "shortcut: 19-digit int64"),
+ ("arca/collector/yang_model.py", "        return _DATE_AND_TIME.fullmatch(value) is not None", "        return _DATE_AND_TIME.match(value) is not None", "shortcut: date-and-time prefix match"),
+ ("arca/collector/yang_model.py", '[0-9]{2}T[0-9]{2}', '[0-9]{2}[Tt][0-9]{2}', "shortcut: lowercase t"),
+ ("arca/collector/yang_model.py", "            base64.b64decode(value, validate=True)", "            base64.b64decode(value)", "shortcut: base64 not validated"),
+ ("arca/collector/yang_model.py", "        kind = NOTIFICATION_LEAVES.get(name)", "        kind = NOTIFICATION_LEAVES.get(name, \"string\")", "shortcut: unknown notification member as a string"),
+ ("arca/collector/yang_model.py", ' or entry["plid"] in keys:', ":", "shortcut: duplicate plids"),
+ ("arca/collector/yang_model.py", 'if type(entry) is not dict or type(entry.get("plid")) is not str or', "if type(entry) is not dict or", "shortcut: plid not required"),
+ ("arca/collector/yang_model.py", "if leaves is None or type(entries) is not list or not entries:", "if leaves is None or type(entries) is not list:", "shortcut: empty list"),
+ ("arca/collector/yang_model.py", "    if type(payloads) is not dict or not payloads:", "    if type(payloads) is not dict:", "shortcut: no payload list"),
+ ("arca/collector/yang_model.py", "    if type(events) is not dict or len(events) != 1:", "    if type(events) is not dict:", "shortcut: external-events beside"),
+ ("arca/collector/yang_model.py", "    if not known_valid_notification(content):", "    if known_valid_notification(content):", "shortcut: notification check inverted"),
+ ("arca/collector/yang_model.py", "    if not known_valid_data(document):", "    if False:", "shortcut: payload never validated"),
+ ("arca/collector/events.py", '    return "\\\\" not in text and _SURROGATE', "    return _SURROGATE", "strings: escapes trusted"),
+ ("arca/collector/events.py", "    return \"\\\\\" not in text and _SURROGATE.search(text) is None and _NOT_YANG.search(text) is None", "    return \"\\\\\" not in text and _SURROGATE.search(text) is None", "strings: raw controls trusted"),
+ ("arca/collector/events.py", "        if not checked:\n            _check_strings(doc, \"\")", "        if False:\n            _check_strings(doc, \"\")", "strings: a parsed document never checked"),
+ ("arca/collector/ingest.py", "checked=raw or checked)", "checked=True)", "strings: any document trusted by the ingestor"),
+ ("arca/collector/http.py", 'if environ.get("PATH_INFO") != EVENT_PATH or environ.get("REQUEST_METHOD") != "POST":', 'if environ.get("PATH_INFO") != EVENT_PATH:', "route: every method on the event path"),
+ ("arca/collector/http.py", "            if mimetype not in JSON_TYPES:", "            if mimetype not in JSON_TYPES | XML_TYPES:", "route: XML accepted as the event's media type"),
+ ("arca/collector/http.py", "            if length is not None and length > self.max_bytes:", "            if length is not None and length > self.max_bytes + 1:", "route: declared length one byte over"),
+ ("arca/collector/http.py", '            bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None', '            bearer = token.strip() if scheme == "Bearer" and token.strip() else None', "route: bearer scheme case-sensitive"),
+ ("arca/collector/http.py", '            extra.append(("WWW-Authenticate", \'Bearer realm="arca-collector"\'))', "            pass", "route: 401 without WWW-Authenticate"),
+ ("arca/collector/http.py", '            extra.append(("Retry-After", str(exc.retry_after_s)))', "            pass", "route: 429 without Retry-After"),
+ ("arca/collector/http.py", "            ingestor.auth.authorise(principal, source_of(doc), SOURCE_PATH)\n            outcome", "            outcome", "route: another source's token accepted"),
+ ("arca/collector/workers.py", "    if any(k.upper() == METRICS_PORT_ENV for k in base):", "    if False:", "workers: a fixed metrics port inherited"),
+ ("arca/collector/workers.py", "    return expected is not None and current != expected", "    return current != expected", "workers: a non-worker thinks itself orphaned"),
+ ("arca/collector/workers.py", "    env = {k: v for k, v in base.items() if k.upper() != WORKER_ENV}", "    env = dict(base)", "workers: an inherited worker number kept"),
+ ("arca/collector/workers.py", "        for index in range(1, self.count):", "        for index in range(2, self.count):", "workers: one worker fewer"),
+ ("arca/collector/service.py", "            self.workers.stop()\n", "            pass\n", "workers: not stopped with the collector"),
+ ("arca/collector/service.py", "                                         reuse_port=shared)", "                                         reuse_port=False)", "workers: no SO_REUSEPORT"),
+ ("arca/collector/service.py", "            subscribe_own(self.queue, [], self.patterns, self.deliver)", "            super().attach()", "workers: share the collector's policy queue"),
+ ("arca/collector/workers.py", "            if now >= due:", "            if now > due:", "workers: respawn one tick late"),
+ ("arca/collector/workers.py", "            due = self._respawn_at.setdefault(index, now + RESPAWN_DELAY_S)", "            due = now", "workers: respawn at once"),
+ ("arca/collector/workers.py", "                proc.kill()\n", "                pass\n", "workers: a stuck worker never killed"),
+]
+if os.environ.get("MUTANTS_SET") == "ingest":
+    MUTANTS = INGEST_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "overlap":
     MUTANTS = OVERLAP_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "store":
     MUTANTS = STORE_MUTANTS
