@@ -32,6 +32,7 @@ from arca.decider.samples import (
     store_sample,
     systems_with_samples,
 )
+from arca.decider.sources import CALIBRATE_AFTER, SourceRecord, load_records, store_record
 from arca.decider.strategies import make_strategy
 from arca.decider.strategy import Outcome, Strategy, seconds
 from arca.decider.velocity import VelocityState, directions, limit
@@ -109,6 +110,7 @@ class DeciderService(Service):
         self._saved_core: dict[str, tuple[Any, datetime]] = {}  # system -> (what matters, when saved)
         self._barrier_activations: int | None = None  # bus.consumer_activations() at the last barrier
         self._taken: _Snapshot | None = None  # the store read once after the last barrier (take_over)
+        self.source_records: dict[str, tuple[SourceRecord, ...]] = {}  # system -> as loaded from the store
         if cfg.strategy_override:
             self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
         self.load_knowledge()
@@ -219,6 +221,20 @@ class DeciderService(Service):
         return AnticipatorConfig(c=self.config.c, epsilon=self.config.epsilon, gamma=self.config.gamma,
                                  per_bucket=self.config.per_bucket, max_samples=self.config.max_samples,
                                  baseline=base, fit_in_process=self.config.fit_in_process)
+
+    def records(self, system: str) -> tuple[SourceRecord, ...]:
+        """The system's source records as stored (read once; the store away: none, read again later)."""
+        known = self.source_records.get(system)
+        if known is None:
+            try:
+                loaded = load_records(self.kb, system)
+            except KnowledgeBaseError as exc:
+                self.knowledge_unavailable(exc)
+                return ()
+            known = self.source_records[system] = tuple(sorted(loaded.values(), key=lambda r: r.source))
+            for record in known:
+                report_record(system, record)
+        return known
 
     def strategy(self, name: str) -> Strategy:
         if name not in self._strategies:
@@ -361,6 +377,8 @@ class DeciderService(Service):
             state = entry[1]
         if isinstance(state, ArcaState):
             state = ArcaState(**{**state.__dict__, "anticipator": self.anticipator(system)})
+            if not state.sources:  # what the load taught of the sources, as the store has it
+                state = replace(state, sources=self.records(system))
         last = self.last_decision.get(system)
         if last is not None and now < last.event_time:
             now = last.event_time
@@ -369,6 +387,9 @@ class DeciderService(Service):
         if isinstance(new_state, ArcaState):
             self.anticipators[system] = new_state.anticipator
         self._persist(system, outcome)
+        for record in outcome.sources:
+            store_record(self.kb, system, record)
+            report_record(system, record)
         if outcome.discard_objective is not None:  # how the system stands against its objective
             metrics.DISCARD_OBJECTIVE.labels(system).set(outcome.discard_objective)
             if outcome.discard_measured is not None:
@@ -446,6 +467,17 @@ class DeciderService(Service):
             standby_servants=outcome.standby if outcome.standby is not None else pool_size(policy),
             discard_objective=outcome.discard_objective, discard_measured=outcome.discard_measured,
         )
+
+
+def report_record(system: str, record: SourceRecord) -> None:
+    """The gauges of one source record (``arca_source_*``): false alarms, confirmed, calibration."""
+    metrics.SOURCE_FALSE_ALARMS.labels(system, record.source).set(record.false_alarms)
+    metrics.SOURCE_CONFIRMED.labels(system, record.source).set(record.confirmed)
+    net = record.raised - record.lowered
+    metrics.SOURCE_CALIBRATION.labels(system, record.source, "up").set(
+        record.up if net >= CALIBRATE_AFTER else 0)
+    metrics.SOURCE_CALIBRATION.labels(system, record.source, "down").set(
+        record.down if -net >= CALIBRATE_AFTER else 0)
 
 
 def _same(a: Decision, b: Decision) -> bool:
