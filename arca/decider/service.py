@@ -32,7 +32,7 @@ from arca.decider.samples import (
     store_sample,
     systems_with_samples,
 )
-from arca.decider.sources import CALIBRATE_AFTER, SourceRecord, load_records, store_record
+from arca.decider.sources import CALIBRATE_AFTER, SourceRecord, load_all_records, load_records, store_record
 from arca.decider.strategies import make_strategy
 from arca.decider.strategy import Outcome, Strategy, seconds
 from arca.decider.velocity import VelocityState, directions, limit
@@ -77,6 +77,7 @@ class _Snapshot:
 
     samples: dict[str, list[LearnedSample]]
     states: dict[str, tuple[str, Any]]
+    records: dict[str, dict[str, SourceRecord]]
 
 
 class DeciderService(Service):
@@ -231,9 +232,13 @@ class DeciderService(Service):
             except KnowledgeBaseError as exc:
                 self.knowledge_unavailable(exc)
                 return ()
-            known = self.source_records[system] = tuple(sorted(loaded.values(), key=lambda r: r.source))
-            for record in known:
-                report_record(system, record)
+            known = self._take_records(system, loaded)
+        return known
+
+    def _take_records(self, system: str, loaded: Mapping[str, SourceRecord]) -> tuple[SourceRecord, ...]:
+        known = self.source_records[system] = tuple(sorted(loaded.values(), key=lambda r: r.source))
+        for record in known:
+            report_record(system, record)
         return known
 
     def strategy(self, name: str) -> Strategy:
@@ -264,10 +269,14 @@ class DeciderService(Service):
                     # what the store holds once the predecessors' writes landed: the systems taken
                     # over under this activation are read from it (two queries, not two each)
                     self._taken = _Snapshot(load_all_samples(self.kb), handover.fetch_all(self.kb)
-                                            if self.settings.decider.persist_state else {})
+                                            if self.settings.decider.persist_state else {},
+                                            load_all_records(self.kb))
                 except KnowledgeBaseError as exc:
                     log.warning("taking %s over before every queued write landed: %s", system, exc)
             # the samples as the store has them now (a predecessor's last ones included)
+            self.source_records.pop(system, None)
+            if self._taken is not None:
+                self._take_records(system, self._taken.records.get(system, {}))
             model = self.anticipators.pop(system, None)
             try:
                 if self._taken is not None:
@@ -315,7 +324,7 @@ class DeciderService(Service):
         """The bus reconnected: its shards may have gone to another replica meanwhile, so forget
         every system's state; each is rebuilt from the store on its next situation here."""
         for table in (self.states, self.last_situation, self.last_decision, self.velocity,
-                      self.fallbacks, self._saved, self._saved_core):
+                      self.fallbacks, self._saved, self._saved_core, self.source_records):
             table.clear()
         self._owned.clear()
 
@@ -386,6 +395,7 @@ class DeciderService(Service):
         self.states[system] = (policy.strategy, new_state)
         if isinstance(new_state, ArcaState):
             self.anticipators[system] = new_state.anticipator
+            self.source_records[system] = new_state.sources
         self._persist(system, outcome)
         for record in outcome.sources:
             store_record(self.kb, system, record)

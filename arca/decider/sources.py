@@ -157,17 +157,24 @@ def store_record(kb: KnowledgeBase, system: str, record: SourceRecord) -> None:
 
 def load_records(kb: KnowledgeBase, system: str) -> dict[str, SourceRecord]:
     """Every stored source record of ``system``, by source."""
+    return load_all_records(kb, system).get(system, {})
+
+
+def load_all_records(kb: KnowledgeBase, system: str | None = None) -> dict[str, dict[str, SourceRecord]]:
+    """Every system's stored source records (or one ``system``'s), by system then source, in one query."""
     names = list(_FIELDS)
     select = " ".join(f"?{n}" for n in names)
     pattern = " ; ".join(f"arca:{_FIELDS[n]} ?{n}" for n in names)
-    rows = kb.query(f"SELECT ?src {select} WHERE {{ GRAPH ?g {{ ?n a arca:SourceRecord ; "
-                    f"arca:system $system ; arca:forSource ?src ; {pattern} }} "
+    which = "$system" if system is not None else "?sys"
+    rows = kb.query(f"SELECT ?sys ?src {select} WHERE {{ GRAPH ?g {{ ?n a arca:SourceRecord ; "
+                    f"arca:system {which} ; arca:forSource ?src ; {pattern} }} "
                     "FILTER(STRSTARTS(STR(?g), $prefix)) }",
-                    system=system, prefix=SOURCE_RECORD_GRAPH_PREFIX)
-    out = {}
+                    prefix=SOURCE_RECORD_GRAPH_PREFIX, **({"system": system} if system is not None else {}))
+    out: dict[str, dict[str, SourceRecord]] = {}
     for r in rows:
         source = str(r["src"])
-        out[source] = SourceRecord(source, **{n: int(r[n]) for n in names})
+        owner = system if system is not None else str(r["sys"])
+        out.setdefault(owner, {})[source] = SourceRecord(source, **{n: int(r[n]) for n in names})
     return out
 
 
