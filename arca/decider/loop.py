@@ -118,10 +118,14 @@ class Anticipation:
 UNCONFIRMED_MARGIN = 2.0
 """Servants above the default the model must expect at the measured time for a quiet telemetry round
 (demand the default amount carries) to end an incident's anticipation as not confirmed."""
-NO_RISE_MARGIN = 1.0
-"""Servants above the default the model must expect at the measured time for a quiet round that shows
-(almost) none of the expected rise (``sources.rise_needed``) to end an unconfirmed incident: a false
-alarm is released at its first telemetry round (issue 23, item 5)."""
+NO_RISE_MARGIN = 0.1
+"""Servants above the default the model must expect at the measured time, in a quiet round whose whole
+window lies after the onset, for (almost) none of the expected rise (``sources.rise_needed``) to end an
+unconfirmed incident: a false alarm is released at its first such telemetry round (issue 23, item 5).
+Small on purpose: at such a first round (5 s after the onset with 10 s windows) the learned curves of
+severities 2-4 expect only 0.1-1.5 servants above the default (the burst starts ~5 s after the onset),
+while the demand of a real incident has already risen by 0.6-1.6 servant-equivalents and a false
+alarm's by nothing."""
 
 Combine = Literal["capped", "sum", "max"]
 COMBINE: Combine = "capped"
@@ -335,8 +339,9 @@ def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, m
     Only at a new telemetry round (``load_round`` after ``last_load_time``) with a trained ``model``,
     for each incident live over the round (measured after its onset), when the load needs only the
     default: the incident ends if the model expected at least ``UNCONFIRMED_MARGIN`` servants above
-    the default at the measured time, or, while no round has confirmed it yet, at least
-    ``NO_RISE_MARGIN`` above it and the demand rose from its ``quiet`` level by less than
+    the default at the measured time, or, while no round has confirmed it yet and the round's whole
+    window lies after the onset, at least ``NO_RISE_MARGIN`` above it and the demand rose from its
+    ``quiet`` level by less than
     ``sources.rise_needed`` (a share that depends on its source's ``records``: more for a source with
     a false-alarm record) of the rise those servants carry (``(expected - default) x highThreshold``).
     The samples learned from it are forgotten (a burst that never came teaches nothing) and its
@@ -359,7 +364,9 @@ def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, m
         if e_m < 0 or needed is None:
             kept.append(a)
             continue
+        # what this round counts adds up; how much rise it asks for is the record before the round
         record = record_of({**known, **changed}, a.source) if a.source else None
+        before = record_of(known, a.source)
         if not quiet:
             if not a.confirmed:
                 a = replace(a, confirmed=True)
@@ -372,16 +379,17 @@ def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, m
         if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
             why = (f"incident {a.incident_id} not confirmed by load: {p:.1f} servants expected {e_m:.0f}s "
                    f"after it, the load measured then needs {policy.default_servants}")
-        elif p is not None and not a.confirmed and p >= policy.default_servants + NO_RISE_MARGIN:
+        elif (p is not None and not a.confirmed and p >= policy.default_servants + NO_RISE_MARGIN
+              and e_m >= (situation.load_window_s or 0.0) / 2):
             expected_rise = (p - policy.default_servants) * policy.high_threshold
             rise = float(demand_now or 0.0) - (a.quiet or 0.0)
-            share = rise_needed(record or SourceRecord(""))
+            share = rise_needed(before)
             if rise < share * expected_rise:
                 why = (f"incident {a.incident_id} not confirmed by load: no rise {e_m:.0f}s after it "
                        f"(demand {rise:+.2f} servant-equivalents, {share:.0%} of the {expected_rise:.2f} "
                        f"expected with {p:.1f} servants needed" + (f"; source {a.source}: "
-                       f"{record.false_alarms} false alarm(s), {record.confirmed} confirmed"
-                       if record is not None and record.false_alarms else "") + ")")
+                       f"{before.false_alarms} false alarm(s), {before.confirmed} confirmed"
+                       if before.false_alarms else "") + ")")
         if not why:
             kept.append(a)
             continue
