@@ -137,14 +137,16 @@ NO_RISE = ("incident a not confirmed by load: no rise 5s after it (demand +0.00 
 @pytest.mark.parametrize(
     ("model", "before", "demand", "records", "kept", "reasons", "after"),
     [
-        (const(2.0), (quiet_ant(),), 0.25, {}, (), [NO_RISE, "back to the default 1"], (rec(false_alarms=1),)),
+        (const(2.0), (quiet_ant(),), 0.25, {}, (), [NO_RISE, "back to the default 1"],
+         (rec(false_alarms=1),)),
         (const(1.09), (quiet_ant(),), 0.25, {}, (quiet_ant(),), [], ()),
         (const(1.1), (quiet_ant(),), 0.25, {}, (),
          [NO_RISE.replace("0.50 expected with 2.0", "0.05 expected with 1.1"), "back to the default 1"],
          (rec(false_alarms=1),)),
         (const(2.0), (quiet_ant(onset=11.0),), 0.25, {}, (quiet_ant(onset=11.0),), [], ()),
         (const(2.0), (quiet_ant(),), 0.375, {}, (quiet_ant(),), [], ()),
-        (const(2.0), (quiet_ant(),), 0.37, {}, (), [NO_RISE.replace("+0.00", "+0.12"), "back to the default 1"],
+        (const(2.0), (quiet_ant(),), 0.37, {}, (),
+         [NO_RISE.replace("+0.00", "+0.12"), "back to the default 1"],
          (rec(false_alarms=1),)),
         (const(2.0), (quiet_ant(),), 0.375, {S: rec(false_alarms=1)}, (),
          [NO_RISE.replace("+0.00", "+0.12").replace("25%", "50%").replace(
@@ -220,7 +222,8 @@ FLAT = flat((1, 2), (2, 4), (3, 6), (4, 8))
          "another-source's-record-ignored", "no-record-as-reported", "cold-model-as-reported",
          "calibrated-down", "never-down-while-the-load-needs-more", "up-only-within-the-known-severities"],
 )
-def test_calibrated_by_source(before: tuple[Anticipation, ...], records: dict[str, SourceRecord], demand: float,
+def test_calibrated_by_source(before: tuple[Anticipation, ...], records: dict[str, SourceRecord],
+                              demand: float,
                               model: Anticipator, levels: list[int], reasons: list[str]) -> None:
     got, why = calibrated_by_source(before, model, situation(20, demand=demand, trigger="event"), policy(),
                                     at(20), records)
@@ -245,7 +248,8 @@ TWO_FOUR = flat((2, 4), (4, 8))
          "a-second-move-counts-only-steps", "a-calibration-corrected-counts-against-it",
          "no-source-nothing-recorded", "no-move-nothing-recorded"],
 )
-def test_assessment_recorded(before: tuple[Anticipation, ...], records: dict[str, SourceRecord], demand: float,
+def test_assessment_recorded(before: tuple[Anticipation, ...], records: dict[str, SourceRecord],
+                             demand: float,
                              after: tuple[SourceRecord, ...]) -> None:
     got, _, changed_records = assessed_by_load(before, TWO_FOUR, situation(20, demand=demand), policy(), None,
                                                records)
@@ -338,3 +342,21 @@ def test_calibration_reported_by_the_gauge() -> None:
     assert metrics.SOURCE_CALIBRATION.labels("sys-g", "g", "up")._value.get() == 1
     assert metrics.SOURCE_CALIBRATION.labels("sys-g", "g", "down")._value.get() == 0
     assert metrics.SOURCE_CALIBRATION.labels("sys-g", "h", "up")._value.get() == 0
+
+
+def test_a_stored_record_is_replaced_and_read_per_system() -> None:
+    from arca.decider.sources import load_all_records
+
+    kb = EmbeddedKnowledgeBase()
+    store_record(kb, "emergency", SourceRecord(S, confirmed=1, raised=2, up_steps=3))
+    store_record(kb, "emergency", SourceRecord(S, confirmed=2, false_alarms=1, raised=2, lowered=1,
+                                               up_steps=3, down_steps=1))
+    store_record(kb, "emergency", SourceRecord("s-2", lowered=1, down_steps=2))
+    store_record(kb, "other", SourceRecord(S, confirmed=5))
+    kb.flush()
+    assert load_records(kb, "emergency") == {
+        S: SourceRecord(S, confirmed=2, false_alarms=1, raised=2, lowered=1, up_steps=3, down_steps=1),
+        "s-2": SourceRecord("s-2", lowered=1, down_steps=2)}
+    assert load_all_records(kb) == {"emergency": load_records(kb, "emergency"),
+                                    "other": {S: SourceRecord(S, confirmed=5)}}
+    assert load_records(kb, "nobody") == {}
