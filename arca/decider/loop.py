@@ -10,9 +10,9 @@ One call of ``ArcaStrategy.decide`` is one iteration of::
         current = GetResourceAmountForState(state)
         if anticipated_event: Anticipator.Set(anticipated_event, current)
 
-``decide`` composes one pure function per phase, in this order: ``incidents_reported``, ``expiry``,
-``confirmed_by_load``, ``assessed_by_load``, ``anticipated_floor``, ``load_correction``,
-``learned_from`` (each takes its inputs explicitly, time included, and returns a frozen result; none
+``decide`` composes one pure function per phase, in this order: ``incidents_reported``,
+``calibrated_by_source``, ``expiry``, ``confirmed_by_load``, ``assessed_by_load``, ``anticipated_floor``,
+``load_correction``, ``learned_from`` (each takes its inputs explicitly, time included, and returns a frozen result; none
 mutates what it is given).
 
 Interpretation choices (each documented where it is made):
@@ -35,6 +35,12 @@ Interpretation choices (each documented where it is made):
   expected at least ``UNCONFIRMED_MARGIN`` servants above the default (at the measured time) and the
   load needs only the default, the incident is treated as a false alarm (back to the default, nothing
   learned from it, not anticipated again): the draft holds it until the expiration.
+  An incident no round has confirmed yet also ends at the first quiet round whose window lies after its
+  onset and whose demand shows (almost) none of the rise the model expected (``NO_RISE_MARGIN``,
+  ``arca.decider.sources.rise_needed``: more is asked of a source with a false-alarm record).
+* What the load shows of each detector source is kept in ``ArcaState.sources`` (``SourceRecord``:
+  confirmed incidents, false alarms, severities raised or lowered): a source the load corrects in one
+  direction has its reported severities calibrated (``calibrated_by_source``).
 * The MSA is the floor of every decision while an incident is anticipated: a reactive correction
   may go above it, never below (draft 7.4: the second sub-algorithm "uses the minimum amount
   established by the other sub-algorithm as the basis"), and the correction is held, in either
