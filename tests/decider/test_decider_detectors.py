@@ -19,7 +19,7 @@ from arca import metrics
 from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
-from arca.decider.anticipator import Anticipator
+from arca.decider.anticipator import Anticipator, LearnedSample
 from arca.decider.loop import (
     Anticipation,
     ArcaState,
@@ -286,14 +286,17 @@ def test_a_false_alarm_is_released_at_its_first_round_and_recorded() -> None:
 
 
 def test_a_real_incident_is_kept_and_confirmed() -> None:
-    from decider_helpers import burst_need, trained
+    from decider_helpers import trained
 
     strategy = ArcaStrategy()
     state = ArcaState(anticipator=trained())
     inc = (("r", 3, 10.0),)
     _, state = strategy.decide(situation(10.5, demand=0.2, trigger="event", incidents=inc), policy(), state,
                                at(10.5))
-    demand = burst_need(3, 5) * 0.7 - 0.05  # measured 5 s after the onset: the curve the model learned
+    model = trained()
+    p = model.predict_one(3, 5.0)
+    assert p is not None and p > 2  # the load needs more than the default: the round confirms it
+    demand = p * 0.7  # measured 5 s after the onset: what the curve of its severity expects there
     outcome, state = strategy.decide(situation(20, demand=demand, active=6, incidents=inc), policy(), state,
                                      at(20))
     assert outcome.rule != "unconfirmed" and outcome.target > 1
@@ -360,3 +363,42 @@ def test_a_stored_record_is_replaced_and_read_per_system() -> None:
     assert load_all_records(kb) == {"emergency": load_records(kb, "emergency"),
                                     "other": {S: SourceRecord(S, confirmed=5)}}
     assert load_records(kb, "nobody") == {}
+
+
+# -- the first round wholly after the onset: the unrounded need may raise the severity -----------------
+
+FIRST = {1: 0.8, 2: 1.1, 3: 1.8, 4: 2.5}
+"""Curves as the trained reference model has them 5 s after the onset (flat here)."""
+
+
+def first_curves() -> Anticipator:
+    from test_decider_phases import Curve
+
+    return Curve(lambda s, _e: FIRST[s], samples=[LearnedSample(k, 0.0, 1, sample_id=f"k{k}") for k in FIRST])
+
+
+@pytest.mark.parametrize(
+    ("severity", "onset", "demand", "level"),
+    [(2, 10.0, 1.75, 4), (2, 10.0, 1.3, 3), (2, 10.0, 1.1, 2), (4, 10.0, 0.56, 4), (3, 10.0, 0.4, 3),
+     (2, 0.0, 1.3, 2), (2, 11.0, 1.3, 2), (2, 1.0, 1.3, 3), (2, 0.5, 1.3, 3), (2, 10.5, 1.3, 2)],
+    ids=["raised-to-the-nearest-curve", "raised-one-step", "within-the-first-round-margin-kept",
+         "never-lowered-at-the-first-round", "lowering-waits-for-later-rounds",
+         "second-round-at-15s-rounds-and-uses-the-wide-margin", "a-window-partly-before-the-onset-too",
+         "first-round-measured-14s-after", "first-round-measured-14.5s-after",
+         "measured-4.5s-after-not-yet"],
+)
+def test_the_first_round_may_raise_a_severity(severity: int, onset: float, demand: float, level: int) -> None:
+    """A round at 20 s (window 10 s): measured ``15 - onset`` s after the onset; the first round wholly
+    after it is measured 5 to 15 s after it (high threshold 0.7)."""
+    got, reasons, _ = assessed_by_load((quiet_ant(severity=severity, onset=onset),), first_curves(),
+                                       situation(20, demand=demand), policy(), None, {})
+    assert got[0].level == level
+    assert bool(reasons) is (level != severity)
+
+
+def test_the_first_round_reason_shows_the_unrounded_need() -> None:
+    _, reasons, changed_records = assessed_by_load((quiet_ant(severity=2, onset=10.0),), first_curves(),
+                                                   situation(20, demand=1.75), policy(), None, {})
+    assert reasons == ("incident a reported severity 2: the load needs 2.50 (the demand at the first round) "
+                       "5s after it, severity 2's curve 1.1, severity 4's 2.5: anticipated as severity 4",)
+    assert changed_records == (rec(raised=1, up_steps=2),)
