@@ -324,6 +324,13 @@ DETECTOR_MUTANTS = [  # issue 23 item 5: false alarms released at the first roun
  ("arca/decider/loop.py", "first=not a.judged)", "first=True)", "detectors: every assessment counts an incident"),
  ("arca/decider/service.py", "            if not state.sources:  # what the load taught", "            if False:  # what the load taught", "detectors: stored records not loaded"),
  ("arca/decider/service.py", "            store_record(self.kb, system, record)\n", "            pass\n", "detectors: records not stored"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = False", "detectors: no first-round assessment"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and window / 2 < e_m < 1.5 * window", "detectors: first round starts later (boundary)"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and window / 2 <= e_m <= 1.5 * window", "detectors: first round ends later (boundary)"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and e_m < 1.5 * window", "detectors: a window partly before the onset is a first round"),
+ ("arca/decider/loop.py", "    if first and best < a.level:", "    if False:", "detectors: the first round lowers"),
+ ("arca/decider/loop.py", "(FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN)", "ASSESS_MARGIN", "detectors: the first round with the wide margin"),
+ ("arca/decider/loop.py", "    needed: float = demand / policy.high_threshold if first else", "    needed: float = float(needed_for(demand, policy)) if first else", "detectors: the first round's need rounded"),
 ]
 if os.environ.get("MUTANTS_SET") == "overlap":
     MUTANTS = OVERLAP_MUTANTS
