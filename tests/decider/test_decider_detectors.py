@@ -305,8 +305,10 @@ def test_a_real_incident_is_kept_and_confirmed() -> None:
 
 # -- the service: records stored, reported, reloaded ---------------------------------------------------
 
-def _decider(kb: EmbeddedKnowledgeBase) -> DeciderService:
-    deps = Deps(bus=InMemoryBus(), kb=kb, clock=SimClock(at(0)), settings=ArcaSettings())
+def _decider(kb: EmbeddedKnowledgeBase, *, persist_state: bool = True) -> DeciderService:
+    settings = ArcaSettings()
+    settings.decider.persist_state = persist_state
+    deps = Deps(bus=InMemoryBus(), kb=kb, clock=SimClock(at(0)), settings=settings)
     return DeciderService(deps)
 
 
@@ -330,7 +332,8 @@ def test_records_are_stored_reported_and_reloaded() -> None:
     assert load_records(kb, "other") == {S: SourceRecord(S, confirmed=7)}
     assert metrics.SOURCE_FALSE_ALARMS.labels("emergency", S)._value.get() == 1
 
-    again = _decider(kb)
+    # without the saved decider state (which carries them too): the records graph alone
+    again = _decider(kb, persist_state=False)
     again.anticipators["emergency"] = trained()
     again.handle(situation(30.5, demand=0.2, trigger="event", incidents=(("g", 3, 30.0),)))
     state = again.states["emergency"][1]
