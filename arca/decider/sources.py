@@ -137,7 +137,7 @@ def calibrated(severity: int, record: SourceRecord, highest: int, load_rising: b
 
 
 # -- knowledge base ---------------------------------------------------------------------------------
-_FIELDS = {"confirmed": "confirmedIncidents", "false_alarms": "falseAlarms", "raised": "severitiesRaised",
+_FIELDS = {"confirmed": "incidentsConfirmedByLoad", "false_alarms": "falseAlarms", "raised": "severitiesRaised",
            "lowered": "severitiesLowered", "up_steps": "severityStepsUp", "down_steps": "severityStepsDown"}
 
 
