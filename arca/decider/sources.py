@@ -137,8 +137,9 @@ def calibrated(severity: int, record: SourceRecord, highest: int, load_rising: b
 
 
 # -- knowledge base ---------------------------------------------------------------------------------
-_FIELDS = {"confirmed": "incidentsConfirmedByLoad", "false_alarms": "falseAlarms", "raised": "severitiesRaised",
-           "lowered": "severitiesLowered", "up_steps": "severityStepsUp", "down_steps": "severityStepsDown"}
+_FIELDS = {"confirmed": "incidentsConfirmedByLoad", "false_alarms": "falseAlarms",
+           "raised": "severitiesRaised", "lowered": "severitiesLowered", "up_steps": "severityStepsUp",
+           "down_steps": "severityStepsDown"}
 
 
 def record_graph(system: str, source: str) -> IRI:
