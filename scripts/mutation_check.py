@@ -17,7 +17,10 @@ the baseline past every sample, the lender, the ceiling, the demo's prior) inste
 discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
-(the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=osm`` the choice of
+(the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=detectors`` issue 23's
+imperfect detectors (false alarms released at their first round with no rise, the source records,
+their calibration and storage) with ``tests/decider/test_decider_detectors.py tests/decider/test_decider_loop.py
+tests/decider/test_decider_phases.py tests/decider/test_decider_overlaps.py``; ``MUTANTS_SET=osm`` the choice of
 OSM scaling aspects (``arca/enforcer/osm_plan.py``, issue 23) with ``tests/enforcer/test_enforcer_osm_plan.py
 tests/enforcer/test_enforcer_osm.py tests/testbed/test_testbed_osm.py``; ``MUTANTS_SET=ingest`` the
 collector's HTTP ingest of issue 24 (the YANG shortcut, the string check, the event route, the HTTP
@@ -83,9 +86,9 @@ MUTANTS = [
  ("arca/analyzer/situation.py", "del self.incidents[key]  # a detector spoke", "pass  # a detector spoke", "load-detected guess not superseded"),
  ("arca/decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if p is not None and p > policy.default_servants:", "unconfirmed: any expectation above the default"),
  ("arca/decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if False:", "unconfirmed incidents never end early"),
- ("arca/decider/loop.py", "needed_for(demand_now, policy) <= policy.default_servants", "needed_for(demand_now, policy) <= policy.default_servants + 1", "unconfirmed: a smaller burst taken for none"),
- ('arca/decider/loop.py', '            unconfirmed.add((a.incident_id, a.severity))\n', '', 'unconfirmed incident re-anticipated'),
- ('arca/decider/loop.py', '                        ended=not kept)', '                        ended=False)', 'unconfirmed: not back to the default'),
+ ("arca/decider/loop.py", "quiet = needed is not None and needed <= policy.default_servants\n", "quiet = needed is not None and needed <= policy.default_servants + 1\n", "unconfirmed: a smaller burst taken for none"),
+ ('arca/decider/loop.py', '        unconfirmed.add((a.incident_id, a.severity))\n', '', 'unconfirmed incident re-anticipated'),
+ ('arca/decider/loop.py', '                        ended=not kept, records=', '                        ended=False, records=', 'unconfirmed: not back to the default'),
  ('arca/decider/loop.py', 'return Confirmation(tuple(kept), expired | unconfirmed', 'return Confirmation(tuple(anticipations), expired | unconfirmed', 'unconfirmed incident kept'),
  ("arca/decider/loop.py", "model, removed = model.without(a.learned_ids)", "removed = []", "unconfirmed: learned samples kept"),
  ("arca/decider/loop.py", "antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))", "antics[i] = a", "samples learned from an incident not tracked"),
@@ -131,20 +134,20 @@ MUTANTS = [
  ('arca/decider/loop.py', 'antics = [a for a in anticipations if (a.incident_id, a.severity) in reported]', 'antics = list(anticipations)', 'unreported incident kept'),
  ('arca/decider/loop.py', '    reasons = [f"incident {a.incident_id} no longer reported" for a in anticipations\n               if (a.incident_id, a.severity) not in reported]', '    reasons = []', 'unreported incident not said'),
  ('arca/decider/loop.py', 'known = {(a.incident_id, a.severity) for a in antics}', 'known: set[tuple[str, int]] = set()', 'anticipated incident restarted'),
- ('arca/decider/loop.py', 'antics.append(Anticipation(ident, sev, onset, since=now))', 'antics.append(Anticipation(ident, sev, onset, since=onset))', 'anticipated since the onset, not now'),
+ ('arca/decider/loop.py', 'antics.append(Anticipation(ident, sev, onset, since=now, source=', 'antics.append(Anticipation(ident, sev, onset, since=onset, source=', 'anticipated since the onset, not now'),
  ('arca/decider/loop.py', '    if detected_from_load:\n', '    if False:\n', 'load-detected incident not said'),
  # issue 19: a cold decision says it anticipates nothing
- ('arca/decider/loop.py', 'trained=st.anticipator.trained)', 'trained=True)', 'cold decision said anticipated'),
+ ('arca/decider/loop.py', 'trained=st.anticipator.trained, sources=', 'trained=True, sources=', 'cold decision said anticipated'),
  ('arca/decider/loop.py', 'reasons.append(f"incident {ident} severity {sev} anticipated" if trained else', 'reasons.append(f"incident {ident} severity {sev} anticipated" if True else', 'cold reason never given'),
  ('arca/decider/loop.py', 'if incidents.expired(a.onset, now, expiration_s):', 'if incidents.expired(a.since, now, expiration_s):', 'expiry counted from the anticipation, not the onset'),
  ('arca/decider/loop.py', 'return Expiry(tuple(alive), expired | ended,', 'return Expiry(tuple(alive), expired,', 'expired incident not remembered'),
  ('arca/decider/loop.py', 'all_ended = bool(anticipations) and not alive', 'all_ended = not alive', 'expired when nothing was anticipated'),
  ('arca/decider/loop.py', 'if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):', 'if not (anticipations and model.trained):', 'unconfirmed without a telemetry round'),
  ('arca/decider/loop.py', 'if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):', 'if not (anticipations and load_round(situation, last_load_time) is not None):', 'unconfirmed by a cold model'),
- ('arca/decider/loop.py', 'p = model.predict_one(a.level, e_m) if quiet and e_m >= 0 else None', 'p = model.predict_one(a.level, e_m) if quiet and e_m > 0 else None', 'unconfirmed: load at the onset not judged'),
- ('arca/decider/loop.py', 'p = model.predict_one(a.level, e_m) if quiet and e_m >= 0 else None', 'p = model.predict_one(a.level, e_m) if quiet else None', 'unconfirmed by load measured before the incident'),
+ ('arca/decider/loop.py', '        if e_m < 0 or needed is None:', '        if e_m <= 0 or needed is None:', 'unconfirmed: load at the onset not judged'),
+ ('arca/decider/loop.py', '        if e_m < 0 or needed is None:', '        if needed is None:', 'unconfirmed by load measured before the incident'),
  ('arca/decider/loop.py', 'return Confirmation(tuple(kept), expired | unconfirmed,', 'return Confirmation(tuple(kept), expired,', 'unconfirmed incident not remembered'),
- ('arca/decider/loop.py', '                forgotten.extend(removed)\n', '', 'unconfirmed: forgotten samples not reported'),
+ ('arca/decider/loop.py', '            forgotten.extend(removed)\n', '', 'unconfirmed: forgotten samples not reported'),
  ('arca/decider/loop.py', '    if not kept:\n        reasons.append(f"back to the default {policy.default_servants}")\n', '', 'unconfirmed: back to the default not said'),
  ('arca/decider/loop.py', 'raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)', 'raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], 0.0)', 'floor ignores the lead time (loop)'),
  ('arca/decider/loop.py', 'raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)', 'raws = model.floors([(a.level, seconds(now, a.since)) for a in antics], policy.lead_time_s)', 'floor counted from the anticipation, not the onset'),
@@ -168,7 +171,7 @@ MUTANTS = [
  ('arca/decider/loop.py', '"learned-out" if lesson.out else "learned-in")', '"learned-out")', 'learned-in said learned-out'),
  ('arca/decider/loop.py', 'amount = policy.clamp(to_amount(share))', 'amount = to_amount(share)', 'share not clamped'),
  ('arca/decider/loop.py', 'lesson.predicted or [float(policy.default_servants)] * len(live)', 'lesson.predicted or [0.0] * len(live)', 'cold shares from zero, not the default'),
- ('arca/decider/loop.py', 'reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *assessed, *corrected.reasons]', 'reasons = [*reported.reasons, *confirmed.reasons, *assessed, *corrected.reasons]', 'decide: expiry reasons dropped'),
+ ('arca/decider/loop.py', 'reasons = [*reported.reasons, *calibration, *alive.reasons, *confirmed.reasons, *assessed,', 'reasons = [*reported.reasons, *calibration, *confirmed.reasons, *assessed,', 'decide: expiry reasons dropped'),
  ('arca/decider/loop.py', '        forgotten = confirmed.forgotten\n', '        forgotten: tuple[LearnedSample, ...] = ()\n', 'decide: unconfirmed samples not forgotten in the store'),
  ('arca/decider/loop.py', 'model, antics = confirmed.model, confirmed.kept', 'model, antics = st.anticipator, confirmed.kept', 'decide: model of before the confirmation'),
  ('arca/decider/loop.py', 'expired=confirmed.expired,', 'expired=reported.expired,', 'decide: expired of before expiry'),
@@ -289,14 +292,61 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if name in LEARNING else None", "cold: the prior under training too"),
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if training is None else None", "cold: the prior for every strategy"),
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = None", "cold: the prior never given"),
- ("arca/decider/loop.py", "    if demand is None or len(live) != 1:\n        return antics, ()", "    if demand is None or not live:\n        return antics, ()", "assess: with several incidents live"),
- ("arca/decider/loop.py", "    if own is None or abs(own - needed) < ASSESS_MARGIN:", "    if own is None:", "assess: no margin"),
- ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None)", "    moved = replace(a, assessed=None if best == a.severity else best)", "assess: the old curve's unimodal rule kept"),
+ ("arca/decider/loop.py", "    if demand is None or len(live) != 1:\n        return antics, (), ()", "    if demand is None or not live:\n        return antics, (), ()", "assess: with several incidents live"),
+ ("arca/decider/loop.py", "    if own is None or abs(own - needed) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):", "    if own is None:", "assess: no margin"),
+ ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True)", "    moved = replace(a, assessed=None if best == a.severity else best, judged=True)", "assess: the old curve's unimodal rule kept"),
  ("arca/decider/loop.py", "        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "assess: learned for the reported severity"),
  ("arca/decider/loop.py", "    raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "assess: the floor of the reported severity"),
  ("arca/decider/loop.py", "            p = model.predict_one(a.level, measured_elapsed(situation, a.onset))", "            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))", "assess: expected from the reported severity"),
- ("arca/decider/loop.py", "        antics, assessed = assessed_by_load(antics, model, situation, policy, st.last_load_time)\n", "        assessed: tuple[str, ...] = ()\n", "assess: never called"),
- ("arca/decider/loop.py", "    if not (antics and model.trained and load_round(situation, last_load_time) is not None):\n        return antics, ()", "    if not (antics and model.trained):\n        return antics, ()", "assess: the same telemetry again"),
+ ("arca/decider/loop.py", "        antics, assessed, judged = assessed_by_load(antics, model, situation, policy, st.last_load_time,\n                                                    records)\n", "        assessed: tuple[str, ...] = ()\n        judged: tuple[SourceRecord, ...] = ()\n", "assess: never called"),
+ ("arca/decider/loop.py", "    if not (antics and model.trained and load_round(situation, last_load_time) is not None):\n        return antics, (), ()", "    if not (antics and model.trained):\n        return antics, (), ()", "assess: the same telemetry again"),
+]
+DETECTOR_MUTANTS = [  # issue 23 item 5: false alarms released at the first round with no rise, source records, calibration
+ ("arca/decider/sources.py", "return record.false_alarms > 0 and record.false_alarms >= record.confirmed", "return record.false_alarms > 0 and record.false_alarms > record.confirmed", "detectors: suspect boundary"),
+ ("arca/decider/sources.py", "return record.false_alarms > 0 and record.false_alarms >= record.confirmed", "return record.false_alarms >= record.confirmed", "detectors: a new source suspect"),
+ ("arca/decider/sources.py", "return SUSPECT_RISE if suspect(record) else CLEAN_RISE", "return CLEAN_RISE", "detectors: the record never asks for more rise"),
+ ("arca/decider/sources.py", "raised=record.raised + (1 if first else 0)", "raised=record.raised + 1", "detectors: every move up counts an incident"),
+ ("arca/decider/sources.py", "lowered=record.lowered + (1 if first else 0)", "lowered=record.lowered + 1", "detectors: every move down counts an incident"),
+ ("arca/decider/sources.py", "up_steps=record.up_steps + after - before", "up_steps=record.up_steps + 1", "detectors: steps up not counted"),
+ ("arca/decider/sources.py", "down_steps=record.down_steps + before - after", "down_steps=record.down_steps + 1", "detectors: steps down not counted"),
+ ("arca/decider/sources.py", "if record.raised - record.lowered >= CALIBRATE_AFTER:", "if record.raised >= CALIBRATE_AFTER:", "detectors: up calibration ignores the lowered"),
+ ("arca/decider/sources.py", "if record.raised - record.lowered >= CALIBRATE_AFTER:", "if record.raised - record.lowered > CALIBRATE_AFTER:", "detectors: up calibration boundary"),
+ ("arca/decider/sources.py", "if record.lowered - record.raised >= CALIBRATE_AFTER and not load_rising:", "if record.lowered - record.raised >= CALIBRATE_AFTER:", "detectors: calibrated down while the load rises"),
+ ("arca/decider/sources.py", "if record.lowered - record.raised >= CALIBRATE_AFTER and not load_rising:", "if record.lowered >= CALIBRATE_AFTER and not load_rising:", "detectors: down calibration ignores the raised"),
+ ("arca/decider/sources.py", "        level = min(max(severity, highest), severity + record.up)", "        level = severity + record.up", "detectors: up calibration beyond the known severities"),
+ ("arca/decider/sources.py", "        level = max(1, severity - record.down)", "        level = severity - record.down", "detectors: down calibration below 1"),
+ ("arca/decider/sources.py", "return math.floor(self.up_steps / self.raised + 0.5) if self.raised else 0", "return self.up_steps // self.raised if self.raised else 0", "detectors: mean up rounded down"),
+ ("arca/decider/sources.py", "return math.floor(self.down_steps / self.lowered + 0.5) if self.lowered else 0", "return self.down_steps // self.lowered if self.lowered else 0", "detectors: mean down rounded down"),
+ ("arca/decider/sources.py", "kb.submit(\"DROP SILENT GRAPH $g ; INSERT DATA", "kb.submit(\"INSERT DATA", "detectors: a stored record not replaced"),
+ ("arca/decider/sources.py", "        owner = system if system is not None else str(r[\"sys\"])", "        owner = str(r[\"src\"])", "detectors: records filed under the wrong system"),
+ ("arca/decider/loop.py", "p >= policy.default_servants + NO_RISE_MARGIN", "p > policy.default_servants + NO_RISE_MARGIN", "detectors: no-rise margin boundary"),
+ ("arca/decider/loop.py", "elif (p is not None and not a.confirmed and p >=", "elif (p is not None and p >=", "detectors: a confirmed incident released for no rise"),
+ ("arca/decider/loop.py", "              and e_m >= (situation.load_window_s or 0.0) / 2):", "              and e_m >= 0):", "detectors: a window partly before the onset judged"),
+ ("arca/decider/loop.py", "              and e_m >= (situation.load_window_s or 0.0) / 2):", "              and e_m > (situation.load_window_s or 0.0) / 2):", "detectors: window boundary"),
+ ("arca/decider/loop.py", "            if rise < share * expected_rise:", "            if rise <= share * expected_rise:", "detectors: rise share boundary"),
+ ("arca/decider/loop.py", "            rise = float(demand_now or 0.0) - (a.quiet or 0.0)", "            rise = float(demand_now or 0.0)", "detectors: the rise not counted from the quiet level"),
+ ("arca/decider/loop.py", "            share = rise_needed(before)", "            share = rise_needed(SourceRecord(a.source))", "detectors: the source's record ignored"),
+ ("arca/decider/loop.py", "            share = rise_needed(before)", "            share = rise_needed(record or SourceRecord(a.source))", "detectors: the record of this round asks for the rise"),
+ ("arca/decider/loop.py", "                    changed[a.source] = with_confirmed(record)", "                    pass", "detectors: confirmed incidents not counted"),
+ ("arca/decider/loop.py", "            if not a.confirmed:\n                a = replace(a, confirmed=True)", "            if True:\n                a = replace(a, confirmed=True)", "detectors: confirmed counted every round"),
+ ("arca/decider/loop.py", "            changed[a.source] = with_false_alarm(record)", "            pass", "detectors: false alarms not counted"),
+ ("arca/decider/loop.py", "                                       quiet=quiet))", "                                       quiet=None))", "detectors: the quiet level not kept"),
+ ("arca/decider/loop.py", "source=(sources or {}).get(ident, \"\"),", "source=\"\",", "detectors: the incident's source not kept"),
+ ("arca/decider/loop.py", "        if a.since == now and a.assessed is None and a.source in records:", "        if a.assessed is None and a.source in records:", "detectors: incidents calibrated again every decision"),
+ ("arca/decider/loop.py", "    rising = demand is not None and needed_for(demand, policy) > policy.default_servants", "    rising = False", "detectors: calibrated down while the load rises (loop)"),
+ ("arca/decider/loop.py", "    highest = max((k for k in known if k > 0), default=0)", "    highest = 99", "detectors: calibration beyond the known severities (loop)"),
+ ("arca/decider/loop.py", "        records = {**records, **{r.source: r for r in confirmed.records}}", "        pass", "detectors: the round's records dropped"),
+ ("arca/decider/loop.py", "            sources=moved,", "            sources=(),", "detectors: changed records not reported"),
+ ("arca/decider/loop.py", "first=not a.judged)", "first=True)", "detectors: every assessment counts an incident"),
+ ("arca/decider/service.py", "            if not state.sources:  # what the load taught", "            if False:  # what the load taught", "detectors: stored records not loaded"),
+ ("arca/decider/service.py", "            store_record(self.kb, system, record)\n", "            pass\n", "detectors: records not stored"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = False", "detectors: no first-round assessment"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and window / 2 < e_m < 1.5 * window", "detectors: first round starts later (boundary)"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and window / 2 <= e_m <= 1.5 * window", "detectors: first round ends later (boundary)"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and e_m < 1.5 * window", "detectors: a window partly before the onset is a first round"),
+ ("arca/decider/loop.py", "    if first and best < a.level:", "    if False:", "detectors: the first round lowers"),
+ ("arca/decider/loop.py", "(FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN)", "ASSESS_MARGIN", "detectors: the first round with the wide margin"),
+ ("arca/decider/loop.py", "    needed: float = demand / policy.high_threshold if first else", "    needed: float = float(needed_for(demand, policy)) if first else", "detectors: the first round's need rounded"),
 ]
 INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the event route, the HTTP workers
  ("arca/collector/yang_model.py", "        return type(value) is int and 0 <= value <= 255", "        return type(value) is int and 0 <= value <= 256", "shortcut: uint8 up to 256"),
@@ -340,6 +390,8 @@ if os.environ.get("MUTANTS_SET") == "ingest":
     MUTANTS = INGEST_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "overlap":
     MUTANTS = OVERLAP_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "detectors":
+    MUTANTS = DETECTOR_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "store":
     MUTANTS = STORE_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "warm":
