@@ -113,8 +113,9 @@ def run_all(names: Sequence[str], reference: Any, training: Any | None,
             progress: Progress | None = None, params: Any = None, jobs: int = 1,
             prior_file: str | None = None) -> dict[str, RunResult]:
     """Every strategy (``progress`` must have been given ``plan(...)`` to show an ETA): in turn, or
-    with ``jobs`` > 1 in that many worker processes at once, the longest first (``longest_first``). Each strategy's runs share nothing with
-    another's (its own store, testbed and clock), so the results do not depend on ``jobs``."""
+    with ``jobs`` > 1 in that many worker processes at once, the longest first (``longest_first``).
+    Each strategy's runs share nothing with another's (its own store, testbed and clock), so the
+    results do not depend on ``jobs``."""
     if jobs <= 1 or len(names) <= 1:
         return {name: run_one(name, reference, training, params, progress, prior_file) for name in names}
     import multiprocessing

@@ -79,6 +79,8 @@ RESUME_CALLS: dict[str, str] = {
 }
 """Nova status of a standby server -> the call that brings it back to ACTIVE."""
 T = TypeVar("T")
+_ReadKey = tuple[str, str, str | None, tuple[tuple[str, Any], ...]]
+"""(service proxy, path, microversion, sorted query) of a read."""
 
 
 def connect(settings: EnforcerSettings) -> Any:
@@ -140,7 +142,7 @@ class OpenStackDriver:
         self._flavor: str | None = None
         self._network: str | None = None
         self._pools: list[str] | None = None
-        self._reads: dict[tuple[str, str, str | None, tuple[tuple[str, Any], ...]], dict[str, Any]] | None = None
+        self._reads: dict[_ReadKey, dict[str, Any]] | None = None
         """The answers of this reconcile pass (``reads_once``); None outside a pass."""
 
     # --- one pass, each read once ------------------------------------------------------------------
