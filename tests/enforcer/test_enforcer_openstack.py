@@ -398,3 +398,25 @@ def test_one_pass_sends_each_read_once_until_the_driver_changes_something(tb: Te
         assert after is not None and not after.in_pool
         assert sent(lambda: driver.get_servant(SYSTEM, sid)) == (0, 0)
     assert sent(lambda: driver.get_servant(SYSTEM, sid)) == (1, 3)  # the pass is over
+
+
+class _PassAware(OpenStackDriver):
+    """The real driver, noting whether each listing happened inside a ``reads_once`` pass."""
+
+    in_pass: list[bool]
+
+    def list_servants(self, system: str) -> list[Any]:
+        self.in_pass.append(self._reads is not None)
+        return super().list_servants(system)
+
+
+def test_a_reconcile_pass_is_one_driver_pass(tb: Testbed, conn: Any) -> None:
+    driver = _PassAware(settings(), conn)
+    driver.in_pass = []
+    rec = Reconciler(driver, settings(), publish=lambda _m: None)
+    d = Decision(event_time=tb.model.now(), system=SYSTEM, strategy="test", target_servants=2, reason="test",
+                 rule="test")
+    assert rec.set_desired(d)
+    rec.reconcile(SYSTEM, tb.model.now())
+    assert driver.in_pass == [True]
+    assert driver._reads is None  # the pass is over with the reconcile
