@@ -5,7 +5,7 @@ session, a ``requests.Session``) sends every request of a run over one connectio
 development server, used before, closes every connection after one answer (``Connection: close``)
 and starts a thread per connection. Measured on this 2-core machine through openstacksdk
 (``GET /v2.1/servers/detail``, 500 requests, client and server in one process): 2.28 ms CPU per
-request with werkzeug, 1.39 ms with waitress (docs/testbed.md).
+request with werkzeug, 1.39-1.51 ms with waitress (docs/scale.md, "`arca demo` speed").
 
 Each app has its own waitress server: one event-loop thread that reads and buffers whole requests
 and ``threads`` worker threads that run the app.
@@ -23,7 +23,6 @@ from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" under bursts: noise
 
 WORKER_THREADS = 4
