@@ -11,7 +11,9 @@ exactly once in the file any more: not applied, and not in the total). Usage::
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
         tests/decider/test_decider_anticipation.py tests/analyzer/test_analyzer_situation.py
 
-``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
+``MUTANTS_SET=demofast`` runs issue 24's demo speed-up mutants (the workers' order, the OpenStack driver's
+reads shared within a reconcile pass) with ``tests/demo/test_demo_schedule.py
+tests/enforcer/test_enforcer_openstack.py``; ``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
 the baseline past every sample, the lender, the ceiling, the demo's prior) instead;
 ``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11; issue 23's refill after a failure: ``pool_refills``) instead; ``MUTANTS_SET=objective`` the
 discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
@@ -348,6 +350,19 @@ DETECTOR_MUTANTS = [  # issue 23 item 5: false alarms released at the first roun
  ("arca/decider/loop.py", "(FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN)", "ASSESS_MARGIN", "detectors: the first round with the wide margin"),
  ("arca/decider/loop.py", "    needed: float = demand / policy.high_threshold if first else", "    needed: float = float(needed_for(demand, policy)) if first else", "detectors: the first round's need rounded"),
 ]
+DEMOFAST_MUTANTS = [  # issue 24 item 6: the demo's job order, the enforcer's reads shared within a pass
+ ("arca/app/demo/runner.py", "    return sorted(work, key=lambda name: (-work[name], rank[name]))", "    return sorted(work, key=lambda name: (work[name], rank[name]))", "demofast: shortest first"),
+ ("arca/app/demo/runner.py", "    return sorted(work, key=lambda name: (-work[name], rank[name]))", "    return sorted(work, key=lambda name: rank[name])", "demofast: the given order"),
+ ("arca/app/demo/runner.py", "    return sorted(work, key=lambda name: (-work[name], rank[name]))", "    return sorted(work, key=lambda name: (-work[name], name))", "demofast: ties by name"),
+ ("arca/app/demo/runner.py", "        work[task.strategy] = work.get(task.strategy, 0.0) + task.work_s", "        work[task.strategy] = task.work_s", "demofast: training not counted"),
+ ("arca/enforcer/drivers/openstack.py", "        if data is None:\n            data = self._reads[key]", "        if True:\n            data = self._reads[key]", "demofast: reads never shared"),
+ ("arca/enforcer/drivers/openstack.py", "            if self._reads is not None:\n                self._reads.clear()", "            pass", "demofast: a change forgets nothing"),
+ ("arca/enforcer/drivers/openstack.py", "        if self._reads is not None:\n            yield\n            return\n", "", "demofast: a nested pass ends the outer one"),
+ ("arca/enforcer/drivers/openstack.py", "        finally:\n            self._reads = None", "        finally:\n            pass", "demofast: answers kept after the pass"),
+ ("arca/enforcer/drivers/openstack.py", "self._write(f\"add member to {pid}\"", "_call(f\"add member to {pid}\"", "demofast: adding a member forgets nothing"),
+ ("arca/enforcer/drivers/openstack.py", "self._write(f\"delete member of {pid}\"", "_call(f\"delete member of {pid}\"", "demofast: removing a member forgets nothing"),
+ ("arca/enforcer/reconciler.py", "        with one_pass(self.driver):", "        with one_pass(None):", "demofast: a reconcile is no pass"),
+]
 INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the event route, the HTTP workers
  ("arca/collector/yang_model.py", "        return type(value) is int and 0 <= value <= 255", "        return type(value) is int and 0 <= value <= 256", "shortcut: uint8 up to 256"),
  ("arca/collector/yang_model.py", "        return type(value) is int and 0 <= value <= 255", "        return isinstance(value, int) and 0 <= value <= 255", "shortcut: a boolean as uint8"),
@@ -392,6 +407,8 @@ elif os.environ.get("MUTANTS_SET") == "overlap":
     MUTANTS = OVERLAP_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "detectors":
     MUTANTS = DETECTOR_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "demofast":
+    MUTANTS = DEMOFAST_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "store":
     MUTANTS = STORE_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "warm":
