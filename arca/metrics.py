@@ -173,6 +173,19 @@ SOURCE_CREDIBILITY = Gauge(
     "arca_source_credibility", "Learned credibility (0..1) of an event source (1: fully trusted).",
     ["source"],
 )
+SOURCE_FALSE_ALARMS = Gauge(
+    "arca_source_false_alarms", "Incidents of an event source the load did not confirm (decider's record).",
+    ["system", "source"],
+)
+SOURCE_CONFIRMED = Gauge(
+    "arca_source_confirmed_incidents", "Incidents of an event source the load confirmed (decider's record).",
+    ["system", "source"],
+)
+SOURCE_CALIBRATION = Gauge(
+    "arca_source_severity_calibration",
+    "Severity steps a source's reports are calibrated by (direction up: raised, down: lowered; 0: none).",
+    ["system", "source", "direction"],
+)
 
 _demand_lock = threading.Lock()
 _demand: dict[tuple[str, str], float] = {}

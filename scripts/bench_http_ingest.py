@@ -1,7 +1,8 @@
 """HTTP ingest throughput and latency of the collector, beside a bare JSON handler on the same server.
 
     .venv/bin/python scripts/bench_http_ingest.py [--duration 10] [--connections 1,16,64]
-        [--threads 8] [--rabbit-url amqp://guest:guest@127.0.0.1:5672/%2F] [--yang-lock] [--json FILE]
+        [--threads 8] [--workers 1] [--rabbit-url amqp://guest:guest@127.0.0.1:5672/%2F] [--yang-lock]
+        [--json FILE]
 
 Needs ``wrk`` (Debian package ``wrk``) and a RabbitMQ broker. Serves the collector's real Flask app
 (``arca.collector.http.create_app``) on the collector's real server (``HttpIngestServer``: waitress) with
@@ -12,6 +13,12 @@ the reference and then the detector-event route for ``--duration`` seconds each,
 shape and a Lua script that gives every request a fresh event id (no duplicates) and counts answers
 by status class. After the runs the bench checks that the queue holds exactly one message per event
 the server accepted (every accepted event was confirmed and none was published twice).
+
+``--workers N`` serves the app from N processes sharing the port with ``SO_REUSEPORT``, as
+``collector.http_workers`` does (``HttpIngestServer(reuse_port=True)``), each with its own
+``RabbitBus`` connection and ``Ingestor``; the bare handler is served by the same processes. The CPU
+per request is then the sum of the worker processes' CPU time (``/proc/<pid>/stat``) over the run,
+divided by the requests; "per core" figures are req/s divided by the workers.
 
 ``--server werkzeug`` serves the same app on werkzeug's threaded development server, which the
 collector used before waitress (the figures of issue 15). ``--yang-lock`` measures the alternative
@@ -27,9 +34,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -114,10 +123,19 @@ def body_template() -> str:
     return json.dumps(doc).replace("%", "%%").replace("@@ID@@", "%s")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes ``pids`` spent so far, from /proc."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, path: str, prefix: str, connections: int, duration: float,
-            workdir: Path) -> dict[str, Any]:
-    """One wrk run; adds the CPU this process (server, ingest, bus) spent per request, in µs."""
-    cpu0 = time.process_time()
+            workdir: Path, pids: list[int]) -> dict[str, Any]:
+    """One wrk run; adds the CPU the server processes (server, ingest, bus) spent per request, in µs."""
+    cpu0 = cpu_seconds(pids)
     script = workdir / f"{prefix}.lua"
     script.write_text(lua_script(path, prefix, body_template()))
     threads = min(2, connections)
@@ -130,7 +148,7 @@ def run_wrk(url: str, path: str, prefix: str, connections: int, duration: float,
     if match is None:
         raise RuntimeError(f"wrk printed no result:\n{out}")
     result = dict(json.loads(match.group(1)))
-    cpu = time.process_time() - cpu0
+    cpu = cpu_seconds(pids) - cpu0
     result["server_cpu_us_per_request"] = round(cpu / max(1, result["requests"]) * 1e6)
     return result
 
@@ -153,10 +171,10 @@ def use_locked_yang() -> None:
 class WerkzeugServer:
     """werkzeug's threaded development server, as the collector ran it before waitress."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, port: int) -> None:
         from werkzeug.serving import make_server
 
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -187,33 +205,14 @@ def cleanup(url: str, token: str, queue: str) -> None:
     conn.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
-    ap.add_argument("--connections", default="1,16,64", help="comma-separated wrk connection counts")
-    ap.add_argument("--threads", type=int, default=CollectorSettings().http_threads,
-                    help="waitress worker threads (collector.http_threads)")
-    ap.add_argument("--rabbit-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
-    ap.add_argument("--yang-lock", action="store_true", help="shared yangson model behind a lock")
-    ap.add_argument("--server", choices=["waitress", "werkzeug"], default="waitress",
-                    help="werkzeug: the development server the collector used before (for comparison)")
-    ap.add_argument("--json", type=Path, help="also write the result here")
-    args = ap.parse_args(argv)
+def serve(args: argparse.Namespace, token: str, port: int, ready: Any, stop: Any, results: Any) -> None:
+    """One server process: its own bus connection, ingestor and app on ``port`` (SO_REUSEPORT when
+    several), until ``stop`` is set; puts its outcome counts on ``results``."""
     if os.environ.get("BENCH_SWITCH"):
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
-    if shutil.which("wrk") is None:
-        print("wrk not found: apt-get install wrk", file=sys.stderr)
-        return 1
     if args.yang_lock:
         use_locked_yang()
-
-    token = uuid.uuid4().hex[:8]
-    bus_settings = BusSettings(kind="rabbitmq", url=args.rabbit_url, exchange=f"bench-{token}",
-                               dead_letter_exchange=f"bench-dlx-{token}",
-                               dead_letter_queue=f"bench-dlq-{token}", queue_prefix=f"bench-{token}.")
-    queue = f"bench-{token}.sink"
-    bus = RabbitBus(bus_settings, service="collector")
-    bus.declare(queue, ["#"])
+    bus = RabbitBus(bus_settings(args, token), service="collector")
     bus.start()
     settings = CollectorSettings(tokens={SOURCE: TOKEN}, http_threads=args.threads)
     ingestor = Ingestor(settings, bus.publish_tracked, SeverityScales(),
@@ -237,44 +236,110 @@ def main(argv: list[str] | None = None) -> int:
         return Response(json.dumps({"status": "accepted", "members": len(doc)}), status=202,
                         mimetype="application/json")
 
-    server: Any = (HttpIngestServer(app, "127.0.0.1", 0, threads=args.threads) if args.server == "waitress"
-                   else WerkzeugServer(app))
+    server: Any = (HttpIngestServer(app, "127.0.0.1", port, threads=args.threads, reuse_port=True)
+                   if args.server == "waitress" else WerkzeugServer(app, port))
     server.start()
+    ready.put(os.getpid())
+    stop.wait()
+    server.stop()
+    bus.stop()
+    results.put(dict(outcomes))
+
+
+def bus_settings(args: argparse.Namespace, token: str) -> BusSettings:
+    return BusSettings(kind="rabbitmq", url=args.rabbit_url, exchange=f"bench-{token}",
+                       dead_letter_exchange=f"bench-dlx-{token}",
+                       dead_letter_queue=f"bench-dlq-{token}", queue_prefix=f"bench-{token}.")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    ap.add_argument("--connections", default="1,16,64", help="comma-separated wrk connection counts")
+    ap.add_argument("--threads", type=int, default=CollectorSettings().http_threads,
+                    help="waitress worker threads (collector.http_threads)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes sharing the port (collector.http_workers)")
+    ap.add_argument("--rabbit-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
+    ap.add_argument("--yang-lock", action="store_true", help="shared yangson model behind a lock")
+    ap.add_argument("--server", choices=["waitress", "werkzeug"], default="waitress",
+                    help="werkzeug: the development server the collector used before (for comparison)")
+    ap.add_argument("--json", type=Path, help="also write the result here")
+    args = ap.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk not found: apt-get install wrk", file=sys.stderr)
+        return 1
+    if args.workers < 1 or (args.server == "werkzeug" and args.workers != 1):
+        print("--workers must be >= 1 (and 1 with --server werkzeug)", file=sys.stderr)
+        return 1
+
+    token = uuid.uuid4().hex[:8]
+    queue = f"bench-{token}.sink"
+    declarer = RabbitBus(bus_settings(args, token), service="collector")
+    declarer.declare(queue, ["#"])
+    declarer.start()
+    declarer.stop()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ctx = multiprocessing.get_context("fork")  # nothing of pika is open in this process any more
+    ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=serve, args=(args, token, port, ready, stop, results), daemon=True)
+             for _ in range(args.workers)]
+    for proc in procs:
+        proc.start()
+    pids = [ready.get(timeout=120) for _ in procs]
     result: dict[str, Any] = {
-        "server": args.server, "duration_s": args.duration,
+        "server": args.server, "duration_s": args.duration, "workers": args.workers,
         "threads": args.threads if args.server == "waitress" else "one per request",
         "yang": "shared model + lock" if args.yang_lock else "per-thread models",
         "cpus": os.cpu_count(), "load_before": [round(x, 2) for x in os.getloadavg()], "runs": [],
     }
+    outcomes: Counter[str] = Counter()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            run_wrk(server.url, BARE_PATH, f"warm-{token}", 4, 2, Path(tmp))
-            warm = run_wrk(server.url, EVENT_PATH, f"warmev-{token}", 4, 2, Path(tmp))
+            run_wrk(url, BARE_PATH, f"warm-{token}", 4, 2, Path(tmp), pids)
+            warm = run_wrk(url, EVENT_PATH, f"warmev-{token}", 4, 2, Path(tmp), pids)
             for c in (int(x) for x in args.connections.split(",")):
-                bare_r = run_wrk(server.url, BARE_PATH, f"bare-{c}-{token}", c, args.duration, Path(tmp))
-                event_r = run_wrk(server.url, EVENT_PATH, f"ev-{c}-{token}", c, args.duration, Path(tmp))
+                bare_r = run_wrk(url, BARE_PATH, f"bare-{c}-{token}", c, args.duration, Path(tmp), pids)
+                event_r = run_wrk(url, EVENT_PATH, f"ev-{c}-{token}", c, args.duration, Path(tmp), pids)
                 result["runs"].append({
                     "connections": c, "bare": bare_r, "event": event_r,
                     "ratio_rps": round(event_r["rps"] / bare_r["rps"], 3) if bare_r["rps"] else None,
+                    "ratio_cpu": round(bare_r["server_cpu_us_per_request"]
+                                       / max(1, event_r["server_cpu_us_per_request"]), 3),
                     "load": [round(x, 2) for x in os.getloadavg()],
                 })
-                print(f"c={c:3d}  bare {bare_r['rps']:8.1f} req/s p99 {bare_r['p99_ms']:7.2f} ms | "
-                      f"event {event_r['rps']:8.1f} req/s p99 {event_r['p99_ms']:7.2f} ms "
-                      f"(cpu/request: bare {bare_r['server_cpu_us_per_request']} µs, "
+                print(f"c={c:3d} workers={args.workers}  bare {bare_r['rps']:8.1f} req/s p99 "
+                      f"{bare_r['p99_ms']:7.2f} ms | event {event_r['rps']:8.1f} req/s p99 "
+                      f"{event_r['p99_ms']:7.2f} ms (cpu/request: bare "
+                      f"{bare_r['server_cpu_us_per_request']} µs, "
                       f"event {event_r['server_cpu_us_per_request']} µs) "
                       f"(2xx {event_r['s2xx']}, 4xx {event_r['s4xx']}, 5xx {event_r['s5xx']}, "
-                      f"socket errors {event_r['socket_errors']})", file=sys.stderr)
+                      f"socket errors {event_r['socket_errors']}, load {result['runs'][-1]['load'][0]})",
+                      file=sys.stderr)
         time.sleep(0.5)
         depth = queue_depth(args.rabbit_url, queue)
+        stop.set()
+        for _ in procs:
+            outcomes.update(results.get(timeout=60))
         # wrk stops counting at its deadline while the server still answers the requests in flight:
-        # the server's own count of accepted events (warm-up included) is the one to compare
+        # the servers' own count of accepted events (warm-up included) is the one to compare
         result["wrk_2xx"] = warm["s2xx"] + sum(r["event"]["s2xx"] for r in result["runs"])
         result["server_outcomes"] = dict(outcomes)
         result["queue_depth"] = depth
         result["one_message_per_accepted_event"] = depth == outcomes["accepted"]
     finally:
-        server.stop()
-        bus.stop()
+        stop.set()
+        for proc in procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
         cleanup(args.rabbit_url, token, queue)
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     text = json.dumps(result, indent=2)

@@ -11,17 +11,27 @@ exactly once in the file any more: not applied, and not in the total). Usage::
     python scripts/mutation_check.py /tmp/arca-mut after tests/decider/test_decider_loop.py \
         tests/decider/test_decider_anticipation.py tests/analyzer/test_analyzer_situation.py
 
-``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
+``MUTANTS_SET=demofast`` runs issue 24's demo speed-up mutants (the workers' order, the OpenStack driver's
+reads shared within a reconcile pass) with ``tests/demo/test_demo_schedule.py
+tests/enforcer/test_enforcer_openstack.py``; ``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
 the baseline past every sample, the lender, the ceiling, the demo's prior) instead;
-``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11) instead; ``MUTANTS_SET=objective`` the
+``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11; issue 23's refill after a failure: ``pool_refills``) instead; ``MUTANTS_SET=objective`` the
 discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
-(the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=osm`` the choice of
+(the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=detectors`` issue 23's
+imperfect detectors (false alarms released at their first round with no rise, the source records,
+their calibration and storage) with ``tests/decider/test_decider_detectors.py tests/decider/test_decider_loop.py
+tests/decider/test_decider_phases.py tests/decider/test_decider_overlaps.py``; ``MUTANTS_SET=osm`` the choice of
 OSM scaling aspects (``arca/enforcer/osm_plan.py``, issue 23) with ``tests/enforcer/test_enforcer_osm_plan.py
-tests/enforcer/test_enforcer_osm.py tests/testbed/test_testbed_osm.py``; ``MUTANTS_SET=bus`` the delivery
-thread's planner, the FIFO fast path and the text encoder (issue 24) with ``tests/spine/test_spine_delivery_order.py
-tests/spine/test_spine_roundtrip.py``. ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+tests/enforcer/test_enforcer_osm.py tests/testbed/test_testbed_osm.py``; ``MUTANTS_SET=ingest`` the
+collector's HTTP ingest of issue 24 (the YANG shortcut, the string check, the event route, the HTTP
+workers) with ``tests/collector/test_collector_yang_shortcut.py tests/collector/test_collector_events.py
+tests/collector/test_collector_hostile_input.py tests/collector/test_collector_http.py
+tests/collector/test_collector_restconf_errors.py tests/collector/test_collector_http_workers.py``;
+``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
+with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
+``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
 import json
@@ -81,9 +91,9 @@ MUTANTS = [
  ("arca/analyzer/situation.py", "del self.incidents[key]  # a detector spoke", "pass  # a detector spoke", "load-detected guess not superseded"),
  ("arca/decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if p is not None and p > policy.default_servants:", "unconfirmed: any expectation above the default"),
  ("arca/decider/loop.py", "if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:", "if False:", "unconfirmed incidents never end early"),
- ("arca/decider/loop.py", "needed_for(demand_now, policy) <= policy.default_servants", "needed_for(demand_now, policy) <= policy.default_servants + 1", "unconfirmed: a smaller burst taken for none"),
- ('arca/decider/loop.py', '            unconfirmed.add((a.incident_id, a.severity))\n', '', 'unconfirmed incident re-anticipated'),
- ('arca/decider/loop.py', '                        ended=not kept)', '                        ended=False)', 'unconfirmed: not back to the default'),
+ ("arca/decider/loop.py", "quiet = needed is not None and needed <= policy.default_servants\n", "quiet = needed is not None and needed <= policy.default_servants + 1\n", "unconfirmed: a smaller burst taken for none"),
+ ('arca/decider/loop.py', '        unconfirmed.add((a.incident_id, a.severity))\n', '', 'unconfirmed incident re-anticipated'),
+ ('arca/decider/loop.py', '                        ended=not kept, records=', '                        ended=False, records=', 'unconfirmed: not back to the default'),
  ('arca/decider/loop.py', 'return Confirmation(tuple(kept), expired | unconfirmed', 'return Confirmation(tuple(anticipations), expired | unconfirmed', 'unconfirmed incident kept'),
  ("arca/decider/loop.py", "model, removed = model.without(a.learned_ids)", "removed = []", "unconfirmed: learned samples kept"),
  ("arca/decider/loop.py", "antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))", "antics[i] = a", "samples learned from an incident not tracked"),
@@ -129,20 +139,20 @@ MUTANTS = [
  ('arca/decider/loop.py', 'antics = [a for a in anticipations if (a.incident_id, a.severity) in reported]', 'antics = list(anticipations)', 'unreported incident kept'),
  ('arca/decider/loop.py', '    reasons = [f"incident {a.incident_id} no longer reported" for a in anticipations\n               if (a.incident_id, a.severity) not in reported]', '    reasons = []', 'unreported incident not said'),
  ('arca/decider/loop.py', 'known = {(a.incident_id, a.severity) for a in antics}', 'known: set[tuple[str, int]] = set()', 'anticipated incident restarted'),
- ('arca/decider/loop.py', 'antics.append(Anticipation(ident, sev, onset, since=now))', 'antics.append(Anticipation(ident, sev, onset, since=onset))', 'anticipated since the onset, not now'),
+ ('arca/decider/loop.py', 'antics.append(Anticipation(ident, sev, onset, since=now, source=', 'antics.append(Anticipation(ident, sev, onset, since=onset, source=', 'anticipated since the onset, not now'),
  ('arca/decider/loop.py', '    if detected_from_load:\n', '    if False:\n', 'load-detected incident not said'),
  # issue 19: a cold decision says it anticipates nothing
- ('arca/decider/loop.py', 'trained=st.anticipator.trained)', 'trained=True)', 'cold decision said anticipated'),
+ ('arca/decider/loop.py', 'trained=st.anticipator.trained, sources=', 'trained=True, sources=', 'cold decision said anticipated'),
  ('arca/decider/loop.py', 'reasons.append(f"incident {ident} severity {sev} anticipated" if trained else', 'reasons.append(f"incident {ident} severity {sev} anticipated" if True else', 'cold reason never given'),
  ('arca/decider/loop.py', 'if incidents.expired(a.onset, now, expiration_s):', 'if incidents.expired(a.since, now, expiration_s):', 'expiry counted from the anticipation, not the onset'),
  ('arca/decider/loop.py', 'return Expiry(tuple(alive), expired | ended,', 'return Expiry(tuple(alive), expired,', 'expired incident not remembered'),
  ('arca/decider/loop.py', 'all_ended = bool(anticipations) and not alive', 'all_ended = not alive', 'expired when nothing was anticipated'),
  ('arca/decider/loop.py', 'if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):', 'if not (anticipations and model.trained):', 'unconfirmed without a telemetry round'),
  ('arca/decider/loop.py', 'if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):', 'if not (anticipations and load_round(situation, last_load_time) is not None):', 'unconfirmed by a cold model'),
- ('arca/decider/loop.py', 'p = model.predict_one(a.level, e_m) if quiet and e_m >= 0 else None', 'p = model.predict_one(a.level, e_m) if quiet and e_m > 0 else None', 'unconfirmed: load at the onset not judged'),
- ('arca/decider/loop.py', 'p = model.predict_one(a.level, e_m) if quiet and e_m >= 0 else None', 'p = model.predict_one(a.level, e_m) if quiet else None', 'unconfirmed by load measured before the incident'),
+ ('arca/decider/loop.py', '        if e_m < 0 or needed is None:', '        if e_m <= 0 or needed is None:', 'unconfirmed: load at the onset not judged'),
+ ('arca/decider/loop.py', '        if e_m < 0 or needed is None:', '        if needed is None:', 'unconfirmed by load measured before the incident'),
  ('arca/decider/loop.py', 'return Confirmation(tuple(kept), expired | unconfirmed,', 'return Confirmation(tuple(kept), expired,', 'unconfirmed incident not remembered'),
- ('arca/decider/loop.py', '                forgotten.extend(removed)\n', '', 'unconfirmed: forgotten samples not reported'),
+ ('arca/decider/loop.py', '            forgotten.extend(removed)\n', '', 'unconfirmed: forgotten samples not reported'),
  ('arca/decider/loop.py', '    if not kept:\n        reasons.append(f"back to the default {policy.default_servants}")\n', '', 'unconfirmed: back to the default not said'),
  ('arca/decider/loop.py', 'raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)', 'raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], 0.0)', 'floor ignores the lead time (loop)'),
  ('arca/decider/loop.py', 'raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)', 'raws = model.floors([(a.level, seconds(now, a.since)) for a in antics], policy.lead_time_s)', 'floor counted from the anticipation, not the onset'),
@@ -166,7 +176,7 @@ MUTANTS = [
  ('arca/decider/loop.py', '"learned-out" if lesson.out else "learned-in")', '"learned-out")', 'learned-in said learned-out'),
  ('arca/decider/loop.py', 'amount = policy.clamp(to_amount(share))', 'amount = to_amount(share)', 'share not clamped'),
  ('arca/decider/loop.py', 'lesson.predicted or [float(policy.default_servants)] * len(live)', 'lesson.predicted or [0.0] * len(live)', 'cold shares from zero, not the default'),
- ('arca/decider/loop.py', 'reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *assessed, *corrected.reasons]', 'reasons = [*reported.reasons, *confirmed.reasons, *assessed, *corrected.reasons]', 'decide: expiry reasons dropped'),
+ ('arca/decider/loop.py', 'reasons = [*reported.reasons, *calibration, *alive.reasons, *confirmed.reasons, *assessed,', 'reasons = [*reported.reasons, *calibration, *confirmed.reasons, *assessed,', 'decide: expiry reasons dropped'),
  ('arca/decider/loop.py', '        forgotten = confirmed.forgotten\n', '        forgotten: tuple[LearnedSample, ...] = ()\n', 'decide: unconfirmed samples not forgotten in the store'),
  ('arca/decider/loop.py', 'model, antics = confirmed.model, confirmed.kept', 'model, antics = st.anticipator, confirmed.kept', 'decide: model of before the confirmation'),
  ('arca/decider/loop.py', 'expired=confirmed.expired,', 'expired=reported.expired,', 'decide: expired of before expiry'),
@@ -182,8 +192,16 @@ WARM_MUTANTS = [
  ("arca/enforcer/planning.py", "            room = max(0, pool_target - pool) if warm and bounds.warm_reuse else 0", "            room = max(0, pool_target - pool) if warm else 0", "warm: reuse on scale-in ignored"),
  ("arca/enforcer/planning.py", "                if room > 0 and s.status == \"active\":", "                if room >= 0 and s.status == \"active\":", "warm: pool target ignored on scale-in"),
  ("arca/enforcer/planning.py", "    growing = bool(in_flight.creating or in_flight.resuming or in_flight.claimed)", "    growing = bool(in_flight.creating)", "warm: scale-in during a resume"),
- ("arca/enforcer/planning.py", "    if warm and pool + returning < pool_target:", "    if warm and pool + returning < pool_target - 1:", "warm: refill one short"),
- ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if warm and bounds.warm_reuse else 0", "    returning = 0", "warm: resumes refilled by boots despite reuse"),
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning - 1, spares - pool)", "warm: refill one short"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = 0", "warm: resumes refilled by boots despite reuse"),
+ # issue 23 (warm23b): a failed servant's place refilled even during a burst
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning)", "warm: failures not refilled during a burst"),
+ ("arca/enforcer/planning.py", "    spares = min(pool_target, failed)", "    spares = failed", "warm: failures refilled beyond the decision's pool"),
+ ("arca/enforcer/planning.py", "    spares = min(pool_target, failed)", "    spares = pool_target", "warm: the whole pool refilled during a burst"),
+ ("arca/enforcer/planning.py", "    return max(0, pool_target - pool - returning, spares - pool)", "    return max(0, pool_target - pool - returning, spares)", "warm: a failure refilled again while its refill is in flight"),
+ ("arca/enforcer/planning.py", "    missing = pool_refills(pool, pool_target, count, target, bounds, len(broken))", "    missing = pool_refills(pool, pool_target, count, target, bounds, 0)", "warm: the planner passes no failure"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = max(0, count - bounds.min_servants) if bounds.warm_reuse else 0", "warm: returning ignores the target"),
+ ("arca/enforcer/planning.py", "    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0", "    returning = max(0, max(count, target) - bounds.min_servants)", "warm: returning counted without reuse"),
  ("arca/enforcer/planning.py", "    elif warm and pool > pool_target:", "    elif warm and pool > pool_target + 1:", "warm: pool over target kept"),
  ("arca/enforcer/planning.py", "    pool_target = max(0, min(pool_target, bounds.warm_max)) if warm else 0", "    pool_target = max(0, pool_target) if warm else 0", "warm: pool target not clipped"),
  ("arca/enforcer/actions.py", "            return False  # a transition in flight (ours, before a restart, or another): wait\n        if server.standing_by:", "        if server.standing_by:", "warm: resume asked again during a transition"),
@@ -223,6 +241,10 @@ OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, 
  ("arca/decider/warm.py", "        t = k * step_s - notice_s\n", "        t = k * step_s\n", "objective: notification delay ignored"),
  ("arca/decider/warm.py", "resume_s=policy.resume_lead_time_s + ACTION_S,", "resume_s=policy.resume_lead_time_s,", "objective: the enforcer's second ignored (resume)"),
  ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S)", "lead_s=policy.lead_time_s)", "objective: the enforcer's second ignored (boot)"),
+ # warm23b: the next incident expected as the worst severity (EXPECT) or the mean of them
+ ("arca/decider/warm.py", "short = (float(max(shorts)) if expect == \"worst\"", "short = (float(min(shorts)) if expect == \"worst\"", "objective: the mildest severity expected as the worst"),
+ ("arca/decider/warm.py", "else float(np.mean(shorts))) if shorts else 0.0", "else float(max(shorts))) if shorts else 0.0", "objective: the mean expectation takes the worst"),
+ ("arca/decider/warm.py", "step_s: float = 1.0, expect: Expect = EXPECT) -> Sizing:", "step_s: float = 1.0, expect: Expect = \"worst\") -> Sizing:", "objective: EXPECT not the default"),
 ]
 STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the take-over per activation
  ("arca/backoff.py", "        return self.rng.uniform(cap / 2, cap)", "        return cap", "backoff: no jitter"),
@@ -292,17 +314,121 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if name in LEARNING else None", "cold: the prior under training too"),
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if training is None else None", "cold: the prior for every strategy"),
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = None", "cold: the prior never given"),
- ("arca/decider/loop.py", "    if demand is None or len(live) != 1:\n        return antics, ()", "    if demand is None or not live:\n        return antics, ()", "assess: with several incidents live"),
- ("arca/decider/loop.py", "    if own is None or abs(own - needed) < ASSESS_MARGIN:", "    if own is None:", "assess: no margin"),
- ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None)", "    moved = replace(a, assessed=None if best == a.severity else best)", "assess: the old curve's unimodal rule kept"),
+ ("arca/decider/loop.py", "    if demand is None or len(live) != 1:\n        return antics, (), ()", "    if demand is None or not live:\n        return antics, (), ()", "assess: with several incidents live"),
+ ("arca/decider/loop.py", "    if own is None or abs(own - needed) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):", "    if own is None:", "assess: no margin"),
+ ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True)", "    moved = replace(a, assessed=None if best == a.severity else best, judged=True)", "assess: the old curve's unimodal rule kept"),
  ("arca/decider/loop.py", "        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "assess: learned for the reported severity"),
  ("arca/decider/loop.py", "    raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "assess: the floor of the reported severity"),
  ("arca/decider/loop.py", "            p = model.predict_one(a.level, measured_elapsed(situation, a.onset))", "            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))", "assess: expected from the reported severity"),
- ("arca/decider/loop.py", "        antics, assessed = assessed_by_load(antics, model, situation, policy, st.last_load_time)\n", "        assessed: tuple[str, ...] = ()\n", "assess: never called"),
- ("arca/decider/loop.py", "    if not (antics and model.trained and load_round(situation, last_load_time) is not None):\n        return antics, ()", "    if not (antics and model.trained):\n        return antics, ()", "assess: the same telemetry again"),
+ ("arca/decider/loop.py", "        antics, assessed, judged = assessed_by_load(antics, model, situation, policy, st.last_load_time,\n                                                    records)\n", "        assessed: tuple[str, ...] = ()\n        judged: tuple[SourceRecord, ...] = ()\n", "assess: never called"),
+ ("arca/decider/loop.py", "    if not (antics and model.trained and load_round(situation, last_load_time) is not None):\n        return antics, (), ()", "    if not (antics and model.trained):\n        return antics, (), ()", "assess: the same telemetry again"),
 ]
-if os.environ.get("MUTANTS_SET") == "overlap":
+DETECTOR_MUTANTS = [  # issue 23 item 5: false alarms released at the first round with no rise, source records, calibration
+ ("arca/decider/sources.py", "return record.false_alarms > 0 and record.false_alarms >= record.confirmed", "return record.false_alarms > 0 and record.false_alarms > record.confirmed", "detectors: suspect boundary"),
+ ("arca/decider/sources.py", "return record.false_alarms > 0 and record.false_alarms >= record.confirmed", "return record.false_alarms >= record.confirmed", "detectors: a new source suspect"),
+ ("arca/decider/sources.py", "return SUSPECT_RISE if suspect(record) else CLEAN_RISE", "return CLEAN_RISE", "detectors: the record never asks for more rise"),
+ ("arca/decider/sources.py", "raised=record.raised + (1 if first else 0)", "raised=record.raised + 1", "detectors: every move up counts an incident"),
+ ("arca/decider/sources.py", "lowered=record.lowered + (1 if first else 0)", "lowered=record.lowered + 1", "detectors: every move down counts an incident"),
+ ("arca/decider/sources.py", "up_steps=record.up_steps + after - before", "up_steps=record.up_steps + 1", "detectors: steps up not counted"),
+ ("arca/decider/sources.py", "down_steps=record.down_steps + before - after", "down_steps=record.down_steps + 1", "detectors: steps down not counted"),
+ ("arca/decider/sources.py", "if record.raised - record.lowered >= CALIBRATE_AFTER:", "if record.raised >= CALIBRATE_AFTER:", "detectors: up calibration ignores the lowered"),
+ ("arca/decider/sources.py", "if record.raised - record.lowered >= CALIBRATE_AFTER:", "if record.raised - record.lowered > CALIBRATE_AFTER:", "detectors: up calibration boundary"),
+ ("arca/decider/sources.py", "if record.lowered - record.raised >= CALIBRATE_AFTER and not load_rising:", "if record.lowered - record.raised >= CALIBRATE_AFTER:", "detectors: calibrated down while the load rises"),
+ ("arca/decider/sources.py", "if record.lowered - record.raised >= CALIBRATE_AFTER and not load_rising:", "if record.lowered >= CALIBRATE_AFTER and not load_rising:", "detectors: down calibration ignores the raised"),
+ ("arca/decider/sources.py", "        level = min(max(severity, highest), severity + record.up)", "        level = severity + record.up", "detectors: up calibration beyond the known severities"),
+ ("arca/decider/sources.py", "        level = max(1, severity - record.down)", "        level = severity - record.down", "detectors: down calibration below 1"),
+ ("arca/decider/sources.py", "return math.floor(self.up_steps / self.raised + 0.5) if self.raised else 0", "return self.up_steps // self.raised if self.raised else 0", "detectors: mean up rounded down"),
+ ("arca/decider/sources.py", "return math.floor(self.down_steps / self.lowered + 0.5) if self.lowered else 0", "return self.down_steps // self.lowered if self.lowered else 0", "detectors: mean down rounded down"),
+ ("arca/decider/sources.py", "kb.submit(\"DROP SILENT GRAPH $g ; INSERT DATA", "kb.submit(\"INSERT DATA", "detectors: a stored record not replaced"),
+ ("arca/decider/sources.py", "        owner = system if system is not None else str(r[\"sys\"])", "        owner = str(r[\"src\"])", "detectors: records filed under the wrong system"),
+ ("arca/decider/loop.py", "p >= policy.default_servants + NO_RISE_MARGIN", "p > policy.default_servants + NO_RISE_MARGIN", "detectors: no-rise margin boundary"),
+ ("arca/decider/loop.py", "elif (p is not None and not a.confirmed and p >=", "elif (p is not None and p >=", "detectors: a confirmed incident released for no rise"),
+ ("arca/decider/loop.py", "              and e_m >= (situation.load_window_s or 0.0) / 2):", "              and e_m >= 0):", "detectors: a window partly before the onset judged"),
+ ("arca/decider/loop.py", "              and e_m >= (situation.load_window_s or 0.0) / 2):", "              and e_m > (situation.load_window_s or 0.0) / 2):", "detectors: window boundary"),
+ ("arca/decider/loop.py", "            if rise < share * expected_rise:", "            if rise <= share * expected_rise:", "detectors: rise share boundary"),
+ ("arca/decider/loop.py", "            rise = float(demand_now or 0.0) - (a.quiet or 0.0)", "            rise = float(demand_now or 0.0)", "detectors: the rise not counted from the quiet level"),
+ ("arca/decider/loop.py", "            share = rise_needed(before)", "            share = rise_needed(SourceRecord(a.source))", "detectors: the source's record ignored"),
+ ("arca/decider/loop.py", "            share = rise_needed(before)", "            share = rise_needed(record or SourceRecord(a.source))", "detectors: the record of this round asks for the rise"),
+ ("arca/decider/loop.py", "                    changed[a.source] = with_confirmed(record)", "                    pass", "detectors: confirmed incidents not counted"),
+ ("arca/decider/loop.py", "            if not a.confirmed:\n                a = replace(a, confirmed=True)", "            if True:\n                a = replace(a, confirmed=True)", "detectors: confirmed counted every round"),
+ ("arca/decider/loop.py", "            changed[a.source] = with_false_alarm(record)", "            pass", "detectors: false alarms not counted"),
+ ("arca/decider/loop.py", "                                       quiet=quiet))", "                                       quiet=None))", "detectors: the quiet level not kept"),
+ ("arca/decider/loop.py", "source=(sources or {}).get(ident, \"\"),", "source=\"\",", "detectors: the incident's source not kept"),
+ ("arca/decider/loop.py", "        if a.since == now and a.assessed is None and a.source in records:", "        if a.assessed is None and a.source in records:", "detectors: incidents calibrated again every decision"),
+ ("arca/decider/loop.py", "    rising = demand is not None and needed_for(demand, policy) > policy.default_servants", "    rising = False", "detectors: calibrated down while the load rises (loop)"),
+ ("arca/decider/loop.py", "    highest = max((k for k in known if k > 0), default=0)", "    highest = 99", "detectors: calibration beyond the known severities (loop)"),
+ ("arca/decider/loop.py", "        records = {**records, **{r.source: r for r in confirmed.records}}", "        pass", "detectors: the round's records dropped"),
+ ("arca/decider/loop.py", "            sources=moved,", "            sources=(),", "detectors: changed records not reported"),
+ ("arca/decider/loop.py", "first=not a.judged)", "first=True)", "detectors: every assessment counts an incident"),
+ ("arca/decider/service.py", "            if not state.sources:  # what the load taught", "            if False:  # what the load taught", "detectors: stored records not loaded"),
+ ("arca/decider/service.py", "            store_record(self.kb, system, record)\n", "            pass\n", "detectors: records not stored"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = False", "detectors: no first-round assessment"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and window / 2 < e_m < 1.5 * window", "detectors: first round starts later (boundary)"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and window / 2 <= e_m <= 1.5 * window", "detectors: first round ends later (boundary)"),
+ ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and e_m < 1.5 * window", "detectors: a window partly before the onset is a first round"),
+ ("arca/decider/loop.py", "    if first and best < a.level:", "    if False:", "detectors: the first round lowers"),
+ ("arca/decider/loop.py", "(FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN)", "ASSESS_MARGIN", "detectors: the first round with the wide margin"),
+ ("arca/decider/loop.py", "    needed: float = demand / policy.high_threshold if first else", "    needed: float = float(needed_for(demand, policy)) if first else", "detectors: the first round's need rounded"),
+]
+DEMOFAST_MUTANTS = [  # issue 24 item 6: the demo's job order, the enforcer's reads shared within a pass
+ ("arca/app/demo/runner.py", "    return sorted(work, key=lambda name: (-work[name], rank[name]))", "    return sorted(work, key=lambda name: (work[name], rank[name]))", "demofast: shortest first"),
+ ("arca/app/demo/runner.py", "    return sorted(work, key=lambda name: (-work[name], rank[name]))", "    return sorted(work, key=lambda name: rank[name])", "demofast: the given order"),
+ ("arca/app/demo/runner.py", "    return sorted(work, key=lambda name: (-work[name], rank[name]))", "    return sorted(work, key=lambda name: (-work[name], name))", "demofast: ties by name"),
+ ("arca/app/demo/runner.py", "        work[task.strategy] = work.get(task.strategy, 0.0) + task.work_s", "        work[task.strategy] = task.work_s", "demofast: training not counted"),
+ ("arca/enforcer/drivers/openstack.py", "        if data is None:\n            data = self._reads[key]", "        if True:\n            data = self._reads[key]", "demofast: reads never shared"),
+ ("arca/enforcer/drivers/openstack.py", "            if self._reads is not None:\n                self._reads.clear()", "            pass", "demofast: a change forgets nothing"),
+ ("arca/enforcer/drivers/openstack.py", "        if self._reads is not None:\n            yield\n            return\n", "", "demofast: a nested pass ends the outer one"),
+ ("arca/enforcer/drivers/openstack.py", "        finally:\n            self._reads = None", "        finally:\n            pass", "demofast: answers kept after the pass"),
+ ("arca/enforcer/drivers/openstack.py", "self._write(f\"add member to {pid}\"", "_call(f\"add member to {pid}\"", "demofast: adding a member forgets nothing"),
+ ("arca/enforcer/drivers/openstack.py", "self._write(f\"delete member of {pid}\"", "_call(f\"delete member of {pid}\"", "demofast: removing a member forgets nothing"),
+ ("arca/enforcer/reconciler.py", "        with one_pass(self.driver):", "        with one_pass(None):", "demofast: a reconcile is no pass"),
+]
+INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the event route, the HTTP workers
+ ("arca/collector/yang_model.py", "        return type(value) is int and 0 <= value <= 255", "        return type(value) is int and 0 <= value <= 256", "shortcut: uint8 up to 256"),
+ ("arca/collector/yang_model.py", "        return type(value) is int and 0 <= value <= 255", "        return isinstance(value, int) and 0 <= value <= 255", "shortcut: a boolean as uint8"),
+ ("arca/collector/yang_model.py", "        return _INT64.fullmatch(value) is not None", "        return _INT64.match(value) is not None", "shortcut: int64 prefix match"),
+ ("arca/collector/yang_model.py", '_INT64 = re.compile(r"-?[0-9]{1,18}")', '_INT64 = re.compile(r"-?[0-9]{1,19}")', "shortcut: 19-digit int64"),
+ ("arca/collector/yang_model.py", "        return _DATE_AND_TIME.fullmatch(value) is not None", "        return _DATE_AND_TIME.match(value) is not None", "shortcut: date-and-time prefix match"),
+ ("arca/collector/yang_model.py", '[0-9]{2}T[0-9]{2}', '[0-9]{2}[Tt][0-9]{2}', "shortcut: lowercase t"),
+ ("arca/collector/yang_model.py", "            base64.b64decode(value, validate=True)", "            base64.b64decode(value)", "shortcut: base64 not validated"),
+ ("arca/collector/yang_model.py", "        kind = NOTIFICATION_LEAVES.get(name)", "        kind = NOTIFICATION_LEAVES.get(name, \"string\")", "shortcut: unknown notification member as a string"),
+ ("arca/collector/yang_model.py", ' or entry["plid"] in keys:', ":", "shortcut: duplicate plids"),
+ ("arca/collector/yang_model.py", 'if type(entry) is not dict or type(entry.get("plid")) is not str or', "if type(entry) is not dict or", "shortcut: plid not required"),
+ ("arca/collector/yang_model.py", "if leaves is None or type(entries) is not list or not entries:", "if leaves is None or type(entries) is not list:", "shortcut: empty list"),
+ ("arca/collector/yang_model.py", "    if type(payloads) is not dict or not payloads:", "    if type(payloads) is not dict:", "shortcut: no payload list"),
+ ("arca/collector/yang_model.py", "    if type(events) is not dict or len(events) != 1:", "    if type(events) is not dict:", "shortcut: external-events beside"),
+ ("arca/collector/yang_model.py", "    if not known_valid_notification(content):", "    if known_valid_notification(content):", "shortcut: notification check inverted"),
+ ("arca/collector/yang_model.py", "    if not known_valid_data(document):", "    if False:", "shortcut: payload never validated"),
+ ("arca/collector/events.py", '    return "\\\\" not in text and _SURROGATE', "    return _SURROGATE", "strings: escapes trusted"),
+ ("arca/collector/events.py", "    return \"\\\\\" not in text and _SURROGATE.search(text) is None and _NOT_YANG.search(text) is None", "    return \"\\\\\" not in text and _SURROGATE.search(text) is None", "strings: raw controls trusted"),
+ ("arca/collector/events.py", "        if not checked:\n            _check_strings(doc, \"\")", "        if False:\n            _check_strings(doc, \"\")", "strings: a parsed document never checked"),
+ ("arca/collector/ingest.py", "checked=raw or checked)", "checked=True)", "strings: any document trusted by the ingestor"),
+ ("arca/collector/http.py", 'if environ.get("PATH_INFO") != EVENT_PATH or environ.get("REQUEST_METHOD") != "POST":', 'if environ.get("PATH_INFO") != EVENT_PATH:', "route: every method on the event path"),
+ ("arca/collector/http.py", "            if mimetype not in JSON_TYPES:", "            if mimetype not in JSON_TYPES | XML_TYPES:", "route: XML accepted as the event's media type"),
+ ("arca/collector/http.py", "            if length is not None and length > self.max_bytes:", "            if length is not None and length > self.max_bytes + 1:", "route: declared length one byte over"),
+ ("arca/collector/http.py", '            bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None', '            bearer = token.strip() if scheme == "Bearer" and token.strip() else None', "route: bearer scheme case-sensitive"),
+ ("arca/collector/http.py", '            extra.append(("WWW-Authenticate", \'Bearer realm="arca-collector"\'))', "            pass", "route: 401 without WWW-Authenticate"),
+ ("arca/collector/http.py", '            extra.append(("Retry-After", str(exc.retry_after_s)))', "            pass", "route: 429 without Retry-After"),
+ ("arca/collector/http.py", "            ingestor.auth.authorise(principal, source_of(doc), SOURCE_PATH)\n            outcome", "            outcome", "route: another source's token accepted"),
+ ("arca/collector/workers.py", "    if any(k.upper() == METRICS_PORT_ENV for k in base):", "    if False:", "workers: a fixed metrics port inherited"),
+ ("arca/collector/workers.py", "    return expected is not None and current != expected", "    return current != expected", "workers: a non-worker thinks itself orphaned"),
+ ("arca/collector/workers.py", "    env = {k: v for k, v in base.items() if k.upper() != WORKER_ENV}", "    env = dict(base)", "workers: an inherited worker number kept"),
+ ("arca/collector/workers.py", "        for index in range(1, self.count):", "        for index in range(2, self.count):", "workers: one worker fewer"),
+ ("arca/collector/service.py", "            self.workers.stop()\n", "            pass\n", "workers: not stopped with the collector"),
+ ("arca/collector/service.py", "                                         reuse_port=shared)", "                                         reuse_port=False)", "workers: no SO_REUSEPORT"),
+ ("arca/collector/service.py", "            subscribe_own(self.queue, [], self.patterns, self.deliver)", "            super().attach()", "workers: share the collector's policy queue"),
+ ("arca/collector/workers.py", "            if now >= due:", "            if now > due:", "workers: respawn one tick late"),
+ ("arca/collector/workers.py", "            due = self._respawn_at.setdefault(index, now + RESPAWN_DELAY_S)", "            due = now", "workers: respawn at once"),
+ ("arca/collector/workers.py", "                proc.kill()\n", "                pass\n", "workers: a stuck worker never killed"),
+]
+if os.environ.get("MUTANTS_SET") == "ingest":
+    MUTANTS = INGEST_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "overlap":
     MUTANTS = OVERLAP_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "detectors":
+    MUTANTS = DETECTOR_MUTANTS
+elif os.environ.get("MUTANTS_SET") == "demofast":
+    MUTANTS = DEMOFAST_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "store":
     MUTANTS = STORE_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "warm":

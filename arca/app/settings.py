@@ -21,7 +21,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,6 +54,15 @@ class ArcaSettings(BaseSettings):
     decider: DeciderSettings = Field(default_factory=DeciderSettings)
     enforcer: EnforcerSettings = Field(default_factory=EnforcerSettings)
     testbed: TestbedSettings = Field(default_factory=TestbedSettings)
+
+    @model_validator(mode="after")
+    def _http_workers_need_a_broker(self) -> ArcaSettings:
+        """Several HTTP worker processes each publish on their own broker connection: the in-process
+        bus cannot be shared between processes."""
+        if self.collector.http_workers > 1 and self.bus.kind != "rabbitmq":
+            raise ValueError(f"collector.http_workers = {self.collector.http_workers} needs bus.kind = "
+                             f"'rabbitmq' (the workers are processes; bus.kind is {self.bus.kind!r})")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -162,22 +162,24 @@ class Ingestor:
 
     # --- detector events ----------------------------------------------------------------------
     def detector_event(self, doc: Any, channel: str = "event", *, token: str | None = None,
-                       authenticate: bool = False, confirm: bool = False) -> Outcome:
+                       authenticate: bool = False, confirm: bool = False, checked: bool = False) -> Outcome:
         """Validate, map and publish one RESTCONF JSON notification (parsed JSON or raw bytes).
 
         With ``authenticate`` the notification's source must hold ``token`` (AMQP ingest; the HTTP
-        route checks the bearer itself, before parsing the body).
+        route checks the bearer itself, before parsing the body). ``checked``: ``doc`` is what
+        ``load_json`` returned (the HTTP route parses the body itself).
         """
         def run() -> Outcome:
-            parsed_doc = load_json(doc) if isinstance(doc, bytes | bytearray | str) else doc
+            raw = isinstance(doc, bytes | bytearray | str)
+            parsed_doc = load_json(doc) if raw else doc
             if authenticate:
                 self.check_token(parsed_doc, token)
-            return self._detector_event(parsed_doc, confirm)
+            return self._detector_event(parsed_doc, confirm, checked=raw or checked)
 
         return self._guard(channel, run)
 
-    def _detector_event(self, doc: Any, confirm: bool) -> Outcome:
-        parsed = parse_notification(doc)
+    def _detector_event(self, doc: Any, confirm: bool, *, checked: bool) -> Outcome:
+        parsed = parse_notification(doc, checked=checked)
         check_dates(parsed, self.now())
         with self._lock:
             if self.tracker.is_duplicate(parsed.source, parsed.event_id):

@@ -14,11 +14,18 @@ the collector polls every load balancer once, and stats without the FRONTEND/BAC
 (``haproxy_proxies``, else the only ones) or a Gnocchi that lists servants of other systems only are
 logged as errors naming the key and reported by ``/readyz`` (``problems``, not ready) until a poll
 matches.
+
+With ``collector.http_workers`` > 1 the HTTP ingest is served by several processes on one port
+(``arca.collector.workers``): this process and its workers, each started as ``arca run collector``
+with ``collector.http_worker`` set, which serve HTTP only (no pollers, no AMQP ingest) and reload the
+knowledge on every policy change through a queue of their own.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -34,6 +41,7 @@ from arca.collector.http import HttpIngestServer, create_app
 from arca.collector.ingest import Ingestor, Outcome
 from arca.collector.routing import Router
 from arca.collector.severity import SeverityScales, load_scales
+from arca.collector.workers import PARENT_ENV, HttpWorkers, parent_gone
 from arca.messages import Message, Observation, PolicyUpdated
 from arca.messages.models import new_id
 from arca.metrics import MESSAGES_REJECTED
@@ -68,12 +76,19 @@ class CollectorService(Service):
             log.warning(warning)
             self.warnings.append(warning)
         self.load_knowledge()
-        self.gnocchi = gnocchi
+        self.worker = self.cfg.http_worker
+        """This process's number when it is one of the HTTP worker processes (HTTP ingest only)."""
+        parent = os.environ.get(PARENT_ENV, "")
+        self._parent_pid = int(parent) if self.worker is not None and parent.isdigit() else None
+        self.gnocchi = gnocchi if self.worker is None else None
         self.problems: dict[str, str] = {}
         """Input -> why its mapping matches nothing (``/readyz`` reports them; empty: all match)."""
-        self._check_at_start = haproxy is None and bool(self.cfg.haproxy_urls)
-        self.haproxy = list(haproxy) if haproxy is not None else self._haproxy_from_settings()
+        self._check_at_start = haproxy is None and bool(self.cfg.haproxy_urls) and self.worker is None
+        self.haproxy = ([] if self.worker is not None else
+                        list(haproxy) if haproxy is not None else self._haproxy_from_settings())
         self.http: HttpIngestServer | None = None
+        self.workers: HttpWorkers | None = None
+        """The other HTTP worker processes (``collector.http_workers`` > 1, first process only)."""
         self.amqp: list[AmqpIngest] = []
 
     def refresh_knowledge(self) -> None:
@@ -115,7 +130,12 @@ class CollectorService(Service):
 
     # --- lifecycle ----------------------------------------------------------------------------
     def attach(self) -> None:
-        super().attach()
+        subscribe_own = getattr(self.deps.bus, "subscribe_sharded", None)
+        if self.worker is not None and callable(subscribe_own):
+            # every worker must see every policy change: a queue of its own, not the shared one
+            subscribe_own(self.queue, [], self.patterns, self.deliver)
+        else:
+            super().attach()
         if self._check_at_start:  # the first poll of every load balancer, before "started" is logged
             self._check_at_start = False
             self._poll([("haproxy", p) for p in self.haproxy], self.clock.now())
@@ -123,12 +143,17 @@ class CollectorService(Service):
 
     def start_inputs(self) -> None:
         cfg = self.cfg
+        shared = cfg.http_workers > 1 or self.worker is not None
         if cfg.http_port is not None and self.http is None:
-            app = create_app(self.ingestor, self.clock.now)
+            app = create_app(self.ingestor, self.clock.now, worker=(self.worker or 0) if shared else None)
             self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port, threads=cfg.http_threads,
-                                         max_body_bytes=max(cfg.http_max_body_bytes, cfg.cap_max_bytes))
+                                         max_body_bytes=max(cfg.http_max_body_bytes, cfg.cap_max_bytes),
+                                         reuse_port=shared)
             self.http.start()
-        if self.amqp:
+            if cfg.http_workers > 1 and self.worker is None:
+                self.workers = HttpWorkers(cfg.http_workers, self.http.port)
+                self.workers.start()
+        if self.amqp or self.worker is not None:
             return
         url = cfg.amqp_url or self.settings.bus.url
         if cfg.amqp_ingest:
@@ -157,10 +182,13 @@ class CollectorService(Service):
         )
 
     def close(self) -> None:
-        """Stop the HTTP server and AMQP consumers."""
+        """Stop the HTTP server, the other HTTP worker processes and the AMQP consumers."""
         if self.http is not None:
             self.http.stop()
             self.http = None
+        if self.workers is not None:
+            self.workers.stop()
+            self.workers = None
         for consumer in self.amqp:
             consumer.stop()
         self.amqp.clear()
@@ -198,6 +226,18 @@ class CollectorService(Service):
         return self.gnocchi
 
     def tick(self, now: datetime) -> None:
+        if self.worker is not None:
+            if parent_gone(self._parent_pid, os.getppid()):
+                log.error("collector HTTP worker %d: the collector that started it is gone: stopping",
+                          self.worker)
+                os.kill(os.getpid(), signal.SIGTERM)  # arca run's handler stops the loop cleanly
+            return
+        if self.workers is not None:
+            dead = self.workers.check()  # logged there; /readyz says not ready until they are back
+            if dead:
+                self.problems["http_workers"] = "; ".join(dead)
+            else:
+                self.problems.pop("http_workers", None)
         pollers: list[tuple[str, Any]] = [("haproxy", p) for p in self.haproxy]
         try:
             gnocchi = self._gnocchi_poller()

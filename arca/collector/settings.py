@@ -38,6 +38,20 @@ class CollectorSettings(BaseModel):
         description="Worker threads of the HTTP ingest server (waitress); each request holds one while "
         "it is validated and its messages are confirmed by the bus.",
     )
+    http_workers: int = Field(
+        default=1, ge=1, le=64,
+        description="Processes serving the HTTP ingest port together (SO_REUSEPORT): `arca run collector` "
+        "serves it itself and starts http_workers - 1 worker processes, each a full ingest path with its "
+        "own broker connection, duplicate memory and rate-limit window (a source may get up to "
+        "http_workers x its limit through the door; the analyzer keeps the exact limit). Stopped with "
+        "the collector. Needs bus.kind 'rabbitmq'. Default 1: one process, exact door limits; set it to "
+        "the cores the collector may use (docs/scale.md, 'HTTP ingest').",
+    )
+    http_worker: int | None = Field(
+        default=None, ge=1, le=63,
+        description="Set by the collector on the HTTP worker processes it starts (their number); never "
+        "set it yourself: a worker serves HTTP ingest only (no pollers, no AMQP ingest).",
+    )
     http_max_body_bytes: int = Field(
         default=65536, ge=256, description="Largest accepted HTTP body (larger -> 413)."
     )

@@ -10,10 +10,10 @@ One call of ``ArcaStrategy.decide`` is one iteration of::
         current = GetResourceAmountForState(state)
         if anticipated_event: Anticipator.Set(anticipated_event, current)
 
-``decide`` composes one pure function per phase, in this order: ``incidents_reported``, ``expiry``,
-``confirmed_by_load``, ``assessed_by_load``, ``anticipated_floor``, ``load_correction``,
-``learned_from`` (each takes its inputs explicitly, time included, and returns a frozen result; none
-mutates what it is given).
+``decide`` composes one pure function per phase, in this order: ``incidents_reported``,
+``calibrated_by_source``, ``expiry``, ``confirmed_by_load``, ``assessed_by_load``, ``anticipated_floor``,
+``load_correction``, ``learned_from`` (each takes its inputs explicitly, time included, and returns a
+frozen result; none mutates what it is given).
 
 Interpretation choices (each documented where it is made):
 
@@ -35,6 +35,12 @@ Interpretation choices (each documented where it is made):
   expected at least ``UNCONFIRMED_MARGIN`` servants above the default (at the measured time) and the
   load needs only the default, the incident is treated as a false alarm (back to the default, nothing
   learned from it, not anticipated again): the draft holds it until the expiration.
+  An incident no round has confirmed yet also ends at the first quiet round whose window lies after its
+  onset and whose demand shows (almost) none of the rise the model expected (``NO_RISE_MARGIN``,
+  ``arca.decider.sources.rise_needed``: more is asked of a source with a false-alarm record).
+* What the load shows of each detector source is kept in ``ArcaState.sources`` (``SourceRecord``:
+  confirmed incidents, false alarms, severities raised or lowered): a source the load corrects in one
+  direction has its reported severities calibrated (``calibrated_by_source``).
 * The MSA is the floor of every decision while an incident is anticipated: a reactive correction
   may go above it, never below (draft 7.4: the second sub-algorithm "uses the minimum amount
   established by the other sub-algorithm as the basis"), and the correction is held, in either
@@ -44,7 +50,7 @@ Interpretation choices (each documented where it is made):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -52,6 +58,16 @@ from typing import Literal
 from arca import incidents
 from arca.decider.anticipator import Anticipator, LearnedSample, floor_amount, to_amount
 from arca.decider.policy import Policy
+from arca.decider.sources import (
+    Records,
+    SourceRecord,
+    calibrated,
+    record_of,
+    rise_needed,
+    with_assessment,
+    with_confirmed,
+    with_false_alarm,
+)
 from arca.decider.strategy import (
     Outcome,
     bound,
@@ -80,7 +96,16 @@ class Anticipation:
     learned_ids: tuple[str, ...] = ()
     """Ids of the samples learned from this incident (forgotten if the load never confirms it)."""
     assessed: int | None = None
-    """The severity the load showed (``assessed_by_load``) when it is not the reported one."""
+    """The severity the load showed (``assessed_by_load``), or the source's calibration
+    (``calibrated_by_source``), when it is not the reported one."""
+    source: str = ""
+    """The detector that reported it (its ``SourceRecord`` learns from what the load shows)."""
+    quiet: float | None = None
+    """The demand (servant-equivalents) last measured before it was reported: what a rise is from."""
+    confirmed: bool = False
+    """A telemetry round since its onset needed more than the default (counted once in its record)."""
+    judged: bool = False
+    """The load has assessed its severity at least once (counted once in its record)."""
 
     @property
     def level(self) -> int:
@@ -99,6 +124,14 @@ class Anticipation:
 UNCONFIRMED_MARGIN = 2.0
 """Servants above the default the model must expect at the measured time for a quiet telemetry round
 (demand the default amount carries) to end an incident's anticipation as not confirmed."""
+NO_RISE_MARGIN = 0.1
+"""Servants above the default the model must expect at the measured time, in a quiet round whose whole
+window lies after the onset, for (almost) none of the expected rise (``sources.rise_needed``) to end an
+unconfirmed incident: a false alarm is released at its first such telemetry round (issue 23, item 5).
+Small on purpose: at such a first round (5 s after the onset with 10 s windows) the learned curves of
+severities 2-4 expect only 0.1-1.5 servants above the default (the burst starts ~5 s after the onset),
+while the demand of a real incident has already risen by 0.6-1.6 servant-equivalents and a false
+alarm's by nothing."""
 
 Combine = Literal["capped", "sum", "max"]
 COMBINE: Combine = "capped"
@@ -126,6 +159,12 @@ class ArcaState:
     last_scale_in: datetime | None = None
     ledger: Ledger = field(default_factory=Ledger)
     """Demand offered and discarded so far (what a discard objective is measured against)."""
+    sources: tuple[SourceRecord, ...] = ()
+    """What the load showed of each event source's incidents (``arca.decider.sources``)."""
+
+    @property
+    def records(self) -> dict[str, SourceRecord]:
+        return {r.source: r for r in self.sources}
 
     @property
     def anticipated(self) -> Anticipation | None:
@@ -141,6 +180,11 @@ def events_of(situation: Situation) -> list[tuple[str, int, datetime]]:
     ``arca.incidents.announced``, which ``arca status`` reads too.
     """
     return [(i.incident_id, i.severity, i.onset) for i in incidents.announced(situation)]
+
+
+def sources_of(situation: Situation) -> dict[str, str]:
+    """The detector of each announced incident of the situation, by incident id."""
+    return {i.incident_id: i.source for i in incidents.announced(situation)}
 
 
 def event_of(situation: Situation) -> tuple[str, int, datetime] | None:
@@ -213,7 +257,8 @@ class Reported:
 
 def incidents_reported(events: Sequence[tuple[str, int, datetime]], anticipations: Sequence[Anticipation],
                        expired: Expired, now: datetime, *, detected_from_load: bool = False,
-                       trained: bool = True) -> Reported:
+                       trained: bool = True, sources: Mapping[str, str] | None = None,
+                       quiet: float | None = None) -> Reported:
     """GetExternalEventInformation: anticipate every reported incident not anticipated or ended yet,
     drop the anticipations of incidents no longer reported.
 
@@ -221,7 +266,8 @@ def incidents_reported(events: Sequence[tuple[str, int, datetime]], anticipation
     anticipation's ``since``), ``detected_from_load`` whether the situation's incident was found from
     load alone (only said: such an incident has no severity to anticipate), ``trained`` whether the
     anticipator has any learned sample (if not, a new incident is tracked but nothing is anticipated
-    for it: the reason says so).
+    for it: the reason says so), ``sources`` the detector of each incident id, ``quiet`` the demand
+    last measured (a new anticipation's ``quiet``).
     """
     reported = {(ident, sev) for ident, sev, _ in events}
     still_expired = frozenset(e for e in expired if e in reported)  # forget what is no longer reported
@@ -231,7 +277,8 @@ def incidents_reported(events: Sequence[tuple[str, int, datetime]], anticipation
     known = {(a.incident_id, a.severity) for a in antics}
     for ident, sev, onset in events:
         if (ident, sev) not in known and (ident, sev) not in still_expired:
-            antics.append(Anticipation(ident, sev, onset, since=now))
+            antics.append(Anticipation(ident, sev, onset, since=now, source=(sources or {}).get(ident, ""),
+                                       quiet=quiet))
             reasons.append(f"incident {ident} severity {sev} anticipated" if trained else
                            f"incident {ident} severity {sev}: no learned samples: reactive only")
     if detected_from_load:
@@ -285,54 +332,102 @@ class Confirmation:
     reasons: tuple[str, ...]
     ended: bool
     """Incidents were anticipated and the load confirmed none of them: back to the default."""
+    records: tuple[SourceRecord, ...] = ()
+    """The source records this round changed (a false alarm, a confirmed incident)."""
 
 
 def confirmed_by_load(anticipations: Sequence[Anticipation], expired: Expired, model: Anticipator,
-                      situation: Situation, policy: Policy, last_load_time: datetime | None) -> Confirmation:
+                      situation: Situation, policy: Policy, last_load_time: datetime | None,
+                      records: Records | None = None) -> Confirmation:
     """A false alarm ends at the first telemetry round that shows none of the burst the model expected
     there, instead of holding its floor until the expiration.
 
-    Only at a new telemetry round (``load_round`` after ``last_load_time``) with a trained ``model``:
-    an incident ends when the load measured needs only the default while the model expected at least
-    ``UNCONFIRMED_MARGIN`` servants above it at the measured time; the samples learned from it are
-    forgotten (a burst that never came teaches nothing).
+    Only at a new telemetry round (``load_round`` after ``last_load_time``) with a trained ``model``,
+    for each incident live over the round (measured after its onset), when the load needs only the
+    default: the incident ends if the model expected at least ``UNCONFIRMED_MARGIN`` servants above
+    the default at the measured time, or, while no round has confirmed it yet and the round's whole
+    window lies after the onset, at least ``NO_RISE_MARGIN`` above it and the demand rose from its
+    ``quiet`` level by less than
+    ``sources.rise_needed`` (a share that depends on its source's ``records``: more for a source with
+    a false-alarm record) of the rise those servants carry (``(expected - default) x highThreshold``).
+    The samples learned from it are forgotten (a burst that never came teaches nothing) and its
+    source's record counts a false alarm. A round that needs more than the default confirms every
+    live incident (counted once each in its source's record).
     """
     if not (anticipations and model.trained and load_round(situation, last_load_time) is not None):
         return Confirmation(tuple(anticipations), expired, model, (), (), False)
+    known = dict(records or {})
+    changed: dict[str, SourceRecord] = {}
     demand_now = demand_servants(situation)
-    quiet = demand_now is not None and needed_for(demand_now, policy) <= policy.default_servants
+    needed = needed_for(demand_now, policy) if demand_now is not None else None
+    quiet = needed is not None and needed <= policy.default_servants
     kept: list[Anticipation] = []
     unconfirmed: set[tuple[str, int]] = set()
     forgotten: list[LearnedSample] = []
     reasons = []
     for a in anticipations:
         e_m = measured_elapsed(situation, a.onset)
-        p = model.predict_one(a.level, e_m) if quiet and e_m >= 0 else None
-        if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
-            reasons.append(f"incident {a.incident_id} not confirmed by load: {p:.1f} servants "
-                           f"expected {e_m:.0f}s after it, the load measured then needs "
-                           f"{policy.default_servants}")
-            unconfirmed.add((a.incident_id, a.severity))
-            model, removed = model.without(a.learned_ids)
-            if removed:
-                forgotten.extend(removed)
-                reasons.append(f"forgot the {len(removed)} sample(s) learned from it")
-        else:
+        if e_m < 0 or needed is None:
             kept.append(a)
+            continue
+        # what this round counts adds up; how much rise it asks for is the record before the round
+        record = record_of({**known, **changed}, a.source) if a.source else None
+        before = record_of(known, a.source)
+        if not quiet:
+            if not a.confirmed:
+                a = replace(a, confirmed=True)
+                if record is not None:
+                    changed[a.source] = with_confirmed(record)
+            kept.append(a)
+            continue
+        p = model.predict_one(a.level, e_m)
+        why = ""
+        if p is not None and p >= policy.default_servants + UNCONFIRMED_MARGIN:
+            why = (f"incident {a.incident_id} not confirmed by load: {p:.1f} servants expected {e_m:.0f}s "
+                   f"after it, the load measured then needs {policy.default_servants}")
+        elif (p is not None and not a.confirmed and p >= policy.default_servants + NO_RISE_MARGIN
+              and e_m >= (situation.load_window_s or 0.0) / 2):
+            expected_rise = (p - policy.default_servants) * policy.high_threshold
+            rise = float(demand_now or 0.0) - (a.quiet or 0.0)
+            share = rise_needed(before)
+            if rise < share * expected_rise:
+                why = (f"incident {a.incident_id} not confirmed by load: no rise {e_m:.0f}s after it "
+                       f"(demand {rise:+.2f} servant-equivalents, {share:.0%} of the {expected_rise:.2f} "
+                       f"expected with {p:.1f} servants needed" + (f"; source {a.source}: "
+                       f"{before.false_alarms} false alarm(s), {before.confirmed} confirmed"
+                       if before.false_alarms else "") + ")")
+        if not why:
+            kept.append(a)
+            continue
+        reasons.append(why)
+        unconfirmed.add((a.incident_id, a.severity))
+        if record is not None:
+            changed[a.source] = with_false_alarm(record)
+        model, removed = model.without(a.learned_ids)
+        if removed:
+            forgotten.extend(removed)
+            reasons.append(f"forgot the {len(removed)} sample(s) learned from it")
     if not kept:
         reasons.append(f"back to the default {policy.default_servants}")
     return Confirmation(tuple(kept), expired | unconfirmed, model, tuple(forgotten), tuple(reasons),
-                        ended=not kept)
+                        ended=not kept, records=tuple(changed.values()))
 
 
 ASSESS_MARGIN = 1.5
 """Servants by which the reported severity's curve must miss what the load needs, at a telemetry round,
 for the load to assess the incident's severity (``assessed_by_load``)."""
+FIRST_ROUND_ASSESS_MARGIN = 0.5
+"""The same at the incident's first round wholly after its onset, where the load's need is taken
+unrounded (``demand / highThreshold``) and the assessment may only raise the severity: there the
+curves of severities 1-4 lie within 1.7 servants of one another (0.78, 1.14, 1.81, 2.46 on the trained
+reference model, 5 s after the onset), as do the real incidents' unrounded needs (0.37, 1.04, 1.84,
+2.41), and waiting for the second round left a severity 4 reported as 2 ten seconds short."""
 
 
 def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, situation: Situation,
-                     policy: Policy, last_load_time: datetime | None) -> tuple[tuple[Anticipation, ...],
-                                                                                tuple[str, ...]]:
+                     policy: Policy, last_load_time: datetime | None,
+                     records: Records | None = None) -> tuple[tuple[Anticipation, ...], tuple[str, ...],
+                                                               tuple[SourceRecord, ...]]:
     """A detector's severity calibrated by what the load shows (issue 23: wrong severities).
 
     At a new telemetry round with a trained ``model`` where exactly one anticipated incident was live
@@ -341,31 +436,66 @@ def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, 
     ``ASSESS_MARGIN`` servants or more, and another known severity's curve is nearer, the incident is
     anticipated as that severity from now on: its floor follows that curve (the unimodal rule starts
     again) and what it teaches is learned for that severity, so a wrong report neither holds a
-    reactive correction a whole round nor teaches its severity another's burst.
+    reactive correction a whole round nor teaches its severity another's burst. The incident's source
+    record (from ``records``) counts the move: an incident in the direction of its first move (from the
+    severity it was anticipated as), every move's steps (``sources.with_assessment``).
     """
     antics = tuple(anticipations)
     if not (antics and model.trained and load_round(situation, last_load_time) is not None):
-        return antics, ()
+        return antics, (), ()
     demand = demand_servants(situation)
     live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]
     if demand is None or len(live) != 1:
-        return antics, ()
+        return antics, (), ()
     a = live[0]
     e_m = measured_elapsed(situation, a.onset)
-    needed = needed_for(demand, policy)
+    window = situation.load_window_s or 0.0
+    first = window > 0 and window / 2 <= e_m < 1.5 * window  # the first round wholly after the onset
+    needed: float = demand / policy.high_threshold if first else float(needed_for(demand, policy))
     own = model.predict_one(a.level, e_m)
-    if own is None or abs(own - needed) < ASSESS_MARGIN:
-        return antics, ()
+    if own is None or abs(own - needed) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):
+        return antics, (), ()
     near = {k: model.predict_one(k, e_m) for k in sorted(model.known_severities()) if k > 0}
     best = min((k for k, p in near.items() if p is not None),
                key=lambda k: (abs(float(near[k] or 0.0) - needed), abs(k - a.level)), default=a.level)
     if best == a.level or abs(float(near[best] or 0.0) - needed) >= abs(own - needed):
-        return antics, ()
-    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None)
-    why = (f"incident {a.incident_id} reported severity {a.severity}: the load needs {needed} "
+        return antics, (), ()
+    if first and best < a.level:  # the first round only raises: its burst has barely begun
+        return antics, (), ()
+    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True)
+    shown = f"{needed:.2f} (the demand at the first round)" if first else f"{needed:g}"
+    why = (f"incident {a.incident_id} reported severity {a.severity}: the load needs {shown} "
            f"{e_m:.0f}s after it, severity {a.level}'s curve {own:.1f}, severity {best}'s "
            f"{float(near[best] or 0.0):.1f}: anticipated as severity {best}")
-    return tuple(moved if x is a else x for x in antics), (why,)
+    changed: tuple[SourceRecord, ...] = ()
+    if a.source:
+        changed = (with_assessment(record_of(records or {}, a.source), a.level, best, first=not a.judged),)
+    return tuple(moved if x is a else x for x in antics), (why,), changed
+
+
+def calibrated_by_source(anticipations: Sequence[Anticipation], model: Anticipator, situation: Situation,
+                         policy: Policy, now: datetime,
+                         records: Records | None = None) -> tuple[tuple[Anticipation, ...], tuple[str, ...]]:
+    """Each incident reported now (``since == now``, not assessed yet) anticipated at its source's
+    calibrated severity (``sources.calibrated``, from its record in ``records``): within the severities
+    the trained ``model`` knows, and never calibrated down while the situation's demand already needs
+    more than the default. Nothing changes with a cold model or without records."""
+    antics = tuple(anticipations)
+    if not (antics and records and model.trained):
+        return antics, ()
+    known = model.known_severities()
+    highest = max((k for k in known if k > 0), default=0)
+    demand = demand_servants(situation)
+    rising = demand is not None and needed_for(demand, policy) > policy.default_servants
+    out, reasons = [], []
+    for a in antics:
+        if a.since == now and a.assessed is None and a.source in records:
+            level, why = calibrated(a.severity, records[a.source], highest, rising)
+            if level != a.severity:
+                a = replace(a, assessed=level)
+                reasons.append(f"incident {a.incident_id}: {why}")
+        out.append(a)
+    return tuple(out), tuple(reasons)
 
 
 @dataclass(frozen=True)
@@ -566,18 +696,26 @@ class ArcaStrategy:
         current = policy.clamp(st.current if st.current is not None else default)
         correction, rule = st.correction, "hold"
 
+        records = st.records
         reported = incidents_reported(events_of(situation) if learning else [], st.anticipations, st.expired,
                                       now, detected_from_load=situation.detected_from_load and learning,
-                                      trained=st.anticipator.trained)
-        alive = expiry(reported.anticipations, reported.expired, now, policy.expiration_s, default)
+                                      trained=st.anticipator.trained, sources=sources_of(situation),
+                                      quiet=demand_servants(situation))
+        news, calibration = calibrated_by_source(reported.anticipations, st.anticipator, situation, policy,
+                                                 now, records)
+        alive = expiry(news, reported.expired, now, policy.expiration_s, default)
         confirmed = confirmed_by_load(alive.alive, alive.expired, st.anticipator, situation, policy,
-                                      st.last_load_time)
+                                      st.last_load_time, records)
+        records = {**records, **{r.source: r for r in confirmed.records}}
         for ended, why in ((reported.ended, "incident-ended"), (alive.ended, "expired"),
                            (confirmed.ended, "unconfirmed")):
             if ended:
                 current, correction, rule = default, None, why
         model, antics = confirmed.model, confirmed.kept
-        antics, assessed = assessed_by_load(antics, model, situation, policy, st.last_load_time)
+        antics, assessed, judged = assessed_by_load(antics, model, situation, policy, st.last_load_time,
+                                                    records)
+        records = {**records, **{r.source: r for r in judged}}
+        moved = tuple(r for r in records.values() if st.records.get(r.source) != r)
 
         ledger = measured(st.ledger, situation, policy, st.last_load_time)
         noticed = [a for a in reported.anticipations if a.since == now]
@@ -595,7 +733,8 @@ class ArcaStrategy:
                                     last_load_time=st.last_load_time, last_scale_out=st.last_scale_out,
                                     last_scale_in=st.last_scale_in)
         current, correction, rule = corrected.current, corrected.correction, corrected.rule
-        reasons = [*reported.reasons, *alive.reasons, *confirmed.reasons, *assessed, *corrected.reasons]
+        reasons = [*reported.reasons, *calibration, *alive.reasons, *confirmed.reasons, *assessed,
+                   *corrected.reasons]
         learned: tuple[LearnedSample, ...] = ()
         forgotten = confirmed.forgotten
         if corrected.lesson is not None:
@@ -617,7 +756,8 @@ class ArcaStrategy:
         new_state = replace(st, anticipator=model, current=current, anticipations=antics, ledger=ledger,
                             expired=confirmed.expired, last_load_time=corrected.last_load_time,
                             correction=correction, last_scale_out=corrected.last_scale_out,
-                            last_scale_in=corrected.last_scale_in)
+                            last_scale_in=corrected.last_scale_in,
+                            sources=tuple(sorted(records.values(), key=lambda r: r.source)))
         outcome = Outcome(
             target=target,
             msa=floor.msa if floor is not None else policy.min_servants,
@@ -632,6 +772,7 @@ class ArcaStrategy:
             standby=pool,
             discard_objective=policy.discard_objective,
             discard_measured=ledger.ratio,
+            sources=moved,
         )
         return outcome, new_state
 

@@ -32,6 +32,7 @@ from arca.decider.samples import (
     store_sample,
     systems_with_samples,
 )
+from arca.decider.sources import CALIBRATE_AFTER, SourceRecord, load_all_records, load_records, store_record
 from arca.decider.strategies import make_strategy
 from arca.decider.strategy import Outcome, Strategy, seconds
 from arca.decider.velocity import VelocityState, directions, limit
@@ -76,6 +77,7 @@ class _Snapshot:
 
     samples: dict[str, list[LearnedSample]]
     states: dict[str, tuple[str, Any]]
+    records: dict[str, dict[str, SourceRecord]]
 
 
 class DeciderService(Service):
@@ -109,6 +111,7 @@ class DeciderService(Service):
         self._saved_core: dict[str, tuple[Any, datetime]] = {}  # system -> (what matters, when saved)
         self._barrier_activations: int | None = None  # bus.consumer_activations() at the last barrier
         self._taken: _Snapshot | None = None  # the store read once after the last barrier (take_over)
+        self.source_records: dict[str, tuple[SourceRecord, ...]] = {}  # system -> as loaded from the store
         if cfg.strategy_override:
             self.strategy(cfg.strategy_override)  # an unknown name fails at start, not per message
         self.load_knowledge()
@@ -220,6 +223,24 @@ class DeciderService(Service):
                                  per_bucket=self.config.per_bucket, max_samples=self.config.max_samples,
                                  baseline=base, fit_in_process=self.config.fit_in_process)
 
+    def records(self, system: str) -> tuple[SourceRecord, ...]:
+        """The system's source records as stored (read once; the store away: none, read again later)."""
+        known = self.source_records.get(system)
+        if known is None:
+            try:
+                loaded = load_records(self.kb, system)
+            except KnowledgeBaseError as exc:
+                self.knowledge_unavailable(exc)
+                return ()
+            known = self._take_records(system, loaded)
+        return known
+
+    def _take_records(self, system: str, loaded: Mapping[str, SourceRecord]) -> tuple[SourceRecord, ...]:
+        known = self.source_records[system] = tuple(sorted(loaded.values(), key=lambda r: r.source))
+        for record in known:
+            report_record(system, record)
+        return known
+
     def strategy(self, name: str) -> Strategy:
         if name not in self._strategies:
             self._strategies[name] = self.custom_strategies.get(name) or make_strategy(name)
@@ -248,10 +269,14 @@ class DeciderService(Service):
                     # what the store holds once the predecessors' writes landed: the systems taken
                     # over under this activation are read from it (two queries, not two each)
                     self._taken = _Snapshot(load_all_samples(self.kb), handover.fetch_all(self.kb)
-                                            if self.settings.decider.persist_state else {})
+                                            if self.settings.decider.persist_state else {},
+                                            load_all_records(self.kb))
                 except KnowledgeBaseError as exc:
                     log.warning("taking %s over before every queued write landed: %s", system, exc)
             # the samples as the store has them now (a predecessor's last ones included)
+            self.source_records.pop(system, None)
+            if self._taken is not None:
+                self._take_records(system, self._taken.records.get(system, {}))
             model = self.anticipators.pop(system, None)
             try:
                 if self._taken is not None:
@@ -299,7 +324,7 @@ class DeciderService(Service):
         """The bus reconnected: its shards may have gone to another replica meanwhile, so forget
         every system's state; each is rebuilt from the store on its next situation here."""
         for table in (self.states, self.last_situation, self.last_decision, self.velocity,
-                      self.fallbacks, self._saved, self._saved_core):
+                      self.fallbacks, self._saved, self._saved_core, self.source_records):
             table.clear()
         self._owned.clear()
 
@@ -361,6 +386,8 @@ class DeciderService(Service):
             state = entry[1]
         if isinstance(state, ArcaState):
             state = ArcaState(**{**state.__dict__, "anticipator": self.anticipator(system)})
+            if not state.sources:  # what the load taught of the sources, as the store has it
+                state = replace(state, sources=self.records(system))
         last = self.last_decision.get(system)
         if last is not None and now < last.event_time:
             now = last.event_time
@@ -368,7 +395,11 @@ class DeciderService(Service):
         self.states[system] = (policy.strategy, new_state)
         if isinstance(new_state, ArcaState):
             self.anticipators[system] = new_state.anticipator
+            self.source_records[system] = new_state.sources
         self._persist(system, outcome)
+        for record in outcome.sources:
+            store_record(self.kb, system, record)
+            report_record(system, record)
         if outcome.discard_objective is not None:  # how the system stands against its objective
             metrics.DISCARD_OBJECTIVE.labels(system).set(outcome.discard_objective)
             if outcome.discard_measured is not None:
@@ -446,6 +477,17 @@ class DeciderService(Service):
             standby_servants=outcome.standby if outcome.standby is not None else pool_size(policy),
             discard_objective=outcome.discard_objective, discard_measured=outcome.discard_measured,
         )
+
+
+def report_record(system: str, record: SourceRecord) -> None:
+    """The gauges of one source record (``arca_source_*``): false alarms, confirmed, calibration."""
+    metrics.SOURCE_FALSE_ALARMS.labels(system, record.source).set(record.false_alarms)
+    metrics.SOURCE_CONFIRMED.labels(system, record.source).set(record.confirmed)
+    net = record.raised - record.lowered
+    metrics.SOURCE_CALIBRATION.labels(system, record.source, "up").set(
+        record.up if net >= CALIBRATE_AFTER else 0)
+    metrics.SOURCE_CALIBRATION.labels(system, record.source, "down").set(
+        record.down if -net >= CALIBRATE_AFTER else 0)
 
 
 def _same(a: Decision, b: Decision) -> bool:

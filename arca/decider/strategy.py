@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from arca.decider.anticipator import LearnedSample
 from arca.decider.policy import Policy
+from arca.decider.sources import SourceRecord
 from arca.messages import Situation
 
 
@@ -40,6 +41,8 @@ class Outcome:
     """The policy's discard objective (ratio), when it states one."""
     discard_measured: float | None = None
     """Share of the offered demand discarded so far, as the strategy measured it (None: unknown)."""
+    sources: tuple[SourceRecord, ...] = ()
+    """Source records this decision changed (``arca.decider.sources``): to store and report."""
 
 
 class Strategy(Protocol):

@@ -32,7 +32,9 @@ SUSPENDED, PAUSED, SHELVED) are the pool, not broken, and do not count towards t
    ``warm_max``], as EC2 keeps a warm pool at its size): refilled (``refill``: create, then stand
    by) below it -- with reuse on scale-in, servants running above ``min_servants`` count as coming
    back (EC2 sizes the pool as prepared minus desired capacity), so a resume is not answered by a
-   boot --, ready standby servants deleted above it; a resume that never reaches ACTIVE
+   boot, except for servants that fail, which never come back: the pool is refilled for them even
+   during a burst, so that the next failure is replaced by a resume (``pool_refills``) --,
+   ready standby servants deleted above it; a resume that never reaches ACTIVE
    condemns its servant, which is then removed and replaced like any broken one.
 
 Categories: ``resume``, ``claim`` and ``refill`` are ``scale-out`` (they add a servant), ``standby``
@@ -145,6 +147,23 @@ def _surplus_order(s: Servant, deletion: str = "youngest-first") -> tuple[int, f
     return (rank, -created, -s.index)
 
 
+def pool_refills(pool: int, pool_target: int, count: int, target: int, bounds: Bounds,
+                 failed: int = 0) -> int:
+    """Servants to create for the warm pool now (rule 8).
+
+    With reuse on scale-in, servants running above ``min_servants`` come back to the pool once the
+    burst is over (EC2: the warm pool is the prepared capacity minus the desired one), so a resume is
+    not answered by a boot. But a servant that fails (``failed``: the servants found broken now, whose
+    removal this plan starts) never comes back: the pool is refilled for it at once, even while every
+    pooled servant serves a burst, so that the next failure is replaced by a resume (seconds) instead
+    of a boot. Servants already being created for the pool count (``pool``), and a broken servant is
+    seen once (its removal is then in flight), so a failure is answered once.
+    """
+    returning = max(0, max(count, target) - bounds.min_servants) if bounds.warm_reuse else 0
+    spares = min(pool_target, failed)
+    return max(0, pool_target - pool - returning, spares - pool)
+
+
 def plan(
     system: str,
     desired: int,
@@ -230,11 +249,9 @@ def plan(
                     "remove", "scale-in", ",".join(kept), None,
                     f"protected: {count - target - len(surplus)} more to remove but {', '.join(kept)} "
                     f"protected from scale-in"))
-    # with reuse on scale-in, servants running above the minimum come back to the pool (EC2: the warm
-    # pool is the prepared capacity minus the desired one), so a resume is not refilled by a boot
-    returning = max(0, max(count, target) - bounds.min_servants) if warm and bounds.warm_reuse else 0
-    if warm and pool + returning < pool_target:
-        for name in _new_names(system, used, pool_target - pool - returning):
+    missing = pool_refills(pool, pool_target, count, target, bounds, len(broken))  # 0 without a pool
+    if missing > 0:
+        for name in _new_names(system, used, missing):
             steps.append(Step("refill", "scale-out", name, None, f"warm pool {pool} < {pool_target}"))
     elif warm and pool > pool_target:
         extra = sorted(ready, key=lambda s: _surplus_order(s, bounds.deletion))[: pool - pool_target]

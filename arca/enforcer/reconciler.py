@@ -32,7 +32,7 @@ from arca.enforcer.actions import (
     StandbyParams,
     StandbyServant,
 )
-from arca.enforcer.drivers.base import DriverError, ServantDriver, TransientError
+from arca.enforcer.drivers.base import DriverError, ServantDriver, TransientError, one_pass
 from arca.enforcer.guards import Refusal, guard
 from arca.enforcer.model import Bounds, Servant
 from arca.enforcer.planning import InFlight, Plan, Step, is_broken, plan
@@ -171,6 +171,11 @@ class Reconciler:
         self.state(system).watched = True
 
     def reconcile(self, system: str, now: datetime) -> Plan | None:
+        """One pass over ``system``; the driver's reads are shared within it (``one_pass``)."""
+        with one_pass(self.driver):
+            return self._reconcile(system, now)
+
+    def _reconcile(self, system: str, now: datetime) -> Plan | None:
         st = self.state(system)
         if st.decision is None and not st.watched:
             return None

@@ -134,9 +134,16 @@ def test_severity_outside_scale_is_refused(collector: Running) -> None:
 
 def test_not_json_and_wrong_media_type(collector: Running) -> None:
     assert restconf_error(collector.post(EVENT_PATH, "{oops"))["error-tag"] == "malformed-message"
-    resp = collector.post(EVENT_PATH, json.dumps(sample("bigdata")), {"Content-Type": "text/plain"})
-    assert resp.status_code == 415 and restconf_error(resp)["error-message"].startswith("Content-Type: ")
+    # a valid event under any media type but the two JSON ones (CAP's XML types included) is a 415
+    for media_type in ("text/plain", "application/xml", "application/cap+xml", "text/xml"):
+        resp = collector.post(EVENT_PATH, json.dumps(sample("bigdata")), {"Content-Type": media_type})
+        assert resp.status_code == 415, (media_type, resp.text)
+        assert restconf_error(resp)["error-message"] == (
+            f"Content-Type: {media_type} is not one of application/json, application/yang-data+json")
     assert collector.received == []
+    ok = collector.post(EVENT_PATH, json.dumps(sample("bigdata")),
+                        {"Content-Type": "Application/YANG-Data+JSON; charset=utf-8"})
+    assert ok.status_code == 202, ok.text  # media types are case-insensitive, parameters ignored
 
 
 def test_cap_alert_over_http(collector: Running) -> None:
@@ -204,6 +211,8 @@ def test_bearer_token_per_source(secured: Running) -> None:
     assert wrong.status_code == 403 and restconf_error(wrong)["error-path"].endswith("/source")
     ok = secured.post(EVENT_PATH, body, {**JSON, "Authorization": "Bearer s3cr3t-hq"})
     assert ok.status_code == 202
+    again = secured.post(EVENT_PATH, body, {**JSON, "Authorization": "bearer  s3cr3t-hq "})
+    assert (again.status_code, again.json()["status"]) == (202, "duplicate")  # scheme in any case (RFC 9110)
     unknown = copy.deepcopy(sample("basic"))  # source without a configured token
     resp = secured.post(EVENT_PATH, json.dumps(unknown), {**JSON, "Authorization": "Bearer s3cr3t-hq"})
     assert resp.status_code == 403
@@ -218,6 +227,11 @@ def test_body_size_limit(secured: Running) -> None:
     resp = secured.post(EVENT_PATH, json.dumps(doc), {**JSON, "Authorization": "Bearer s3cr3t-hq"})
     assert resp.status_code == 413 and restconf_error(resp)["error-tag"] == "too-big"
     assert secured.received == []
+    # refused on the declared length, one byte over the limit, before the body is read
+    limit = secured.service.cfg.http_max_body_bytes
+    over = secured.post(EVENT_PATH, b" " * (limit + 1), {**JSON, "Authorization": "Bearer s3cr3t-hq"})
+    assert over.status_code == 413
+    assert restconf_error(over)["error-message"] == f"body of {limit + 1} bytes > {limit}"
 
 
 def test_503_when_the_bus_does_not_confirm_and_the_retry_is_accepted() -> None:

@@ -148,7 +148,7 @@ def test_assessed_by_load(before: tuple[Anticipation, ...], demand: float, last_
     """Measured 15 s after the onset (window 10 s, round at 20 s); 0.7 high threshold."""
     sit = situation(20, demand=demand, incidents=(("a", 2, 0.0),))
     last = at(last_load) if last_load is not None else None
-    got, reasons = assessed_by_load(before, TWO_FOUR, sit, policy(), last)
+    got, reasons, _ = assessed_by_load(before, TWO_FOUR, sit, policy(), last)
     assert [a.level for a in got] == [level]
     assert [a.severity for a in got] == [b.severity for b in before]  # the report is kept (its identity)
     assert got[0].peak == peak  # a new curve starts its unimodal rule again
@@ -161,14 +161,14 @@ def test_a_nearer_curve_within_the_margin_is_not_followed() -> None:
     change the incident's severity)."""
     model = flat((2, 4), (3, 5), (4, 8))
     before = (antic("a", 2, 0),)
-    got, reasons = assessed_by_load(before, model, situation(20, demand=3.4, incidents=(("a", 2, 0.0),)),
+    got, reasons, _ = assessed_by_load(before, model, situation(20, demand=3.4, incidents=(("a", 2, 0.0),)),
                                     policy(), None)
     assert got == before and reasons == ()
 
 
 def test_with_several_incidents_live_nothing_is_assessed() -> None:
     before = (antic("a", 2, 0), antic("b", 2, 5))
-    got, reasons = assessed_by_load(before, TWO_FOUR, situation(20, demand=8.0), policy(), None)
+    got, reasons, _ = assessed_by_load(before, TWO_FOUR, situation(20, demand=8.0), policy(), None)
     assert got == before and reasons == ()
 
 

@@ -367,3 +367,56 @@ def test_frequency_guard_limits_creations_and_reports_each_refusal(tb: Testbed, 
     assert len(refused) == 3 + 5 and all(e.outcome == "skipped" for e in refused)
     after = _sample("arca_guard_refusals_total", {"system": SYSTEM, "guard": "frequency"})
     assert after - before == len(refused)
+
+
+def test_one_pass_sends_each_read_once_until_the_driver_changes_something(tb: Testbed, conn: Any) -> None:
+    """``reads_once``: a server and the pools' members read twice in a pass cost one request each; a
+    change (a pool member removed) forgets them, so the next read sees it; outside a pass every read
+    is sent."""
+    loop = Loop(tb, conn)
+    loop.decide(2)
+    loop.run(12)
+    sid = next(s.id for s in loop.servers())
+    served = tb.cloud.requests_served
+
+    def sent(read: Any) -> tuple[int, int]:
+        before = (served.get("compute", 0), served.get("load-balancer", 0))
+        read()
+        return served.get("compute", 0) - before[0], served.get("load-balancer", 0) - before[1]
+
+    driver = loop.driver
+    assert sent(lambda: driver.get_servant(SYSTEM, sid)) == (1, 3)  # no pass: the server, three pools
+    with driver.reads_once():
+        assert sent(lambda: driver.get_servant(SYSTEM, sid)) == (1, 3)
+        assert sent(lambda: driver.get_servant(SYSTEM, sid)) == (0, 0)
+        assert sent(lambda: driver.list_servants(SYSTEM)) == (1, 0)  # the listing is its own read
+        with driver.reads_once():  # nested: the outer pass's answers
+            assert sent(lambda: driver.get_servant(SYSTEM, sid)) == (0, 0)
+        assert driver.get_servant(SYSTEM, sid).in_pool  # type: ignore[union-attr]
+        driver.remove_from_pool(SYSTEM, sid)  # a change: what was read is forgotten
+        after = driver.get_servant(SYSTEM, sid)
+        assert after is not None and not after.in_pool
+        assert sent(lambda: driver.get_servant(SYSTEM, sid)) == (0, 0)
+    assert sent(lambda: driver.get_servant(SYSTEM, sid)) == (1, 3)  # the pass is over
+
+
+class _PassAware(OpenStackDriver):
+    """The real driver, noting whether each listing happened inside a ``reads_once`` pass."""
+
+    in_pass: list[bool]
+
+    def list_servants(self, system: str) -> list[Any]:
+        self.in_pass.append(self._reads is not None)
+        return super().list_servants(system)
+
+
+def test_a_reconcile_pass_is_one_driver_pass(tb: Testbed, conn: Any) -> None:
+    driver = _PassAware(settings(), conn)
+    driver.in_pass = []
+    rec = Reconciler(driver, settings(), publish=lambda _m: None)
+    d = Decision(event_time=tb.model.now(), system=SYSTEM, strategy="test", target_servants=2, reason="test",
+                 rule="test")
+    assert rec.set_desired(d)
+    rec.reconcile(SYSTEM, tb.model.now())
+    assert driver.in_pass == [True]
+    assert driver._reads is None  # the pass is over with the reconcile

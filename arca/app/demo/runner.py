@@ -61,6 +61,17 @@ def plan(names: Sequence[str], reference: Any, training: Any | None,
     return tasks
 
 
+def longest_first(names: Sequence[str], reference: Any, training: Any | None) -> list[str]:
+    """The order the workers take the strategies in: the most simulated seconds first (a learning
+    strategy plays the training timeline too), ties in the given order. With two workers and the
+    longest runs started last, one worker would run alone at the end."""
+    work: dict[str, float] = {}
+    for task in plan(names, reference, training):
+        work[task.strategy] = work.get(task.strategy, 0.0) + task.work_s
+    rank = {name: i for i, name in enumerate(names)}
+    return sorted(work, key=lambda name: (-work[name], rank[name]))
+
+
 def shipped_prior() -> str:
     """The shipped prior (``arca kb init --defaults`` seeds it): a learning strategy's knowledge when
     nothing is learned."""
@@ -102,8 +113,9 @@ def run_all(names: Sequence[str], reference: Any, training: Any | None,
             progress: Progress | None = None, params: Any = None, jobs: int = 1,
             prior_file: str | None = None) -> dict[str, RunResult]:
     """Every strategy (``progress`` must have been given ``plan(...)`` to show an ETA): in turn, or
-    with ``jobs`` > 1 in that many worker processes at once. Each strategy's runs share nothing with
-    another's (its own store, testbed and clock), so the results do not depend on ``jobs``."""
+    with ``jobs`` > 1 in that many worker processes at once, the longest first (``longest_first``).
+    Each strategy's runs share nothing with another's (its own store, testbed and clock), so the
+    results do not depend on ``jobs``."""
     if jobs <= 1 or len(names) <= 1:
         return {name: run_one(name, reference, training, params, progress, prior_file) for name in names}
     import multiprocessing
@@ -114,7 +126,7 @@ def run_all(names: Sequence[str], reference: Any, training: Any | None,
     spawn = multiprocessing.get_context("spawn")  # nothing of this process's threads or state inherited
     with ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=spawn) as pool:
         futures = {pool.submit(run_one, name, reference, training, params, None, prior_file): name
-                   for name in names}
+                   for name in longest_first(names, reference, training)}
         for future in as_completed(futures):
             name = futures[future]
             result = results[name] = future.result()

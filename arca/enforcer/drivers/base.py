@@ -7,6 +7,7 @@ timeouts, lost connections: retried with backoff) and refusals to ``PermanentErr
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 from arca.enforcer.model import Servant
@@ -67,3 +68,13 @@ class ServantDriver(Protocol):
         """Start bringing an owned standby servant back to ACTIVE (the inverse of its standby
         status); returns at once. A server already changing state is left alone (no error)."""
         ...
+
+
+def one_pass(driver: object) -> AbstractContextManager[None]:
+    """A reconcile pass on ``driver``: its ``reads_once()`` when it has one (an identical read sent
+    once per pass, forgotten at its first change), else nothing special."""
+    reads_once = getattr(driver, "reads_once", None)
+    if callable(reads_once):
+        cm: AbstractContextManager[None] = reads_once()
+        return cm
+    return nullcontext()

@@ -22,6 +22,13 @@ Reads go through the SDK's service proxies (keystoneauth adapters with the catal
 the token) as plain JSON: building openstacksdk ``Resource`` objects costs ~1 ms each, which would
 dominate a simulated run; writes use the SDK's resource calls.
 
+Reads within one reconcile pass (``reads_once``, entered by the reconciler): an identical read (the
+same path, microversion and query) is sent once and its answer reused until the driver changes
+something (create, delete, a pool member added or removed, a server action), which forgets every
+answer. Each action in flight polls its server and the pools' members on every tick; in one pass
+they all see the same answers instead of asking again: as if the pass had read the state once,
+then re-read what its own changes touched.
+
 Errors: 5xx/429, timeouts and connection failures become ``TransientError`` (retried by the
 action with backoff); other HTTP refusals become ``PermanentError``.
 """
@@ -29,7 +36,8 @@ action with backoff); other HTTP refusals become ``PermanentError``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -71,6 +79,8 @@ RESUME_CALLS: dict[str, str] = {
 }
 """Nova status of a standby server -> the call that brings it back to ACTIVE."""
 T = TypeVar("T")
+_ReadKey = tuple[str, str, str | None, tuple[tuple[str, Any], ...]]
+"""(service proxy, path, microversion, sorted query) of a read."""
 
 
 def connect(settings: EnforcerSettings) -> Any:
@@ -132,6 +142,42 @@ class OpenStackDriver:
         self._flavor: str | None = None
         self._network: str | None = None
         self._pools: list[str] | None = None
+        self._reads: dict[_ReadKey, dict[str, Any]] | None = None
+        """The answers of this reconcile pass (``reads_once``); None outside a pass."""
+
+    # --- one pass, each read once ------------------------------------------------------------------
+    @contextmanager
+    def reads_once(self) -> Iterator[None]:
+        """Within the block, an identical read is sent once (its answer is shared: read-only) until
+        the driver changes something. Nested blocks share the outer one's answers."""
+        if self._reads is not None:
+            yield
+            return
+        self._reads = {}
+        try:
+            yield
+        finally:
+            self._reads = None
+
+    def _read(self, what: str, service: str, path: str, microversion: str | None = None,
+              **params: Any) -> dict[str, Any]:
+        """``_json`` through the ``service`` proxy, answered from this pass's reads when it has it."""
+        adapter = getattr(self.conn, service)
+        if self._reads is None:
+            return _call(what, lambda: _json(adapter, path, microversion, **params))
+        key = (service, path, microversion, tuple(sorted(params.items())))
+        data = self._reads.get(key)
+        if data is None:
+            data = self._reads[key] = _call(what, lambda: _json(adapter, path, microversion, **params))
+        return data
+
+    def _write(self, what: str, fn: Callable[[], T]) -> T:
+        """A change: every answer read before it in this pass is forgotten (even when it failed)."""
+        try:
+            return _call(what, fn)
+        finally:
+            if self._reads is not None:
+                self._reads.clear()
 
     # --- resolution of names (cached) -----------------------------------------------------------
     def _resolve(self) -> tuple[str, str, str | None]:
@@ -183,8 +229,7 @@ class OpenStackDriver:
         return out
 
     def _pool_members(self, pid: str) -> list[dict[str, Any]]:
-        lb = self.conn.load_balancer
-        data = _call(f"list members of {pid}", lambda: _json(lb, f"/lbaas/pools/{pid}/members"))
+        data = self._read(f"list members of {pid}", "load_balancer", f"/lbaas/pools/{pid}/members")
         return list(data.get("members", []))
 
     def _servant(self, server: dict[str, Any], members: dict[str, set[str]]) -> Servant:
@@ -205,19 +250,16 @@ class OpenStackDriver:
                        task_state=str(task) if task else None, ns_id=str(ns_id) if ns_id else None)
 
     def list_servants(self, system: str) -> list[Servant]:
-        compute = self.conn.compute
-        data = _call("list servers", lambda: _json(
-            compute, "/servers/detail", NOVA_READ_MICROVERSION, tags=OWNER_TAG))
+        data = self._read("list servers", "compute", "/servers/detail", NOVA_READ_MICROVERSION,
+                          tags=OWNER_TAG)
         servers = list(data.get("servers", []))
         mine = [s for s in servers if self.owned(s, system)]
         members = self._members() if mine else {}
         return sorted((self._servant(s, members) for s in mine), key=lambda s: s.name)
 
     def _get(self, server_id: str) -> dict[str, Any] | None:
-        compute = self.conn.compute
         try:
-            data = _call("get server",
-                         lambda: _json(compute, f"/servers/{server_id}", NOVA_READ_MICROVERSION))
+            data = self._read("get server", "compute", f"/servers/{server_id}", NOVA_READ_MICROVERSION)
         except PermanentError as exc:
             if isinstance(exc.__cause__, os_exc.NotFoundException | ks_exc.http.NotFound):
                 return None
@@ -255,7 +297,7 @@ class OpenStackDriver:
             "name": name, "image_id": image, "flavor_id": flavor, "metadata": metadata, "tags": [OWNER_TAG],
         }
         kwargs["networks"] = [{"uuid": network}] if network else "auto"
-        server = _call("create server", lambda: self.conn.compute.create_server(**kwargs))
+        server = self._write("create server", lambda: self.conn.compute.create_server(**kwargs))
         log.info("created server %s (%s) for %s", server.id, name, system)
         return str(server.id)
 
@@ -274,7 +316,7 @@ class OpenStackDriver:
             raise TransientError(f"server {server_id} has no address yet")
         for pid, addrs in self._members().items():
             if addr not in addrs:
-                _call(f"add member to {pid}", partial(
+                self._write(f"add member to {pid}", partial(
                     self.conn.load_balancer.create_member, pid, address=addr,
                     protocol_port=self.settings.member_port, name=server.get("name")))
 
@@ -288,21 +330,21 @@ class OpenStackDriver:
         for pid in self.pool_ids():
             for m in self._pool_members(pid):
                 if m.get("address") == addr:
-                    _call(f"delete member of {pid}", partial(
+                    self._write(f"delete member of {pid}", partial(
                         self.conn.load_balancer.delete_member, m["id"], pid, ignore_missing=True))
 
     def delete_servant(self, system: str, server_id: str) -> None:
         server = self._owned_or_refuse(system, server_id)
         if server is None:
             return
-        _call("delete server", lambda: self.conn.compute.delete_server(server_id, ignore_missing=True))
+        self._write("delete server", lambda: self.conn.compute.delete_server(server_id, ignore_missing=True))
         log.info("deleted server %s (%s) of %s", server_id, server.get("name"), system)
 
     def _server_action(self, system: str, server_id: str, call: str) -> None:
         """One Nova server action through openstacksdk; 409 (already changing state) is not an error."""
         fn = getattr(self.conn.compute, call)
         try:
-            _call(f"{call} {server_id}", partial(fn, server_id))
+            self._write(f"{call} {server_id}", partial(fn, server_id))
         except PermanentError as exc:
             if isinstance(exc.__cause__, os_exc.ConflictException):
                 log.info("%s %s of %s: conflict (%s), left to the next check", call, server_id, system, exc)
