@@ -277,7 +277,6 @@ OSM_MUTANTS = [  # issue 23 item 7: which OSM scaling aspects reach a servant co
 if os.environ.get("MUTANTS_SET") == "osm":
     MUTANTS = OSM_MUTANTS
 BUS_MUTANTS = [  # issue 24 item 4: the delivery thread's planner, the FIFO fast path, the text encoder
- ("arca/bus/order.py", "        superseded.sort()\n", "        pass\n", "bus: superseded not oldest first"),
  ("arca/bus/order.py", "        while heap and heap[0][2].done:", "        while heap and heap[0][2].done and False:", "bus: a done delivery chosen again"),
  ("arca/bus/order.py", "                heapq.heappush(self._heap, (_FIRST, seq, slot))", "                heapq.heappush(self._heap, (0, seq, slot))", "bus: undecodable not first in the planner"),
  ("arca/bus/order.py", "self._folded.pop(cover, ())", "self._folded.get(cover, ())", "bus: a covered delivery superseded twice"),
@@ -288,7 +287,6 @@ BUS_MUTANTS = [  # issue 24 item 4: the delivery thread's planner, the FIFO fast
  ("arca/bus/order.py", "        if slot.message is None and not slot.done:\n            return i\n    return first", "        if slot.message is None:\n            return i\n    return first", "bus: FIFO takes a done undecodable"),
  ("arca/messages/codec.py", "_NT_ESCAPES = {c: f\"\\\\u{c:04X}\" for c in (*range(0x20), 0x7F)}", "_NT_ESCAPES = {c: f\"\\\\u{c:04X}\" for c in range(0x20)}", "codec: DEL not escaped"),
  ("arca/messages/codec.py", "0x22: '\\\\\"', ", "", "codec: quote not escaped"),
- ("arca/messages/codec.py", "        text = repr(float(value))\n    elif kind is datetime:", "        text = str(value)\n    elif kind is datetime:", "codec: float written as given"),
  ("arca/messages/codec.py", "        if offset is not None and offset.total_seconds() % 60:\n            value = value.astimezone(UTC)\n        text", "        text", "codec: odd offsets kept in text"),
 ]
 if os.environ.get("MUTANTS_SET") == "bus":

@@ -134,7 +134,7 @@ class Planner:
 
     def add(self, slot: Slot) -> list[int]:
         """Learn the next delivery of the window; returns the arrival numbers of the pending deliveries
-        it supersedes, oldest first."""
+        it supersedes (each acknowledged unhandled: their order does not matter)."""
         seq = self.next_arrival
         self.next_arrival += 1
         self._since_compaction += 1
@@ -152,7 +152,6 @@ class Planner:
             if key is not None:
                 self._folded.setdefault(key, []).append((seq, slot))
             heapq.heappush(self._heap, (urgency, seq, slot))
-        superseded.sort()
         return superseded
 
     def choose(self) -> int | None:

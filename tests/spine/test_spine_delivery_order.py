@@ -202,7 +202,7 @@ def test_planner_chooses_as_plan_does(order_name: str, compact_every: int,
         for i in superseded:
             mine[i].done = True
         chosen = planner.choose()
-        assert (chosen, sorted(superseded)) == (want_next, want_superseded)  # (each add: oldest first)
+        assert (chosen, sorted(superseded)) == (want_next, want_superseded)
         for i in want_superseded:
             reference[i].done = True
         if chosen is not None:
