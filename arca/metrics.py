@@ -29,6 +29,7 @@ import json
 import math
 import threading
 from collections.abc import Callable
+from functools import lru_cache
 from importlib import metadata
 from typing import Any
 from wsgiref.simple_server import WSGIServer, make_server
@@ -193,6 +194,14 @@ _demand: dict[tuple[str, str], float] = {}
 def service_label(queue: str) -> str:
     """The ``service`` label of a queue (``arca.decider`` -> ``decider``): its last dotted word."""
     return queue.rsplit(".", 1)[-1]
+
+
+@lru_cache(maxsize=4096)
+def bus_child(metric: Counter | Histogram, service: str, kind: str) -> Any:
+    """``metric.labels(service, kind)`` of a bus counter or histogram, looked up once per label pair
+    (the buses count every message: ``labels()`` took a lock and rebuilt the key each time, 4 % of a
+    consumer's CPU). Only for the bus metrics, whose children are never removed."""
+    return metric.labels(service, kind)
 
 
 def known(value: float | None) -> float:

@@ -60,6 +60,11 @@ class Deps:
     settings: ArcaSettings
 
 
+TICK_CHUNK = 10
+"""Routine items (telemetry situations, tick decisions) a tick handles before letting waiting
+deliveries (events) go first (``Service.call_soon``)."""
+
+
 class Service(ABC):
     """One MAPE stage: consumes ``patterns`` from queue ``<prefix><name>``."""
 
@@ -168,6 +173,19 @@ class Service(ABC):
                 )
             _handling.reset(cause)
             current_service.reset(token)
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the delivery thread once it has handled what arrived before this call, this
+        service named in its log lines: how a long tick lets waiting deliveries (events) go first
+        (``TICK_CHUNK`` at a time). The in-memory bus runs it at once: the same order as one loop."""
+        def named() -> None:
+            token = current_service.set(self.name)
+            try:
+                fn()
+            finally:
+                current_service.reset(token)
+
+        self.bus.call_soon_threadsafe(named)
 
     def run_tick(self, now: datetime) -> None:
         """Call ``tick`` with this service named in its log lines."""

@@ -28,7 +28,10 @@ tests/enforcer/test_enforcer_osm.py tests/testbed/test_testbed_osm.py``; ``MUTAN
 collector's HTTP ingest of issue 24 (the YANG shortcut, the string check, the event route, the HTTP
 workers) with ``tests/collector/test_collector_yang_shortcut.py tests/collector/test_collector_events.py
 tests/collector/test_collector_hostile_input.py tests/collector/test_collector_http.py
-tests/collector/test_collector_restconf_errors.py tests/collector/test_collector_http_workers.py``. ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
+tests/collector/test_collector_restconf_errors.py tests/collector/test_collector_http_workers.py``;
+``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
+with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
+``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
 import json
@@ -273,6 +276,21 @@ OSM_MUTANTS = [  # issue 23 item 7: which OSM scaling aspects reach a servant co
 ]
 if os.environ.get("MUTANTS_SET") == "osm":
     MUTANTS = OSM_MUTANTS
+BUS_MUTANTS = [  # issue 24 item 4: the delivery thread's planner, the FIFO fast path, the text encoder
+ ("arca/bus/order.py", "        while heap and heap[0][2].done:", "        while heap and heap[0][2].done and False:", "bus: a done delivery chosen again"),
+ ("arca/bus/order.py", "                heapq.heappush(self._heap, (_FIRST, seq, slot))", "                heapq.heappush(self._heap, (0, seq, slot))", "bus: undecodable not first in the planner"),
+ ("arca/bus/order.py", "self._folded.pop(cover, ())", "self._folded.get(cover, ())", "bus: a covered delivery superseded twice"),
+ ("arca/bus/order.py", "            if key is not None:\n                self._folded", "            if key is None:\n                self._folded", "bus: fold index by the wrong test"),
+ ("arca/bus/order.py", "        if self._since_compaction >= self.COMPACT_EVERY:", "        if self._since_compaction >= self.COMPACT_EVERY and False:", "bus: planner never compacted (bounded only by the window)"),
+ ("arca/bus/order.py", "            live = [e for e in entries if not e[1].done]", "            live = [e for e in entries if e[1].done]", "bus: compaction keeps the done"),
+ ("arca/bus/order.py", "            if slot.message is None:\n                return i\n            if first is None:", "            if first is None:", "bus: FIFO undecodable ahead not first"),
+ ("arca/bus/order.py", "        if slot.message is None and not slot.done:\n            return i\n    return first", "        if slot.message is None:\n            return i\n    return first", "bus: FIFO takes a done undecodable"),
+ ("arca/messages/codec.py", "_NT_ESCAPES = {c: f\"\\\\u{c:04X}\" for c in (*range(0x20), 0x7F)}", "_NT_ESCAPES = {c: f\"\\\\u{c:04X}\" for c in range(0x20)}", "codec: DEL not escaped"),
+ ("arca/messages/codec.py", "0x22: '\\\\\"', ", "", "codec: quote not escaped"),
+ ("arca/messages/codec.py", "        if offset is not None and offset.total_seconds() % 60:\n            value = value.astimezone(UTC)\n        text", "        text", "codec: odd offsets kept in text"),
+]
+if os.environ.get("MUTANTS_SET") == "bus":
+    MUTANTS = BUS_MUTANTS
 OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, the ceiling, the lender, the cold prior
  ("arca/decider/anticipator.py", "    return math.ceil(prediction - tolerance - FIT_SLACK)", "    return math.floor(prediction + 0.5)", "overlap: floor rounded half up (the old rule)"),
  ("arca/decider/anticipator.py", "    return math.ceil(prediction - tolerance - FIT_SLACK)", "    return math.ceil(prediction - tolerance)", "overlap: no slack for libsvm's tolerance"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -24,7 +23,6 @@ from arca.bus import Reject
 from arca.bus.order import DeliveryOrder, waiting
 from arca.kb import KnowledgeBaseError
 from arca.kb.messages import load_messages, store_message
-from arca.logs import current_service
 from arca.messages import (
     Alarm,
     Enforcement,
@@ -37,7 +35,7 @@ from arca.messages import (
 )
 from arca.messages.ids import derived_id
 from arca.policy import Policy, PolicyError, load_policies
-from arca.service import Deps, Service
+from arca.service import TICK_CHUNK, Deps, Service
 from arca.trust import (
     Credibility,
     SourceTrust,
@@ -53,8 +51,6 @@ from arca.trust import (
 
 log = logging.getLogger(__name__)
 
-TICK_CHUNK = 10
-"""Telemetry situations a tick publishes before letting waiting deliveries (events) go first."""
 
 
 def urgency(message: Message) -> int:
@@ -242,8 +238,10 @@ class AnalyzerService(Service):
         if not self.unpublished:
             return
         later = [m for m in waiting() if isinstance(m, ExternalEvent)]
+        named = {m.system for m in later if m.system}  # (a window of a thousand: no rule per event)
+        unnamed = [m for m in later if not m.system]
         for system, event in list(self.unpublished.items()):
-            if any(self._concerns(m, system) for m in later):
+            if system in named or any(self._concerns(m, system) for m in unnamed):
                 continue
             del self.unpublished[system]
             situation = self.view(system).situation(event.event_time, "event", event.correlation_id)
@@ -302,8 +300,7 @@ class AnalyzerService(Service):
                     view.published_load is not None and view.newest_load <= view.published_load):
                 continue  # nothing new, or a later tick already published it
             if published == TICK_CHUNK:
-                self.bus.call_soon_threadsafe(partial(self._named, partial(self.publish_rounds, now,
-                                                                           systems[i:])))
+                self.call_soon(partial(self.publish_rounds, now, systems[i:]))
                 return
             published += 1
             view.published_load = view.newest_load
@@ -312,13 +309,6 @@ class AnalyzerService(Service):
             # one id per system and telemetry round, whichever process closes the round
             self.publish(situation.model_copy(update={
                 "message_id": derived_id(view.system, "telemetry", view.newest_load.isoformat())}))
-
-    def _named(self, fn: Callable[[], None]) -> None:
-        token = current_service.set(self.name)
-        try:
-            fn()
-        finally:
-            current_service.reset(token)
 
     def publish(self, situation: Situation) -> None:
         self._confirm(situation)

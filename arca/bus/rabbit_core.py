@@ -27,7 +27,7 @@ import pika.frame
 import pika.spec
 
 from arca.bus.base import Bus, BusStats, Handler, SeenIds
-from arca.bus.order import DeliveryOrder, Slot
+from arca.bus.order import DeliveryOrder, Planner, Slot
 from arca.config import BusSettings, broker_urls
 
 QUEUE_HEADER = "x-arca-queue"
@@ -119,6 +119,7 @@ class _RabbitCore(Bus):
         self._service = service
         self._subs: dict[str, _Subscription] = {}
         self._orders: dict[str, DeliveryOrder] = {}
+        self._planner: Planner | None = None  # the delivery thread's (arca.bus.order)
         self._declared: dict[str, tuple[list[str], dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)

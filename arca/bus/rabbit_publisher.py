@@ -54,7 +54,7 @@ class _Publisher(_RabbitCore):
             if self.settings.shards else None,
         )
         seq = self._enqueue(self.settings.exchange, key, encode(message), props)
-        metrics.MESSAGES_PUBLISHED.labels(self.service, message.kind).inc()
+        metrics.bus_child(metrics.MESSAGES_PUBLISHED, self.service, message.kind).inc()
         return seq
 
     def wait_confirmed(self, tickets: Sequence[Any], timeout: float | None = None) -> None:
@@ -92,7 +92,7 @@ class _Publisher(_RabbitCore):
             content_type=CONTENT_TYPE, delivery_mode=pika.DeliveryMode.Persistent, headers=headers
         )
         self._enqueue(self.settings.exchange, routing_key, body, props)
-        metrics.MESSAGES_PUBLISHED.labels(self.service, _kind(routing_key)).inc()
+        metrics.bus_child(metrics.MESSAGES_PUBLISHED, self.service, _kind(routing_key)).inc()
 
     def flush(self, timeout: float | None = None) -> None:
         timeout = self.settings.confirm_timeout_s if timeout is None else timeout

@@ -203,3 +203,16 @@ def test_an_event_does_not_wait_behind_a_whole_tick_of_routine_situations(rabbit
     triggers = [s.trigger for s in out]
     assert triggers.index("event") == TICK_CHUNK, triggers
     assert sorted(s.system for s in out if s.trigger == "telemetry") == systems  # each round once
+
+
+@pytest.mark.rabbitmq
+def test_a_burst_of_events_naming_no_system_is_one_situation_per_listening_system(rabbit_url: str,
+                                                                                  unique: str) -> None:
+    """Events that name no system concern every system whose policy listens to their source: the
+    later ones waiting in the window are matched by that rule, not only by a named system."""
+    burst = [event(i) for i in range(10)]
+    before = coalesced("emergency"), coalesced("other")
+    out, _kb = run_backlog(rabbit_url, unique, burst, want=2)
+    assert sorted((s.system, s.correlation_id) for s in out) == [
+        ("emergency", burst[-1].correlation_id), ("other", burst[-1].correlation_id)]
+    assert (coalesced("emergency") - before[0], coalesced("other") - before[1]) == (9, 9)

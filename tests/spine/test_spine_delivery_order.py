@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pika
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from arca.analyzer.service import urgency as analyzer_urgency
-from arca.bus.order import FIFO, DeliveryOrder, Slot, plan
+from arca.bus.order import FIFO, DeliveryOrder, Planner, Slot, plan
 from arca.bus.rabbitmq import RabbitBus
 from arca.decider.service import DeciderService
 from arca.messages import ExternalEvent, Message, Observation, PolicyUpdated, Situation
@@ -41,6 +43,13 @@ EC = sit("c", "event", 3)
 
 PLANS = {  # window (message, done) in arrival order -> (next, superseded)
     "fifo-without-order": (FIFO, [(A1, False), (EC, False)], (0, [])),
+    "fifo-skips-done": (FIFO, [(A1, True), (A2, False), (EC, False)], (1, [])),
+    "fifo-undecodable-later-first": (FIFO, [(A1, False), (A2, False), (None, False), (None, False)], (2, [])),
+    "fifo-undecodable-done-ignored": (FIFO, [(A1, True), (None, True), (A2, False)], (2, [])),
+    "fifo-undecodable-ahead": (FIFO, [(None, False), (A1, False)], (0, [])),
+    "fifo-all-done": (FIFO, [(A1, True), (None, True)], (None, [])),
+    "fifo-empty": (FIFO, [], (None, [])),
+    "fifo-never-folds": (FIFO, [(EA1, False), (EA2, False)], (0, [])),
     "event-situation-jumps-telemetry": (DECIDER, [(A1, False), (B1, False), (EC, False)], (2, [])),
     "telemetry-folds-into-newer-telemetry": (DECIDER, [(A1, False), (A2, False)], (1, [0])),
     "telemetry-folds-into-newer-event": (DECIDER, [(A1, False), (EA2, False)], (1, [0])),
@@ -153,3 +162,68 @@ def test_plan_asks_the_order_once_per_message_however_often_it_runs() -> None:
     other = DeliveryOrder(urgency=urgency)
     plan(window, other)  # another order is asked afresh, not served the first one's answers
     assert sorted(calls) == sorted(m.message_id for m in (A1, B1, EC, A2))
+
+
+@given(st.lists(st.tuples(st.sampled_from([A1, A2, B1, EA1, EC, None]), st.booleans()), max_size=12))
+def test_fifo_fast_path_chooses_as_the_general_plan(window: list[tuple[Message | None, bool]]) -> None:
+    """``plan`` answers ``FIFO`` without walking the window from its end: the same answer as the
+    general walk gives for an order that is FIFO by value but not the ``FIFO`` object."""
+    assert plan(slots(*window), FIFO) == plan(slots(*window), DeliveryOrder())
+
+
+ANALYZER_ORDER = DeliveryOrder(urgency=analyzer_urgency)
+MESSAGES = [A1, A2, A3, B1, EA1, EA2, EA3, EC, policy(), _event(), _obs(), None]
+ORDERS = {"decider": DECIDER, "analyzer": ANALYZER_ORDER, "fifo": FIFO}
+
+
+@pytest.mark.parametrize("compact_every", [1024, 2], ids=["compaction-rare", "compaction-every-other"])
+@pytest.mark.parametrize("order_name", ORDERS)
+@given(script=st.lists(st.one_of(st.sampled_from(MESSAGES).map(lambda m: ("arrive", m)),
+                                 st.just(("handle", None))), max_size=40))
+def test_planner_chooses_as_plan_does(order_name: str, compact_every: int,
+                                      script: list[tuple[str, Message | None]]) -> None:
+    """The consumer's incremental planner against the pure ``plan`` over the same window, step by
+    step: the same delivery handled next and the same ones superseded, whatever arrives when (an
+    undecodable one, a covering one, a backlog), with its indexes compacted often or rarely."""
+    order = ORDERS[order_name]
+    reference: list[Slot] = []  # the window ``plan`` sees (nothing removed: settled ones are done)
+    mine: list[Slot] = []
+    planner = Planner(order, start=0)
+    planner.COMPACT_EVERY = compact_every
+    for op, message in script:
+        if op == "arrive":
+            reference.append(Slot(message))
+            mine.append(Slot(message))
+            continue
+        want_next, want_superseded = plan(reference, order)
+        superseded: list[int] = []
+        while planner.next_arrival < len(mine):
+            superseded += planner.add(mine[planner.next_arrival])
+        for i in superseded:
+            mine[i].done = True
+        chosen = planner.choose()
+        assert (chosen, sorted(superseded)) == (want_next, want_superseded)
+        for i in want_superseded:
+            reference[i].done = True
+        if chosen is not None:
+            reference[chosen].done = mine[chosen].done = True
+
+
+def test_planner_holds_what_the_window_holds() -> None:
+    """A long-lived consumer's planner does not keep every delivery it ever saw: after 5,000
+    deliveries of ten systems handled as they come, its heap and fold index hold at most the pending
+    ones plus one compaction period (keys no delivery covers would otherwise stay indexed forever)."""
+    never_covered = DeliveryOrder(folds_under=lambda m: getattr(m, "system", None))  # keys no one covers
+    planner = Planner(never_covered, start=0)
+    slots_seen: list[Slot] = []
+    for n in range(5000):
+        slot = Slot(sit(f"s{n % 10}", "telemetry", n % 50))
+        slots_seen.append(slot)
+        for i in planner.add(slot):
+            slots_seen[i].done = True
+        chosen = planner.choose()
+        assert chosen == n  # each handled as it comes: nothing waits
+        slots_seen[chosen].done = True
+    held = len(planner._heap) + sum(len(v) for v in planner._folded.values())
+    assert held <= 2 * Planner.COMPACT_EVERY
+    assert planner.choose() is None
