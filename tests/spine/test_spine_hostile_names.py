@@ -155,6 +155,7 @@ def test_no_sparql_is_built_by_pasting_values() -> None:
         ("arca/kb/retention.py", "values"),  # "$m0 $m1 ...": placeholders, each bound as an IRI
         ("arca/kb/sparql.py", "self.settings.query_url"),  # an error message, not a query
         ("arca/app/cli/ops.py", "CLEAR if sys.stdout.isatty() else ''"),  # a terminal escape, not SPARQL
+        ("arca/decider/sources.py", "select"),  # "?confirmed ?false_alarms ...": constant field names
     }
     pattern = re.compile(r'f"[^"]*\b(?:SELECT|INSERT|DELETE|DROP|CLEAR|ASK|WHERE|GRAPH)\b[^"]*"')
     found = set()
