@@ -25,7 +25,7 @@ from arca.kb.terms import arca_iri
 from arca.messages import ExternalEvent, Message, Situation
 from arca.policy import policy_graph
 from arca.service import Deps
-from tests.spine.spine_helpers import bus_settings, wait_for
+from tests.spine.spine_helpers import bus_settings, delivered, wait_for
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
@@ -35,19 +35,6 @@ def event(i: int, *, system: str | None = None, source: str = "seismo-1") -> Ext
     t = T0 + timedelta(seconds=i)
     return ExternalEvent(event_time=t, event_id=f"e{i}", source=source, onset=t, payload_kind="basic",
                          severity=1 + i % 4, domain="building-2", system=system)
-
-
-def delivered(rabbit_url: str, queue: str) -> None:
-    """Wait until the broker has handed every message of ``queue`` to its consumer (none ready)."""
-    import pika
-
-    conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
-    try:
-        wait_for(lambda: conn.channel().queue_declare(queue, passive=True).method.message_count == 0,
-                 what=f"{queue} delivered")
-    finally:
-        conn.close()
-    time.sleep(0.3)  # off the socket and onto the consumer's delivery queue
 
 
 def coalesced(system: str) -> float:

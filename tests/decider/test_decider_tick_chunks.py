@@ -4,9 +4,7 @@ situation that arrives during a tick is decided after the first chunk, not after
 from __future__ import annotations
 
 import threading
-import time
 
-import pika
 import pytest
 
 from arca.app.settings import ArcaSettings
@@ -18,19 +16,9 @@ from arca.kb import EmbeddedKnowledgeBase
 from arca.messages import Decision, Situation
 from arca.service import TICK_CHUNK, Deps
 from tests.decider.decider_helpers import at, situation, wait_for
-from tests.spine.spine_helpers import bus_settings
+from tests.spine.spine_helpers import bus_settings, delivered
 
 HEAD = "@prefix arca: <https://w3id.org/arca/ns#> .\n"
-
-
-def _delivered(rabbit_url: str, queue: str) -> None:
-    conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
-    try:
-        wait_for(lambda: conn.channel().queue_declare(queue, passive=True).method.message_count == 0,
-                 what=f"{queue} delivered")
-    finally:
-        conn.close()
-    time.sleep(0.3)  # off the socket and onto the consumer's delivery queue
 
 
 @pytest.mark.rabbitmq
@@ -74,7 +62,7 @@ def test_an_event_situation_does_not_wait_behind_a_whole_tick(rabbit_url: str, u
         event = situation(4, system="s29", severity=3, onset=3, trigger="event")
         producer.publish(event)
         producer.flush()
-        _delivered(rabbit_url, queue)
+        delivered(rabbit_url, queue)
         gate.set()
         wait_for(lambda: len(order) == len(systems) + 1, what="a tick over 30 systems and the event's")
         wait_for(lambda: any(d.correlation_id == event.correlation_id for d in decisions),

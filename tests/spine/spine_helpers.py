@@ -26,3 +26,16 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
+
+
+def delivered(rabbit_url: str, queue: str) -> None:
+    """Wait until the broker has handed every message of ``queue`` to its consumer (none ready)."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
+    try:
+        wait_for(lambda: conn.channel().queue_declare(queue, passive=True).method.message_count == 0,
+                 what=f"{queue} delivered")
+    finally:
+        conn.close()
+    time.sleep(0.3)  # off the socket and onto the consumer's delivery queue
