@@ -245,6 +245,17 @@ OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, 
  ("arca/decider/warm.py", "short = (float(max(shorts)) if expect == \"worst\"", "short = (float(min(shorts)) if expect == \"worst\"", "objective: the mildest severity expected as the worst"),
  ("arca/decider/warm.py", "else float(np.mean(shorts))) if shorts else 0.0", "else float(max(shorts))) if shorts else 0.0", "objective: the mean expectation takes the worst"),
  ("arca/decider/warm.py", "step_s: float = 1.0, expect: Expect = EXPECT) -> Sizing:", "step_s: float = 1.0, expect: Expect = \"worst\") -> Sizing:", "objective: EXPECT not the default"),
+ # warm23c: a severity raised at the first round is served from the pool (Anticipation.early, early_floor)
+ ("arca/decider/loop.py", "                    early=a.level if first else None)", "                    early=None)", "early: a first-round raise not remembered"),
+ ("arca/decider/loop.py", "                    early=a.level if first else None)", "                    early=a.level)", "early: a later round's move taken for a guess"),
+ ("arca/decider/loop.py", "                   measured_elapsed(situation, x.onset) >= 1.5 * window else x for x in antics)", "                   measured_elapsed(situation, x.onset) > 1.5 * window else x for x in antics)", "early: kept at the next round's boundary"),
+ ("arca/decider/loop.py", "    antics = tuple(replace(x, early=None) if x.early is not None and", "    antics = tuple(replace(x, early=x.early) if x.early is not None and", "early: never forgotten"),
+ ("arca/decider/loop.py", "            if a.early is not None:  # a first-round raise", "            if False:  # a first-round raise", "early: the warm floor boots for the raise"),
+ ("arca/decider/loop.py", "    return max(before, min(raised, float(policy.default_servants + pool)))", "    return raised", "early floor: the raised floor whole"),
+ ("arca/decider/loop.py", "    return max(before, min(raised, float(policy.default_servants + pool)))", "    return min(raised, float(policy.default_servants + pool))", "early floor: the severity before ignored"),
+ ("arca/decider/loop.py", "    return max(before, min(raised, float(policy.default_servants + pool)))", "    return max(before, min(raised, float(policy.default_servants + pool + 1)))", "early floor: one beyond the pool"),
+ ("arca/decider/loop.py", "    before = warm_floor(short if short is not None else long, long, pool, policy.default_servants)", "    before = long", "early floor: the severity before over the boot delay only"),
+ ("arca/decider/loop.py", "    if long is None:\n        return raised\n", "", "early floor: a cold severity before"),
 ]
 STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the take-over per activation
  ("arca/backoff.py", "        return self.rng.uniform(cap / 2, cap)", "        return cap", "backoff: no jitter"),
