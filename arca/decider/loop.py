@@ -819,10 +819,11 @@ def objective_reason(chosen: Sizing, policy: Policy, ledger: Ledger) -> str:
     """What the decision says of the discard objective: the pool, the ratio so far and expected."""
     so_far = "none measured yet" if ledger.ratio is None else f"{ledger.ratio * 100:.3f} % so far"
     objective = (policy.discard_objective or 0.0) * 100
+    kind = " (a bound: the worst severity next)" if policy.discard_objective_bound else ""
     if not chosen.met:
-        return (f"discard objective {objective:.3f} % out of reach: pool {chosen.pool} (the least discard "
-                f"expected) expects {chosen.expected * 100:.3f} % ({so_far})")
-    return (f"discard objective {objective:.3f} %: pool {chosen.pool} expects "
+        return (f"discard objective {objective:.3f} %{kind} out of reach: pool {chosen.pool} (the least "
+                f"discard expected) expects {chosen.expected * 100:.3f} % ({so_far})")
+    return (f"discard objective {objective:.3f} %{kind}: pool {chosen.pool} expects "
             f"{chosen.expected * 100:.3f} % ({so_far})")
 
 
