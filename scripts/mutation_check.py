@@ -16,7 +16,10 @@ reads shared within a reconcile pass) with ``tests/demo/test_demo_schedule.py
 tests/enforcer/test_enforcer_openstack.py``; ``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
 the baseline past every sample, the lender, the ceiling, the demo's prior) instead;
 ``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11; issue 23's refill after a failure: ``pool_refills``) instead; ``MUTANTS_SET=objective`` the
-discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
+discard objective's sizing and the pool-aware floor (issue 23; warm23c: the first-round raise served from
+the pool, ``arca:discardObjectiveBound``, with ``tests/decider/test_decider_warm_early.py
+tests/decider/test_decider_warm_bound.py tests/decider/test_decider_warm_objective.py
+tests/decider/test_decider_warm_loop.py``); ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
 (the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=detectors`` issue 23's
@@ -256,6 +259,14 @@ OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, 
  ("arca/decider/loop.py", "    return max(before, min(raised, float(policy.default_servants + pool)))", "    return max(before, min(raised, float(policy.default_servants + pool + 1)))", "early floor: one beyond the pool"),
  ("arca/decider/loop.py", "    before = warm_floor(short if short is not None else long, long, pool, policy.default_servants)", "    before = long", "early floor: the severity before over the boot delay only"),
  ("arca/decider/loop.py", "    if long is None:\n        return raised\n", "", "early floor: a cold severity before"),
+ # warm23c: arca:discardObjectiveBound (a bound sizes the pool for the worst severity next)
+ ("arca/decider/warm.py", "    return \"worst\" if policy.discard_objective_bound else EXPECT", "    return EXPECT", "bound: ignored"),
+ ("arca/decider/warm.py", "    return \"worst\" if policy.discard_objective_bound else EXPECT", "    return \"worst\"", "bound: every objective a bound"),
+ ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S, expect=expectation(policy))", "lead_s=policy.lead_time_s + ACTION_S)", "bound: sizing never told"),
+ ("arca/policy.py", "    \"discardObjectiveBound\": (\"discard_objective_bound\", \"bool\"),\n", "", "bound: the term not read"),
+ ("arca/decider/loop.py", "    kind = \" (a bound: the worst severity next)\" if policy.discard_objective_bound else \"\"", "    kind = \"\"", "bound: the reason does not say"),
+ ("arca/app/demo/harness.py", "\"discardObjective\": 0.001, \"discardObjectiveBound\": True}", "\"discardObjective\": 0.001}", "bound: the demo's arca-warm states a target"),
+ ("arca/app/demo/tradeoff.py", "policy_overrides={\"discardObjective\": objective, \"discardObjectiveBound\": False})", "policy_overrides={\"discardObjective\": objective})", "bound: the sweep inherits the demo's bound"),
 ]
 STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the take-over per activation
  ("arca/backoff.py", "        return self.rng.uniform(cap / 2, cap)", "        return cap", "backoff: no jitter"),

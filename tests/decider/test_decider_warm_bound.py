@@ -117,3 +117,26 @@ def test_the_demos_arca_warm_states_a_bound_and_the_sweep_targets() -> None:
     assert "arca:discardObjectiveBound true" in policy_turtle("arca-warm")
     assert "arca:discardObjectiveBound false" in policy_turtle(
         "arca-warm", overrides={"discardObjective": 0.003, "discardObjectiveBound": False})
+
+
+def test_the_tradeoff_sweep_states_each_objective_as_a_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tradeoff.sweep`` runs arca-warm with ``discardObjectiveBound false`` (item 4's +-20 %), whatever
+    the demo's arca-warm states (the runs are recorded, not played)."""
+    from arca.app.demo import harness, tradeoff
+    from arca.app.demo.metrics import RunMetrics
+
+    asked: list[tuple[str, dict[str, object]]] = []
+
+    class Played:
+        metrics = RunMetrics(requests_total=100.0, requests_discarded=0.0, discard_ratio=0.0,
+                             servant_seconds=10.0, peak_servants=1, weighted_cost=10.0)
+
+    def fake_run(name: str, _tl: object, **kw: object) -> Played:
+        asked.append((name, dict(kw.get("policy_overrides") or {})))  # type: ignore[call-overload]
+        return Played()
+
+    monkeypatch.setattr(harness, "run", fake_run)
+    tradeoff.sweep("reference", [0.002, 0.01], peers=["oracle"])
+    assert [o for n, o in asked if n == "arca-warm"] == [
+        {"discardObjective": 0.002, "discardObjectiveBound": False},
+        {"discardObjective": 0.01, "discardObjectiveBound": False}]
