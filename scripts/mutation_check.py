@@ -243,7 +243,7 @@ OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, 
  ("arca/decider/warm.py", "    volume = max(burst, ledger.per_incident or 0.0)", "    volume = burst", "objective: quiet time per incident ignored"),
  ("arca/decider/warm.py", "        t = k * step_s - notice_s\n", "        t = k * step_s\n", "objective: notification delay ignored"),
  ("arca/decider/warm.py", "resume_s=policy.resume_lead_time_s + ACTION_S,", "resume_s=policy.resume_lead_time_s,", "objective: the enforcer's second ignored (resume)"),
- ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S)", "lead_s=policy.lead_time_s)", "objective: the enforcer's second ignored (boot)"),
+ ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S, expect=", "lead_s=policy.lead_time_s, expect=", "objective: the enforcer's second ignored (boot)"),
  # warm23b: the next incident expected as the worst severity (EXPECT) or the mean of them
  ("arca/decider/warm.py", "short = (float(max(shorts)) if expect == \"worst\"", "short = (float(min(shorts)) if expect == \"worst\"", "objective: the mildest severity expected as the worst"),
  ("arca/decider/warm.py", "else float(np.mean(shorts))) if shorts else 0.0", "else float(max(shorts))) if shorts else 0.0", "objective: the mean expectation takes the worst"),
