@@ -153,6 +153,10 @@ class Policy(BaseModel):
     discard_objective: float | None = Field(default=None, ge=0, le=1)
     """Share of the offered requests the admin accepts to see discarded (None: no objective); the
     decider sizes the warm pool to meet it at the least weighted cost (``arca.decider.warm``)."""
+    discard_objective_bound: bool = False
+    """The objective is a bound, not a target: the pool is sized so that one more incident of the
+    severity that would lose most keeps the discard within it (``arca.decider.warm.expectation``);
+    false: a target met on average over the severities."""
 
     # telemetry fallback (KEDA ``fallback``), applied by the decider
     fallback_after_rounds: int | None = Field(default=None, ge=1, le=MAX_COUNT)
@@ -299,6 +303,7 @@ _PROPS: dict[str, tuple[str, str]] = {
     "warmPoolReuseOnScaleIn": ("warm_pool_reuse", "bool"),
     "warmPoolLeadTimeSeconds": ("warm_pool_lead_time_s", "float"),
     "discardObjective": ("discard_objective", "float"),
+    "discardObjectiveBound": ("discard_objective_bound", "bool"),
     "fallbackAfterRounds": ("fallback_after_rounds", "int"),
     "fallbackServants": ("fallback_servants", "int"),
     "telemetryPeriodSeconds": ("telemetry_period_s", "float"),

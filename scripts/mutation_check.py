@@ -16,7 +16,10 @@ reads shared within a reconcile pass) with ``tests/demo/test_demo_schedule.py
 tests/enforcer/test_enforcer_openstack.py``; ``MUTANTS_SET=overlap`` runs the mutants of issue 23's overlaps and cold start (the floor's rounding,
 the baseline past every sample, the lender, the ceiling, the demo's prior) instead;
 ``MUTANTS_SET=warm`` runs the warm-pool mutants (issue 11; issue 23's refill after a failure: ``pool_refills``) instead; ``MUTANTS_SET=objective`` the
-discard objective's sizing and the pool-aware floor (issue 23); ``MUTANTS_SET=store`` the backoff,
+discard objective's sizing and the pool-aware floor (issue 23; warm23c: the first-round raise served from
+the pool, ``arca:discardObjectiveBound``, with ``tests/decider/test_decider_warm_early.py
+tests/decider/test_decider_warm_bound.py tests/decider/test_decider_warm_objective.py
+tests/decider/test_decider_warm_loop.py``); ``MUTANTS_SET=store`` the backoff,
 barrier and take-over mutants (issues 20 and 21); ``MUTANTS_SET=phases`` every mutant of
 ``arca/decider/loop.py`` (the phases ``decide`` is composed of, issue 21) and of ``arca/incidents.py``
 (the incident rules two of them call, moved there by issue 19); ``MUTANTS_SET=detectors`` issue 23's
@@ -240,11 +243,30 @@ OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, 
  ("arca/decider/warm.py", "    volume = max(burst, ledger.per_incident or 0.0)", "    volume = burst", "objective: quiet time per incident ignored"),
  ("arca/decider/warm.py", "        t = k * step_s - notice_s\n", "        t = k * step_s\n", "objective: notification delay ignored"),
  ("arca/decider/warm.py", "resume_s=policy.resume_lead_time_s + ACTION_S,", "resume_s=policy.resume_lead_time_s,", "objective: the enforcer's second ignored (resume)"),
- ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S)", "lead_s=policy.lead_time_s)", "objective: the enforcer's second ignored (boot)"),
+ ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S, expect=", "lead_s=policy.lead_time_s, expect=", "objective: the enforcer's second ignored (boot)"),
  # warm23b: the next incident expected as the worst severity (EXPECT) or the mean of them
  ("arca/decider/warm.py", "short = (float(max(shorts)) if expect == \"worst\"", "short = (float(min(shorts)) if expect == \"worst\"", "objective: the mildest severity expected as the worst"),
  ("arca/decider/warm.py", "else float(np.mean(shorts))) if shorts else 0.0", "else float(max(shorts))) if shorts else 0.0", "objective: the mean expectation takes the worst"),
  ("arca/decider/warm.py", "step_s: float = 1.0, expect: Expect = EXPECT) -> Sizing:", "step_s: float = 1.0, expect: Expect = \"worst\") -> Sizing:", "objective: EXPECT not the default"),
+ # warm23c: a severity raised at the first round is served from the pool (Anticipation.early, early_floor)
+ ("arca/decider/loop.py", "                    early=a.level if first else None)", "                    early=None)", "early: a first-round raise not remembered"),
+ ("arca/decider/loop.py", "                    early=a.level if first else None)", "                    early=a.level)", "early: a later round's move taken for a guess"),
+ ("arca/decider/loop.py", "                   measured_elapsed(situation, x.onset) >= 1.5 * window else x for x in antics)", "                   measured_elapsed(situation, x.onset) > 1.5 * window else x for x in antics)", "early: kept at the next round's boundary"),
+ ("arca/decider/loop.py", "    antics = tuple(replace(x, early=None) if x.early is not None and", "    antics = tuple(replace(x, early=x.early) if x.early is not None and", "early: never forgotten"),
+ ("arca/decider/loop.py", "            if a.early is not None:  # a first-round raise", "            if False:  # a first-round raise", "early: the warm floor boots for the raise"),
+ ("arca/decider/loop.py", "    return max(before, min(raised, float(policy.default_servants + pool)))", "    return raised", "early floor: the raised floor whole"),
+ ("arca/decider/loop.py", "    return max(before, min(raised, float(policy.default_servants + pool)))", "    return min(raised, float(policy.default_servants + pool))", "early floor: the severity before ignored"),
+ ("arca/decider/loop.py", "    return max(before, min(raised, float(policy.default_servants + pool)))", "    return max(before, min(raised, float(policy.default_servants + pool + 1)))", "early floor: one beyond the pool"),
+ ("arca/decider/loop.py", "    before = warm_floor(short if short is not None else long, long, pool, policy.default_servants)", "    before = long", "early floor: the severity before over the boot delay only"),
+ ("arca/decider/loop.py", "    if long is None:\n        return raised\n", "", "early floor: a cold severity before"),
+ # warm23c: arca:discardObjectiveBound (a bound sizes the pool for the worst severity next)
+ ("arca/decider/warm.py", "    return \"worst\" if policy.discard_objective_bound else EXPECT", "    return EXPECT", "bound: ignored"),
+ ("arca/decider/warm.py", "    return \"worst\" if policy.discard_objective_bound else EXPECT", "    return \"worst\"", "bound: every objective a bound"),
+ ("arca/decider/warm.py", "lead_s=policy.lead_time_s + ACTION_S, expect=expectation(policy))", "lead_s=policy.lead_time_s + ACTION_S)", "bound: sizing never told"),
+ ("arca/policy.py", "    \"discardObjectiveBound\": (\"discard_objective_bound\", \"bool\"),\n", "", "bound: the term not read"),
+ ("arca/decider/loop.py", "    kind = \" (a bound: the worst severity next)\" if policy.discard_objective_bound else \"\"", "    kind = \"\"", "bound: the reason does not say"),
+ ("arca/app/demo/harness.py", "\"discardObjective\": 0.001, \"discardObjectiveBound\": True}", "\"discardObjective\": 0.001}", "bound: the demo's arca-warm states a target"),
+ ("arca/app/demo/tradeoff.py", "policy_overrides={\"discardObjective\": objective, \"discardObjectiveBound\": False})", "policy_overrides={\"discardObjective\": objective})", "bound: the sweep inherits the demo's bound"),
 ]
 STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the take-over per activation
  ("arca/backoff.py", "        return self.rng.uniform(cap / 2, cap)", "        return cap", "backoff: no jitter"),
@@ -314,7 +336,7 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = None", "cold: the prior never given"),
  ("arca/decider/loop.py", "    if demand is None or len(live) != 1:\n        return antics, (), ()", "    if demand is None or not live:\n        return antics, (), ()", "assess: with several incidents live"),
  ("arca/decider/loop.py", "    if own is None or abs(own - needed) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):", "    if own is None:", "assess: no margin"),
- ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True)", "    moved = replace(a, assessed=None if best == a.severity else best, judged=True)", "assess: the old curve's unimodal rule kept"),
+ ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True,\n", "    moved = replace(a, assessed=None if best == a.severity else best, judged=True,\n", "assess: the old curve's unimodal rule kept"),
  ("arca/decider/loop.py", "        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "assess: learned for the reported severity"),
  ("arca/decider/loop.py", "    raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "assess: the floor of the reported severity"),
  ("arca/decider/loop.py", "            p = model.predict_one(a.level, measured_elapsed(situation, a.onset))", "            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))", "assess: expected from the reported severity"),

@@ -106,6 +106,10 @@ class Anticipation:
     """A telemetry round since its onset needed more than the default (counted once in its record)."""
     judged: bool = False
     """The load has assessed its severity at least once (counted once in its record)."""
+    early: int | None = None
+    """The severity it was anticipated as before its first round raised it (``assessed_by_load``),
+    until a later round judges it: with a warm pool the raise is a guess served from the pool, the
+    servants to boot still follow this severity (``anticipated_floor``)."""
 
     @property
     def level(self) -> int:
@@ -443,13 +447,16 @@ def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, 
     antics = tuple(anticipations)
     if not (antics and model.trained and load_round(situation, last_load_time) is not None):
         return antics, (), ()
+    window = situation.load_window_s or 0.0
+    # a first-round raise stays a guess only until the incident's next round
+    antics = tuple(replace(x, early=None) if x.early is not None and
+                   measured_elapsed(situation, x.onset) >= 1.5 * window else x for x in antics)
     demand = demand_servants(situation)
     live = [a for a in antics if measured_elapsed(situation, a.onset) >= 0]
     if demand is None or len(live) != 1:
         return antics, (), ()
     a = live[0]
     e_m = measured_elapsed(situation, a.onset)
-    window = situation.load_window_s or 0.0
     first = window > 0 and window / 2 <= e_m < 1.5 * window  # the first round wholly after the onset
     needed: float = demand / policy.high_threshold if first else float(needed_for(demand, policy))
     own = model.predict_one(a.level, e_m)
@@ -462,7 +469,8 @@ def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, 
         return antics, (), ()
     if first and best < a.level:  # the first round only raises: its burst has barely begun
         return antics, (), ()
-    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True)
+    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True,
+                    early=a.level if first else None)
     shown = f"{needed:.2f} (the demand at the first round)" if first else f"{needed:g}"
     why = (f"incident {a.incident_id} reported severity {a.severity}: the load needs {shown} "
            f"{e_m:.0f}s after it, severity {a.level}'s curve {own:.1f}, severity {best}'s "
@@ -535,6 +543,8 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
         if pool and raw is not None:  # the pool covers `pool` servants at the resume delay
             short = model.floor(a.level, seconds(now, a.onset), policy.resume_lead_time_s)
             raw = warm_floor(short if short is not None else raw, raw, pool, policy.default_servants)
+            if a.early is not None:  # a first-round raise: the pool serves it, nothing boots for it
+                raw = early_floor(raw, model, a.early, seconds(now, a.onset), policy, pool)
         floors.append(raw if raw is not None else float(policy.default_servants))
         floors[k], antics[k] = a.settle(floors[k])
     predicted = combine(floors, policy.default_servants, how, model.ceiling() if how == "capped" else None)
@@ -542,6 +552,22 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
     if policy.compliant(amount):
         return Floor(tuple(antics), predicted, amount, clipped=False)
     return Floor(tuple(antics), predicted, policy.clamp(amount), clipped=True)
+
+
+def early_floor(raised: float, model: Anticipator, early: int, elapsed_s: float, policy: Policy,
+                pool: int) -> float:
+    """The warm floor of an incident its first round raised (``Anticipation.early``: the severity
+    before): what the raised severity needs, up to what the default servants and the ``pool`` serve,
+    and beyond that only what the severity before the raise needs (``raised``: the raised severity's
+    warm floor). The first round sees a burst barely begun (issue 23: a severity 2 needing 1.85
+    servants there, a severity 3 1.50): servants booted on it outlive the guess by a boot delay and
+    the next round undoes it; resumed ones are stood by again at once."""
+    long = model.floor(early, elapsed_s, policy.lead_time_s)
+    short = model.floor(early, elapsed_s, policy.resume_lead_time_s)
+    if long is None:
+        return raised
+    before = warm_floor(short if short is not None else long, long, pool, policy.default_servants)
+    return max(before, min(raised, float(policy.default_servants + pool)))
 
 
 @dataclass(frozen=True)
@@ -793,10 +819,11 @@ def objective_reason(chosen: Sizing, policy: Policy, ledger: Ledger) -> str:
     """What the decision says of the discard objective: the pool, the ratio so far and expected."""
     so_far = "none measured yet" if ledger.ratio is None else f"{ledger.ratio * 100:.3f} % so far"
     objective = (policy.discard_objective or 0.0) * 100
+    kind = " (a bound: the worst severity next)" if policy.discard_objective_bound else ""
     if not chosen.met:
-        return (f"discard objective {objective:.3f} % out of reach: pool {chosen.pool} (the least discard "
-                f"expected) expects {chosen.expected * 100:.3f} % ({so_far})")
-    return (f"discard objective {objective:.3f} %: pool {chosen.pool} expects "
+        return (f"discard objective {objective:.3f} %{kind} out of reach: pool {chosen.pool} (the least "
+                f"discard expected) expects {chosen.expected * 100:.3f} % ({so_far})")
+    return (f"discard objective {objective:.3f} %{kind}: pool {chosen.pool} expects "
             f"{chosen.expected * 100:.3f} % ({so_far})")
 
 

@@ -47,12 +47,18 @@ Expect = Literal["mean", "worst"]
 """How ``objective_pool`` expects the next incident: its shortfall averaged over the severities (each
 equally likely), or the shortfall of the severity that loses most."""
 EXPECT: Expect = "mean"
-"""The mean (kept, issue 23 warm23b, measured on 19 timelines): expecting the worst severity keeps
-0.1 % on 4 more timelines (the reference 0.127 -> 0.001 %, overlap-stronger-after 0.311 -> 0.080 %,
-detectors-false-alarms 0.127 -> 0.001 %, unseen-quiet-then-severe 0.303 -> 0.000 %) at -0.011 to
-+0.031 weighted cost vs the oracle, but it turns the objective into a bound: asked 0.15 / 0.3 / 1 %
-on the reference it discarded 0.001 / 0.127 / 0.293 % (0.01-0.42x of what was asked; item 4 wants
-+-20 %). An admin's "at most" would need its own policy term (not built)."""
+"""A target's expectation (issue 23 warm23b, measured on 19 timelines): expecting the worst severity
+keeps 0.1 % on 4 more timelines (the reference 0.127 -> 0.001 %, overlap-stronger-after 0.311 ->
+0.080 %, detectors-false-alarms 0.127 -> 0.001 %, unseen-quiet-then-severe 0.303 -> 0.000 %) at
+-0.011 to +0.031 weighted cost vs the oracle, but it turns the objective into a bound: asked 0.15 /
+0.3 / 1 % on the reference it discarded 0.001 / 0.127 / 0.293 % (0.01-0.42x of what was asked; item 4
+wants +-20 %). An admin who wants a bound says so (``Policy.discard_objective_bound``, ``expectation``)."""
+
+
+def expectation(policy: Policy) -> Expect:
+    """How the objective's sizing expects the next incident: the severity that would lose most when the
+    policy states its objective as a bound (``arca:discardObjectiveBound``), else ``EXPECT``."""
+    return "worst" if policy.discard_objective_bound else EXPECT
 
 
 def auto_pool_size(model: Anticipator, policy: Policy) -> int | None:
@@ -185,7 +191,7 @@ def sizing(policy: Policy, model: Anticipator | None, ledger: Ledger) -> Sizing 
     return objective_pool(curves, policy.discard_objective, ledger, low=policy.warm_pool_min,
                           high_pool=policy.pool_max, default=policy.default_servants,
                           high=policy.high_threshold, resume_s=policy.resume_lead_time_s + ACTION_S,
-                          lead_s=policy.lead_time_s + ACTION_S)
+                          lead_s=policy.lead_time_s + ACTION_S, expect=expectation(policy))
 
 
 def pool_size(policy: Policy, model: Anticipator | None = None, ledger: Ledger | None = None) -> int | None:
