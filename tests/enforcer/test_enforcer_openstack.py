@@ -420,3 +420,25 @@ def test_a_reconcile_pass_is_one_driver_pass(tb: Testbed, conn: Any) -> None:
     rec.reconcile(SYSTEM, tb.model.now())
     assert driver.in_pass == [True]
     assert driver._reads is None  # the pass is over with the reconcile
+
+
+def test_a_tick_over_many_systems_lists_the_servers_once(tb: Testbed, conn: Any) -> None:
+    """A tick reconciles every system in one driver pass: when every system's resync is due, Nova's
+    server listing and the pools' members are read once for the tick, not once per system (200
+    systems on one enforcer made ticks of seconds that held its delivery thread)."""
+    loop = Loop(tb, conn, resync_interval_s=10.0)
+    systems = [f"sys-{k}" for k in range(4)]
+    for system in systems:
+        d = Decision(event_time=loop.now, system=system, strategy="test", target_servants=1, reason="test",
+                     rule="test")
+        assert loop.rec.set_desired(d)
+    loop.run(20)  # each system's servant booted and joined; every resync has run once
+    owners = sorted((s.metadata or {}).get("arca_system", "") for s in loop.servers() if s.status == "ACTIVE")
+    assert [o for o in owners if o.startswith("sys-")] == systems
+    served = tb.cloud.requests_served
+    tb.model.advance(11.0)  # every system's resync is due at this tick
+    before = (served.get("compute", 0), served.get("load-balancer", 0))
+    loop.rec.tick(loop.now)
+    sent = (served.get("compute", 0) - before[0], served.get("load-balancer", 0) - before[1])
+    assert sent == (1, 3), sent  # one listing of the servers, the three pools' members once each
+    assert not [e for e in loop.enforcements() if e.outcome == "failed"]
