@@ -65,6 +65,8 @@ CLAIM_DELAY_S = 10.0
 started together on a loaded 2-core machine to each claim their own first (SAC never rebalances)."""
 SETTLE_S = 2.0
 POLL_S = 0.1
+QUIET_S = 12.0
+"""An enforcer is steady when nothing was reported for longer than its resync period (10 s)."""
 KINDS = {"analyzer": "observation", "decider": "situation", "enforcer": "decision"}
 OUTPUTS = {"analyzer": "situation", "decider": "decision", "enforcer": "enforcement"}
 FEEDS = {"analyzer": "collector", "decider": "analyzer", "enforcer": "decider"}
@@ -287,10 +289,15 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
 
         publish_round()  # warm-up: each replica loads its systems' policies and state
         warm_s = replicas.wait_handled(per_round)
-        if cloud is not None:  # the servers created by the warm-up round boot (ticker at 20x)
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and sum(
-                    1 for s in cloud.model.servants.values() if s.status == "ACTIVE") < systems_n:
+        if cloud is not None:  # the servers of the warm-up round boot (ticker at 20x) and join the pools:
+            # steady once no enforcement was published for QUIET_S (every action finished and reported)
+            deadline, last, since = time.monotonic() + 300, -1, time.monotonic()
+            while time.monotonic() < deadline:
+                now_n = sum(published(port, service, "enforcement") for port in replicas.ports)
+                if now_n != last:
+                    last, since = now_n, time.monotonic()
+                elif time.monotonic() - since >= QUIET_S and now_n >= systems_n:
+                    break
                 time.sleep(0.5)
         time.sleep(2.0)
         cpu0, b0, t0 = cpu_s(replicas.ps), cpu_s(broker_procs()), time.monotonic()
