@@ -100,6 +100,14 @@ def cpu_s(procs: list[psutil.Process], children: bool = True) -> float:
     return total
 
 
+def cloud_calls(cloud: Any) -> dict[str, int]:
+    """Requests the emulated cloud served so far, by API (none without a cloud)."""
+    if cloud is None:
+        return {}
+    served = cloud.cloud.requests_served
+    return {api: int(n) for api, n in served.items() if api in ("compute", "load-balancer")}
+
+
 def broker_procs() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "beam.smp"]
 
@@ -300,8 +308,10 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
                     break
                 time.sleep(0.5)
         time.sleep(2.0)
-        cpu0, b0, t0 = cpu_s(replicas.ps), cpu_s(broker_procs()), time.monotonic()
+        cpu0, b0, t0, c0 = cpu_s(replicas.ps), cpu_s(broker_procs()), time.monotonic(), cloud_calls(cloud)
         replicas.idle(idle_s)
+        idle_wall = time.monotonic() - t0
+        idle_calls = {api: n - c0.get(api, 0) for api, n in cloud_calls(cloud).items()}
         idle_cpu_per_s = (cpu_s(replicas.ps) - cpu0) / (time.monotonic() - t0)
         broker_idle_per_s = (cpu_s(broker_procs()) - b0) / (time.monotonic() - t0)
         measured: list[dict[str, Any]] = []
@@ -310,6 +320,7 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
         out0 = sum(published(port, service, out_kind) for port in replicas.ports)
         phase = (cpu_s(replicas.ps), cpu_s(broker_procs()), cpu_s(store_ps), cpu_s(me, children=False),
                  time.monotonic())
+        calls0 = cloud_calls(cloud)
         for k in range(rounds):
             done = replicas.count()
             cpu0, b0, me0 = cpu_s(replicas.ps), cpu_s(broker_procs()), cpu_s(me, children=False)
@@ -335,6 +346,11 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
                  "broker_cpu_ms_per_message": round(
                      1000 * (cpu_s(broker_procs()) - phase[1] - broker_idle_per_s * wall) / n_msgs, 3),
                  "store_cpu_ms_per_message": round(1000 * (cpu_s(store_ps) - phase[2]) / n_msgs, 3),
+                 "cloud_requests_per_message": {api: round((n - calls0.get(api, 0) - idle_calls.get(api, 0)
+                                                            * wall / idle_wall) / n_msgs, 3)
+                                                for api, n in cloud_calls(cloud).items()},
+                 "cloud_requests_per_system_per_s_idle": {api: round(n / idle_wall / systems_n, 4)
+                                                          for api, n in idle_calls.items()},
                  "bench_and_testbed_cpu_ms_per_message": round(
                      1000 * (cpu_s(me, children=False) - phase[3]) / n_msgs, 3)}
         rss = [round(p.memory_info().rss / 2**20, 1) for p in replicas.ps]
