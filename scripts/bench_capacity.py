@@ -208,9 +208,9 @@ def situation(system: str, now: datetime) -> Situation:
                      servants_reporting=1)
 
 
-def decision(system: str, now: datetime) -> Decision:
+def decision(system: str, now: datetime, target: int = 1) -> Decision:
     return Decision(event_time=now, producer="decider", system=system, strategy="arca",
-                    target_servants=1, reason="capacity bench: one servant", rule="bench")
+                    target_servants=target, reason=f"capacity bench: {target} servants", rule="bench")
 
 
 def observations(system: str, now: datetime, servants: int) -> list[Observation]:
@@ -218,16 +218,16 @@ def observations(system: str, now: datetime, servants: int) -> list[Observation]
                         unit="ratio", resource=f"{system}-vm-{k}") for k in range(servants)]
 
 
-def messages(service: str, system: str, now: datetime, servants: int) -> list[Message]:
+def messages(service: str, system: str, now: datetime, servants: int, target: int = 1) -> list[Message]:
     """What one round sends for ``system``: a situation to a decider, a decision to an enforcer, one
     ``cpu_util`` per servant to an analyzer."""
     if service == "analyzer":
         return list(observations(system, now, servants))
-    return [situation(system, now) if service == "decider" else decision(system, now)]
+    return [situation(system, now) if service == "decider" else decision(system, now, target)]
 
 
 def run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, url: str,
-            logs: Path, servants: int = 1) -> dict[str, Any]:
+            logs: Path, servants: int = 1, actions: bool = False) -> dict[str, Any]:
     """One measurement: R replicas of ``service`` with ``systems_n`` systems, on a store of the run's
     own (a decider reads every policy the store holds) and, for an enforcer, a testbed of its own (its
     resync lists the servers the cloud holds)."""
@@ -238,12 +238,12 @@ def run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, ur
         cloud = stack.enter_context(testbed()) if service == "enforcer" else None
         store_ps = [psutil.Process(store.popen.pid)] if store.popen is not None else []
         return _run_one(service, r, systems_n, rounds, idle_s, url, store.endpoints.kb_settings(), cloud,
-                        logs, servants, store_ps)
+                        logs, servants, store_ps, actions)
 
 
 def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, url: str,
              kb_settings: KbSettings, cloud: Any, logs: Path, servants: int,
-             store_ps: list[psutil.Process]) -> dict[str, Any]:
+             store_ps: list[psutil.Process], actions: bool = False) -> dict[str, Any]:
     token = uuid.uuid4().hex[:8]
     bus = BusSettings(kind="rabbitmq", url=url, exchange=f"cap-{token}",
                       dead_letter_exchange=f"cap-{token}.dlx", dead_letter_queue=f"cap-{token}.dlq",
@@ -288,25 +288,28 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
                                                   server_id=f"{system}-vm-{k}", state="active"))
             feeder.flush(120)
 
-        def publish_round() -> None:
+        def publish_round(target: int = 1) -> None:
             now = datetime.now(UTC)
             for system in systems:
-                for m in messages(service, system, now, servants):
+                for m in messages(service, system, now, servants, target):
                     feeder.publish(m)
             feeder.flush(120)
 
-        publish_round()  # warm-up: each replica loads its systems' policies and state
-        warm_s = replicas.wait_handled(per_round)
-        if cloud is not None:  # the servers of the warm-up round boot (ticker at 20x) and join the pools:
-            # steady once no enforcement was published for QUIET_S (every action finished and reported)
+        def quiet(least: int, quiet_s: float) -> None:
+            """Until the enforcers published ``least`` enforcements and then nothing for ``quiet_s``."""
             deadline, last, since = time.monotonic() + 300, -1, time.monotonic()
             while time.monotonic() < deadline:
                 now_n = sum(published(port, service, "enforcement") for port in replicas.ports)
                 if now_n != last:
                     last, since = now_n, time.monotonic()
-                elif time.monotonic() - since >= QUIET_S and now_n >= systems_n:
-                    break
-                time.sleep(0.5)
+                elif time.monotonic() - since >= quiet_s and now_n >= least:
+                    return
+                time.sleep(POLL_S)
+
+        publish_round()  # warm-up: each replica loads its systems' policies and state
+        warm_s = replicas.wait_handled(per_round)
+        if cloud is not None:  # the servers of the warm-up round boot (ticker at 20x) and join the pools:
+            quiet(systems_n, QUIET_S)  # steady: nothing reported for longer than a resync period
         time.sleep(2.0)
         cpu0, b0, t0, c0 = cpu_s(replicas.ps), cpu_s(broker_procs()), time.monotonic(), cloud_calls(cloud)
         replicas.idle(idle_s)
@@ -324,9 +327,12 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
         for k in range(rounds):
             done = replicas.count()
             cpu0, b0, me0 = cpu_s(replicas.ps), cpu_s(broker_procs()), cpu_s(me, children=False)
+            reported = sum(published(port, service, "enforcement") for port in replicas.ports)
             t0 = time.monotonic()
-            publish_round()
+            publish_round(2 - k % 2 if actions else 1)  # with actions: one more servant, then one less
             replicas.wait_handled(done + per_round)
+            if actions:  # every action finished and reported (one per system at least)
+                quiet(reported + systems_n, 1.0)
             wall = time.monotonic() - t0
             used = cpu_s(replicas.ps) - cpu0
             measured.append({"round": k + 1, "wall_s": round(wall, 3),
@@ -365,7 +371,7 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
         replicas.stop()
         kb.close()
     rate = statistics.median(x["handled_per_s"] for x in measured)
-    return {"service": service, "replicas": r, "systems": systems_n, "servants": servants,
+    return {"service": service, "replicas": r, "systems": systems_n, "servants": servants, "actions": actions,
             "messages_per_round": per_round, "rounds": measured, "measured_phase": whole,
             "warmup_s": round(warm_s, 2),
             "handled_per_s": rate, "per_replica_per_s": round(rate / r, 1),
@@ -424,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--enforcer-systems", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--idle-s", type=float, default=10.0)
+    ap.add_argument("--enforcer-actions", action="store_true",
+                    help="Add enforcer runs whose decisions alternate 2 and 1 servants (each one an action).")
     ap.add_argument("--double", action="store_true", help="Add a run with twice the systems at 2 replicas.")
     ap.add_argument("--rabbit-url", help="A running broker (default: a three-node cluster of the run's own).")
     ap.add_argument("--logs", help="Keep the replicas' JSON logs in this directory.")
@@ -440,12 +448,14 @@ def main(argv: list[str] | None = None) -> int:
         for service in args.services.split(","):
             n = {"analyzer": args.analyzer_systems, "decider": args.systems,
                  "enforcer": args.enforcer_systems}[service]
-            plan = [(r, n) for r in (counts if service != "analyzer" else [1])]
+            plan = [(r, n, False) for r in (counts if service != "analyzer" else [1])]
             if args.double:
-                plan.append((plan[-1][0] if service == "analyzer" else 2, 2 * n))
-            for r, systems_n in plan:
+                plan.append((plan[-1][0] if service == "analyzer" else 2, 2 * n, False))
+            if service == "enforcer" and args.enforcer_actions:
+                plan += [(r, n, True) for r in counts]
+            for r, systems_n, actions in plan:
                 res = run_one(service, r, systems_n, args.rounds, args.idle_s, url, tmp,
-                              args.analyzer_servants if service == "analyzer" else 1)
+                              args.analyzer_servants if service == "analyzer" else 1, actions)
                 print(json.dumps({k: v for k, v in res.items() if k != "rounds"}), flush=True)
                 out["runs"].append(res)
     out["machine"]["load_after"] = os.getloadavg()
