@@ -311,8 +311,11 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
         if cloud is not None:  # the servers of the warm-up round boot (ticker at 20x) and join the pools:
             quiet(systems_n, QUIET_S)  # steady: nothing reported for longer than a resync period
         time.sleep(2.0)
+        quiet_cpu0, quiet_t0 = cpu_s(replicas.ps), time.monotonic()  # idle, nobody asking anything
+        time.sleep(idle_s)
+        quiet_per_s = (cpu_s(replicas.ps) - quiet_cpu0) / (time.monotonic() - quiet_t0)
         cpu0, b0, t0, c0 = cpu_s(replicas.ps), cpu_s(broker_procs()), time.monotonic(), cloud_calls(cloud)
-        replicas.idle(idle_s)
+        replicas.idle(idle_s)  # idle, scraped as during the rounds: the rate taken off the rounds' CPU
         idle_wall = time.monotonic() - t0
         idle_calls = {api: n - c0.get(api, 0) for api, n in cloud_calls(cloud).items()}
         idle_cpu_per_s = (cpu_s(replicas.ps) - cpu0) / (time.monotonic() - t0)
@@ -376,8 +379,9 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
             "warmup_s": round(warm_s, 2),
             "handled_per_s": rate, "per_replica_per_s": round(rate / r, 1),
             "cpu_ms_per_message": statistics.median(x["cpu_ms_per_message"] for x in measured),
-            "idle_cpu_cores": round(idle_cpu_per_s, 4),
-            "idle_cpu_ms_per_system_per_s": round(1000 * idle_cpu_per_s / systems_n, 4),
+            "idle_cpu_cores": round(quiet_per_s, 4),
+            "idle_cpu_ms_per_system_per_s": round(1000 * quiet_per_s / systems_n, 4),
+            "idle_scraped_cpu_cores": round(idle_cpu_per_s, 4),
             "broker_idle_cpu_cores": round(broker_idle_per_s, 4),
             "broker_cpu_ms_per_message": statistics.median(
                 round(1000 * x["broker_cpu_s"] / per_round, 3) for x in measured),
