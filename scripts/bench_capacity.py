@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -472,4 +473,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     threading.excepthook = lambda a: None  # the feeder's I/O thread ends noisily on stop
+    # SIGTERM unwinds like ^C: the replicas, the store, the testbed and the cluster nodes are stopped
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     raise SystemExit(main())
