@@ -56,6 +56,11 @@ MESSAGES_SUPERSEDED = Counter(
     "Deliveries acknowledged without being handled: a newer delivery of the same system covered them.",
     ["service", "kind"],
 )
+TICKS_SKIPPED = Counter(
+    "arca_ticks_skipped_total",
+    "Ticks not posted because the previous one had not finished (a tick slower than its interval).",
+    ["service"],
+)
 MESSAGES_REJECTED = Counter(
     "arca_messages_rejected_total",
     "Inputs refused or dead-lettered, by reason class "

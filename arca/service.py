@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -63,6 +64,35 @@ class Deps:
 TICK_CHUNK = 10
 """Routine items (telemetry situations, tick decisions) a tick handles before letting waiting
 deliveries (events) go first (``Service.call_soon``)."""
+
+
+class TickGate:
+    """At most one tick of a service waiting or running on its delivery thread.
+
+    The runtime offers a tick every ``tick_interval_s``; a tick is posted only when the previous one
+    has finished, otherwise the offer is counted (``arca_ticks_skipped_total``) and dropped. Without
+    it a tick slower than its interval (an enforcer reconciling hundreds of systems against a slow
+    cloud) piled up ticks on the delivery thread without bound, and the deliveries behind them
+    (decisions) waited for minutes (``scripts/bench_capacity.py``, 200 systems on one enforcer)."""
+
+    def __init__(self, service: Service, clock: Clock) -> None:
+        self.service, self.clock = service, clock
+        self._busy = threading.Event()
+
+    def offer(self, post: Callable[[Callable[[], None]], None]) -> bool:
+        """Post a tick through ``post`` (the bus's ``call_soon_threadsafe``) unless one is pending."""
+        if self._busy.is_set():
+            metrics.TICKS_SKIPPED.labels(self.service.name).inc()
+            return False
+        self._busy.set()
+        post(self._run)
+        return True
+
+    def _run(self) -> None:
+        try:
+            self.service.run_tick(self.clock.now())
+        finally:
+            self._busy.clear()
 
 
 class Service(ABC):

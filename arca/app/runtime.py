@@ -18,7 +18,7 @@ from arca.app.settings import ArcaSettings
 from arca.bus import Bus, InMemoryBus
 from arca.clock import Clock, SystemClock
 from arca.kb import EmbeddedKnowledgeBase, KnowledgeBase, KnowledgeBaseError
-from arca.service import Deps, Service
+from arca.service import Deps, Service, TickGate
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +170,9 @@ def run_service(name: str, settings: ArcaSettings, stop: threading.Event | None 
         deps.bus.start()
         log.info("service %s started", name)
         try:
+            ticks = TickGate(service, deps.clock)
             while not stop.wait(service.tick_interval_s):
-                deps.bus.call_soon_threadsafe(lambda: service.run_tick(deps.clock.now()))
+                ticks.offer(deps.bus.call_soon_threadsafe)
         finally:
             close = getattr(service, "close", None)  # inputs a service opened itself (HTTP, AMQP)
             if callable(close):

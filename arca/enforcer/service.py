@@ -191,8 +191,7 @@ class EnforcerService(Service):
 
     def tick(self, now: datetime) -> None:
         if self.reconciler is not None and self.sharded:
-            for system in sorted(self.owned):
-                self.reconciler.reconcile(system, now)
+            self.reconciler.tick(now, self.owned)
         elif self.reconciler is not None:
             self.reconciler.tick(now)
         if self.faults is not None:

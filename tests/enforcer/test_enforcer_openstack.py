@@ -420,3 +420,56 @@ def test_a_reconcile_pass_is_one_driver_pass(tb: Testbed, conn: Any) -> None:
     rec.reconcile(SYSTEM, tb.model.now())
     assert driver.in_pass == [True]
     assert driver._reads is None  # the pass is over with the reconcile
+
+
+def test_a_tick_over_many_systems_lists_the_servers_once(tb: Testbed, conn: Any) -> None:
+    """A tick reconciles every system in one driver pass: when every system's resync is due, Nova's
+    server listing and the pools' members are read once for the tick, not once per system (200
+    systems on one enforcer made ticks of seconds that held its delivery thread)."""
+    loop = Loop(tb, conn, resync_interval_s=10.0)
+    systems = [f"sys-{k}" for k in range(4)]
+    for system in systems:
+        d = Decision(event_time=loop.now, system=system, strategy="test", target_servants=1, reason="test",
+                     rule="test")
+        assert loop.rec.set_desired(d)
+    loop.run(20)  # each system's servant booted and joined; every resync has run once
+    owners = sorted((s.metadata or {}).get("arca_system", "") for s in loop.servers() if s.status == "ACTIVE")
+    assert [o for o in owners if o.startswith("sys-")] == systems
+    served = tb.cloud.requests_served
+    tb.model.advance(11.0)  # every system's resync is due at this tick
+    before = (served.get("compute", 0), served.get("load-balancer", 0))
+    loop.rec.tick(loop.now)
+    sent = (served.get("compute", 0) - before[0], served.get("load-balancer", 0) - before[1])
+    assert sent == (1, 3), sent  # one listing of the servers, the three pools' members once each
+    assert not [e for e in loop.enforcements() if e.outcome == "failed"]
+
+
+class _CountingOwned(OpenStackDriver):
+    """The real driver, counting the ownership checks of listed servers."""
+
+    checks = 0
+
+    @staticmethod
+    def owned(server: dict[str, Any], system: str) -> bool:
+        _CountingOwned.checks += 1
+        return OpenStackDriver.owned(server, system)
+
+
+def test_a_pass_indexes_the_server_listing_once_for_all_its_systems(tb: Testbed, conn: Any) -> None:
+    """Within a pass each listed server's owner is looked at once, however many systems the pass lists
+    (it was once per server per system: quadratic); the servants found are the same as outside one."""
+    loop = Loop(tb, conn)
+    systems = [f"sys-{k}" for k in range(5)]
+    for system in systems:
+        loop.rec.set_desired(Decision(event_time=loop.now, system=system, strategy="test", target_servants=2,
+                                      reason="test", rule="test"))
+    loop.run(15)
+    driver = _CountingOwned(settings(), conn)
+    alone = {system: driver.list_servants(system) for system in systems}  # no pass: each lists anew
+    assert all(len(found) == 2 for found in alone.values()), alone
+    listed = len([s for s in conn.compute.servers() if "arca-managed" in (s.tags or [])])
+    _CountingOwned.checks = 0
+    with driver.reads_once():
+        in_pass = {system: driver.list_servants(system) for system in systems}
+    assert in_pass == alone
+    assert _CountingOwned.checks == listed  # each listed server once, not once per system

@@ -144,6 +144,8 @@ class OpenStackDriver:
         self._pools: list[str] | None = None
         self._reads: dict[_ReadKey, dict[str, Any]] | None = None
         """The answers of this reconcile pass (``reads_once``); None outside a pass."""
+        self._owners: tuple[dict[str, Any], dict[str, list[dict[str, Any]]]] | None = None
+        """The last server listing and its servers by owning system (each listing indexed once)."""
 
     # --- one pass, each read once ------------------------------------------------------------------
     @contextmanager
@@ -249,11 +251,24 @@ class OpenStackDriver:
                        _STATUS.get(str(server.get("status", "")).upper(), "unknown"), in_pool, created,
                        task_state=str(task) if task else None, ns_id=str(ns_id) if ns_id else None)
 
+    def _by_owner(self, data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The listing's owned servers by system, computed once per listing: a tick's pass shares one
+        listing among all its systems, and finding each system's servers in it anew cost every system
+        a walk over every server of the cloud (quadratic in the systems of a replica)."""
+        if self._owners is not None and self._owners[0] is data:
+            return self._owners[1]
+        index: dict[str, list[dict[str, Any]]] = {}
+        for server in data.get("servers", []):
+            owner = (server.get("metadata") or {}).get(OWNER_KEY)
+            if isinstance(owner, str) and self.owned(server, owner):
+                index.setdefault(owner, []).append(server)
+        self._owners = (data, index)
+        return index
+
     def list_servants(self, system: str) -> list[Servant]:
         data = self._read("list servers", "compute", "/servers/detail", NOVA_READ_MICROVERSION,
                           tags=OWNER_TAG)
-        servers = list(data.get("servers", []))
-        mine = [s for s in servers if self.owned(s, system)]
+        mine = self._by_owner(data).get(system, [])
         members = self._members() if mine else {}
         return sorted((self._servant(s, members) for s in mine), key=lambda s: s.name)
 
