@@ -29,6 +29,11 @@ collector's HTTP ingest of issue 24 (the YANG shortcut, the string check, the ev
 workers) with ``tests/collector/test_collector_yang_shortcut.py tests/collector/test_collector_events.py
 tests/collector/test_collector_hostile_input.py tests/collector/test_collector_http.py
 tests/collector/test_collector_restconf_errors.py tests/collector/test_collector_http_workers.py``;
+``MUTANTS_SET=peak`` issue 23's window peak and cancelled boots (overlap23b: the collector's peak reads, the
+analyzer's peak demand, the anticipator's peak samples, the decider's peak lesson and the assessment
+between the window's mean and peak, the enforcer's rule 4a) with ``tests/decider/test_decider_peak.py
+tests/collector/test_collector_telemetry.py tests/analyzer/test_analyzer_situation.py
+tests/enforcer/test_enforcer_planning.py tests/enforcer/test_enforcer_openstack.py``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
 with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
 ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
@@ -419,6 +424,35 @@ INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the 
  ("arca/collector/workers.py", "            due = self._respawn_at.setdefault(index, now + RESPAWN_DELAY_S)", "            due = now", "workers: respawn at once"),
  ("arca/collector/workers.py", "                proc.kill()\n", "                pass\n", "workers: a stuck worker never killed"),
 ]
+PEAK_MUTANTS = [  # issue 23 items 1 and 5 (overlap23b): the window's peak, learned at a burst's top; a released boot cancelled
+ ("arca/collector/haproxy.py", "        if self.peak is None or rate > self.peak[0]:", "        if self.peak is None or rate < self.peak[0]:", "peak: the lowest sub-interval kept"),
+ ("arca/collector/haproxy.py", "last.at + (cur.at - last.at) / 2", "cur.at", "peak: stamped at the read, not the sub-interval's middle"),
+ ("arca/collector/haproxy.py", "        if self.next_publish is not None and now < self.next_publish:\n            return []", "        if False:\n            return []", "peak: every read published"),
+ ("arca/collector/haproxy.py", "        peak, self.peak = self.peak, None  # each window's peak is its own", "        peak = self.peak", "peak: a window's peak carried into the next"),
+ ("arca/collector/haproxy.py", "        if peak is not None and prev.at < peak[1] < cur.at:", "        if peak is not None:", "peak: a peak outside its window published"),
+ ("arca/analyzer/situation.py", "        if not rates or set(peaks) != set(rates) or offered <= 0:", "        if not rates or not peaks or offered <= 0:", "peak: a balancer without a peak ignored"),
+ ("arca/analyzer/situation.py", "        return max(demand, demand * top / offered), at", "        return demand * top / offered, at", "peak: below the mean allowed"),
+ ("arca/analyzer/situation.py", "if m == \"request_rate_peak\" and start < t <= self.newest_load}", "if m == \"request_rate_peak\"}", "peak: an older window's peak taken"),
+ ("arca/decider/anticipator.py", "            near = np.abs(ela - at) <= PEAK_REACH_S", "            near = np.abs(ela - at) < 0.5", "peak: a point, not a reach"),
+ ("arca/decider/anticipator.py", "        learned = [s for s in self.samples if s.source not in (\"prior\", \"peak\")]", "        learned = [s for s in self.samples if s.source != \"prior\"]", "peak: peak samples fitted"),
+ ("arca/decider/anticipator.py", "        return (self.severity, math.floor(self.elapsed_s), self.source == \"peak\")", "        return (self.severity, math.floor(self.elapsed_s), False)", "peak: decimated with the learned samples"),
+ ("arca/decider/loop.py", "    tops = [model.top(a.level) or float(policy.default_servants) for a in here]", "    tops = [model.predict_one(a.level, seconds(at, a.onset)) or float(policy.default_servants) for a in here]", "peak: learned wherever the curve is short, not only above its top"),
+ ("arca/decider/loop.py", "    if needed <= expected:\n        return None\n    predicted", "    if needed < expected:\n        return None\n    predicted", "peak: a peak at the top learned again"),
+ ("arca/decider/loop.py", "    here = tuple(a for a in live if seconds(at, a.onset) >= 0)", "    here = tuple(live)", "peak: incidents after the peak share it"),
+ ("arca/decider/loop.py", "                               source=\"learned\" if lesson.at is None else \"peak\")", "                               source=\"learned\")", "peak: learned as a plain sample"),
+ ("arca/decider/loop.py", "        e_m = measured_elapsed(situation, a.onset) if lesson.at is None else seconds(lesson.at, a.onset)", "        e_m = measured_elapsed(situation, a.onset)", "peak: learned at the window's middle"),
+ ("arca/decider/loop.py", "        return needed - p if p < needed else max(0.0, p - top)", "        return abs(p - needed)", "assessment: the peak ignored"),
+ ("arca/decider/loop.py", "    return max(needed, peak / policy.high_threshold if first else float(needed_for(peak, policy)))", "    return max(needed, float(needed_for(peak, policy)))", "assessment: the first round's peak rounded"),
+ ("arca/enforcer/planning.py", "            if len(booting_surplus) < count - target:\n                waiting", "            if True:\n                waiting", "enforcer: waiting though every surplus boot is cancelled"),
+ ("arca/enforcer/planning.py", "            booting_surplus = cancelled_boots(live, in_flight, bounds, count - target)", "            booting_surplus = []", "enforcer: a released boot runs to its end (the old rule)"),
+ ("arca/enforcer/planning.py", "    booting = [s for s in live if s.status == \"building\" and s.name in in_flight.creating\n               and s.name not in bounds.protected]", "    booting = [s for s in live if s.status == \"building\" and s.name not in bounds.protected]", "enforcer: a building server not ours to cancel removed"),
+ ("arca/enforcer/planning.py", "               and s.name not in bounds.protected]\n    return sorted", "               ]\n    return sorted", "enforcer: a protected boot cancelled"),
+ ("arca/enforcer/planning.py", "    return sorted(booting, key=lambda s: _surplus_order(s, \"youngest-first\"))[:max(0, surplus)]", "    return sorted(booting, key=lambda s: _surplus_order(s, \"oldest-first\"))[:max(0, surplus)]", "enforcer: the oldest boot cancelled first"),
+ ("arca/enforcer/reconciler.py", "                self._cancel_boot(st, step, now)\n", "                pass\n", "enforcer: the cancelled boot's creation left running"),
+ ("arca/enforcer/actions.py", "            self._to(ActionState.SKIPPED, now, f\"cancelled: {why}\")", "            self._to(ActionState.FAILED, now, f\"cancelled: {why}\")", "enforcer: a cancelled creation reported failed"),
+]
+if os.environ.get("MUTANTS_SET") == "peak":
+    MUTANTS = PEAK_MUTANTS
 if os.environ.get("MUTANTS_SET") == "ingest":
     MUTANTS = INGEST_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "overlap":
