@@ -429,7 +429,6 @@ PEAK_MUTANTS = [  # issue 23 items 1 and 5 (overlap23b): the window's peak, lear
  ("arca/collector/haproxy.py", "last.at + (cur.at - last.at) / 2", "cur.at", "peak: stamped at the read, not the sub-interval's middle"),
  ("arca/collector/haproxy.py", "        if self.next_publish is not None and now < self.next_publish:\n            return []", "        if False:\n            return []", "peak: every read published"),
  ("arca/collector/haproxy.py", "        peak, self.peak = self.peak, None  # each window's peak is its own", "        peak = self.peak", "peak: a window's peak carried into the next"),
- ("arca/collector/haproxy.py", "        if peak is not None and prev.at < peak[1] < cur.at:", "        if peak is not None:", "peak: a peak outside its window published"),
  ("arca/analyzer/situation.py", "        if not rates or set(peaks) != set(rates) or offered <= 0:", "        if not rates or not peaks or offered <= 0:", "peak: a balancer without a peak ignored"),
  ("arca/analyzer/situation.py", "        return max(demand, demand * top / offered), at", "        return demand * top / offered, at", "peak: below the mean allowed"),
  ("arca/analyzer/situation.py", "if m == \"request_rate_peak\" and start < t <= self.newest_load}", "if m == \"request_rate_peak\"}", "peak: an older window's peak taken"),

@@ -176,7 +176,7 @@ class HaproxyPoller:
         dt = (cur.at - prev.at).total_seconds()
         if dt <= 0 or cur.requests < prev.requests or cur.refused < prev.refused:
             return out  # no time elapsed, or counters reset by a reload
-        if peak is not None and prev.at < peak[1] < cur.at:  # before the window's rate: same round
+        if peak is not None:  # read since the previous publication: inside the window; before its rate
             out.append(Observation(
                 event_time=peak[1], producer=self.producer, system=self.system, metric="request_rate_peak",
                 value=peak[0], unit="req/s", resource=self.lb_name, domain=self.domain,

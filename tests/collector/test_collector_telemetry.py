@@ -276,6 +276,17 @@ def test_haproxy_window_peak_from_reads_inside_the_poll(counts: list[int], peak:
                                                  "discard_rate"]
 
 
+def test_haproxy_each_windows_peak_is_its_own() -> None:
+    counts = [0, 10, 20, 30, 330, 340, 350, 360, 370, 380, 390,  # a burst in the first window (300 req/s)
+              400, 410, 420, 430, 440, 450, 460, 470, 480, 490, 500]  # a flat second window (10 req/s)
+    texts = iter([stats(n) for n in counts])
+    poller = HaproxyPoller(lambda: next(texts), system="emergency", lb_name="lb", interval_s=10,
+                           peak_interval_s=1.0)
+    outs = [poller.poll(T0 + timedelta(seconds=k)) for k in range(len(counts))]
+    peaks = [(o.value, o.event_time) for out in outs for o in out if o.metric == "request_rate_peak"]
+    assert peaks == [(300.0, T0 + timedelta(seconds=3.5)), (10.0, T0 + timedelta(seconds=10.5))]
+
+
 def test_haproxy_without_peak_interval_polls_once_per_window() -> None:
     texts = iter([stats(0), stats(100)])
     poller = HaproxyPoller(lambda: next(texts), system="emergency", lb_name="lb", interval_s=10)
