@@ -84,11 +84,15 @@ a severity borrows from the nearest severity that has a sample there, and a prio
 a learned one of its severity is ignored."""
 
 PEAK_REACH_S = 1.5
-"""Seconds around a ``peak`` sample where its severity's prediction is at least its amount (issue 23 item
-1). A window's peak is the highest 1 s request rate of the window, at that second's middle (averaged over
-the load balancers); the top of a severity-1 burst needs its third servant for ~3 s. Peak samples are
-not fitted: a single one among the window means' samples made the RBF fit a hump 9 s wide at the top
-(a servant more from 1 to 19 s after a severity 1, +3.8 % servant-seconds on the reference)."""
+"""Seconds around a ``peak`` sample where its severity's floor is at least its amount (issue 23 item 1;
+``predict_floor``: ``floor``, ``floors``, ``top``). A window's peak is the highest 1 s request
+rate of the window, at that second's middle (averaged over the load balancers); the top of a severity-1
+burst needs its third servant for ~3 s. Peak samples are not fitted: a single one among the window
+means' samples made the RBF fit a hump 9 s wide at the top (a servant more from 1 to 19 s after a
+severity 1, +3.8 % servant-seconds on the reference), and a severity-4 curve above the load's mean,
+which the severity assessment then read as a severity 3. Nor are they in the curve a round's mean is
+judged against and learned from (``predict``): there they stopped the corrections
+that shape a burst's plateau (a severity-4 plateau learned at 8 where the load needs 9)."""
 
 SEVERITY_SCALE = 0.5
 """Kernel distance of one severity step."""
@@ -255,8 +259,9 @@ class Anticipator:
 
         Where the severity has no sample within ``SAMPLE_REACH_S``, the nearest severity that has
         one there lends its prediction, extra servants scaled by ``severity / lender`` (the stronger
-        when two are equally near); where none has, the baseline. Within ``PEAK_REACH_S`` of one of
-        the severity's ``peak`` samples, at least that sample's amount.
+        when two are equally near); where none has, the baseline. The curve of the window means:
+        what a telemetry round's mean is judged against and learned from (``peak`` samples are in
+        ``predict_floor``).
         """
         model = self._fit()
         if model is None:
@@ -265,8 +270,16 @@ class Anticipator:
         out = self._raw(model, severity, ela)
         if severity <= 0:
             return out
-        out = self._borrowed(model, severity, ela, out)
-        for at, amount in self._peaks.get(severity, ()):  # a burst's top, seen in a window's peak
+        return self._borrowed(model, severity, ela, out)
+
+    def predict_floor(self, severity: int, elapsed: Sequence[float] | np.ndarray) -> np.ndarray | None:
+        """``predict``, and within ``PEAK_REACH_S`` of one of the severity's ``peak`` samples at least
+        that sample's amount (a burst's top, seen in a window's peak): what floors are made of."""
+        out = self.predict(severity, elapsed)
+        if out is None:
+            return None
+        ela = np.asarray(elapsed, dtype=float)
+        for at, amount in self._peaks.get(severity, ()):
             near = np.abs(ela - at) <= PEAK_REACH_S
             out[near] = np.maximum(out[near], amount)
         return out
@@ -326,7 +339,7 @@ class Anticipator:
         if severity not in self._tops:
             ends = [float(c[-1]) for c in self._coverage.values() if len(c)]
             grid = np.arange(0.0, max(ends, default=0.0) + 1.0, 1.0)
-            out = self.predict(severity, grid)
+            out = self.predict_floor(severity, grid)
             top = float(out.max()) if out is not None and len(out) else float(self.config.baseline)
             self._tops[severity] = top
         return self._tops[severity]
@@ -344,7 +357,7 @@ class Anticipator:
         """Largest MSA predicted over ``[elapsed, elapsed + lead]`` (None when cold)."""
         n = max(1, math.ceil(max(0.0, lead_s) / step_s) + 1)
         grid = np.linspace(elapsed_s, elapsed_s + max(0.0, lead_s), n)
-        out = self.predict(severity, grid)
+        out = self.predict_floor(severity, grid)
         return None if out is None else float(out.max())
 
     def floors(self, incidents: Sequence[tuple[int, float]], lead_s: float,
@@ -361,7 +374,7 @@ class Anticipator:
         for severity, ks in by_severity.items():
             start = np.array([incidents[k][1] for k in ks], dtype=float)
             grid = np.linspace(start, start + max(0.0, lead_s), n, axis=1)  # one row per incident
-            predicted = self.predict(severity, grid.ravel())
+            predicted = self.predict_floor(severity, grid.ravel())
             if predicted is None:
                 return None
             for k, top in zip(ks, predicted.reshape(len(ks), n).max(axis=1), strict=True):

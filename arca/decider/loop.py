@@ -452,18 +452,13 @@ def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, 
     window = situation.load_window_s or 0.0
     first = window > 0 and window / 2 <= e_m < 1.5 * window  # the first round wholly after the onset
     needed: float = demand / policy.high_threshold if first else float(needed_for(demand, policy))
-    top = _peak_need(situation, policy, first, needed)
-
-    def miss(p: float) -> float:  # how far a curve lies outside what the window needed: its mean to its peak
-        return needed - p if p < needed else max(0.0, p - top)
-
     own = model.predict_one(a.level, e_m)
-    if own is None or miss(own) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):
+    if own is None or abs(own - needed) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):
         return antics, (), ()
     near = {k: model.predict_one(k, e_m) for k in sorted(model.known_severities()) if k > 0}
     best = min((k for k, p in near.items() if p is not None),
-               key=lambda k: (miss(float(near[k] or 0.0)), abs(k - a.level)), default=a.level)
-    if best == a.level or miss(float(near[best] or 0.0)) >= miss(own):
+               key=lambda k: (abs(float(near[k] or 0.0) - needed), abs(k - a.level)), default=a.level)
+    if best == a.level or abs(float(near[best] or 0.0) - needed) >= abs(own - needed):
         return antics, (), ()
     if first and best < a.level:  # the first round only raises: its burst has barely begun
         return antics, (), ()
@@ -476,16 +471,6 @@ def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, 
     if a.source:
         changed = (with_assessment(record_of(records or {}, a.source), a.level, best, first=not a.judged),)
     return tuple(moved if x is a else x for x in antics), (why,), changed
-
-
-def _peak_need(situation: Situation, policy: Policy, first: bool, needed: float) -> float:
-    """What the window's peak demand needs (as ``needed``: unrounded at a first round), never below
-    ``needed``; ``needed`` itself without a peak. Curves learn a burst's top from the peak
-    (``peak_lesson``), so a curve between the window's mean and peak needs does not miss the load."""
-    peak = situation.demand_peak_servants
-    if peak is None:
-        return needed
-    return max(needed, peak / policy.high_threshold if first else float(needed_for(peak, policy)))
 
 
 def calibrated_by_source(anticipations: Sequence[Anticipation], model: Anticipator, situation: Situation,
