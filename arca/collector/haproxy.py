@@ -113,8 +113,13 @@ class HaproxyPoller:
         interval_s: float = 10.0,
         producer: str = "collector",
         peak_interval_s: float | None = None,
+        peek: Callable[[], str] | None = None,
     ) -> None:
         self._fetch = fetch
+        self._peek = peek or fetch
+        """What the reads between two published polls fetch with (the in-process demo reads its
+        emulated load balancer without HTTP there: a request per simulated second and balancer cost
+        the demo half its time); the published polls always use ``fetch``."""
         self.system = system
         self.lb_name = lb_name
         self.domain = domain
@@ -138,11 +143,13 @@ class HaproxyPoller:
         """One poll at event time ``now``: queue length, and rates since the previous published poll
         (with ``peak_interval_s``, a read between two published polls only tracks the peak)."""
         self.next_poll = now + timedelta(seconds=self.peak_interval_s or self.interval_s)
-        cur = counters(parse_stats(self._fetch()), now, self.frontend, self.backend)
+        publish = self.peak_interval_s is None or self.next_publish is None or now >= self.next_publish
+        cur = counters(parse_stats((self._fetch if publish else self._peek)()), now, self.frontend,
+                       self.backend)
         if self.peak_interval_s is None:
             return self.observe(cur)
         self.track_peak(cur)
-        if self.next_publish is not None and now < self.next_publish:
+        if not publish:
             return []
         self.next_publish = now + timedelta(seconds=self.interval_s)
         return self.observe(cur)

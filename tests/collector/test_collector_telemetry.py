@@ -301,3 +301,27 @@ def test_haproxy_peak_of_a_reset_window_is_dropped() -> None:
                            peak_interval_s=1.0)
     outs = [poller.poll(T0 + timedelta(seconds=k)) for k in range(11)]
     assert [o.metric for o in outs[-1]] == ["queue_length"]  # counters went back: no rate, no peak
+
+
+def test_haproxy_reads_inside_the_window_use_peek_the_published_polls_fetch() -> None:
+    """``peek`` (the demo's in-process read) serves only the reads between two published polls; the
+    published polls go through ``fetch`` (the HTTP read); the figures are the same as with ``fetch``
+    alone."""
+    counts = [0, 10, 20, 30, 130, 330, 430, 460, 470, 480, 490, 500]
+    fetched: list[int] = []
+    peeked: list[int] = []
+    texts = iter([stats(n) for n in counts])
+    poller = HaproxyPoller(lambda: (fetched.append(1), next(texts))[1], system="emergency", lb_name="lb",
+                           interval_s=10, peak_interval_s=1.0,
+                           peek=lambda: (peeked.append(1), next(texts))[1])
+
+    def figures(p: HaproxyPoller, k: int) -> list[tuple[str, float, datetime]]:
+        return [(o.metric, o.value, o.event_time) for o in p.poll(T0 + timedelta(seconds=k))]
+
+    outs = [figures(poller, k) for k in range(len(counts))]
+    assert (len(fetched), len(peeked)) == (2, 10)  # the polls at 0 s and 10 s; the reads at 1-9 s and 11 s
+    alone = iter([stats(n) for n in counts])
+    plain = HaproxyPoller(lambda: next(alone), system="emergency", lb_name="lb", interval_s=10,
+                          peak_interval_s=1.0)
+    assert outs == [figures(plain, k) for k in range(len(counts))]
+    assert any(metric == "request_rate_peak" for out in outs for metric, _, _ in out)
