@@ -32,6 +32,11 @@ collector's HTTP ingest of issue 24 (the YANG shortcut, the string check, the ev
 workers) with ``tests/collector/test_collector_yang_shortcut.py tests/collector/test_collector_events.py
 tests/collector/test_collector_hostile_input.py tests/collector/test_collector_http.py
 tests/collector/test_collector_restconf_errors.py tests/collector/test_collector_http_workers.py``;
+``MUTANTS_SET=peak`` issue 23's window peak and cancelled boots (overlap23b: the collector's peak reads, the
+analyzer's peak demand, the anticipator's peak samples and the floors they make, the decider's peak
+lesson, the enforcer's rule 4a) with ``tests/decider/test_decider_peak.py
+tests/collector/test_collector_telemetry.py tests/analyzer/test_analyzer_situation.py
+tests/enforcer/test_enforcer_planning.py tests/enforcer/test_enforcer_openstack.py``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
 with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
 ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
@@ -53,7 +58,7 @@ MUTANTS = [
  ('arca/decider/loop.py', 'current, correction, rule = default, None, why', 'current, correction, rule = (current if why == "incident-ended" else default), None, why', 'incident ended: not back to the default'),
  ('arca/incidents.py', 'return (now - onset).total_seconds() > expiration_s', 'return (now - onset).total_seconds() >= expiration_s', 'expiration boundary'),
  ('arca/decider/loop.py', 'current, correction, rule = default, None, why', 'current, correction, rule = (current if why == "expired" else default), None, why', 'expired: not back to the default'),
- ('arca/decider/loop.py', 'current=floor.msa if floor is not None else current)', 'current=current)', 'no reset to the MSA when acceptable'),
+ ('arca/decider/loop.py', 'current=floor.msa if floor is not None else current,', 'current=current,', 'no reset to the MSA when acceptable'),
  ('arca/decider/loop.py', 'replace(unchanged, correction=None, current=', 'replace(unchanged, current=', 'correction kept when acceptable'),
  ('arca/decider/loop.py', 'still_expired = frozenset(e for e in expired if e in reported)', 'still_expired = frozenset(expired)', 'expired set never pruned'),
  ('arca/decider/loop.py', 'if (ident, sev) not in known and (ident, sev) not in still_expired:', 'if (ident, sev) not in known:', 'expired incident re-anticipated'),
@@ -173,8 +178,8 @@ MUTANTS = [
  ('arca/decider/loop.py', 'Lesson(live, needed, tuple(at_load), out, ceiling) if live else None', 'None', 'corrections never learned'),
  ('arca/decider/loop.py', '            reasons.append(f"held at the MSA {floor.msa}")\n', '', 'held at the MSA not said'),
  ('arca/decider/loop.py', 'sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")', 'sid = f"{situation.system}-{situation.message_id}"', 'incidents of one situation learn under one id'),
- ('arca/decider/loop.py', 'sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)', 'sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=None, sample_id=sid)', 'learned without its time'),
- ('arca/decider/loop.py', 'sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)', 'sample = LearnedSample(a.level, round(e_m), amount, learned_at=now, sample_id=sid)', 'elapsed time rounded to the second'),
+ ('arca/decider/loop.py', 'sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid,', 'sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=None, sample_id=sid,', 'learned without its time'),
+ ('arca/decider/loop.py', 'sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid,', 'sample = LearnedSample(a.level, round(e_m), amount, learned_at=now, sample_id=sid,', 'elapsed time rounded to the second'),
  ('arca/decider/loop.py', '        forgotten.extend(dropped)\n', '', 'decimated samples not reported'),
  ('arca/decider/loop.py', '"learned-out" if lesson.out else "learned-in")', '"learned-out")', 'learned-in said learned-out'),
  ('arca/decider/loop.py', 'amount = policy.clamp(to_amount(share))', 'amount = to_amount(share)', 'share not clamped'),
@@ -337,7 +342,7 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  ("arca/decider/loop.py", "    if demand is None or len(live) != 1:\n        return antics, (), ()", "    if demand is None or not live:\n        return antics, (), ()", "assess: with several incidents live"),
  ("arca/decider/loop.py", "    if own is None or abs(own - needed) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):", "    if own is None:", "assess: no margin"),
  ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True,\n", "    moved = replace(a, assessed=None if best == a.severity else best, judged=True,\n", "assess: the old curve's unimodal rule kept"),
- ("arca/decider/loop.py", "        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid)", "assess: learned for the reported severity"),
+ ("arca/decider/loop.py", "        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid,", "        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid,", "assess: learned for the reported severity"),
  ("arca/decider/loop.py", "    raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "assess: the floor of the reported severity"),
  ("arca/decider/loop.py", "            p = model.predict_one(a.level, measured_elapsed(situation, a.onset))", "            p = model.predict_one(a.severity, measured_elapsed(situation, a.onset))", "assess: expected from the reported severity"),
  ("arca/decider/loop.py", "        antics, assessed, judged = assessed_by_load(antics, model, situation, policy, st.last_load_time,\n                                                    records)\n", "        assessed: tuple[str, ...] = ()\n        judged: tuple[SourceRecord, ...] = ()\n", "assess: never called"),
@@ -441,6 +446,34 @@ INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the 
  ("arca/collector/workers.py", "            due = self._respawn_at.setdefault(index, now + RESPAWN_DELAY_S)", "            due = now", "workers: respawn at once"),
  ("arca/collector/workers.py", "                proc.kill()\n", "                pass\n", "workers: a stuck worker never killed"),
 ]
+PEAK_MUTANTS = [  # issue 23 items 1 and 5 (overlap23b): the window's peak, learned at a burst's top; a released boot cancelled
+ ("arca/collector/haproxy.py", "        if self.peak is None or rate > self.peak[0]:", "        if self.peak is None or rate < self.peak[0]:", "peak: the lowest sub-interval kept"),
+ ("arca/collector/haproxy.py", "last.at + (cur.at - last.at) / 2", "cur.at", "peak: stamped at the read, not the sub-interval's middle"),
+ ("arca/collector/haproxy.py", "        if self.next_publish is not None and now < self.next_publish:\n            return []", "        if False:\n            return []", "peak: every read published"),
+ ("arca/collector/haproxy.py", "        peak, self.peak = self.peak, None  # each window's peak is its own", "        peak = self.peak", "peak: a window's peak carried into the next"),
+ ("arca/analyzer/situation.py", "        if not rates or set(peaks) != set(rates) or offered <= 0:", "        if not rates or not peaks or offered <= 0:", "peak: a balancer without a peak ignored"),
+ ("arca/analyzer/situation.py", "        return max(demand, demand * top / offered), at", "        return demand * top / offered, at", "peak: below the mean allowed"),
+ ("arca/analyzer/situation.py", "if m == \"request_rate_peak\" and start < t <= self.newest_load}", "if m == \"request_rate_peak\"}", "peak: an older window's peak taken"),
+ ("arca/decider/anticipator.py", "            near = np.abs(ela - at) <= PEAK_REACH_S", "            near = np.abs(ela - at) < 0.5", "peak: a point, not a reach"),
+ ("arca/decider/anticipator.py", "        learned = [s for s in self.samples if s.source not in (\"prior\", \"peak\")]", "        learned = [s for s in self.samples if s.source != \"prior\"]", "peak: peak samples fitted"),
+ ("arca/decider/anticipator.py", "            predicted = self.predict_floor(severity, grid.ravel())", "            predicted = self.predict(severity, grid.ravel())", "peak: the floors ignore the peak samples"),
+ ("arca/decider/anticipator.py", "            out = self.predict_floor(severity, grid)\n            top =", "            out = self.predict(severity, grid)\n            top =", "peak: the top ignores the peak samples"),
+ ("arca/decider/anticipator.py", "        return (self.severity, math.floor(self.elapsed_s), self.source == \"peak\")", "        return (self.severity, math.floor(self.elapsed_s), False)", "peak: decimated with the learned samples"),
+ ("arca/decider/loop.py", "    tops = [model.top(a.level) or float(policy.default_servants) for a in here]", "    tops = [model.predict_one(a.level, seconds(at, a.onset)) or float(policy.default_servants) for a in here]", "peak: learned wherever the curve is short, not only above its top"),
+ ("arca/decider/loop.py", "    if needed <= expected:\n        return None\n    predicted", "    if needed < expected:\n        return None\n    predicted", "peak: a peak at the top learned again"),
+ ("arca/decider/loop.py", "    here = tuple(a for a in live if seconds(at, a.onset) >= 0)", "    here = tuple(live)", "peak: incidents after the peak share it"),
+ ("arca/decider/loop.py", "                               source=\"learned\" if lesson.at is None else \"peak\")", "                               source=\"learned\")", "peak: learned as a plain sample"),
+ ("arca/decider/loop.py", "        e_m = measured_elapsed(situation, a.onset) if lesson.at is None else seconds(lesson.at, a.onset)", "        e_m = measured_elapsed(situation, a.onset)", "peak: learned at the window's middle"),
+ ("arca/enforcer/planning.py", "            if len(booting_surplus) < count - target:\n                waiting", "            if True:\n                waiting", "enforcer: waiting though every surplus boot is cancelled"),
+ ("arca/enforcer/planning.py", "            booting_surplus = cancelled_boots(live, in_flight, bounds, count - target)", "            booting_surplus = []", "enforcer: a released boot runs to its end (the old rule)"),
+ ("arca/enforcer/planning.py", "    booting = [s for s in live if s.status == \"building\" and s.name in in_flight.creating\n               and s.name not in bounds.protected]", "    booting = [s for s in live if s.status == \"building\" and s.name not in bounds.protected]", "enforcer: a building server not ours to cancel removed"),
+ ("arca/enforcer/planning.py", "               and s.name not in bounds.protected]\n    return sorted", "               ]\n    return sorted", "enforcer: a protected boot cancelled"),
+ ("arca/enforcer/planning.py", "    return sorted(booting, key=lambda s: _surplus_order(s, \"youngest-first\"))[:max(0, surplus)]", "    return sorted(booting, key=lambda s: _surplus_order(s, \"oldest-first\"))[:max(0, surplus)]", "enforcer: the oldest boot cancelled first"),
+ ("arca/enforcer/reconciler.py", "                self._cancel_boot(st, step, now)\n", "                pass\n", "enforcer: the cancelled boot's creation left running"),
+ ("arca/enforcer/actions.py", "            self._to(ActionState.SKIPPED, now, f\"cancelled: {why}\")", "            self._to(ActionState.FAILED, now, f\"cancelled: {why}\")", "enforcer: a cancelled creation reported failed"),
+]
+if os.environ.get("MUTANTS_SET") == "peak":
+    MUTANTS = PEAK_MUTANTS
 if os.environ.get("MUTANTS_SET") == "ingest":
     MUTANTS = INGEST_MUTANTS
 elif os.environ.get("MUTANTS_SET") == "overlap":

@@ -19,6 +19,10 @@ Everything is computed from event time (the time carried by each message), never
   / CPU sum. Before any such estimate, CPU sum of the reporting servants / share of requests served
   (a lower bound when servants are missing); with neither, unknown (None). A servant that came up in
   the middle of a window reports a partial CPU average, so the request rate is the better measure;
+* the window's peak demand (issue 23) — with ``request_rate_peak`` from every load balancer polled in
+  the round (the collector's ``peak_interval_s``), the demand scaled by the sum of their peaks over the
+  sum of their rates, at the mean of the peaks' times (``demand_peak_servants``, ``demand_peak_time``;
+  the sum of the balancers' peaks bounds the peak of their sum: their noise is independent);
 * incidents — announced by external events (severity, onset, elapsed), or detected from load alone
   (a sustained jump of demand over its quiet baseline, flagged ``detected_from_load``). The
   situation carries *every* incident still active (``Situation.incidents``), each expiring on its
@@ -34,6 +38,8 @@ from typing import Literal
 from arca.messages import ActiveIncident, Enforcement, ExternalEvent, Observation, Situation, TopologyChange
 
 HISTORY = 8
+LB_METRICS = ("request_rate", "discard_rate", "served_rate", "queue_length", "request_rate_peak")
+"""The load balancers' metrics the view keeps (``request_rate_peak``: the window's peak, issue 23)."""
 """CPU windows per servant and polls per load balancer kept for the capacity estimate."""
 
 
@@ -122,7 +128,7 @@ class SystemView:
             hist[t] = value
             for old in sorted(hist)[:-HISTORY]:
                 del hist[old]
-        elif obs.metric in ("request_rate", "discard_rate", "served_rate", "queue_length"):
+        elif obs.metric in LB_METRICS:
             lkey = (obs.metric, obs.resource or obs.domain or "_")
             value = max(0.0, float(obs.value))
             lprev = self.lb.get(lkey)
@@ -257,6 +263,23 @@ class SystemView:
         # discarding with no CPU figure (no servant, or none reporting): at least one servant's worth
         return average, ratio, (1.0 if ratio > 0 else None)
 
+    def peak(self, demand: float | None) -> tuple[float, datetime] | None:
+        """The round's peak demand (servant-equivalents, scaled like ``demand``) and when it was, or None
+        (no demand, or some load balancer polled in the round sent no peak within its window)."""
+        if demand is None or self.newest_load is None:
+            return None
+        start = self.newest_load - timedelta(seconds=self.config.window_s)
+        rates = {lb: v for (m, lb), (t, v) in self.lb.items() if m == "request_rate" and t > start}
+        peaks = {lb: (t, v) for (m, lb), (t, v) in self.lb.items()
+                 if m == "request_rate_peak" and start < t <= self.newest_load}
+        offered = sum(rates.values())
+        if not rates or set(peaks) != set(rates) or offered <= 0:
+            return None
+        top = sum(v for _, v in peaks.values())
+        at = min(t for t, _ in peaks.values()) + sum(
+            (t - min(t for t, _ in peaks.values()) for t, _ in peaks.values()), timedelta()) / len(peaks)
+        return max(demand, demand * top / offered), at
+
     def close_round(self) -> None:
         """A telemetry round is complete: learn the servant capacity, look for load jumps."""
         if self.newest_load is None:
@@ -358,6 +381,7 @@ class SystemView:
         active, booting = self.servants()
         average, ratio, demand = self.load()
         known = self.newest_load is not None
+        peak = self.peak(demand) if known else None
         alive = self.active_incidents(now)
         inc = max(alive, key=lambda v: (v.onset, v.severity)) if alive else None
         kwargs = {"correlation_id": correlation_id} if correlation_id else {}
@@ -374,6 +398,8 @@ class SystemView:
             demand_servants=demand if known else None,
             load_time=self.newest_load,
             load_window_s=self.config.window_s if known else None,
+            demand_peak_servants=peak[0] if peak else None,
+            demand_peak_time=peak[1] if peak else None,
             servants_reporting=len(self._window_cpu()) if known else None,
             incidents=tuple(ActiveIncident(incident_id=v.incident_id, severity=v.severity, onset=v.onset,
                                            source=v.source, domain=v.domain,

@@ -214,6 +214,7 @@ class CollectorService(Service):
             pollers.append(HaproxyPoller(
                 fetch, system=self.cfg.system, lb_name=lb, domain=self.cfg.haproxy_domains.get(lb),
                 frontend=fe or None, backend=be or None, interval_s=self.cfg.haproxy_interval_s,
+                peak_interval_s=self.cfg.haproxy_peak_interval_s,
             ))
         return pollers
 

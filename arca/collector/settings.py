@@ -103,6 +103,11 @@ class CollectorSettings(BaseModel):
         description="Load-balancer name -> 'frontend,backend' proxy names in its stats (else the only ones).",
     )
     haproxy_interval_s: float = Field(default=10.0, gt=0, description="Seconds between HAProxy polls.")
+    haproxy_peak_interval_s: float | None = Field(
+        default=1.0, gt=0, description="Seconds between the reads of the HAProxy counters inside a poll "
+        "interval, whose highest request rate is published with each poll as ``request_rate_peak`` (the "
+        "window's peak demand, which the decider learns where its curve is short); None or not below "
+        "haproxy_interval_s: off.")
     nova_notifications_url: str | None = Field(
         default=None, description="AMQP URL of OpenStack's message bus (Nova notifications); off if unset."
     )

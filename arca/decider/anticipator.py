@@ -52,11 +52,12 @@ class LearnedSample:
     learned_at: datetime | None = field(default=None, compare=False)
     sample_id: str = field(default="", compare=False)
     source: str = field(default="learned", compare=False)
-    """``learned`` (a correction) or ``prior`` (seeded knowledge)."""
+    """``learned`` (a correction), ``prior`` (seeded knowledge) or ``peak`` (a window's peak demand above
+    the curve's top: a floor near its elapsed time, never fitted; ``PEAK_REACH_S``)."""
 
     @property
-    def bucket(self) -> tuple[int, int]:
-        return (self.severity, math.floor(self.elapsed_s))
+    def bucket(self) -> tuple[int, int, bool]:
+        return (self.severity, math.floor(self.elapsed_s), self.source == "peak")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,17 @@ SAMPLE_REACH_S = 5.0
 """Seconds around a sample where it informs its severity's curve: half a telemetry round. Beyond it
 a severity borrows from the nearest severity that has a sample there, and a prior sample this near
 a learned one of its severity is ignored."""
+
+PEAK_REACH_S = 1.5
+"""Seconds around a ``peak`` sample where its severity's floor is at least its amount (issue 23 item 1;
+``predict_floor``: ``floor``, ``floors``, ``top``). A window's peak is the highest 1 s request
+rate of the window, at that second's middle (averaged over the load balancers); the top of a severity-1
+burst needs its third servant for ~3 s. Peak samples are not fitted: a single one among the window
+means' samples made the RBF fit a hump 9 s wide at the top (a servant more from 1 to 19 s after a
+severity 1, +3.8 % servant-seconds on the reference), and a severity-4 curve above the load's mean,
+which the severity assessment then read as a severity 3. Nor are they in the curve a round's mean is
+judged against and learned from (``predict``): there they stopped the corrections
+that shape a burst's plateau (a severity-4 plateau learned at 8 where the load needs 9)."""
 
 SEVERITY_SCALE = 0.5
 """Kernel distance of one severity step."""
@@ -132,6 +144,8 @@ class Anticipator:
         self._known: frozenset[int] = frozenset()
         self._coverage: dict[int, np.ndarray] = {}
         self._ceiling: float | None = None
+        self._tops: dict[int, float] = {}
+        self._peaks: dict[int, list[tuple[float, float]]] = {}
         self.fit_seconds: float | None = None
 
     # -- learning ---------------------------------------------------------------------------------
@@ -182,7 +196,11 @@ class Anticipator:
         if not self.samples:
             return None
         started = time.perf_counter()
-        learned = [s for s in self.samples if s.source != "prior"]
+        learned = [s for s in self.samples if s.source not in ("prior", "peak")]
+        self._peaks = {}
+        for s in self.samples:
+            if s.source == "peak":
+                self._peaks.setdefault(s.severity, []).append((s.elapsed_s, float(s.amount)))
         reach: dict[int, list[float]] = {}
         for s in learned:
             reach.setdefault(s.severity, []).append(s.elapsed_s)
@@ -190,6 +208,8 @@ class Anticipator:
         priors = [s for s in self.samples if s.source == "prior"
                   and not any(abs(e - s.elapsed_s) <= SAMPLE_REACH_S for e in reach.get(s.severity, ()))]
         kept = [*learned, *priors]
+        if not kept:  # only peak samples left (the rest forgotten): nothing to fit a curve on
+            return None
         self._known = frozenset(s.severity for s in kept)
         self._coverage = {sev: np.array(sorted(s.elapsed_s for s in kept if s.severity == sev))
                           for sev in self._known}
@@ -239,7 +259,9 @@ class Anticipator:
 
         Where the severity has no sample within ``SAMPLE_REACH_S``, the nearest severity that has
         one there lends its prediction, extra servants scaled by ``severity / lender`` (the stronger
-        when two are equally near); where none has, the baseline.
+        when two are equally near); where none has, the baseline. The curve of the window means:
+        what a telemetry round's mean is judged against and learned from (``peak`` samples are in
+        ``predict_floor``).
         """
         model = self._fit()
         if model is None:
@@ -248,6 +270,22 @@ class Anticipator:
         out = self._raw(model, severity, ela)
         if severity <= 0:
             return out
+        return self._borrowed(model, severity, ela, out)
+
+    def predict_floor(self, severity: int, elapsed: Sequence[float] | np.ndarray) -> np.ndarray | None:
+        """``predict``, and within ``PEAK_REACH_S`` of one of the severity's ``peak`` samples at least
+        that sample's amount (a burst's top, seen in a window's peak): what floors are made of."""
+        out = self.predict(severity, elapsed)
+        if out is None:
+            return None
+        ela = np.asarray(elapsed, dtype=float)
+        for at, amount in self._peaks.get(severity, ()):
+            near = np.abs(ela - at) <= PEAK_REACH_S
+            out[near] = np.maximum(out[near], amount)
+        return out
+
+    def _borrowed(self, model: RbfModel, severity: int, ela: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out`` where ``severity`` has a sample near; elsewhere the nearest severity's, scaled."""
         todo = ~self._covered(severity, ela)
         base = self.config.baseline
         for k in sorted((k for k in self._known if 0 < k != severity), key=lambda k: (abs(k - severity), -k)):
@@ -293,6 +331,19 @@ class Anticipator:
         self._ceiling = max(tops, default=float(self.config.baseline))
         return self._ceiling
 
+    def top(self, severity: int) -> float | None:
+        """The highest point of ``severity``'s curve (borrowed where it has no sample), over every
+        elapsed time any sample covers, whole seconds (None when cold)."""
+        if self._fit() is None:
+            return None
+        if severity not in self._tops:
+            ends = [float(c[-1]) for c in self._coverage.values() if len(c)]
+            grid = np.arange(0.0, max(ends, default=0.0) + 1.0, 1.0)
+            out = self.predict_floor(severity, grid)
+            top = float(out.max()) if out is not None and len(out) else float(self.config.baseline)
+            self._tops[severity] = top
+        return self._tops[severity]
+
     def known_severities(self) -> frozenset[int]:
         """Severities the fitted model has samples of (others borrow from the nearest)."""
         self._fit()
@@ -306,7 +357,7 @@ class Anticipator:
         """Largest MSA predicted over ``[elapsed, elapsed + lead]`` (None when cold)."""
         n = max(1, math.ceil(max(0.0, lead_s) / step_s) + 1)
         grid = np.linspace(elapsed_s, elapsed_s + max(0.0, lead_s), n)
-        out = self.predict(severity, grid)
+        out = self.predict_floor(severity, grid)
         return None if out is None else float(out.max())
 
     def floors(self, incidents: Sequence[tuple[int, float]], lead_s: float,
@@ -323,7 +374,7 @@ class Anticipator:
         for severity, ks in by_severity.items():
             start = np.array([incidents[k][1] for k in ks], dtype=float)
             grid = np.linspace(start, start + max(0.0, lead_s), n, axis=1)  # one row per incident
-            predicted = self.predict(severity, grid.ravel())
+            predicted = self.predict_floor(severity, grid.ravel())
             if predicted is None:
                 return None
             for k, top in zip(ks, predicted.reshape(len(ks), n).max(axis=1), strict=True):

@@ -583,6 +583,9 @@ class Lesson:
     """The correction scaled out."""
     ceiling: float | None = None
     """The ``ceiling`` the combination of ``predicted`` was capped under (None: not capped)."""
+    at: datetime | None = None
+    """When ``needed`` was measured, if not the middle of the situation's telemetry window: the time of
+    the window's peak demand (``peak_lesson``)."""
 
 
 @dataclass(frozen=True)
@@ -636,7 +639,9 @@ def load_correction(situation: Situation, policy: Policy, now: datetime, *, curr
         expected = policy.clamp(floor_amount(combine(at_load, policy.default_servants, how, ceiling),
                                              model.config.epsilon))
     if is_acceptable(demand, expected, policy):
-        return replace(unchanged, correction=None, current=floor.msa if floor is not None else current)
+        peak = peak_lesson(situation, policy, live, model, ceiling, how) if floor is not None else None
+        return replace(unchanged, correction=None, current=floor.msa if floor is not None else current,
+                       lesson=peak[0] if peak else None, reasons=(peak[1],) if peak else ())
     cooling = not anticipations and _cooling(needed, current, policy, now, last_scale_out, last_scale_in)
     if cooling:
         return replace(unchanged, rule="cooldown",
@@ -652,6 +657,47 @@ def load_correction(situation: Situation, policy: Policy, now: datetime, *, curr
     return Correction(current, correction, "reactive-out" if out else "reactive-in", tuple(reasons),
                       round_time, now if out else last_scale_out, last_scale_in if out else now,
                       Lesson(live, needed, tuple(at_load), out, ceiling) if live else None)
+
+
+PEAK_LEARNING = True
+"""Learn the window's peak demand where the learned curve is short of it (``peak_lesson``)."""
+
+
+def peak_lesson(situation: Situation, policy: Policy, live: Sequence[Anticipation], model: Anticipator,
+                ceiling: float | None, how: Combine) -> tuple[Lesson, str] | None:
+    """What the top of the telemetry window teaches when its mean did not call for a correction.
+
+    A window's mean hides the top of a short burst (a severity-1 burst needs 3 servants for ~3 s at its
+    peak, 2 over the 10 s window around it), so a curve learned from means alone is a servant short at
+    the peak, where a stronger incident notified then finds no headroom (issue 23 item 1). When the
+    situation carries the window's peak demand (``demand_peak_servants`` at ``demand_peak_time``) and
+    the amount it needs exceeds the top of the live incidents' curves (``floor_amount`` of their
+    combined ``Anticipator.top``), the peak's need is learned at the peak's elapsed time, as each
+    incident's share (``attribute``). Only a burst's top: on its rising and falling edges the peak of
+    a window lies at the window's end or start, above the mean-learned curve there, but learning it
+    would raise the whole curve 5 s early and late (measured: +4 to +8 % servant-seconds, and a
+    severity-4 curve above the load's mean, which the assessment then read as a severity 3). Only
+    upwards. None when there is nothing to learn (no peak, no incident live at the peak, cold model).
+    """
+    peak, at = situation.demand_peak_servants, situation.demand_peak_time
+    if not PEAK_LEARNING or peak is None or at is None or not model.trained:
+        return None
+    here = tuple(a for a in live if seconds(at, a.onset) >= 0)
+    if not here:
+        return None
+    needed = needed_for(peak, policy)
+    tops = [model.top(a.level) or float(policy.default_servants) for a in here]
+    expected = policy.clamp(floor_amount(combine(tops, policy.default_servants, how, ceiling),
+                                         model.config.epsilon))
+    if needed <= expected:
+        return None
+    predicted = []
+    for a in here:
+        p = model.predict_one(a.level, seconds(at, a.onset))
+        predicted.append(p if p is not None else float(policy.default_servants))
+    why = (f"peak demand {peak:.2f} servant-equivalents at {seconds(at, here[-1].onset):.1f}s needs {needed} "
+           f"(the curve's top {expected})")
+    return Lesson(here, needed, tuple(predicted), True, ceiling, at=at), why
 
 
 @dataclass(frozen=True)
@@ -687,10 +733,11 @@ def learned_from(lesson: Lesson, anticipations: Sequence[Anticipation], model: A
                        lesson.predicted or [float(policy.default_servants)] * len(live),
                        [a.level for a in live], lesson.ceiling)
     for k, (a, share) in enumerate(zip(live, shares, strict=True)):
-        e_m = measured_elapsed(situation, a.onset)
+        e_m = measured_elapsed(situation, a.onset) if lesson.at is None else seconds(lesson.at, a.onset)
         amount = policy.clamp(to_amount(share))
         sid = f"{situation.system}-{situation.message_id}" + (f"-{k}" if k else "")
-        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid)
+        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid,
+                               source="learned" if lesson.at is None else "peak")
         before, (model, dropped) = model, model.with_sample(sample)
         if model is not before:  # not learned already (a redelivered situation)
             learned.append(sample)
@@ -698,8 +745,8 @@ def learned_from(lesson: Lesson, anticipations: Sequence[Anticipation], model: A
             antics[i] = replace(a, learned_ids=(*a.learned_ids, sid))
         forgotten.extend(dropped)
         reasons.append(f"learned (incident {a.incident_id}, severity {a.level}, {e_m:.1f}s) -> {amount}")
-    return Learning(model, tuple(antics), tuple(learned), tuple(forgotten), tuple(reasons),
-                    "learned-out" if lesson.out else "learned-in")
+    rule = "learned-peak" if lesson.at is not None else ("learned-out" if lesson.out else "learned-in")
+    return Learning(model, tuple(antics), tuple(learned), tuple(forgotten), tuple(reasons), rule)
 
 
 class ArcaStrategy:

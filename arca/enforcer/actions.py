@@ -157,6 +157,12 @@ class Action(ABC):
             self._to(ActionState.FAILED, now, f"refused: {exc}")
         return self.state
 
+    def cancel(self, now: datetime, why: str) -> None:
+        """Stop this action where it is (a later plan made it unnecessary): it ends ``skipped`` with
+        ``why`` as its detail; what it already did stays (the planner removes it if it must go)."""
+        if not self.done:
+            self._to(ActionState.SKIPPED, now, f"cancelled: {why}")
+
     def _fail_deadline(self, now: datetime, what: str) -> ActionState:
         self.on_deadline(now)
         self._to(ActionState.FAILED, now, f"{what} within the {self.retry.deadline_s:g}s deadline")

@@ -19,6 +19,12 @@ duplicated or redelivered decision plans nothing new. The rules, in order:
    ``protected: ...``);
 4. one change in flight per system: while servants are being created no surplus is removed, and
    while surplus is being removed nothing is created (the next tick re-plans once it is done);
+   4a. except a boot no longer needed: while a scale-out is in flight, a surplus is removed from the
+   servants still building whose creation is in flight (youngest first; ``cancelled_boots``): the
+   reconciler cancels their creation and deletes the building server (Nova allows deleting a server
+   in BUILD; it stops costing then) instead of letting it boot for nothing (a false alarm released
+   at its first telemetry round while its servants boot: ~3 s more per released servant before);
+   ACTIVE surplus and creations whose server is not visible yet still wait;
 5. a step whose category the policy does not allow is refused (reported), never executed.
 
 Warm pool (``Bounds.warm``; EC2 Auto Scaling warm pools): servants in a standby status (SHUTOFF,
@@ -147,6 +153,17 @@ def _surplus_order(s: Servant, deletion: str = "youngest-first") -> tuple[int, f
     return (rank, -created, -s.index)
 
 
+def cancelled_boots(live: Sequence[Servant], in_flight: InFlight, bounds: Bounds,
+                    surplus: int) -> list[Servant]:
+    """Servants whose boot a scale-in cancels while a scale-out is still in flight (rule 4a): those
+    still building whose creation is in flight (not pool refills, not protected), the youngest
+    first, at most ``surplus`` of them. Servants already ACTIVE, and creations whose server is not
+    visible yet, wait for the scale-out to finish, as before."""
+    booting = [s for s in live if s.status == "building" and s.name in in_flight.creating
+               and s.name not in bounds.protected]
+    return sorted(booting, key=lambda s: _surplus_order(s, "youngest-first"))[:max(0, surplus)]
+
+
 def pool_refills(pool: int, pool_target: int, count: int, target: int, bounds: Bounds,
                  failed: int = 0) -> int:
     """Servants to create for the warm pool now (rule 8).
@@ -230,7 +247,14 @@ def plan(
                 steps.append(Step("create", "scale-out", name, None, why))
     elif count > target:
         if growing:
-            waiting = "scale-out in flight"
+            # a boot no longer needed is cancelled: its server, still building, is deleted now (Nova
+            # allows it; it stops costing then) instead of once its boot is over (rule 4a)
+            booting_surplus = cancelled_boots(live, in_flight, bounds, count - target)
+            for s in booting_surplus:
+                steps.append(Step("remove", "scale-in", s.name, s.id,
+                                  f"{count} servants > target {target}: cancel the boot of {s.name}"))
+            if len(booting_surplus) < count - target:
+                waiting = "scale-out in flight"
         else:
             removable = [s for s in live if s.name not in bounds.protected]
             surplus = sorted(removable, key=lambda s: _surplus_order(s, bounds.deletion))[: count - target]

@@ -221,6 +221,8 @@ class Reconciler:
             if step.op == "claim":
                 self._claim(st, step, now)
                 continue
+            if step.op == "remove" and step.category == "scale-in":
+                self._cancel_boot(st, step, now)
             action = self._make(st, step, bounds)
             st.actions.append(action)
             action.step(now, st.servants)
@@ -237,6 +239,14 @@ class Reconciler:
                 log.info("%s: pool refill %s claimed for service (%s)", st.system, step.name, step.reason)
                 st.dirty = True
                 return
+
+    def _cancel_boot(self, st: SystemState, step: Step, now: datetime) -> None:
+        """A scale-in of a servant still booting (planning rule 4a) cancels its creation first: the
+        create ends ``skipped`` (reported) instead of failing when its server disappears."""
+        for action in [a for a in st.actions if isinstance(a, CreateServant) and a.params.name == step.name]:
+            action.cancel(now, f"{step.reason} (scale-in before its boot finished)")
+            st.actions.remove(action)
+            self._finish(st, action, now)
 
     def _live_count(self, st: SystemState, now: datetime) -> int:
         timeout = self.settings.boot_timeout_s

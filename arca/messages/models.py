@@ -189,6 +189,11 @@ class Situation(Message):
     """End of the telemetry window the load figures were averaged over."""
     load_window_s: float | None = Field(default=None, ge=0.0)
     """Length of that window (the load is centred half a window before ``load_time``)."""
+    demand_peak_servants: float | None = Field(default=None, ge=0.0)
+    """The highest demand (servant-equivalents) over a short sub-interval of that window (the load
+    balancers' ``request_rate_peak``): a window's mean hides the top of a short burst; None: unknown."""
+    demand_peak_time: datetime | None = None
+    """When that peak was (the middle of its sub-interval)."""
     servants_reporting: int | None = Field(default=None, ge=0)
     """Servants whose CPU figure is in ``average_load`` (None: not counted); the active ones beyond
     it have no figure in the window (the HPA strategy fills them in, ``arca.decider.hpa``)."""

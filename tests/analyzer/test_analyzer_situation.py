@@ -296,3 +296,38 @@ def test_servants_reporting_counts_the_cpu_figures_in_the_window(case: str) -> N
     """The HPA strategy needs who reported (``arca.decider.hpa``): the others are missing."""
     messages, expected = REPORTING[case]
     assert view_with(*messages).situation(at(35), "telemetry").servants_reporting == expected
+
+
+def _peak_view(*extra: Observation) -> SystemView:
+    """Capacity 200 req/s learned; at 40 s two load balancers offered 100 req/s each over the window."""
+    v = view_with(topo(0, "a", "active"), *(m for t in (10, 20, 30) for m in (
+        obs(t, "cpu_util", 0.5, "a"), obs(t, "request_rate", 100.0, "lb"))))
+    v.close_round()
+    for m in (obs(40, "cpu_util", 1.0, "a"), obs(40, "request_rate", 100.0, "lb"),
+              obs(40, "request_rate", 100.0, "lb2"), *extra):
+        v.observe(m)
+    return v
+
+
+PEAKS = [
+    # id, peak observations (time, req/s, lb), expected (peak servant-equivalents, at s) or None
+    ("both-balancers-peak-summed-mean-time", [(33.5, 150.0, "lb"), (35.5, 250.0, "lb2")], (2.0, 34.5)),
+    ("one-balancer-without-a-peak-unknown", [(33.5, 150.0, "lb")], None),
+    ("a-peak-of-an-older-window-unknown", [(29.5, 150.0, "lb"), (35.5, 250.0, "lb2")], None),
+    ("no-peak-at-all-unknown", [], None),
+    ("never-below-the-mean", [(33.5, 90.0, "lb"), (35.5, 90.0, "lb2")], (1.0, 34.5)),
+]
+
+
+@pytest.mark.parametrize(("peaks", "expected"), [c[1:] for c in PEAKS], ids=[c[0] for c in PEAKS])
+def test_the_windows_peak_demand(peaks: list[tuple[float, float, str]],
+                                 expected: tuple[float, float] | None) -> None:
+    v = _peak_view(*(obs(t, "request_rate_peak", value, lb) for t, value, lb in peaks))
+    sit = v.situation(at(40), "telemetry")
+    assert sit.demand_servants == pytest.approx(1.0)
+    if expected is None:
+        assert (sit.demand_peak_servants, sit.demand_peak_time) == (None, None)
+    else:
+        assert sit.demand_peak_servants == pytest.approx(expected[0])
+        assert sit.demand_peak_time == at(expected[1])
+    assert v.newest_load == at(40)  # a peak observation never opens a telemetry round

@@ -239,3 +239,89 @@ def test_haproxy_bad_csv_is_refused(text: str, path: str) -> None:
     with pytest.raises(IngestError) as err:
         parse_stats(text)
     assert err.value.path == path
+
+
+# --- HAProxy: the window's peak (issue 23 item 1) -------------------------------------------------
+def stats(requests: int, refused: int = 0) -> str:
+    """A minimal ``show stat`` CSV with these FRONTEND counters."""
+    return ("# pxname,svname,qcur,stot,dreq,ereq,econ,req_tot,\n"
+            f"lb,FRONTEND,,{requests},{refused},0,,{requests},\n"
+            "servants,BACKEND,0,0,0,0,0,,\n")
+
+
+PEAK_CASES = [
+    # id, cumulative requests read every second from T0 (11 reads: one window), expected peak (rate, at s)
+    ("burst-in-the-middle", [0, 10, 20, 30, 130, 330, 430, 460, 470, 480, 490], (200.0, 4.5)),
+    ("flat-the-first-second-wins", [0, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300], (30.0, 0.5)),
+    ("peak-in-the-last-second", [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 190], (100.0, 9.5)),
+]
+
+
+@pytest.mark.parametrize(("counts", "peak"), [c[1:] for c in PEAK_CASES], ids=[c[0] for c in PEAK_CASES])
+def test_haproxy_window_peak_from_reads_inside_the_poll(counts: list[int], peak: tuple[float, float]) -> None:
+    texts = iter([stats(n) for n in counts])
+    poller = HaproxyPoller(lambda: next(texts), system="emergency", lb_name="lb", interval_s=10,
+                           peak_interval_s=1.0)
+    published = []
+    for k in range(len(counts)):
+        assert poller.due(T0 + timedelta(seconds=k))  # read every second
+        published.append(poller.poll(T0 + timedelta(seconds=k)))
+    assert [o.metric for o in published[0]] == ["queue_length"]  # the first poll publishes, as before
+    assert all(out == [] for out in published[1:-1])  # reads inside the window publish nothing
+    last = {o.metric: o for o in published[-1]}
+    assert last["request_rate"].value == pytest.approx(counts[-1] / 10)  # the window's mean, as before
+    assert (last["request_rate_peak"].value, last["request_rate_peak"].event_time) == (
+        pytest.approx(peak[0]), T0 + timedelta(seconds=peak[1]))
+    assert [o.metric for o in published[-1]] == ["queue_length", "request_rate_peak", "request_rate",
+                                                 "discard_rate"]
+
+
+def test_haproxy_each_windows_peak_is_its_own() -> None:
+    counts = [0, 10, 20, 30, 330, 340, 350, 360, 370, 380, 390,  # a burst in the first window (300 req/s)
+              400, 410, 420, 430, 440, 450, 460, 470, 480, 490, 500]  # a flat second window (10 req/s)
+    texts = iter([stats(n) for n in counts])
+    poller = HaproxyPoller(lambda: next(texts), system="emergency", lb_name="lb", interval_s=10,
+                           peak_interval_s=1.0)
+    outs = [poller.poll(T0 + timedelta(seconds=k)) for k in range(len(counts))]
+    peaks = [(o.value, o.event_time) for out in outs for o in out if o.metric == "request_rate_peak"]
+    assert peaks == [(300.0, T0 + timedelta(seconds=3.5)), (10.0, T0 + timedelta(seconds=10.5))]
+
+
+def test_haproxy_without_peak_interval_polls_once_per_window() -> None:
+    texts = iter([stats(0), stats(100)])
+    poller = HaproxyPoller(lambda: next(texts), system="emergency", lb_name="lb", interval_s=10)
+    poller.poll(T0)
+    assert not poller.due(T0 + timedelta(seconds=1))
+    assert "request_rate_peak" not in {o.metric for o in poller.poll(T0 + timedelta(seconds=10))}
+
+
+def test_haproxy_peak_of_a_reset_window_is_dropped() -> None:
+    texts = iter([stats(n) for n in (100, 150, 200, 10, 20, 30, 40, 50, 60, 70, 80)])  # reloaded at 3 s
+    poller = HaproxyPoller(lambda: next(texts), system="emergency", lb_name="lb", interval_s=10,
+                           peak_interval_s=1.0)
+    outs = [poller.poll(T0 + timedelta(seconds=k)) for k in range(11)]
+    assert [o.metric for o in outs[-1]] == ["queue_length"]  # counters went back: no rate, no peak
+
+
+def test_haproxy_reads_inside_the_window_use_peek_the_published_polls_fetch() -> None:
+    """``peek`` (the demo's in-process read) serves only the reads between two published polls; the
+    published polls go through ``fetch`` (the HTTP read); the figures are the same as with ``fetch``
+    alone."""
+    counts = [0, 10, 20, 30, 130, 330, 430, 460, 470, 480, 490, 500]
+    fetched: list[int] = []
+    peeked: list[int] = []
+    texts = iter([stats(n) for n in counts])
+    poller = HaproxyPoller(lambda: (fetched.append(1), next(texts))[1], system="emergency", lb_name="lb",
+                           interval_s=10, peak_interval_s=1.0,
+                           peek=lambda: (peeked.append(1), next(texts))[1])
+
+    def figures(p: HaproxyPoller, k: int) -> list[tuple[str, float, datetime]]:
+        return [(o.metric, o.value, o.event_time) for o in p.poll(T0 + timedelta(seconds=k))]
+
+    outs = [figures(poller, k) for k in range(len(counts))]
+    assert (len(fetched), len(peeked)) == (2, 10)  # the polls at 0 s and 10 s; the reads at 1-9 s and 11 s
+    alone = iter([stats(n) for n in counts])
+    plain = HaproxyPoller(lambda: next(alone), system="emergency", lb_name="lb", interval_s=10,
+                          peak_interval_s=1.0)
+    assert outs == [figures(plain, k) for k in range(len(counts))]
+    assert any(metric == "request_rate_peak" for out in outs for metric, _, _ in out)

@@ -237,6 +237,30 @@ def test_scale_in_drains_from_every_pool_before_deleting(tb: Testbed, conn: Any)
     assert loop.members() == {"pool-building-2": 1, "pool-building-3": 1, "pool-building-4": 1}
 
 
+def test_a_released_boot_is_cancelled_and_its_building_server_deleted_at_once(tb: Testbed, conn: Any) -> None:
+    # issue 23 item 5 (planning rule 4a): a false alarm released while its servants boot
+    loop = Loop(tb, conn)
+    loop.decide(1)
+    loop.run(12)
+    loop.decide(4)
+    loop.run(3)
+    assert sorted(s.status for s in loop.servers()) == ["ACTIVE", "BUILD", "BUILD", "BUILD"]
+    released_at = tb.model.t
+    loop.decide(1)
+    loop.run(1)
+    assert [s.name for s in loop.servers()] == ["arca-emergency-1"]  # deleted before their boot ended
+    gone = [s for s in tb.model.servants.values() if s.name != "arca-emergency-1"]
+    assert len(gone) == 3 and all(s.deleted_s is not None and s.deleted_s <= released_at + 1 for s in gone)
+    creates = loop.enforcements("create_servant")
+    assert [e.outcome for e in creates] == ["skipped"] * 3  # cancelled, not failed: nothing condemned
+    assert all("cancelled" in e.detail for e in creates)
+    assert [e.outcome for e in loop.enforcements("remove_servant")] == ["succeeded"] * 3
+    assert not loop.rec.state(SYSTEM).condemned
+    loop.run(15)  # nothing comes back, nothing is recreated
+    assert [s.name for s in loop.servers()] == ["arca-emergency-1"]
+    assert len(loop.enforcements("create_servant")) == 3
+
+
 def test_drift_repaired_on_resync(tb: Testbed, conn: Any) -> None:
     loop = Loop(tb, conn)
     loop.decide(3)
