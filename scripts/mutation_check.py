@@ -37,6 +37,8 @@ analyzer's peak demand, the anticipator's peak samples and the floors they make,
 lesson, the enforcer's rule 4a) with ``tests/decider/test_decider_peak.py
 tests/collector/test_collector_telemetry.py tests/analyzer/test_analyzer_situation.py
 tests/enforcer/test_enforcer_planning.py tests/enforcer/test_enforcer_openstack.py``;
+``MUTANTS_SET=capacity`` issue 24 item 7's fixes (the tick gate, a tick as one driver pass, the
+listing indexed once) with ``tests/spine/test_spine_tick_gate.py tests/enforcer/test_enforcer_openstack.py``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
 with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
 ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
@@ -301,8 +303,6 @@ OSM_MUTANTS = [  # issue 23 item 7: which OSM scaling aspects reach a servant co
  ("arca/testbed/osm.py", "                if done + delta + INITIAL_RELAYS > self.max_relays:", "                if self.ns.scale_ops + delta + INITIAL_RELAYS > self.max_relays:", "osm testbed: bound over every aspect, not per aspect"),
  ("arca/testbed/osm.py", "                for _ in range(delta):\n                    ci = ", "                for _ in range(1):\n                    ci = ", "osm testbed: one VDU per operation whatever the aspect"),
 ]
-if os.environ.get("MUTANTS_SET") == "osm":
-    MUTANTS = OSM_MUTANTS
 BUS_MUTANTS = [  # issue 24 item 4: the delivery thread's planner, the FIFO fast path, the text encoder
  ("arca/bus/order.py", "        while heap and heap[0][2].done:", "        while heap and heap[0][2].done and False:", "bus: a done delivery chosen again"),
  ("arca/bus/order.py", "                heapq.heappush(self._heap, (_FIRST, seq, slot))", "                heapq.heappush(self._heap, (0, seq, slot))", "bus: undecodable not first in the planner"),
@@ -316,8 +316,6 @@ BUS_MUTANTS = [  # issue 24 item 4: the delivery thread's planner, the FIFO fast
  ("arca/messages/codec.py", "0x22: '\\\\\"', ", "", "codec: quote not escaped"),
  ("arca/messages/codec.py", "        if offset is not None and offset.total_seconds() % 60:\n            value = value.astimezone(UTC)\n        text", "        text", "codec: odd offsets kept in text"),
 ]
-if os.environ.get("MUTANTS_SET") == "bus":
-    MUTANTS = BUS_MUTANTS
 OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, the ceiling, the lender, the cold prior
  ("arca/decider/anticipator.py", "    return math.ceil(prediction - tolerance - FIT_SLACK)", "    return math.floor(prediction + 0.5)", "overlap: floor rounded half up (the old rule)"),
  ("arca/decider/anticipator.py", "    return math.ceil(prediction - tolerance - FIT_SLACK)", "    return math.ceil(prediction - tolerance)", "overlap: no slack for libsvm's tolerance"),
@@ -472,24 +470,28 @@ PEAK_MUTANTS = [  # issue 23 items 1 and 5 (overlap23b): the window's peak, lear
  ("arca/enforcer/reconciler.py", "                self._cancel_boot(st, step, now)\n", "                pass\n", "enforcer: the cancelled boot's creation left running"),
  ("arca/enforcer/actions.py", "            self._to(ActionState.SKIPPED, now, f\"cancelled: {why}\")", "            self._to(ActionState.FAILED, now, f\"cancelled: {why}\")", "enforcer: a cancelled creation reported failed"),
 ]
-if os.environ.get("MUTANTS_SET") == "peak":
-    MUTANTS = PEAK_MUTANTS
-if os.environ.get("MUTANTS_SET") == "ingest":
-    MUTANTS = INGEST_MUTANTS
-elif os.environ.get("MUTANTS_SET") == "overlap":
-    MUTANTS = OVERLAP_MUTANTS
-elif os.environ.get("MUTANTS_SET") == "detectors":
-    MUTANTS = DETECTOR_MUTANTS
-elif os.environ.get("MUTANTS_SET") == "demofast":
-    MUTANTS = DEMOFAST_MUTANTS
-elif os.environ.get("MUTANTS_SET") == "store":
-    MUTANTS = STORE_MUTANTS
-elif os.environ.get("MUTANTS_SET") == "warm":
-    MUTANTS = WARM_MUTANTS
-elif os.environ.get("MUTANTS_SET") == "objective":
-    MUTANTS = OBJECTIVE_MUTANTS
-elif os.environ.get("MUTANTS_SET") == "phases":
+CAPACITY_MUTANTS = [  # issue 24 item 7: ticks never pile up, a tick is one driver pass, the listing indexed once
+ ("arca/service.py", "        if self._busy.is_set():\n", "        if False:\n", "capacity: the gate never closes"),
+ ("arca/service.py", "        finally:\n            self._busy.clear()", "        finally:\n            pass", "capacity: the gate never reopens"),
+ ("arca/service.py", "            metrics.TICKS_SKIPPED.labels(self.service.name).inc()\n", "", "capacity: skipped ticks not counted"),
+ ("arca/enforcer/reconciler.py", "        with one_pass(self.driver):\n            for system in sorted(self.systems if systems is None else systems):", "        if True:\n            for system in sorted(self.systems if systems is None else systems):", "capacity: a tick's systems each their own pass"),
+ ("arca/enforcer/reconciler.py", "sorted(self.systems if systems is None else systems)", "sorted(self.systems)", "capacity: the tick ignores the systems it is given"),
+ ("arca/enforcer/service.py", "            self.reconciler.tick(now, self.owned)", "            self.reconciler.tick(now, ())", "capacity: a sharded tick reconciles nothing"),
+ ("arca/enforcer/drivers/openstack.py", "        if self._owners is not None and self._owners[0] is data:", "        if False:", "capacity: the listing indexed anew per system"),
+ ("arca/enforcer/drivers/openstack.py", "            if isinstance(owner, str) and self.owned(server, owner):", "            if isinstance(owner, str):", "capacity: a server with the metadata but not the tag owned"),
+ ("arca/app/runtime.py", "                ticks.offer(deps.bus.call_soon_threadsafe)", "                deps.bus.call_soon_threadsafe(lambda: service.run_tick(deps.clock.now()))", "capacity: the runtime posts ticks around the gate"),
+]
+SETS = {"peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
+        "demofast": DEMOFAST_MUTANTS, "store": STORE_MUTANTS, "warm": WARM_MUTANTS, "objective": OBJECTIVE_MUTANTS,
+        "osm": OSM_MUTANTS, "bus": BUS_MUTANTS, "capacity": CAPACITY_MUTANTS}
+"""``MUTANTS_SET`` name -> its mutants (unset: the default table; ``phases``: the loop's and the incident rules')."""
+_chosen = os.environ.get("MUTANTS_SET", "")
+if _chosen == "phases":
     MUTANTS = [m for m in MUTANTS + WARM_MUTANTS if m[0] in ("arca/decider/loop.py", "arca/incidents.py")]
+elif _chosen in SETS:
+    MUTANTS = SETS[_chosen]
+elif _chosen:
+    raise SystemExit(f"MUTANTS_SET={_chosen!r}: not a set of mutants (one of {', '.join(sorted([*SETS, 'phases']))})")
 
 ONLY = set(os.environ.get("ONLY", "").split("|")) - {""}
 if ONLY:
