@@ -497,3 +497,15 @@ def test_a_pass_indexes_the_server_listing_once_for_all_its_systems(tb: Testbed,
         in_pass = {system: driver.list_servants(system) for system in systems}
     assert in_pass == alone
     assert _CountingOwned.checks == listed  # each listed server once, not once per system
+
+
+def test_a_tick_given_systems_reconciles_only_those(tb: Testbed, conn: Any) -> None:
+    """A sharded enforcer's tick names the systems it owns: a system the reconciler knows but was not
+    given (another replica's now) is left alone."""
+    loop = Loop(tb, conn)
+    for system in ("mine", "theirs"):
+        assert loop.rec.set_desired(Decision(event_time=loop.now, system=system, strategy="test",
+                                             target_servants=1, reason="test", rule="test"))
+    loop.rec.tick(loop.now, ["mine"])
+    owners = {(s.metadata or {}).get("arca_system") for s in loop.servers()}
+    assert "mine" in owners and "theirs" not in owners
