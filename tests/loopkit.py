@@ -243,15 +243,20 @@ def servers_created_twice(loop: Loop) -> int:
     ever created (deleted ones included), not only the live ones:
 
     * a server deleted before it ever became ACTIVE, though no fault touched it (not killed, not made
-      to stay in BUILD): a boot thrown away and made again (e.g. condemned as "stuck" by a clock
-      that disagrees with the cloud's). A scale-in never removes a server this enforcer is still
-      creating (one change in flight per system), so in these loops nothing else deletes a boot;
+      to stay in BUILD) and its creation was not reported cancelled: a boot thrown away and made again
+      (e.g. condemned as "stuck" by a clock that disagrees with the cloud's). The one other way a
+      boot is deleted is planning rule 4a — the target fell while it booted (an incident released,
+      decisions caught up after an outage) — and the enforcer reports that creation ``skipped``,
+      "cancelled: ...", naming the server: those are read from the store and not counted;
     * two servers of one name alive at the same time (names are reused only after a deletion)."""
     model = loop.cloud.model
     with model.lock:
         servers = list(model.servants.values())
+    cancelled = {str(r["t"]) for r in rows(loop, (
+        "SELECT ?t WHERE { GRAPH ?g { ?e a arca:Enforcement ; arca:outcome \"skipped\" ; arca:target ?t ; "
+        "arca:detail ?d . FILTER(STRSTARTS(?d, \"cancelled:\")) } }"))}
     thrown = sum(1 for s in servers if s.deleted_s is not None and s.active_s is None
-                 and s.died_s is None and not s.never_active)
+                 and s.died_s is None and not s.never_active and s.id not in cancelled)
     overlap = 0
     by_name: dict[str, list[tuple[float, float]]] = {}
     for s in servers:
