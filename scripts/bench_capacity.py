@@ -52,7 +52,8 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from arca.app.cli.bench_loop import _policy  # noqa: E402
+from arca.app.cli.bench_loop import _policy, _wait_ready  # noqa: E402
+from arca.app.cli.main import CliError  # noqa: E402
 from arca.app.cli.stores import free_port, kb_env, make_server  # noqa: E402
 from arca.bus.rabbitmq import RabbitBus  # noqa: E402
 from arca.config import BusSettings, KbSettings  # noqa: E402
@@ -134,32 +135,34 @@ class Replicas:
     """R processes of one service, sharded, each with its own metrics port and log."""
 
     def __init__(self, service: str, r: int, env: dict[str, str], urls: list[str], logs: Path) -> None:
-        self.service, self.procs, self.ports = service, [], []
+        self.service = service
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.ports: list[int] = []
+        self.logs: list[Path] = []
         for i in range(r):
             port = free_port()
             rotated = ",".join(urls[i % len(urls):] + urls[:i % len(urls)])
-            log = (logs / f"{service}-{r}-{i}.jsonl").open("ab")
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "arca.app.cli.main", "run", service],
-                env={**env, "ARCA_BUS__URL": rotated, "ARCA_BUS__REPLICAS": str(r),
-                     "ARCA_BUS__REPLICA_INDEX": str(i), "ARCA_OPS__METRICS_PORT": str(port)},
-                stdout=subprocess.DEVNULL, stderr=log, cwd=REPO))
+            log = logs / f"{service}-{r}-{i}.jsonl"
+            with log.open("ab") as sink:
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "arca.app.cli.main", "run", service],
+                    env={**env, "ARCA_BUS__URL": rotated, "ARCA_BUS__REPLICAS": str(r),
+                         "ARCA_BUS__REPLICA_INDEX": str(i), "ARCA_OPS__METRICS_PORT": str(port)},
+                    stdout=subprocess.DEVNULL, stderr=sink, cwd=REPO))
             self.ports.append(port)
+            self.logs.append(log)
         self.ps = [psutil.Process(p.pid) for p in self.procs]
         self.watcher: Counter | None = None
 
     def wait_ready(self, timeout: float = 120) -> None:
+        """Every replica answers ``/readyz`` (``arca bench``'s wait: a replica that exits or stays
+        unready ends the run with its log's tail)."""
         deadline = time.monotonic() + timeout
-        for proc, port in zip(self.procs, self.ports, strict=True):
-            while True:
-                if proc.poll() is not None:
-                    raise SystemExit(f"{self.service} exited {proc.returncode}")
-                with contextlib.suppress(requests.RequestException):
-                    if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{self.service} not ready within {timeout} s")
-                time.sleep(0.2)
+        for proc, port, log in zip(self.procs, self.ports, self.logs, strict=True):
+            try:
+                _wait_ready(port, proc, log, deadline)
+            except CliError as exc:
+                raise SystemExit(f"{self.service}: {exc}") from None
 
     def handled(self) -> list[int]:
         return [handled(port, self.service, KINDS[self.service]) for port in self.ports]
