@@ -4,7 +4,7 @@
 and the service processes; ``Poster`` is a detector posting events to the collector (and telemetry on
 the bus);
 ``audit`` counts, in the store, every accepted event's event, situation and decision (lost or
-duplicated); ``servers_created_twice`` counts servants the enforcer created twice in the testbed,
+duplicated); ``created_twice`` lists servants the enforcer created twice in the testbed,
 over every server the testbed ever created (its record of creates), not only the live ones.
 Shared by ``tests/resilience`` (faults on one node) and the cluster tests (node stop, replica kill).
 """
@@ -238,9 +238,10 @@ def servers_ever_created(loop: Loop) -> int:
         return len(loop.cloud.model.servants)
 
 
-def servers_created_twice(loop: Loop) -> int:
-    """Servers created for a servant the enforcer already had, counted over every server the testbed
-    ever created (deleted ones included), not only the live ones:
+def created_twice(loop: Loop) -> list[str]:
+    """Servers created for a servant the enforcer already had, each described (name, id, testbed times,
+    what the enforcer reported on it), counted over every server the testbed ever created (deleted ones
+    included), not only the live ones:
 
     * a server deleted before it ever became ACTIVE, though no fault touched it (not killed, not made
       to stay in BUILD) and its creation was not reported cancelled: a boot thrown away and made again
@@ -252,20 +253,34 @@ def servers_created_twice(loop: Loop) -> int:
     model = loop.cloud.model
     with model.lock:
         servers = list(model.servants.values())
-    cancelled = {str(r["t"]) for r in rows(loop, (
-        "SELECT ?t WHERE { GRAPH ?g { ?e a arca:Enforcement ; arca:outcome \"skipped\" ; arca:target ?t ; "
-        "arca:detail ?d . FILTER(STRSTARTS(?d, \"cancelled:\")) } }"))}
-    thrown = sum(1 for s in servers if s.deleted_s is not None and s.active_s is None
-                 and s.died_s is None and not s.never_active and s.id not in cancelled)
-    overlap = 0
-    by_name: dict[str, list[tuple[float, float]]] = {}
+    reports: dict[str, list[str]] = {}
+    for r in rows(loop, (
+            "SELECT ?t ?o ?d WHERE { GRAPH ?g { ?e a arca:Enforcement ; arca:outcome ?o ; arca:target ?t . "
+            "OPTIONAL { ?e arca:detail ?d } } }")):
+        reports.setdefault(str(r["t"]), []).append(f"{r['o']}: {r.get('d', '')}")
+    cancelled = {t for t, said in reports.items() if any(x.startswith("skipped: cancelled:") for x in said)}
+
+    enforcer_lines = [line for label, proc in loop.procs.items()
+                      if loop.services.get(label, label) == "enforcer" for line in proc.lines()]
+
+    def described(s: Any, why: str) -> str:
+        logged = [f"{line.get('ts', '')} {line.get('msg', '')}" for line in enforcer_lines
+                  if s.name in str(line.get("msg", "")) or s.id in str(line.get("msg", ""))][-12:]
+        return (f"{why}: {s.name} {s.id} created {s.created_s:.1f} s, active {s.active_s}, "
+                f"deleted {s.deleted_s} (testbed seconds); enforcer reported {reports.get(s.id, [])}; "
+                f"its log on it: {logged}")
+
+    found = [described(s, "deleted before it was ever active") for s in servers
+             if s.deleted_s is not None and s.active_s is None and s.died_s is None
+             and not s.never_active and s.id not in cancelled]
+    by_name: dict[str, list[Any]] = {}
     for s in servers:
-        by_name.setdefault(s.name, []).append((s.created_s, s.deleted_s if s.deleted_s is not None
-                                               else float("inf")))
-    for spans in by_name.values():
-        spans.sort()
-        overlap += sum(1 for (_, end), (start, _) in itertools.pairwise(spans) if start < end)
-    return thrown + overlap
+        by_name.setdefault(s.name, []).append(s)
+    for same in by_name.values():
+        same.sort(key=lambda s: s.created_s)
+        found += [described(b, f"alive beside {a.id} of the same name") for a, b in itertools.pairwise(same)
+                  if b.created_s < (a.deleted_s if a.deleted_s is not None else float("inf"))]
+    return found
 
 
 def recovery(loop: Loop, since: float) -> float:

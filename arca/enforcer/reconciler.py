@@ -244,6 +244,8 @@ class Reconciler:
         """A scale-in of a servant still booting (planning rule 4a) cancels its creation first: the
         create ends ``skipped`` (reported) instead of failing when its server disappears."""
         for action in [a for a in st.actions if isinstance(a, CreateServant) and a.params.name == step.name]:
+            if action.target is None:  # its create request did not answer (retry pending): the report
+                action.target = step.server_id  # names the server the listing shows, as the remove does
             action.cancel(now, f"{step.reason} (scale-in before its boot finished)")
             st.actions.remove(action)
             self._finish(st, action, now)

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from arca.app.settings import ArcaSettings
 from arca.bus import InMemoryBus
 from arca.clock import SimClock
-from arca.enforcer.drivers.base import PermanentError
+from arca.enforcer.drivers.base import PermanentError, TransientError
 from arca.enforcer.drivers.openstack import OpenStackDriver
 from arca.enforcer.model import Bounds
 from arca.enforcer.reconciler import Reconciler
@@ -259,6 +259,34 @@ def test_a_released_boot_is_cancelled_and_its_building_server_deleted_at_once(tb
     loop.run(15)  # nothing comes back, nothing is recreated
     assert [s.name for s in loop.servers()] == ["arca-emergency-1"]
     assert len(loop.enforcements("create_servant")) == 3
+
+
+def test_a_cancelled_boot_whose_create_did_not_answer_is_reported_on_its_server(tb: Testbed,
+                                                                                  conn: Any) -> None:
+    # the create's request reached the cloud but its answer was lost (retry pending, the action knows no
+    # server yet); a scale-in cancels that boot: the cancellation names the server deleted, as the
+    # remove does, so the audit trail says which boot was thrown away and why
+    loop = Loop(tb, conn)
+    loop.decide(1)
+    loop.run(12)
+    real_create = loop.driver.create_servant
+    lost = []
+
+    def create_answer_lost(system: str, name: str) -> str:
+        lost.append(real_create(system, name))
+        raise TransientError("create: ReadTimeout (the answer was lost)")
+
+    loop.driver.create_servant = create_answer_lost  # type: ignore[method-assign]
+    loop.decide(2)
+    loop.driver.create_servant = real_create  # type: ignore[method-assign]
+    assert len(lost) == 1 and tb.model.servants[lost[0]].status == "BUILD"
+    loop.decide(1)  # before the retry: the listing shows the boot, the create still waits
+    loop.run(1)
+    assert tb.model.servants[lost[0]].deleted_s is not None
+    creates = [e for e in loop.enforcements("create_servant") if e.outcome == "skipped"]
+    assert [(e.target, e.detail.startswith("cancelled:")) for e in creates] == [(lost[0], True)]
+    removes = loop.enforcements("remove_servant")
+    assert [(e.target, e.outcome) for e in removes] == [(lost[0], "succeeded")]
 
 
 def test_drift_repaired_on_resync(tb: Testbed, conn: Any) -> None:

@@ -43,11 +43,11 @@ from tests.loopkit import (
     Loop,
     Poster,
     audit,
+    created_twice,
     dead_letters,
     open_loop,
     recovery,
     rows,
-    servers_created_twice,
     servers_ever_created,
 )
 from tests.storekit import STORE_PARAMS
@@ -131,17 +131,17 @@ def rehandled(lines: list[dict[str, Any]], split: int) -> int:
 def record(loop: Loop, fault: str, recovered_s: float, rehandled: int = 0) -> None:
     lost, dups = audit(loop)
     unroutable = dead_letters(loop)
-    twice = servers_created_twice(loop)
+    twice = created_twice(loop)
     RESULTS.append({"fault": fault, "recovery_s": recovered_s, "events": len(loop.accepted),
                     "lost": lost, "duplicates": dups, "rehandled": rehandled,
                     "observations": loop.observations, "servers": servers_ever_created(loop),
-                    "twice": twice})
+                    "twice": len(twice)})
     print(f"{fault}: recovered in {recovered_s:.1f}s; {len(loop.accepted)} events, {lost} lost, "
           f"{dups} duplicate effects")
     assert lost == 0, f"{fault}: {lost} accepted events lack their event, situation or decision"
     assert dups == 0, f"{fault}: {dups} events with a duplicate effect in the store"
     assert observations_handled_twice(loop) == 0, f"{fault}: an observation was handled twice"
-    assert twice == 0, f"{fault}: {twice} of {servers_ever_created(loop)} servers created twice"
+    assert not twice, f"{fault}: {len(twice)} of {servers_ever_created(loop)} servers created twice: {twice}"
     assert samples_mismatch(loop) == 0, f"{fault}: the decider's samples differ from the store's"
     assert unroutable == 0, f"{fault}: {unroutable} messages dead-lettered"
 
