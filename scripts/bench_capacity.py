@@ -52,7 +52,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from arca.app.cli.bench_loop import _policy, _wait_ready  # noqa: E402
+from arca.app.cli.bench_loop import _cleanup, _policy, _wait_ready  # noqa: E402
 from arca.app.cli.main import CliError  # noqa: E402
 from arca.app.cli.stores import free_port, kb_env, make_server  # noqa: E402
 from arca.bus.rabbitmq import RabbitBus  # noqa: E402
@@ -377,6 +377,7 @@ def _run_one(service: str, r: int, systems_n: int, rounds: int, idle_s: float, u
             watch_bus.stop()
         replicas.stop()
         kb.close()
+        _cleanup(url, bus)  # a broker of --rabbit-url keeps none of the run's queues
     rate = statistics.median(x["handled_per_s"] for x in measured)
     return {"service": service, "replicas": r, "systems": systems_n, "servants": servants, "actions": actions,
             "messages_per_round": per_round, "rounds": measured, "measured_phase": whole,

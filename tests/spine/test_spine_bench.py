@@ -116,3 +116,46 @@ def test_bench_output_options_o_file_and_the_deprecated_json_file(
     assert "--json FILE is deprecated" in printed.err and f"-o {old}" in printed.err
     assert main(["bench", "--no-bus", "--json", str(old), "-o", str(out.with_name("x.json"))]) == 1
     assert "two files" in capsys.readouterr().err
+
+
+@pytest.mark.rabbitmq
+def test_bench_cleanup_leaves_none_of_a_sharded_runs_queues(rabbit_url: str, unique: str) -> None:
+    """What a bench run declared on a broker it did not start (``bench_capacity --rabbit-url``: shard
+    queues and their headers exchange included) is deleted at its end."""
+    import pika
+    import pika.exceptions
+
+    from arca.app.cli.bench_loop import _cleanup
+    from arca.bus.rabbitmq import RabbitBus
+    from tests.spine.spine_helpers import bus_settings, wait_for
+
+    settings = bus_settings(rabbit_url, unique, shards=2)
+    queue = f"{settings.queue_prefix}decider"
+    bus = RabbitBus(settings, service="decider")
+    bus.subscribe_sharded(queue, ["situation.#"], [], lambda _m: None)
+    bus.start()
+
+    def exists(kind: str, name: str) -> bool:
+        conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
+        try:
+            ch = conn.channel()
+            if kind == "queue":
+                ch.queue_declare(name, passive=True)
+            else:
+                ch.exchange_declare(name, passive=True)
+            return True
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            assert exc.reply_code == 404
+            return False
+        finally:
+            if conn.is_open:
+                conn.close()
+
+    declared = [("queue", f"{queue}.s00"), ("queue", f"{queue}.s01"), ("exchange", f"{queue}.shards"),
+                ("exchange", settings.exchange), ("queue", settings.dead_letter_queue)]
+    try:
+        wait_for(lambda: all(exists(k, n) for k, n in declared), what="the sharded topology declared")
+    finally:
+        bus.stop()
+    _cleanup(rabbit_url, settings)
+    assert [(k, n) for k, n in declared if exists(k, n)] == []

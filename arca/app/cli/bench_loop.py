@@ -313,17 +313,26 @@ def samples_payload(token: str) -> bytes:
 
 
 def _cleanup(url: str, bus: Any) -> None:
+    """Delete what a bench run declared on the broker ``url`` (the first node of a list): its services'
+    queues, their shard queues and shard exchanges (``bus.shards``), the store writers' queues, the
+    watcher's, the dead-letter queue and both exchanges; a broker the run did not start is left as
+    it was found."""
     import pika
 
+    from arca.bus.rabbit_shards import shard_label
     from arca.kb.durable import writer_queue
 
-    conn = pika.BlockingConnection(pika.URLParameters(url))
+    conn = pika.BlockingConnection(pika.URLParameters(url.split(",")[0]))
     try:
         ch = conn.channel()
         services = ("collector", "analyzer", "decider", "enforcer", "bench")
-        for name in [*(f"{bus.queue_prefix}{s}" for s in (*services, "watch")),
-                     *(writer_queue(bus, s) for s in services)]:
+        queues = [f"{bus.queue_prefix}{s}" for s in services]
+        for name in [*queues, f"{bus.queue_prefix}watch", *(writer_queue(bus, s) for s in services),
+                     *(f"{q}.{shard_label(i)}" for q in queues for i in range(bus.shards))]:
             ch.queue_delete(name)
+        if bus.shards:
+            for q in queues:
+                ch.exchange_delete(f"{q}.shards")
         ch.queue_delete(bus.dead_letter_queue)
         ch.exchange_delete(bus.exchange)
         ch.exchange_delete(bus.dead_letter_exchange)
