@@ -28,6 +28,7 @@ whole of every burst predicts what it predicted without the prior.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -147,6 +148,9 @@ class Anticipator:
         self._tops: dict[int, float] = {}
         self._peaks: dict[int, list[tuple[float, float]]] = {}
         self.fit_seconds: float | None = None
+        self._lock = threading.Lock()
+        """Held while fitting: a refit on the decider's refit thread (``arca.decider.fitting.Refits``)
+        and a prediction on its delivery thread fit this object once, and the prediction waits for it."""
 
     # -- learning ---------------------------------------------------------------------------------
     def with_sample(self, sample: LearnedSample) -> tuple[Anticipator, list[LearnedSample]]:
@@ -190,8 +194,16 @@ class Anticipator:
 
     # -- prediction -------------------------------------------------------------------------------
     def _fit(self) -> RbfModel | None:
-        if self._fitted:
-            return self._model
+        with self._lock:
+            if self._fitted:
+                return self._model
+            try:
+                return self._fit_now()
+            except BaseException:
+                self._fitted = False  # a failed fit (its helper process gone) is tried again next time
+                raise
+
+    def _fit_now(self) -> RbfModel | None:
         self._fitted = True
         if not self.samples:
             return None

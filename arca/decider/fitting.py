@@ -12,10 +12,15 @@ Measured here (2 cores): a fit of the shipped prior's size takes 1.9 ms in a run
 1.1 ms inline; the first fit of a helper, 1.55 s (spawn and the scikit-learn import), against 2.2 s for
 the first inline fit (the import). A decider that fitted in the helper is 63 MB resident, one that
 fitted inline 150 MB (``test_what_a_fitting_process_holds`` prints both).
+
+:class:`Refits` runs the refit that follows a learned sample on a thread of its own in ``arca run
+decider``, so the delivery thread goes on to the next situation meanwhile (the simulated demo and
+the in-memory bus refit at once, as one loop).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import time
@@ -24,6 +29,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,3 +126,58 @@ def shared_process_fitter(idle_s: float = 600.0) -> ProcessFitter:
     if fitter is None:
         fitter = _SHARED["process"] = ProcessFitter(idle_s)
     return fitter
+
+
+class Refits:
+    """Anticipators refitted on one daemon thread of their own, so that a decider's delivery thread
+    publishes a decision and goes on to the next situation instead of waiting for the fit of what it
+    just learned (the wait for the helper process was the tail of event -> decision at 100 systems:
+    an event's situation queued behind the refits of a telemetry round's situations).
+
+    ``submit(key, model)`` keeps the newest model per key (a system): a model learned again before
+    its refit ran replaces it, and a refit nobody waits for is not run twice. A prediction asked of
+    a model while it is being fitted waits for that fit (``Anticipator._fit`` holds a lock), so what
+    is decided is what a synchronous refit would have decided. A fit that fails is logged; the model
+    fits again when next asked for a prediction."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: dict[str, Refittable] = {}
+        self._running = 0
+        self._thread: threading.Thread | None = None
+        self.done = 0  # refits run (a figure for tests)
+
+    def submit(self, key: str, model: Refittable) -> None:
+        with self._cond:
+            self._pending.pop(key, None)  # the newest last: refits run in the order they were asked
+            self._pending[key] = model
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="svr-refit", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def idle(self, timeout: float) -> bool:
+        """True once nothing is pending or running (within ``timeout`` seconds)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._running, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._pending))
+                key = next(iter(self._pending))
+                model = self._pending.pop(key)
+                self._running += 1
+            try:
+                model.refit()
+            except Exception:
+                log.exception("refitting the anticipator of %s failed (it fits again when next asked)", key)
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self.done += 1
+                    self._cond.notify_all()
+
+
+class Refittable(Protocol):
+    def refit(self) -> float: ...

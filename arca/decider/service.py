@@ -23,6 +23,7 @@ from arca.bus.order import DeliveryOrder
 from arca.decider import handover
 from arca.decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
 from arca.decider.fallback import FallbackState, fallback
+from arca.decider.fitting import Refits
 from arca.decider.loop import ArcaState
 from arca.decider.policy import Policy, PolicyError, load_policies
 from arca.decider.samples import (
@@ -98,6 +99,9 @@ class DeciderService(Service):
         self.config = AnticipatorConfig(c=cfg.svr_c, epsilon=cfg.svr_epsilon, gamma=cfg.svr_gamma,
                                         per_bucket=cfg.samples_per_bucket, max_samples=cfg.max_samples,
                                         fit_in_process=inline)
+        self.refits = Refits() if self.settings.bus.kind == "rabbitmq" else None
+        """Live (``arca run``), what a decision learned is refitted on a thread of its own; on the
+        in-memory bus (the simulated demo, tests) at once, after publishing, as one loop."""
         self.policies: dict[str, Policy] = {}
         self.states: dict[str, tuple[str, Any]] = {}
         self.anticipators: dict[str, Anticipator] = {}
@@ -432,7 +436,10 @@ class DeciderService(Service):
         self.bus.publish(decision)
         self._save_state(system, now)
         if outcome.learned and isinstance(new_state, ArcaState):
-            new_state.anticipator.refit()  # after publishing: off the decision's path
+            if self.refits is not None:  # on the refit thread: the next situation does not wait for it
+                self.refits.submit(system, new_state.anticipator)
+            else:
+                new_state.anticipator.refit()  # after publishing: off this decision's path
         store_message(self.kb, decision)
         metrics.SERVANTS_DESIRED.labels(system).set(decision.target_servants)
         metrics.MSA.labels(system).set(decision.msa)
