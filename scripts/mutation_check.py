@@ -39,6 +39,8 @@ tests/collector/test_collector_telemetry.py tests/analyzer/test_analyzer_situati
 tests/enforcer/test_enforcer_planning.py tests/enforcer/test_enforcer_openstack.py``;
 ``MUTANTS_SET=capacity`` issue 24 item 7's fixes (the tick gate, a tick as one driver pass, the
 listing indexed once) with ``tests/spine/test_spine_tick_gate.py tests/enforcer/test_enforcer_openstack.py``;
+``MUTANTS_SET=refits`` the decider's refits on their own thread (issue 24 item 4) with
+``tests/decider/test_decider_refits.py tests/decider/test_decider_fitting.py tests/decider/test_decider_service.py``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
 with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
 ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
@@ -481,9 +483,19 @@ CAPACITY_MUTANTS = [  # issue 24 item 7: ticks never pile up, a tick is one driv
  ("arca/enforcer/drivers/openstack.py", "            if isinstance(owner, str) and self.owned(server, owner):", "            if isinstance(owner, str):", "capacity: a server with the metadata but not the tag owned"),
  ("arca/app/runtime.py", "                ticks.offer(deps.bus.call_soon_threadsafe)", "                deps.bus.call_soon_threadsafe(lambda: service.run_tick(deps.clock.now()))", "capacity: the runtime posts ticks around the gate"),
 ]
+REFIT_MUTANTS = [  # issue 24 item 4: refits off the delivery thread, a prediction waits for the fit under way
+ ("arca/decider/anticipator.py", "        with self._lock:\n            if self._fitted:", "        if True:\n            if self._fitted:", "refits: no lock around a fit"),
+ ("arca/decider/anticipator.py", "                self._fitted = False  # a failed fit", "                pass  # a failed fit", "refits: a failed fit leaves the model fitted with nothing"),
+ ("arca/decider/fitting.py", "            self._pending.pop(key, None)  # the newest last", "            pass  # the newest last", "refits: a newer model does not move behind the others"),
+ ("arca/decider/fitting.py", "            self._pending[key] = model\n", "            self._pending.setdefault(key, model)\n", "refits: the older model of a system kept"),
+ ("arca/decider/fitting.py", "                model.refit()\n", "                pass\n", "refits: nothing refitted"),
+ ("arca/decider/fitting.py", "                    self._running -= 1\n", "                    pass\n", "refits: never idle again"),
+ ("arca/decider/service.py", "            if self.refits is not None:  # on the refit thread", "            if False:  # on the refit thread", "refits: live refits back on the delivery thread"),
+]
 SETS = {"peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
         "demofast": DEMOFAST_MUTANTS, "store": STORE_MUTANTS, "warm": WARM_MUTANTS, "objective": OBJECTIVE_MUTANTS,
-        "osm": OSM_MUTANTS, "bus": BUS_MUTANTS, "capacity": CAPACITY_MUTANTS}
+        "osm": OSM_MUTANTS, "bus": BUS_MUTANTS, "capacity": CAPACITY_MUTANTS,
+        "refits": REFIT_MUTANTS}
 """``MUTANTS_SET`` name -> its mutants (unset: the default table; ``phases``: the loop's and the incident rules')."""
 _chosen = os.environ.get("MUTANTS_SET", "")
 if _chosen == "phases":

@@ -108,6 +108,30 @@ def test_learned_samples_are_stored_and_a_restarted_decider_predicts_the_same(tm
     assert after == pytest.approx(before, abs=1e-9)
 
 
+def test_live_the_refit_after_learning_runs_on_its_own_thread_and_decides_the_same() -> None:
+    # issue 24 item 4: ``arca run decider`` (bus.kind rabbitmq) refits on the Refits thread, the simulated
+    # loop at once; a prediction waits for a refit under way, so both decide the same
+    def run(kind: str) -> tuple[DeciderService, list[tuple[int, str]]]:
+        settings = ArcaSettings.model_validate({"bus": {"kind": kind}, "decider": {"svr_fit": "inline"}})
+        w = World(settings=settings)
+        apply(w.kb)
+        service = w.start()
+        w.bus.publish(situation(0, trigger="event", severity=3, onset=0))
+        w.bus.publish(situation(10, severity=3, onset=0, demand=1.2, load=1.0, discard=0.2))
+        w.bus.publish(situation(20, severity=3, onset=0, demand=4.0, load=1.0, active=2, discard=0.5))
+        w.bus.publish(situation(25, trigger="event", severity=3, onset=25))
+        for t in range(26, 40, 2):
+            service.tick(at(t))
+        return service, [(d.target_servants, d.rule) for d in w.decisions]
+
+    live, live_decisions = run("rabbitmq")
+    simulated, simulated_decisions = run("memory")
+    assert simulated.refits is None
+    assert live.refits is not None and live.refits.idle(30) and live.refits.done >= 1
+    assert live_decisions == simulated_decisions
+    assert any(rule == "anticipated" for _, rule in live_decisions)
+
+
 def test_prior_knowledge_is_seeded_from_turtle(tmp_path: Path) -> None:
     prior = tmp_path / "prior.ttl"
     prior.write_text("@prefix arca: <https://w3id.org/arca/ns#> .\n" + "".join(
