@@ -487,7 +487,7 @@ REFIT_MUTANTS = [  # issue 24 item 4: refits off the delivery thread, a predicti
  ("arca/decider/anticipator.py", "        with self._lock:\n            if self._fitted:", "        if True:\n            if self._fitted:", "refits: no lock around a fit"),
  ("arca/decider/anticipator.py", "                self._fitted = False  # a failed fit", "                pass  # a failed fit", "refits: a failed fit leaves the model fitted with nothing"),
  ("arca/decider/fitting.py", "            self._pending.pop(key, None)  # the newest last", "            pass  # the newest last", "refits: a newer model does not move behind the others"),
- ("arca/decider/fitting.py", "            self._pending[key] = model\n", "            self._pending.setdefault(key, model)\n", "refits: the older model of a system kept"),
+ ("arca/decider/fitting.py", "            self._pending.pop(key, None)  # the newest last: refits run in the order they were asked\n            self._pending[key] = model\n", "            self._pending.setdefault(key, model)\n", "refits: the older model of a system kept"),
  ("arca/decider/fitting.py", "                model.refit()\n", "                pass\n", "refits: nothing refitted"),
  ("arca/decider/fitting.py", "                    self._running -= 1\n", "                    pass\n", "refits: never idle again"),
  ("arca/decider/service.py", "            if self.refits is not None:  # on the refit thread", "            if False:  # on the refit thread", "refits: live refits back on the delivery thread"),

@@ -98,3 +98,19 @@ def test_a_failed_refit_is_logged_and_the_model_fits_when_next_asked(
     again = model.predict(3, ELAPSED)
     assert again is not None
     assert np.array_equal(again, Anticipator(prior_samples()).predict(3, ELAPSED))  # type: ignore[arg-type]
+
+
+def test_refits_run_in_the_order_they_were_last_asked(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = Anticipator(prior_samples())
+    gate.hold(blocker, monkeypatch)
+    refits = Refits()
+    refits.submit("blocker", blocker)
+    assert gate.entered.wait(30)
+    order: list[str] = []
+    for key in ("first", "second", "first"):  # "first" asked again, last: it is refitted after "second"
+        model = Anticipator(prior_samples())
+        monkeypatch.setattr(model, "refit", lambda key=key: order.append(key) or 0.0)
+        refits.submit(key, model)
+    gate.release.set()
+    assert refits.idle(30)
+    assert order == ["second", "first"]
