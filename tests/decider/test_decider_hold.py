@@ -10,6 +10,8 @@ they would come after, and a policy without an objective (or with a warm pool) d
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from decider_helpers import policy, situation, trained
 
@@ -57,19 +59,20 @@ def test_steady_hold_is_the_fewest_servants_meeting_the_objective(
 
 
 WINDOWS = [
-    # id, lead (s after the notification new servants serve), notice, servants held for 0 %
-    ("new-servants-after-the-burst-hold-all-of-it", 43.0, 0.0, 3),
+    # id, lead (s after the notification new servants serve), notice, servants held for 5 % of 100
+    # offered per incident: (3 - n) short for each second of the burst before new servants serve
+    ("new-servants-after-the-burst-hold-for-all-of-it", 43.0, 0.0, 3),  # 10 s: 10 (3 - n) <= 5
     ("new-servants-before-the-burst-hold-nothing", 2.0, 0.0, 0),
-    # held servants run: they serve what comes before the notification too (3 s late: the burst's
-    # start, 0-2 s before it, is still theirs), while new ones serve from 2 s after it
-    ("held-servants-serve-before-the-notification", 2.0, 3.0, 3),
+    # held servants run: they serve what comes before the notification too (5 s late: 3-6 s after the
+    # onset, 4 s: 4 (3 - n) <= 5), new ones only from 2 s after it
+    ("held-servants-serve-before-the-notification", 2.0, 5.0, 2),
 ]
 
 
 @pytest.mark.parametrize("lead,notice,servants", [c[1:] for c in WINDOWS], ids=[c[0] for c in WINDOWS])
 def test_the_hold_covers_the_burst_until_new_servants_serve(lead: float, notice: float,
                                                            servants: int) -> None:
-    got = steady_hold([BURST], 0.0, 100.0, most=10, default=1, high=1.0, notice_s=notice, lead_s=lead)
+    got = steady_hold([BURST], 0.05, 100.0, most=10, default=1, high=1.0, notice_s=notice, lead_s=lead)
     assert got.servants == servants
 
 
@@ -180,3 +183,15 @@ def test_with_a_short_operation_the_notification_still_boots_for_the_burst() -> 
     event = situation(11.0, severity=4, onset=10.0, trigger="event")
     out, _ = ARCA.decide(event, pol, _state(), event.event_time)
     assert out.target >= 7
+
+
+def test_servants_asked_before_are_kept_while_the_burst_needs_them() -> None:
+    """A correction raised the amount to 6 during a burst: at the next notification-time decision the
+    in-time floor keeps them while the incident's curve still needs them (``kept`` is the hold or the
+    amount decided before, the larger), instead of falling to the hold mid-burst."""
+    pol = policy(**OSM)
+    event = situation(11.0, severity=4, onset=10.0, trigger="event")
+    _, st = ARCA.decide(event, pol, _state(), event.event_time)
+    later = situation(22.0, severity=4, onset=10.0, trigger="event")
+    out, _ = ARCA.decide(later, pol, replace(st, current=6), later.event_time)
+    assert out.target == 6
