@@ -103,6 +103,7 @@ def test_the_hold_stays_within_the_policys_maximum() -> None:
                Ledger(offered=100.0, incidents=1))
     assert got is not None and got.servants == 2 and not got.met
     assert got.level(policy(max_servants=3)) == 3
+    assert Hold(5, 0.0, True).level(policy(max_servants=3)) == 3  # a hold sized for a larger bound
 
 
 IN_TIME = [
