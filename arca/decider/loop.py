@@ -550,13 +550,12 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
                 raw = early_floor(raw, model, a.early, seconds(now, a.onset), policy, pool)
         floors.append(raw if raw is not None else float(policy.default_servants))
         floors[k], antics[k] = a.settle(floors[k])
-    ceiling = model.ceiling() if how == "capped" else None
-    predicted = combine(floors, policy.default_servants, how, ceiling)
+    predicted = combine(floors, policy.default_servants, how, model.ceiling() if how == "capped" else None)
     if kept is not None:  # a hold: new servants only for what they can serve (arca.decider.hold)
         arrivals = model.floors([(a.level, seconds(now, a.onset) + policy.lead_time_s + ACTION_S)
                                  for a in antics], 0.0)
         if arrivals is not None:
-            arrival = combine(arrivals, policy.default_servants, how, ceiling)
+            arrival = combine(arrivals, policy.default_servants, how, model.ceiling())
             predicted = in_time_floor(predicted, arrival, kept)
     amount = floor_amount(predicted, model.config.epsilon)
     if policy.compliant(amount):
