@@ -157,3 +157,23 @@ def test_the_demos_arca_states_a_discard_objective_only_through_osm(driver: str,
                                                                     objective: float | None) -> None:
     result = run("arca", parse_timeline(SHORT | {"duration_s": 40}), params=model_params(driver=driver))
     assert result.decisions and {d.discard_objective for d in result.decisions} == {objective}
+
+
+def test_the_suite_plays_its_timelines_through_osm_when_asked(tmp_path: Path) -> None:
+    """``python -m arca.app.demo.suite --driver osm``: the same timeline through OSM (42 s operations) is
+    another run than through OpenStack, and the document says which driver played it."""
+    from arca.app.demo import suite
+
+    timeline = tmp_path / "short.json"
+    timeline.write_text(json.dumps(SHORT))
+    docs = {}
+    for driver in ("openstack", "osm"):
+        out = tmp_path / f"{driver}.json"
+        assert suite.main(["--driver", driver, "--strategy", "oracle", "--no-training",
+                           str(timeline), "-o", str(out)]) == 0
+        docs[driver] = json.loads(out.read_text())[str(timeline)]
+    assert [d["driver"] for d in docs.values()] == ["openstack", "osm"]
+    cost = {k: d["strategies"]["oracle"]["servant_seconds"] for k, d in docs.items()}
+    assert cost["osm"] != cost["openstack"], cost
+    with pytest.raises(SystemExit):
+        suite.main(["--osm-aspect", "4", str(timeline)])  # an aspect needs the osm driver
