@@ -13,7 +13,9 @@ One call of ``ArcaStrategy.decide`` is one iteration of::
 ``decide`` composes one pure function per phase, in this order: ``incidents_reported``,
 ``calibrated_by_source``, ``expiry``, ``confirmed_by_load``, ``assessed_by_load``, ``anticipated_floor``,
 ``load_correction``, ``learned_from`` (each takes its inputs explicitly, time included, and returns a
-frozen result; none mutates what it is given).
+frozen result; none mutates what it is given). A policy with a discard objective and no warm pool also
+holds servants between incidents (``arca.decider.hold``: ``held`` before the floor, whose new servants
+are then only those that serve in time, ``held_amount`` after the correction).
 
 Interpretation choices (each documented where it is made):
 
