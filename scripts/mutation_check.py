@@ -41,6 +41,9 @@ tests/enforcer/test_enforcer_planning.py tests/enforcer/test_enforcer_openstack.
 listing indexed once) with ``tests/spine/test_spine_tick_gate.py tests/enforcer/test_enforcer_openstack.py``;
 ``MUTANTS_SET=refits`` the decider's refits on their own thread (issue 24 item 4) with
 ``tests/decider/test_decider_refits.py tests/decider/test_decider_fitting.py tests/decider/test_decider_service.py``;
+``MUTANTS_SET=hold`` issue 23 item 7's servants held between incidents when new ones come after the burst
+(``arca/decider/hold.py``, its use in the loop, the demo's objective through OSM) with
+``tests/decider/test_decider_hold.py tests/demo/test_demo_osm.py::test_the_demos_arca_states_a_discard_objective_only_through_osm``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
 with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
 ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
@@ -492,9 +495,27 @@ REFIT_MUTANTS = [  # issue 24 item 4: refits off the delivery thread, a predicti
  ("arca/decider/fitting.py", "                    self._running -= 1\n", "                    pass\n", "refits: never idle again"),
  ("arca/decider/service.py", "            if self.refits is not None:  # on the refit thread", "            if False:  # on the refit thread", "refits: live refits back on the delivery thread"),
 ]
+HOLD_MUTANTS = [  # issue 23 item 7: servants held between incidents when new ones come after the burst (osm31)
+ ("arca/decider/hold.py", "if policy.warm or policy.discard_objective is None or model is None", "if policy.discard_objective is None or model is None", "hold: held with a warm pool too"),
+ ("arca/decider/hold.py", "if policy.warm or policy.discard_objective is None or model is None", "if policy.warm or model is None", "hold: held without an objective"),
+ ("arca/decider/hold.py", "shortfall(c, n, default, high, -notice_s, lead_s, step_s, notice_s)", "shortfall(c, n, default, high, 0.0, lead_s, step_s, notice_s)", "hold: held servants counted only from the notification"),
+ ("arca/decider/hold.py", "volume = max(burst, per_incident or 0.0)", "volume = burst", "hold: the quiet time per incident ignored"),
+ ("arca/decider/hold.py", "        if expected <= objective:\n            return Hold(n, expected, True)", "        if expected < objective:\n            return Hold(n, expected, True)", "hold: objective boundary"),
+ ("arca/decider/hold.py", "(float(max(shorts)) if expect == \"worst\" else float(np.mean(shorts)))", "(float(max(shorts)) if expect != \"worst\" else float(np.mean(shorts)))", "hold: mean and worst swapped"),
+ ("arca/decider/hold.py", "most=max(0, policy.max_servants - policy.default_servants)", "most=policy.max_servants", "hold: beyond the policy's maximum"),
+ ("arca/decider/hold.py", "return max(arrival, min(window, float(kept)))", "return max(arrival, window)", "in-time floor: the whole burst started"),
+ ("arca/decider/hold.py", "return max(arrival, min(window, float(kept)))", "return min(window, float(kept))", "in-time floor: nothing started for the arrival"),
+ ("arca/decider/hold.py", "return policy.clamp(policy.default_servants + self.servants)", "return policy.default_servants + self.servants", "hold: level not clamped"),
+ ("arca/decider/loop.py", "kept = max(hold.level(policy), current) if hold is not None else None", "kept = None", "in-time floor not applied"),
+ ("arca/decider/loop.py", "kept = max(hold.level(policy), current) if hold is not None else None", "kept = hold.level(policy) if hold is not None else None", "in-time floor ignores the amount decided before"),
+ ("arca/decider/loop.py", "seconds(now, a.onset) + policy.lead_time_s + ACTION_S)", "seconds(now, a.onset))", "in-time floor: arrival measured now"),
+ ("arca/decider/loop.py", "return (level, \"held\") if current < level else (current, rule)", "return (current, rule)", "hold not applied to the amount"),
+ ("arca/decider/loop.py", "return (level, \"held\") if current < level else (current, rule)", "return (level, \"held\")", "hold replaces a larger amount"),
+ ("arca/app/demo/harness.py", "objective = OSM_OBJECTIVE if osm and name == \"arca\" else {}", "objective = OSM_OBJECTIVE if name == \"arca\" else {}", "demo: arca states the OSM objective through OpenStack"),
+]
 SETS = {"peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
         "demofast": DEMOFAST_MUTANTS, "store": STORE_MUTANTS, "warm": WARM_MUTANTS, "objective": OBJECTIVE_MUTANTS,
-        "osm": OSM_MUTANTS, "bus": BUS_MUTANTS, "capacity": CAPACITY_MUTANTS,
+        "osm": OSM_MUTANTS, "bus": BUS_MUTANTS, "capacity": CAPACITY_MUTANTS, "hold": HOLD_MUTANTS,
         "refits": REFIT_MUTANTS}
 """``MUTANTS_SET`` name -> its mutants (unset: the default table; ``phases``: the loop's and the incident rules')."""
 _chosen = os.environ.get("MUTANTS_SET", "")

@@ -13,7 +13,9 @@ One call of ``ArcaStrategy.decide`` is one iteration of::
 ``decide`` composes one pure function per phase, in this order: ``incidents_reported``,
 ``calibrated_by_source``, ``expiry``, ``confirmed_by_load``, ``assessed_by_load``, ``anticipated_floor``,
 ``load_correction``, ``learned_from`` (each takes its inputs explicitly, time included, and returns a
-frozen result; none mutates what it is given).
+frozen result; none mutates what it is given). A policy with a discard objective and no warm pool also
+holds servants between incidents (``arca.decider.hold``: ``held`` before the floor, whose new servants
+are then only those that serve in time, ``held_amount`` after the correction).
 
 Interpretation choices (each documented where it is made):
 
@@ -57,6 +59,7 @@ from typing import Literal
 
 from arca import incidents
 from arca.decider.anticipator import Anticipator, LearnedSample, floor_amount, to_amount
+from arca.decider.hold import held, hold_reason, in_time_floor
 from arca.decider.policy import Policy
 from arca.decider.sources import (
     Records,
@@ -77,7 +80,7 @@ from arca.decider.strategy import (
     needed_for,
     seconds,
 )
-from arca.decider.warm import Ledger, Sizing, pool_size, sizing, warm_floor
+from arca.decider.warm import ACTION_S, Ledger, Sizing, pool_size, sizing, warm_floor
 from arca.messages import Situation
 
 
@@ -525,13 +528,15 @@ class Floor:
 
 
 def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator, policy: Policy,
-                      now: datetime, pool: int | None, how: Combine) -> Floor | None:
+                      now: datetime, pool: int | None, how: Combine, kept: int | None = None) -> Floor | None:
     """Anticipator.Get + IsPolicyCompliant: every incident's floor over ``[elapsed, elapsed + lead time]``
     at ``now``, combined (``how``), rounded and made compliant; None when nothing is anticipated or the
     model is cold.
 
     With a warm ``pool`` that covers the incident's burst, its floor is taken over the resume lead
-    time, else over the boot lead time (``warm_floor``).
+    time, else over the boot lead time (``warm_floor``). With ``kept`` (servants held between
+    incidents, ``arca.decider.hold``: the hold's level or the amount decided before, the larger) the
+    combined floor starts new servants only for what is needed once they serve (``in_time_floor``).
     """
     if not (anticipations and model.trained):
         return None
@@ -548,6 +553,12 @@ def anticipated_floor(anticipations: Sequence[Anticipation], model: Anticipator,
         floors.append(raw if raw is not None else float(policy.default_servants))
         floors[k], antics[k] = a.settle(floors[k])
     predicted = combine(floors, policy.default_servants, how, model.ceiling() if how == "capped" else None)
+    if kept is not None:  # a hold: new servants only for what they can serve (arca.decider.hold)
+        arrivals = model.floors([(a.level, seconds(now, a.onset) + policy.lead_time_s + ACTION_S)
+                                 for a in antics], 0.0)
+        if arrivals is not None:
+            arrival = combine(arrivals, policy.default_servants, how, model.ceiling())
+            predicted = in_time_floor(predicted, arrival, kept)
     amount = floor_amount(predicted, model.config.epsilon)
     if policy.compliant(amount):
         return Floor(tuple(antics), predicted, amount, clipped=False)
@@ -797,7 +808,9 @@ class ArcaStrategy:
             ledger = replace(ledger, notice_s=min(policy.lead_time_s, max(0.0, late)),
                              incidents=ledger.incidents + len(noticed))
         pool = pool_size(policy, model, ledger) if self.anticipation else pool_size(policy)
-        floor = anticipated_floor(antics, model, policy, now, pool, self.combine)
+        hold = held(policy, model, ledger) if self.anticipation else None
+        kept = max(hold.level(policy), current) if hold is not None else None
+        floor = anticipated_floor(antics, model, policy, now, pool, self.combine, kept)
         if floor is not None:
             antics, current, rule = floor.anticipations, max(floor.msa, correction or 0), floor.rule
 
@@ -808,6 +821,8 @@ class ArcaStrategy:
         current, correction, rule = corrected.current, corrected.correction, corrected.rule
         reasons = [*reported.reasons, *calibration, *alive.reasons, *confirmed.reasons, *assessed,
                    *corrected.reasons]
+        if hold is not None:
+            current, rule = held_amount(current, rule, hold.level(policy))
         learned: tuple[LearnedSample, ...] = ()
         forgotten = confirmed.forgotten
         if corrected.lesson is not None:
@@ -826,6 +841,8 @@ class ArcaStrategy:
         chosen = sizing(policy, model, ledger) if self.anticipation else None
         if chosen is not None:
             reasons.append(objective_reason(chosen, policy, ledger))
+        if hold is not None:
+            reasons.append(hold_reason(hold, policy, ledger))
         new_state = replace(st, anticipator=model, current=current, anticipations=antics, ledger=ledger,
                             expired=confirmed.expired, last_load_time=corrected.last_load_time,
                             correction=correction, last_scale_out=corrected.last_scale_out,
@@ -848,6 +865,12 @@ class ArcaStrategy:
             sources=moved,
         )
         return outcome, new_state
+
+
+def held_amount(current: int, rule: str, level: int) -> tuple[int, str]:
+    """The amount and rule once servants are held between incidents (``arca.decider.hold``): never
+    below the hold's ``level``; rule ``held`` where the hold lifted it."""
+    return (level, "held") if current < level else (current, rule)
 
 
 def measured(ledger: Ledger, situation: Situation, policy: Policy, last_load_time: datetime | None) -> Ledger:

@@ -6,8 +6,10 @@
 
 ``--driver osm`` plays the same timelines through the testbed's emulated OSM NBI (the Ukko-style NS:
 its relay VDUs are the servants, one LCM operation per NS at a time, a VDU boots in 42 s as Ukko
-measured) instead of OpenStack; ``threshold-repo`` is Ukko's own controller there. Its relay VNFD has
-Ukko's one-VDU scaling aspect; ``--osm-aspect N`` adds one that adds N relays per operation (the
+measured) instead of OpenStack; ``threshold-repo`` is Ukko's own controller there; ``arca`` states a
+discard objective of 20 % there (``harness.OSM_OBJECTIVE``): servants asked at a notification serve
+after the burst, so it holds servants between incidents for it (``arca.decider.hold``). Its relay
+VNFD has Ukko's one-VDU scaling aspect; ``--osm-aspect N`` adds one that adds N relays per operation (the
 enforcer reads the aspects from the VNFD and picks the largest that does not overshoot).
 
 Progress (one bar per run with the overall ETA) goes to stderr when it is a terminal, unless
@@ -166,7 +168,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     metrics = with_cost({n: r.metrics for n, r in results.items()})
     out = sys.stderr if print_json else sys.stdout  # --json: stdout is the JSON document alone
     if args.driver == "osm":
-        print(f"driver: osm -- {via}; Ukko's controller is threshold-repo", file=out)
+        from arca.app.demo.harness import OSM_OBJECTIVE
+
+        objective = OSM_OBJECTIVE["discardObjective"] * 100
+        goal = f"; arca's discard objective {objective:g} %" if "arca" in names else ""
+        print(f"driver: osm -- {via}; Ukko's controller is threshold-repo{goal}", file=out)
     print(table(metrics, ref_name), file=out)
     print(legend(), file=out)
     print(f"total wall time {time.perf_counter() - t0:.1f} s", file=out)

@@ -1,6 +1,7 @@
 """Several timelines, several strategies: the tables of issue 10 (overlaps, imperfect detectors).
 
     python -m arca.app.demo.suite [--json | -o FILE] [--strategy NAME ...] [--no-training [--no-prior]]
+                                  [--driver openstack|osm] [--osm-aspect N ...] [--boot-delay S]
                                   [TIMELINE ...]
 
 Trains ``arca`` once on the training timeline (``--no-training``: the learning strategies start from
@@ -11,6 +12,8 @@ one markdown table per timeline: discard %, servant-seconds, cost vs ``oracle``,
 ``oracle-notified``; for imperfect-detector timelines also servant-seconds vs the same strategy on
 the reference timeline (the same incidents, perfect detectors) and the discard over the windows of
 the incidents no detector reported (45 s from the onset, cut at the next incident).
+``--driver osm`` (with ``--osm-aspect``, ``--boot-delay``, as ``arca demo``) plays them all through the
+emulated OSM NBI, training included (issue 23 item 7).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from arca.app.cli.main import add_output_options, output_options
 from arca.app.demo.harness import LEARNING, RunResult, run
 from arca.app.demo.metrics import RunMetrics, with_cost
 from arca.app.demo.report import document, timeline_facts, write_json
+from arca.app.demo.runner import DRIVERS
 from arca.kb import EmbeddedKnowledgeBase
 
 NAMES = ("oracle", "oracle-notified", "arca", "arca-reactive")
@@ -62,14 +66,16 @@ def missed_discard(result: RunResult, timeline: Any, window_s: float = 45.0) -> 
 
 
 def run_suite(timelines: Sequence[str], names: Sequence[str] = NAMES, training: str | None = "training",
-              log: Any = sys.stderr, prior_file: str | None = None) -> dict[str, dict[str, RunMetrics]]:
+              log: Any = sys.stderr, prior_file: str | None = None,
+              params: Any = None) -> dict[str, dict[str, RunMetrics]]:
     """Every timeline with every strategy; ``training`` None: the learning strategies start from
-    ``prior_file`` (seeded into each run's empty store) or, without it, from nothing."""
+    ``prior_file`` (seeded into each run's empty store) or, without it, from nothing. ``params``: the
+    testbed's (``runner.model_params``: the driver, its boot delay, OSM's aspects), training included."""
     from arca.testbed.timeline import load_timeline
 
     trained = EmbeddedKnowledgeBase()
     if training is not None and any(n in LEARNING for n in names):
-        run("arca", load_timeline(training), kb=trained)
+        run("arca", load_timeline(training), kb=trained, params=params)
     cold_prior = prior_file if training is None else None
     out: dict[str, dict[str, RunMetrics]] = {}
     for tl_name in timelines:
@@ -77,7 +83,7 @@ def run_suite(timelines: Sequence[str], names: Sequence[str] = NAMES, training: 
         metrics = {}
         for name in names:
             kb = _copy(trained) if name in LEARNING else EmbeddedKnowledgeBase()
-            result = run(name, tl, kb=kb, prior_file=cold_prior if name in LEARNING else None)
+            result = run(name, tl, kb=kb, prior_file=cold_prior if name in LEARNING else None, params=params)
             missed = missed_discard(result, tl)
             if missed is not None:
                 result.metrics.extra["missed_incidents_discard_ratio"] = missed
@@ -119,19 +125,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-training", action="store_true",
                    help="Skip training: the learning strategies start from the shipped prior.")
     p.add_argument("--no-prior", action="store_true", help="With --no-training: from nothing (cold).")
+    p.add_argument("--driver", choices=DRIVERS, default="openstack",
+                   help="Through OpenStack (default) or the emulated OSM NBI (as arca demo --driver osm).")
+    p.add_argument("--osm-aspect", type=int, action="append", default=[], metavar="N",
+                   help="With --driver osm: a scaling aspect adding N relays per operation (repeatable).")
+    p.add_argument("--boot-delay", type=float, metavar="S",
+                   help="Servant boot delay (default: 10 s; with --driver osm, 42 s).")
     add_output_options(p, "{timeline: document}")
     args = p.parse_args(argv)
     print_json, json_file = output_options(args, "demo suite")
     from arca.testbed.timeline import load_timeline
 
     timelines = args.timelines or shipped()
-    from arca.app.demo.runner import shipped_prior
+    from arca.app.demo.runner import model_params, shipped_prior
 
+    try:
+        params = model_params(args.boot_delay, args.driver, args.osm_aspect)
+    except ValueError as exc:
+        p.error(str(exc))
     results = run_suite(timelines, args.strategy or NAMES, None if args.no_training else "training",
-                        prior_file=None if args.no_prior else shipped_prior())
+                        prior_file=None if args.no_prior else shipped_prior(), params=params)
     print(markdown(results), file=sys.stderr if print_json else sys.stdout)
     if print_json or json_file:
-        doc = {tl: document(m, {"timeline": tl, "timeline_facts": timeline_facts(load_timeline(tl))})
+        doc = {tl: document(m, {"timeline": tl, "driver": args.driver,
+                                "timeline_facts": timeline_facts(load_timeline(tl))})
                for tl, m in results.items()}
         if print_json:
             print(json.dumps(doc, indent=2))
