@@ -494,6 +494,7 @@ REFIT_MUTANTS = [  # issue 24 item 4: refits off the delivery thread, a predicti
  ("arca/decider/fitting.py", "                model.refit()\n", "                pass\n", "refits: nothing refitted"),
  ("arca/decider/fitting.py", "                    self._running -= 1\n", "                    pass\n", "refits: never idle again"),
  ("arca/decider/service.py", "            if self.refits is not None:  # on the refit thread", "            if False:  # on the refit thread", "refits: live refits back on the delivery thread"),
+ ("arca/decider/fitting.py", "        while os.getppid() == parent:", "        while True:", "fitter: the helper outlives a killed decider"),
 ]
 HOLD_MUTANTS = [  # issue 23 item 7: servants held between incidents when new ones come after the burst (osm31)
  ("arca/decider/hold.py", "if policy.warm or policy.discard_objective is None or model is None", "if policy.discard_objective is None or model is None", "hold: held with a warm pool too"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -66,6 +67,19 @@ class InlineFitter:
         return fit_rbf_svr(x, y, c, epsilon, gamma)
 
 
+def _exit_with(parent: int, poll_s: float = 1.0) -> None:
+    """In the helper process: exit once the decider that started it is gone. A decider killed (kill -9,
+    the OOM killer) never shuts its pool down, and the helper's call queue holds both ends of its pipe,
+    so it would wait for work forever, holding scikit-learn and SciPy (~100 MB)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-decider", daemon=True).start()
+
+
 class ProcessFitter:
     """Fits in one helper process (spawned: it shares nothing with the decider but the arrays),
     started on demand and stopped after ``idle_s`` seconds without a fit."""
@@ -82,7 +96,8 @@ class ProcessFitter:
         with self._lock:
             if self._pool is None:
                 spawn = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=spawn,
+                                                 initializer=_exit_with, initargs=(os.getpid(),))
                 self.started += 1
                 if self._reaper is None:
                     self._reaper = threading.Thread(target=self._reap, name="svr-fitter-reaper", daemon=True)

@@ -88,3 +88,36 @@ def test_what_a_fitting_process_holds(fit_in_process: bool, holds: bool) -> None
     assert got["sklearn"] is holds and got["scipy"] is holds
     assert got["predicted"] is not None and 3.0 < got["predicted"] < 7.0
     print(f"fit_in_process={fit_in_process}: resident {got['rss_kb'] / 1024:.0f} MB")
+
+
+def test_the_helper_exits_when_its_decider_is_killed() -> None:
+    # a decider killed with -9 never shuts its pool down: its helper (scikit-learn and SciPy, ~100 MB)
+    # must not outlive it (found: four helpers of the resilience tests' killed deciders left running)
+    code = textwrap.dedent("""
+        import os, signal
+        from arca.decider.anticipator import Anticipator, LearnedSample
+        from arca.decider.fitting import ProcessFitter
+        samples = [LearnedSample(s, float(e), 2 + s) for s in (1, 2, 3) for e in range(0, 40, 4)]
+        x, y = Anticipator(samples).training_set(samples)
+        fitter = ProcessFitter()
+        fitter.fit(x, y, 20.0, 0.2, 0.5)
+        print(*fitter._pool._processes, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    decider = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert decider.stdout is not None
+    helpers = [int(p) for p in decider.stdout.readline().split()]  # the helper holds the pipe: no EOF
+    assert decider.wait(60) == -9
+    assert len(helpers) == 1
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(")")[-1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 30
+    while alive(helpers[0]):
+        assert time.monotonic() < deadline, f"the helper {helpers[0]} outlived its killed decider"
+        time.sleep(0.2)
