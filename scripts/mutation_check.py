@@ -122,7 +122,7 @@ MUTANTS = [
  ("arca/decider/hpa.py", "if reporting <= 0:", "if reporting < 0:", "hpa: no figure at all not skipped"),
  ("arca/decider/hpa.py", "elif missing and ratio > 1.0:\n        counted += missing", "elif missing and ratio > 1.0:\n        pass", "hpa: missing not counted at 0 % on scale-out"),
  ("arca/decider/baselines.py", "if situation.servants_reporting is not None:", "if False:", "proportional ignores who reported"),
- ("arca/analyzer/situation.py", "servants_reporting=len(self._window_cpu()) if self.newest_load is not None else None,", "servants_reporting=active if self.newest_load is not None else None,", "reporting = active"),
+ ("arca/analyzer/situation.py", "servants_reporting=len(self._window_cpu()) if known else None,", "servants_reporting=active if known else None,", "reporting = active"),
  ("arca/kb/sparql.py", "        sw.setOnlyConneg(True)\n", "", "sparql: format= parameters added to queries"),
  ("arca/kb/sparql.py", "sw.queryString, sw.queryType = with_prefixes(text), kind", "sw.setQuery(with_prefixes(text))", "sparql: query kind guessed from the text"),
  ("arca/kb/sparql.py", "        return int(cause.code)\n", "        return 500\n", "sparql: every HTTP error is a 500"),
@@ -132,8 +132,8 @@ MUTANTS = [
  ("arca/app/demo/harness.py", "bounds = {\"maxServants\": params.initial_servants + tb.osm.max_scale} if osm else {}", "bounds = {}", "osm demo: policy bound not the scaling group"),
  # issue 15 (scale): delivery order, folding, numpy RBF, batched floors, encode once, JSON server pages
  ("arca/bus/order.py", "if key is not None and key in covered:", "if key is not None:", "fold whatever has a key"),
- ("arca/bus/order.py", "        covered.update(order.covers(m))", "        covered.update(order.covers(m)) if not slot.done else None", "a handled newer delivery covers nothing"),
- ("arca/bus/order.py", "elif best is None or (order.urgency(m), i) <= best:", "elif best is None or (order.urgency(m), i) >= best:", "least urgent, newest first"),
+ ("arca/bus/order.py", "        covered.update(covers)\n    superseded.reverse()", "        covered.update(covers) if not slot.done else None\n    superseded.reverse()", "a handled newer delivery covers nothing"),
+ ("arca/bus/order.py", "elif best is None or (urgency, i) <= best:", "elif best is None or (urgency, i) >= best:", "least urgent, newest first"),
  ("arca/bus/order.py", "    superseded.reverse()\n", "", "superseded listed newest first"),
  ("arca/bus/order.py", "if not slot.done and (best is None or (_FIRST, i) <= best):", "if not slot.done and best is None:", "undecodable not first"),
  ("arca/decider/service.py", 'return 0 if isinstance(message, Situation) and message.trigger == "event" else 1', "return 1", "event situations not urgent"),
@@ -288,7 +288,7 @@ STORE_MUTANTS = [  # issue 20/21: the backoff, the barrier sent at once, the tak
  ("arca/backoff.py", "if not 0 < self.initial_s <= self.max_s or self.factor < 1:", "if not 0 < self.initial_s or self.factor < 1:", "backoff: initial above max accepted"),
  ("arca/kb/base.py", "return self.status is not None and 400 <= self.status < 500", "return self.status is not None and 400 <= self.status <= 500", "store error: 500 taken for a refusal"),
  ("arca/kb/durable.py", "awaited = method is not None and bool((props.headers or {}).get(_BARRIER_HEADER))", "awaited = False", "writer: a barrier waits for the batching window"),
- ("arca/decider/service.py", "due = (activations != self._barrier_activations if activations is not None", "due = (True if activations is not None", "take-over: a barrier per system"),
+ ("arca/decider/service.py", "            if activations != self._barrier_activations:\n                self._barrier_activations = activations\n                self._taken = None", "            if True:\n                self._barrier_activations = activations\n                self._taken = None", "take-over: a barrier per system"),
  ("arca/decider/service.py", "self._fit(system, self._taken.samples.get(system, []))", "self._fit(system, [])", "take-over: snapshot samples dropped"),
  ("arca/decider/service.py", "saved = handover.parse(system, *raw) if raw is not None else None", "saved = None", "take-over: snapshot state dropped"),
 ]
@@ -409,7 +409,7 @@ DEMOFAST_MUTANTS = [  # issue 24 item 6: the demo's job order, the enforcer's re
  ("arca/enforcer/drivers/openstack.py", "        finally:\n            self._reads = None", "        finally:\n            pass", "demofast: answers kept after the pass"),
  ("arca/enforcer/drivers/openstack.py", "self._write(f\"add member to {pid}\"", "_call(f\"add member to {pid}\"", "demofast: adding a member forgets nothing"),
  ("arca/enforcer/drivers/openstack.py", "self._write(f\"delete member of {pid}\"", "_call(f\"delete member of {pid}\"", "demofast: removing a member forgets nothing"),
- ("arca/enforcer/reconciler.py", "        with one_pass(self.driver):", "        with one_pass(None):", "demofast: a reconcile is no pass"),
+ ("arca/enforcer/reconciler.py", "        with one_pass(self.driver):\n            return self._reconcile(system, now)", "        with one_pass(None):\n            return self._reconcile(system, now)", "demofast: a reconcile is no pass"),
 ]
 INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the event route, the HTTP workers
  ("arca/collector/yang_model.py", "        return type(value) is int and 0 <= value <= 255", "        return type(value) is int and 0 <= value <= 256", "shortcut: uint8 up to 256"),
@@ -452,7 +452,7 @@ INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the 
 PEAK_MUTANTS = [  # issue 23 items 1 and 5 (overlap23b): the window's peak, learned at a burst's top; a released boot cancelled
  ("arca/collector/haproxy.py", "        if self.peak is None or rate > self.peak[0]:", "        if self.peak is None or rate < self.peak[0]:", "peak: the lowest sub-interval kept"),
  ("arca/collector/haproxy.py", "last.at + (cur.at - last.at) / 2", "cur.at", "peak: stamped at the read, not the sub-interval's middle"),
- ("arca/collector/haproxy.py", "        if self.next_publish is not None and now < self.next_publish:\n            return []", "        if False:\n            return []", "peak: every read published"),
+ ("arca/collector/haproxy.py", "        publish = self.peak_interval_s is None or self.next_publish is None or now >= self.next_publish", "        publish = True", "peak: every read published"),
  ("arca/collector/haproxy.py", "        peak, self.peak = self.peak, None  # each window's peak is its own", "        peak = self.peak", "peak: a window's peak carried into the next"),
  ("arca/analyzer/situation.py", "        if not rates or set(peaks) != set(rates) or offered <= 0:", "        if not rates or not peaks or offered <= 0:", "peak: a balancer without a peak ignored"),
  ("arca/analyzer/situation.py", "        return max(demand, demand * top / offered), at", "        return demand * top / offered, at", "peak: below the mean allowed"),
