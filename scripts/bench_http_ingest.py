@@ -1,8 +1,8 @@
 """HTTP ingest throughput and latency of the collector, beside a bare JSON handler on the same server.
 
     .venv/bin/python scripts/bench_http_ingest.py [--duration 10] [--connections 1,16,64]
-        [--threads 8] [--workers 1] [--rabbit-url amqp://guest:guest@127.0.0.1:5672/%2F] [--yang-lock]
-        [--json FILE]
+        [--threads 8] [--workers 1] [--repeat 1] [--rabbit-url amqp://guest:guest@127.0.0.1:5672/%2F]
+        [--yang-lock] [--json FILE]
 
 Needs ``wrk`` (Debian package ``wrk``) and a RabbitMQ broker. Serves the collector's real Flask app
 (``arca.collector.http.create_app``) on the collector's real server (``HttpIngestServer``: waitress) with
@@ -19,6 +19,10 @@ the server accepted (every accepted event was confirmed and none was published t
 ``RabbitBus`` connection and ``Ingestor``; the bare handler is served by the same processes. The CPU
 per request is then the sum of the worker processes' CPU time (``/proc/<pid>/stat``) over the run,
 divided by the requests; "per core" figures are req/s divided by the workers.
+
+``--repeat R`` drives the pair (bare handler, then the event route) R times per connection count on the
+same server processes, each pair one row of ``runs`` (the spread on a shared machine, each event figure
+beside the bare handler measured just before it).
 
 ``--server werkzeug`` serves the same app on werkzeug's threaded development server, which the
 collector used before waitress (the figures of issue 15). ``--yang-lock`` measures the alternative
@@ -266,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="waitress worker threads (collector.http_threads)")
     ap.add_argument("--workers", type=int, default=1,
                     help="server processes sharing the port (collector.http_workers)")
+    ap.add_argument("--repeat", type=int, default=1, help="bare/event pairs per connection count")
     ap.add_argument("--rabbit-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     ap.add_argument("--yang-lock", action="store_true", help="shared yangson model behind a lock")
     ap.add_argument("--server", choices=["waitress", "werkzeug"], default="waitress",
@@ -305,17 +310,19 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             run_wrk(url, BARE_PATH, f"warm-{token}", 4, 2, Path(tmp), pids)
             warm = run_wrk(url, EVENT_PATH, f"warmev-{token}", 4, 2, Path(tmp), pids)
-            for c in (int(x) for x in args.connections.split(",")):
-                bare_r = run_wrk(url, BARE_PATH, f"bare-{c}-{token}", c, args.duration, Path(tmp), pids)
-                event_r = run_wrk(url, EVENT_PATH, f"ev-{c}-{token}", c, args.duration, Path(tmp), pids)
+            counts = [int(x) for x in args.connections.split(",")]
+            pairs = [(c, k) for c in counts for k in range(args.repeat)]
+            for c, k in pairs:
+                bare_r = run_wrk(url, BARE_PATH, f"bare-{c}-{k}-{token}", c, args.duration, Path(tmp), pids)
+                event_r = run_wrk(url, EVENT_PATH, f"ev-{c}-{k}-{token}", c, args.duration, Path(tmp), pids)
                 result["runs"].append({
-                    "connections": c, "bare": bare_r, "event": event_r,
+                    "connections": c, "pair": k + 1, "bare": bare_r, "event": event_r,
                     "ratio_rps": round(event_r["rps"] / bare_r["rps"], 3) if bare_r["rps"] else None,
                     "ratio_cpu": round(bare_r["server_cpu_us_per_request"]
                                        / max(1, event_r["server_cpu_us_per_request"]), 3),
                     "load": [round(x, 2) for x in os.getloadavg()],
                 })
-                print(f"c={c:3d} workers={args.workers}  bare {bare_r['rps']:8.1f} req/s p99 "
+                print(f"c={c:3d} pair {k + 1} workers={args.workers}  bare {bare_r['rps']:8.1f} req/s p99 "
                       f"{bare_r['p99_ms']:7.2f} ms | event {event_r['rps']:8.1f} req/s p99 "
                       f"{event_r['p99_ms']:7.2f} ms (cpu/request: bare "
                       f"{bare_r['server_cpu_us_per_request']} µs, "

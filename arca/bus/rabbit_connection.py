@@ -5,6 +5,13 @@ hands work to it with ``add_callback_threadsafe`` (``_threadsafe``). Reconnects 
 ``arca.backoff.Backoff`` (exponential, with jitter), move to the next node of a cluster's URL list,
 and re-declare the whole topology and consumers on the new channel before publishing resumes;
 ``connected`` is true once that is done.
+
+Confirms take a short path: ``_ConfirmingConnection`` hands the ``Basic.Ack`` / ``Basic.Nack`` frames of
+the bus's own open channel straight to ``_on_confirm`` instead of through pika's callback registry
+(what the broker sends most to a publisher: one frame per confirm, each dispatched through two
+decorators and a lookup by channel and method; 15 % of a collector's I/O thread under load, py-spy).
+Any other frame, and a confirm of any other channel, goes the way pika sends it. A published
+message's three frames are written to the transport in one piece.
 """
 
 from __future__ import annotations
@@ -17,12 +24,45 @@ from typing import Any
 import pika
 import pika.channel
 import pika.connection
+import pika.frame
+import pika.spec
 
 from arca.backoff import Backoff
 from arca.bus.rabbit_core import BusError, _RabbitCore
 
 log = logging.getLogger(__name__)
 
+_CONFIRMS = (pika.spec.Basic.Ack, pika.spec.Basic.Nack)
+
+
+class _ConfirmingConnection(pika.SelectConnection):
+    """A ``SelectConnection`` that calls ``on_confirm`` directly for the confirms of ``confirm_channel``
+    (set once that channel is in confirm mode; pika's own dispatch is kept for everything else)."""
+
+    confirm_channel: pika.channel.Channel | None = None
+    on_confirm: Callable[[pika.frame.Method], None] | None = None
+
+    def _process_frame(self, frame_value: Any) -> None:
+        channel = self.confirm_channel
+        if (channel is not None and type(getattr(frame_value, "method", None)) in _CONFIRMS
+                and frame_value.channel_number == channel.channel_number and channel.is_open
+                and self.on_confirm is not None):
+            self.frames_received += 1
+            self.on_confirm(frame_value)
+            return
+        super()._process_frame(frame_value)
+
+    def _output_marshaled_frames(self, marshaled_frames: Any) -> None:
+        """A message's frames (method, header, body) handed to the transport as one write (pika
+        writes each frame on its own: three buffer appends and writability checks per publish)."""
+        frames = list(marshaled_frames)
+        if len(frames) < 2:
+            super()._output_marshaled_frames(frames)
+            return
+        data = b"".join(frames)
+        self.bytes_sent += len(data)
+        self.frames_sent += len(frames)
+        self._adapter_emit_data(data)
 
 
 class _Connection(_RabbitCore):
@@ -63,7 +103,7 @@ class _Connection(_RabbitCore):
     def _io_loop(self) -> None:  # I/O thread
         backoff = Backoff.for_bus(self.settings)
         while not self._stopping.is_set():
-            self._conn = pika.SelectConnection(
+            self._conn = _ConfirmingConnection(
                 self._params,
                 on_open_callback=self._on_connection_open,
                 on_open_error_callback=self._on_connection_error,
@@ -111,7 +151,11 @@ class _Connection(_RabbitCore):
         self._next_tag = 0
         self._channel = ch
         ch.add_on_close_callback(self._on_channel_closed)
-        ch.confirm_delivery(self._on_confirm)
+        ch.confirm_delivery(self._on_confirm)  # registered with pika too: the path of last resort
+        conn = ch.connection
+        if isinstance(conn, _ConfirmingConnection):
+            conn.on_confirm = self._on_confirm
+            conn.confirm_channel = ch
         ch.add_on_return_callback(self._on_return)
         ch.basic_qos(prefetch_count=self.settings.prefetch)
         ch.exchange_declare(self.settings.exchange, exchange_type="topic", durable=True)

@@ -71,8 +71,8 @@ class _Publisher(_RabbitCore):
             for seq in waiter.left:
                 self._waiters[seq] = waiter
             if not waiter.left:
-                waiter.done.set()
-        if not waiter.done.wait(timeout):
+                waiter.wake()
+        if not waiter.wait(timeout):
             with self._lock:
                 for seq in mine:
                     if self._waiters.get(seq) is waiter:
@@ -181,7 +181,7 @@ class _Publisher(_RabbitCore):
                 if waiter is not None:
                     waiter.left.discard(seq)
                     if not waiter.left:
-                        waiter.done.set()
+                        waiter.wake()
                 if nack and out is not None:
                     self._errors.append((seq, f"broker nacked message to {out.routing_key!r}"))
             self._changed.notify_all()
