@@ -10,8 +10,10 @@ Confirms take a short path: ``_ConfirmingConnection`` hands the ``Basic.Ack`` / 
 the bus's own open channel straight to ``_on_confirm`` instead of through pika's callback registry
 (what the broker sends most to a publisher: one frame per confirm, each dispatched through two
 decorators and a lookup by channel and method; 15 % of a collector's I/O thread under load, py-spy).
-Any other frame, and a confirm of any other channel, goes the way pika sends it. A published
-message's three frames are written to the transport in one piece.
+Any other frame, and a confirm of any other channel, goes the way pika sends it. What the outbox
+sends in one go (every message published since the I/O thread last ran) is written to the socket in one
+piece (``cork`` / ``uncork``): pika's transport sends each frame with its own ``send`` call, three per
+message, each releasing and taking back the interpreter lock.
 """
 
 from __future__ import annotations
@@ -52,17 +54,29 @@ class _ConfirmingConnection(pika.SelectConnection):
             return
         super()._process_frame(frame_value)
 
+    _corked: list[bytes] | None = None
+
+    def cork(self) -> None:
+        """Hold what is written until ``uncork``: a batch of messages goes to the socket in one write."""
+        self._corked = []
+
+    def uncork(self) -> None:
+        """Write what was held since ``cork``, in order, as one piece."""
+        held, self._corked = self._corked, None
+        if held:
+            self._adapter_emit_data(b"".join(held))
+
     def _output_marshaled_frames(self, marshaled_frames: Any) -> None:
-        """A message's frames (method, header, body) handed to the transport as one write (pika
-        writes each frame on its own: three buffer appends and writability checks per publish)."""
+        """Frames handed to the transport as one write (pika writes each frame on its own, and its
+        transport sends each write with its own ``send``: three per published message)."""
         frames = list(marshaled_frames)
-        if len(frames) < 2:
-            super()._output_marshaled_frames(frames)
-            return
-        data = b"".join(frames)
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
         self.bytes_sent += len(data)
         self.frames_sent += len(frames)
-        self._adapter_emit_data(data)
+        if self._corked is not None:
+            self._corked.append(data)
+        else:
+            self._adapter_emit_data(data)
 
 
 class _Connection(_RabbitCore):

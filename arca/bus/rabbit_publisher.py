@@ -143,6 +143,11 @@ class _Publisher(_RabbitCore):
             batch = list(self._outbox)
             self._outbox.clear()
         sent = 0
+        # the batch in one write to the socket (``rabbit_connection._ConfirmingConnection``)
+        cork, uncork = getattr(self._conn, "cork", None), getattr(self._conn, "uncork", None)
+        corked = cork is not None and uncork is not None and len(batch) > 1
+        if corked:
+            cork()  # type: ignore[misc]
         try:
             for out in batch:
                 # mandatory: a message no queue is bound for comes back (``_on_return``), never vanishes
@@ -157,6 +162,9 @@ class _Publisher(_RabbitCore):
             log.warning("publish interrupted (%s); will resend after reconnect", exc)
             with self._lock:
                 self._outbox.extendleft(reversed(batch[sent:]))
+        finally:
+            if corked:
+                uncork()  # type: ignore[misc]
 
     def _on_confirm(self, frame: pika.frame.Method) -> None:  # I/O thread
         method = frame.method
