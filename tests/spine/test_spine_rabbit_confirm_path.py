@@ -77,11 +77,27 @@ def test_frames_written_together_keep_the_connection_open_and_the_messages_whole
     consumer.start()
     publisher = RabbitBus(bus_settings(rabbit_url, unique))
     publisher.start()
+    held: list[int] = []  # messages per corked write
+    real_uncork = _ConfirmingConnection.uncork
+
+    def uncork(self: _ConfirmingConnection) -> None:
+        held.append(len(self._corked or []))
+        real_uncork(self)
+
     try:
         assert isinstance(publisher._conn, _ConfirmingConnection)
         sent_before = publisher._conn.frames_sent
         messages = [obs(f"s{i}", i / 50) for i in range(50)]
-        publisher.wait_confirmed([publisher.publish_tracked(m) for m in messages], 20)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_ConfirmingConnection, "uncork", uncork)
+            with publisher._lock:  # the I/O thread cannot take the outbox until all 50 are in it
+                publisher._wake_scheduled = True
+            tickets = [publisher.publish_tracked(m) for m in messages]
+            with publisher._lock:
+                publisher._wake_scheduled = False
+            publisher._threadsafe(publisher._send_outbox)
+            publisher.wait_confirmed(tickets, 20)
+        assert held == [50]  # one write for the whole batch
         assert publisher._conn.frames_sent - sent_before >= 3 * 50  # method, header, body each
         assert got.wait(20)
         assert sorted(m.message_id for m in received) == sorted(m.message_id for m in messages)
