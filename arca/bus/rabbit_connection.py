@@ -63,7 +63,7 @@ class _ConfirmingConnection(pika.SelectConnection):
     def uncork(self) -> None:
         """Write what was held since ``cork``, in order, as one piece."""
         held, self._corked = self._corked, None
-        if held:
+        if held and self._transport is not None:  # (gone: the unconfirmed are resent after a reconnect)
             self._adapter_emit_data(b"".join(held))
 
     def _output_marshaled_frames(self, marshaled_frames: Any) -> None:
