@@ -54,8 +54,8 @@ class CollectorSettings(BaseModel):
         description="Pin each HTTP ingest process to one CPU of those it may use (the first process and "
         "its http_workers - 1 workers on distinct CPUs, starting at a CPU chosen by the first process's "
         "pid so that collectors on one host start apart). A Python process serving HTTP with ~20 threads "
-        "spends over half its CPU handing the interpreter lock between cores when it may run on several; "
-        "pinned, one event cost 374-387 against 827-882 µs (docs/scale.md, 'HTTP ingest v3'). Off by "
+        "spends about half its CPU handing the interpreter lock between cores when it may run on several; "
+        "pinned, one event cost 366-410 against 586-860 µs unpinned (docs/scale.md, 'HTTP ingest v3'). Off by "
         "default: a pinned process cannot move away from a CPU that other work keeps busy; set "
         "http_workers to the CPUs the collector may use and turn this on.",
     )
