@@ -55,8 +55,8 @@ class CollectorSettings(BaseModel):
         "its http_workers - 1 workers on distinct CPUs, starting at a CPU chosen by the first process's "
         "pid so that collectors on one host start apart). A Python process serving HTTP with ~20 threads "
         "spends about half its CPU handing the interpreter lock between cores when it may run on several; "
-        "pinned, one event cost 366-410 against 586-860 µs unpinned (docs/scale.md, 'HTTP ingest v3'). Off by "
-        "default: a pinned process cannot move away from a CPU that other work keeps busy; set "
+        "pinned, one event cost 366-410 against 586-860 µs unpinned (docs/scale.md, 'HTTP ingest v3'). "
+        "Off by default: a pinned process cannot move away from a CPU that other work keeps busy; set "
         "http_workers to the CPUs the collector may use and turn this on.",
     )
     http_worker: int | None = Field(
