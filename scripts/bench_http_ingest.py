@@ -1,8 +1,8 @@
 """HTTP ingest throughput and latency of the collector, beside a bare JSON handler on the same server.
 
     .venv/bin/python scripts/bench_http_ingest.py [--duration 10] [--connections 1,16,64]
-        [--threads 8] [--workers 1] [--rabbit-url amqp://guest:guest@127.0.0.1:5672/%2F] [--yang-lock]
-        [--json FILE]
+        [--threads 8] [--workers 1] [--repeat 1] [--pin] [--rabbit-url amqp://guest:guest@127.0.0.1:5672/%2F]
+        [--yang-lock] [--json FILE]
 
 Needs ``wrk`` (Debian package ``wrk``) and a RabbitMQ broker. Serves the collector's real Flask app
 (``arca.collector.http.create_app``) on the collector's real server (``HttpIngestServer``: waitress) with
@@ -19,6 +19,13 @@ the server accepted (every accepted event was confirmed and none was published t
 ``RabbitBus`` connection and ``Ingestor``; the bare handler is served by the same processes. The CPU
 per request is then the sum of the worker processes' CPU time (``/proc/<pid>/stat``) over the run,
 divided by the requests; "per core" figures are req/s divided by the workers.
+
+``--repeat R`` drives the pair (bare handler, then the event route) R times per connection count on the
+same server processes, each pair one row of ``runs`` (the spread on a shared machine, each event figure
+beside the bare handler measured just before it).
+
+``--pin`` pins each server process to a CPU of its own, as ``collector.http_pin_cpus`` does (the
+bench's wrk and the broker stay free to run anywhere).
 
 ``--server werkzeug`` serves the same app on werkzeug's threaded development server, which the
 collector used before waitress (the figures of issue 15). ``--yang-lock`` measures the alternative
@@ -64,6 +71,7 @@ from arca.collector.http import EVENT_PATH, HttpIngestServer, create_app  # noqa
 from arca.collector.ingest import Ingestor, Outcome  # noqa: E402
 from arca.collector.settings import CollectorSettings  # noqa: E402
 from arca.collector.severity import SeverityScales  # noqa: E402
+from arca.collector.workers import cpu_for, pin_process  # noqa: E402
 from arca.config import BusSettings  # noqa: E402
 
 TOKEN = "bench-token"  # a throwaway token of the bench's own collector
@@ -205,9 +213,14 @@ def cleanup(url: str, token: str, queue: str) -> None:
     conn.close()
 
 
-def serve(args: argparse.Namespace, token: str, port: int, ready: Any, stop: Any, results: Any) -> None:
+def serve(args: argparse.Namespace, token: str, port: int, ready: Any, stop: Any, results: Any,
+          index: int = 0, cpus: tuple[int, ...] = (), offset: int = 0) -> None:
     """One server process: its own bus connection, ingestor and app on ``port`` (SO_REUSEPORT when
-    several), until ``stop`` is set; puts its outcome counts on ``results``."""
+    several), until ``stop`` is set; puts its outcome counts on ``results``. With ``cpus`` (``--pin``)
+    it pins itself as ``collector.http_pin_cpus`` pins HTTP process ``index`` (``offset``: the parent's
+    pid)."""
+    if cpus:
+        pin_process(cpu_for(index, cpus, offset))
     if os.environ.get("BENCH_SWITCH"):
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     if args.yang_lock:
@@ -266,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="waitress worker threads (collector.http_threads)")
     ap.add_argument("--workers", type=int, default=1,
                     help="server processes sharing the port (collector.http_workers)")
+    ap.add_argument("--repeat", type=int, default=1, help="bare/event pairs per connection count")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin each server process to a CPU of its own (collector.http_pin_cpus)")
     ap.add_argument("--rabbit-url", default="amqp://guest:guest@127.0.0.1:5672/%2F")
     ap.add_argument("--yang-lock", action="store_true", help="shared yangson model behind a lock")
     ap.add_argument("--server", choices=["waitress", "werkzeug"], default="waitress",
@@ -289,8 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}"
     ctx = multiprocessing.get_context("fork")  # nothing of pika is open in this process any more
     ready, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=serve, args=(args, token, port, ready, stop, results), daemon=True)
-             for _ in range(args.workers)]
+    cpus = tuple(sorted(os.sched_getaffinity(0))) if args.pin else ()
+    procs = [ctx.Process(target=serve, args=(args, token, port, ready, stop, results, k, cpus, os.getpid()),
+                         daemon=True) for k in range(args.workers)]
     for proc in procs:
         proc.start()
     pids = [ready.get(timeout=120) for _ in procs]
@@ -298,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "server": args.server, "duration_s": args.duration, "workers": args.workers,
         "threads": args.threads if args.server == "waitress" else "one per request",
         "yang": "shared model + lock" if args.yang_lock else "per-thread models",
+        "pinned_cpus": [cpu_for(k, cpus, os.getpid()) for k in range(args.workers)] if cpus else None,
         "cpus": os.cpu_count(), "load_before": [round(x, 2) for x in os.getloadavg()], "runs": [],
     }
     outcomes: Counter[str] = Counter()
@@ -305,17 +323,19 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             run_wrk(url, BARE_PATH, f"warm-{token}", 4, 2, Path(tmp), pids)
             warm = run_wrk(url, EVENT_PATH, f"warmev-{token}", 4, 2, Path(tmp), pids)
-            for c in (int(x) for x in args.connections.split(",")):
-                bare_r = run_wrk(url, BARE_PATH, f"bare-{c}-{token}", c, args.duration, Path(tmp), pids)
-                event_r = run_wrk(url, EVENT_PATH, f"ev-{c}-{token}", c, args.duration, Path(tmp), pids)
+            counts = [int(x) for x in args.connections.split(",")]
+            pairs = [(c, k) for c in counts for k in range(args.repeat)]
+            for c, k in pairs:
+                bare_r = run_wrk(url, BARE_PATH, f"bare-{c}-{k}-{token}", c, args.duration, Path(tmp), pids)
+                event_r = run_wrk(url, EVENT_PATH, f"ev-{c}-{k}-{token}", c, args.duration, Path(tmp), pids)
                 result["runs"].append({
-                    "connections": c, "bare": bare_r, "event": event_r,
+                    "connections": c, "pair": k + 1, "bare": bare_r, "event": event_r,
                     "ratio_rps": round(event_r["rps"] / bare_r["rps"], 3) if bare_r["rps"] else None,
                     "ratio_cpu": round(bare_r["server_cpu_us_per_request"]
                                        / max(1, event_r["server_cpu_us_per_request"]), 3),
                     "load": [round(x, 2) for x in os.getloadavg()],
                 })
-                print(f"c={c:3d} workers={args.workers}  bare {bare_r['rps']:8.1f} req/s p99 "
+                print(f"c={c:3d} pair {k + 1} workers={args.workers}  bare {bare_r['rps']:8.1f} req/s p99 "
                       f"{bare_r['p99_ms']:7.2f} ms | event {event_r['rps']:8.1f} req/s p99 "
                       f"{event_r['p99_ms']:7.2f} ms (cpu/request: bare "
                       f"{bare_r['server_cpu_us_per_request']} µs, "

@@ -31,7 +31,11 @@ tests/enforcer/test_enforcer_osm.py tests/testbed/test_testbed_osm.py``; ``MUTAN
 collector's HTTP ingest of issue 24 (the YANG shortcut, the string check, the event route, the HTTP
 workers) with ``tests/collector/test_collector_yang_shortcut.py tests/collector/test_collector_events.py
 tests/collector/test_collector_hostile_input.py tests/collector/test_collector_http.py
-tests/collector/test_collector_restconf_errors.py tests/collector/test_collector_http_workers.py``;
+tests/collector/test_collector_restconf_errors.py tests/collector/test_collector_http_workers.py``
+(its second pass's mutants — the depth bound's shortcut, the router's memo, ``derived_id``, the CPU
+pinning, the bus's confirm path, corked writes and waiter — with ``tests/collector/test_collector_json_depth.py
+tests/collector/test_collector_router_memo.py tests/collector/test_collector_http_pinning.py
+tests/spine/test_spine_derived_id.py tests/spine/test_spine_rabbit_confirm_path.py``);
 ``MUTANTS_SET=peak`` issue 23's window peak and cancelled boots (overlap23b: the collector's peak reads, the
 analyzer's peak demand, the anticipator's peak samples and the floors they make, the decider's peak
 lesson, the enforcer's rule 4a) with ``tests/decider/test_decider_peak.py
@@ -448,6 +452,22 @@ INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the 
  ("arca/collector/workers.py", "            if now >= due:", "            if now > due:", "workers: respawn one tick late"),
  ("arca/collector/workers.py", "            due = self._respawn_at.setdefault(index, now + RESPAWN_DELAY_S)", "            due = now", "workers: respawn at once"),
  ("arca/collector/workers.py", "                proc.kill()\n", "                pass\n", "workers: a stuck worker never killed"),
+ # issue 24 item 3, second pass (ingest31): the cost cuts and the CPU pinning
+ ("arca/collector/events.py", '    if text.count("{") + text.count("[") > MAX_JSON_DEPTH:', '    if text.count("{") + text.count("[") > MAX_JSON_DEPTH + 1:', "depth: the scan skipped one bracket too many"),
+ ("arca/collector/events.py", '    if text.count("{") + text.count("[") > MAX_JSON_DEPTH:', '    if text.count("{") > MAX_JSON_DEPTH:', "depth: arrays not counted"),
+ ("arca/collector/routing.py", "        key = (source, domain)", "        key = (source, None)", "router: memo keyed by source only"),
+ ("arca/collector/routing.py", "            if len(self._memo) >= MEMO_MAX:", "            if False:", "router: memo unbounded"),
+ ("arca/collector/routing.py", "        return list(systems)", "        return systems  # type: ignore[return-value]", "router: the memo's own list handed out"),
+ ("arca/messages/ids.py", "    digest[6] = (digest[6] & 0x0F) | 0x50", "    digest[6] = (digest[6] & 0x0F) | 0x40", "ids: version 4 bits"),
+ ("arca/messages/ids.py", "    digest[8] = (digest[8] & 0x3F) | 0x80\n", "", "ids: variant bits not set"),
+ ("arca/collector/workers.py", "    cpus = sorted(allowed)", "    cpus = list(allowed)", "pinning: CPUs in the given order"),
+ ("arca/collector/workers.py", "    return cpus[(offset + index) % len(cpus)]", "    return cpus[index % len(cpus)]", "pinning: every collector starts at the first CPU"),
+ ("arca/collector/workers.py", "    for tid in os.listdir(tasks) if os.path.isdir(tasks) else []:", "    for tid in []:", "pinning: only the calling thread"),
+ ("arca/collector/workers.py", "    if cpus:\n        env[CPUS_ENV]", "    if False:\n        env[CPUS_ENV]", "pinning: workers not told the CPUs"),
+ ("arca/collector/service.py", "        allowed = parse_cpus(os.environ.get(CPUS_ENV)) if self.worker is not None else []", "        allowed: list[int] = []", "pinning: a worker picks among its inherited CPU"),
+ ("arca/bus/rabbit_connection.py", "        if (channel is not None and type(getattr(frame_value, \"method\", None)) in _CONFIRMS", "        if (False and type(getattr(frame_value, \"method\", None)) in _CONFIRMS", "bus: confirms through pika's registry again"),
+ ("arca/bus/rabbit_publisher.py", "        corked = cork is not None and uncork is not None and len(batch) > 1", "        corked = False", "bus: a batch written message by message"),
+ ("arca/bus/rabbit_core.py", "        self._lock = threading.Lock()\n        self._lock.acquire()", "        self._lock = threading.Lock()", "bus: a waiter that never waits"),
 ]
 PEAK_MUTANTS = [  # issue 23 items 1 and 5 (overlap23b): the window's peak, learned at a burst's top; a released boot cancelled
  ("arca/collector/haproxy.py", "        if self.peak is None or rate > self.peak[0]:", "        if self.peak is None or rate < self.peak[0]:", "peak: the lowest sub-interval kept"),

@@ -5,6 +5,15 @@ hands work to it with ``add_callback_threadsafe`` (``_threadsafe``). Reconnects 
 ``arca.backoff.Backoff`` (exponential, with jitter), move to the next node of a cluster's URL list,
 and re-declare the whole topology and consumers on the new channel before publishing resumes;
 ``connected`` is true once that is done.
+
+Confirms take a short path: ``_ConfirmingConnection`` hands the ``Basic.Ack`` / ``Basic.Nack`` frames of
+the bus's own open channel straight to ``_on_confirm`` instead of through pika's callback registry
+(what the broker sends most to a publisher: one frame per confirm, each dispatched through two
+decorators and a lookup by channel and method; 15 % of a collector's I/O thread under load, py-spy).
+Any other frame, and a confirm of any other channel, goes the way pika sends it. What the outbox
+sends in one go (every message published since the I/O thread last ran) is written to the socket in one
+piece (``cork`` / ``uncork``): pika's transport sends each frame with its own ``send`` call, three per
+message, each releasing and taking back the interpreter lock.
 """
 
 from __future__ import annotations
@@ -17,12 +26,57 @@ from typing import Any
 import pika
 import pika.channel
 import pika.connection
+import pika.frame
+import pika.spec
 
 from arca.backoff import Backoff
 from arca.bus.rabbit_core import BusError, _RabbitCore
 
 log = logging.getLogger(__name__)
 
+_CONFIRMS = (pika.spec.Basic.Ack, pika.spec.Basic.Nack)
+
+
+class _ConfirmingConnection(pika.SelectConnection):
+    """A ``SelectConnection`` that calls ``on_confirm`` directly for the confirms of ``confirm_channel``
+    (set once that channel is in confirm mode; pika's own dispatch is kept for everything else)."""
+
+    confirm_channel: pika.channel.Channel | None = None
+    on_confirm: Callable[[pika.frame.Method], None] | None = None
+
+    def _process_frame(self, frame_value: Any) -> None:
+        channel = self.confirm_channel
+        if (channel is not None and type(getattr(frame_value, "method", None)) in _CONFIRMS
+                and frame_value.channel_number == channel.channel_number and channel.is_open
+                and self.on_confirm is not None):
+            self.frames_received += 1
+            self.on_confirm(frame_value)
+            return
+        super()._process_frame(frame_value)
+
+    _corked: list[bytes] | None = None
+
+    def cork(self) -> None:
+        """Hold what is written until ``uncork``: a batch of messages goes to the socket in one write."""
+        self._corked = []
+
+    def uncork(self) -> None:
+        """Write what was held since ``cork``, in order, as one piece."""
+        held, self._corked = self._corked, None
+        if held and self._transport is not None:  # (gone: the unconfirmed are resent after a reconnect)
+            self._adapter_emit_data(b"".join(held))
+
+    def _output_marshaled_frames(self, marshaled_frames: Any) -> None:
+        """Frames handed to the transport as one write (pika writes each frame on its own, and its
+        transport sends each write with its own ``send``: three per published message)."""
+        frames = list(marshaled_frames)
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        self.bytes_sent += len(data)
+        self.frames_sent += len(frames)
+        if self._corked is not None:
+            self._corked.append(data)
+        else:
+            self._adapter_emit_data(data)
 
 
 class _Connection(_RabbitCore):
@@ -63,7 +117,7 @@ class _Connection(_RabbitCore):
     def _io_loop(self) -> None:  # I/O thread
         backoff = Backoff.for_bus(self.settings)
         while not self._stopping.is_set():
-            self._conn = pika.SelectConnection(
+            self._conn = _ConfirmingConnection(
                 self._params,
                 on_open_callback=self._on_connection_open,
                 on_open_error_callback=self._on_connection_error,
@@ -111,7 +165,11 @@ class _Connection(_RabbitCore):
         self._next_tag = 0
         self._channel = ch
         ch.add_on_close_callback(self._on_channel_closed)
-        ch.confirm_delivery(self._on_confirm)
+        ch.confirm_delivery(self._on_confirm)  # registered with pika too: the path of last resort
+        conn = ch.connection
+        if isinstance(conn, _ConfirmingConnection):
+            conn.on_confirm = self._on_confirm
+            conn.confirm_channel = ch
         ch.add_on_return_callback(self._on_return)
         ch.basic_qos(prefetch_count=self.settings.prefetch)
         ch.exchange_declare(self.settings.exchange, exchange_type="topic", durable=True)

@@ -47,12 +47,27 @@ class _Out:
     properties: pika.BasicProperties
 
 
-@dataclass
 class _Waiter:
-    """One ``wait_confirmed`` call: the seqs it still waits for, set when none is left."""
+    """One ``wait_confirmed`` call: the seqs it still waits for; ``wake`` once none is left.
 
-    left: set[int] = field(default_factory=set)
-    done: threading.Event = field(default_factory=threading.Event)
+    A lock taken at creation and released by ``wake`` (the I/O thread, or the caller when nothing was
+    left): one C call each way, where a ``threading.Event`` runs a ``Condition`` in Python on both
+    sides (set and wait) — one wake-up per HTTP event in the collector."""
+
+    __slots__ = ("_lock", "left")
+
+    def __init__(self) -> None:
+        self.left: set[int] = set()
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def wake(self) -> None:
+        """Called once, when ``left`` became empty (under the bus's lock)."""
+        self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether it was woken within ``timeout`` seconds."""
+        return self._lock.acquire(timeout=max(0.0, timeout))
 
 
 @dataclass

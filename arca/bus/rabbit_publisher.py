@@ -71,8 +71,8 @@ class _Publisher(_RabbitCore):
             for seq in waiter.left:
                 self._waiters[seq] = waiter
             if not waiter.left:
-                waiter.done.set()
-        if not waiter.done.wait(timeout):
+                waiter.wake()
+        if not waiter.wait(timeout):
             with self._lock:
                 for seq in mine:
                     if self._waiters.get(seq) is waiter:
@@ -143,6 +143,11 @@ class _Publisher(_RabbitCore):
             batch = list(self._outbox)
             self._outbox.clear()
         sent = 0
+        # the batch in one write to the socket (``rabbit_connection._ConfirmingConnection``)
+        cork, uncork = getattr(self._conn, "cork", None), getattr(self._conn, "uncork", None)
+        corked = cork is not None and uncork is not None and len(batch) > 1
+        if corked:
+            cork()  # type: ignore[misc]
         try:
             for out in batch:
                 # mandatory: a message no queue is bound for comes back (``_on_return``), never vanishes
@@ -157,6 +162,9 @@ class _Publisher(_RabbitCore):
             log.warning("publish interrupted (%s); will resend after reconnect", exc)
             with self._lock:
                 self._outbox.extendleft(reversed(batch[sent:]))
+        finally:
+            if corked:
+                uncork()  # type: ignore[misc]
 
     def _on_confirm(self, frame: pika.frame.Method) -> None:  # I/O thread
         method = frame.method
@@ -181,7 +189,7 @@ class _Publisher(_RabbitCore):
                 if waiter is not None:
                     waiter.left.discard(seq)
                     if not waiter.left:
-                        waiter.done.set()
+                        waiter.wake()
                 if nack and out is not None:
                     self._errors.append((seq, f"broker nacked message to {out.routing_key!r}"))
             self._changed.notify_all()

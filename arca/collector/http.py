@@ -44,6 +44,7 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, request
@@ -115,6 +116,13 @@ def _body(max_bytes: int) -> bytes:
     return data
 
 
+@lru_cache(maxsize=64)
+def _mimetype(content_type: str) -> str:
+    """The media type of a ``Content-Type`` header, lower case (werkzeug's parsing, kept for the few
+    distinct headers detectors send: the same few strings on every request)."""
+    return parse_options_header(content_type)[0].lower()
+
+
 class EventRoute:
     """WSGI: ``POST`` of the event route answered without Flask; everything else to ``app``.
 
@@ -151,7 +159,7 @@ class EventRoute:
         """(status, body, media type, extra headers) of one event POST."""
         ingestor = self.ingestor
         try:
-            mimetype = parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower()
+            mimetype = _mimetype(environ.get("CONTENT_TYPE", ""))
             if mimetype not in JSON_TYPES:
                 raise IngestError("media_type", "Content-Type",
                                   f"{mimetype or 'none'} is not one of {', '.join(sorted(JSON_TYPES))}",

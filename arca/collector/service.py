@@ -41,7 +41,15 @@ from arca.collector.http import HttpIngestServer, create_app
 from arca.collector.ingest import Ingestor, Outcome
 from arca.collector.routing import Router
 from arca.collector.severity import SeverityScales, load_scales
-from arca.collector.workers import PARENT_ENV, HttpWorkers, parent_gone
+from arca.collector.workers import (
+    CPUS_ENV,
+    PARENT_ENV,
+    HttpWorkers,
+    cpu_for,
+    parent_gone,
+    parse_cpus,
+    pin_process,
+)
 from arca.messages import Message, Observation, PolicyUpdated
 from arca.messages.models import new_id
 from arca.metrics import MESSAGES_REJECTED
@@ -141,17 +149,31 @@ class CollectorService(Service):
             self._poll([("haproxy", p) for p in self.haproxy], self.clock.now())
         self.start_inputs()
 
+    def _pin(self) -> tuple[int, ...]:
+        """``collector.http_pin_cpus``: pin this process to its CPU; the CPUs its workers choose among."""
+        if not hasattr(os, "sched_setaffinity"):  # pragma: no cover - Linux has it
+            log.warning("collector.http_pin_cpus: CPU affinity is not available here; not pinned")
+            return ()
+        allowed = parse_cpus(os.environ.get(CPUS_ENV)) if self.worker is not None else []
+        allowed = allowed or sorted(os.sched_getaffinity(0))
+        offset = self._parent_pid if self._parent_pid is not None else os.getpid()
+        cpu = cpu_for(self.worker or 0, allowed, offset)
+        pin_process(cpu)
+        log.info("collector HTTP process %d pinned to CPU %d of %s", self.worker or 0, cpu, allowed)
+        return tuple(allowed)
+
     def start_inputs(self) -> None:
         cfg = self.cfg
         shared = cfg.http_workers > 1 or self.worker is not None
         if cfg.http_port is not None and self.http is None:
+            cpus = self._pin() if cfg.http_pin_cpus else ()
             app = create_app(self.ingestor, self.clock.now, worker=(self.worker or 0) if shared else None)
             self.http = HttpIngestServer(app, cfg.http_host, cfg.http_port, threads=cfg.http_threads,
                                          max_body_bytes=max(cfg.http_max_body_bytes, cfg.cap_max_bytes),
                                          reuse_port=shared)
             self.http.start()
             if cfg.http_workers > 1 and self.worker is None:
-                self.workers = HttpWorkers(cfg.http_workers, self.http.port)
+                self.workers = HttpWorkers(cfg.http_workers, self.http.port, cpus=cpus)
                 self.workers.start()
         if self.amqp or self.worker is not None:
             return

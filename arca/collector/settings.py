@@ -34,9 +34,11 @@ class CollectorSettings(BaseModel):
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP ingest endpoint listens on.")
     http_threads: int = Field(
-        default=8, ge=1, le=256,
+        default=16, ge=1, le=256,
         description="Worker threads of the HTTP ingest server (waitress); each request holds one while "
-        "it is validated and its messages are confirmed by the bus.",
+        "it is validated and its messages are confirmed by the bus. More threads in flight share each "
+        "wake-up of the bus's I/O thread and each broker confirm (docs/scale.md: 16 rather than 8 cut an "
+        "event's CPU by a sixth at 16 connections).",
     )
     http_workers: int = Field(
         default=1, ge=1, le=64,
@@ -46,6 +48,16 @@ class CollectorSettings(BaseModel):
         "http_workers x its limit through the door; the analyzer keeps the exact limit). Stopped with "
         "the collector. Needs bus.kind 'rabbitmq'. Default 1: one process, exact door limits; set it to "
         "the cores the collector may use (docs/scale.md, 'HTTP ingest').",
+    )
+    http_pin_cpus: bool = Field(
+        default=False,
+        description="Pin each HTTP ingest process to one CPU of those it may use (the first process and "
+        "its http_workers - 1 workers on distinct CPUs, starting at a CPU chosen by the first process's "
+        "pid so that collectors on one host start apart). A Python process serving HTTP with ~20 threads "
+        "spends about half its CPU handing the interpreter lock between cores when it may run on several; "
+        "pinned, one event cost 366-410 against 586-860 µs unpinned (docs/scale.md, 'HTTP ingest v3'). "
+        "Off by default: a pinned process cannot move away from a CPU that other work keeps busy; set "
+        "http_workers to the CPUs the collector may use and turn this on.",
     )
     http_worker: int | None = Field(
         default=None, ge=1, le=63,
