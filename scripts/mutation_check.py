@@ -468,6 +468,7 @@ INGEST_MUTANTS = [  # issue 24 item 3: the YANG shortcut, the string check, the 
  ("arca/bus/rabbit_connection.py", "        if (channel is not None and type(getattr(frame_value, \"method\", None)) in _CONFIRMS", "        if (False and type(getattr(frame_value, \"method\", None)) in _CONFIRMS", "bus: confirms through pika's registry again"),
  ("arca/bus/rabbit_publisher.py", "        corked = cork is not None and uncork is not None and len(batch) > 1", "        corked = False", "bus: a batch written message by message"),
  ("arca/bus/rabbit_core.py", "        self._lock = threading.Lock()\n        self._lock.acquire()", "        self._lock = threading.Lock()", "bus: a waiter that never waits"),
+ ("arca/bus/rabbit_publisher.py", "            batch = list(self._outbox)\n", "            batch = list(self._outbox)\n            self._outbox.clear()\n", "bus: a batch out of the outbox before it is sent (flush counts it confirmed)"),
 ]
 PEAK_MUTANTS = [  # issue 23 items 1 and 5 (overlap23b): the window's peak, learned at a burst's top; a released boot cancelled
  ("arca/collector/haproxy.py", "        if self.peak is None or rate > self.peak[0]:", "        if self.peak is None or rate < self.peak[0]:", "peak: the lowest sub-interval kept"),

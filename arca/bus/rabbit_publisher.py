@@ -140,9 +140,9 @@ class _Publisher(_RabbitCore):
             ch = self._channel
             if ch is None or not ch.is_open or not self._ready.is_set():
                 return
+            # each message leaves the outbox only once it is among the unconfirmed (below): a flush
+            # from another thread never sees a message in neither, which it would count as confirmed
             batch = list(self._outbox)
-            self._outbox.clear()
-        sent = 0
         # the batch in one write to the socket (``rabbit_connection._ConfirmingConnection``)
         cork, uncork = getattr(self._conn, "cork", None), getattr(self._conn, "uncork", None)
         corked = cork is not None and uncork is not None and len(batch) > 1
@@ -157,11 +157,10 @@ class _Publisher(_RabbitCore):
                 with self._lock:
                     self._tag_to_seq[self._next_tag] = out.seq
                     self._unconfirmed[out.seq] = out
-                sent += 1
-        except (pika.exceptions.AMQPError, OSError) as exc:
+                    if self._outbox and self._outbox[0] is out:  # only this thread takes from the left
+                        self._outbox.popleft()
+        except (pika.exceptions.AMQPError, OSError) as exc:  # the unsent are still in the outbox
             log.warning("publish interrupted (%s); will resend after reconnect", exc)
-            with self._lock:
-                self._outbox.extendleft(reversed(batch[sent:]))
         finally:
             if corked:
                 uncork()  # type: ignore[misc]

@@ -118,3 +118,35 @@ def test_a_waiter_wakes_once_from_another_thread_and_times_out_when_not_woken() 
     late = _Waiter()
     late.wake()  # woken before anyone waits (its messages were confirmed already)
     assert late.wait(0) is True
+
+
+@pytest.mark.rabbitmq
+def test_a_message_being_sent_is_never_counted_confirmed_by_a_flush(bus: RabbitBus) -> None:
+    # ``_send_outbox`` used to clear the outbox before sending the batch one message at a time: in
+    # between, a message was neither in the outbox nor among the unconfirmed, and ``flush`` (from any
+    # other thread: a service stopping, the store writer) took it for confirmed and returned early
+    gate = threading.Event()
+    held = threading.Event()
+    bus._threadsafe(lambda: (held.set(), gate.wait(30)))  # the I/O thread waits: the three are one batch
+    assert held.wait(30)
+    channel = bus._channel
+    assert channel is not None
+    real = channel.basic_publish
+    lows: list[int] = []  # pending_min (the smallest seq not yet confirmed) at each publish, in order
+
+    def publish(*args: Any, **kwargs: Any) -> None:
+        with bus._lock:
+            lows.append(bus._pending_min())
+        real(*args, **kwargs)
+
+    channel.basic_publish = publish  # type: ignore[method-assign]
+    try:
+        seqs = [bus.publish_tracked(obs("s", i / 10)) for i in range(3)]
+        gate.set()
+        bus.flush(20)
+        assert not bus._inflight  # flush returned once all three were confirmed
+    finally:
+        gate.set()
+        channel.basic_publish = real  # type: ignore[method-assign]
+    assert len(lows) == len(seqs) == 3
+    assert all(low <= seq for low, seq in zip(lows, seqs, strict=True))  # never confirmed while being sent
