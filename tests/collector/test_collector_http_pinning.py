@@ -24,6 +24,7 @@ from arca.app.cli.stores import SparqlEndpoints
 from arca.collector.settings import CollectorSettings
 from arca.collector.workers import CPUS_ENV, cpu_for, parse_cpus, worker_env
 from tests.conftest import free_port
+from tests.prockit import children_of
 
 CPU_FOR = {
     "first-process-offset-0": (0, [0, 1, 2, 3], 0, 0),
@@ -103,17 +104,6 @@ def test_pinning_reaches_every_thread_of_a_process_even_those_started_before() -
         proc.wait()
 
 
-def children_of(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
 
 
 @pytest.mark.rabbitmq

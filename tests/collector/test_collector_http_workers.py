@@ -43,6 +43,7 @@ from arca.collector.workers import (
 )
 from arca.messages import ExternalEvent, decode
 from tests.conftest import free_port
+from tests.prockit import alive, children_of
 
 TOKEN = "tok-bd"
 SOURCE = "bigdata-analyser"
@@ -127,27 +128,8 @@ def test_http_workers_need_the_broker(monkeypatch: pytest.MonkeyPatch,
     assert "Traceback" not in err
 
 
-def children_of(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (from /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rpartition(")")[2].split()[1]) == pid:
-            out.append(int(entry.name))
-    return out
 
 
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def event_body(event_id: str) -> str:

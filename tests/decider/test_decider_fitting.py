@@ -16,6 +16,7 @@ import rdflib
 from arca.decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
 from arca.decider.fitting import InlineFitter, ProcessFitter
 from arca.namespace import ARCA_NS, ONTOLOGY_DIR
+from tests.prockit import alive
 
 
 def prior_samples() -> list[LearnedSample]:
@@ -109,13 +110,6 @@ def test_the_helper_exits_when_its_decider_is_killed() -> None:
     helpers = [int(p) for p in decider.stdout.readline().split()]  # the helper holds the pipe: no EOF
     assert decider.wait(60) == -9
     assert len(helpers) == 1
-
-    def alive(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().split(")")[-1].split()[0] != "Z"
-        except FileNotFoundError:
-            return False
 
     deadline = time.monotonic() + 30
     while alive(helpers[0]):

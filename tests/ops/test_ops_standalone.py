@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from arca.namespace import ONTOLOGY_DIR
+from tests.prockit import alive, descendants
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.oxigraph, pytest.mark.slow]
 
@@ -39,31 +40,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def children(pid: int) -> set[int]:
-    """Every live descendant of ``pid`` (from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rpartition(")")[2].split()
-            parents[int(entry.name)] = int(fields[1])
-    out: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {p for p, pp in parents.items() if pp in frontier} - out
-        out |= frontier
-    return out
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @dataclass
@@ -143,7 +121,7 @@ def standalone(rabbit_url: str, tmp_path: Path) -> Iterator[Any]:
         yield start
     finally:
         for loop in started:
-            tree = children(loop.popen.pid)
+            tree = descendants(loop.popen.pid)
             if loop.popen.poll() is None:
                 loop.popen.send_signal(signal.SIGTERM)
             code = loop.popen.wait(90)

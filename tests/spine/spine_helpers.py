@@ -1,11 +1,20 @@
-"""Helpers shared by the spine tests (bus settings on the throw-away vhost, waiting)."""
+"""Helpers shared by the spine tests (bus settings on the throw-away vhost, waiting, an observation)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from arca.app.settings import BusSettings
+from arca.messages import Observation
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def obs(system: str, value: float = 0.5) -> Observation:
+    """A cpu_util observation of ``system`` at ``T0`` (what the publisher-confirm tests publish)."""
+    return Observation(event_time=T0, system=system, metric="cpu_util", value=value)
 
 
 def bus_settings(rabbit_url: str, unique: str, **overrides: object) -> BusSettings:

@@ -10,24 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pika.callback
 import pika.spec
 import pytest
-from spine_helpers import bus_settings
+from spine_helpers import bus_settings, obs
 
 from arca.bus.rabbit_connection import _ConfirmingConnection
 from arca.bus.rabbit_core import _Waiter
 from arca.bus.rabbitmq import RabbitBus
 from arca.messages import Observation
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def obs(system: str, value: float = 0.5) -> Observation:
-    return Observation(event_time=T0, system=system, metric="cpu_util", value=value)
 
 
 @pytest.fixture

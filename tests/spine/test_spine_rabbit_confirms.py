@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
-from spine_helpers import bus_settings
+from spine_helpers import bus_settings, obs
 
 from arca.bus.rabbitmq import BusError, RabbitBus
-from arca.messages import Observation
 
 pytestmark = pytest.mark.rabbitmq
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def obs(system: str, value: float = 0.5) -> Observation:
-    return Observation(event_time=T0, system=system, metric="cpu_util", value=value)
 
 
 @pytest.fixture
