@@ -25,6 +25,23 @@ if ! command -v rabbitmq-server >/dev/null 2>&1; then
 fi
 
 rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+# AMQP, not only TCP: after the protocol header the broker sends Connection.Start (a method frame, first
+# byte 1) within 10 s. A node that is stopped or frozen still has its socket accept connections (the
+# kernel does), so a TCP check alone passes and every client then times out in the handshake.
+amqp_answers() {
+  timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672 && printf "AMQP\x00\x00\x09\x01" >&3 && head -c 1 <&3' \
+    2>/dev/null | od -An -tx1 | grep -q 01
+}
+PIDFILE=/var/lib/rabbitmq/mnesia/rabbit@$(hostname -s).pid
+
+if rabbit_up && ! amqp_answers; then
+  pid=$(cat "$PIDFILE" 2>/dev/null || true)
+  echo "ensure-services: RabbitMQ on 127.0.0.1:5672 accepts TCP but does not answer AMQP within 10 s" \
+       "(pid ${pid:-unknown}: $(grep -s '^State:' "/proc/$pid/status" | tr -s '\t ' ' ')); killing it and starting it again" >&2
+  if [ -n "$pid" ]; then $SUDO kill -9 "$pid" 2>/dev/null || true; fi
+  for _ in $(seq 1 30); do rabbit_up || break; sleep 1; done
+  rabbit_up && { echo "ensure-services: 127.0.0.1:5672 still taken after killing the broker" >&2; exit 1; }
+fi
 
 if ! rabbit_up; then
   echo "ensure-services: RabbitMQ not answering on 127.0.0.1:5672, starting it" >&2
@@ -34,6 +51,7 @@ if ! rabbit_up; then
 fi
 # the port answers before the broker is ready for clients: wait for the application itself
 rabbitmqctl -q await_startup --timeout 120 >/dev/null || { echo "ensure-services: RabbitMQ did not start" >&2; exit 1; }
+amqp_answers || { echo "ensure-services: RabbitMQ started but does not answer AMQP on 127.0.0.1:5672" >&2; exit 1; }
 echo "ensure-services: RabbitMQ is up ($(rabbitmqctl -q version 2>/dev/null || echo '?'))" >&2
 
 # --- Apache Jena Fuseki --------------------------------------------------------------------------

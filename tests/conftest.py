@@ -20,6 +20,7 @@ from typing import Any
 import pika
 import pytest
 
+from tests.brokerguard import BrokerGuard
 from tests.storekit import (  # noqa: F401  (free_port and SparqlEndpoints are imported from here)
     STORE_PARAMS,
     FusekiServer,
@@ -60,6 +61,29 @@ def rabbit_url(rabbit_vhost: str) -> str:
     except Exception as exc:  # pragma: no cover - environment failure
         pytest.fail(f"RabbitMQ not reachable at {url}: {exc}")
     return url
+
+
+BROKER_GUARD = BrokerGuard(BROKER_HOST)
+
+
+@pytest.fixture(autouse=True)
+def _broker_answers(request: pytest.FixtureRequest) -> None:
+    """Before a test on the session's broker: the broker still answers AMQP, or it is started again
+    and the restart reported (tests/brokerguard.py)."""
+    if request.node.get_closest_marker("rabbitmq") is None:
+        return
+    vhost = request.getfixturevalue("rabbit_vhost")
+    try:
+        BROKER_GUARD.check(vhost)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Every restart of the broker during the run, with what the node looked like before it."""
+    for report in BROKER_GUARD.restarts:
+        terminalreporter.section("RabbitMQ restarted during the run", sep="-", yellow=True)
+        terminalreporter.line(report)
 
 
 @pytest.fixture
