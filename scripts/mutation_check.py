@@ -48,6 +48,8 @@ listing indexed once) with ``tests/spine/test_spine_tick_gate.py tests/enforcer/
 ``MUTANTS_SET=hold`` issue 23 item 7's servants held between incidents when new ones come after the burst
 (``arca/decider/hold.py``, its use in the loop, the demo's objective through OSM) with
 ``tests/decider/test_decider_hold.py tests/demo/test_demo_osm.py::test_the_demos_arca_states_a_discard_objective_only_through_osm``;
+``MUTANTS_SET=linked`` issue 24 item 2's incident nodes linked, not described again, by a system's next
+situation (``arca/analyzer/stored.py``, ``store_message(stored=)``) with ``tests/analyzer/test_analyzer_stored.py``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
 with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
 ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
@@ -535,7 +537,19 @@ HOLD_MUTANTS = [  # issue 23 item 7: servants held between incidents when new on
  ("arca/decider/loop.py", "return (level, \"held\") if current < level else (current, rule)", "return (level, \"held\")", "hold replaces a larger amount"),
  ("arca/app/demo/harness.py", "objective = OSM_OBJECTIVE if osm and name == \"arca\" else {}", "objective = OSM_OBJECTIVE if name == \"arca\" else {}", "demo: arca states the OSM objective through OpenStack"),
 ]
-SETS = {"peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
+LINKED_MUTANTS = [  # issue 24 item 2: a situation links the incident nodes its system's previous one stored
+ ("arca/analyzer/stored.py", "if last is None or now - last[1] >= self.max_age / 2:", "if last is None:", "linked: previous relied on whatever its age"),
+ ("arca/analyzer/stored.py", "if last is None or now - last[1] >= self.max_age / 2:", "if last is None or now - last[1] > self.max_age / 2:", "linked: half-age boundary"),
+ ("arca/analyzer/stored.py", "if last is None or now - last[1] >= self.max_age / 2:", "if last is None or now - last[1] >= self.max_age:", "linked: the whole max age relied on"),
+ ("arca/analyzer/stored.py", "        return last[0] & nodes", "        return last[0]", "linked: nodes the new situation does not carry"),
+ ("arca/analyzer/stored.py", "        return last[0] & nodes", "        return nodes", "linked: new incidents never described"),
+ ("arca/analyzer/stored.py", "        self._last.clear()", "        pass", "linked: nothing forgotten on a take-over"),
+ ("arca/analyzer/service.py", "        self.stored.forget()\n", "", "linked: take-over does not forget"),
+ ("arca/analyzer/service.py", "        self.stored.submitted(situation.system, nodes, situation.event_time)\n", "", "linked: nothing remembered"),
+ ("arca/kb/messages.py", "if line[:line.find(\" \")] not in wanted)", "if line[:line.find(\" \")] in wanted)", "without_descriptions inverted"),
+ ("arca/kb/messages.py", "    if stored:\n        text = without_descriptions(text, stored)\n", "", "store_message ignores stored"),
+]
+SETS = {"linked": LINKED_MUTANTS, "peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
         "demofast": DEMOFAST_MUTANTS, "store": STORE_MUTANTS, "warm": WARM_MUTANTS, "objective": OBJECTIVE_MUTANTS,
         "osm": OSM_MUTANTS, "bus": BUS_MUTANTS, "capacity": CAPACITY_MUTANTS, "hold": HOLD_MUTANTS,
         "refits": REFIT_MUTANTS}

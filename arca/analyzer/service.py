@@ -19,6 +19,7 @@ from functools import partial
 
 from arca import metrics
 from arca.analyzer.situation import AnalyzerConfig, SystemView
+from arca.analyzer.stored import IncidentNodes, incident_nodes
 from arca.bus import Reject
 from arca.bus.order import DeliveryOrder, waiting
 from arca.kb import KnowledgeBaseError
@@ -92,6 +93,8 @@ class AnalyzerService(Service):
         """System -> its latest announced event whose situation is not published yet (coalescing)."""
         self.rebuilt = False
         """Incidents announced before this process (or this connection) rebuilt from the store."""
+        self.stored = IncidentNodes(timedelta(seconds=self.settings.kb.retention.situation.max_age_s))
+        """The incident nodes the next situation of a system may only link (``arca.analyzer.stored``)."""
         self._rebuild_at = 0.0
         self.load_knowledge()
 
@@ -128,8 +131,10 @@ class AnalyzerService(Service):
 
     def ownership_changed(self) -> None:
         """The bus reconnected: another replica may have been active meanwhile; rebuild the
-        incidents (announced to it) on the next message."""
+        incidents (announced to it) on the next message, and describe them in full again in the
+        store (``arca.analyzer.stored``)."""
         self.rebuilt = False
+        self.stored.forget()
 
     def refresh_knowledge(self) -> None:
         try:
@@ -313,7 +318,10 @@ class AnalyzerService(Service):
     def publish(self, situation: Situation) -> None:
         self._confirm(situation)
         self.bus.publish(situation)
-        store_message(self.kb, situation)
+        nodes = incident_nodes(situation)
+        store_message(self.kb, situation,
+                      stored=self.stored.linkable(situation.system, nodes, self.clock.now()))
+        self.stored.submitted(situation.system, nodes, situation.event_time)
         system = situation.system
         metrics.SERVANTS_ACTIVE.labels(system).set(situation.servants_active)
         metrics.SERVANTS_BOOTING.labels(system).set(situation.servants_booting)

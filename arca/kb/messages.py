@@ -4,10 +4,18 @@ A message is stored as exactly the triples it has on the wire (``arca.messages.c
 named graph ``arca:graph/<kind>`` — N-Triples produced by our own serialiser is valid inside
 ``INSERT DATA`` (every ``$`` escaped as ``\\u0024`` so it cannot act as a placeholder), so nothing
 untrusted is pasted into a query unescaped.
+
+A nested item (a situation's ``arca:Incident``) is a node named by its content, shared by every
+message that carries it: the writer may pass ``stored`` — nodes it knows are in the graph and stay
+there until this message is (the analyzer's ``IncidentNodes``) — and only the links to those are
+written, not their descriptions again. A burst of incidents otherwise writes each incident's triples
+once per situation of its system: quadratic in the incidents alive, four-fifths of the store's work
+in a 10,000-incident burst (docs/scale.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TypeVar
 
 import pyoxigraph as ox
@@ -25,11 +33,16 @@ def graph_of(kind: str) -> IRI:
     return IRI(f"{ARCA_NS}graph/{kind}")
 
 
-def store_message(kb: KnowledgeBase, message: Message, *, sync: bool = False) -> None:
-    """Insert the message's triples into ``arca:graph/<kind>`` (buffered unless ``sync``)."""
+def store_message(kb: KnowledgeBase, message: Message, *, sync: bool = False,
+                  stored: Collection[str] = ()) -> None:
+    """Insert the message's triples into ``arca:graph/<kind>`` (buffered unless ``sync``); of the
+    nested nodes in ``stored`` (IRIs), only the message's links to them."""
+    text = encode(message).decode()
+    if stored:
+        text = without_descriptions(text, stored)
     # "$" would read as a template placeholder: write it as the codepoint escape \u0024, which
     # SPARQL (like N-Triples) resolves inside strings and IRIs, so the stored text is unchanged
-    body = encode(message).decode().replace("$", "\\u0024")
+    body = text.replace("$", "\\u0024")
     # keep the first copy: a message handled again after a crash has the same id (``derived_id``)
     # and must not add a second value to its fields; replaying the update changes nothing either
     template = (f"INSERT {{ GRAPH $g {{\n{body}}} }} "
@@ -39,6 +52,14 @@ def store_message(kb: KnowledgeBase, message: Message, *, sync: bool = False) ->
         kb.update(template, g=graph_of(message.kind), m=node)
     else:
         kb.submit(template, g=graph_of(message.kind), m=node)
+
+
+def without_descriptions(ntriples: str, nodes: Collection[str]) -> str:
+    """``ntriples`` (our serialiser's: one triple a line, the subject first) without the lines whose
+    subject is one of ``nodes`` (IRIs): the links to them stay."""
+    wanted = {f"<{node}>" for node in nodes}
+    return "".join(line for line in ntriples.splitlines(keepends=True)
+                   if line[:line.find(" ")] not in wanted)
 
 
 def load_messages(kb: KnowledgeBase, cls: type[M], system: str | None = None,
