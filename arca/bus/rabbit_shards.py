@@ -36,6 +36,28 @@ def shard_label(shard: int) -> str:
     return f"s{shard:02d}"
 
 
+def shard_queue(queue: str, shard: int) -> str:
+    """The quorum queue of ``queue``'s shard number ``shard``."""
+    return f"{queue}.{shard_label(shard)}"
+
+
+def single_queue(queue: str) -> str:
+    """The one queue (single active consumer) of a service that keeps one (``single``)."""
+    return f"{queue}.single"
+
+
+def shard_exchange(queue: str) -> str:
+    """The headers exchange that routes ``queue``'s messages to its shard queues."""
+    return f"{queue}.shards"
+
+
+def sharded_topology(queue: str, shards: int) -> tuple[list[str], list[str]]:
+    """Every queue and exchange ``queue`` may have on the broker with ``bus.shards`` = ``shards``: its
+    single queue, its shard queues, its shard exchange (a replica's broadcast queue is exclusive: it
+    goes with its connection)."""
+    return [single_queue(queue), *(shard_queue(queue, i) for i in range(shards))], [shard_exchange(queue)]
+
+
 class _Shards(_RabbitCore):
     """Declaring and subscribing to shard queues."""
 
@@ -46,13 +68,13 @@ class _Shards(_RabbitCore):
         n = self.settings.shards
         subs: list[_Subscription] = []
         if single:
-            subs.append(_Subscription(f"{queue}.single", list(patterns), [handler], base=queue,
+            subs.append(_Subscription(single_queue(queue), list(patterns), [handler], base=queue,
                                       mode="single"))
         else:
             replicas, index = self.settings.replicas, self.settings.replica_index
             for i in range(n):
                 own = index is None or i % replicas == index
-                subs.append(_Subscription(f"{queue}.{shard_label(i)}", list(patterns), [handler],
+                subs.append(_Subscription(shard_queue(queue, i), list(patterns), [handler],
                                           base=queue, mode="shard", shard=shard_label(i),
                                           delay_s=0.0 if own else self.settings.shard_claim_delay_s))
         if broadcast:
@@ -68,7 +90,7 @@ class _Shards(_RabbitCore):
     def declare_sharded(self, queue: str, patterns: Sequence[str], *, single: bool = False) -> None:
         """Declare the shard queues of ``queue`` (or its single SAC queue) with the topology."""
         if single:
-            self.declare(f"{queue}.single", patterns, {"x-single-active-consumer": True})
+            self.declare(single_queue(queue), patterns, {"x-single-active-consumer": True})
             return
         with self._lock:
             self._declared_sharded[queue] = list(patterns)
@@ -76,7 +98,7 @@ class _Shards(_RabbitCore):
             self._threadsafe(lambda: self._declare_shards(queue, patterns))
 
     def _shard_exchange(self, queue: str) -> str:
-        return f"{queue}.shards"
+        return shard_exchange(queue)
 
     def _declare_shards(self, queue: str, patterns: Sequence[str]) -> None:  # I/O thread
         """The headers exchange of ``queue``, bound to the topic exchange by ``patterns``, and its
@@ -84,7 +106,7 @@ class _Shards(_RabbitCore):
         ch = self._channel
         if ch is None:
             return
-        hx = self._shard_exchange(queue)
+        hx = shard_exchange(queue)
         ch.exchange_declare(hx, exchange_type="headers", durable=True)
         for pattern in patterns:
             ch.exchange_bind(hx, self.settings.exchange, pattern)
@@ -97,5 +119,5 @@ class _Shards(_RabbitCore):
         name = f"{queue}.{shard}"
         ch.queue_declare(name, durable=True,
                          arguments=self.queue_arguments({"x-single-active-consumer": True}))
-        ch.queue_bind(name, self._shard_exchange(queue), "",
+        ch.queue_bind(name, shard_exchange(queue), "",
                       arguments={"x-match": "all", SHARD_HEADER: shard})

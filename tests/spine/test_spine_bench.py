@@ -130,9 +130,10 @@ def test_bench_cleanup_leaves_none_of_a_sharded_runs_queues(rabbit_url: str, uni
     from tests.spine.spine_helpers import bus_settings, wait_for
 
     settings = bus_settings(rabbit_url, unique, shards=2)
-    queue = f"{settings.queue_prefix}decider"
+    queue, single = f"{settings.queue_prefix}decider", f"{settings.queue_prefix}analyzer"
     bus = RabbitBus(settings, service="decider")
     bus.subscribe_sharded(queue, ["situation.#"], [], lambda _m: None)
+    bus.subscribe_sharded(single, ["event.#"], [], lambda _m: None, single=True)  # the analyzer's
     bus.start()
 
     def exists(kind: str, name: str) -> bool:
@@ -152,6 +153,7 @@ def test_bench_cleanup_leaves_none_of_a_sharded_runs_queues(rabbit_url: str, uni
                 conn.close()
 
     declared = [("queue", f"{queue}.s00"), ("queue", f"{queue}.s01"), ("exchange", f"{queue}.shards"),
+                ("queue", f"{single}.single"),
                 ("exchange", settings.exchange), ("queue", settings.dead_letter_queue)]
     try:
         wait_for(lambda: all(exists(k, n) for k, n in declared), what="the sharded topology declared")

@@ -314,12 +314,12 @@ def samples_payload(token: str) -> bytes:
 
 def _cleanup(url: str, bus: Any) -> None:
     """Delete what a bench run declared on the broker ``url`` (the first node of a list): its services'
-    queues, their shard queues and shard exchanges (``bus.shards``), the store writers' queues, the
+    queues, their single, shard queues and shard exchanges (``bus.shards``), the store writers' queues, the
     watcher's, the dead-letter queue and both exchanges; a broker the run did not start is left as
     it was found."""
     import pika
 
-    from arca.bus.rabbit_shards import shard_label
+    from arca.bus.rabbit_shards import sharded_topology
     from arca.kb.durable import writer_queue
 
     conn = pika.BlockingConnection(pika.URLParameters(url.split(",")[0]))
@@ -327,12 +327,12 @@ def _cleanup(url: str, bus: Any) -> None:
         ch = conn.channel()
         services = ("collector", "analyzer", "decider", "enforcer", "bench")
         queues = [f"{bus.queue_prefix}{s}" for s in services]
+        sharded = [sharded_topology(q, bus.shards) for q in queues]
         for name in [*queues, f"{bus.queue_prefix}watch", *(writer_queue(bus, s) for s in services),
-                     *(f"{q}.{shard_label(i)}" for q in queues for i in range(bus.shards))]:
+                     *(name for names, _ in sharded for name in names)]:
             ch.queue_delete(name)
-        if bus.shards:
-            for q in queues:
-                ch.exchange_delete(f"{q}.shards")
+        for name in (name for _, names in sharded for name in names):
+            ch.exchange_delete(name)
         ch.queue_delete(bus.dead_letter_queue)
         ch.exchange_delete(bus.exchange)
         ch.exchange_delete(bus.dead_letter_exchange)
