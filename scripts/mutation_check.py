@@ -51,7 +51,8 @@ listing indexed once) with ``tests/spine/test_spine_tick_gate.py tests/enforcer/
 ``MUTANTS_SET=linked`` issue 24 item 2's incident nodes linked, not described again, by a system's next
 situation (``arca/analyzer/stored.py``, ``store_message(stored=)``) with ``tests/analyzer/test_analyzer_stored.py``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
-with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py``.
+with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py`` (its two settle
+mutants with ``tests/spine/test_spine_settle_wakes.py``).
 ``ONLY="desc|desc"`` restricts the run to the mutants so described. Never point it at a worktree:
 a killed run leaves the current mutant in place.
 """
@@ -326,6 +327,8 @@ BUS_MUTANTS = [  # issue 24 item 4: the delivery thread's planner, the FIFO fast
  ("arca/messages/codec.py", "_NT_ESCAPES = {c: f\"\\\\u{c:04X}\" for c in (*range(0x20), 0x7F)}", "_NT_ESCAPES = {c: f\"\\\\u{c:04X}\" for c in range(0x20)}", "codec: DEL not escaped"),
  ("arca/messages/codec.py", "0x22: '\\\\\"', ", "", "codec: quote not escaped"),
  ("arca/messages/codec.py", "        if offset is not None and offset.total_seconds() % 60:\n            value = value.astimezone(UTC)\n        text", "        text", "codec: odd offsets kept in text"),
+ ("arca/bus/rabbit_consumer.py", "ready = self._settle[0].watermark < self._pending_min()", "ready = True", "settle: a wake per delivery (confirm awaited or not)"),
+ ("arca/bus/rabbit_consumer.py", "ready = self._settle[0].watermark < self._pending_min()", "ready = False", "settle: never woken (a delivery that publishes nothing waits for some confirm)"),
 ]
 OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, the ceiling, the lender, the cold prior
  ("arca/decider/anticipator.py", "    return math.ceil(prediction - tolerance - FIT_SLACK)", "    return math.floor(prediction + 0.5)", "overlap: floor rounded half up (the old rule)"),

@@ -250,8 +250,12 @@ class _Consumer(_RabbitCore):
     def _finish(self, d: _Delivery, *, ack: bool) -> None:
         with self._lock:
             self._settle.append(_Settle(self._seq, d.generation, d.tag, ack))
-            schedule = not self._settle_scheduled
-            self._settle_scheduled = True
+            # the I/O thread is woken only when the oldest delivery waiting can be settled now: else
+            # the confirm it waits for settles it (``_on_confirm`` ends in ``_settle_ready``), and a
+            # wake-up per delivery would hand the interpreter lock over for nothing
+            ready = self._settle[0].watermark < self._pending_min()
+            schedule = ready and not self._settle_scheduled
+            self._settle_scheduled = self._settle_scheduled or schedule
         if schedule:
             self._threadsafe(self._settle_ready)
 
