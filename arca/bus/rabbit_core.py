@@ -254,10 +254,6 @@ class _RabbitCore(Bus):
         """Declare a subscription's queue and consume it (``rabbit_topology``, I/O thread)."""
 
     @abstractmethod
-    def _shard_exchange(self, queue: str) -> str:
-        """The headers exchange of a sharded queue (``rabbit_shards``)."""
-
-    @abstractmethod
     def _declare_shards(self, queue: str, patterns: Sequence[str]) -> None:
         """Declare a sharded queue's exchange and shard queues (``rabbit_shards``, I/O thread)."""
 

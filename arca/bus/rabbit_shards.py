@@ -97,9 +97,6 @@ class _Shards(_RabbitCore):
         if self._ready.is_set():
             self._threadsafe(lambda: self._declare_shards(queue, patterns))
 
-    def _shard_exchange(self, queue: str) -> str:
-        return shard_exchange(queue)
-
     def _declare_shards(self, queue: str, patterns: Sequence[str]) -> None:  # I/O thread
         """The headers exchange of ``queue``, bound to the topic exchange by ``patterns``, and its
         ``bus.shards`` SAC quorum queues, each bound by its ``arca-shard`` value."""
@@ -116,7 +113,7 @@ class _Shards(_RabbitCore):
     def _declare_shard_queue(self, queue: str, shard: str) -> None:
         ch = self._channel
         assert ch is not None
-        name = f"{queue}.{shard}"
+        name = f"{queue}.{shard}"  # shard: its label (``shard_queue`` of its number)
         ch.queue_declare(name, durable=True,
                          arguments=self.queue_arguments({"x-single-active-consumer": True}))
         ch.queue_bind(name, shard_exchange(queue), "",

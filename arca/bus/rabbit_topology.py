@@ -17,6 +17,7 @@ import pika
 
 from arca.bus.base import REASON_HEADER, DeadLetter, Handler
 from arca.bus.rabbit_core import QUEUE_HEADER, _RabbitCore, _Subscription
+from arca.bus.rabbit_shards import shard_exchange
 
 
 class _Topology(_RabbitCore):
@@ -64,7 +65,7 @@ class _Topology(_RabbitCore):
             return
         if sub.mode == "shard":
             assert sub.shard is not None
-            hx = self._shard_exchange(sub.base)
+            hx = shard_exchange(sub.base)
             ch.exchange_declare(hx, exchange_type="headers", durable=True)
             for pattern in sub.patterns:
                 ch.exchange_bind(hx, self.settings.exchange, pattern)

@@ -37,6 +37,17 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "
         time.sleep(0.02)
 
 
+def queue_depth(rabbit_url: str, queue: str) -> int:
+    """Messages ready in ``queue`` (an unacknowledged one is back there once its consumer is gone)."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
+    try:
+        return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        conn.close()
+
+
 def delivered(rabbit_url: str, queue: str) -> None:
     """Wait until the broker has handed every message of ``queue`` to its consumer (none ready)."""
     import pika

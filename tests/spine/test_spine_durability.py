@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pika
 import pytest
 import requests
 from conftest import free_port
-from spine_helpers import bus_settings, wait_for
+from spine_helpers import bus_settings, queue_depth, wait_for
 
 from arca import metrics
 from arca.app.runtime import SERVICES, SHARDING, TOPOLOGY, service_class
@@ -40,14 +39,6 @@ def kb_settings(endpoints: SparqlEndpoints, **kw: Any) -> KbSettings:
     return KbSettings.model_validate(endpoints.kb_fields(timeout_s=2.0, **kw))
 
 
-
-
-def queue_depth(url: str, queue: str) -> int:
-    conn = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
-    finally:
-        conn.close()
 
 
 @pytest.fixture

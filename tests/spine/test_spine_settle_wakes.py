@@ -13,24 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-import pika
 import pytest
-from spine_helpers import bus_settings, obs, wait_for
+from spine_helpers import bus_settings, obs, queue_depth, wait_for
 
 from arca.bus.rabbitmq import RabbitBus
 from arca.messages import Message
 
 pytestmark = pytest.mark.rabbitmq
 PACED, BURST = 50, 200
-
-
-def left_in(rabbit_url: str, queue: str) -> int:
-    """Messages ready in ``queue`` (an unacknowledged one is back there once its consumer is gone)."""
-    conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
-    try:
-        return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
-    finally:
-        conn.close()
 
 
 def test_deliveries_are_settled_with_a_wake_only_when_nothing_is_left_to_confirm(
@@ -71,4 +61,4 @@ def test_deliveries_are_settled_with_a_wake_only_when_nothing_is_left_to_confirm
     finally:
         for b in (producer, relay, sink):
             b.stop()
-    assert [left_in(rabbit_url, f"{settings.queue_prefix}{q}") for q in ("relay", "sink")] == [0, 0]
+    assert [queue_depth(rabbit_url, f"{settings.queue_prefix}{q}") for q in ("relay", "sink")] == [0, 0]
