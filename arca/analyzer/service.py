@@ -21,7 +21,7 @@ from arca import metrics
 from arca.analyzer.situation import AnalyzerConfig, SystemView
 from arca.analyzer.stored import IncidentNodes, incident_nodes
 from arca.bus import Reject
-from arca.bus.order import DeliveryOrder, waiting
+from arca.bus.order import DeliveryOrder, first_waiting
 from arca.kb import KnowledgeBaseError
 from arca.kb.messages import load_messages, store_message
 from arca.messages import (
@@ -91,6 +91,9 @@ class AnalyzerService(Service):
         """Sources whose refused-event count changed since it was last stored (stored on ticks)."""
         self.unpublished: dict[str, ExternalEvent] = {}
         """System -> its latest announced event whose situation is not published yet (coalescing)."""
+        self.left_to: dict[str, set[str]] = {}
+        """Message id of a waiting event -> the systems whose situation was left to it: looked at
+        again when that event is handled (or refused), every one on ticks."""
         self.rebuilt = False
         """Incidents announced before this process (or this connection) rebuilt from the store."""
         self.stored = IncidentNodes(timedelta(seconds=self.settings.kb.retention.situation.max_age_s))
@@ -214,12 +217,14 @@ class AnalyzerService(Service):
         return event
 
     def on_event(self, announced: ExternalEvent) -> None:
+        systems: list[str] = []
         try:
-            self.announce(announced)
-        finally:  # a refused event still lets the systems it was to cover publish theirs
-            self.publish_events()
+            systems = self.announce(announced)
+        finally:  # a refused event still lets the systems left to it publish theirs
+            self.publish_events([*systems, *sorted(self.left_to.pop(announced.message_id, ()))])
 
-    def announce(self, announced: ExternalEvent) -> None:
+    def announce(self, announced: ExternalEvent) -> list[str]:
+        """Screen, store and announce an event; the systems it concerns."""
         event = self.screen(announced)
         store_message(self.kb, event)
         systems = self.systems_for(event)
@@ -236,22 +241,38 @@ class AnalyzerService(Service):
             if system in self.unpublished:
                 metrics.EVENT_SITUATIONS_COALESCED.labels(system).inc()
             self.unpublished[system] = event
+        return systems
 
-    def publish_events(self) -> None:
-        """Publish the situation of every system with an announced event, except those a later
-        event already waiting in the backlog will publish anyway (on a newer state)."""
+    def publish_events(self, systems: list[str] | None = None) -> None:
+        """Publish the situation of ``systems`` (None: every system) with an announced event, except
+        those a later event already waiting in the backlog will publish anyway (on a newer state):
+        such a system is left to the first of them (``left_to``) and looked at again when it is
+        handled. Per event only its own systems and those left to it are looked at, each as far
+        as its next event in the window (it was every system with an announced event, against a
+        list of the whole window: 11 % of the analyzer's busy samples in a burst of 2,000)."""
         if not self.unpublished:
             return
-        later = [m for m in waiting() if isinstance(m, ExternalEvent)]
-        named = {m.system for m in later if m.system}  # (a window of a thousand: no rule per event)
-        unnamed = [m for m in later if not m.system]
-        for system, event in list(self.unpublished.items()):
-            if system in named or any(self._concerns(m, system) for m in unnamed):
+        if systems is None:  # a tick: whatever a refused, duplicate or lost event left behind
+            self.left_to.clear()
+            systems = list(self.unpublished)
+        for system in dict.fromkeys(systems):
+            event = self.unpublished.get(system)
+            if event is None:
+                continue
+            later = first_waiting(partial(self._event_for, system))
+            if later is not None:
+                self.left_to.setdefault(later.message_id, set()).add(system)
                 continue
             del self.unpublished[system]
             situation = self.view(system).situation(event.event_time, "event", event.correlation_id)
             # handled again after a crash: the same situation id, dropped downstream as a duplicate
             self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))
+
+    def _event_for(self, system: str, message: Message) -> bool:
+        """Whether ``message`` is an event that concerns ``system``."""
+        if not isinstance(message, ExternalEvent):
+            return False
+        return message.system == system if message.system else self._concerns(message, system)
 
     def _confirm(self, situation: Situation) -> None:
         """Mark the incidents this telemetry round confirms (demand beyond the default amount's)."""

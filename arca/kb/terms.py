@@ -44,7 +44,10 @@ def _pct(text: str) -> str:
 
 _IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
 _PLACEHOLDER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_ESCAPES = {c: f"\\u{c:04X}" for c in (*range(0x20), 0x7F)}  # STRING_LITERAL_QUOTE: no raw controls
+_ESCAPES.update({0x5C: "\\\\", 0x22: '\\"', 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x08: "\\b",
+                 0x0C: "\\f"})  # ECHAR where SPARQL has one
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class TermError(ValueError):
@@ -52,18 +55,12 @@ class TermError(ValueError):
 
 
 def escape_string(text: str) -> str:
-    """A SPARQL STRING_LITERAL_QUOTE for ``text`` (quotes, backslashes, controls escaped)."""
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        elif 0xD800 <= ord(ch) <= 0xDFFF:
-            raise TermError("lone surrogate in string")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
+    """A SPARQL STRING_LITERAL_QUOTE for ``text`` (quotes, backslashes, controls escaped). One
+    ``str.translate``: a state saved per decision is a text of kilobytes, escaped character by
+    character it was 9 % of the decider's busy samples in a burst."""
+    if _SURROGATE.search(text):
+        raise TermError("lone surrogate in string")
+    return '"' + text.translate(_ESCAPES) + '"'
 
 
 def check_iri(value: str) -> IRI:

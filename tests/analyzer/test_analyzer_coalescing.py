@@ -42,7 +42,7 @@ def coalesced(system: str) -> float:
 
 
 def run_backlog(rabbit_url: str, unique: str, backlog: list[ExternalEvent], trust: str = "",
-                want: int = 1) -> tuple[list[Situation], EmbeddedKnowledgeBase]:
+                want: int = 1, trusted: str = "seismo-1") -> tuple[list[Situation], EmbeddedKnowledgeBase]:
     """Queue ``backlog`` for the analyzer before it consumes; the event situations it publishes."""
     bus = bus_settings(rabbit_url, unique)
     settings = ArcaSettings(bus=bus)
@@ -51,7 +51,7 @@ def run_backlog(rabbit_url: str, unique: str, backlog: list[ExternalEvent], trus
         kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" ; '
                          'arca:listensToSource "seismo-1" .', policy_graph(system))
     if trust:
-        kb.load_turtle(HEAD + trust, arca_iri("graph/trust", "seismo-1"))
+        kb.load_turtle(HEAD + trust, arca_iri("graph/trust", trusted))
     queue = f"{bus.queue_prefix}analyzer"
     producer = RabbitBus(bus, service="test")
     producer.declare(queue, list(AnalyzerService.patterns))
@@ -103,6 +103,27 @@ def test_a_burst_for_one_system_is_one_situation_with_every_incident(rabbit_url:
     assert coalesced("emergency") - before == 19
     stored = {e.event_id for e in load_messages(kb, ExternalEvent, limit=100)}
     assert stored == {e.event_id for e in [*burst, lone]}, "every event is recorded"
+
+
+@pytest.mark.rabbitmq
+def test_round_robin_events_are_one_situation_per_system_even_when_the_last_is_refused(
+        rabbit_url: str, unique: str) -> None:
+    """Each system's situation is left to its next event in the window, and published on its last
+    one; when that next event is refused, the situation is published on the event before it."""
+    trust = ('[] a arca:SourceTrust ; arca:forSource "flood-1" ; arca:eventLimit 1 ; '
+             'arca:eventWindowSeconds 60 .')
+    rr = [event(i, system=("emergency", "other")[i % 2]) for i in range(16)]
+    taken = event(20, system="other", source="flood-1")
+    refused = event(21, system="emergency", source="flood-1")
+    out, kb = run_backlog(rabbit_url, unique, [*rr, taken, refused], trust=trust, want=2,
+                          trusted="flood-1")
+    assert sorted((s.system, s.correlation_id) for s in out) == [
+        ("emergency", rr[14].correlation_id), ("other", taken.correlation_id)]
+    by_system = {s.system: sorted(i.incident_id for i in s.incidents) for s in out}
+    assert by_system == {"emergency": sorted(f"e{i}" for i in range(0, 16, 2)),
+                         "other": sorted([*(f"e{i}" for i in range(1, 16, 2)), "e20"])}
+    stored = {e.event_id for e in load_messages(kb, ExternalEvent, limit=100)}
+    assert stored == {e.event_id for e in [*rr, taken]}, "every accepted event is recorded"
 
 
 @pytest.mark.rabbitmq
