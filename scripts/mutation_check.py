@@ -552,7 +552,23 @@ LINKED_MUTANTS = [  # issue 24 item 2: a situation links the incident nodes its 
  ("arca/kb/messages.py", "if line[:line.find(\" \")] not in wanted)", "if line[:line.find(\" \")] in wanted)", "without_descriptions inverted"),
  ("arca/kb/messages.py", "    if stored:\n        text = without_descriptions(text, stored)\n", "", "store_message ignores stored"),
 ]
-SETS = {"linked": LINKED_MUTANTS, "peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
+BACKLOG_MUTANTS = [  # issue 24 item 2, stop 33: the analyzer's backlog check and SPARQL string escapes
+ ("arca/analyzer/service.py", "*sorted(self.left_to.pop(announced.message_id, ()))", "*sorted(self.left_to.get(announced.message_id, ()))", "backlog: left_to entry kept"),
+ ("arca/analyzer/service.py", "self.publish_events([*systems, *sorted(self.left_to.pop(announced.message_id, ()))])", "self.publish_events([*systems])", "backlog: systems left to an event never looked at again"),
+ ("arca/analyzer/service.py", "            self.left_to.clear()\n            systems = list(self.unpublished)", "            systems = []", "backlog: ticks look at nothing"),
+ ("arca/analyzer/service.py", "        return message.system == system if message.system else self._concerns(message, system)", "        return message.system == system", "backlog: unnamed events ignored"),
+ ("arca/analyzer/service.py", "        if not isinstance(message, ExternalEvent):\n            return False\n", "", "backlog: any message defers"),
+ ("arca/bus/order.py", "        if i != index and not s.done and s.message is not None and match(s.message):", "        if not s.done and s.message is not None and match(s.message):", "first_waiting: the running delivery counts"),
+ ("arca/bus/order.py", "        if i != index and not s.done and s.message is not None and match(s.message):", "        if i != index and s.message is not None and match(s.message):", "first_waiting: handled deliveries count"),
+ ("arca/bus/rabbit_consumer.py", "                    with handling(_Slots(window), -1):  # waiting(): what arrived after the call", "                    if True:", "calls: nothing waiting seen by a tick"),
+ ("arca/analyzer/service.py", "            if system in self.unpublished:  # left to", "            if False:  # left to", "backlog: telemetry round published while an event waits"),
+ ("arca/decider/service.py", "            if system in newer:\n                continue\n", "", "decider tick: waiting situations ignored"),
+ ("arca/kb/terms.py", "    if _SURROGATE.search(text):\n        raise TermError(\"lone surrogate in string\")\n", "", "escape: surrogates passed"),
+ ("arca/kb/terms.py", "0x22: '\\\\\"', ", "", "escape: double quote raw"),
+ ("arca/kb/terms.py", "{0x5C: \"\\\\\\\\\", ", "{", "escape: backslash raw"),
+ ("arca/kb/terms.py", "0x0A: \"\\\\n\", ", "0x0A: \"\\\\u000A\", ", "escape: newline as \\u000A (SPARQL unescapes it before parsing)"),
+]
+SETS = {"backlog": BACKLOG_MUTANTS, "linked": LINKED_MUTANTS, "peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
         "demofast": DEMOFAST_MUTANTS, "store": STORE_MUTANTS, "warm": WARM_MUTANTS, "objective": OBJECTIVE_MUTANTS,
         "osm": OSM_MUTANTS, "bus": BUS_MUTANTS, "capacity": CAPACITY_MUTANTS, "hold": HOLD_MUTANTS,
         "refits": REFIT_MUTANTS}

@@ -325,6 +325,8 @@ class AnalyzerService(Service):
             if view is None or view.newest_load is None or (
                     view.published_load is not None and view.newest_load <= view.published_load):
                 continue  # nothing new, or a later tick already published it
+            if system in self.unpublished:  # left to an event waiting in the backlog: its situation
+                continue  # carries this round's load; the round is published on a later tick
             if published == TICK_CHUNK:
                 self.call_soon(partial(self.publish_rounds, now, systems[i:]))
                 return

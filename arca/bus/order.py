@@ -16,7 +16,8 @@ acknowledges deliveries in arrival order. Without an order a queue is handled fi
 While a handler runs, ``waiting()`` gives the messages of its window not handled yet (``first_waiting``
 the first one a test accepts), so a handler can leave to a later delivery work that delivery will
 redo on a newer state (the analyzer publishes
-one situation per system for a burst of events, on the last of them). The in-memory bus delivers one
+one situation per system for a burst of events, on the last of them). A call scheduled on the
+delivery thread (a tick) sees the deliveries received after it as waiting. The in-memory bus delivers one
 at a time: nothing is waiting there.
 """
 

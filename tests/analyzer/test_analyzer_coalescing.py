@@ -224,3 +224,67 @@ def test_a_burst_of_events_naming_no_system_is_one_situation_per_listening_syste
     assert sorted((s.system, s.correlation_id) for s in out) == [
         ("emergency", burst[-1].correlation_id), ("other", burst[-1].correlation_id)]
     assert (coalesced("emergency") - before[0], coalesced("other") - before[1]) == (9, 9)
+
+
+@pytest.mark.rabbitmq
+def test_a_tick_inside_a_burst_leaves_each_system_to_its_waiting_events(rabbit_url: str, unique: str) -> None:
+    """A tick that runs while later events of a system wait in the window publishes neither that
+    system's event situation nor its telemetry round early (it published both, on every tick of a
+    burst: half the situations of a 2,000-event burst); the round is published on a later tick."""
+    from arca.messages import Observation
+
+    bus = bus_settings(rabbit_url, unique)
+    kb = EmbeddedKnowledgeBase()
+    for system in ("emergency", "other"):
+        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" .',
+                         policy_graph(system))
+    out: list[Situation] = []
+    listener = RabbitBus(bus, service="test-listener")
+    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
+    listener.start()
+    consumer = RabbitBus(bus, service="analyzer")
+    analyzer = AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus)))
+    analyzer.attach()
+    producer = RabbitBus(bus, service="test")
+    queue = f"{bus.queue_prefix}analyzer"
+    producer.declare(queue, list(AnalyzerService.patterns))
+    producer.start()
+    at_tick: list[set[str]] = []
+
+    def tick(seconds: float) -> None:
+        at_tick.append(set(analyzer.unpublished))
+        analyzer.run_tick(T0 + timedelta(seconds=seconds))
+
+    first = [event(i, system="emergency") for i in range(5)]
+    lone = event(30, system="other")
+    later = [event(i, system="emergency") for i in range(5, 10)]
+    try:
+        gate = threading.Event()
+        consumer.call_soon_threadsafe(lambda: gate.wait(60) and None)  # what follows queues up meanwhile
+        consumer.start()
+        producer.publish(Observation(event_time=T0, system="emergency", metric="cpu_util", value=0.5,
+                                     resource="emergency-a"))
+        for m in [*first, lone]:
+            producer.publish(m)
+        producer.flush()
+        delivered(rabbit_url, queue)
+        consumer.call_soon_threadsafe(lambda: tick(10))  # runs once the first part is handled
+        for m in later:
+            producer.publish(m)
+        producer.flush()
+        delivered(rabbit_url, queue)
+        gate.set()
+        wait_for(lambda: {s.system for s in out} == {"emergency", "other"}, what="both situations")
+        time.sleep(0.5)  # anything published beyond them arrives too
+        burst = list(out)
+        consumer.call_soon_threadsafe(lambda: tick(20))  # nothing waits now: the round goes out
+        wait_for(lambda: any(s.trigger == "telemetry" for s in out), what="the deferred round")
+    finally:
+        for b in (producer, consumer, listener):
+            b.stop()
+    assert at_tick[0] == {"emergency"}, "the tick ran with the first part handled and the rest waiting"
+    mine = [(s.trigger, s.correlation_id) for s in burst if s.system == "emergency"]
+    assert mine == [("event", later[-1].correlation_id)], mine
+    assert [s.correlation_id for s in burst if s.system == "other"] == [lone.correlation_id]
+    assert len(burst[[s.system for s in burst].index("emergency")].incidents) == 10
+    assert [(s.system, s.trigger) for s in out[len(burst):]] == [("emergency", "telemetry")]
