@@ -558,6 +558,8 @@ BACKLOG_MUTANTS = [  # issue 24 item 2, stop 33: the analyzer's backlog check an
  ("arca/analyzer/service.py", "            self.left_to.clear()\n            systems = list(self.unpublished)", "            systems = []", "backlog: ticks look at nothing"),
  ("arca/analyzer/service.py", "        return message.system == system if message.system else self._concerns(message, system)", "        return message.system == system", "backlog: unnamed events ignored"),
  ("arca/analyzer/service.py", "        if not isinstance(message, ExternalEvent):\n            return False\n", "", "backlog: any message defers"),
+ ("arca/analyzer/service.py", "        return trust is None or message.cancelled or over_limit(", "        return True or over_limit(", "backlog: left to events the limit refuses"),
+ ("arca/analyzer/service.py", "        return trust is None or message.cancelled or over_limit(", "        return trust is None or over_limit(", "backlog: a cancellation counted against the limit"),
  ("arca/bus/order.py", "        if i != index and not s.done and s.message is not None and match(s.message):", "        if not s.done and s.message is not None and match(s.message):", "first_waiting: the running delivery counts"),
  ("arca/bus/order.py", "        if i != index and not s.done and s.message is not None and match(s.message):", "        if i != index and s.message is not None and match(s.message):", "first_waiting: handled deliveries count"),
  ("arca/bus/rabbit_consumer.py", "                    with handling(_Slots(window), -1):  # waiting(): what arrived after the call", "                    if True:", "calls: nothing waiting seen by a tick"),

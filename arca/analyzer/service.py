@@ -45,6 +45,7 @@ from arca.trust import (
     judge,
     load_credibility,
     load_trusts,
+    over_limit,
     store_credibility,
     take_slot,
     trust_for,
@@ -269,10 +270,16 @@ class AnalyzerService(Service):
             self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))
 
     def _event_for(self, system: str, message: Message) -> bool:
-        """Whether ``message`` is an event that concerns ``system``."""
+        """Whether ``message`` is an event that concerns ``system`` and that its source's rate limit
+        would take as things stand: a situation left to events the limit refuses would wait for a
+        whole flood behind it (accepted times only grow until they are handled)."""
         if not isinstance(message, ExternalEvent):
             return False
-        return message.system == system if message.system else self._concerns(message, system)
+        if not (message.system == system if message.system else self._concerns(message, system)):
+            return False
+        trust = trust_for(self.trusts, message.source)
+        return trust is None or message.cancelled or over_limit(
+            self.accepted.get(message.source, ()), trust, message.event_time) is None
 
     def _confirm(self, situation: Situation) -> None:
         """Mark the incidents this telemetry round confirms (demand beyond the default amount's)."""

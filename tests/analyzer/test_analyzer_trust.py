@@ -154,3 +154,35 @@ def test_without_trust_nodes_nothing_is_limited_or_learned() -> None:
     assert len([s for s in w.out if s.trigger == "event"]) == 50 and not w.bus.dead_letters()
     w.tick(1000)
     assert load_credibility(w.kb) == {}
+
+
+LEFT_TO = [
+    # id, events of the flooding source already accepted (seconds), waiting behind the genuine event,
+    # whether the genuine event's situation is left to them
+    ("later-events-the-limit-takes", [], ["f1", "f2"], True),
+    ("later-events-the-limit-refuses", [1, 2, 3], ["f1", "f2"], False),
+    ("one-slot-left", [1, 2], ["f1", "f2"], True),
+    ("nothing-waiting", [], [], False),
+]
+
+
+@pytest.mark.parametrize(("accepted", "waiting", "left"), [c[1:] for c in LEFT_TO],
+                         ids=[c[0] for c in LEFT_TO])
+def test_a_situation_is_not_left_to_waiting_events_the_rate_limit_refuses(
+        accepted: list[float], waiting: list[str], left: bool) -> None:
+    """A flood waiting behind a genuine event does not hold the genuine event's situation back for
+    the whole backlog: it is left only to later events their source's limit would take."""
+    from arca.bus.order import Slot, handling
+
+    w = World('<urn:t> a arca:SourceTrust ; arca:forSource "seismo-1" ; arca:eventLimit 3 ; '
+              "arca:eventWindowSeconds 60 .")
+    w.service.accepted["seismo-1"] = [at(t) for t in accepted]
+    genuine = ExternalEvent(event_time=at(10), event_id="genuine", source="seismo-hq", onset=at(10),
+                            payload_kind="basic", severity=2, domain="building-2", system="emergency")
+    later = [ExternalEvent(event_time=at(11), event_id=e, source="seismo-1", onset=at(11),
+                           payload_kind="basic", severity=4, domain="building-2", system="emergency")
+             for e in waiting]
+    with handling([Slot(genuine), *(Slot(e) for e in later)], 0):
+        w.service.handle(genuine)
+    assert [s.correlation_id for s in w.out] == ([] if left else [genuine.correlation_id])
+    assert ("emergency" in w.service.unpublished) == left
