@@ -87,6 +87,7 @@ def test_any_text_is_one_literal_that_reads_back_verbatim(value: str) -> None:
     literal = escape_string(value)
     assert literal[0] == literal[-1] == '"'
     assert not set(literal[1:-1].replace('\\\\', "").replace('\\"', "")) & {'"', "\n", "\r"}
+    assert not [c for c in literal if ord(c) < 0x20 or ord(c) == 0x7F], "every control escaped"
     [row] = ox.Store().query(f"SELECT ?v WHERE {{ BIND({literal} AS ?v) }}")
     assert row["v"].value == value
 
