@@ -95,6 +95,8 @@ class AnalyzerService(Service):
         self.left_to: dict[str, set[str]] = {}
         """Message id of a waiting event -> the systems whose situation was left to it: looked at
         again when that event is handled (or refused), every one on ticks."""
+        self.at_batch_end: set[str] = set()
+        """Systems to look at again once the deliveries received so far are handled (a burst)."""
         self.rebuilt = False
         """Incidents announced before this process (or this connection) rebuilt from the store."""
         self.stored = IncidentNodes(timedelta(seconds=self.settings.kb.retention.situation.max_age_s))
@@ -244,13 +246,18 @@ class AnalyzerService(Service):
             self.unpublished[system] = event
         return systems
 
-    def publish_events(self, systems: list[str] | None = None) -> None:
+    def publish_events(self, systems: list[str] | None = None, *, batch_end: bool = False) -> None:
         """Publish the situation of ``systems`` (None: every system) with an announced event, except
         those a later event already waiting in the backlog will publish anyway (on a newer state):
         such a system is left to the first of them (``left_to``) and looked at again when it is
         handled. Per event only its own systems and those left to it are looked at, each as far
         as its next event in the window (it was every system with an announced event, against a
-        list of the whole window: 11 % of the analyzer's busy samples in a burst of 2,000)."""
+        list of the whole window: 11 % of the analyzer's busy samples in a burst of 2,000).
+
+        While other events wait (a burst), a system with none of its own waiting is looked at again
+        once the deliveries received so far are handled (``at_batch_end``, once: ``batch_end``): its
+        next event may be just behind them. At a burst's start the window holds a few events, and
+        each of the first hundred systems got a situation of its own before its next event came."""
         if not self.unpublished:
             return
         if systems is None:  # a tick: whatever a refused, duplicate or lost event left behind
@@ -264,10 +271,26 @@ class AnalyzerService(Service):
             if later is not None:
                 self.left_to.setdefault(later.message_id, set()).add(system)
                 continue
+            if not batch_end and first_waiting(self._taken) is not None:
+                if not self.at_batch_end:
+                    self.call_soon(self._end_batch)
+                self.at_batch_end.add(system)
+                continue
             del self.unpublished[system]
             situation = self.view(system).situation(event.event_time, "event", event.correlation_id)
             # handled again after a crash: the same situation id, dropped downstream as a duplicate
             self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))
+
+    def _end_batch(self) -> None:
+        """The deliveries received before the batch's first deferral are handled: publish what
+        nothing waiting will (``publish_events``)."""
+        systems = sorted(self.at_batch_end)
+        self.at_batch_end.clear()
+        self.publish_events(systems, batch_end=True)
+
+    def _taken(self, message: Message) -> bool:
+        """Whether ``message`` is an event its source's rate limit would take as things stand."""
+        return isinstance(message, ExternalEvent) and self._within_limit(message)
 
     def _event_for(self, system: str, message: Message) -> bool:
         """Whether ``message`` is an event that concerns ``system`` and that its source's rate limit
@@ -277,9 +300,12 @@ class AnalyzerService(Service):
             return False
         if not (message.system == system if message.system else self._concerns(message, system)):
             return False
-        trust = trust_for(self.trusts, message.source)
-        return trust is None or message.cancelled or over_limit(
-            self.accepted.get(message.source, ()), trust, message.event_time) is None
+        return self._within_limit(message)
+
+    def _within_limit(self, event: ExternalEvent) -> bool:
+        trust = trust_for(self.trusts, event.source)
+        return trust is None or event.cancelled or over_limit(
+            self.accepted.get(event.source, ()), trust, event.event_time) is None
 
     def _confirm(self, situation: Situation) -> None:
         """Mark the incidents this telemetry round confirms (demand beyond the default amount's)."""

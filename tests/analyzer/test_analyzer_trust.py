@@ -186,3 +186,28 @@ def test_a_situation_is_not_left_to_waiting_events_the_rate_limit_refuses(
         w.service.handle(genuine)
     assert [s.correlation_id for s in w.out] == ([] if left else [genuine.correlation_id])
     assert ("emergency" in w.service.unpublished) == left
+
+
+def test_a_situation_left_to_an_event_that_never_comes_is_published_on_the_next_tick() -> None:
+    """A system is left to a later event waiting in the window; when that event is handled the
+    system is looked at again (and forgotten from ``left_to``); when it never is (a duplicate
+    dropped, a connection lost), the next tick publishes the situation."""
+    from arca.bus.order import Slot, handling
+
+    def ev(ident: str, t: float) -> ExternalEvent:
+        return ExternalEvent(event_time=at(t), event_id=ident, source="seismo-hq", onset=at(t),
+                             payload_kind="basic", severity=2, domain="building-2", system="emergency")
+
+    w = World("")
+    first, second, lost = ev("first", 10), ev("second", 11), ev("lost", 12)
+    with handling([Slot(first), Slot(second)], 0):
+        w.service.handle(first)
+    assert w.out == [] and w.service.left_to == {second.message_id: {"emergency"}}
+    w.service.handle(second)
+    assert [s.correlation_id for s in w.out] == [second.correlation_id]
+    assert w.service.left_to == {} and w.service.unpublished == {}
+    with handling([Slot(first), Slot(lost)], 0):
+        w.service.handle(first)
+    assert len(w.out) == 1
+    w.tick(13)
+    assert [s.correlation_id for s in w.out[1:]] == [first.correlation_id]
