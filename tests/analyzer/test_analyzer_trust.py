@@ -157,12 +157,14 @@ def test_without_trust_nodes_nothing_is_limited_or_learned() -> None:
 
 
 LEFT_TO = [
-    # id, events of the flooding source already accepted (seconds), waiting behind the genuine event,
-    # whether the genuine event's situation is left to them
+    # id, events of the flooding source already accepted (seconds), waiting behind the genuine event
+    # ("~": a cancellation, "!": handled already), whether the genuine event's situation is left to them
     ("later-events-the-limit-takes", [], ["f1", "f2"], True),
     ("later-events-the-limit-refuses", [1, 2, 3], ["f1", "f2"], False),
     ("one-slot-left", [1, 2], ["f1", "f2"], True),
     ("nothing-waiting", [], [], False),
+    ("a-cancellation-the-limit-never-refuses", [1, 2, 3], ["~f1"], True),
+    ("handled-already", [], ["!f1"], False),
 ]
 
 
@@ -179,10 +181,11 @@ def test_a_situation_is_not_left_to_waiting_events_the_rate_limit_refuses(
     w.service.accepted["seismo-1"] = [at(t) for t in accepted]
     genuine = ExternalEvent(event_time=at(10), event_id="genuine", source="seismo-hq", onset=at(10),
                             payload_kind="basic", severity=2, domain="building-2", system="emergency")
-    later = [ExternalEvent(event_time=at(11), event_id=e, source="seismo-1", onset=at(11),
-                           payload_kind="basic", severity=4, domain="building-2", system="emergency")
+    later = [Slot(ExternalEvent(event_time=at(11), event_id=e.strip("~!"), source="seismo-1", onset=at(11),
+                                payload_kind="basic", severity=4, domain="building-2", system="emergency",
+                                cancelled=e.startswith("~")), done=e.startswith("!"))
              for e in waiting]
-    with handling([Slot(genuine), *(Slot(e) for e in later)], 0):
+    with handling([Slot(genuine), *later], 0):
         w.service.handle(genuine)
     assert [s.correlation_id for s in w.out] == ([] if left else [genuine.correlation_id])
     assert ("emergency" in w.service.unpublished) == left
