@@ -4,8 +4,12 @@ Wiring only (the logic is ``arca.analyzer.situation``). A situation is published
 external event (for each system the event concerns, with the event's correlation id), and for
 every new telemetry round on the next tick (with the correlation id of its last observation).
 A burst of events is coalesced: while another event for the same system waits in the backlog
-(``arca.bus.order.waiting``), the system's situation is left to that later event, which publishes
-one situation with every incident announced so far (level-triggered; every event is still stored).
+(``arca.bus.order.first_waiting``) and its source's rate limit would take it, the system's situation
+is left to that later event, which publishes one situation with every incident announced so far
+(level-triggered; every event is still stored). While other events wait, a system with none of its
+own waiting is looked at again once the deliveries received so far are handled (a burst's batch).
+A tick publishes what no waiting event will, and leaves the telemetry round of a system whose
+event waits to a later tick.
 Situations and events are kept in the knowledge base with buffered writes.
 """
 
