@@ -227,3 +227,44 @@ def test_planner_holds_what_the_window_holds() -> None:
     held = len(planner._heap) + sum(len(v) for v in planner._folded.values())
     assert held <= 2 * Planner.COMPACT_EVERY
     assert planner.choose() is None
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize(("events", "observation_at"), [(39, 0), (5, 5)],
+                         ids=["half-the-prefetch-waits-behind-it", "a-small-window-events-first"])
+def test_the_oldest_delivery_goes_next_once_half_the_prefetch_waits_behind_it(
+        rabbit_url: str, unique: str, events: int, observation_at: int) -> None:
+    """Deliveries settle in arrival order, so a routine delivery left behind urgent ones holds every
+    one after it unacknowledged: with half the prefetch behind it, it goes next (else the broker
+    stops sending at a full prefetch and a burst is taken in chunks); in a smaller window urgent
+    deliveries still go first."""
+    settings = bus_settings(rabbit_url, unique).model_copy(update={"prefetch": 20})
+    queue = f"{settings.queue_prefix}analyzer"
+    routine = Observation(event_time=T0, system="a", metric="cpu_util", value=0.5, resource="a-1")
+    burst = [ExternalEvent(event_time=T0, event_id=f"e{i}", source="s", onset=T0, payload_kind="basic",
+                           severity=2, system="a") for i in range(events)]
+    producer = RabbitBus(settings, service="test")
+    producer.declare(queue, ["observation.#", "event.#"])
+    producer.start()
+    for m in [routine, *burst]:
+        producer.publish(m)
+    producer.flush()
+    producer.stop()
+    handled: list[Message] = []
+    consumer = RabbitBus(settings, service="analyzer")
+    consumer.subscribe(queue, ["observation.#", "event.#"], handled.append)
+    consumer.set_order(queue, DeliveryOrder(urgency=analyzer_urgency))
+    consumer.call_soon_threadsafe(lambda: time.sleep(0.8))  # a whole prefetch arrives meanwhile
+    consumer.start()
+    try:
+        wait_for(lambda: len(handled) == events + 1, what="every delivery handled")
+    finally:
+        consumer.stop()
+    assert [m.message_id for m in handled].index(routine.message_id) == observation_at
+    conn = pika.BlockingConnection(pika.URLParameters(rabbit_url))
+    try:
+        left = conn.channel().queue_declare(queue, passive=True).method.message_count
+        conn.channel().queue_delete(queue)
+    finally:
+        conn.close()
+    assert left == 0, "every delivery acknowledged"
