@@ -169,11 +169,6 @@ class _Consumer(_RabbitCore):
         chosen = planner.choose()
         if chosen is None:
             return marked
-        if chosen != first and not window[0].slot.done and len(window) * 2 >= self.settings.prefetch:
-            # the oldest delivery holds half the prefetch unsettled behind it (deliveries settle in
-            # arrival order): it goes next, else the broker stops sending and a burst is taken in
-            # chunks of a prefetch, each cut off from the next (an analyzer coalesced per chunk)
-            chosen = first
         index = chosen - first
         pending = window[index]
         try:
