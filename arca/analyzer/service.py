@@ -276,9 +276,10 @@ class AnalyzerService(Service):
                 self.left_to.setdefault(later.message_id, set()).add(system)
                 continue
             if not batch_end and first_waiting(self._taken) is not None:
-                if not self.at_batch_end:
-                    self.call_soon(self._end_batch)
+                post = not self.at_batch_end
                 self.at_batch_end.add(system)
+                if post:  # (after the add: a bus that runs the call at once finds the system)
+                    self.call_soon(self._end_batch)
                 continue
             del self.unpublished[system]
             situation = self.view(system).situation(event.event_time, "event", event.correlation_id)

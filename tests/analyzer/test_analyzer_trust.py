@@ -158,13 +158,15 @@ def test_without_trust_nodes_nothing_is_limited_or_learned() -> None:
 
 LEFT_TO = [
     # id, events of the flooding source already accepted (seconds), waiting behind the genuine event
-    # ("~": a cancellation, "!": handled already), whether the genuine event's situation is left to them
+    # ("~": a cancellation, "!": handled already, "?": naming no system), whether the genuine event's
+    # situation is left to them
     ("later-events-the-limit-takes", [], ["f1", "f2"], True),
     ("later-events-the-limit-refuses", [1, 2, 3], ["f1", "f2"], False),
     ("one-slot-left", [1, 2], ["f1", "f2"], True),
     ("nothing-waiting", [], [], False),
     ("a-cancellation-the-limit-never-refuses", [1, 2, 3], ["~f1"], True),
     ("handled-already", [], ["!f1"], False),
+    ("an-event-naming-no-system", [], ["?f1"], True),
 ]
 
 
@@ -181,8 +183,9 @@ def test_a_situation_is_not_left_to_waiting_events_the_rate_limit_refuses(
     w.service.accepted["seismo-1"] = [at(t) for t in accepted]
     genuine = ExternalEvent(event_time=at(10), event_id="genuine", source="seismo-hq", onset=at(10),
                             payload_kind="basic", severity=2, domain="building-2", system="emergency")
-    later = [Slot(ExternalEvent(event_time=at(11), event_id=e.strip("~!"), source="seismo-1", onset=at(11),
-                                payload_kind="basic", severity=4, domain="building-2", system="emergency",
+    later = [Slot(ExternalEvent(event_time=at(11), event_id=e.strip("~!?"), source="seismo-1", onset=at(11),
+                                payload_kind="basic", severity=4, domain="building-2",
+                                system=None if e.startswith("?") else "emergency",
                                 cancelled=e.startswith("~")), done=e.startswith("!"))
              for e in waiting]
     with handling([Slot(genuine), *later], 0):
@@ -214,3 +217,21 @@ def test_a_situation_left_to_an_event_that_never_comes_is_published_on_the_next_
     assert len(w.out) == 1
     w.tick(13)
     assert [s.correlation_id for s in w.out[1:]] == [first.correlation_id]
+
+
+def test_each_batch_of_a_burst_publishes_what_no_waiting_event_will() -> None:
+    """While another system's events wait, a system with none of its own is looked at again at the
+    batch's end (on the in-memory bus at once), batch after batch."""
+    from arca.bus.order import Slot, handling
+
+    def ev(ident: str, t: float, system: str) -> ExternalEvent:
+        return ExternalEvent(event_time=at(t), event_id=ident, source="seismo-hq", onset=at(t),
+                             payload_kind="basic", severity=2, domain="building-2", system=system)
+
+    w = World("")
+    for k in range(3):
+        mine, theirs = ev(f"e{k}", 10 + k, "emergency"), ev(f"x{k}", 10 + k, "other")
+        with handling([Slot(mine), Slot(theirs)], 0):
+            w.service.handle(mine)
+        assert [s.correlation_id for s in w.out if s.system == "emergency"][k:] == [mine.correlation_id]
+    assert w.service.at_batch_end == set()
