@@ -4,8 +4,12 @@ Wiring only (the logic is ``arca.analyzer.situation``). A situation is published
 external event (for each system the event concerns, with the event's correlation id), and for
 every new telemetry round on the next tick (with the correlation id of its last observation).
 A burst of events is coalesced: while another event for the same system waits in the backlog
-(``arca.bus.order.waiting``), the system's situation is left to that later event, which publishes
-one situation with every incident announced so far (level-triggered; every event is still stored).
+(``arca.bus.order.first_waiting``) and its source's rate limit would take it, the system's situation
+is left to that later event, which publishes one situation with every incident announced so far
+(level-triggered; every event is still stored). While other events wait, a system with none of its
+own waiting is looked at again once the deliveries received so far are handled (a burst's batch).
+A tick publishes what no waiting event will, and leaves the telemetry round of a system whose
+event waits to a later tick.
 Situations and events are kept in the knowledge base with buffered writes.
 """
 
@@ -21,7 +25,7 @@ from arca import metrics
 from arca.analyzer.situation import AnalyzerConfig, SystemView
 from arca.analyzer.stored import IncidentNodes, incident_nodes
 from arca.bus import Reject
-from arca.bus.order import DeliveryOrder, waiting
+from arca.bus.order import DeliveryOrder, first_waiting
 from arca.kb import KnowledgeBaseError
 from arca.kb.messages import load_messages, store_message
 from arca.messages import (
@@ -45,6 +49,7 @@ from arca.trust import (
     judge,
     load_credibility,
     load_trusts,
+    over_limit,
     store_credibility,
     take_slot,
     trust_for,
@@ -91,6 +96,11 @@ class AnalyzerService(Service):
         """Sources whose refused-event count changed since it was last stored (stored on ticks)."""
         self.unpublished: dict[str, ExternalEvent] = {}
         """System -> its latest announced event whose situation is not published yet (coalescing)."""
+        self.left_to: dict[str, set[str]] = {}
+        """Message id of a waiting event -> the systems whose situation was left to it: looked at
+        again when that event is handled (or refused), every one on ticks."""
+        self.at_batch_end: set[str] = set()
+        """Systems to look at again once the deliveries received so far are handled (a burst)."""
         self.rebuilt = False
         """Incidents announced before this process (or this connection) rebuilt from the store."""
         self.stored = IncidentNodes(timedelta(seconds=self.settings.kb.retention.situation.max_age_s))
@@ -214,12 +224,14 @@ class AnalyzerService(Service):
         return event
 
     def on_event(self, announced: ExternalEvent) -> None:
+        systems: list[str] = []
         try:
-            self.announce(announced)
-        finally:  # a refused event still lets the systems it was to cover publish theirs
-            self.publish_events()
+            systems = self.announce(announced)
+        finally:  # a refused event still lets the systems left to it publish theirs
+            self.publish_events([*systems, *sorted(self.left_to.pop(announced.message_id, ()))])
 
-    def announce(self, announced: ExternalEvent) -> None:
+    def announce(self, announced: ExternalEvent) -> list[str]:
+        """Screen, store and announce an event; the systems it concerns."""
         event = self.screen(announced)
         store_message(self.kb, event)
         systems = self.systems_for(event)
@@ -236,22 +248,69 @@ class AnalyzerService(Service):
             if system in self.unpublished:
                 metrics.EVENT_SITUATIONS_COALESCED.labels(system).inc()
             self.unpublished[system] = event
+        return systems
 
-    def publish_events(self) -> None:
-        """Publish the situation of every system with an announced event, except those a later
-        event already waiting in the backlog will publish anyway (on a newer state)."""
+    def publish_events(self, systems: list[str] | None = None, *, batch_end: bool = False) -> None:
+        """Publish the situation of ``systems`` (None: every system) with an announced event, except
+        those a later event already waiting in the backlog will publish anyway (on a newer state):
+        such a system is left to the first of them (``left_to``) and looked at again when it is
+        handled. Per event only its own systems and those left to it are looked at, each as far
+        as its next event in the window (it was every system with an announced event, against a
+        list of the whole window: 11 % of the analyzer's busy samples in a burst of 2,000).
+
+        While other events wait (a burst), a system with none of its own waiting is looked at again
+        once the deliveries received so far are handled (``at_batch_end``, once: ``batch_end``): its
+        next event may be just behind them. At a burst's start the window holds a few events, and
+        each of the first hundred systems got a situation of its own before its next event came."""
         if not self.unpublished:
             return
-        later = [m for m in waiting() if isinstance(m, ExternalEvent)]
-        named = {m.system for m in later if m.system}  # (a window of a thousand: no rule per event)
-        unnamed = [m for m in later if not m.system]
-        for system, event in list(self.unpublished.items()):
-            if system in named or any(self._concerns(m, system) for m in unnamed):
+        if systems is None:  # a tick: whatever a refused, duplicate or lost event left behind
+            self.left_to.clear()
+            systems = list(self.unpublished)
+        for system in dict.fromkeys(systems):
+            event = self.unpublished.get(system)
+            if event is None:
+                continue
+            later = first_waiting(partial(self._event_for, system))
+            if later is not None:
+                self.left_to.setdefault(later.message_id, set()).add(system)
+                continue
+            if not batch_end and first_waiting(self._taken) is not None:
+                post = not self.at_batch_end
+                self.at_batch_end.add(system)
+                if post:  # (after the add: a bus that runs the call at once finds the system)
+                    self.call_soon(self._end_batch)
                 continue
             del self.unpublished[system]
             situation = self.view(system).situation(event.event_time, "event", event.correlation_id)
             # handled again after a crash: the same situation id, dropped downstream as a duplicate
             self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))
+
+    def _end_batch(self) -> None:
+        """The deliveries received before the batch's first deferral are handled: publish what
+        nothing waiting will (``publish_events``)."""
+        systems = sorted(self.at_batch_end)
+        self.at_batch_end.clear()
+        self.publish_events(systems, batch_end=True)
+
+    def _taken(self, message: Message) -> bool:
+        """Whether ``message`` is an event its source's rate limit would take as things stand."""
+        return isinstance(message, ExternalEvent) and self._within_limit(message)
+
+    def _event_for(self, system: str, message: Message) -> bool:
+        """Whether ``message`` is an event that concerns ``system`` and that its source's rate limit
+        would take as things stand: a situation left to events the limit refuses would wait for a
+        whole flood behind it (accepted times only grow until they are handled)."""
+        if not isinstance(message, ExternalEvent):
+            return False
+        if not (message.system == system if message.system else self._concerns(message, system)):
+            return False
+        return self._within_limit(message)
+
+    def _within_limit(self, event: ExternalEvent) -> bool:
+        trust = trust_for(self.trusts, event.source)
+        return trust is None or event.cancelled or over_limit(
+            self.accepted.get(event.source, ()), trust, event.event_time) is None
 
     def _confirm(self, situation: Situation) -> None:
         """Mark the incidents this telemetry round confirms (demand beyond the default amount's)."""
@@ -304,6 +363,8 @@ class AnalyzerService(Service):
             if view is None or view.newest_load is None or (
                     view.published_load is not None and view.newest_load <= view.published_load):
                 continue  # nothing new, or a later tick already published it
+            if system in self.unpublished:  # left to an event waiting in the backlog: its situation
+                continue  # carries this round's load; the round is published on a later tick
             if published == TICK_CHUNK:
                 self.call_soon(partial(self.publish_rounds, now, systems[i:]))
                 return

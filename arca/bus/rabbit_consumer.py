@@ -95,8 +95,9 @@ class _Consumer(_RabbitCore):
         The window is the deliveries received and not yet settled; the queue's ``Planner``
         (``arca.bus.order``) picks the next one to handle among those that arrived before the first
         waiting scheduled call (a call runs once every delivery before it is handled, as in first
-        in, first out). Nothing here walks the whole window per delivery: a prefetch of hundreds
-        costs what a prefetch of ten does.
+        in, first out); while a call runs, ``waiting()`` gives the deliveries received after it (a
+        tick leaves to them what they will redo on a newer state). Nothing here walks the whole
+        window per delivery: a prefetch of hundreds costs what a prefetch of ten does.
         """
         window: list[_Pending] = []
         calls: deque[tuple[int, Callable[[], None]]] = deque()  # (deliveries received before it, fn)
@@ -135,7 +136,8 @@ class _Consumer(_RabbitCore):
             while calls and calls[0][0] <= settled:
                 _, fn = calls.popleft()
                 try:
-                    fn()
+                    with handling(_Slots(window), -1):  # waiting(): what arrived after the call
+                        fn()
                 except Exception:
                     log.exception("scheduled call failed")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from arca import metrics
-from arca.bus.order import DeliveryOrder
+from arca.bus.order import DeliveryOrder, waiting
 from arca.decider import handover
 from arca.decider.anticipator import Anticipator, AnticipatorConfig, LearnedSample
 from arca.decider.fallback import FallbackState, fallback
@@ -383,11 +383,15 @@ class DeciderService(Service):
         rest is left to a call the delivery thread runs once it has handled what arrived meanwhile,
         so an event's situation does not wait behind a hundred routine decisions (at 100 systems a
         whole tick held the delivery thread long enough to be the tail of event -> decision). The
-        in-memory bus runs the call at once: the same order as one loop."""
+        in-memory bus runs the call at once: the same order as one loop. A system with a situation
+        waiting in the backlog is left to it (decided on it next, on a newer state)."""
+        newer = {m.system for m in waiting() if isinstance(m, Situation)}
         for i, system in enumerate(systems):
             if i == TICK_CHUNK:
                 self.call_soon(partial(self.tick_systems, now, systems[i:]))
                 return
+            if system in newer:
+                continue
             situation = self.last_situation.get(system)
             if situation is not None:
                 self.decide(situation, max(now, situation.event_time), force=False)

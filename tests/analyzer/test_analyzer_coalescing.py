@@ -42,7 +42,7 @@ def coalesced(system: str) -> float:
 
 
 def run_backlog(rabbit_url: str, unique: str, backlog: list[ExternalEvent], trust: str = "",
-                want: int = 1) -> tuple[list[Situation], EmbeddedKnowledgeBase]:
+                want: int = 1, trusted: str = "seismo-1") -> tuple[list[Situation], EmbeddedKnowledgeBase]:
     """Queue ``backlog`` for the analyzer before it consumes; the event situations it publishes."""
     bus = bus_settings(rabbit_url, unique)
     settings = ArcaSettings(bus=bus)
@@ -51,7 +51,7 @@ def run_backlog(rabbit_url: str, unique: str, backlog: list[ExternalEvent], trus
         kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" ; '
                          'arca:listensToSource "seismo-1" .', policy_graph(system))
     if trust:
-        kb.load_turtle(HEAD + trust, arca_iri("graph/trust", "seismo-1"))
+        kb.load_turtle(HEAD + trust, arca_iri("graph/trust", trusted))
     queue = f"{bus.queue_prefix}analyzer"
     producer = RabbitBus(bus, service="test")
     producer.declare(queue, list(AnalyzerService.patterns))
@@ -103,6 +103,27 @@ def test_a_burst_for_one_system_is_one_situation_with_every_incident(rabbit_url:
     assert coalesced("emergency") - before == 19
     stored = {e.event_id for e in load_messages(kb, ExternalEvent, limit=100)}
     assert stored == {e.event_id for e in [*burst, lone]}, "every event is recorded"
+
+
+@pytest.mark.rabbitmq
+def test_round_robin_events_are_one_situation_per_system_even_when_the_last_is_refused(
+        rabbit_url: str, unique: str) -> None:
+    """Each system's situation is left to its next event in the window, and published on its last
+    one; when that next event is refused, the situation is published on the event before it."""
+    trust = ('[] a arca:SourceTrust ; arca:forSource "flood-1" ; arca:eventLimit 1 ; '
+             'arca:eventWindowSeconds 60 .')
+    rr = [event(i, system=("emergency", "other")[i % 2]) for i in range(16)]
+    taken = event(20, system="other", source="flood-1")
+    refused = event(21, system="emergency", source="flood-1")
+    out, kb = run_backlog(rabbit_url, unique, [*rr, taken, refused], trust=trust, want=2,
+                          trusted="flood-1")
+    assert sorted((s.system, s.correlation_id) for s in out) == [
+        ("emergency", rr[14].correlation_id), ("other", taken.correlation_id)]
+    by_system = {s.system: sorted(i.incident_id for i in s.incidents) for s in out}
+    assert by_system == {"emergency": sorted(f"e{i}" for i in range(0, 16, 2)),
+                         "other": sorted([*(f"e{i}" for i in range(1, 16, 2)), "e20"])}
+    stored = {e.event_id for e in load_messages(kb, ExternalEvent, limit=100)}
+    assert stored == {e.event_id for e in [*rr, taken]}, "every accepted event is recorded"
 
 
 @pytest.mark.rabbitmq
@@ -203,3 +224,121 @@ def test_a_burst_of_events_naming_no_system_is_one_situation_per_listening_syste
     assert sorted((s.system, s.correlation_id) for s in out) == [
         ("emergency", burst[-1].correlation_id), ("other", burst[-1].correlation_id)]
     assert (coalesced("emergency") - before[0], coalesced("other") - before[1]) == (9, 9)
+
+
+@pytest.mark.rabbitmq
+def test_a_tick_inside_a_burst_leaves_each_system_to_its_waiting_events(rabbit_url: str, unique: str) -> None:
+    """A tick that runs while later events of a system wait in the window publishes neither that
+    system's event situation nor its telemetry round early (it published both, on every tick of a
+    burst: half the situations of a 2,000-event burst); the round is published on a later tick."""
+    from arca.messages import Observation
+
+    bus = bus_settings(rabbit_url, unique)
+    kb = EmbeddedKnowledgeBase()
+    for system in ("emergency", "other"):
+        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" .',
+                         policy_graph(system))
+    out: list[Situation] = []
+    listener = RabbitBus(bus, service="test-listener")
+    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
+    listener.start()
+    consumer = RabbitBus(bus, service="analyzer")
+    analyzer = AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus)))
+    analyzer.attach()
+    producer = RabbitBus(bus, service="test")
+    queue = f"{bus.queue_prefix}analyzer"
+    producer.declare(queue, list(AnalyzerService.patterns))
+    producer.start()
+    at_tick: list[set[str]] = []
+
+    def tick(seconds: float) -> None:
+        at_tick.append(set(analyzer.unpublished))
+        analyzer.run_tick(T0 + timedelta(seconds=seconds))
+
+    first = [event(i, system="emergency") for i in range(5)]
+    lone = event(30, system="other")
+    later = [event(i, system="emergency") for i in range(5, 10)]
+    try:
+        gate = threading.Event()
+        consumer.call_soon_threadsafe(lambda: gate.wait(60) and None)  # what follows queues up meanwhile
+        consumer.start()
+        producer.publish(Observation(event_time=T0, system="emergency", metric="cpu_util", value=0.5,
+                                     resource="emergency-a"))
+        for m in [*first, lone]:
+            producer.publish(m)
+        producer.flush()
+        delivered(rabbit_url, queue)
+        consumer.call_soon_threadsafe(lambda: tick(10))  # runs once the first part is handled
+        for m in later:
+            producer.publish(m)
+        producer.flush()
+        delivered(rabbit_url, queue)
+        gate.set()
+        wait_for(lambda: {s.system for s in out} == {"emergency", "other"}, what="both situations")
+        time.sleep(0.5)  # anything published beyond them arrives too
+        burst = list(out)
+        consumer.call_soon_threadsafe(lambda: tick(20))  # nothing waits now: the round goes out
+        wait_for(lambda: any(s.trigger == "telemetry" for s in out), what="the deferred round")
+    finally:
+        for b in (producer, consumer, listener):
+            b.stop()
+    assert "emergency" in at_tick[0], "the tick ran with the first part handled and the rest waiting"
+    mine = [(s.trigger, s.correlation_id) for s in burst if s.system == "emergency"]
+    assert mine == [("event", later[-1].correlation_id)], mine
+    assert [s.correlation_id for s in burst if s.system == "other"] == [lone.correlation_id]
+    assert len(burst[[s.system for s in burst].index("emergency")].incidents) == 10
+    assert [(s.system, s.trigger) for s in out[len(burst):]] == [("emergency", "telemetry")]
+
+
+@pytest.mark.rabbitmq
+def test_in_a_burst_a_system_waits_for_the_end_of_the_batch_for_its_next_event(rabbit_url: str,
+                                                                                unique: str) -> None:
+    """At a burst's start a system's next event may not have arrived yet while other events wait: its
+    situation is looked at again once the deliveries received so far are handled, and left to the
+    next event that came meanwhile (it was published at once: one situation more per system)."""
+    bus = bus_settings(rabbit_url, unique)
+    kb = EmbeddedKnowledgeBase()
+    for system in ("emergency", "other"):
+        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" .',
+                         policy_graph(system))
+    out: list[Situation] = []
+    listener = RabbitBus(bus, service="test-listener")
+    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
+    listener.start()
+    consumer = RabbitBus(bus, service="analyzer")
+    AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus))).attach()
+    producer = RabbitBus(bus, service="test")
+    queue = f"{bus.queue_prefix}analyzer"
+    producer.declare(queue, list(AnalyzerService.patterns))
+    producer.start()
+    first, others, nxt = event(0, system="emergency"), [event(1, system="other"), event(2, system="other")], \
+        event(3, system="emergency")
+    try:
+        start, pause = threading.Event(), threading.Event()
+        consumer.call_soon_threadsafe(lambda: start.wait(60) and None)  # what follows queues up meanwhile
+        consumer.start()
+        producer.publish(first)
+        producer.flush()
+        delivered(rabbit_url, queue)
+        consumer.call_soon_threadsafe(lambda: pause.wait(60) and None)  # runs once `first` is handled
+        for m in others:
+            producer.publish(m)
+        producer.flush()
+        delivered(rabbit_url, queue)
+        start.set()  # `first` is handled with the others waiting, then the delivery thread pauses
+        time.sleep(0.5)
+        assert out == [], "nothing published while the batch is not over"
+        producer.publish(nxt)  # emergency's next event comes while the batch is not over
+        producer.flush()
+        delivered(rabbit_url, queue)
+        pause.set()
+        wait_for(lambda: {s.system for s in out} == {"emergency", "other"}, what="both situations")
+        time.sleep(0.5)  # anything published beyond them arrives too
+    finally:
+        for b in (producer, consumer, listener):
+            b.stop()
+    # the batch's end publishes what nothing waiting will, before the next event is handled
+    assert [(s.system, s.correlation_id) for s in out] == [
+        ("other", others[-1].correlation_id), ("emergency", nxt.correlation_id)]
+    mine = next(s for s in out if s.system == "emergency")
+    assert sorted(i.incident_id for i in mine.incidents) == ["e0", "e3"]

@@ -154,3 +154,84 @@ def test_without_trust_nodes_nothing_is_limited_or_learned() -> None:
     assert len([s for s in w.out if s.trigger == "event"]) == 50 and not w.bus.dead_letters()
     w.tick(1000)
     assert load_credibility(w.kb) == {}
+
+
+LEFT_TO = [
+    # id, events of the flooding source already accepted (seconds), waiting behind the genuine event
+    # ("~": a cancellation, "!": handled already, "?": naming no system), whether the genuine event's
+    # situation is left to them
+    ("later-events-the-limit-takes", [], ["f1", "f2"], True),
+    ("later-events-the-limit-refuses", [1, 2, 3], ["f1", "f2"], False),
+    ("one-slot-left", [1, 2], ["f1", "f2"], True),
+    ("nothing-waiting", [], [], False),
+    ("a-cancellation-the-limit-never-refuses", [1, 2, 3], ["~f1"], True),
+    ("handled-already", [], ["!f1"], False),
+    ("an-event-naming-no-system", [], ["?f1"], True),
+]
+
+
+@pytest.mark.parametrize(("accepted", "waiting", "left"), [c[1:] for c in LEFT_TO],
+                         ids=[c[0] for c in LEFT_TO])
+def test_a_situation_is_not_left_to_waiting_events_the_rate_limit_refuses(
+        accepted: list[float], waiting: list[str], left: bool) -> None:
+    """A flood waiting behind a genuine event does not hold the genuine event's situation back for
+    the whole backlog: it is left only to later events their source's limit would take."""
+    from arca.bus.order import Slot, handling
+
+    w = World('<urn:t> a arca:SourceTrust ; arca:forSource "seismo-1" ; arca:eventLimit 3 ; '
+              "arca:eventWindowSeconds 60 .")
+    w.service.accepted["seismo-1"] = [at(t) for t in accepted]
+    genuine = ExternalEvent(event_time=at(10), event_id="genuine", source="seismo-hq", onset=at(10),
+                            payload_kind="basic", severity=2, domain="building-2", system="emergency")
+    later = [Slot(ExternalEvent(event_time=at(11), event_id=e.strip("~!?"), source="seismo-1", onset=at(11),
+                                payload_kind="basic", severity=4, domain="building-2",
+                                system=None if e.startswith("?") else "emergency",
+                                cancelled=e.startswith("~")), done=e.startswith("!"))
+             for e in waiting]
+    with handling([Slot(genuine), *later], 0):
+        w.service.handle(genuine)
+    assert [s.correlation_id for s in w.out] == ([] if left else [genuine.correlation_id])
+    assert ("emergency" in w.service.unpublished) == left
+
+
+def test_a_situation_left_to_an_event_that_never_comes_is_published_on_the_next_tick() -> None:
+    """A system is left to a later event waiting in the window; when that event is handled the
+    system is looked at again (and forgotten from ``left_to``); when it never is (a duplicate
+    dropped, a connection lost), the next tick publishes the situation."""
+    from arca.bus.order import Slot, handling
+
+    def ev(ident: str, t: float) -> ExternalEvent:
+        return ExternalEvent(event_time=at(t), event_id=ident, source="seismo-hq", onset=at(t),
+                             payload_kind="basic", severity=2, domain="building-2", system="emergency")
+
+    w = World("")
+    first, second, lost = ev("first", 10), ev("second", 11), ev("lost", 12)
+    with handling([Slot(first), Slot(second)], 0):
+        w.service.handle(first)
+    assert w.out == [] and w.service.left_to == {second.message_id: {"emergency"}}
+    w.service.handle(second)
+    assert [s.correlation_id for s in w.out] == [second.correlation_id]
+    assert w.service.left_to == {} and w.service.unpublished == {}
+    with handling([Slot(first), Slot(lost)], 0):
+        w.service.handle(first)
+    assert len(w.out) == 1
+    w.tick(13)
+    assert [s.correlation_id for s in w.out[1:]] == [first.correlation_id]
+
+
+def test_each_batch_of_a_burst_publishes_what_no_waiting_event_will() -> None:
+    """While another system's events wait, a system with none of its own is looked at again at the
+    batch's end (on the in-memory bus at once), batch after batch."""
+    from arca.bus.order import Slot, handling
+
+    def ev(ident: str, t: float, system: str) -> ExternalEvent:
+        return ExternalEvent(event_time=at(t), event_id=ident, source="seismo-hq", onset=at(t),
+                             payload_kind="basic", severity=2, domain="building-2", system=system)
+
+    w = World("")
+    for k in range(3):
+        mine, theirs = ev(f"e{k}", 10 + k, "emergency"), ev(f"x{k}", 10 + k, "other")
+        with handling([Slot(mine), Slot(theirs)], 0):
+            w.service.handle(mine)
+        assert [s.correlation_id for s in w.out if s.system == "emergency"][k:] == [mine.correlation_id]
+    assert w.service.at_batch_end == set()

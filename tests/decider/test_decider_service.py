@@ -91,6 +91,29 @@ def test_ticks_move_the_anticipated_floor_with_time() -> None:
     assert times == sorted(times)
 
 
+def test_a_tick_leaves_a_system_to_its_situation_waiting_in_the_backlog() -> None:
+    """On a tick, a system whose newer situation waits in the consumer's window (``waiting()``, as
+    the RabbitMQ bus shows it to a scheduled call) is not decided on its last one: the waiting
+    situation is decided next, on a newer state. Without one, the tick decides as before."""
+    from arca.bus.order import Slot, handling
+
+    w = World()
+    apply(w.kb)
+    for s in trained().samples:
+        store_sample(w.kb, "emergency", s)
+    service = w.start()
+    w.bus.publish(situation(0, trigger="event", severity=3, onset=0))
+    before = len(w.decisions)
+    newer = situation(5, trigger="event", severity=3, onset=0)
+    with handling([Slot(newer)], -1):
+        for t in range(1, 30):
+            service.tick(at(t))
+    assert len(w.decisions) == before
+    for t in range(1, 30):
+        service.tick(at(t))
+    assert len(w.decisions) > before  # the same ticks move the floor when nothing waits
+
+
 def test_learned_samples_are_stored_and_a_restarted_decider_predicts_the_same(tmp_path: Path) -> None:
     kb = EmbeddedKnowledgeBase()
     w = World(kb)

@@ -7,11 +7,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pyoxigraph as ox
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arca.app.settings import KbSettings
 from arca.kb import IRI, EmbeddedKnowledgeBase, KnowledgeBase, KnowledgeBaseError, TermError, arca_iri
 from arca.kb.sparql import SparqlKnowledgeBase
+from arca.kb.terms import escape_string
 from arca.namespace import ARCA_NS
 
 NASTY = [
@@ -25,9 +29,10 @@ NASTY = [
     "$name placeholder-looking",
     "'''triple''' \"\"\"quotes\"\"\"",
     "",
+    "bell \x07 backspace \x08 form feed \x0c escape \x1b unit sep \x1f delete \x7f",
 ]
 NASTY_IDS = ["plain", "quotes", "braces", "injection", "newlines", "backslash", "unicode", "dollar",
-             "triple-quotes", "empty"]
+             "triple-quotes", "empty", "controls"]
 
 
 def sparql_kb(endpoints: Any, **overrides: Any) -> SparqlKnowledgeBase:
@@ -64,6 +69,27 @@ def test_submit_and_flush_keep_values_verbatim(kb: KnowledgeBase, value: str) ->
     kb.flush()
     rows = kb.query("SELECT ?s ?v WHERE { ?s arca:label ?v } ORDER BY ?s")
     assert rows == [{"s": "urn:arca:test:1", "v": value}, {"s": "urn:arca:test:2", "v": value + "}"}]
+
+
+@pytest.mark.parametrize("value", ["lone \ud800 high", "\udfff", "pair \ud83d\ude80 of halves"],
+                         ids=["high", "low-only", "halves"])
+def test_lone_surrogates_are_refused(kb: KnowledgeBase, value: str) -> None:
+    with pytest.raises(TermError, match="lone surrogate"):
+        kb.update("INSERT DATA { $s arca:label $v }", s=IRI("urn:arca:test:1"), v=value)
+    assert not kb.ask("ASK { ?s arca:label ?v }")
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_any_text_is_one_literal_that_reads_back_verbatim(value: str) -> None:
+    """Every character SPARQL's STRING_LITERAL_QUOTE cannot hold raw is escaped, nothing else is
+    changed: pyoxigraph's own SPARQL parser reads the literal back as the text."""
+    literal = escape_string(value)
+    assert literal[0] == literal[-1] == '"'
+    assert not set(literal[1:-1].replace('\\\\', "").replace('\\"', "")) & {'"', "\n", "\r"}
+    assert not [c for c in literal if ord(c) < 0x20 or ord(c) == 0x7F], "every control escaped"
+    [row] = ox.Store().query(f"SELECT ?v WHERE {{ BIND({literal} AS ?v) }}")
+    assert row["v"].value == value
 
 
 @pytest.mark.parametrize(
