@@ -301,11 +301,8 @@ class AnalyzerService(Service):
         """Whether ``message`` is an event that concerns ``system`` and that its source's rate limit
         would take as things stand: a situation left to events the limit refuses would wait for a
         whole flood behind it (accepted times only grow until they are handled)."""
-        if not isinstance(message, ExternalEvent):
-            return False
-        if not (message.system == system if message.system else self._concerns(message, system)):
-            return False
-        return self._within_limit(message)
+        return isinstance(message, ExternalEvent) and self._concerns(message, system) \
+            and self._within_limit(message)
 
     def _within_limit(self, event: ExternalEvent) -> bool:
         trust = trust_for(self.trusts, event.source)

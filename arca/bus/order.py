@@ -13,12 +13,12 @@ service may give its queue a ``DeliveryOrder`` (pure functions of a message):
 ``plan`` is the choice, a pure function of the window; the RabbitMQ bus applies it and still
 acknowledges deliveries in arrival order. Without an order a queue is handled first in, first out.
 
-While a handler runs, ``waiting()`` gives the messages of its window not handled yet (``first_waiting``
-the first one a test accepts), so a handler can leave to a later delivery work that delivery will
-redo on a newer state (the analyzer publishes
-one situation per system for a burst of events, on the last of them). A call scheduled on the
-delivery thread (a tick) sees the deliveries received after it as waiting. The in-memory bus delivers one
-at a time: nothing is waiting there.
+While a handler runs, ``waiting()`` gives the messages of its window not handled yet
+(``first_waiting`` the first one a test accepts), so a handler can leave to a later delivery work
+that delivery will redo on a newer state (the analyzer publishes one situation per system for a
+burst of events, on the last of them). A call scheduled on the delivery thread (a tick) sees the
+deliveries received after it as waiting. The in-memory bus delivers one at a time: nothing is
+waiting there.
 """
 
 from __future__ import annotations
@@ -212,20 +212,20 @@ def handling(window: Sequence[Slot], index: int) -> Iterator[None]:
         _window.reset(token)
 
 
+def _waiting() -> Iterator[Message]:
+    window, index = _window.get()
+    return (s.message for i, s in enumerate(window)
+            if i != index and not s.done and s.message is not None)
+
+
 def first_waiting(match: Callable[[Message], bool]) -> Message | None:
     """The first message of ``waiting()`` that ``match`` accepts (None if none), without listing
     the others: a handler that asks once per delivery in a window of a thousand walks only as far
     as the first match."""
-    window, index = _window.get()
-    for i, s in enumerate(window):
-        if i != index and not s.done and s.message is not None and match(s.message):
-            return s.message
-    return None
+    return next((m for m in _waiting() if match(m)), None)
 
 
 def waiting() -> list[Message]:
     """Messages received by the running handler's consumer and not handled yet, in arrival order
     (empty outside a handler and on the in-memory bus)."""
-    window, index = _window.get()
-    return [s.message for i, s in enumerate(window)
-            if i != index and not s.done and s.message is not None]
+    return list(_waiting())
