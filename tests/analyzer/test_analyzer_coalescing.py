@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +25,7 @@ from arca.clock import SimClock
 from arca.kb import EmbeddedKnowledgeBase
 from arca.kb.messages import load_messages
 from arca.kb.terms import arca_iri
-from arca.messages import ExternalEvent, Message, Situation
+from arca.messages import ExternalEvent, Message, Observation, Situation
 from arca.policy import policy_graph
 from arca.service import Deps
 from tests.spine.spine_helpers import bus_settings, delivered, wait_for
@@ -85,6 +88,47 @@ def run_backlog(rabbit_url: str, unique: str, backlog: list[ExternalEvent], trus
         consumer.stop()
         listener.stop()
     return out, kb
+
+
+@dataclass
+class Live:
+    """An analyzer consuming its queue on the real broker (not started: the test starts it), a
+    producer on that queue, and the situations it published."""
+
+    analyzer: AnalyzerService
+    consumer: RabbitBus
+    producer: RabbitBus
+    queue: str
+    out: list[Situation]
+
+
+@contextmanager
+def live_analyzer(rabbit_url: str, unique: str, systems: Sequence[str], trust: str = "") -> Iterator[Live]:
+    """``Live`` for a policy per system of ``systems`` (and a ``SourceTrust`` in Turtle); every bus
+    stopped on leaving."""
+    bus = bus_settings(rabbit_url, unique)
+    kb = EmbeddedKnowledgeBase()
+    for system in systems:
+        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" .',
+                         policy_graph(system))
+    if trust:
+        kb.load_turtle(HEAD + trust, arca_iri("graph/trust", "test"))
+    out: list[Situation] = []
+    listener = RabbitBus(bus, service="test-listener")
+    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
+    listener.start()
+    consumer = RabbitBus(bus, service="analyzer")
+    analyzer = AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus)))
+    analyzer.attach()
+    producer = RabbitBus(bus, service="test")
+    queue = f"{bus.queue_prefix}analyzer"
+    producer.declare(queue, list(AnalyzerService.patterns))
+    producer.start()
+    try:
+        yield Live(analyzer, consumer, producer, queue, out)
+    finally:
+        for b in (producer, consumer, listener):
+            b.stop()
 
 
 @pytest.mark.rabbitmq
@@ -171,43 +215,24 @@ def test_an_event_does_not_wait_behind_a_whole_tick_of_routine_situations(rabbit
     """A tick with 30 new telemetry rounds publishes them TICK_CHUNK at a time; an event that
     arrived meanwhile gets its situation after the first chunk, not after all 30."""
     from arca.analyzer.service import TICK_CHUNK
-    from arca.messages import Observation
 
-    bus = bus_settings(rabbit_url, unique)
     systems = [f"s{k:02d}" for k in range(30)]
-    kb = EmbeddedKnowledgeBase()
-    for system in systems:
-        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" .',
-                         policy_graph(system))
-    out: list[Situation] = []
-    listener = RabbitBus(bus, service="test-listener")
-    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
-    listener.start()
-    consumer = RabbitBus(bus, service="analyzer")
-    analyzer = AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus)))
-    analyzer.attach()
-    producer = RabbitBus(bus, service="test")
-    producer.declare(f"{bus.queue_prefix}analyzer", list(AnalyzerService.patterns))
-    producer.start()
-    try:
+    with live_analyzer(rabbit_url, unique, systems) as live:
         gate = threading.Event()
-        consumer.call_soon_threadsafe(lambda: gate.wait(60) and None)  # what follows queues up meanwhile
-        consumer.start()
-        queue = f"{bus.queue_prefix}analyzer"
+        live.consumer.call_soon_threadsafe(lambda: gate.wait(60) and None)  # what follows queues up meanwhile
+        live.consumer.start()
         for system in systems:
-            producer.publish(Observation(event_time=T0, system=system, metric="cpu_util", value=0.5,
-                                         resource=f"{system}-a"))
-        producer.flush()
-        delivered(rabbit_url, queue)
-        consumer.call_soon_threadsafe(lambda: analyzer.run_tick(T0 + timedelta(seconds=10)))
-        producer.publish(event(50, system="s29"))
-        producer.flush()
-        delivered(rabbit_url, queue)
+            live.producer.publish(Observation(event_time=T0, system=system, metric="cpu_util", value=0.5,
+                                              resource=f"{system}-a"))
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
+        live.consumer.call_soon_threadsafe(lambda: live.analyzer.run_tick(T0 + timedelta(seconds=10)))
+        live.producer.publish(event(50, system="s29"))
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
         gate.set()
-        wait_for(lambda: len(out) == len(systems) + 1, what="30 telemetry situations and the event's")
-    finally:
-        for b in (producer, consumer, listener):
-            b.stop()
+        wait_for(lambda: len(live.out) == len(systems) + 1, what="30 telemetry situations and the event's")
+    out = live.out
     triggers = [s.trigger for s in out]
     assert triggers.index("event") == TICK_CHUNK, triggers
     assert sorted(s.system for s in out if s.trigger == "telemetry") == systems  # each round once
@@ -230,58 +255,38 @@ def test_a_burst_of_events_naming_no_system_is_one_situation_per_listening_syste
 def test_a_tick_inside_a_burst_leaves_each_system_to_its_waiting_events(rabbit_url: str, unique: str) -> None:
     """A tick that runs while later events of a system wait in the window publishes neither that
     system's event situation nor its telemetry round early (it published both, on every tick of a
-    burst: half the situations of a 2,000-event burst); the round is published on a later tick."""
-    from arca.messages import Observation
-
-    bus = bus_settings(rabbit_url, unique)
-    kb = EmbeddedKnowledgeBase()
-    for system in ("emergency", "other"):
-        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" .',
-                         policy_graph(system))
-    out: list[Situation] = []
-    listener = RabbitBus(bus, service="test-listener")
-    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
-    listener.start()
-    consumer = RabbitBus(bus, service="analyzer")
-    analyzer = AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus)))
-    analyzer.attach()
-    producer = RabbitBus(bus, service="test")
-    queue = f"{bus.queue_prefix}analyzer"
-    producer.declare(queue, list(AnalyzerService.patterns))
-    producer.start()
+    burst); the round is published on a later tick."""
     at_tick: list[set[str]] = []
-
-    def tick(seconds: float) -> None:
-        at_tick.append(set(analyzer.unpublished))
-        analyzer.run_tick(T0 + timedelta(seconds=seconds))
-
     first = [event(i, system="emergency") for i in range(5)]
     lone = event(30, system="other")
     later = [event(i, system="emergency") for i in range(5, 10)]
-    try:
+    with live_analyzer(rabbit_url, unique, ("emergency", "other")) as live:
+        analyzer, out = live.analyzer, live.out
+
+        def tick(seconds: float) -> None:
+            at_tick.append(set(analyzer.unpublished))
+            analyzer.run_tick(T0 + timedelta(seconds=seconds))
+
         gate = threading.Event()
-        consumer.call_soon_threadsafe(lambda: gate.wait(60) and None)  # what follows queues up meanwhile
-        consumer.start()
-        producer.publish(Observation(event_time=T0, system="emergency", metric="cpu_util", value=0.5,
-                                     resource="emergency-a"))
+        live.consumer.call_soon_threadsafe(lambda: gate.wait(60) and None)  # what follows queues up meanwhile
+        live.consumer.start()
+        live.producer.publish(Observation(event_time=T0, system="emergency", metric="cpu_util", value=0.5,
+                                          resource="emergency-a"))
         for m in [*first, lone]:
-            producer.publish(m)
-        producer.flush()
-        delivered(rabbit_url, queue)
-        consumer.call_soon_threadsafe(lambda: tick(10))  # runs once the first part is handled
+            live.producer.publish(m)
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
+        live.consumer.call_soon_threadsafe(lambda: tick(10))  # runs once the first part is handled
         for m in later:
-            producer.publish(m)
-        producer.flush()
-        delivered(rabbit_url, queue)
+            live.producer.publish(m)
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
         gate.set()
         wait_for(lambda: {s.system for s in out} == {"emergency", "other"}, what="both situations")
         time.sleep(0.5)  # anything published beyond them arrives too
         burst = list(out)
-        consumer.call_soon_threadsafe(lambda: tick(20))  # nothing waits now: the round goes out
+        live.consumer.call_soon_threadsafe(lambda: tick(20))  # nothing waits now: the round goes out
         wait_for(lambda: any(s.trigger == "telemetry" for s in out), what="the deferred round")
-    finally:
-        for b in (producer, consumer, listener):
-            b.stop()
     assert "emergency" in at_tick[0], "the tick ran with the first part handled and the rest waiting"
     mine = [(s.trigger, s.correlation_id) for s in burst if s.system == "emergency"]
     assert mine == [("event", later[-1].correlation_id)], mine
@@ -296,49 +301,64 @@ def test_in_a_burst_a_system_waits_for_the_end_of_the_batch_for_its_next_event(r
     """At a burst's start a system's next event may not have arrived yet while other events wait: its
     situation is looked at again once the deliveries received so far are handled, and left to the
     next event that came meanwhile (it was published at once: one situation more per system)."""
-    bus = bus_settings(rabbit_url, unique)
-    kb = EmbeddedKnowledgeBase()
-    for system in ("emergency", "other"):
-        kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" .',
-                         policy_graph(system))
-    out: list[Situation] = []
-    listener = RabbitBus(bus, service="test-listener")
-    listener.subscribe(f"{bus.queue_prefix}out", ["situation.#"], lambda m: out.append(m))  # type: ignore[arg-type]
-    listener.start()
-    consumer = RabbitBus(bus, service="analyzer")
-    AnalyzerService(Deps(consumer, kb, SimClock(T0), ArcaSettings(bus=bus))).attach()
-    producer = RabbitBus(bus, service="test")
-    queue = f"{bus.queue_prefix}analyzer"
-    producer.declare(queue, list(AnalyzerService.patterns))
-    producer.start()
     first, others, nxt = event(0, system="emergency"), [event(1, system="other"), event(2, system="other")], \
         event(3, system="emergency")
-    try:
+    with live_analyzer(rabbit_url, unique, ("emergency", "other")) as live:
+        out = live.out
         start, pause = threading.Event(), threading.Event()
-        consumer.call_soon_threadsafe(lambda: start.wait(60) and None)  # what follows queues up meanwhile
-        consumer.start()
-        producer.publish(first)
-        producer.flush()
-        delivered(rabbit_url, queue)
-        consumer.call_soon_threadsafe(lambda: pause.wait(60) and None)  # runs once `first` is handled
+        live.consumer.call_soon_threadsafe(lambda: start.wait(60) and None)  # the rest queues up meanwhile
+        live.consumer.start()
+        live.producer.publish(first)
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
+        live.consumer.call_soon_threadsafe(lambda: pause.wait(60) and None)  # runs once `first` is handled
         for m in others:
-            producer.publish(m)
-        producer.flush()
-        delivered(rabbit_url, queue)
+            live.producer.publish(m)
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
         start.set()  # `first` is handled with the others waiting, then the delivery thread pauses
         time.sleep(0.5)
         assert out == [], "nothing published while the batch is not over"
-        producer.publish(nxt)  # emergency's next event comes while the batch is not over
-        producer.flush()
-        delivered(rabbit_url, queue)
+        live.producer.publish(nxt)  # emergency's next event comes while the batch is not over
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
         pause.set()
         wait_for(lambda: {s.system for s in out} == {"emergency", "other"}, what="both situations")
         time.sleep(0.5)  # anything published beyond them arrives too
-    finally:
-        for b in (producer, consumer, listener):
-            b.stop()
     # the batch's end publishes what nothing waiting will, before the next event is handled
     assert [(s.system, s.correlation_id) for s in out] == [
         ("other", others[-1].correlation_id), ("emergency", nxt.correlation_id)]
     mine = next(s for s in out if s.system == "emergency")
     assert sorted(i.incident_id for i in mine.incidents) == ["e0", "e3"]
+
+
+@pytest.mark.rabbitmq
+def test_a_refused_flood_waiting_behind_an_event_does_not_make_it_wait_for_the_batch(
+        rabbit_url: str, unique: str) -> None:
+    """Events the rate limit will refuse are no burst to wait for: an event followed only by them
+    gets its situation at once, not once they are handled."""
+    trust = ('[] a arca:SourceTrust ; arca:forSource "flood-1" ; arca:eventLimit 1 ; '
+             'arca:eventWindowSeconds 60 .')
+    taken = event(0, system="other", source="flood-1")
+    genuine = event(1, system="emergency")
+    flood = [event(i, system="other", source="flood-1") for i in range(2, 6)]
+    with live_analyzer(rabbit_url, unique, ("emergency", "other"), trust) as live:
+        start, pause = threading.Event(), threading.Event()
+        live.consumer.call_soon_threadsafe(lambda: start.wait(60) and None)  # the rest queues up meanwhile
+        live.consumer.start()
+        for m in (taken, genuine):
+            live.producer.publish(m)
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
+        live.consumer.call_soon_threadsafe(lambda: pause.wait(60) and None)  # runs once both are handled
+        for m in flood:
+            live.producer.publish(m)
+        live.producer.flush()
+        delivered(rabbit_url, live.queue)
+        start.set()  # `genuine` is handled with the refused flood waiting, then the thread pauses
+        try:
+            wait_for(lambda: any(s.system == "emergency" for s in live.out), timeout=5,
+                     what="the genuine event's situation while the flood still waits")
+        finally:
+            pause.set()
+    assert [s.correlation_id for s in live.out if s.system == "emergency"] == [genuine.correlation_id]

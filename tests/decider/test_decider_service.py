@@ -73,13 +73,19 @@ def test_policy_change_takes_effect_on_the_next_decision_without_restart() -> No
     assert w.decisions[-1].target_servants == 5  # threshold's 300 s cool-off holds the step
 
 
-def test_ticks_move_the_anticipated_floor_with_time() -> None:
+def trained_after_an_incident() -> tuple[World, DeciderService]:
+    """A decider with the trained model, having decided on a severity-3 incident's situation at 0 s."""
     w = World()
     apply(w.kb)
     for s in trained().samples:
         store_sample(w.kb, "emergency", s)
     service = w.start()
     w.bus.publish(situation(0, trigger="event", severity=3, onset=0))
+    return w, service
+
+
+def test_ticks_move_the_anticipated_floor_with_time() -> None:
+    w, service = trained_after_an_incident()
     first = w.decisions[-1].target_servants
     for t in range(1, 60):
         service.tick(at(t))
@@ -97,12 +103,7 @@ def test_a_tick_leaves_a_system_to_its_situation_waiting_in_the_backlog() -> Non
     situation is decided next, on a newer state. Without one, the tick decides as before."""
     from arca.bus.order import Slot, handling
 
-    w = World()
-    apply(w.kb)
-    for s in trained().samples:
-        store_sample(w.kb, "emergency", s)
-    service = w.start()
-    w.bus.publish(situation(0, trigger="event", severity=3, onset=0))
+    w, service = trained_after_an_incident()
     before = len(w.decisions)
     newer = situation(5, trigger="event", severity=3, onset=0)
     with handling([Slot(newer)], -1):
