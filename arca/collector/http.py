@@ -348,7 +348,14 @@ class HttpIngestServer:
         """Close the listening socket and connections in the loop's own thread, then the workers."""
         server = self.server
         if self._thread.is_alive():
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            try:
+                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            except OSError:
+                # waitress queues the close under its lock but writes the wake-up byte after it: a
+                # request worker's own pull (a response just sent) can wake the loop first, which
+                # then runs the close, trigger included, and our write finds the pipe closed
+                if server._map:
+                    raise
             self._thread.join(10)
         else:
             wasyncore.close_all(server._map)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,3 +265,31 @@ def test_503_when_the_bus_does_not_confirm_and_the_retry_is_accepted() -> None:
         assert third.status_code == 202 and third.json()["status"] == "duplicate"
     finally:
         server.stop()
+
+
+def test_stop_when_a_request_workers_pull_runs_the_close_before_our_own_pull() -> None:
+    """The interleaving CI met once: our close is queued, a request worker's pull wakes the loop, the
+    loop closes everything (the trigger's pipe too), then our own wake-up write finds the pipe closed."""
+    from arca.collector.http import HttpIngestServer, create_app
+    from arca.collector.ingest import Ingestor
+    from arca.collector.severity import SeverityScales
+
+    ingestor = Ingestor(CollectorSettings(allow_unauthenticated=True), lambda _m: None, SeverityScales())
+    server = HttpIngestServer(create_app(ingestor, lambda: datetime.now(UTC)), "127.0.0.1", 0)
+    server.start()
+    trigger = server.server.trigger
+    own_pull = trigger._physical_pull
+
+    def worker_pulls_first() -> None:
+        own_pull()  # the worker's wake-up: the loop runs the queued close
+        deadline = time.monotonic() + 10
+        while not trigger._closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert trigger._closed
+        own_pull()  # ours, on the closed pipe
+
+    trigger._physical_pull = worker_pulls_first
+    server.stop()
+    assert not server._thread.is_alive() and server.server._map == {}
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url + "/", timeout=2)
