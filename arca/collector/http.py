@@ -48,7 +48,6 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, request
-from waitress import wasyncore
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
@@ -57,6 +56,7 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 from arca.collector.errors import RESTCONF_ERRORS_TYPE, IngestError, restconf_error
 from arca.collector.events import load_json
 from arca.collector.ingest import Ingestor, Outcome, Unconfirmed, source_of
+from arca.serving import stop_waitress
 
 log = logging.getLogger(__name__)
 
@@ -346,17 +346,4 @@ class HttpIngestServer:
 
     def stop(self) -> None:
         """Close the listening socket and connections in the loop's own thread, then the workers."""
-        server = self.server
-        if self._thread.is_alive():
-            try:
-                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-            except OSError:
-                # waitress queues the close under its lock but writes the wake-up byte after it: a
-                # request worker's own pull (a response just sent) can wake the loop first, which
-                # then runs the close, trigger included, and our write finds the pipe closed
-                if server._map:
-                    raise
-            self._thread.join(10)
-        else:
-            wasyncore.close_all(server._map)
-        server.task_dispatcher.shutdown(timeout=5)
+        stop_waitress(self.server, self._thread, timeout=10)

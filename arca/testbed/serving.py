@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from waitress import wasyncore
 from waitress.server import create_server
+
+from arca.serving import stop_waitress
 
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" under bursts: noise
 
@@ -45,13 +46,7 @@ class BoundServer:
 
     def close(self, thread: threading.Thread | None) -> None:
         """Close the listening socket and every connection in the loop's own thread, then the workers."""
-        server = self.server
-        if thread is not None and thread.is_alive():
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-            thread.join(timeout=5)
-        else:
-            wasyncore.close_all(server._map)
-        server.task_dispatcher.shutdown(timeout=5)
+        stop_waitress(self.server, thread, timeout=5)
 
 
 @dataclass
