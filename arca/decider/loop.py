@@ -462,26 +462,71 @@ def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, 
     e_m = measured_elapsed(situation, a.onset)
     first = window > 0 and window / 2 <= e_m < 1.5 * window  # the first round wholly after the onset
     needed: float = demand / policy.high_threshold if first else float(needed_for(demand, policy))
-    own = model.predict_one(a.level, e_m)
-    if own is None or abs(own - needed) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):
+    found, shown, e_at = _by_peak(situation, policy, model, a) if first else (None, "", e_m)
+    if found is None:
+        found = _nearer_severity(model, a.level, e_m, needed,
+                                 FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN, only_higher=first)
+        shown = f"{needed:.2f} (the demand at the first round)" if first else f"{needed:g}"
+        e_at = e_m
+    if found is None:
         return antics, (), ()
-    near = {k: model.predict_one(k, e_m) for k in sorted(model.known_severities()) if k > 0}
-    best = min((k for k, p in near.items() if p is not None),
-               key=lambda k: (abs(float(near[k] or 0.0) - needed), abs(k - a.level)), default=a.level)
-    if best == a.level or abs(float(near[best] or 0.0) - needed) >= abs(own - needed):
-        return antics, (), ()
-    if first and best < a.level:  # the first round only raises: its burst has barely begun
-        return antics, (), ()
+    best, own, theirs = found
     moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True,
-                    early=a.level if first else None)
-    shown = f"{needed:.2f} (the demand at the first round)" if first else f"{needed:g}"
+                    early=a.level if first and best > a.level else None)
     why = (f"incident {a.incident_id} reported severity {a.severity}: the load needs {shown} "
-           f"{e_m:.0f}s after it, severity {a.level}'s curve {own:.1f}, severity {best}'s "
-           f"{float(near[best] or 0.0):.1f}: anticipated as severity {best}")
+           f"{e_at:.0f}s after it, severity {a.level}'s curve {own:.1f}, severity {best}'s "
+           f"{theirs:.1f}: anticipated as severity {best}")
     changed: tuple[SourceRecord, ...] = ()
     if a.source:
         changed = (with_assessment(record_of(records or {}, a.source), a.level, best, first=not a.judged),)
     return tuple(moved if x is a else x for x in antics), (why,), changed
+
+
+def _nearer_severity(model: Anticipator, level: int, elapsed: float, needed: float, margin: float, *,
+                     only_higher: bool = False) -> tuple[int, float, float] | None:
+    """The known severity whose curve at ``elapsed`` is nearest ``needed``, when the curve of ``level``
+    misses it by ``margin`` servants or more and that one is nearer: (severity, ``level``'s curve there,
+    its curve there); None otherwise (ties go to the severity nearest ``level``)."""
+    own = model.predict_one(level, elapsed)
+    if own is None or abs(own - needed) < margin:
+        return None
+    near = {k: model.predict_one(k, elapsed) for k in sorted(model.known_severities()) if k > 0}
+    best = min((k for k, p in near.items() if p is not None),
+               key=lambda k: (abs(float(near[k] or 0.0) - needed), abs(k - level)), default=level)
+    theirs = float(near[best] or 0.0)
+    if best == level or abs(theirs - needed) >= abs(own - needed):
+        return None
+    if only_higher and best < level:
+        return None
+    return best, own, theirs
+
+
+PEAK_MARGIN = 1.0
+"""Servants by which the anticipated severity's curve must miss what the window's peak needs, at the
+peak's time, for the first round to assess the severity from the peak (``assessed_by_load``)."""
+
+
+def _by_peak(situation: Situation, policy: Policy, model: Anticipator,
+             a: Anticipation) -> tuple[tuple[int, float, float] | None, str, float]:
+    """At an incident's first round, the severity the window's peak shows (issue 23 item 2).
+
+    The window's mean there is mostly the quiet before the burst, so it may only raise, and only by a
+    clear margin; its peak (``demand_peak_servants`` at ``demand_peak_time``, the highest one-second
+    rate) is the burst's ramp so far. When the anticipated severity's curve at the peak's time misses
+    the peak's need (unrounded: ``peak / highThreshold``) by ``PEAK_MARGIN`` servants or more and
+    another severity's curve is nearer, the incident is that severity from now on: an over-reported
+    incident keeps its extra servants one round less, an under-reported one gets its own a round
+    sooner. A peak at or before the onset says nothing.
+    """
+    peak, at = situation.demand_peak_servants, situation.demand_peak_time
+    if peak is None or at is None:
+        return None, "", 0.0
+    e_p = seconds(at, a.onset)
+    if e_p <= 0:
+        return None, "", 0.0
+    needed = peak / policy.high_threshold
+    found = _nearer_severity(model, a.level, e_p, needed, PEAK_MARGIN)
+    return found, f"{needed:.2f} (the window's peak)", e_p
 
 
 def calibrated_by_source(anticipations: Sequence[Anticipation], model: Anticipator, situation: Situation,

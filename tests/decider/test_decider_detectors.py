@@ -43,6 +43,7 @@ from arca.decider.sources import (
     with_false_alarm,
 )
 from arca.kb import EmbeddedKnowledgeBase
+from arca.messages import Situation
 from arca.service import Deps
 
 S = "seismo-1"
@@ -405,3 +406,69 @@ def test_the_first_round_reason_shows_the_unrounded_need() -> None:
     assert reasons == ("incident a reported severity 2: the load needs 2.50 (the demand at the first round) "
                        "5s after it, severity 2's curve 1.1, severity 4's 2.5: anticipated as severity 4",)
     assert changed_records == (rec(raised=1, up_steps=2),)
+
+
+# -- the first round's peak (issue 23 item 2): the burst's ramp so far assesses both ways ---------------
+
+RAMP = {1: 0.2, 2: 0.35, 3: 0.55, 4: 0.7}
+"""Curves rising with the burst's ramp: severity k needs ``RAMP[k] * elapsed`` servants (at 9 s: 1.8,
+3.15, 4.95, 6.3)."""
+
+
+def ramp_curves() -> Anticipator:
+    from test_decider_phases import Curve
+
+    return Curve(lambda s, e: RAMP[s] * e,
+                 samples=[LearnedSample(k, 0.0, 1, sample_id=f"k{k}") for k in RAMP])
+
+
+def peaked(demand: float, peak: float | None, when: float | None) -> Situation:
+    sit = situation(20, demand=demand)
+    return sit.model_copy(update={"demand_peak_servants": peak,
+                                  "demand_peak_time": at(when) if when is not None else None})
+
+
+@pytest.mark.parametrize(
+    ("curves", "severity", "onset", "demand", "peak", "when", "level"),
+    [
+        # round at 20 s, window 10 s, onset 10: the first round; the mean (0.4: 0.57 needed) says nothing
+        (RAMP, 3, 10.0, 0.4, 1.26, 19.0, 1),  # needs 1.8 at 9 s: severity 3's curve 4.95, 1's 1.8
+        (RAMP, 3, 10.0, 0.4, 2.2, 19.0, 2),  # needs 3.14: severity 2's curve (3.15) nearest
+        (RAMP, 3, 10.0, 0.4, 2.87, 19.0, 3),  # needs 4.1: within the margin of its own curve (0.85)
+        (RAMP, 2, 10.0, 0.4, 4.4, 19.0, 4),  # needs 6.29: raised two steps
+        (RAMP, 2, 10.0, 0.4, 2.9, 19.0, 2),  # needs 4.14: 0.99 over its own curve, within the margin
+        (RAMP, 2, 10.0, 0.4, 2.91, 19.0, 3),  # needs 4.16: 1.01 over, severity 3's nearer
+        (RAMP, 3, 10.0, 0.4, 1.26, None, 3),  # no peak: the mean's rule only (it never lowers there)
+        (RAMP, 3, 10.0, 0.4, None, 19.0, 3),
+        (RAMP, 3, 10.0, 0.4, 0.2, 10.0, 3),  # the peak at the onset says nothing
+        (RAMP, 3, 10.0, 0.4, 0.2, 9.0, 3),  # nor before it
+        (RAMP, 3, 0.0, 5.78, 1.26, 19.0, 3),  # a later round (its mean fits severity 3): the peak is not read
+        (FIRST, 2, 10.0, 1.75, 1.2, 19.0, 4),  # the peak (1.71) within the margin of severity 2's flat
+                                              # curve: the mean's raise (2.5 needed) stands
+    ],
+    ids=["over-reported-lowered-to-the-nearest", "lowered-one-step", "within-the-margin-kept",
+         "under-reported-raised-two-steps", "just-within-the-margin-kept", "just-over-the-margin-raised",
+         "no-peak-no-lowering", "no-peak-time-no-lowering", "peak-at-the-onset-nothing",
+         "peak-before-the-onset-nothing", "not-the-first-round-nothing",
+         "mean-raise-when-the-peak-is-within"],
+)
+def test_the_first_round_peak_assesses(curves: dict[int, float], severity: int, onset: float, demand: float,
+                                       peak: float | None, when: float | None, level: int) -> None:
+    model = ramp_curves() if curves is RAMP else first_curves()
+    got, reasons, _ = assessed_by_load((quiet_ant(severity=severity, onset=onset),), model,
+                                       peaked(demand, peak, when), policy(), None, {})
+    assert got[0].level == level
+    assert bool(reasons) is (level != severity)
+
+
+def test_the_peak_reason_and_its_record() -> None:
+    got, reasons, changed = assessed_by_load((quiet_ant(severity=3, onset=10.0),), ramp_curves(),
+                                             peaked(0.4, 1.26, 19.0), policy(), None, {})
+    assert reasons == ("incident a reported severity 3: the load needs 1.80 (the window's peak) 9s after it, "
+                       "severity 3's curve 5.0, severity 1's 1.8: anticipated as severity 1",)
+    assert changed == (rec(lowered=1, down_steps=2),)
+    # a lowering is the load's judgement, not a guess the warm pool serves until the next round
+    assert got[0].early is None and got[0].judged
+    raised, _, _ = assessed_by_load((quiet_ant(severity=2, onset=10.0),), ramp_curves(),
+                                    peaked(0.4, 4.4, 19.0), policy(), None, {})
+    assert raised[0].early == 2
