@@ -50,6 +50,9 @@ listing indexed once) with ``tests/spine/test_spine_tick_gate.py tests/enforcer/
 ``tests/decider/test_decider_hold.py tests/demo/test_demo_osm.py::test_the_demos_arca_states_a_discard_objective_only_through_osm``;
 ``MUTANTS_SET=linked`` issue 24 item 2's incident nodes linked, not described again, by a system's next
 situation (``arca/analyzer/stored.py``, ``store_message(stored=)``) with ``tests/analyzer/test_analyzer_stored.py``;
+``MUTANTS_SET=firstpeak`` stop 34's first-round assessment by the window's peak and the mutants of the
+assessment it re-pointed (``arca/decider/loop.py``) with ``tests/decider/test_decider_detectors.py
+tests/decider/test_decider_overlaps.py tests/decider/test_decider_warm_early.py tests/decider/test_decider_phases.py``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
 with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py`` (its two settle
 mutants with ``tests/spine/test_spine_settle_wakes.py``).
@@ -268,8 +271,8 @@ OBJECTIVE_MUTANTS = [  # issue 23: the warm pool sized for a discard objective, 
  ("arca/decider/warm.py", "else float(np.mean(shorts))) if shorts else 0.0", "else float(max(shorts))) if shorts else 0.0", "objective: the mean expectation takes the worst"),
  ("arca/decider/warm.py", "step_s: float = 1.0, expect: Expect = EXPECT) -> Sizing:", "step_s: float = 1.0, expect: Expect = \"worst\") -> Sizing:", "objective: EXPECT not the default"),
  # warm23c: a severity raised at the first round is served from the pool (Anticipation.early, early_floor)
- ("arca/decider/loop.py", "                    early=a.level if first else None)", "                    early=None)", "early: a first-round raise not remembered"),
- ("arca/decider/loop.py", "                    early=a.level if first else None)", "                    early=a.level)", "early: a later round's move taken for a guess"),
+ ("arca/decider/loop.py", "                    early=a.level if first and best > a.level else None)", "                    early=None)", "early: a first-round raise not remembered"),
+ ("arca/decider/loop.py", "                    early=a.level if first and best > a.level else None)", "                    early=a.level)", "early: a later round's move taken for a guess"),
  ("arca/decider/loop.py", "                   measured_elapsed(situation, x.onset) >= 1.5 * window else x for x in antics)", "                   measured_elapsed(situation, x.onset) > 1.5 * window else x for x in antics)", "early: kept at the next round's boundary"),
  ("arca/decider/loop.py", "    antics = tuple(replace(x, early=None) if x.early is not None and", "    antics = tuple(replace(x, early=x.early) if x.early is not None and", "early: never forgotten"),
  ("arca/decider/loop.py", "            if a.early is not None:  # a first-round raise", "            if False:  # a first-round raise", "early: the warm floor boots for the raise"),
@@ -352,7 +355,7 @@ OVERLAP_MUTANTS = [  # issue 23 items 1, 2, 6: rounding, the unknown far field, 
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = prior_file if training is None else None", "cold: the prior for every strategy"),
  ("arca/app/demo/runner.py", "    cold_prior = prior_file if training is None and name in LEARNING else None", "    cold_prior = None", "cold: the prior never given"),
  ("arca/decider/loop.py", "    if demand is None or len(live) != 1:\n        return antics, (), ()", "    if demand is None or not live:\n        return antics, (), ()", "assess: with several incidents live"),
- ("arca/decider/loop.py", "    if own is None or abs(own - needed) < (FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN):", "    if own is None:", "assess: no margin"),
+ ("arca/decider/loop.py", "    if own is None or abs(own - needed) < margin:", "    if own is None:", "assess: no margin"),
  ("arca/decider/loop.py", "    moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True,\n", "    moved = replace(a, assessed=None if best == a.severity else best, judged=True,\n", "assess: the old curve's unimodal rule kept"),
  ("arca/decider/loop.py", "        sample = LearnedSample(a.level, round(e_m, 3), amount, learned_at=now, sample_id=sid,", "        sample = LearnedSample(a.severity, round(e_m, 3), amount, learned_at=now, sample_id=sid,", "assess: learned for the reported severity"),
  ("arca/decider/loop.py", "    raws = model.floors([(a.level, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "    raws = model.floors([(a.severity, seconds(now, a.onset)) for a in antics], policy.lead_time_s)", "assess: the floor of the reported severity"),
@@ -403,8 +406,19 @@ DETECTOR_MUTANTS = [  # issue 23 item 5: false alarms released at the first roun
  ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and window / 2 < e_m < 1.5 * window", "detectors: first round starts later (boundary)"),
  ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and window / 2 <= e_m <= 1.5 * window", "detectors: first round ends later (boundary)"),
  ("arca/decider/loop.py", "    first = window > 0 and window / 2 <= e_m < 1.5 * window", "    first = window > 0 and e_m < 1.5 * window", "detectors: a window partly before the onset is a first round"),
- ("arca/decider/loop.py", "    if first and best < a.level:", "    if False:", "detectors: the first round lowers"),
- ("arca/decider/loop.py", "(FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN)", "ASSESS_MARGIN", "detectors: the first round with the wide margin"),
+ ("arca/decider/loop.py", "    if only_higher and best < level:", "    if False:", "detectors: the first round lowers"),
+ ("arca/decider/loop.py", "FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN, only_higher=first)", "ASSESS_MARGIN, only_higher=first)", "detectors: the first round with the wide margin"),
+ # stop 34: the first round's peak (issue 23 item 2)
+ ("arca/decider/loop.py", "    found, shown, e_at = _by_peak(situation, policy, model, a) if first else (None, \"\", e_m)", "    found, shown, e_at = None, \"\", e_m", "peak: never read"),
+ ("arca/decider/loop.py", "    found, shown, e_at = _by_peak(situation, policy, model, a) if first else (None, \"\", e_m)", "    found, shown, e_at = _by_peak(situation, policy, model, a)", "peak: read at later rounds too"),
+ ("arca/decider/loop.py", "                    early=a.level if first and best > a.level else None)", "                    early=a.level if first else None)", "peak: a first-round lowering taken for a guess"),
+ ("arca/decider/loop.py", "    if e_p <= 0:\n        return None, \"\", 0.0", "    if False:\n        return None, \"\", 0.0", "peak: a peak before the onset read"),
+ ("arca/decider/loop.py", "    if e_p <= 0:\n        return None, \"\", 0.0", "    if e_p < 0:\n        return None, \"\", 0.0", "peak: a peak at the onset read"),
+ ("arca/decider/loop.py", "    needed = peak / policy.high_threshold\n    found = _nearer_severity", "    needed = peak\n    found = _nearer_severity", "peak: the need without the threshold"),
+ ("arca/decider/loop.py", "    found = _nearer_severity(model, a.level, e_p, needed, PEAK_MARGIN)", "    found = _nearer_severity(model, a.level, e_p, needed, 0.0)", "peak: no margin"),
+ ("arca/decider/loop.py", "    found = _nearer_severity(model, a.level, e_p, needed, PEAK_MARGIN)", "    found = _nearer_severity(model, a.level, e_p, needed, PEAK_MARGIN, only_higher=True)", "peak: only raises"),
+ ("arca/decider/loop.py", "    if found is None:\n        found = _nearer_severity(model, a.level, e_m, needed,", "    if True:\n        found = _nearer_severity(model, a.level, e_m, needed,", "peak: the mean overrides the peak"),
+ ("arca/decider/loop.py", "    e_p = seconds(at, a.onset)", "    e_p = measured_elapsed(situation, a.onset)", "peak: judged at the window's middle"),
  ("arca/decider/loop.py", "    needed: float = demand / policy.high_threshold if first else", "    needed: float = float(needed_for(demand, policy)) if first else", "detectors: the first round's need rounded"),
 ]
 DEMOFAST_MUTANTS = [  # issue 24 item 6: the demo's job order, the enforcer's reads shared within a pass
@@ -577,7 +591,14 @@ BACKLOG_MUTANTS = [  # issue 24 item 2, stop 33: the analyzer's backlog check an
  ("arca/kb/terms.py", "_ODD = re.compile(\"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f", "_ODD = re.compile(\"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f", "escape: DEL raw"),
  ("arca/kb/terms.py", "_ODD = re.compile(\"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\ud800-\\udfff]\")", "_ODD = re.compile(\"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]\")", "escape: surrogates not looked for"),
 ]
-SETS = {"backlog": BACKLOG_MUTANTS, "linked": LINKED_MUTANTS, "peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
+FIRSTPEAK_MUTANTS = [m for m in [*DETECTOR_MUTANTS, *OVERLAP_MUTANTS, *OBJECTIVE_MUTANTS]
+                     if m[3].startswith("peak: ") or m[3] in {
+                         "early: a first-round raise not remembered", "early: a later round's move taken for a guess",
+                         "assess: no margin", "detectors: the first round lowers",
+                         "detectors: the first round with the wide margin"}]
+"""Stop 34: the first round's peak, and the assessment mutants it re-pointed."""
+
+SETS = {"firstpeak": FIRSTPEAK_MUTANTS, "backlog": BACKLOG_MUTANTS, "linked": LINKED_MUTANTS, "peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
         "demofast": DEMOFAST_MUTANTS, "store": STORE_MUTANTS, "warm": WARM_MUTANTS, "objective": OBJECTIVE_MUTANTS,
         "osm": OSM_MUTANTS, "bus": BUS_MUTANTS, "capacity": CAPACITY_MUTANTS, "hold": HOLD_MUTANTS,
         "refits": REFIT_MUTANTS}

@@ -440,8 +440,8 @@ def peaked(demand: float, peak: float | None, when: float | None) -> Situation:
         (RAMP, 2, 10.0, 0.4, 2.91, 19.0, 3),  # needs 4.16: 1.01 over, severity 3's nearer
         (RAMP, 3, 10.0, 0.4, 1.26, None, 3),  # no peak: the mean's rule only (it never lowers there)
         (RAMP, 3, 10.0, 0.4, None, 19.0, 3),
-        (RAMP, 3, 10.0, 0.4, 0.2, 10.0, 3),  # the peak at the onset says nothing
-        (RAMP, 3, 10.0, 0.4, 0.2, 9.0, 3),  # nor before it
+        (FIRST, 3, 10.0, 0.4, 0.49, 10.0, 3),  # the peak at the onset says nothing (read, 0.7 needed: 1)
+        (FIRST, 3, 10.0, 0.4, 0.49, 9.0, 3),  # nor before it
         (RAMP, 3, 0.0, 5.78, 1.26, 19.0, 3),  # a later round (its mean fits severity 3): the peak is not read
         (FIRST, 2, 10.0, 1.75, 1.2, 19.0, 4),  # the peak (1.71) within the margin of severity 2's flat
                                               # curve: the mean's raise (2.5 needed) stands
