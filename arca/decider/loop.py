@@ -463,7 +463,9 @@ def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, 
     first = window > 0 and window / 2 <= e_m < 1.5 * window  # the first round wholly after the onset
     needed: float = demand / policy.high_threshold if first else float(needed_for(demand, policy))
     found, shown, e_at = _by_peak(situation, policy, model, a) if first else (None, "", e_m)
+    guess = False  # a first-round raise on the mean: a guess the warm pool serves until the next round
     if found is None:
+        guess = first
         found = _nearer_severity(model, a.level, e_m, needed,
                                  FIRST_ROUND_ASSESS_MARGIN if first else ASSESS_MARGIN, only_higher=first)
         shown = f"{needed:.2f} (the demand at the first round)" if first else f"{needed:g}"
@@ -472,7 +474,7 @@ def assessed_by_load(anticipations: Sequence[Anticipation], model: Anticipator, 
         return antics, (), ()
     best, own, theirs = found
     moved = replace(a, assessed=None if best == a.severity else best, peak=0.0, last=None, judged=True,
-                    early=a.level if first and best > a.level else None)
+                    early=a.level if guess and best > a.level else None)
     why = (f"incident {a.incident_id} reported severity {a.severity}: the load needs {shown} "
            f"{e_at:.0f}s after it, severity {a.level}'s curve {own:.1f}, severity {best}'s "
            f"{theirs:.1f}: anticipated as severity {best}")

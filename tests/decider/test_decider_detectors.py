@@ -467,8 +467,13 @@ def test_the_peak_reason_and_its_record() -> None:
     assert reasons == ("incident a reported severity 3: the load needs 1.80 (the window's peak) 9s after it, "
                        "severity 3's curve 5.0, severity 1's 1.8: anticipated as severity 1",)
     assert changed == (rec(lowered=1, down_steps=2),)
-    # a lowering is the load's judgement, not a guess the warm pool serves until the next round
+    # the peak's assessment, either way, is the load's judgement: the burst has shown itself, so it is
+    # not a guess the warm pool serves until the next round (a raise boots for the raised severity)
     assert got[0].early is None and got[0].judged
     raised, _, _ = assessed_by_load((quiet_ant(severity=2, onset=10.0),), ramp_curves(),
                                     peaked(0.4, 4.4, 19.0), policy(), None, {})
-    assert raised[0].early == 2
+    assert raised[0].level == 4 and raised[0].early is None
+    # the mean's first-round raise (the peak within its margin) stays a guess
+    guessed, _, _ = assessed_by_load((quiet_ant(severity=2, onset=10.0),), first_curves(),
+                                     peaked(1.75, 1.2, 19.0), policy(), None, {})
+    assert guessed[0].level == 4 and guessed[0].early == 2
