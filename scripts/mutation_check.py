@@ -558,6 +558,12 @@ LINKED_MUTANTS = [  # issue 24 item 2: a situation links the incident nodes its 
  ("arca/kb/messages.py", "    if stored:\n        text = without_descriptions(text, stored)\n", "", "store_message ignores stored"),
 ]
 BACKLOG_MUTANTS = [  # issue 24 item 2, stop 33: the analyzer's backlog check and SPARQL string escapes
+ # stop 34: a flood for one system still gives it a situation every coalesce_max_events
+ ("arca/analyzer/service.py", "            capped = left + 1 >= self.settings.analyzer.coalesce_max_events", "            capped = left >= self.settings.analyzer.coalesce_max_events", "cap: one look too many"),
+ ("arca/analyzer/service.py", "            capped = left + 1 >= self.settings.analyzer.coalesce_max_events", "            capped = False", "cap: never"),
+ ("arca/analyzer/service.py", "            if not (batch_end or capped) and first_waiting(self._taken) is not None:", "            if not batch_end and first_waiting(self._taken) is not None:", "cap: the batch's end still waited for"),
+ ("arca/analyzer/service.py", "            self.deferred.pop(system, None)\n", "", "cap: the count never reset"),
+ ("arca/analyzer/service.py", "                self.deferred[system] = left + 1\n", "                self.deferred[system] = left\n", "cap: looks not counted"),
  ("arca/analyzer/service.py", "*sorted(self.left_to.pop(announced.message_id, ()))", "*sorted(self.left_to.get(announced.message_id, ()))", "backlog: left_to entry kept"),
  ("arca/analyzer/service.py", "self.publish_events([*systems, *sorted(self.left_to.pop(announced.message_id, ()))])", "self.publish_events([*systems])", "backlog: systems left to an event never looked at again"),
  ("arca/analyzer/service.py", "            self.left_to.clear()\n            systems = list(self.unpublished)", "            systems = []", "backlog: ticks look at nothing"),

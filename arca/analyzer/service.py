@@ -6,8 +6,10 @@ every new telemetry round on the next tick (with the correlation id of its last 
 A burst of events is coalesced: while another event for the same system waits in the backlog
 (``arca.bus.order.first_waiting``) and its source's rate limit would take it, the system's situation
 is left to that later event, which publishes one situation with every incident announced so far
-(level-triggered; every event is still stored). While other events wait, a system with none of its
-own waiting is looked at again once the deliveries received so far are handled (a burst's batch).
+(level-triggered; every event is still stored), at most ``coalesce_max_events`` times in a row: a
+flood for one system from a source with no rate limit still gives it a situation that often.
+While other events wait, a system with none of its own waiting is looked at again once the
+deliveries received so far are handled (a burst's batch).
 A tick publishes what no waiting event will, and leaves the telemetry round of a system whose
 event waits to a later tick.
 Situations and events are kept in the knowledge base with buffered writes.
@@ -99,6 +101,9 @@ class AnalyzerService(Service):
         self.left_to: dict[str, set[str]] = {}
         """Message id of a waiting event -> the systems whose situation was left to it: looked at
         again when that event is handled (or refused), every one on ticks."""
+        self.deferred: dict[str, int] = {}
+        """System -> times its situation was left to a later event since its last event situation
+        (bounded by ``coalesce_max_events``)."""
         self.at_batch_end: set[str] = set()
         """Systems to look at again once the deliveries received so far are handled (a burst)."""
         self.rebuilt = False
@@ -271,17 +276,21 @@ class AnalyzerService(Service):
             event = self.unpublished.get(system)
             if event is None:
                 continue
-            later = first_waiting(partial(self._event_for, system))
+            left = self.deferred.get(system, 0)
+            capped = left + 1 >= self.settings.analyzer.coalesce_max_events  # published now, whatever waits
+            later = None if capped else first_waiting(partial(self._event_for, system))
             if later is not None:
+                self.deferred[system] = left + 1
                 self.left_to.setdefault(later.message_id, set()).add(system)
                 continue
-            if not batch_end and first_waiting(self._taken) is not None:
+            if not (batch_end or capped) and first_waiting(self._taken) is not None:
                 post = not self.at_batch_end
                 self.at_batch_end.add(system)
                 if post:  # (after the add: a bus that runs the call at once finds the system)
                     self.call_soon(self._end_batch)
                 continue
             del self.unpublished[system]
+            self.deferred.pop(system, None)
             situation = self.view(system).situation(event.event_time, "event", event.correlation_id)
             # handled again after a crash: the same situation id, dropped downstream as a duplicate
             self.publish(situation.model_copy(update={"message_id": derived_id(event.message_id, system)}))

@@ -38,3 +38,10 @@ class AnalyzerSettings(BaseModel):
     jump_rounds: int = Field(
         default=2, ge=1, description="Telemetry rounds a jump must last to be detected as an incident."
     )
+    coalesce_max_events: int = Field(
+        default=100, ge=1,
+        description="Looks at a system whose situation may each be left to its next event waiting in the "
+        "backlog before one is published anyway (1: never left): a flood for one system from a source "
+        "with no rate limit still gives that system a situation every this many events, so a genuine "
+        "event among them is not held until the flood is handled.",
+    )

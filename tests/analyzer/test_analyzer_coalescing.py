@@ -19,6 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from arca.analyzer.service import AnalyzerService
+from arca.analyzer.settings import AnalyzerSettings
 from arca.app.settings import ArcaSettings
 from arca.bus.rabbitmq import RabbitBus
 from arca.clock import SimClock
@@ -45,10 +46,11 @@ def coalesced(system: str) -> float:
 
 
 def run_backlog(rabbit_url: str, unique: str, backlog: list[ExternalEvent], trust: str = "",
-                want: int = 1, trusted: str = "seismo-1") -> tuple[list[Situation], EmbeddedKnowledgeBase]:
+                want: int = 1, trusted: str = "seismo-1",
+                analyzer: AnalyzerSettings | None = None) -> tuple[list[Situation], EmbeddedKnowledgeBase]:
     """Queue ``backlog`` for the analyzer before it consumes; the event situations it publishes."""
     bus = bus_settings(rabbit_url, unique)
-    settings = ArcaSettings(bus=bus)
+    settings = ArcaSettings(bus=bus, analyzer=analyzer or AnalyzerSettings())
     kb = EmbeddedKnowledgeBase()
     for system in ("emergency", "other"):
         kb.replace_graph(HEAD + f'<urn:p-{system}> a arca:Policy ; arca:system "{system}" ; '
@@ -362,3 +364,27 @@ def test_a_refused_flood_waiting_behind_an_event_does_not_make_it_wait_for_the_b
         finally:
             pause.set()
     assert [s.correlation_id for s in live.out if s.system == "emergency"] == [genuine.correlation_id]
+
+
+@pytest.mark.rabbitmq
+def test_a_flood_for_one_system_still_gives_it_a_situation_every_coalesce_max_events(
+        rabbit_url: str, unique: str) -> None:
+    """A source with no rate limit floods one system: its situation is left to the next event at most
+    ``coalesce_max_events`` (100) times in a row, so a genuine event inside the flood (the 51st) is in
+    the situation of the 100th event, not held until the 250th. Without the bound: one situation."""
+    flood = [event(i, system="emergency", source="flood") for i in range(250)]
+    genuine = event(50, system="emergency")
+    backlog = [*flood[:50], genuine, *flood[50:]]
+    out, _ = run_backlog(rabbit_url, unique, backlog, want=3)
+    mine = [s for s in out if s.system == "emergency"]
+    # the situation of every 100th look (events 100 and 200 of the backlog), then the last event's
+    assert [s.correlation_id for s in mine] == [backlog[99].correlation_id, backlog[199].correlation_id,
+                                                backlog[-1].correlation_id]
+    assert genuine.event_id in {i.incident_id for i in mine[0].incidents}
+
+
+@pytest.mark.rabbitmq
+def test_coalesce_max_events_1_leaves_no_situation_to_a_later_event(rabbit_url: str, unique: str) -> None:
+    burst = [event(i, system="emergency") for i in range(5)]
+    out, _ = run_backlog(rabbit_url, unique, burst, want=5, analyzer=AnalyzerSettings(coalesce_max_events=1))
+    assert [s.correlation_id for s in out if s.system == "emergency"] == [e.correlation_id for e in burst]
