@@ -40,8 +40,8 @@ class AnalyzerSettings(BaseModel):
     )
     coalesce_max_events: int = Field(
         default=100, ge=1,
-        description="Looks at a system whose situation may each be left to its next event waiting in the "
-        "backlog before one is published anyway (1: never left): a flood for one system from a source "
-        "with no rate limit still gives that system a situation every this many events, so a genuine "
-        "event among them is not held until the flood is handled.",
+        description="How many times in a row a system's situation may be left to its next event waiting in "
+        "the backlog before one is published anyway (1: never left). A flood for one system from a "
+        "source with no rate limit still gives that system a situation every this many events, so a "
+        "genuine event among them is not held until the flood is handled.",
     )
