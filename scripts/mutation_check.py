@@ -50,11 +50,9 @@ listing indexed once) with ``tests/spine/test_spine_tick_gate.py tests/enforcer/
 ``tests/decider/test_decider_hold.py tests/demo/test_demo_osm.py::test_the_demos_arca_states_a_discard_objective_only_through_osm``;
 ``MUTANTS_SET=linked`` issue 24 item 2's incident nodes linked, not described again, by a system's next
 situation (``arca/analyzer/stored.py``, ``store_message(stored=)``) with ``tests/analyzer/test_analyzer_stored.py``;
-``MUTANTS_SET=firstpeak`` stop 34's first-round assessment by the window's peak, the analyzer's share of a
-servant active part of a CPU window, and the mutants of the assessment it re-pointed (``arca/decider/loop.py``,
-``arca/analyzer/situation.py``) with ``tests/decider/test_decider_detectors.py
-tests/decider/test_decider_overlaps.py tests/decider/test_decider_warm_early.py tests/decider/test_decider_phases.py
-tests/analyzer/test_analyzer_situation.py``;
+``MUTANTS_SET=firstpeak`` stop 34's first-round assessment by the window's peak and the mutants of the
+assessment it re-pointed (``arca/decider/loop.py``) with ``tests/decider/test_decider_detectors.py
+tests/decider/test_decider_overlaps.py tests/decider/test_decider_warm_early.py tests/decider/test_decider_phases.py``;
 ``MUTANTS_SET=bus`` the delivery thread's planner, the FIFO fast path and the text encoder (issue 24)
 with ``tests/spine/test_spine_delivery_order.py tests/spine/test_spine_roundtrip.py`` (its two settle
 mutants with ``tests/spine/test_spine_settle_wakes.py``).
@@ -589,13 +587,6 @@ BACKLOG_MUTANTS = [  # issue 24 item 2, stop 33: the analyzer's backlog check an
  ("arca/kb/terms.py", "_ODD = re.compile(\"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\ud800-\\udfff]\")", "_ODD = re.compile(\"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]\")", "escape: surrogates not looked for"),
 ]
 FIRSTPEAK_MUTANTS = [
- # stop 34: a servant active part of a CPU window counts its part of the demand (analyzer)
- ("arca/analyzer/situation.py", "                total += v * (part / window if 0.0 < part < window else 1.0)", "                total += v", "peak: share: every servant counts whole"),
- ("arca/analyzer/situation.py", "                total += v * (part / window if 0.0 < part < window else 1.0)", "                total += v * (part / window if 0.0 <= part < window else 1.0)", "peak: share: news at the figure's end counts nothing"),
- ("arca/analyzer/situation.py", "        if change.state == \"active\" and not was_active:", "        if change.state == \"active\":", "peak: share: repeated news restarts it"),
- ("arca/analyzer/situation.py", "            return average, ratio, self._window_cpu_served() / served", "            return average, ratio, sum(cpu) / served", "peak: share: not used for the demand"),
- ("arca/analyzer/situation.py", "                part = (t - since).total_seconds() if since is not None else window", "                part = (t - since).total_seconds() if since is not None else window / 2", "peak: share: no news counts half"),
- # stop 34: the first round's peak (issue 23 item 2)
  ("arca/decider/loop.py", "    found, shown, e_at = _by_peak(situation, policy, model, a) if first else (None, \"\", e_m)", "    found, shown, e_at = None, \"\", e_m", "peak: never read"),
  ("arca/decider/loop.py", "    found, shown, e_at = _by_peak(situation, policy, model, a) if first else (None, \"\", e_m)", "    found, shown, e_at = _by_peak(situation, policy, model, a)", "peak: read at later rounds too"),
  ("arca/decider/loop.py", "    guess = False  # a first-round raise on the mean", "    guess = first  # a first-round raise on the mean", "peak: a peak raise taken for a guess"),
@@ -609,7 +600,7 @@ FIRSTPEAK_MUTANTS = [
 ] + [m for m in [*DETECTOR_MUTANTS, *OVERLAP_MUTANTS, *OBJECTIVE_MUTANTS] if m[3] in {
     "early: a first-round raise not remembered", "early: a later round's move taken for a guess",
     "assess: no margin", "detectors: the first round lowers", "detectors: the first round with the wide margin"}]
-"""Stop 34: the first round's peak, the demand's share of a part-window servant, and the assessment mutants it re-pointed."""
+"""Stop 34: the first round's peak, and the assessment mutants it re-pointed."""
 
 SETS = {"firstpeak": FIRSTPEAK_MUTANTS, "backlog": BACKLOG_MUTANTS, "linked": LINKED_MUTANTS, "peak": PEAK_MUTANTS, "ingest": INGEST_MUTANTS, "overlap": OVERLAP_MUTANTS, "detectors": DETECTOR_MUTANTS,
         "demofast": DEMOFAST_MUTANTS, "store": STORE_MUTANTS, "warm": WARM_MUTANTS, "objective": OBJECTIVE_MUTANTS,

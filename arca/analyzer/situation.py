@@ -18,9 +18,7 @@ Everything is computed from event time (the time carried by each message), never
   requests served *over that same window* (the LB intervals overlapping it, weighted by the overlap)
   / CPU sum. Before any such estimate, CPU sum of the reporting servants / share of requests served
   (a lower bound when servants are missing); with neither, unknown (None). A servant that came up in
-  the middle of a window reports a partial CPU average (Gnocchi's mean of the points it has), so the
-  request rate is the better measure; in the CPU sum such a servant counts for the share of the window
-  it was active (since its topology news), not for the whole window;
+  the middle of a window reports a partial CPU average, so the request rate is the better measure;
 * the window's peak demand (issue 23) — with ``request_rate_peak`` from every load balancer polled in
   the round (the collector's ``peak_interval_s``), the demand scaled by the sum of their peaks over the
   sum of their rates, at the mean of the peaks' times (``demand_peak_servants``, ``demand_peak_time``;
@@ -104,9 +102,6 @@ class SystemView:
     jump_rounds: int = 0
     changed_time: datetime | None = None
     """Last time the set of active servants changed."""
-    active_since: dict[str, datetime] = field(default_factory=dict)
-    """Servant -> when the topology last said it became active: a CPU window it entered part-way is
-    its average over its own part only (Gnocchi's mean of the points it has), not over the window."""
     capacity: float | None = None
     """Estimated requests per second one servant serves at 100 % CPU."""
     capacity_window: datetime | None = None
@@ -161,10 +156,6 @@ class SystemView:
             self.cpu_history.pop(change.server_id, None)
         else:
             self.servers[change.server_id] = change.state
-        if change.state == "active" and not was_active:
-            self.active_since[change.server_id] = change.event_time
-        elif change.state != "active":
-            self.active_since.pop(change.server_id, None)
         if was_active != (change.state == "active"):
             self.changed_time = change.event_time
         self.servers_time = change.event_time
@@ -225,27 +216,6 @@ class SystemView:
         active = self._active_ids()
         return [v for k, (t, v) in self.cpu.items() if t > start and self._counted(k, active)]
 
-    def _window_cpu_served(self) -> float:
-        """The summed CPU of ``_window_cpu``'s servants, each weighted by the share of its window it was
-        active: a servant that came into service part-way reports its average over that part alone
-        (Gnocchi's mean of the points it has), so undiluted it counts a whole window of work it did
-        not do. Measured in the demo: servants resumed 2 and 4 s before a window's end made a
-        severity-2 burst look 2.3 times its size (issue 23's first-round assessment)."""
-        newest = self.newest_cpu()
-        if newest is None:
-            return 0.0
-        window = self.config.window_s
-        start = newest - timedelta(seconds=window)
-        active = self._active_ids()
-        total = 0.0
-        for k, (t, v) in self.cpu.items():
-            if t > start and self._counted(k, active):
-                since = self.active_since.get(k)
-                part = (t - since).total_seconds() if since is not None else window
-                # news of its start later than its figure: the news was late, the figure counts whole
-                total += v * (part / window if 0.0 < part < window else 1.0)
-        return total
-
     def _lb_sum(self, metric: str) -> float | None:
         """Sum of ``metric`` over the load balancers polled in the round's window (None: none was)."""
         if self.newest_load is None:
@@ -289,7 +259,7 @@ class SystemView:
             return average, ratio, offered / self.capacity
         served = max(0.05, 1.0 - ratio)
         if cpu:
-            return average, ratio, self._window_cpu_served() / served
+            return average, ratio, sum(cpu) / served
         # discarding with no CPU figure (no servant, or none reporting): at least one servant's worth
         return average, ratio, (1.0 if ratio > 0 else None)
 

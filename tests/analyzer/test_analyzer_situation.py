@@ -118,47 +118,6 @@ def test_demand_comes_from_the_request_rate_once_capacity_is_known() -> None:
     assert v.situation(at(40), "telemetry").demand_servants == pytest.approx(1.5)
 
 
-@pytest.mark.parametrize(
-    ("messages", "demand"),
-    [
-        # a at 0.4 all window; b resumed 2 s before the window's end, its 2 s averaged 0.5: 0.4 + 0.1
-        ([topo(0, "a", "active"), topo(18, "b", "active"), obs(20, "cpu_util", 0.4, "a"),
-          obs(20, "cpu_util", 0.5, "b")], 0.5),
-        ([topo(0, "a", "active"), topo(12, "b", "active"), obs(20, "cpu_util", 0.4, "a"),
-          obs(20, "cpu_util", 0.5, "b")], 0.8),  # 8 s of 10
-        ([topo(0, "a", "active"), topo(5, "b", "active"), obs(20, "cpu_util", 0.4, "a"),
-          obs(20, "cpu_util", 0.5, "b")], 0.9),  # active before the window: whole
-        ([topo(0, "a", "active"), topo(10, "b", "active"), obs(20, "cpu_util", 0.4, "a"),
-          obs(20, "cpu_util", 0.5, "b")], 0.9),  # active at the window's start: whole
-        ([topo(0, "a", "active"), topo(20, "b", "active"), obs(20, "cpu_util", 0.4, "a"),
-          obs(20, "cpu_util", 0.5, "b")], 0.9),  # news at (or after) its figure's end: late, whole
-        ([topo(0, "a", "active"), topo(14, "b", "building"), topo(18, "b", "active"),
-          obs(20, "cpu_util", 0.4, "a"), obs(20, "cpu_util", 0.5, "b")], 0.5),  # booted, then active
-        ([topo(0, "a", "active"), topo(0, "b", "active"), topo(15, "b", "active"),
-          obs(20, "cpu_util", 0.4, "a"), obs(20, "cpu_util", 0.5, "b")], 0.9),  # news again: since kept
-        ([topo(0, "a", "active"), topo(0, "b", "active"), topo(12, "b", "shutoff"), topo(18, "b", "active"),
-          obs(20, "cpu_util", 0.4, "a"), obs(20, "cpu_util", 0.5, "b")], 0.5),  # stopped, resumed
-        ([obs(20, "cpu_util", 0.4, "a"), obs(20, "cpu_util", 0.5, "b")], 0.9),  # no topology news
-        ([topo(0, "a", "active"), topo(18, "b", "active"), obs(20, "cpu_util", 0.4, "a"),
-          obs(20, "cpu_util", 0.5, "b"), obs(30, "cpu_util", 0.4, "a"), obs(30, "cpu_util", 0.5, "b")],
-         0.9),  # the next window: b was active through it
-    ],
-    ids=["resumed-2s-before-the-end", "active-8s-of-10", "active-before-the-window",
-         "active-at-the-windows-start", "news-at-the-figures-end-counts-whole", "booted-then-active",
-         "repeated-news-keeps-the-first", "stopped-then-resumed", "no-topology-news-counts-whole",
-         "a-later-window-counts-whole"],
-)
-def test_a_servant_active_part_of_the_window_counts_its_part(messages: list[Message], demand: float) -> None:
-    """Without a capacity estimate the demand is the CPU the servants spent; one that came into
-    service part-way through the window reports its average over its own part (Gnocchi's mean of the
-    points it has), so it counts for that part only. The average load stays what they reported."""
-    v = view_with(*messages)
-    sit = v.situation(v.newest_load or at(20), "telemetry")
-    assert v.capacity is None
-    assert sit.demand_servants == pytest.approx(demand)
-    assert sit.average_load == pytest.approx(0.45)
-
-
 def test_cpu_stamped_at_the_window_end_when_configured() -> None:
     at_end = Observation(event_time=at(10), system="emergency", metric="cpu_util", value=0.5, resource="a")
     v = view_with(topo(0, "a", "active"), at_end, config=AnalyzerConfig(cpu_timestamp_at="end"))
