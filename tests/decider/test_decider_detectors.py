@@ -8,6 +8,7 @@ real embedded store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -375,10 +376,15 @@ FIRST = {1: 0.8, 2: 1.1, 3: 1.8, 4: 2.5}
 """Curves as the trained reference model has them 5 s after the onset (flat here)."""
 
 
-def first_curves() -> Anticipator:
+def known_curves(fn: Callable[[int, float], float]) -> Anticipator:
+    """A trained model of severities 1-4 predicting ``fn(severity, elapsed)`` exactly."""
     from test_decider_phases import Curve
 
-    return Curve(lambda s, _e: FIRST[s], samples=[LearnedSample(k, 0.0, 1, sample_id=f"k{k}") for k in FIRST])
+    return Curve(fn, samples=[LearnedSample(k, 0.0, 1, sample_id=f"k{k}") for k in (1, 2, 3, 4)])
+
+
+def first_curves() -> Anticipator:
+    return known_curves(lambda s, _e: FIRST[s])
 
 
 @pytest.mark.parametrize(
@@ -416,10 +422,7 @@ RAMP = {1: 0.2, 2: 0.35, 3: 0.55, 4: 0.7}
 
 
 def ramp_curves() -> Anticipator:
-    from test_decider_phases import Curve
-
-    return Curve(lambda s, e: RAMP[s] * e,
-                 samples=[LearnedSample(k, 0.0, 1, sample_id=f"k{k}") for k in RAMP])
+    return known_curves(lambda s, e: RAMP[s] * e)
 
 
 def peaked(demand: float, peak: float | None, when: float | None) -> Situation:
@@ -432,19 +435,19 @@ def peaked(demand: float, peak: float | None, when: float | None) -> Situation:
     ("curves", "severity", "onset", "demand", "peak", "when", "level"),
     [
         # round at 20 s, window 10 s, onset 10: the first round; the mean (0.4: 0.57 needed) says nothing
-        (RAMP, 3, 10.0, 0.4, 1.26, 19.0, 1),  # needs 1.8 at 9 s: severity 3's curve 4.95, 1's 1.8
-        (RAMP, 3, 10.0, 0.4, 2.2, 19.0, 2),  # needs 3.14: severity 2's curve (3.15) nearest
-        (RAMP, 3, 10.0, 0.4, 2.87, 19.0, 3),  # needs 4.1: within the margin of its own curve (0.85)
-        (RAMP, 2, 10.0, 0.4, 4.4, 19.0, 4),  # needs 6.29: raised two steps
-        (RAMP, 2, 10.0, 0.4, 2.9, 19.0, 2),  # needs 4.14: 0.99 over its own curve, within the margin
-        (RAMP, 2, 10.0, 0.4, 2.91, 19.0, 3),  # needs 4.16: 1.01 over, severity 3's nearer
-        (RAMP, 3, 10.0, 0.4, 1.26, None, 3),  # no peak: the mean's rule only (it never lowers there)
-        (RAMP, 3, 10.0, 0.4, None, 19.0, 3),
-        (FIRST, 3, 10.0, 0.4, 0.49, 10.0, 3),  # the peak at the onset says nothing (read, 0.7 needed: 1)
-        (FIRST, 3, 10.0, 0.4, 0.49, 9.0, 3),  # nor before it
-        (RAMP, 3, 0.0, 5.78, 1.26, 19.0, 3),  # a later round (its mean fits severity 3): the peak is not read
-        (FIRST, 2, 10.0, 1.75, 1.2, 19.0, 4),  # the peak (1.71) within the margin of severity 2's flat
-                                              # curve: the mean's raise (2.5 needed) stands
+        (ramp_curves, 3, 10.0, 0.4, 1.26, 19.0, 1),  # needs 1.8 at 9 s: severity 3's curve 4.95, 1's 1.8
+        (ramp_curves, 3, 10.0, 0.4, 2.2, 19.0, 2),  # needs 3.14: severity 2's curve (3.15) nearest
+        (ramp_curves, 3, 10.0, 0.4, 2.87, 19.0, 3),  # needs 4.1: within the margin of its own curve (0.85)
+        (ramp_curves, 2, 10.0, 0.4, 4.4, 19.0, 4),  # needs 6.29: raised two steps
+        (ramp_curves, 2, 10.0, 0.4, 2.9, 19.0, 2),  # needs 4.14: 0.99 over its own curve: within
+        (ramp_curves, 2, 10.0, 0.4, 2.91, 19.0, 3),  # needs 4.16: 1.01 over, severity 3's nearer
+        (ramp_curves, 3, 10.0, 0.4, 1.26, None, 3),  # no peak: the mean's rule only (never lowers)
+        (ramp_curves, 3, 10.0, 0.4, None, 19.0, 3),
+        (first_curves, 3, 10.0, 0.4, 0.49, 10.0, 3),  # a peak at the onset says nothing (read: 0.7 -> 1)
+        (first_curves, 3, 10.0, 0.4, 0.49, 9.0, 3),  # nor before it
+        (ramp_curves, 3, 0.0, 5.78, 1.26, 19.0, 3),  # a later round (mean fits severity 3): peak not read
+        (first_curves, 2, 10.0, 1.75, 1.2, 19.0, 4),  # the peak (1.71) within the margin of severity 2's
+                                                       # flat curve: the mean's raise (2.5 needed) stands
     ],
     ids=["over-reported-lowered-to-the-nearest", "lowered-one-step", "within-the-margin-kept",
          "under-reported-raised-two-steps", "just-within-the-margin-kept", "just-over-the-margin-raised",
@@ -452,10 +455,10 @@ def peaked(demand: float, peak: float | None, when: float | None) -> Situation:
          "peak-before-the-onset-nothing", "not-the-first-round-nothing",
          "mean-raise-when-the-peak-is-within"],
 )
-def test_the_first_round_peak_assesses(curves: dict[int, float], severity: int, onset: float, demand: float,
-                                       peak: float | None, when: float | None, level: int) -> None:
-    model = ramp_curves() if curves is RAMP else first_curves()
-    got, reasons, _ = assessed_by_load((quiet_ant(severity=severity, onset=onset),), model,
+def test_the_first_round_peak_assesses(curves: Callable[[], Anticipator], severity: int, onset: float,
+                                       demand: float, peak: float | None, when: float | None,
+                                       level: int) -> None:
+    got, reasons, _ = assessed_by_load((quiet_ant(severity=severity, onset=onset),), curves(),
                                        peaked(demand, peak, when), policy(), None, {})
     assert got[0].level == level
     assert bool(reasons) is (level != severity)
